@@ -1,0 +1,136 @@
+/**
+ * The logits transformations of transformers' generation utilities, in the order `generate` applies them:
+ * repetition penalty (a processor) → temperature → top-k → top-p (warpers) → softmax → draw.
+ *
+ * All functions work in place on one step's logits [V] (Float32Array, so each arithmetic result is rounded to fp32
+ * exactly as torch does on fp32 scores). A removed token gets -Infinity, like transformers' `filter_value`.
+ */
+
+/** RepetitionPenaltyLogitsProcessor: every token already in the sequence has a positive logit divided by `penalty`
+ *  and a negative one multiplied by it. Each distinct token is penalised once, however often it occurred. */
+export function applyRepetitionPenalty(logits: Float32Array, previousTokenIds: Iterable<number>, penalty: number): void {
+  if (penalty === 1) return;
+  const seen = new Set<number>();
+  for (const id of previousTokenIds) {
+    if (seen.has(id)) continue;
+    seen.add(id);
+    if (!Number.isInteger(id) || id < 0 || id >= logits.length) {
+      throw new RangeError(`token id ${id} outside the vocabulary [0, ${logits.length})`);
+    }
+    const score = logits[id];
+    logits[id] = score < 0 ? score * penalty : score / penalty;
+  }
+}
+
+/** TemperatureLogitsWarper: divides by the temperature (> 0; temperature 0 means greedy and never reaches here). */
+export function applyTemperature(logits: Float32Array, temperature: number): void {
+  if (temperature === 1) return;
+  for (let i = 0; i < logits.length; i++) logits[i] = logits[i] / temperature;
+}
+
+/** The k-th largest value (1-based) of `values`, by a size-k min-heap: O(V log k), k is small in practice. */
+function kthLargest(values: Float32Array, k: number): number {
+  const heap = new Float64Array(k);
+  let size = 0;
+  const siftDown = (start: number): void => {
+    let i = start;
+    for (;;) {
+      const left = 2 * i + 1;
+      const right = left + 1;
+      let smallest = i;
+      if (left < size && heap[left] < heap[smallest]) smallest = left;
+      if (right < size && heap[right] < heap[smallest]) smallest = right;
+      if (smallest === i) return;
+      [heap[i], heap[smallest]] = [heap[smallest], heap[i]];
+      i = smallest;
+    }
+  };
+  for (let v = 0; v < values.length; v++) {
+    const value = values[v];
+    if (size < k) {
+      let i = size++;
+      heap[i] = value;
+      while (i > 0) {
+        const parent = (i - 1) >> 1;
+        if (heap[parent] <= heap[i]) break;
+        [heap[i], heap[parent]] = [heap[parent], heap[i]];
+        i = parent;
+      }
+    } else if (value > heap[0]) {
+      heap[0] = value;
+      siftDown(0);
+    }
+  }
+  return heap[0];
+}
+
+/** TopKLogitsWarper: removes every token whose logit is below the k-th largest. Ties with the k-th value are kept (as
+ *  in transformers), so more than k tokens may survive. k = 0 or k ≥ V leaves the logits alone. */
+export function applyTopK(logits: Float32Array, topK: number): void {
+  if (topK <= 0 || topK >= logits.length) return;
+  const threshold = kthLargest(logits, topK);
+  for (let i = 0; i < logits.length; i++) if (logits[i] < threshold) logits[i] = -Infinity;
+}
+
+/** Softmax over [V] in float64 (max-subtracted); -Infinity logits get probability 0. */
+export function softmax(logits: Float32Array): Float64Array {
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
+  const probs = new Float64Array(logits.length);
+  if (max === -Infinity) throw new RangeError("every logit is -Infinity: nothing to sample");
+  let total = 0;
+  for (let i = 0; i < logits.length; i++) {
+    const p = Math.exp(logits[i] - max);
+    probs[i] = p;
+    total += p;
+  }
+  for (let i = 0; i < probs.length; i++) probs[i] /= total;
+  return probs;
+}
+
+/**
+ * TopPLogitsWarper (nucleus): transformers sorts ascending and removes each token whose cumulative probability is
+ * ≤ 1 − top_p, always keeping the most likely token. Read from the top down that is: a token is kept while the mass of
+ * the tokens ranked above it is < top_p. Equal probabilities rank by lower token id first.
+ *
+ * Only candidates with p ≥ (1 − top_p) / V are sorted: the tokens below that bound carry less than 1 − top_p in total,
+ * so all of them are removed anyway.
+ */
+export function applyTopP(logits: Float32Array, topP: number): void {
+  if (topP >= 1) return;
+  const probs = softmax(logits);
+  const bound = (1 - topP) / logits.length;
+  const candidates: number[] = [];
+  for (let i = 0; i < probs.length; i++) if (probs[i] > 0 && probs[i] >= bound) candidates.push(i);
+  candidates.sort((a, b) => probs[b] - probs[a] || a - b);
+  const keep = new Uint8Array(logits.length);
+  let massAbove = 0;
+  for (let rank = 0; rank < candidates.length; rank++) {
+    if (rank > 0 && massAbove >= topP) break;
+    keep[candidates[rank]] = 1;
+    massAbove += probs[candidates[rank]];
+  }
+  for (let i = 0; i < logits.length; i++) if (!keep[i]) logits[i] = -Infinity;
+}
+
+/** Index of the largest logit; ties go to the lowest index (torch.argmax's choice). */
+export function argmax(logits: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
+  return best;
+}
+
+/** Draws a token from softmax(logits) by inverse CDF over token ids with one uniform number u ∈ [0, 1). */
+export function drawFromLogits(logits: Float32Array, u: number): number {
+  const probs = softmax(logits);
+  let cumulative = 0;
+  let last = -1;
+  for (let i = 0; i < probs.length; i++) {
+    if (probs[i] === 0) continue;
+    cumulative += probs[i];
+    last = i;
+    if (u < cumulative) return i;
+  }
+  // Rounding can leave the running sum a hair below 1; u then belongs to the last token with mass.
+  return last;
+}
