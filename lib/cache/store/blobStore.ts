@@ -1,0 +1,37 @@
+/**
+ * Key → bytes storage with per-entry TTL: the one persistence interface every cache layer codes against.
+ *
+ * Implementations: `RedisBlobStore` (external Redis or the embedded redis-server) and `MemoryBlobStore` (in-process,
+ * used when no redis-server is available). `openStore` picks one at start-up.
+ *
+ * Contract:
+ * - Values are opaque bytes; keys are built by lib/cache/keys.ts.
+ * - Every entry has a TTL in whole seconds (> 0); `set` replaces value and TTL, `setIfAbsent` writes only when the key
+ *   is absent (SET NX EX) and is what locks and single-flight claims are built on.
+ * - Fail soft: a store outage never throws into a request. Reads answer null, writes false or nothing, counts 0, and
+ *   `isHealthy()` reports false until the store is reachable again. Callers that must know whether a write landed
+ *   check `isHealthy()` after it.
+ */
+export interface BlobStore {
+  readonly kind: "redis" | "memory";
+  get(key: string): Promise<Buffer | null>;
+  set(key: string, value: Buffer, ttlSeconds: number): Promise<void>;
+  /** SET NX EX: true when this call wrote the value, false when the key already existed (or the store is down). */
+  setIfAbsent(key: string, value: Buffer, ttlSeconds: number): Promise<boolean>;
+  /** Number of keys that existed and were removed. */
+  del(...keys: string[]): Promise<number>;
+  /** Removes every key starting with `prefix` (SCAN MATCH prefix* + UNLINK); number removed. */
+  deleteByPrefix(prefix: string): Promise<number>;
+  /** False while the backing store is unreachable. */
+  isHealthy(): boolean;
+  close(): Promise<void>;
+}
+
+/** Names of store operations, as used in the `op` label of `vlcache_store_errors_total`. */
+export type StoreOp = "get" | "set" | "setIfAbsent" | "del" | "deleteByPrefix";
+
+export function assertValidTtl(ttlSeconds: number): void {
+  if (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0) {
+    throw new RangeError(`TTL must be a positive whole number of seconds, got ${ttlSeconds}`);
+  }
+}

@@ -1,0 +1,57 @@
+import { describe, expect, it } from "vitest";
+import { MemoryBlobStore } from "@/lib/cache/store/memoryBlobStore";
+
+function clock(startMs = 1_000_000) {
+  let now = startMs;
+  return { now: () => now, advance: (ms: number) => (now += ms) };
+}
+
+describe("MemoryBlobStore", () => {
+  it("expires entries after their TTL", async () => {
+    const time = clock();
+    const store = new MemoryBlobStore({ maxBytes: 1024, now: time.now });
+    await store.set("a", Buffer.from("x"), 10);
+    time.advance(9_999);
+    expect((await store.get("a"))!.toString()).toBe("x");
+    time.advance(1);
+    expect(await store.get("a")).toBeNull();
+    expect(store.sizeBytes).toBe(0);
+  });
+
+  it("lets setIfAbsent claim a key again once the previous entry expired", async () => {
+    const time = clock();
+    const store = new MemoryBlobStore({ maxBytes: 1024, now: time.now });
+    expect(await store.setIfAbsent("lock", Buffer.from("1"), 1)).toBe(true);
+    expect(await store.setIfAbsent("lock", Buffer.from("2"), 1)).toBe(false);
+    time.advance(1_000);
+    expect(await store.setIfAbsent("lock", Buffer.from("3"), 1)).toBe(true);
+  });
+
+  it("evicts least recently used entries past maxBytes; a read counts as use", async () => {
+    const store = new MemoryBlobStore({ maxBytes: 10 });
+    await store.set("a", Buffer.alloc(4, 1), 60);
+    await store.set("b", Buffer.alloc(4, 2), 60);
+    await store.get("a");
+    await store.set("c", Buffer.alloc(4, 3), 60);
+    expect(await store.get("b")).toBeNull();
+    expect(await store.get("a")).toEqual(Buffer.alloc(4, 1));
+    expect(await store.get("c")).toEqual(Buffer.alloc(4, 3));
+    expect(store.sizeBytes).toBe(8);
+  });
+
+  it("does not store a value larger than the whole budget and keeps what it had", async () => {
+    const store = new MemoryBlobStore({ maxBytes: 8 });
+    await store.set("a", Buffer.alloc(4), 60);
+    expect(await store.setIfAbsent("huge", Buffer.alloc(9), 60)).toBe(false);
+    expect(await store.get("huge")).toBeNull();
+    expect(store.sizeBytes).toBe(4);
+  });
+
+  it("keeps its own copy of a value", async () => {
+    const store = new MemoryBlobStore({ maxBytes: 64 });
+    const value = Buffer.from("abc");
+    await store.set("k", value, 60);
+    value.write("zzz");
+    expect((await store.get("k"))!.toString()).toBe("abc");
+  });
+});

@@ -1,0 +1,173 @@
+import { Redis } from "ioredis";
+import { assertValidTtl, type BlobStore, type StoreOp } from "@/lib/cache/store/blobStore";
+import type { Logger } from "@/lib/log";
+import { counter } from "@/lib/metrics/registry";
+
+/** A dead Redis must cost a request at most this long per command, not hang it. */
+const COMMAND_TIMEOUT_MS = 3_000;
+const CONNECT_TIMEOUT_MS = 2_000;
+/** Reconnect back-off: 100 ms, 200 ms, … capped at 2 s, forever (the app never gives up on its store). */
+const MAX_RECONNECT_DELAY_MS = 2_000;
+/** At most one warning per operation and per connection problem in this window; the rest are counted. */
+const LOG_WINDOW_MS = 10_000;
+const SCAN_BATCH = 500;
+
+const storeErrors = counter<"op">({
+  name: "vlcache_store_errors_total",
+  help: "Store operations that failed (Redis unreachable or erroring) and were answered soft (null/false/0).",
+  labelNames: ["op"],
+});
+
+/** Escapes Redis glob metacharacters so a prefix matches literally in SCAN MATCH. */
+export function globEscape(literal: string): string {
+  return literal.replace(/[*?[\]\\]/g, "\\$&");
+}
+
+/** `redis://user:secret@host:6379/0` → `redis://user:***@host:6379/0`, for log lines. */
+export function redactRedisUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = "***";
+    return parsed.toString();
+  } catch {
+    return "<unparseable REDIS_URL>";
+  }
+}
+
+/** Logs at most once per window and key; says how many similar events were swallowed in between. */
+class RateLimitedWarn {
+  private readonly last = new Map<string, { atMs: number; suppressed: number }>();
+  constructor(private readonly logger: Logger) {}
+
+  warn(key: string, fields: Record<string, unknown>, message: string): void {
+    const now = Date.now();
+    const seen = this.last.get(key);
+    if (seen && now - seen.atMs < LOG_WINDOW_MS) {
+      seen.suppressed += 1;
+      return;
+    }
+    this.logger.warn({ ...fields, suppressedSinceLast: seen?.suppressed ?? 0 }, message);
+    this.last.set(key, { atMs: now, suppressed: 0 });
+  }
+}
+
+/**
+ * BlobStore over one ioredis connection.
+ *
+ * Lifecycle: constructed around a client that connects (and, after an outage, reconnects) by itself; healthy exactly
+ * while the client's status is "ready". With the offline queue disabled a command issued during an outage fails at
+ * once instead of queueing, and `commandTimeout` bounds a command to a server that stopped answering; both failures
+ * are logged (rate-limited), counted in `vlcache_store_errors_total{op}` and answered soft.
+ */
+export class RedisBlobStore implements BlobStore {
+  readonly kind = "redis" as const;
+  private readonly warnings: RateLimitedWarn;
+  private closed = false;
+
+  constructor(
+    private readonly client: Redis,
+    private readonly logger: Logger,
+  ) {
+    this.warnings = new RateLimitedWarn(logger);
+    let outage = false;
+    client.on("error", (error: Error) => {
+      this.warnings.warn("connection", { err: error.message }, "store: redis connection error");
+    });
+    client.on("close", () => {
+      if (!this.closed && !outage) {
+        outage = true;
+        this.logger.warn("store: redis connection lost; reconnecting in the background, operations fail soft meanwhile");
+      }
+    });
+    client.on("ready", () => {
+      if (outage) this.logger.info("store: redis connection restored");
+      outage = false;
+    });
+  }
+
+  get(key: string): Promise<Buffer | null> {
+    return this.attempt("get", null, () => this.client.getBuffer(key));
+  }
+
+  async set(key: string, value: Buffer, ttlSeconds: number): Promise<void> {
+    assertValidTtl(ttlSeconds);
+    await this.attempt("set", undefined, async () => {
+      await this.client.set(key, value, "EX", ttlSeconds);
+    });
+  }
+
+  async setIfAbsent(key: string, value: Buffer, ttlSeconds: number): Promise<boolean> {
+    assertValidTtl(ttlSeconds);
+    return this.attempt("setIfAbsent", false, async () => (await this.client.set(key, value, "EX", ttlSeconds, "NX")) === "OK");
+  }
+
+  async del(...keys: string[]): Promise<number> {
+    if (keys.length === 0) return 0;
+    return this.attempt("del", 0, () => this.client.unlink(...keys));
+  }
+
+  deleteByPrefix(prefix: string): Promise<number> {
+    return this.attempt("deleteByPrefix", 0, async () => {
+      const pattern = `${globEscape(prefix)}*`;
+      let cursor = "0";
+      let removed = 0;
+      do {
+        const [next, keys] = await this.client.scan(cursor, "MATCH", pattern, "COUNT", SCAN_BATCH);
+        if (keys.length > 0) removed += await this.client.unlink(...keys);
+        cursor = next;
+      } while (cursor !== "0");
+      return removed;
+    });
+  }
+
+  isHealthy(): boolean {
+    return this.client.status === "ready";
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    try {
+      await this.client.quit();
+    } catch {
+      // quit() needs a live connection; without one there is nothing to say goodbye to.
+      this.client.disconnect();
+    }
+  }
+
+  private async attempt<T>(op: StoreOp, fallback: T, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      storeErrors.inc({ op });
+      this.warnings.warn(`op:${op}`, { op, err: (error as Error).message }, "store: redis operation failed, answered soft");
+      return fallback;
+    }
+  }
+}
+
+/** A client configured for fail-soft use (see RedisBlobStore). Connecting starts immediately, in the background. */
+export function createRedisClient(url: string): Redis {
+  return new Redis(url, {
+    enableOfflineQueue: false,
+    commandTimeout: COMMAND_TIMEOUT_MS,
+    connectTimeout: CONNECT_TIMEOUT_MS,
+    maxRetriesPerRequest: 1,
+    retryStrategy: (attempt) => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS),
+  });
+}
+
+/** Resolves true once the client is ready, false when `waitMs` passes first (the client keeps trying afterwards). */
+export function waitUntilReady(client: Redis, waitMs: number): Promise<boolean> {
+  if (client.status === "ready") return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      client.off("ready", onReady);
+      resolve(false);
+    }, waitMs);
+    const onReady = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    client.once("ready", onReady);
+  });
+}

@@ -1,0 +1,134 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { BlobStore } from "@/lib/cache/store/blobStore";
+import { MemoryBlobStore } from "@/lib/cache/store/memoryBlobStore";
+import { RedisBlobStore, createRedisClient, waitUntilReady } from "@/lib/cache/store/redisBlobStore";
+import { createLogger } from "@/lib/log";
+import { metricsRegistry } from "@/lib/metrics/registry";
+import { startTestRedis, type TestRedis } from "@/tests/support/redisServer";
+
+const silent = createLogger("silent");
+let redis: TestRedis;
+
+beforeAll(async () => {
+  redis = await startTestRedis();
+});
+afterAll(() => redis.teardown());
+
+async function openRedisStore(): Promise<RedisBlobStore> {
+  const client = createRedisClient(redis.url);
+  expect(await waitUntilReady(client, 5_000)).toBe(true);
+  return new RedisBlobStore(client, silent);
+}
+
+async function storeErrorCount(op: string): Promise<number> {
+  const metric = metricsRegistry.getSingleMetric("vlcache_store_errors_total");
+  const values = (await metric!.get()).values;
+  return values.find((v) => v.labels.op === op)?.value ?? 0;
+}
+
+const implementations: Array<[string, () => Promise<BlobStore>]> = [
+  ["redis", openRedisStore],
+  ["memory", async () => new MemoryBlobStore({ maxBytes: 1 << 20 })],
+];
+
+describe.each(implementations)("BlobStore contract: %s", (_name, open) => {
+  let store: BlobStore;
+  beforeAll(async () => {
+    store = await open();
+  });
+  afterEach(() => redis.flush().then(() => store.deleteByPrefix("")));
+  afterAll(() => store.close());
+
+  it("round-trips arbitrary bytes and answers null for a missing key", async () => {
+    const bytes = Buffer.from([0, 255, 10, 13, 0, 128]);
+    await store.set("k:bin", bytes, 60);
+    expect(await store.get("k:bin")).toEqual(bytes);
+    expect(await store.get("k:absent")).toBeNull();
+  });
+
+  it("setIfAbsent writes only the first time", async () => {
+    expect(await store.setIfAbsent("k:lock", Buffer.from("a"), 60)).toBe(true);
+    expect(await store.setIfAbsent("k:lock", Buffer.from("b"), 60)).toBe(false);
+    expect((await store.get("k:lock"))!.toString()).toBe("a");
+  });
+
+  it("set replaces an existing value", async () => {
+    await store.set("k:x", Buffer.from("one"), 60);
+    await store.set("k:x", Buffer.from("two"), 60);
+    expect((await store.get("k:x"))!.toString()).toBe("two");
+  });
+
+  it("del counts only keys that existed", async () => {
+    await store.set("k:a", Buffer.from("1"), 60);
+    await store.set("k:b", Buffer.from("2"), 60);
+    expect(await store.del("k:a", "k:b", "k:c")).toBe(2);
+    expect(await store.del()).toBe(0);
+    expect(await store.get("k:a")).toBeNull();
+  });
+
+  it("deleteByPrefix removes exactly the keys under the prefix, glob characters taken literally", async () => {
+    await store.set("t[1]*:a", Buffer.from("1"), 60);
+    await store.set("t[1]*:b", Buffer.from("2"), 60);
+    await store.set("t1x:a", Buffer.from("3"), 60);
+    await store.set("other", Buffer.from("4"), 60);
+    expect(await store.deleteByPrefix("t[1]*:")).toBe(2);
+    expect((await store.get("t1x:a"))!.toString()).toBe("3");
+    expect((await store.get("other"))!.toString()).toBe("4");
+  });
+
+  it("rejects a TTL that is not a positive whole number of seconds", async () => {
+    await expect(store.set("k", Buffer.from("v"), 0)).rejects.toThrow(RangeError);
+    await expect(store.setIfAbsent("k", Buffer.from("v"), 1.5)).rejects.toThrow(RangeError);
+  });
+
+  it("is healthy while connected", () => {
+    expect(store.isHealthy()).toBe(true);
+  });
+});
+
+describe("RedisBlobStore", () => {
+  it("gives entries the requested TTL", async () => {
+    const store = await openRedisStore();
+    try {
+      await store.set("ttl:a", Buffer.from("v"), 120);
+      await store.setIfAbsent("ttl:b", Buffer.from("v"), 30);
+      const inspect = redis.client();
+      expect(await inspect.ttl("ttl:a")).toBeGreaterThan(115);
+      expect(await inspect.ttl("ttl:a")).toBeLessThanOrEqual(120);
+      expect(await inspect.ttl("ttl:b")).toBeGreaterThan(25);
+      expect(await inspect.ttl("ttl:b")).toBeLessThanOrEqual(30);
+    } finally {
+      await store.close();
+      await redis.flush();
+    }
+  });
+
+  it("fails soft while Redis is down, counts the failures, and reconnects by itself", async () => {
+    const store = await openRedisStore();
+    try {
+      await store.set("outage:k", Buffer.from("before"), 60);
+      const getErrorsBefore = await storeErrorCount("get");
+      const setNxErrorsBefore = await storeErrorCount("setIfAbsent");
+
+      await redis.stop();
+      await expect.poll(() => store.isHealthy(), { timeout: 5_000 }).toBe(false);
+      expect(await store.get("outage:k")).toBeNull();
+      expect(await store.setIfAbsent("outage:n", Buffer.from("x"), 60)).toBe(false);
+      await expect(store.set("outage:k", Buffer.from("x"), 60)).resolves.toBeUndefined();
+      expect(await store.del("outage:k")).toBe(0);
+      expect(await store.deleteByPrefix("outage:")).toBe(0);
+      expect(await storeErrorCount("get")).toBe(getErrorsBefore + 1);
+      expect(await storeErrorCount("setIfAbsent")).toBe(setNxErrorsBefore + 1);
+
+      await redis.restart();
+      await expect.poll(() => store.isHealthy(), { timeout: 10_000, interval: 100 }).toBe(true);
+      // The restarted server has no persistence: the old value is gone, and writes work again.
+      expect(await store.get("outage:k")).toBeNull();
+      expect(await store.setIfAbsent("outage:n", Buffer.from("y"), 60)).toBe(true);
+      expect((await store.get("outage:n"))!.toString()).toBe("y");
+    } finally {
+      await store.close();
+      await redis.flush();
+    }
+  });
+});
