@@ -1,43 +1,26 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { ServerResponse } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ChatRequest, ChatStreamEvent } from "@/lib/api/types";
 import type { SessionId } from "@/lib/ids";
 import { ApiError } from "./apiError";
 import { streamChat } from "./chatStream";
+import { SSE_HEADERS, sleep, sseMessage as sse, startScriptedServer, type RecordedRequest, type ScriptedServer } from "./testing/scriptedServer";
 
-/**
- * A real HTTP server speaking the /api/chat wire format; the question's text picks what it answers, so each test
- * exercises the client against actual sockets, chunking and aborts.
- */
-const received: { body: ChatRequest; accept: string | undefined }[] = [];
-let server: Server;
-let baseUrl: string;
-
-const sse = (event: string, data: unknown) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 const META = { sessionId: "sess-1", cache: { features: [], prefix: { reused: 0, total: 12 }, response: "miss" } };
 const DONE = { usage: { promptTokens: 12, completionTokens: 3 }, timings: { ttftMs: 40, totalMs: 90, tokensPerSecond: 33.3 } };
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function writeInPieces(res: ServerResponse, bytes: Buffer, pieceSize: number): Promise<void> {
-  for (let i = 0; i < bytes.length; i += pieceSize) {
-    res.write(bytes.subarray(i, i + pieceSize));
-    await sleep(2);
-  }
-}
-
-async function answer(req: IncomingMessage, res: ServerResponse): Promise<void> {
-  let raw = "";
-  for await (const piece of req) raw += piece;
-  const body = JSON.parse(raw) as ChatRequest;
-  received.push({ body, accept: req.headers.accept });
-  const streamHeaders = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" };
-  switch (body.message.text) {
+/** The question's text picks what the server answers. */
+async function answer(request: RecordedRequest, res: ServerResponse): Promise<void> {
+  switch ((request.body as ChatRequest).message.text) {
     case "chunked": {
-      res.writeHead(200, streamHeaders);
+      res.writeHead(200, SSE_HEADERS);
       const stream = ": hello\n\n" + sse("meta", META) + sse("token", { text: "Hé " }) + sse("token", { text: "✓" }) + sse("done", DONE);
       // 3-byte pieces split "é" (2 bytes) and "✓" (3 bytes) across reads.
-      await writeInPieces(res, Buffer.from(stream, "utf8"), 3);
+      const bytes = Buffer.from(stream, "utf8");
+      for (let i = 0; i < bytes.length; i += 3) {
+        res.write(bytes.subarray(i, i + 3));
+        await sleep(2);
+      }
       await sleep(50);
       res.end(sse("token", { text: "after done" }));
       return;
@@ -47,19 +30,19 @@ async function answer(req: IncomingMessage, res: ServerResponse): Promise<void> 
       res.end(JSON.stringify({ error: { code: "rate_limited", message: "Too many requests" } }));
       return;
     case "generation-error":
-      res.writeHead(200, streamHeaders);
+      res.writeHead(200, SSE_HEADERS);
       res.end(sse("meta", META) + sse("token", { text: "par" }) + sse("error", { code: "engine_failed", message: "ORT failed" }));
       return;
     case "truncated":
-      res.writeHead(200, streamHeaders);
+      res.writeHead(200, SSE_HEADERS);
       res.end(sse("meta", META) + sse("token", { text: "half" }) + 'event: token\ndata: {"text":');
       return;
     case "malformed":
-      res.writeHead(200, streamHeaders);
+      res.writeHead(200, SSE_HEADERS);
       res.end(sse("meta", { sessionId: 7 }));
       return;
     case "unknown-event":
-      res.writeHead(200, streamHeaders);
+      res.writeHead(200, SSE_HEADERS);
       res.end(sse("meta", META) + sse("progress", { step: 1 }) + sse("done", DONE));
       return;
     case "not-sse":
@@ -67,7 +50,7 @@ async function answer(req: IncomingMessage, res: ServerResponse): Promise<void> 
       res.end("<html></html>");
       return;
     case "slow": {
-      res.writeHead(200, streamHeaders);
+      res.writeHead(200, SSE_HEADERS);
       res.write(sse("meta", META));
       const timer = setInterval(() => res.write(sse("token", { text: "." })), 10);
       res.on("close", () => clearInterval(timer));
@@ -78,30 +61,35 @@ async function answer(req: IncomingMessage, res: ServerResponse): Promise<void> 
   }
 }
 
-async function collect(request: ChatRequest, signal?: AbortSignal): Promise<ChatStreamEvent[]> {
+let server: ScriptedServer;
+
+async function collect(request: ChatRequest): Promise<ChatStreamEvent[]> {
   const events: ChatStreamEvent[] = [];
-  for await (const event of streamChat(request, { baseUrl, signal })) events.push(event);
+  for await (const event of streamChat(request, { baseUrl: server.baseUrl })) events.push(event);
   return events;
 }
 
-async function failureOf(promise: Promise<unknown>): Promise<unknown> {
+/** Runs the stream until it fails, returning what it yielded and the failure; `stopAfter` presses Stop after N events. */
+async function collectUntilFailure(request: ChatRequest, options: { stopAfter?: number; baseUrl?: string } = {}) {
+  const events: ChatStreamEvent[] = [];
+  const controller = new AbortController();
   try {
-    await promise;
+    for await (const event of streamChat(request, { baseUrl: options.baseUrl ?? server.baseUrl, signal: controller.signal })) {
+      events.push(event);
+      if (events.length === options.stopAfter) controller.abort();
+    }
   } catch (error) {
-    return error;
+    return { events, error };
   }
-  throw new Error("expected a rejection");
+  throw new Error(`expected a failure, got ${events.length} events`);
 }
 
 beforeAll(async () => {
-  server = createServer((req, res) => void answer(req, res));
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  server = await startScriptedServer(answer);
 });
 
 afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
+  await server.close();
 });
 
 describe("streamChat", () => {
@@ -113,7 +101,10 @@ describe("streamChat", () => {
       cache: { l3: false },
     };
     const events = await collect(request);
-    expect(received.at(-1)).toEqual({ body: request, accept: "text/event-stream" });
+    const recorded = server.requests.at(-1);
+    expect(recorded).toMatchObject({ method: "POST", url: "/api/chat", body: request });
+    expect(recorded?.headers.accept).toBe("text/event-stream");
+    expect(recorded?.headers["content-type"]).toBe("application/json");
     expect(events.map((e) => e.type)).toEqual(["meta", "token", "token", "done"]);
     expect(events[0]).toEqual({ type: "meta", data: META });
     const text = events.flatMap((e) => (e.type === "token" ? [e.data.text] : [])).join("");
@@ -122,7 +113,8 @@ describe("streamChat", () => {
   });
 
   it("turns an HTTP error into an ApiError with the server's code and the Retry-After wait", async () => {
-    const error = await failureOf(collect({ message: { text: "rate-limited" } }));
+    const { events, error } = await collectUntilFailure({ message: { text: "rate-limited" } });
+    expect(events).toEqual([]);
     expect(error).toBeInstanceOf(ApiError);
     expect(error).toMatchObject({ status: 429, code: "rate_limited", retryAfterSeconds: 5 });
     expect((error as ApiError).message).toBe("Too many requests. Try again in 5 s.");
@@ -135,18 +127,13 @@ describe("streamChat", () => {
   });
 
   it("reports a stream that ends without done or error, after yielding what was complete", async () => {
-    const events: ChatStreamEvent[] = [];
-    const error = await failureOf(
-      (async () => {
-        for await (const event of streamChat({ message: { text: "truncated" } }, { baseUrl })) events.push(event);
-      })(),
-    );
+    const { events, error } = await collectUntilFailure({ message: { text: "truncated" } });
     expect(events.map((e) => e.type)).toEqual(["meta", "token"]);
     expect(error).toMatchObject({ status: null, code: "stream_ended" });
   });
 
   it("rejects a known event whose data has the wrong shape", async () => {
-    const error = await failureOf(collect({ message: { text: "malformed" } }));
+    const { error } = await collectUntilFailure({ message: { text: "malformed" } });
     expect(error).toMatchObject({ code: "bad_response" });
     expect((error as Error).message).toContain('malformed "meta" event');
   });
@@ -157,35 +144,20 @@ describe("streamChat", () => {
   });
 
   it("rejects a 200 answer that is not an event stream", async () => {
-    const error = await failureOf(collect({ message: { text: "not-sse" } }));
+    const { error } = await collectUntilFailure({ message: { text: "not-sse" } });
     expect(error).toMatchObject({ status: 200, code: "bad_response" });
   });
 
   it("rejects with AbortError when stopped mid-stream", async () => {
-    const controller = new AbortController();
-    const events: ChatStreamEvent[] = [];
-    const error = await failureOf(
-      (async () => {
-        for await (const event of streamChat({ message: { text: "slow" } }, { baseUrl, signal: controller.signal })) {
-          events.push(event);
-          if (events.length === 3) controller.abort();
-        }
-      })(),
-    );
+    const { events, error } = await collectUntilFailure({ message: { text: "slow" } }, { stopAfter: 3 });
     expect((error as Error).name).toBe("AbortError");
-    expect(events.slice(0, 3).map((e) => e.type)).toEqual(["meta", "token", "token"]);
+    expect(events.map((e) => e.type)).toEqual(["meta", "token", "token"]);
   });
 
   it("reports a server that cannot be reached as a network error", async () => {
-    const closed = createServer();
-    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
-    const port = (closed.address() as AddressInfo).port;
-    await new Promise((resolve) => closed.close(resolve));
-    const error = await failureOf(
-      (async () => {
-        for await (const event of streamChat({ message: { text: "x" } }, { baseUrl: `http://127.0.0.1:${port}` })) void event;
-      })(),
-    );
+    const closed = await startScriptedServer(() => undefined);
+    await closed.close();
+    const { error } = await collectUntilFailure({ message: { text: "x" } }, { baseUrl: closed.baseUrl });
     expect(error).toMatchObject({ status: null, code: "network" });
   });
 });

@@ -1,0 +1,79 @@
+/**
+ * The small badges under an answer: what each cache level contributed (from the `meta` event) and how fast the
+ * answer came (from `done`). Pure: the component only lays them out.
+ */
+import type { ChatDoneEvent, ChatMetaEvent, FeatureSource } from "@/lib/api/types";
+import { formatCount, formatDuration, formatTokensPerSecond } from "./format";
+
+export type BadgeKind = "features" | "prefix" | "response" | "ttft" | "speed";
+/** `saved`: a cache level spared work; `spent`: it did not; `info`: a measurement. */
+export type BadgeTone = "saved" | "spent" | "info";
+
+export interface AnswerBadge {
+  kind: BadgeKind;
+  label: string;
+  /** Longer explanation, shown as a tooltip. */
+  title: string;
+  tone: BadgeTone;
+}
+
+const SOURCE_LABEL: Record<FeatureSource, string> = { precomputed: "precomputed", l1: "L1", computed: "computed" };
+const SOURCE_ORDER: FeatureSource[] = ["precomputed", "l1", "computed"];
+
+function featuresBadge(features: ChatMetaEvent["cache"]["features"]): AnswerBadge | null {
+  if (features.length === 0) return null;
+  const counts = SOURCE_ORDER.map((source) => ({ source, n: features.filter((f) => f.source === source).length })).filter(
+    (c) => c.n > 0,
+  );
+  const label =
+    counts.length === 1 && features.length === 1
+      ? `features: ${SOURCE_LABEL[counts[0].source]}`
+      : `features: ${counts.map((c) => `${c.n} ${SOURCE_LABEL[c.source]}`).join(" · ")}`;
+  const allComputed = counts.length === 1 && counts[0].source === "computed";
+  return {
+    kind: "features",
+    label,
+    title: "Vision features of the attached images: precomputed at upload, found in the L1 cache, or computed for this question",
+    tone: allComputed ? "spent" : "saved",
+  };
+}
+
+export function answerBadges(meta: ChatMetaEvent | null, done: ChatDoneEvent | null): AnswerBadge[] {
+  const badges: AnswerBadge[] = [];
+  if (meta !== null) {
+    const features = featuresBadge(meta.cache.features);
+    if (features !== null) badges.push(features);
+    const { reused, total } = meta.cache.prefix;
+    badges.push({
+      kind: "prefix",
+      label: `prefix ${formatCount(reused)}/${formatCount(total)} reused`,
+      title: "Prompt tokens whose attention keys and values came from the L2 prefix cache, out of the prompt's length",
+      tone: reused > 0 ? "saved" : "spent",
+    });
+    const response = meta.cache.response;
+    badges.push({
+      kind: "response",
+      label: response === "bypass" ? "response cache off" : `response cache ${response}`,
+      title:
+        response === "bypass"
+          ? "The L3 response cache was not used (switched off, or sampling is not deterministic)"
+          : "Whether the whole answer came from the L3 response cache",
+      tone: response === "hit" ? "saved" : response === "miss" ? "spent" : "info",
+    });
+  }
+  if (done !== null) {
+    badges.push({
+      kind: "ttft",
+      label: `TTFT ${formatDuration(done.timings.ttftMs)}`,
+      title: "Time to first token, measured on the server",
+      tone: "info",
+    });
+    badges.push({
+      kind: "speed",
+      label: formatTokensPerSecond(done.timings.tokensPerSecond),
+      title: `${formatCount(done.usage.completionTokens)} tokens in ${formatDuration(done.timings.totalMs)}`,
+      tone: "info",
+    });
+  }
+  return badges;
+}

@@ -1,0 +1,197 @@
+import type { ServerResponse } from "node:http";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { StoreApi } from "zustand/vanilla";
+import type { ChatRequest } from "@/lib/api/types";
+import type { ImageId } from "@/lib/ids";
+import { SSE_HEADERS, sseMessage as sse, startScriptedServer, type RecordedRequest, type ScriptedServer } from "../testing/scriptedServer";
+import { createChatStore, isStreaming, type ChatState } from "./chatStore";
+
+const IMAGE = "b".repeat(64) as ImageId;
+const OPTIONS = { params: { maxNewTokens: 16, temperature: 0, topP: 1 }, cache: { l1: true, l2: true, l3: false } };
+const DONE = { usage: { promptTokens: 30, completionTokens: 2 }, timings: { ttftMs: 12, totalMs: 20, tokensPerSecond: 100 } };
+
+let answered = 0;
+
+/** Questions script the answer: "slow …" streams dots until the client hangs up, "busy" is refused with 429. */
+function respond(request: RecordedRequest, res: ServerResponse): void {
+  if (request.method === "DELETE") {
+    res.writeHead(204).end();
+    return;
+  }
+  const body = request.body as ChatRequest;
+  if (body.message.text === "busy") {
+    res.writeHead(429, { "content-type": "application/json", "retry-after": "2" });
+    res.end(JSON.stringify({ error: { code: "rate_limited", message: "Queue is full" } }));
+    return;
+  }
+  const meta = { sessionId: body.sessionId ?? `s-${++answered}`, cache: { features: [], prefix: { reused: 0, total: 30 }, response: "miss" } };
+  res.writeHead(200, SSE_HEADERS);
+  if (body.message.text.startsWith("slow")) {
+    res.write(sse("meta", meta) + sse("token", { text: "thinking" }));
+    const timer = setInterval(() => res.write(sse("token", { text: "." })), 10);
+    res.on("close", () => clearInterval(timer));
+    return;
+  }
+  res.end(sse("meta", meta) + sse("token", { text: `Answer to ${body.message.text}` }) + sse("done", DONE));
+}
+
+let server: ScriptedServer;
+let store: StoreApi<ChatState>;
+let clock: number;
+
+/** Resolves once no turn is active (the stream has ended one way or another). */
+function untilIdle(): Promise<void> {
+  return new Promise((resolve) => {
+    if (!isStreaming(store.getState())) return resolve();
+    const unsubscribe = store.subscribe((state) => {
+      if (!isStreaming(state)) {
+        unsubscribe();
+        resolve();
+      }
+    });
+  });
+}
+
+function untilAnswerContains(text: string): Promise<void> {
+  return new Promise((resolve) => {
+    const unsubscribe = store.subscribe((state) => {
+      if (state.turns.at(-1)?.answer.includes(text)) {
+        unsubscribe();
+        resolve();
+      }
+    });
+  });
+}
+
+function chatRequests(): ChatRequest[] {
+  return server.requests.filter((r) => r.url === "/api/chat").map((r) => r.body as ChatRequest);
+}
+
+beforeAll(async () => {
+  server = await startScriptedServer(respond);
+});
+
+afterAll(async () => {
+  await server.close();
+});
+
+beforeEach(() => {
+  server.requests.length = 0;
+  answered = 0;
+  clock = 1_000_000;
+  store = createChatStore({ requestOptions: () => OPTIONS, debounceMs: 300, baseUrl: server.baseUrl, now: () => clock });
+});
+
+/** Types a question and presses Send one second after the previous press. */
+function ask(text: string): ReturnType<ChatState["send"]> {
+  clock += 1_000;
+  store.getState().setDraft(text);
+  return store.getState().send();
+}
+
+describe("chat store", () => {
+  it("sends the draft with attachments and settings, streams the answer and remembers the session", async () => {
+    store.getState().attach(IMAGE);
+    store.getState().attach(IMAGE);
+    expect(store.getState().attachments).toEqual([IMAGE]);
+    expect(ask("  What is shown?  ")).toEqual({ send: true });
+    expect(store.getState()).toMatchObject({ draft: "", attachments: [] });
+    await untilIdle();
+
+    const [turn] = store.getState().turns;
+    expect(turn).toMatchObject({ status: "done", answer: "Answer to What is shown?", question: { text: "What is shown?", imageIds: [IMAGE] } });
+    expect(turn.done).toEqual(DONE);
+    expect(store.getState().sessionId).toBe("s-1");
+    expect(chatRequests()).toEqual([{ message: { text: "What is shown?", imageIds: [IMAGE] }, ...OPTIONS }]);
+
+    ask("And now?");
+    await untilIdle();
+    expect(chatRequests()[1]).toEqual({ sessionId: "s-1", message: { text: "And now?" }, ...OPTIONS });
+    expect(store.getState().turns.map((t) => t.answer)).toEqual(["Answer to What is shown?", "Answer to And now?"]);
+  });
+
+  it("refuses a second send while an answer streams, and presses inside the debounce window", async () => {
+    ask("slow one");
+    await untilAnswerContains("thinking");
+    expect(ask("second")).toEqual({ send: false, reason: "streaming" });
+    store.getState().stop();
+    await untilIdle();
+
+    expect(ask("quick")).toEqual({ send: true });
+    await untilIdle();
+    store.getState().setDraft("quick again");
+    clock += 100;
+    expect(store.getState().send()).toEqual({ send: false, reason: "debounced" });
+    expect(store.getState().draft).toBe("quick again");
+    expect(chatRequests().map((r) => r.message.text)).toEqual(["slow one", "quick"]);
+  });
+
+  it("stops the streaming answer, keeping what arrived", async () => {
+    ask("slow story");
+    await untilAnswerContains("thinking.");
+    store.getState().stop();
+    await untilIdle();
+    const [turn] = store.getState().turns;
+    expect(turn.status).toBe("stopped");
+    expect(turn.answer.startsWith("thinking.")).toBe(true);
+    expect(turn.error).toBeNull();
+  });
+
+  it("shows an HTTP refusal as a failed turn with a readable message", async () => {
+    ask("busy");
+    await untilIdle();
+    expect(store.getState().turns[0]).toMatchObject({
+      status: "failed",
+      answer: "",
+      error: { code: "rate_limited", message: "Queue is full. Try again in 2 s." },
+    });
+    expect(store.getState().sessionId).toBeNull();
+  });
+
+  it("regenerates the last answer in place, asking the server to replace that exchange", async () => {
+    ask("first");
+    await untilIdle();
+    ask("second");
+    await untilIdle();
+    store.getState().regenerate();
+    await untilIdle();
+    expect(store.getState().turns.map((t) => t.question.text)).toEqual(["first", "second"]);
+    expect(chatRequests()[2]).toEqual({ sessionId: "s-1", message: { text: "second" }, ...OPTIONS, regenerate: true });
+  });
+
+  it("regenerates a refused question as a plain resend, since the server never recorded it", async () => {
+    ask("busy");
+    await untilIdle();
+    store.getState().regenerate();
+    await untilIdle();
+    expect(chatRequests()).toEqual([
+      { message: { text: "busy" }, ...OPTIONS },
+      { message: { text: "busy" }, ...OPTIONS },
+    ]);
+    expect(store.getState().turns).toHaveLength(1);
+  });
+
+  it("starts a new chat: frees the server's session and clears the transcript", async () => {
+    ask("hello");
+    await untilIdle();
+    store.getState().attach(IMAGE);
+    store.getState().newChat();
+    expect(store.getState()).toMatchObject({ sessionId: null, turns: [], attachments: [], draft: "" });
+    await expect.poll(() => server.requests.find((r) => r.method === "DELETE")?.url).toBe("/api/sessions/s-1");
+    ask("again");
+    await untilIdle();
+    expect(chatRequests().at(-1)).toEqual({ message: { text: "again" }, ...OPTIONS });
+  });
+
+  it("forgets the session after a server restart, so the next question starts a new one", async () => {
+    ask("hello");
+    await untilIdle();
+    store.getState().forgetSession("The server restarted.");
+    expect(store.getState()).toMatchObject({ sessionId: null, notice: "The server restarted." });
+    expect(store.getState().turns).toHaveLength(1);
+    ask("after restart");
+    await untilIdle();
+    expect(chatRequests().at(-1)).toEqual({ message: { text: "after restart" }, ...OPTIONS });
+    expect(store.getState().notice).toBeNull();
+  });
+});
