@@ -1,16 +1,33 @@
-import type { ImageId, TenantId } from "@/lib/ids";
+import type { Brand, ImageId, ModelFingerprint, TenantId } from "@/lib/ids";
+import { parseModelFingerprint, parseTenantId } from "@/lib/ids";
+import { digestJson, type Digest, type JsonValue } from "@/lib/cache/canonicalJson";
+import type { FeatureDtype } from "@/lib/cache/featureRecord";
+import type { NearDuplicateDigest, ResponseDigest } from "@/lib/cache/responseIdentity";
 
 /**
- * Every Redis key vlcache writes is built here, so the layout can be read in one place:
+ * Every cache key vlcache builds is built here, so the layout can be read in one place:
  *
- *   vlc:v1:<tenant>:image:<imageId>            canonical image (PNG) + metadata
+ *   vlc:v1:<tenant>:image:<imageId>                           canonical image (PNG) + metadata
+ *   vlc:v1:<tenant>:l1:<fingerprint>:feat:<featureKey>        L1 vision feature record (featureRecord.ts)
+ *   vlc:v1:<tenant>:l1:<fingerprint>:lock:<featureKey>        L1 encode lock: one process encodes, the others wait
+ *   vlc:v1:<tenant>:l2:<fingerprint>                          L2 prefix-tree namespace (in process, not in Redis)
+ *   vlc:v1:<tenant>:l3:<fingerprint>:resp:<responseDigest>    L3 stored answer (responseRecord.ts)
+ *   vlc:v1:<tenant>:l3:<fingerprint>:near:<nearDupDigest>     L3 near-duplicate index for one image set + params
  *
- * Invariants: keys are versioned (`v1` changes when a value's format changes), every key carries the tenant, and every
- * key whose value depends on the model also carries the model fingerprint. Canonical images do not depend on the
- * model, so their keys carry only the tenant.
+ *   featureKey = <imageId>:<preprocess digest>:<storage dtype>
+ *
+ * Invariants: keys are versioned (`v1` changes when a value's format changes); every key carries the tenant; every key
+ * whose value depends on the model carries the model fingerprint. Canonical images do not depend on the model, so their
+ * keys carry only the tenant. The level sits right after the tenant so `levelPrefix` selects one level of one tenant
+ * for flushing, and `levelModelPrefix` one model within it. Every segment after the prefix is a fixed word, lowercase
+ * hex or a dtype name, and tenants come from a key-safe alphabet, so no segment can contain a `:` of its own and
+ * `parseLevelKey` reads any key back unambiguously.
  */
 export const KEY_VERSION = "v1";
 export const KEY_ROOT = `vlc:${KEY_VERSION}`;
+
+export type CacheLevel = "l1" | "l2" | "l3";
+export const CACHE_LEVELS: readonly CacheLevel[] = ["l1", "l2", "l3"];
 
 export function tenantPrefix(tenant: TenantId): string {
   return `${KEY_ROOT}:${tenant}:`;
@@ -18,4 +35,80 @@ export function tenantPrefix(tenant: TenantId): string {
 
 export function imageKey(tenant: TenantId, imageId: ImageId): string {
   return `${tenantPrefix(tenant)}image:${imageId}`;
+}
+
+export function levelPrefix(tenant: TenantId, level: CacheLevel): string {
+  return `${tenantPrefix(tenant)}${level}:`;
+}
+
+export function levelModelPrefix(tenant: TenantId, level: CacheLevel, fingerprint: ModelFingerprint): string {
+  return `${levelPrefix(tenant, level)}${fingerprint}:`;
+}
+
+/** Digest of the image preprocessing parameters (resize bounds, patch and merge sizes, mean/std …). */
+export type PreprocessDigest = Brand<Digest, "PreprocessDigest">;
+
+export function preprocessDigest(params: JsonValue): PreprocessDigest {
+  return digestJson(params) as PreprocessDigest;
+}
+
+/**
+ * What an image's vision features depend on besides the model: its pixels, how they were preprocessed and how the
+ * features were stored (fp16 and int8 records decode to slightly different numbers than fp32, so they must not be
+ * served where fp32 was asked for, nor share KV built from fp32 features).
+ */
+export interface FeatureIdentity {
+  readonly imageId: ImageId;
+  readonly preprocess: PreprocessDigest;
+  readonly storage: FeatureDtype;
+}
+
+/** `<imageId>:<preprocess digest>:<storage dtype>`: one image's features, across L1, L2 image tokens and L3 digests. */
+export type FeatureKey = Brand<string, "FeatureKey">;
+
+export function featureKey(identity: FeatureIdentity): FeatureKey {
+  return `${identity.imageId}:${identity.preprocess}:${identity.storage}` as FeatureKey;
+}
+
+export function l1FeaturesKey(tenant: TenantId, fingerprint: ModelFingerprint, identity: FeatureIdentity): string {
+  return `${levelModelPrefix(tenant, "l1", fingerprint)}feat:${featureKey(identity)}`;
+}
+
+export function l1LockKey(tenant: TenantId, fingerprint: ModelFingerprint, identity: FeatureIdentity): string {
+  return `${levelModelPrefix(tenant, "l1", fingerprint)}lock:${featureKey(identity)}`;
+}
+
+/** Namespace of one tenant and model inside the in-process prefix tree: KV is never shared across either. */
+export type L2Namespace = Brand<string, "L2Namespace">;
+
+export function l2Namespace(tenant: TenantId, fingerprint: ModelFingerprint): L2Namespace {
+  return `${levelPrefix(tenant, "l2")}${fingerprint}` as L2Namespace;
+}
+
+export function l3ResponseKey(tenant: TenantId, fingerprint: ModelFingerprint, digest: ResponseDigest): string {
+  return `${levelModelPrefix(tenant, "l3", fingerprint)}resp:${digest}`;
+}
+
+export function l3NearDuplicateKey(tenant: TenantId, fingerprint: ModelFingerprint, digest: NearDuplicateDigest): string {
+  return `${levelModelPrefix(tenant, "l3", fingerprint)}near:${digest}`;
+}
+
+export interface LevelKeyParts {
+  readonly tenant: TenantId;
+  readonly level: CacheLevel;
+  readonly fingerprint: ModelFingerprint;
+}
+
+/**
+ * Reads tenant, level and fingerprint back from a level key or L2 namespace; null for anything else (image keys, other
+ * versions, foreign keys). A flush that SCANs by pattern checks each key with this before deleting it.
+ */
+export function parseLevelKey(key: string): LevelKeyParts | null {
+  const [root, version, tenantText, levelText, fingerprintText] = key.split(":");
+  if (`${root}:${version}` !== KEY_ROOT || fingerprintText === undefined) return null;
+  const tenant = parseTenantId(tenantText);
+  const level = CACHE_LEVELS.find((name) => name === levelText);
+  const fingerprint = parseModelFingerprint(fingerprintText);
+  if (tenant === null || level === undefined || fingerprint === null) return null;
+  return { tenant, level, fingerprint };
 }

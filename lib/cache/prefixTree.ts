@@ -1,0 +1,359 @@
+import type { KeyToken, PrefixKey } from "@/lib/cache/prefixKey";
+
+/**
+ * L2: an in-process radix tree of KV prefixes, generic over what a stored segment is, so it can be tested with plain
+ * arrays and hold onnxruntime KV slices in the engine.
+ *
+ * Shape. Each namespace (one tenant and model, keys.ts `l2Namespace`) has its own root; nothing is shared across
+ * namespaces, but they share one byte budget. Every other node holds an edge: a run of key tokens (prefixKey.ts) and
+ * the value for exactly those positions, so the values along a root-to-node path, concatenated, are the KV of the
+ * node's whole prefix. Children are indexed by their first key token, so siblings never share a first token.
+ *
+ * Verbs (after SGLang's radix cache):
+ * - `matchPrefix(ns, key)` finds the longest stored prefix of `key` and returns its values in order, splitting an edge
+ *   when the match ends inside it so the returned node covers exactly the match. It marks the path as used.
+ *   A caller that needs logits for the last prompt token must leave at least one token unmatched (match
+ *   `key.slice(0, -1)`), since a stored value holds KV, not logits.
+ * - `insert(ns, key, makeValue)` stores the part of `key` not yet in the tree, asking `makeValue(start, end)` for the
+ *   value of positions [start, end) only, then evicts to stay within budget.
+ * - `lock(node)` / `unlock(node)` count a user of a node and all its ancestors: a request holds a lock on the node it
+ *   reuses from match until its prefill no longer reads that KV.
+ * - `evict(bytes)`, `evictIdle(now)`, `evictNamespace(ns)` free leaves.
+ *
+ * Invariants:
+ * - value.length === key.length on every node, and `split` conserves bytes (head.bytes + tail.bytes === bytes), so
+ *   `totalBytes` is always the sum of the stored values' bytes.
+ * - Only unlocked leaves are evicted, least recently used first; a leaf's parent becomes a candidate once it is an
+ *   unlocked leaf itself. Hence a locked node and all its ancestors are never evicted.
+ * - A node's lock count is at least each child's (locks count along the path), and its last use is at least each
+ *   child's (every use marks the whole path), so LRU order never evicts a parent before its children.
+ * - After every insert, totalBytes <= budgetBytes, unless everything left is locked.
+ * - A node, once evicted, never returns to the tree; `lock` on it throws.
+ * Evicted values (by budget, idle TTL or flush) are handed to `onEvict`, so the owner can release their memory.
+ */
+export interface SegmentValue<Self> {
+  /** Number of key tokens (prompt positions) this value covers. */
+  readonly length: number;
+  readonly bytes: number;
+  /** The values of positions [0, at) and [at, length); the tree drops `this` afterwards. */
+  split(at: number): readonly [Self, Self];
+}
+
+export const DEFAULT_L2_BUDGET_BYTES = 1024 ** 3;
+export const DEFAULT_L2_IDLE_TTL_MS = 60 * 60 * 1000;
+
+export interface PrefixTreeOptions<V> {
+  readonly budgetBytes?: number;
+  readonly idleTtlMs?: number;
+  /** Milliseconds; Date.now unless a test drives time. */
+  readonly clock?: () => number;
+  readonly onEvict?: (value: V, namespace: string) => void;
+}
+
+/** What callers may see of a node: enough to lock it and to reason about it, nothing to mutate. */
+export interface PrefixNodeView {
+  readonly namespace: string;
+  /** Key tokens from the root to the end of this node. */
+  readonly depth: number;
+  readonly lockCount: number;
+  readonly lastAccessMs: number;
+  readonly evicted: boolean;
+}
+
+export interface PrefixMatch<V> {
+  /** Number of leading key tokens whose values are stored. */
+  readonly length: number;
+  /** Values along the path, in order; their lengths add up to `length`. */
+  readonly values: readonly V[];
+  /** The node that ends the match, for `lock`; null when nothing matched. */
+  readonly node: PrefixNodeView | null;
+}
+
+export interface PrefixInsert {
+  /** Leading tokens that were already stored. */
+  readonly reusedLength: number;
+  /** Tokens newly stored and still in the tree after the budget was enforced (0 or key.length - reusedLength). */
+  readonly addedLength: number;
+}
+
+class TreeNode<V> implements PrefixNodeView {
+  readonly children = new Map<KeyToken, TreeNode<V>>();
+  lockCount = 0;
+  /** Logical time of the last use: a counter, so LRU order has no ties. */
+  lastUse = 0;
+  lastAccessMs = 0;
+  evicted = false;
+
+  constructor(
+    /** The tree that made this node: views handed out by one tree are refused by another. */
+    readonly owner: object,
+    readonly namespace: string,
+    public key: KeyToken[],
+    public value: V | null,
+    public parent: TreeNode<V> | null,
+    public depth: number,
+  ) {}
+
+  get isRoot(): boolean {
+    return this.parent === null;
+  }
+}
+
+export class PrefixTree<V extends SegmentValue<V>> {
+  readonly budgetBytes: number;
+  readonly idleTtlMs: number;
+  private readonly clock: () => number;
+  private readonly onEvict: ((value: V, namespace: string) => void) | undefined;
+  private readonly roots = new Map<string, TreeNode<V>>();
+  private bytes = 0;
+  private nodes = 0;
+  private useCounter = 0;
+
+  constructor(options: PrefixTreeOptions<V> = {}) {
+    this.budgetBytes = options.budgetBytes ?? DEFAULT_L2_BUDGET_BYTES;
+    this.idleTtlMs = options.idleTtlMs ?? DEFAULT_L2_IDLE_TTL_MS;
+    if (!(this.budgetBytes >= 0) || !(this.idleTtlMs >= 0)) {
+      throw new RangeError(`PrefixTree: budget ${this.budgetBytes} and idle TTL ${this.idleTtlMs} must be ≥ 0`);
+    }
+    this.clock = options.clock ?? Date.now;
+    this.onEvict = options.onEvict;
+  }
+
+  get totalBytes(): number {
+    return this.bytes;
+  }
+
+  /** Stored edges, roots excluded. */
+  get nodeCount(): number {
+    return this.nodes;
+  }
+
+  namespaces(): string[] {
+    return [...this.roots.keys()];
+  }
+
+  matchPrefix(namespace: string, key: PrefixKey): PrefixMatch<V> {
+    const root = this.roots.get(namespace);
+    if (root === undefined) return { length: 0, values: [], node: null };
+    const use = this.nextUse();
+    this.touch(root, use);
+    const values: V[] = [];
+    let node = root;
+    let matched = 0;
+    while (matched < key.length) {
+      const child = node.children.get(key[matched]);
+      if (child === undefined) break;
+      const common = commonLength(child.key, key, matched);
+      const reached = common < child.key.length ? this.split(child, common) : child;
+      this.touch(reached, use);
+      values.push(reached.value!);
+      node = reached;
+      matched += common;
+      if (reached !== child) break;
+    }
+    return { length: matched, values, node: node.isRoot ? null : node };
+  }
+
+  insert(namespace: string, key: PrefixKey, makeValue: (start: number, end: number) => V): PrefixInsert {
+    let root = this.roots.get(namespace);
+    if (root === undefined) {
+      root = new TreeNode<V>(this, namespace, [], null, null, 0);
+      this.roots.set(namespace, root);
+    }
+    const use = this.nextUse();
+    this.touch(root, use);
+    let node = root;
+    let matched = 0;
+    while (matched < key.length) {
+      const child = node.children.get(key[matched]);
+      if (child === undefined) break;
+      const common = commonLength(child.key, key, matched);
+      if (common < child.key.length && matched + common < key.length) {
+        // The key leaves this edge midway: split it so the new suffix can hang off the shared part.
+        node = this.split(child, common);
+      } else {
+        node = child;
+      }
+      this.touch(node, use);
+      matched += common;
+      if (common < child.key.length) break;
+    }
+    if (matched === key.length) {
+      this.dropIfEmpty(root);
+      return { reusedLength: matched, addedLength: 0 };
+    }
+
+    const value = makeValue(matched, key.length);
+    if (value.length !== key.length - matched) {
+      throw new RangeError(`PrefixTree.insert: makeValue(${matched}, ${key.length}) covers ${value.length} tokens`);
+    }
+    const leaf = new TreeNode<V>(this, namespace, key.slice(matched), value, node, key.length);
+    node.children.set(leaf.key[0], leaf);
+    this.touch(leaf, use);
+    this.bytes += value.bytes;
+    this.nodes += 1;
+
+    if (this.bytes > this.budgetBytes) {
+      // Make room among the others first; the new path goes only if nothing else can.
+      this.lock(leaf);
+      this.evict(this.bytes - this.budgetBytes);
+      this.unlock(leaf);
+      if (this.bytes > this.budgetBytes) this.evict(this.bytes - this.budgetBytes);
+    }
+    return { reusedLength: matched, addedLength: leaf.evicted ? 0 : key.length - matched };
+  }
+
+  lock(view: PrefixNodeView): void {
+    const node = this.own(view);
+    if (node.evicted) throw new Error("PrefixTree.lock: the node has been evicted");
+    for (let n: TreeNode<V> = node; !n.isRoot; n = n.parent!) n.lockCount += 1;
+  }
+
+  unlock(view: PrefixNodeView): void {
+    const node = this.own(view);
+    if (node.lockCount === 0) throw new Error("PrefixTree.unlock: the node is not locked");
+    for (let n: TreeNode<V> = node; !n.isRoot; n = n.parent!) n.lockCount -= 1;
+  }
+
+  /** Frees at least `bytesNeeded` if unlocked leaves allow, least recently used first; returns the bytes freed. */
+  evict(bytesNeeded: number): number {
+    return this.evictLeaves([...this.roots.values()], () => true, (freed) => freed >= bytesNeeded);
+  }
+
+  /** Evicts every unlocked subtree unused for at least the idle TTL; returns the bytes freed. */
+  evictIdle(now: number = this.clock()): number {
+    const cutoff = now - this.idleTtlMs;
+    return this.evictLeaves([...this.roots.values()], (node) => node.lastAccessMs <= cutoff, () => false);
+  }
+
+  /** Flush: evicts everything unlocked in one namespace; returns the bytes freed. */
+  evictNamespace(namespace: string): number {
+    const root = this.roots.get(namespace);
+    return root === undefined ? 0 : this.evictLeaves([root], () => true, () => false);
+  }
+
+  private nextUse(): number {
+    this.useCounter += 1;
+    return this.useCounter;
+  }
+
+  private touch(node: TreeNode<V>, use: number): void {
+    node.lastUse = use;
+    node.lastAccessMs = this.clock();
+  }
+
+  private own(view: PrefixNodeView): TreeNode<V> {
+    if (!(view instanceof TreeNode) || view.owner !== this) throw new Error("PrefixTree: the node belongs to another tree");
+    return view as TreeNode<V>;
+  }
+
+  /** Splits `node` after `at` key tokens; returns the new upper node, whose only child is `node`. */
+  private split(node: TreeNode<V>, at: number): TreeNode<V> {
+    const value = node.value!;
+    const [head, tail] = value.split(at);
+    if (head.length !== at || tail.length !== value.length - at || head.bytes + tail.bytes !== value.bytes) {
+      throw new Error(
+        `PrefixTree: split(${at}) of a ${value.length}-token, ${value.bytes}-byte value gave ` +
+          `${head.length}+${tail.length} tokens, ${head.bytes}+${tail.bytes} bytes`,
+      );
+    }
+    const parent = node.parent!;
+    const upper = new TreeNode<V>(this, node.namespace, node.key.slice(0, at), head, parent, node.depth - node.key.length + at);
+    upper.lockCount = node.lockCount;
+    upper.lastUse = node.lastUse;
+    upper.lastAccessMs = node.lastAccessMs;
+    parent.children.set(upper.key[0], upper);
+    node.key = node.key.slice(at);
+    node.value = tail;
+    node.parent = upper;
+    upper.children.set(node.key[0], node);
+    this.nodes += 1;
+    return upper;
+  }
+
+  /**
+   * Evicts unlocked leaves under `roots` that pass `eligible`, least recently used first, until `enough(bytes freed so
+   * far)` or no candidate is left; returns the bytes freed. A parent left as an unlocked, eligible leaf joins the
+   * candidates.
+   */
+  private evictLeaves(
+    roots: readonly TreeNode<V>[],
+    eligible: (node: TreeNode<V>) => boolean,
+    enough: (freedBytes: number) => boolean,
+  ): number {
+    const candidates = new LeastUsedFirst<V>();
+    const isCandidate = (node: TreeNode<V>) =>
+      !node.isRoot && node.children.size === 0 && node.lockCount === 0 && eligible(node);
+    const stack = [...roots];
+    while (stack.length > 0) {
+      const node = stack.pop()!;
+      if (isCandidate(node)) candidates.push(node);
+      stack.push(...node.children.values());
+    }
+    let freed = 0;
+    while (!enough(freed)) {
+      const leaf = candidates.pop();
+      if (leaf === undefined) break;
+      const parent = leaf.parent!;
+      const value = leaf.value!;
+      parent.children.delete(leaf.key[0]);
+      leaf.evicted = true;
+      this.bytes -= value.bytes;
+      this.nodes -= 1;
+      freed += value.bytes;
+      this.onEvict?.(value, leaf.namespace);
+      if (isCandidate(parent)) candidates.push(parent);
+      this.dropIfEmpty(parent);
+    }
+    return freed;
+  }
+
+  private dropIfEmpty(node: TreeNode<V>): void {
+    if (node.isRoot && node.children.size === 0) this.roots.delete(node.namespace);
+  }
+}
+
+function commonLength(edge: readonly KeyToken[], key: PrefixKey, offset: number): number {
+  const limit = Math.min(edge.length, key.length - offset);
+  let n = 0;
+  while (n < limit && edge[n] === key[offset + n]) n += 1;
+  return n;
+}
+
+/** A binary min-heap of nodes by last use: the eviction order. */
+class LeastUsedFirst<V> {
+  private readonly heap: TreeNode<V>[] = [];
+
+  push(node: TreeNode<V>): void {
+    const heap = this.heap;
+    heap.push(node);
+    let i = heap.length - 1;
+    while (i > 0) {
+      const up = (i - 1) >> 1;
+      if (heap[up].lastUse <= heap[i].lastUse) break;
+      [heap[up], heap[i]] = [heap[i], heap[up]];
+      i = up;
+    }
+  }
+
+  pop(): TreeNode<V> | undefined {
+    const heap = this.heap;
+    const top = heap[0];
+    const last = heap.pop();
+    if (heap.length > 0 && last !== undefined) {
+      heap[0] = last;
+      let i = 0;
+      for (;;) {
+        const left = 2 * i + 1;
+        const right = left + 1;
+        let least = i;
+        if (left < heap.length && heap[left].lastUse < heap[least].lastUse) least = left;
+        if (right < heap.length && heap[right].lastUse < heap[least].lastUse) least = right;
+        if (least === i) break;
+        [heap[least], heap[i]] = [heap[i], heap[least]];
+        i = least;
+      }
+    }
+    return top;
+  }
+}
