@@ -7,7 +7,8 @@ import type { NearDuplicateDigest, ResponseDigest } from "@/lib/cache/responseId
 /**
  * Every cache key vlcache builds is built here, so the layout can be read in one place:
  *
- *   vlc:v1:<tenant>:image:<imageId>                           canonical image (PNG) + metadata
+ *   vlc:v1:<tenant>:image:<imageId>                           canonical image (PNG)
+ *   vlc:v1:<tenant>:image:<imageId>:meta                      its metadata (JSON: imageId, width, height, bytes)
  *   vlc:v1:<tenant>:l1:<fingerprint>:feat:<featureKey>        L1 vision feature record (featureRecord.ts)
  *   vlc:v1:<tenant>:l1:<fingerprint>:lock:<featureKey>        L1 encode lock: one process encodes, the others wait
  *   vlc:v1:<tenant>:l2:<fingerprint>                          L2 prefix-tree namespace (in process, not in Redis)
@@ -35,6 +36,11 @@ export function tenantPrefix(tenant: TenantId): string {
 
 export function imageKey(tenant: TenantId, imageId: ImageId): string {
   return `${tenantPrefix(tenant)}image:${imageId}`;
+}
+
+/** Next to the PNG, so `deleteByPrefix(imageKey(…))` removes an image with its metadata. */
+export function imageMetaKey(tenant: TenantId, imageId: ImageId): string {
+  return `${imageKey(tenant, imageId)}:meta`;
 }
 
 export function levelPrefix(tenant: TenantId, level: CacheLevel): string {
