@@ -1,4 +1,4 @@
-import sharp from "sharp";
+import sharp, { type Metadata, type Sharp } from "sharp";
 import { ImagePreprocessError } from "@/lib/images/preprocess/errors";
 import { planImage, type GridThw } from "@/lib/images/preprocess/imageGrid";
 import { patchify } from "@/lib/images/preprocess/patchify";
@@ -44,8 +44,8 @@ function checkPixelCount(width: number, height: number, maxInputPixels: number):
  * transformers' convert_to_rgb does).
  */
 async function decodeToRgb(data: Uint8Array, maxInputPixels: number): Promise<RgbImage> {
-  let pipeline: sharp.Sharp;
-  let meta: sharp.Metadata;
+  let pipeline: Sharp;
+  let meta: Metadata;
   try {
     pipeline = sharp(data, { ignoreIcc: true, limitInputPixels: false });
     meta = await pipeline.metadata();

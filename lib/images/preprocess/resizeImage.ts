@@ -1,4 +1,4 @@
-import sharp from "sharp";
+import sharp, { type Sharp } from "sharp";
 
 /** An 8-bit RGB image, pixels interleaved row by row: [height, width, 3]. */
 export interface RgbImage {
@@ -14,7 +14,7 @@ function rawInput(image: RgbImage) {
   return sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } });
 }
 
-async function toRgb(pipeline: sharp.Sharp): Promise<RgbImage> {
+async function toRgb(pipeline: Sharp): Promise<RgbImage> {
   const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
   return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
 }
