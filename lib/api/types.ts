@@ -89,6 +89,25 @@ export type ChatStreamEventType = ChatStreamEvent["type"];
 /** `encoding` while the vision encoder precomputes the image's features, `ready` once they are in L1. */
 export type ImageStatus = "encoding" | "ready";
 
+/** POST /api/images (multipart field `image`). `deduplicated`: the same canonical pixels were stored before. */
+export interface ImageUploadResponse {
+  imageId: ImageId;
+  width: number;
+  height: number;
+  bytes: number;
+  deduplicated: boolean;
+  status: ImageStatus;
+}
+
+/** GET /api/images/:id: the stored image's metadata (the canonical PNG itself with `?raw=1`). */
+export interface ImageInfoResponse {
+  imageId: ImageId;
+  width: number;
+  height: number;
+  bytes: number;
+  status: ImageStatus;
+}
+
 // ── GET /api/health ───────────────────────────────────────────────────────────────────────────────────────────────
 
 /** onnxruntime execution provider the model's sessions run on. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_GENERATION_SETTINGS, parseSettingInput, requestOptions } from "./generationSettings";
+import { DEFAULT_GENERATION_SETTINGS, parseSettingInput, requestOptions, sanitizeSettings } from "./generationSettings";
 
 describe("parseSettingInput", () => {
   it("accepts numbers in range as typed", () => {
@@ -42,5 +42,23 @@ describe("requestOptions", () => {
       params: { maxNewTokens: 256, temperature: 0.8, topP: 1, seed: 7 },
       cache: { l1: true, l2: false, l3: false },
     });
+  });
+});
+
+describe("sanitizeSettings", () => {
+  it("keeps valid stored settings as they are", () => {
+    const stored = { maxNewTokens: 64, temperature: 0.5, topP: 0.9, seed: 3, cache: { l1: false, l2: true, l3: false } };
+    expect(sanitizeSettings(stored)).toEqual(stored);
+  });
+
+  it("replaces missing or invalid fields with defaults and clamps numbers", () => {
+    expect(sanitizeSettings({ maxNewTokens: 1e9, temperature: "hot", seed: 2.5, cache: { l2: "no" } })).toEqual({
+      maxNewTokens: 4096,
+      temperature: 0,
+      topP: 1,
+      seed: null,
+      cache: { l1: true, l2: true, l3: true },
+    });
+    expect(sanitizeSettings("garbage")).toEqual(DEFAULT_GENERATION_SETTINGS);
   });
 });

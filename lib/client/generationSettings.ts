@@ -68,3 +68,28 @@ export function requestOptions(settings: GenerationSettings): Required<Pick<Chat
     cache: Object.fromEntries(CACHE_LEVELS.map((level) => [level, settings.cache[level]])),
   };
 }
+
+/**
+ * Settings read back from storage (localStorage survives upgrades and hand edits): every field that is missing or
+ * invalid takes its default, every number is brought inside its limits.
+ */
+export function sanitizeSettings(stored: unknown): GenerationSettings {
+  const record = typeof stored === "object" && stored !== null ? (stored as Record<string, unknown>) : {};
+  const numeric = <K extends NumericSetting>(name: K): GenerationSettings[K] => {
+    const value = record[name];
+    if (name === "seed" && value === null) return null as GenerationSettings[K];
+    if (typeof value !== "number") return DEFAULT_GENERATION_SETTINGS[name];
+    const parsed = parseSettingInput(name, String(value));
+    return (parsed.ok ? parsed.value : DEFAULT_GENERATION_SETTINGS[name]) as GenerationSettings[K];
+  };
+  const cache = typeof record.cache === "object" && record.cache !== null ? (record.cache as Record<string, unknown>) : {};
+  return {
+    maxNewTokens: numeric("maxNewTokens"),
+    temperature: numeric("temperature"),
+    topP: numeric("topP"),
+    seed: numeric("seed"),
+    cache: Object.fromEntries(
+      CACHE_LEVELS.map((level) => [level, typeof cache[level] === "boolean" ? cache[level] : DEFAULT_GENERATION_SETTINGS.cache[level]]),
+    ) as Record<CacheLevel, boolean>,
+  };
+}

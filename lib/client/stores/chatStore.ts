@@ -12,7 +12,10 @@ import type { ImageId, SessionId } from "@/lib/ids";
 import { ApiError, isAbortError } from "../apiError";
 import { streamChat } from "../chatStream";
 import { applyChatEvent, failTurn, isTurnActive, reachedServerSession, startTurn, stopTurn, type Question, type Turn } from "../chatTranscript";
+import { SEND_DEBOUNCE_MS } from "../clientConfig";
+import { requestOptions } from "../generationSettings";
 import { guardSend, type SendDecision } from "../sendGuard";
+import { settingsStore } from "./settingsStore";
 
 export interface ChatState {
   sessionId: SessionId | null;
@@ -153,3 +156,9 @@ export function createChatStore(deps: ChatStoreDeps): StoreApi<ChatState> {
     };
   });
 }
+
+/** The page's conversation, sending with the settings panel's current values. */
+export const chatStore = createChatStore({
+  requestOptions: () => requestOptions(settingsStore.getState().settings),
+  debounceMs: SEND_DEBOUNCE_MS,
+});
