@@ -98,6 +98,11 @@ export class SafetensorsCheckpoint implements WeightSource {
     return this.location(name).dtype;
   }
 
+  /** Stored size in bytes. */
+  byteLength(name: string): number {
+    return this.location(name).byteLength;
+  }
+
   /** The tensor's bytes exactly as stored (little-endian `dtype` elements). */
   async readRaw(name: string): Promise<Uint8Array> {
     const loc = this.location(name);

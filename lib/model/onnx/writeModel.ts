@@ -1,7 +1,7 @@
 import { open, rm, type FileHandle } from "node:fs/promises";
 import { endianness } from "node:os";
 import path from "node:path";
-import { onnx } from "onnx-proto";
+import onnxProto, { type onnx as OnnxTypes } from "onnx-proto";
 import { elementCount, type WeightSource } from "@/lib/model/checkpoint/weightSource";
 import { writeAll } from "./fileWrites";
 import { float32ToFloat16Bits } from "./float16";
@@ -22,6 +22,8 @@ export const OPSET_VERSION = 21;
 export const MS_OPSET_VERSION = 1;
 /** ONNX IR version that introduced opset 21. */
 const IR_VERSION = 10;
+/** onnx-proto is CommonJS; a default import works under both Node's ESM loader and bundlers. */
+const { onnx } = onnxProto;
 /** Protobuf messages cannot exceed 2 GiB; keep headroom for the graph structure itself. */
 export const DEFAULT_EXTERNAL_DATA_THRESHOLD = 2 ** 31 - 64 * 1024 * 1024;
 const EXTERNAL_MIN_BYTES = 1024;
@@ -80,7 +82,7 @@ export async function writeModel(
   let externalCursor = 0;
   const plan: PlannedInitializer[] = withBytes.map(({ spec, dims, byteLength }) => {
     let externalOffset: number | null = null;
-    const proto: onnx.ITensorProto = { name: spec.name, dims, dataType: ONNX_DTYPE[spec.type] };
+    const proto: OnnxTypes.ITensorProto = { name: spec.name, dims, dataType: ONNX_DTYPE[spec.type] };
     if (external && byteLength >= EXTERNAL_MIN_BYTES) {
       externalCursor = alignUp(externalCursor, EXTERNAL_ALIGNMENT);
       externalOffset = externalCursor;
@@ -210,7 +212,7 @@ function asBytes(values: Float32Array | Uint16Array | BigInt64Array | Int32Array
   return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
 }
 
-function nodeProto(node: NodeSpec): onnx.INodeProto {
+function nodeProto(node: NodeSpec): OnnxTypes.INodeProto {
   return {
     name: node.name,
     opType: node.opType,
@@ -221,7 +223,7 @@ function nodeProto(node: NodeSpec): onnx.INodeProto {
   };
 }
 
-function attributeProto(name: string, value: AttrValue): onnx.IAttributeProto {
+function attributeProto(name: string, value: AttrValue): OnnxTypes.IAttributeProto {
   const T = onnx.AttributeProto.AttributeType;
   if (typeof value === "number") {
     return Number.isInteger(value) ? { name, type: T.INT, i: value } : { name, type: T.FLOAT, f: value };
@@ -247,7 +249,7 @@ function attributeProto(name: string, value: AttrValue): onnx.IAttributeProto {
   }
 }
 
-function valueInfo(io: IoSpec): onnx.IValueInfoProto {
+function valueInfo(io: IoSpec): OnnxTypes.IValueInfoProto {
   return {
     name: io.name,
     type: {
