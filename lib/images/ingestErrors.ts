@@ -7,6 +7,8 @@
  */
 export type IngestError =
   | { code: "not_multipart"; message: string }
+  | { code: "malformed_multipart"; message: string }
+  | { code: "empty_body"; message: string }
   | { code: "missing_image"; message: string }
   | { code: "empty_image"; message: string }
   | { code: "payload_too_large"; message: string; limitBytes: number }
@@ -18,6 +20,8 @@ export type IngestErrorCode = IngestError["code"];
 
 const HTTP_STATUS: Record<IngestErrorCode, 400 | 413 | 415 | 422> = {
   not_multipart: 400,
+  malformed_multipart: 400,
+  empty_body: 400,
   missing_image: 400,
   empty_image: 400,
   payload_too_large: 413,
@@ -35,6 +39,11 @@ export const ingestError = {
     code: "not_multipart",
     message: `expected a multipart/form-data body with the file in field "image", got ${contentType ?? "no Content-Type"}`,
   }),
+  malformedMultipart: (reason: string): IngestError => ({
+    code: "malformed_multipart",
+    message: `the multipart body could not be parsed: ${reason}`,
+  }),
+  emptyBody: (): IngestError => ({ code: "empty_body", message: "the request body is empty" }),
   missingImage: (): IngestError => ({
     code: "missing_image",
     message: 'the multipart body has no file in field "image"',

@@ -1,0 +1,27 @@
+import { ingestErrorStatus, type IngestError } from "@/lib/images/ingestErrors";
+
+/**
+ * Every error the HTTP API answers has one body shape, `{error: {code, message}}`, and nothing else in it: `code` is
+ * stable and machine-readable, `message` is for people.
+ */
+export interface ApiErrorBody {
+  error: { code: string; message: string };
+}
+
+export function errorResponse(status: number, code: string, message: string, headers?: HeadersInit): Response {
+  const body: ApiErrorBody = { error: { code, message } };
+  return Response.json(body, { status, headers: { "cache-control": "no-store", ...headers } });
+}
+
+export function ingestErrorResponse(error: IngestError): Response {
+  return errorResponse(ingestErrorStatus(error), error.code, error.message);
+}
+
+export const httpError = {
+  invalidImageId: (value: string) =>
+    errorResponse(400, "invalid_image_id", `"${value.slice(0, 80)}" is not an image id (64 lowercase hex characters)`),
+  imageNotFound: (id: string) => errorResponse(404, "image_not_found", `no image with id ${id} (unknown or expired)`),
+  storeUnavailable: () =>
+    errorResponse(503, "store_unavailable", "the image store is unreachable right now; retry shortly", { "retry-after": "2" }),
+  internal: () => errorResponse(500, "internal_error", "the server failed to handle this request; see its log"),
+};

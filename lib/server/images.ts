@@ -1,0 +1,150 @@
+import type { AppConfig } from "@/lib/config";
+import { imageKey, imageMetaKey } from "@/lib/cache/keys";
+import type { BlobStore } from "@/lib/cache/store/blobStore";
+import { DEFAULT_TENANT, parseImageId, type ImageId, type TenantId } from "@/lib/ids";
+import { canonicalize, decodeCanonicalPng, encodeCanonicalPng, type CanonicalImage } from "@/lib/images/canonicalize";
+import type { IngestError } from "@/lib/images/ingestErrors";
+import type { Logger } from "@/lib/log";
+import { counter } from "@/lib/metrics/registry";
+import { httpError, ingestErrorResponse } from "@/lib/server/httpErrors";
+import { readImageUpload } from "@/lib/server/readImageUpload";
+
+/**
+ * Image uploads and look-ups behind /api/images.
+ *
+ * Storage: per image two entries with the same TTL, the canonical PNG under `imageKey` and a small JSON record under
+ * `imageMetaKey`. An image is "known" when its PNG key exists; claiming that key with SET NX decides between 201 (this
+ * upload stored it) and 200 (`deduplicated`, someone stored the same pixels before), also under concurrent uploads.
+ * Uploading a known image again refreshes both TTLs. Bad input is refused before the first write.
+ */
+export type ImageStatus = "encoding" | "ready";
+
+/** What is stored next to the PNG and answered by GET /api/images/:id. */
+export interface ImageRecord {
+  imageId: ImageId;
+  width: number;
+  height: number;
+  /** Size of the stored canonical PNG. */
+  bytes: number;
+}
+
+export interface UploadAnswer extends ImageRecord {
+  deduplicated: boolean;
+  status: ImageStatus;
+  /** Present (false) only when the store was unreachable: the id is valid but the image was not kept. */
+  stored?: false;
+}
+
+export interface ImageDeps {
+  store: BlobStore;
+  config: Pick<AppConfig, "imageTtlSeconds" | "maxUploadBytes" | "maxImagePixels">;
+  logger: Logger;
+}
+
+const uploadsTotal = counter<"result">({
+  name: "vlcache_image_uploads_total",
+  help: "Image uploads by result: new (stored), duplicate (already known), refused (bad input).",
+  labelNames: ["result"],
+});
+
+/**
+ * Seam for work that follows a stored upload. L1 precompute hooks in here: start the background vision encode of
+ * `image` and answer "encoding" until its features are cached. Until that exists every stored image is ready.
+ */
+function afterImageStored(_image: CanonicalImage, _tenant: TenantId, _deps: ImageDeps): ImageStatus {
+  return "ready";
+}
+
+/** Seam, paired with `afterImageStored`: the status GET /api/images/:id reports for a known image. */
+async function imageStatus(_imageId: ImageId, _tenant: TenantId, _deps: ImageDeps): Promise<ImageStatus> {
+  return "ready";
+}
+
+export type StoreImageResult = { ok: true; answer: UploadAnswer } | { ok: false; error: IngestError };
+
+/** Canonicalises an uploaded file and stores it (see the module comment for the storage layout). */
+export async function storeImage(file: Buffer, deps: ImageDeps, tenant: TenantId = DEFAULT_TENANT): Promise<StoreImageResult> {
+  const canonical = await canonicalize(file, { maxPixels: deps.config.maxImagePixels });
+  if (!canonical.ok) return canonical;
+  const image = canonical.image;
+  const png = await encodeCanonicalPng(image);
+  const record: ImageRecord = { imageId: image.id, width: image.width, height: image.height, bytes: png.length };
+
+  const { store, config } = deps;
+  const ttl = config.imageTtlSeconds;
+  const created = await store.setIfAbsent(imageKey(tenant, image.id), png, ttl);
+  if (!created) await store.set(imageKey(tenant, image.id), png, ttl);
+  await store.set(imageMetaKey(tenant, image.id), Buffer.from(JSON.stringify(record)), ttl);
+
+  // The store fails soft; an outage during the writes shows here, and then nothing may be claimed as known.
+  const stored = store.isHealthy();
+  const answer: UploadAnswer = {
+    ...record,
+    deduplicated: stored && !created,
+    status: afterImageStored(image, tenant, deps),
+    ...(stored ? {} : { stored: false as const }),
+  };
+  return { ok: true, answer };
+}
+
+/** The canonical pixels of a stored image (for model preprocessing), or null when unknown or expired. */
+export async function loadCanonicalImage(
+  imageId: ImageId,
+  deps: Pick<ImageDeps, "store">,
+  tenant: TenantId = DEFAULT_TENANT,
+): Promise<Pick<CanonicalImage, "data" | "width" | "height"> | null> {
+  const png = await deps.store.get(imageKey(tenant, imageId));
+  return png ? decodeCanonicalPng(png) : null;
+}
+
+/** POST /api/images */
+export async function handleImageUpload(request: Request, deps: ImageDeps, tenant: TenantId = DEFAULT_TENANT): Promise<Response> {
+  const log = deps.logger.child({ module: "images" });
+  const refuse = (error: IngestError) => {
+    uploadsTotal.inc({ result: "refused" });
+    log.info({ code: error.code }, `upload refused: ${error.message}`);
+    return ingestErrorResponse(error);
+  };
+  try {
+    const upload = await readImageUpload(request, deps.config.maxUploadBytes);
+    if (!upload.ok) return refuse(upload.error);
+    const result = await storeImage(upload.file, deps, tenant);
+    if (!result.ok) return refuse(result.error);
+    const { answer } = result;
+    uploadsTotal.inc({ result: answer.deduplicated ? "duplicate" : "new" });
+    log.info({ ...answer, fileName: upload.fileName }, answer.deduplicated ? "image already known" : "image stored");
+    return Response.json(answer, { status: answer.deduplicated ? 200 : 201 });
+  } catch (error) {
+    log.error({ err: error }, "upload failed");
+    return httpError.internal();
+  }
+}
+
+/** GET /api/images/:id (metadata and status), or with ?raw=1 the canonical PNG. */
+export async function handleImageGet(
+  idText: string,
+  raw: boolean,
+  deps: ImageDeps,
+  tenant: TenantId = DEFAULT_TENANT,
+): Promise<Response> {
+  const imageId = parseImageId(idText);
+  if (!imageId) return httpError.invalidImageId(idText);
+  const missing = () => (deps.store.isHealthy() ? httpError.imageNotFound(imageId) : httpError.storeUnavailable());
+
+  if (raw) {
+    const png = await deps.store.get(imageKey(tenant, imageId));
+    if (!png) return missing();
+    return new Response(new Uint8Array(png), {
+      headers: {
+        "content-type": "image/png",
+        "content-length": String(png.length),
+        // Content-addressed: the bytes behind an id never change, so clients may keep them.
+        "cache-control": "public, max-age=31536000, immutable",
+      },
+    });
+  }
+  const meta = await deps.store.get(imageMetaKey(tenant, imageId));
+  if (!meta) return missing();
+  const record = JSON.parse(meta.toString("utf8")) as ImageRecord;
+  return Response.json({ ...record, status: await imageStatus(imageId, tenant, deps) }, { headers: { "cache-control": "no-store" } });
+}

@@ -1,0 +1,60 @@
+import { loadConfig, type AppConfig } from "@/lib/config";
+import type { BlobStore } from "@/lib/cache/store/blobStore";
+import { openStore, type StoreMode } from "@/lib/cache/store/openStore";
+import { createLogger, type Logger } from "@/lib/log";
+
+/**
+ * The process-wide runtime: configuration, logger and store, created once and shared by every route.
+ *
+ * Lifecycle: created lazily by the first `getRuntime()` (instrumentation.ts calls it at server start, so the store's
+ * log line appears at start-up and the first request does not pay for it); `stopRuntime()` closes the store and stops
+ * an embedded redis-server, after which the next `getRuntime()` creates a fresh one. A failed start is not cached:
+ * the next call tries again.
+ *
+ * Why globalThis: Next.js evaluates instrumentation and each route bundle separately and re-evaluates modules on dev
+ * reloads; a module-level variable would give each its own store (and its own redis-server). The slot under a global
+ * symbol makes it one per process.
+ *
+ * No signal handlers are installed here (one would replace Node's default exit on SIGINT/SIGTERM): an embedded
+ * redis-server stops when this process ends, however it ends (see embeddedRedisServer.ts).
+ */
+export interface Runtime {
+  readonly config: AppConfig;
+  readonly logger: Logger;
+  readonly store: BlobStore;
+  readonly storeMode: StoreMode;
+  readonly startedAt: Date;
+}
+
+interface RuntimeSlot {
+  starting?: Promise<{ runtime: Runtime; close: () => Promise<void> }>;
+}
+
+const SLOT_KEY = Symbol.for("vlcache.runtime");
+const slot: RuntimeSlot = ((globalThis as typeof globalThis & { [SLOT_KEY]?: RuntimeSlot })[SLOT_KEY] ??= {});
+
+async function start(): Promise<{ runtime: Runtime; close: () => Promise<void> }> {
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel);
+  const opened = await openStore(config, logger);
+  const runtime: Runtime = { config, logger, store: opened.store, storeMode: opened.mode, startedAt: new Date() };
+  return { runtime, close: opened.close };
+}
+
+export async function getRuntime(): Promise<Runtime> {
+  const starting = (slot.starting ??= start());
+  try {
+    return (await starting).runtime;
+  } catch (error) {
+    if (slot.starting === starting) slot.starting = undefined;
+    throw error;
+  }
+}
+
+export async function stopRuntime(): Promise<void> {
+  const starting = slot.starting;
+  slot.starting = undefined;
+  if (!starting) return;
+  const started = await starting.catch(() => null);
+  await started?.close();
+}
