@@ -7,8 +7,8 @@ import { BOOL, FLOAT, FLOAT16, INT32 } from "./decoderRotary";
  * - "plain": MatMul/Softmax over [B, kvHeads, group·S, T] (each KV head serves `group` query heads, as repeat_kv
  *   does, without materialising the repeat), with a causal + padding bias from `attention_mask`; softmax in fp32;
  * - "gqa": ORT's com.microsoft GroupQueryAttention (rotary already applied outside, since M-RoPE is not 1-D). It
- *   derives causality and key validity from the total lengths (sum of `attention_mask` − 1), so it is exact for
- *   unpadded rows and right padding, not for holes in the mask (left padding).
+ *   applies causality itself; every row is declared T long and `attention_mask` holes (left padding) enter as its
+ *   attention_bias input, so both forms compute the same function.
  */
 export type AttentionKind = "plain" | "gqa";
 
@@ -21,8 +21,11 @@ export interface AttentionShape {
 /** Values shared by every layer, computed once from the graph inputs. */
 export interface AttentionContext {
   readonly kind: AttentionKind;
-  /** plain: additive bias [B, 1, 1, S, T] in fp32 (0 = attend, lowest float = masked). */
-  readonly bias: Value | null;
+  /**
+   * Additive bias, 0 = attend, lowest float = masked. plain: [B, 1, 1, S, T] fp32 with causality and padding;
+   * gqa: [B, 1, S, T] in the graph's float type with padding only (the op applies causality itself).
+   */
+  readonly bias: Value;
   /** gqa: per-row total length − 1 [B] int32 and the total length T as an int32 scalar. */
   readonly seqlensK: Value | null;
   readonly totalLength: Value | null;
@@ -30,6 +33,8 @@ export interface AttentionContext {
 
 /** Lowest fp32 value: torch's mask fill (finfo.min), which keeps fully masked rows finite. */
 const MASKED = -3.4028234663852886e38;
+/** Lowest fp16 value, for biases stored in fp16 graphs. */
+const MASKED_FP16 = -65504;
 
 export function buildAttentionContext(
   g: GraphBuilder,
@@ -38,21 +43,29 @@ export function buildAttentionContext(
   inputsEmbeds: Value,
 ): AttentionContext {
   return g.scope("attn_mask", () => {
+    const total = g.op1("Shape", [attentionMask], { start: 1, end: 2 }); // [1]
     if (kind === "gqa") {
-      const lengths = g.op1("ReduceSum", [attentionMask, g.constInt64([1])], { keepdims: 0 }); // [B]
-      const seqlensK = g.op1("Cast", [g.op1("Sub", [lengths, g.constInt64([1], [])])], { to: INT32 });
-      const total = g.op1("Shape", [attentionMask], { start: 1, end: 2 }); // [1]
-      const totalLength = g.op1("Cast", [g.op1("Squeeze", [total, g.constInt64([0])])], { to: INT32 });
-      return { kind, bias: null, seqlensK, totalLength };
+      // Every row is treated as T long (causality from positions alone); padding comes in through the bias.
+      const batch = g.op1("Shape", [attentionMask], { start: 0, end: 1 }); // [1]
+      const seq = g.op1("Shape", [inputsEmbeds], { start: 1, end: 2 }); // [1]
+      const lastIndex = g.op1("Cast", [g.op1("Sub", [total, g.constInt64([1])])], { to: INT32 }); // [1]
+      const seqlensK = g.op1("Expand", [lastIndex, batch]); // [B]
+      const totalLength = g.op1("Squeeze", [g.op1("Cast", [total], { to: INT32 }), g.constInt64([0])]);
+      const masked = g.floatType === "float16" ? MASKED_FP16 : MASKED;
+      const keyValid = g.op1("Unsqueeze", [g.op1("Cast", [attentionMask], { to: BOOL }), g.constInt64([1, 2])]); // [B,1,1,T]
+      const rowBias = g.op1("Where", [keyValid, g.constFloat([0], []), g.constFloat([masked], [])]);
+      const biasShape = g.op1("Concat", [batch, g.constInt64([1]), seq, total], { axis: 0 });
+      const bias = g.op1("Expand", [rowBias, biasShape]); // [B, 1, S, T]
+      return { kind, bias, seqlensK, totalLength };
     }
     const zero = g.constInt64([0], []);
     const one = g.constInt64([1], []);
-    const total = g.op1("Squeeze", [g.op1("Shape", [attentionMask], { start: 1, end: 2 }), g.constInt64([0])]); // T
+    const totalScalar = g.op1("Squeeze", [total, g.constInt64([0])]); // T
     const seq = g.op1("Squeeze", [g.op1("Shape", [inputsEmbeds], { start: 1, end: 2 }), g.constInt64([0])]); // S
-    const past = g.op1("Sub", [total, seq]); // P = T − S
+    const past = g.op1("Sub", [totalScalar, seq]); // P = T − S
     // Query i sits at absolute index P + i and may see keys j ≤ P + i whose attention_mask is 1.
-    const queryIndex = g.op1("Unsqueeze", [g.op1("Range", [past, total, one]), g.constInt64([1])]); // [S, 1]
-    const keyIndex = g.op1("Unsqueeze", [g.op1("Range", [zero, total, one]), g.constInt64([0])]); // [1, T]
+    const queryIndex = g.op1("Unsqueeze", [g.op1("Range", [past, totalScalar, one]), g.constInt64([1])]); // [S, 1]
+    const keyIndex = g.op1("Unsqueeze", [g.op1("Range", [zero, totalScalar, one]), g.constInt64([0])]); // [1, T]
     const causal = g.op1("LessOrEqual", [keyIndex, queryIndex]); // [S, T]
     const keyValid = g.op1("Unsqueeze", [g.op1("Cast", [attentionMask], { to: BOOL }), g.constInt64([1, 2, 3])]); // [B,1,1,1,T]
     const allowed = g.op1("And", [causal, keyValid]); // [B, 1, 1, S, T]
@@ -88,7 +101,8 @@ export function attention(
     const flat = (x: Value, heads: number) => g.op1("Reshape", [x, g.constInt64([0, 0, heads * headDim])]);
     const [output, presentKey, presentValue] = g.op(
       "GroupQueryAttention",
-      [flat(q, numHeads), flat(k, numKvHeads), flat(v, numKvHeads), pastKey, pastValue, ctx.seqlensK, ctx.totalLength],
+      // Inputs 7–9 (cos/sin cache, position_ids) stay empty: rotary was applied outside. Input 10 is attention_bias.
+      [flat(q, numHeads), flat(k, numKvHeads), flat(v, numKvHeads), pastKey, pastValue, ctx.seqlensK, ctx.totalLength, null, null, null, ctx.bias],
       { num_heads: numHeads, kv_num_heads: numKvHeads, scale: float(scale) },
       { domain: "com.microsoft", outputs: 3 },
     );

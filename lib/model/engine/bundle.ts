@@ -1,0 +1,168 @@
+import { readFile, stat } from "node:fs/promises";
+import path from "node:path";
+import type * as ort from "onnxruntime-node";
+import { z } from "zod";
+import { parseQwen3VLConfig, type Qwen3VLConfig } from "@/lib/model/config";
+import type { Logger } from "@/lib/log";
+import { BundleLoadError } from "./errors";
+import { ExecutionProviderUnavailableError, openWithProvider, type ExecutionProviderChoice, type ExecutionProviderName } from "./executionProvider";
+
+/**
+ * A model bundle on disk (the ▶ bundle contract in docs/architecture): config.json, generation_config.json,
+ * vlcache.json and onnx/{vision_encoder,embed_tokens,decoder_model_merged}.onnx, opened as three ORT sessions.
+ *
+ * Lifecycle: `openBundle` validates the JSON files first (cheap, precise errors), then opens the sessions; if any
+ * session fails, the ones already open are released before the error propagates. `release()` frees all three.
+ */
+
+const manifestSchema = z.object({
+  converterVersion: z.union([z.string(), z.number()]),
+  sourceFingerprint: z.string().min(1),
+  dtype: z.enum(["fp32", "fp16"]),
+  createdAt: z.string().optional(),
+});
+export type BundleManifest = z.infer<typeof manifestSchema>;
+
+const tokenIds = z.union([z.number().int(), z.array(z.number().int())]);
+const generationConfigSchema = z.object({
+  eos_token_id: tokenIds.optional(),
+  pad_token_id: tokenIds.nullish(),
+});
+
+export interface BundleSessions {
+  readonly visionEncoder: ort.InferenceSession;
+  readonly embedTokens: ort.InferenceSession;
+  readonly decoder: ort.InferenceSession;
+}
+
+export interface OpenedBundle {
+  readonly dir: string;
+  readonly config: Qwen3VLConfig;
+  readonly manifest: BundleManifest;
+  /** Tokens that end generation (generation_config.json's eos_token_id, one or several). */
+  readonly eosTokenIds: readonly number[];
+  readonly executionProvider: ExecutionProviderName;
+  readonly sessions: BundleSessions;
+  /** Whether the decoder takes DeepStack inputs (the model has DeepStack layers). */
+  readonly deepstack: boolean;
+  release(): Promise<void>;
+}
+
+export const ONNX_FILES = {
+  visionEncoder: "onnx/vision_encoder.onnx",
+  embedTokens: "onnx/embed_tokens.onnx",
+  decoder: "onnx/decoder_model_merged.onnx",
+} as const;
+
+async function readJson(dir: string, name: string): Promise<unknown> {
+  const file = path.join(dir, name);
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    throw new BundleLoadError("bundle_missing_file", file, reasonOf(error));
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new BundleLoadError("bundle_bad_file", file, `not valid JSON (${reasonOf(error)})`);
+  }
+}
+
+function parseWith<T>(file: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    throw new BundleLoadError("bundle_bad_file", file, reasonOf(error));
+  }
+}
+
+export async function openBundle(
+  dir: string,
+  opts: { executionProvider?: ExecutionProviderChoice; logger?: Logger } = {},
+): Promise<OpenedBundle> {
+  const root = path.resolve(dir);
+  const configJson = await readJson(root, "config.json");
+  const config = parseWith(path.join(root, "config.json"), () => parseQwen3VLConfig(configJson));
+  const manifestJson = await readJson(root, "vlcache.json");
+  const manifest = parseWith(path.join(root, "vlcache.json"), () => zodParse(manifestSchema, manifestJson));
+  const generationJson = await readJson(root, "generation_config.json");
+  const generation = parseWith(path.join(root, "generation_config.json"), () => zodParse(generationConfigSchema, generationJson));
+  const eos = generation.eos_token_id;
+  const eosTokenIds = eos === undefined ? [] : Array.isArray(eos) ? eos : [eos];
+
+  for (const relative of Object.values(ONNX_FILES)) {
+    const file = path.join(root, relative);
+    const info = await stat(file).catch((error: unknown) => {
+      throw new BundleLoadError("bundle_missing_file", file, reasonOf(error));
+    });
+    if (!info.isFile()) throw new BundleLoadError("bundle_bad_file", file, "not a regular file");
+  }
+
+  const opened: ort.InferenceSession[] = [];
+  const releaseAll = async () => {
+    await Promise.all(opened.map((s) => s.release()));
+  };
+  try {
+    const embedFile = path.join(root, ONNX_FILES.embedTokens);
+    const { factory, session: embedTokens } = await openWithProvider(opts.executionProvider ?? "auto", embedFile, opts.logger).catch(
+      (error: unknown) => {
+        if (error instanceof ExecutionProviderUnavailableError) {
+          throw new BundleLoadError("bundle_session_failed", embedFile, error.message);
+        }
+        throw error;
+      },
+    );
+    opened.push(embedTokens);
+    const openOne = async (relative: string) => {
+      const file = path.join(root, relative);
+      try {
+        const session = await factory.open(file);
+        opened.push(session);
+        return session;
+      } catch (error) {
+        throw new BundleLoadError("bundle_session_failed", file, reasonOf(error));
+      }
+    };
+    const visionEncoder = await openOne(ONNX_FILES.visionEncoder);
+    const decoder = await openOne(ONNX_FILES.decoder);
+    const deepstack = config.vision.deepstackVisualIndexes.length > 0;
+    checkDecoderInputs(path.join(root, ONNX_FILES.decoder), decoder, config, deepstack);
+    return {
+      dir: root,
+      config,
+      manifest,
+      eosTokenIds,
+      executionProvider: factory.executionProvider,
+      sessions: { visionEncoder, embedTokens, decoder },
+      deepstack,
+      release: releaseAll,
+    };
+  } catch (error) {
+    await releaseAll();
+    throw error;
+  }
+}
+
+/** The decoder must expose the contract's inputs for this config; a bundle built for another config fails here. */
+function checkDecoderInputs(file: string, decoder: ort.InferenceSession, config: Qwen3VLConfig, deepstack: boolean): void {
+  const expected = ["inputs_embeds", "attention_mask", "position_ids", "num_logits_to_keep"];
+  for (let i = 0; i < config.text.numHiddenLayers; i++) expected.push(`past_key_values.${i}.key`, `past_key_values.${i}.value`);
+  if (deepstack) expected.push("visual_pos_masks", "deepstack_visual_embeds");
+  const missing = expected.filter((name) => !decoder.inputNames.includes(name));
+  if (missing.length > 0) {
+    throw new BundleLoadError("bundle_bad_file", file, `decoder lacks inputs ${missing.join(", ")} required by config.json`);
+  }
+}
+
+function zodParse<T>(schema: z.ZodType<T>, value: unknown): T {
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    throw new Error(result.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; "));
+  }
+  return result.data;
+}
+
+function reasonOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,223 @@
+import * as ort from "onnxruntime-node";
+import type { Qwen3VLConfig } from "@/lib/model/config";
+import type { FloatType } from "@/lib/model/onnx/graphBuilder";
+import { float32ToFloat16Bits } from "@/lib/model/onnx/float16";
+import {
+  decodePositions,
+  getRopeIndex,
+  imageTokenCount,
+  MropeError,
+  slicePositions,
+  type ImageGrid,
+  type MropePositions,
+} from "@/lib/model/positions/mrope";
+import { EngineInputError } from "./errors";
+import type { ImageFeatures } from "./imageFeatures";
+import { kvCacheFromOutputs, type KvCache } from "./kvCache";
+
+/**
+ * The two decoder steps of generation, kept apart so a cached KV prefix (L2) or cached image features (L1) can be
+ * plugged in:
+ * - `prefill` runs prompt tokens [past.length, end) on top of a KV cache that covers [0, past.length);
+ * - `decodeStep` runs one generated token on top of a KV cache.
+ * Both return the logits of their last position and the extended cache; neither mutates its inputs.
+ */
+
+export interface DecoderSessions {
+  readonly embedTokens: ort.InferenceSession;
+  readonly decoder: ort.InferenceSession;
+  readonly config: Qwen3VLConfig;
+  readonly floatType: FloatType;
+  readonly deepstack: boolean;
+}
+
+/**
+ * A prompt ready for (possibly partial) prefill: its M-RoPE positions and, for each of its image tokens, which image
+ * and which feature row it takes (image tokens are filled in order, as transformers' masked_scatter does).
+ */
+export interface PreparedPrompt {
+  readonly inputIds: readonly number[];
+  readonly grids: readonly ImageGrid[];
+  readonly positions: MropePositions;
+  /** Per position: image index owning it, or −1 for text. */
+  readonly imageOf: Int32Array;
+  /** Per position: row inside that image's features (meaningless for text). */
+  readonly rowOf: Int32Array;
+}
+
+export interface StepResult {
+  /** [V] logits of the last position run. */
+  readonly logits: Float32Array;
+  readonly kv: KvCache;
+}
+
+export function preparePrompt(cfg: Qwen3VLConfig, inputIds: readonly number[], grids: readonly ImageGrid[]): PreparedPrompt {
+  if (inputIds.length === 0 || inputIds.some((id) => !Number.isInteger(id) || id < 0 || id >= cfg.text.vocabSize)) {
+    throw new EngineInputError("bad_input_ids", `input ids must be a non-empty list of integers in [0, ${cfg.text.vocabSize})`);
+  }
+  let positions: MropePositions;
+  try {
+    positions = getRopeIndex(inputIds, grids, cfg, cfg.vision.spatialMergeSize);
+  } catch (error) {
+    if (error instanceof MropeError) {
+      throw new EngineInputError(error.code === "bad_grid" ? "bad_image_grid" : "image_tokens_mismatch", error.message);
+    }
+    throw error;
+  }
+  const counts = grids.map((g) => imageTokenCount(g, cfg.vision.spatialMergeSize));
+  const imageOf = new Int32Array(inputIds.length).fill(-1);
+  const rowOf = new Int32Array(inputIds.length);
+  let image = 0;
+  let row = 0;
+  for (let p = 0; p < inputIds.length; p++) {
+    if (inputIds[p] !== cfg.imageTokenId) continue;
+    while (image < counts.length && row === counts[image]) {
+      image++;
+      row = 0;
+    }
+    if (image === counts.length) break;
+    imageOf[p] = image;
+    rowOf[p] = row++;
+  }
+  const imageTokens = inputIds.reduce((n, id) => n + (id === cfg.imageTokenId ? 1 : 0), 0);
+  const expected = counts.reduce((a, b) => a + b, 0);
+  if (imageTokens !== expected) {
+    throw new EngineInputError("image_tokens_mismatch", `the prompt has ${imageTokens} image tokens, its images need ${expected}`);
+  }
+  return { inputIds, grids, positions, imageOf, rowOf };
+}
+
+/** Writes fp32 `values` into row `row` of an [N, H] buffer of the decoder's float type. */
+function writeRow(target: Float32Array | Uint16Array, row: number, values: Float32Array, hidden: number): void {
+  if (target instanceof Float32Array) {
+    target.set(values, row * hidden);
+    return;
+  }
+  for (let i = 0; i < hidden; i++) target[row * hidden + i] = float32ToFloat16Bits(values[i]);
+}
+
+function floatArray(floatType: FloatType, length: number): Float32Array | Uint16Array {
+  return floatType === "float16" ? new Uint16Array(length) : new Float32Array(length);
+}
+
+async function embed(s: DecoderSessions, ids: readonly number[]): Promise<ort.Tensor> {
+  const out = await s.embedTokens.run({
+    input_ids: new ort.Tensor("int64", BigInt64Array.from(ids, BigInt), [1, ids.length]),
+  });
+  return out.inputs_embeds as ort.Tensor;
+}
+
+function lastLogits(outputs: ort.InferenceSession.OnnxValueMapType): Float32Array {
+  const logits = outputs.logits as ort.Tensor;
+  const vocab = logits.dims[2];
+  const data = logits.data as Float32Array;
+  return data.slice(data.length - vocab);
+}
+
+interface DecoderFeeds {
+  embeds: ort.Tensor; // [1, S, H]
+  positionIds: BigInt64Array; // [3, S]
+  past: KvCache;
+  visualMask: Uint8Array; // [S]
+  deepstackRows: Float32Array | Uint16Array; // [nDeepstack, nVisual, H]
+  visualCount: number;
+}
+
+async function runDecoder(s: DecoderSessions, f: DecoderFeeds): Promise<StepResult> {
+  const seq = f.embeds.dims[1];
+  const total = f.past.length + seq;
+  const feeds: Record<string, ort.Tensor> = {
+    inputs_embeds: f.embeds,
+    attention_mask: new ort.Tensor("int64", new BigInt64Array(total).fill(1n), [1, total]),
+    position_ids: new ort.Tensor("int64", f.positionIds, [3, 1, seq]),
+    num_logits_to_keep: new ort.Tensor("int64", BigInt64Array.of(1n), []),
+  };
+  f.past.layers.forEach((layer, i) => {
+    feeds[`past_key_values.${i}.key`] = layer.key;
+    feeds[`past_key_values.${i}.value`] = layer.value;
+  });
+  if (s.deepstack) {
+    const n = s.config.vision.deepstackVisualIndexes.length;
+    feeds.visual_pos_masks = new ort.Tensor("bool", f.visualMask, [1, seq]);
+    feeds.deepstack_visual_embeds = new ort.Tensor(s.floatType, f.deepstackRows, [n, f.visualCount, s.config.text.hiddenSize]);
+  }
+  const outputs = await s.decoder.run(feeds);
+  return { logits: lastLogits(outputs), kv: kvCacheFromOutputs(outputs, s.config.text.numHiddenLayers, total) };
+}
+
+/**
+ * Prefill of prompt tokens [past.length, end): embeds them, puts image features at their image tokens (every image
+ * with a token in the range must be given in `images`, indexed like the prompt's images) and DeepStack rows at the
+ * same tokens, and runs the decoder with the prompt's M-RoPE positions.
+ */
+export async function prefill(
+  s: DecoderSessions,
+  prompt: PreparedPrompt,
+  images: readonly (ImageFeatures | undefined)[],
+  past: KvCache,
+  end: number = prompt.inputIds.length,
+): Promise<StepResult> {
+  const from = past.length;
+  if (from >= end || end > prompt.inputIds.length) {
+    throw new EngineInputError("bad_past", `prefill range [${from}, ${end}) is empty or outside the ${prompt.inputIds.length}-token prompt`);
+  }
+  const hidden = s.config.text.hiddenSize;
+  const embeds = await embed(s, prompt.inputIds.slice(from, end));
+  const embedData = embeds.data as Float32Array | Uint16Array;
+  const visualMask = new Uint8Array(end - from);
+  const visualPositions: { image: ImageFeatures; row: number }[] = [];
+  for (let p = from; p < end; p++) {
+    const k = prompt.imageOf[p];
+    if (k < 0) continue;
+    const image = images[k];
+    if (!image) throw new EngineInputError("image_tokens_mismatch", `features of image ${k} are needed for prompt token ${p}`);
+    if (image.tokens !== imageTokenCount(prompt.grids[k], s.config.vision.spatialMergeSize) || image.hidden !== hidden) {
+      throw new EngineInputError("image_tokens_mismatch", `features of image ${k} do not fit its grid or the model's width`);
+    }
+    const row = prompt.rowOf[p];
+    writeRow(embedData, p - from, image.features.subarray(row * hidden, (row + 1) * hidden), hidden);
+    visualMask[p - from] = 1;
+    visualPositions.push({ image, row });
+  }
+  const deepstackCount = s.config.vision.deepstackVisualIndexes.length;
+  const deepstackRows = floatArray(s.floatType, s.deepstack ? deepstackCount * visualPositions.length * hidden : 0);
+  if (s.deepstack) {
+    for (let l = 0; l < deepstackCount; l++) {
+      visualPositions.forEach(({ image, row }, j) => {
+        if (!image.deepstack) throw new EngineInputError("image_tokens_mismatch", "image features lack the DeepStack rows this model needs");
+        const from = (l * image.tokens + row) * hidden;
+        writeRow(deepstackRows, l * visualPositions.length + j, image.deepstack.subarray(from, from + hidden), hidden);
+      });
+    }
+  }
+  return runDecoder(s, {
+    embeds,
+    positionIds: slicePositions(prompt.positions, from, end),
+    past,
+    visualMask,
+    deepstackRows,
+    visualCount: visualPositions.length,
+  });
+}
+
+/** One generated token at index past.length; its M-RoPE position is that index + the prompt's rope delta. */
+export async function decodeStep(s: DecoderSessions, token: number, past: KvCache, ropeDelta: number): Promise<StepResult> {
+  if (!Number.isInteger(token) || token < 0 || token >= s.config.text.vocabSize) {
+    throw new EngineInputError("bad_input_ids", `token ${token} is outside [0, ${s.config.text.vocabSize})`);
+  }
+  return runDecoder(s, {
+    embeds: await embed(s, [token]),
+    positionIds: decodePositions(past.length, ropeDelta),
+    past,
+    visualMask: new Uint8Array(1),
+    deepstackRows: floatArray(s.floatType, 0),
+    visualCount: 0,
+  });
+}
+
+/** Index of the largest logit, the first one on ties (torch.argmax). */
+export function argmax(logits: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
+  return best;
+}

@@ -1,0 +1,110 @@
+import type { Qwen3VLConfig } from "@/lib/model/config";
+import type { Logger } from "@/lib/log";
+import type { ImageGrid } from "@/lib/model/positions/mrope";
+import { openBundle, type BundleManifest, type OpenedBundle } from "./bundle";
+import { argmax, decodeStep, prefill, preparePrompt, type DecoderSessions, type PreparedPrompt, type StepResult } from "./decoderSteps";
+import { EngineInputError } from "./errors";
+import type { ExecutionProviderChoice, ExecutionProviderName } from "./executionProvider";
+import { encodeImages, type ImageFeatures } from "./imageFeatures";
+import { emptyKvCache, type KvCache } from "./kvCache";
+
+export interface GenerateRequest {
+  /** The whole prompt, image segments included (`<|vision_start|>` + one `<|image_pad|>` per merged patch + `<|vision_end|>`). */
+  readonly inputIds: readonly number[];
+  /** [Σ t·h·w, C·T·P·P] patches of the prompt's images, in prompt order (empty without images). */
+  readonly pixelValues?: Float32Array;
+  readonly imageGridThw?: readonly ImageGrid[];
+  readonly maxNewTokens: number;
+  /** Tokens that stop generation (included in the result); default: generation_config.json's eos_token_id. */
+  readonly eosTokenIds?: readonly number[];
+}
+
+/**
+ * Qwen3-VL inference over a bundle's three ORT sessions. `generate` is greedy decoding end to end; the steps it is
+ * made of (`encodeImages`, `prepare`, `prefill`, `decodeStep`) are public so the caches can enter in between:
+ * L1 supplies ImageFeatures instead of `encodeImages`, L2 supplies a KvCache covering a prompt prefix to `prefill`.
+ */
+export class Engine {
+  private readonly steps: DecoderSessions;
+
+  private constructor(private readonly bundle: OpenedBundle) {
+    this.steps = {
+      embedTokens: bundle.sessions.embedTokens,
+      decoder: bundle.sessions.decoder,
+      config: bundle.config,
+      floatType: bundle.manifest.dtype === "fp16" ? "float16" : "float32",
+      deepstack: bundle.deepstack,
+    };
+  }
+
+  static async load(dir: string, opts: { executionProvider?: ExecutionProviderChoice; logger?: Logger } = {}): Promise<Engine> {
+    return new Engine(await openBundle(dir, opts));
+  }
+
+  get config(): Qwen3VLConfig {
+    return this.bundle.config;
+  }
+  get manifest(): BundleManifest {
+    return this.bundle.manifest;
+  }
+  get executionProvider(): ExecutionProviderName {
+    return this.bundle.executionProvider;
+  }
+  get eosTokenIds(): readonly number[] {
+    return this.bundle.eosTokenIds;
+  }
+
+  encodeImages(pixelValues: Float32Array, grids: readonly ImageGrid[]): Promise<ImageFeatures[]> {
+    return encodeImages(this.bundle.sessions.visionEncoder, this.bundle.config, pixelValues, grids);
+  }
+
+  prepare(inputIds: readonly number[], grids: readonly ImageGrid[] = []): PreparedPrompt {
+    return preparePrompt(this.bundle.config, inputIds, grids);
+  }
+
+  emptyKv(): KvCache {
+    return emptyKvCache(this.bundle.config.text, this.steps.floatType);
+  }
+
+  /** Prompt tokens [past.length, end) on top of `past`; see decoderSteps.prefill. */
+  prefill(
+    prompt: PreparedPrompt,
+    images: readonly (ImageFeatures | undefined)[],
+    past: KvCache = this.emptyKv(),
+    end?: number,
+  ): Promise<StepResult> {
+    return prefill(this.steps, prompt, images, past, end);
+  }
+
+  decodeStep(token: number, past: KvCache, ropeDelta: number): Promise<StepResult> {
+    return decodeStep(this.steps, token, past, ropeDelta);
+  }
+
+  /** Greedy generation: at most maxNewTokens tokens, stopping after an EOS token. */
+  async generate(request: GenerateRequest): Promise<number[]> {
+    if (!Number.isInteger(request.maxNewTokens) || request.maxNewTokens < 1) {
+      throw new EngineInputError("bad_input_ids", `maxNewTokens must be a positive integer, got ${request.maxNewTokens}`);
+    }
+    const grids = request.imageGridThw ?? [];
+    const prompt = this.prepare(request.inputIds, grids);
+    const images = grids.length > 0 ? await this.encodeImages(request.pixelValues ?? new Float32Array(0), grids) : [];
+    const eos = new Set(request.eosTokenIds ?? this.eosTokenIds);
+    const tokens: number[] = [];
+    let step = await this.prefill(prompt, images);
+    for (;;) {
+      const token = argmax(step.logits);
+      tokens.push(token);
+      if (tokens.length >= request.maxNewTokens || eos.has(token)) return tokens;
+      step = await this.decodeStep(token, step.kv, prompt.positions.ropeDelta);
+    }
+  }
+
+  release(): Promise<void> {
+    return this.bundle.release();
+  }
+}
+
+/** Opens a bundle folder as an Engine (the three sessions on the chosen execution provider). */
+export function loadBundle(dir: string, opts: { executionProvider?: ExecutionProviderChoice; logger?: Logger } = {}): Promise<Engine> {
+  return Engine.load(dir, opts);
+}

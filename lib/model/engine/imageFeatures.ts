@@ -1,0 +1,86 @@
+import * as ort from "onnxruntime-node";
+import type { Qwen3VLConfig } from "@/lib/model/config";
+import { fromFloat16Array } from "@/lib/model/onnx/float16";
+import { imageTokenCount, type ImageGrid } from "@/lib/model/positions/mrope";
+import { EngineInputError } from "./errors";
+
+/**
+ * Visual features of ONE image, the unit the L1 vision cache stores and the decoder consumes:
+ * `features` [tokens, H] replaces the image's `<|image_pad|>` embeddings; `deepstack` [nDeepstack, tokens, H] is
+ * added after the first nDeepstack decoder layers (null for models without DeepStack). Always fp32 here, whatever the
+ * bundle's dtype; tokens = t·(h/m)·(w/m) of the image's grid.
+ */
+export interface ImageFeatures {
+  readonly grid: ImageGrid;
+  readonly tokens: number;
+  readonly hidden: number;
+  readonly features: Float32Array;
+  readonly deepstack: Float32Array | null;
+}
+
+function floatData(tensor: ort.Tensor): Float32Array {
+  if (tensor.type === "float32") return tensor.data as Float32Array;
+  if (tensor.type === "float16") return fromFloat16Array(tensor.data as Uint16Array);
+  throw new Error(`vision encoder returned ${tensor.type}, expected float32 or float16`);
+}
+
+/** Values per patch row of `pixel_values`: C·T·P·P. */
+export function patchRowSize(cfg: Qwen3VLConfig): number {
+  const v = cfg.vision;
+  return v.inChannels * v.temporalPatchSize * v.patchSize * v.patchSize;
+}
+
+/**
+ * Runs the vision encoder on the patches of several images at once (`pixel_values` [Σ t·h·w, C·T·P·P], images in
+ * order) and splits the merged output per image. Attention inside the encoder is per image, so encoding images
+ * together or one by one gives the same features.
+ */
+export async function encodeImages(
+  session: ort.InferenceSession,
+  cfg: Qwen3VLConfig,
+  pixelValues: Float32Array,
+  grids: readonly ImageGrid[],
+): Promise<ImageFeatures[]> {
+  const merge = cfg.vision.spatialMergeSize;
+  for (const grid of grids) {
+    const ok = [grid.t, grid.h, grid.w].every((d) => Number.isInteger(d) && d > 0) && grid.h % merge === 0 && grid.w % merge === 0;
+    if (!ok) throw new EngineInputError("bad_image_grid", `image grid (${grid.t}, ${grid.h}, ${grid.w}) is not a positive grid divisible by ${merge}`);
+  }
+  const patches = grids.reduce((sum, g) => sum + g.t * g.h * g.w, 0);
+  const row = patchRowSize(cfg);
+  if (pixelValues.length !== patches * row) {
+    throw new EngineInputError(
+      "bad_pixel_values",
+      `pixel_values holds ${pixelValues.length} values; the grids need ${patches} patches × ${row} = ${patches * row}`,
+    );
+  }
+  if (grids.length === 0) return [];
+  const outputs = await session.run({
+    pixel_values: new ort.Tensor("float32", pixelValues, [patches, row]),
+    image_grid_thw: new ort.Tensor("int64", BigInt64Array.from(grids.flatMap((g) => [g.t, g.h, g.w]), BigInt), [grids.length, 3]),
+  });
+  const hidden = cfg.text.hiddenSize;
+  const merged = floatData(outputs.image_features as ort.Tensor);
+  const deepstackCount = cfg.vision.deepstackVisualIndexes.length;
+  const deepstackAll = deepstackCount > 0 ? floatData(outputs.deepstack_features as ort.Tensor) : null;
+  const totalTokens = merged.length / hidden;
+
+  const result: ImageFeatures[] = [];
+  let offset = 0;
+  for (const grid of grids) {
+    const tokens = imageTokenCount(grid, merge);
+    const features = merged.slice(offset * hidden, (offset + tokens) * hidden);
+    let deepstack: Float32Array | null = null;
+    if (deepstackAll) {
+      deepstack = new Float32Array(deepstackCount * tokens * hidden);
+      for (let l = 0; l < deepstackCount; l++) {
+        const from = (l * totalTokens + offset) * hidden;
+        deepstack.set(deepstackAll.subarray(from, from + tokens * hidden), l * tokens * hidden);
+      }
+    }
+    result.push({ grid, tokens, hidden, features, deepstack });
+    offset += tokens;
+  }
+  if (offset !== totalTokens) throw new Error(`vision encoder returned ${totalTokens} tokens, the grids need ${offset}`);
+  return result;
+}
