@@ -1,12 +1,10 @@
+import type { ApiErrorBody } from "@/lib/api/types";
 import { ingestErrorStatus, type IngestError } from "@/lib/images/ingestErrors";
 
 /**
- * Every error the HTTP API answers has one body shape, `{error: {code, message}}`, and nothing else in it: `code` is
- * stable and machine-readable, `message` is for people.
+ * Every error the HTTP API answers has one body shape, `{error: {code, message}}` (ApiErrorBody), and nothing else in
+ * it: `code` is stable and machine-readable, `message` is for people.
  */
-export interface ApiErrorBody {
-  error: { code: string; message: string };
-}
 
 export function errorResponse(status: number, code: string, message: string, headers?: HeadersInit): Response {
   const body: ApiErrorBody = { error: { code, message } };

@@ -1,3 +1,4 @@
+import type { ImageInfoResponse, ImageStatus, ImageUploadResponse } from "@/lib/api/types";
 import type { AppConfig } from "@/lib/config";
 import { imageKey, imageMetaKey } from "@/lib/cache/keys";
 import type { BlobStore } from "@/lib/cache/store/blobStore";
@@ -17,20 +18,11 @@ import { readImageUpload } from "@/lib/server/readImageUpload";
  * upload stored it) and 200 (`deduplicated`, someone stored the same pixels before), also under concurrent uploads.
  * Uploading a known image again refreshes both TTLs. Bad input is refused before the first write.
  */
-export type ImageStatus = "encoding" | "ready";
 
-/** What is stored next to the PNG and answered by GET /api/images/:id. */
-export interface ImageRecord {
-  imageId: ImageId;
-  width: number;
-  height: number;
-  /** Size of the stored canonical PNG. */
-  bytes: number;
-}
+/** What is stored next to the PNG; GET /api/images/:id answers it plus the status. `bytes`: the canonical PNG's size. */
+export type ImageRecord = Omit<ImageInfoResponse, "status">;
 
-export interface UploadAnswer extends ImageRecord {
-  deduplicated: boolean;
-  status: ImageStatus;
+export interface UploadAnswer extends ImageUploadResponse {
   /** Present (false) only when the store was unreachable: the id is valid but the image was not kept. */
   stored?: false;
 }
@@ -146,5 +138,6 @@ export async function handleImageGet(
   const meta = await deps.store.get(imageMetaKey(tenant, imageId));
   if (!meta) return missing();
   const record = JSON.parse(meta.toString("utf8")) as ImageRecord;
-  return Response.json({ ...record, status: await imageStatus(imageId, tenant, deps) }, { headers: { "cache-control": "no-store" } });
+  const answer: ImageInfoResponse = { ...record, status: await imageStatus(imageId, tenant, deps) };
+  return Response.json(answer, { headers: { "cache-control": "no-store" } });
 }

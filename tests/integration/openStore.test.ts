@@ -56,11 +56,11 @@ describe("openStore", () => {
     const { logger, lines } = capturedLogger();
     const opened = await openStore({ ...base(), redisUrl: redis.url }, logger);
     try {
-      expect(opened.mode).toBe("external-redis");
+      expect(opened.mode).toBe("external");
       expect(opened.store.kind).toBe("redis");
       expect(opened.store.isHealthy()).toBe(true);
       expect(lines.filter((l) => l.store)).toEqual([
-        expect.objectContaining({ store: "external-redis", msg: `store: Redis at ${redis.url} (REDIS_URL)` }),
+        expect.objectContaining({ store: "external", msg: `store: Redis at ${redis.url} (REDIS_URL)` }),
       ]);
     } finally {
       await opened.close();
@@ -70,12 +70,12 @@ describe("openStore", () => {
   it("starts a private redis-server under CACHE_DIR when REDIS_URL is unset, and stops it on close", async () => {
     const { logger, lines } = capturedLogger();
     const opened = await openStore(base(), logger);
-    expect(opened.mode).toBe("embedded-redis");
+    expect(opened.mode).toBe("embedded");
     const url = /redis:\/\/127\.0\.0\.1:(\d+)/.exec(opened.description)!;
     const port = Number(url[1]);
     const dataDir = /data dir (\S+)/.exec(opened.description)![1];
     expect(dataDir.startsWith(path.join(cacheDir, "redis") + path.sep)).toBe(true);
-    expect(lines.filter((l) => l.store).map((l) => l.store)).toEqual(["embedded-redis"]);
+    expect(lines.filter((l) => l.store).map((l) => l.store)).toEqual(["embedded"]);
 
     await opened.store.set("k", Buffer.from("v"), 60);
     const direct = new Redis(port, "127.0.0.1");

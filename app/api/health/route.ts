@@ -1,17 +1,19 @@
+import type { HealthResponse } from "@/lib/api/types";
 import { getRuntime } from "@/lib/server/runtime";
 
 export const dynamic = "force-dynamic";
 
-/** Liveness plus what the store is: `ok` while it is reachable, `degraded` (still 200: requests fail soft) otherwise. */
+/**
+ * Liveness and the store's state; always 200 while the process serves. `degraded` while the store is unreachable
+ * (requests still succeed, failing soft). The `model` part of HealthResponse is added when the engine is wired in.
+ */
 export async function GET(): Promise<Response> {
   const runtime = await getRuntime();
   const healthy = runtime.store.isHealthy();
-  return Response.json(
-    {
-      status: healthy ? "ok" : "degraded",
-      store: { mode: runtime.storeMode, healthy },
-      uptimeSeconds: Math.round((Date.now() - runtime.startedAt.getTime()) / 1000),
-    },
-    { headers: { "cache-control": "no-store" } },
-  );
+  const answer: Omit<HealthResponse, "model"> = {
+    status: healthy ? "ok" : "degraded",
+    startedAt: runtime.startedAt.getTime(),
+    redis: { mode: runtime.storeMode, healthy },
+  };
+  return Response.json(answer, { headers: { "cache-control": "no-store" } });
 }

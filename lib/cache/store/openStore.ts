@@ -6,8 +6,9 @@ import { MemoryBlobStore } from "@/lib/cache/store/memoryBlobStore";
 import { RedisBlobStore, createRedisClient, redactRedisUrl, waitUntilReady } from "@/lib/cache/store/redisBlobStore";
 import type { Logger } from "@/lib/log";
 
-/** How the store was chosen; shown by /api/health and in the start-up log line. */
-export type StoreMode = "external-redis" | "embedded-redis" | "memory";
+/** How the store was chosen (same words as /api/health's `redis.mode`): a Redis the operator runs (REDIS_URL), a
+ *  redis-server started by vlcache, or process memory. */
+export type StoreMode = "external" | "embedded" | "memory";
 
 export interface OpenedStore {
   readonly store: BlobStore;
@@ -45,8 +46,8 @@ export async function openStore(config: StoreConfig, logger: Logger, deps: OpenS
     const description = ready
       ? `store: Redis at ${shown} (REDIS_URL)`
       : `store: Redis at ${shown} (REDIS_URL), not reachable yet; retrying in the background`;
-    log.info({ store: "external-redis" }, description);
-    return { store, mode: "external-redis", description, close: () => store.close() };
+    log.info({ store: "external" }, description);
+    return { store, mode: "external", description, close: () => store.close() };
   }
 
   let fallbackReason = "EMBEDDED_STORE=memory";
@@ -82,10 +83,10 @@ async function openEmbedded(binary: string, config: StoreConfig, log: Logger): P
     throw new Error(`no connection to ${server.url}`);
   }
   const description = `store: embedded redis-server ${server.version} on ${server.url} (no persistence, data dir ${server.dataDir}, stopped with the app)`;
-  log.info({ store: "embedded-redis" }, description);
+  log.info({ store: "embedded" }, description);
   return {
     store,
-    mode: "embedded-redis",
+    mode: "embedded",
     description,
     close: async () => {
       await store.close();
