@@ -32,21 +32,21 @@ describe("random weights", () => {
     expect(Number.isSafeInteger(tensorSeed(123456789, "x"))).toBe(true);
   });
 
-  it("scales by role: norms ≈ 1, linears 1/√fan_in, embeddings gain/√hidden", () => {
+  it("scales by role: norms ≈ 1, linears gain/√fan_in, embeddings std 1", () => {
     expect(initFor("model.language_model.layers.0.input_layernorm.weight", [64])).toEqual({ mean: 1, std: 0.1 });
     expect(initFor("model.visual.blocks.3.norm2.weight", [64])).toEqual({ mean: 1, std: 0.1 });
     expect(initFor("model.language_model.layers.0.self_attn.q_norm.weight", [8])).toEqual({ mean: 1, std: 0.1 });
     expect(initFor("model.visual.blocks.3.norm2.bias", [64])).toEqual({ mean: 0, std: 0.05 });
-    expect(initFor("model.language_model.layers.0.mlp.down_proj.weight", [16, 64])).toEqual({ mean: 0, std: 1 / 8 });
-    expect(initFor("model.visual.patch_embed.proj.weight", [32, 3, 2, 16, 16]).std).toBeCloseTo(1 / Math.sqrt(1536), 12);
+    expect(initFor("model.language_model.layers.0.mlp.down_proj.weight", [16, 64])).toEqual({ mean: 0, std: 2 / 8 });
+    expect(initFor("model.visual.patch_embed.proj.weight", [32, 3, 2, 16, 16]).std).toBeCloseTo(2 / Math.sqrt(1536), 12);
     expect(initFor("model.language_model.embed_tokens.weight", [151936, 16]).std).toBe(1);
-    expect(initFor("lm_head.weight", [151936, 64]).std).toBe(0.5);
+    expect(initFor("lm_head.weight", [151936, 64]).std).toBe(1);
   });
 
   it("draws values with the requested mean and spread", () => {
     const values = randomTensor(0, "layer.weight", [256, 64]);
     const s = stats(values);
-    const std = 1 / 8;
+    const std = 2 / 8;
     expect(Math.abs(s.mean)).toBeLessThan(0.01);
     expect(Math.abs(s.std - std) / std).toBeLessThan(0.02);
     // Uniform on mean ± √3·std: bounded, and filling the range.

@@ -6,13 +6,15 @@ import { createRng } from "@/lib/model/sampling/prng";
  * shape): its stream is seeded from SHA-256(seed, name), so tensors can be generated in any order, one at a time, and
  * two runs with the same seed write byte-identical checkpoints.
  *
- * Scales are chosen so the untrained model still behaves like a network rather than noise or a constant: norm scales
- * ≈ 1 (with a little spread, so a broadcasting mistake shows up in parity), Linear/Conv weights with std 1/√fan_in
- * (activations keep their scale through the layers), and embeddings with std EMBED_GAIN/√hidden so that logits
- * = normed_hidden · embeddingᵀ have std ≈ EMBED_GAIN: wide enough that greedy top-1/top-2 margins are rarely tiny.
+ * Scales are chosen so the untrained model still behaves like a network rather than noise or a fixed point: norm
+ * scales ≈ 1 (with a little spread, so a broadcasting mistake shows up in parity), embeddings N(0, 1)-like, and
+ * Linear/Conv weights with std PROJECTION_GAIN/√fan_in. With gain 1 a small tied model settles on repeating one token
+ * (the token's own embedding dominates the residual stream and wins the tied lm_head); gain 2 lets the layers
+ * dominate, and the tiny preset then produces varied greedy sequences with top-1/top-2 margins well above 1e-4.
  */
 
-export const EMBED_GAIN = 4;
+export const PROJECTION_GAIN = 2;
+export const EMBEDDING_STD = 1;
 
 export interface InitSpec {
   readonly mean: number;
@@ -21,13 +23,13 @@ export interface InitSpec {
 
 /** Initialisation of a checkpoint tensor, by its transformers name and shape. */
 export function initFor(name: string, shape: readonly number[]): InitSpec {
-  if (/(^|\.)(embed_tokens|lm_head)\.weight$/.test(name)) return { mean: 0, std: EMBED_GAIN / Math.sqrt(shape[1]) };
+  if (/(^|\.)(embed_tokens|lm_head)\.weight$/.test(name)) return { mean: 0, std: EMBEDDING_STD };
   if (/norm\d?\.weight$/.test(name)) return { mean: 1, std: 0.1 };
   if (name.endsWith(".bias")) return { mean: 0, std: 0.05 };
   if (name.endsWith("pos_embed.weight")) return { mean: 0, std: 0.5 };
   if (shape.length >= 2) {
     const fanIn = shape.slice(1).reduce((a, b) => a * b, 1);
-    return { mean: 0, std: 1 / Math.sqrt(fanIn) };
+    return { mean: 0, std: PROJECTION_GAIN / Math.sqrt(fanIn) };
   }
   return { mean: 0, std: 0.1 };
 }
