@@ -125,12 +125,13 @@ export interface HealthResponse {
   status: "ok" | "starting" | "degraded";
   /** Epoch milliseconds when this server process started; a different value than before means it restarted. */
   startedAt: number;
+  /** The loaded bundle, or null while no model is loaded yet. */
   model: {
     name: string;
     /** True for bundles converted with `--random`: answers are gibberish by design. */
     isRandomTestModel: boolean;
     executionProvider: ExecutionProvider;
-  };
+  } | null;
   redis: { mode: StoreMode; healthy: boolean };
 }
 

@@ -32,7 +32,9 @@ beforeAll(async () => {
     const json = (status: number, body: unknown) => res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
     if (variant === "missing") return json(404, { error: { code: "not_found", message: "No such route" } });
     if (variant === "html") return res.writeHead(200, { "content-type": "text/html" }).end("<html>");
-    if (request.url === "/api/health") return json(200, variant === "drifted" ? { ...HEALTH, redis: { mode: "cluster", healthy: true } } : HEALTH);
+    if (request.url === "/api/health" && variant === "drifted") return json(200, { ...HEALTH, redis: { mode: "cluster", healthy: true } });
+    if (request.url === "/api/health" && variant === "no-model") return json(200, { ...HEALTH, status: "starting", model: null });
+    if (request.url === "/api/health") return json(200, HEALTH);
     if (request.url === "/api/metrics/summary") return json(200, SUMMARY);
     if (request.url === `/api/images/${"c".repeat(64)}`) return json(200, { imageId: "c".repeat(64), width: 4, height: 3, bytes: 99, status: "encoding", extra: 1 });
     json(404, {});
@@ -47,6 +49,9 @@ describe("polled API answers", () => {
   it("reads health, metrics summary and image info when the shapes match", async () => {
     variant = "good";
     expect(await fetchHealth(undefined, server.baseUrl)).toEqual(HEALTH);
+    variant = "no-model";
+    expect(await fetchHealth(undefined, server.baseUrl)).toEqual({ ...HEALTH, status: "starting", model: null });
+    variant = "good";
     expect(await fetchMetricsSummary(undefined, server.baseUrl)).toEqual(SUMMARY);
     expect(await fetchImageInfo("c".repeat(64) as ImageId, undefined, server.baseUrl)).toEqual({
       imageId: "c".repeat(64),

@@ -12,11 +12,13 @@ const count = z.number().check(z.nonnegative());
 const healthSchema = z.object({
   status: z.enum(["ok", "starting", "degraded"]),
   startedAt: z.number(),
-  model: z.object({
-    name: z.string(),
-    isRandomTestModel: z.boolean(),
-    executionProvider: z.enum(["cpu", "cuda", "webgpu", "tensorrt", "dml", "coreml"]),
-  }),
+  model: z.nullable(
+    z.object({
+      name: z.string(),
+      isRandomTestModel: z.boolean(),
+      executionProvider: z.enum(["cpu", "cuda", "webgpu", "tensorrt", "dml", "coreml"]),
+    }),
+  ),
   redis: z.object({ mode: z.enum(["external", "embedded", "memory"]), healthy: z.boolean() }),
 });
 

@@ -13,7 +13,7 @@ export interface RecordedRequest {
   body: unknown;
 }
 
-export type Responder = (request: RecordedRequest, res: ServerResponse) => void | Promise<void>;
+export type Responder = (request: RecordedRequest, res: ServerResponse) => unknown;
 
 export interface ScriptedServer {
   baseUrl: string;
