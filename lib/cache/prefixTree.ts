@@ -15,7 +15,9 @@ import type { KeyToken, PrefixKey } from "@/lib/cache/prefixKey";
  *   A caller that needs logits for the last prompt token must leave at least one token unmatched (match
  *   `key.slice(0, -1)`), since a stored value holds KV, not logits.
  * - `insert(ns, key, makeValue)` stores the part of `key` not yet in the tree, asking `makeValue(start, end)` for the
- *   value of positions [start, end) only, then evicts to stay within budget.
+ *   value of positions [start, end) only, then evicts other entries to stay within budget. When the new value could not
+ *   fit even with every unlocked entry gone (locked bytes + its bytes > budget), it is refused instead, and nothing
+ *   else is evicted for it.
  * - `lock(node)` / `unlock(node)` count a user of a node and all its ancestors: a request holds a lock on the node it
  *   reuses from match until its prefill no longer reads that KV.
  * - `evict(bytes)`, `evictIdle(now)`, `evictNamespace(ns)` free leaves.
@@ -27,9 +29,12 @@ import type { KeyToken, PrefixKey } from "@/lib/cache/prefixKey";
  *   unlocked leaf itself. Hence a locked node and all its ancestors are never evicted.
  * - A node's lock count is at least each child's (locks count along the path), and its last use is at least each
  *   child's (every use marks the whole path), so LRU order never evicts a parent before its children.
- * - After every insert, totalBytes <= budgetBytes, unless everything left is locked.
+ * - totalBytes <= budgetBytes at all times: an insert either makes room by evicting unlocked entries outside its own
+ *   path or, when even that would not be enough, is refused (a lock never adds bytes, splits conserve them).
+ * - `lockedBytes` is the sum of the values of nodes with a lock count above zero.
  * - A node, once evicted, never returns to the tree; `lock` on it throws.
- * Evicted values (by budget, idle TTL or flush) are handed to `onEvict`, so the owner can release their memory.
+ * Every value the tree lets go of — evicted for the budget, for idleness or by a flush, or refused at insert — is handed
+ * to `onEvict` with the reason, so the owner can release its memory and count it.
  */
 export interface SegmentValue<Self> {
   /** Number of key tokens (prompt positions) this value covers. */
@@ -47,8 +52,10 @@ export interface PrefixTreeOptions<V> {
   readonly idleTtlMs?: number;
   /** Milliseconds; Date.now unless a test drives time. */
   readonly clock?: () => number;
-  readonly onEvict?: (value: V, namespace: string) => void;
+  readonly onEvict?: (value: V, namespace: string, reason: PrefixEvictionReason) => void;
 }
+
+export type PrefixEvictionReason = "budget" | "idle" | "flush" | "refused";
 
 /** What callers may see of a node: enough to lock it and to reason about it, nothing to mutate. */
 export interface PrefixNodeView {
@@ -72,7 +79,7 @@ export interface PrefixMatch<V> {
 export interface PrefixInsert {
   /** Leading tokens that were already stored. */
   readonly reusedLength: number;
-  /** Tokens newly stored and still in the tree after the budget was enforced (0 or key.length - reusedLength). */
+  /** Tokens newly stored: key.length - reusedLength, or 0 when nothing was new or the new value was refused. */
   readonly addedLength: number;
 }
 
@@ -103,9 +110,10 @@ export class PrefixTree<V extends SegmentValue<V>> {
   readonly budgetBytes: number;
   readonly idleTtlMs: number;
   private readonly clock: () => number;
-  private readonly onEvict: ((value: V, namespace: string) => void) | undefined;
+  private readonly onEvict: ((value: V, namespace: string, reason: PrefixEvictionReason) => void) | undefined;
   private readonly roots = new Map<string, TreeNode<V>>();
   private bytes = 0;
+  private locked = 0;
   private nodes = 0;
   private useCounter = 0;
 
@@ -121,6 +129,11 @@ export class PrefixTree<V extends SegmentValue<V>> {
 
   get totalBytes(): number {
     return this.bytes;
+  }
+
+  /** Bytes no eviction can free right now. */
+  get lockedBytes(): number {
+    return this.locked;
   }
 
   /** Stored edges, roots excluded. */
@@ -187,49 +200,61 @@ export class PrefixTree<V extends SegmentValue<V>> {
     if (value.length !== key.length - matched) {
       throw new RangeError(`PrefixTree.insert: makeValue(${matched}, ${key.length}) covers ${value.length} tokens`);
     }
-    const leaf = new TreeNode<V>(this, namespace, key.slice(matched), value, node, key.length);
-    node.children.set(leaf.key[0], leaf);
-    this.touch(leaf, use);
-    this.bytes += value.bytes;
-    this.nodes += 1;
-
-    if (this.bytes > this.budgetBytes) {
-      // Make room among the others first; the new path goes only if nothing else can.
-      this.lock(leaf);
-      this.evict(this.bytes - this.budgetBytes);
-      this.unlock(leaf);
+    // The path the new leaf hangs from is protected while room is made, so room is made among the others only.
+    this.addLock(node, +1);
+    const fits = this.locked + value.bytes <= this.budgetBytes;
+    if (fits) {
+      const leaf = new TreeNode<V>(this, namespace, key.slice(matched), value, node, key.length);
+      node.children.set(leaf.key[0], leaf);
+      this.touch(leaf, use);
+      this.bytes += value.bytes;
+      this.nodes += 1;
       if (this.bytes > this.budgetBytes) this.evict(this.bytes - this.budgetBytes);
     }
-    return { reusedLength: matched, addedLength: leaf.evicted ? 0 : key.length - matched };
+    this.addLock(node, -1);
+    if (!fits) {
+      this.onEvict?.(value, namespace, "refused");
+      this.dropIfEmpty(root);
+    }
+    return { reusedLength: matched, addedLength: fits ? key.length - matched : 0 };
   }
 
   lock(view: PrefixNodeView): void {
     const node = this.own(view);
     if (node.evicted) throw new Error("PrefixTree.lock: the node has been evicted");
-    for (let n: TreeNode<V> = node; !n.isRoot; n = n.parent!) n.lockCount += 1;
+    this.addLock(node, +1);
   }
 
   unlock(view: PrefixNodeView): void {
     const node = this.own(view);
     if (node.lockCount === 0) throw new Error("PrefixTree.unlock: the node is not locked");
-    for (let n: TreeNode<V> = node; !n.isRoot; n = n.parent!) n.lockCount -= 1;
+    this.addLock(node, -1);
   }
 
   /** Frees at least `bytesNeeded` if unlocked leaves allow, least recently used first; returns the bytes freed. */
   evict(bytesNeeded: number): number {
-    return this.evictLeaves([...this.roots.values()], () => true, (freed) => freed >= bytesNeeded);
+    return this.evictLeaves([...this.roots.values()], "budget", () => true, (freed) => freed >= bytesNeeded);
   }
 
   /** Evicts every unlocked subtree unused for at least the idle TTL; returns the bytes freed. */
   evictIdle(now: number = this.clock()): number {
     const cutoff = now - this.idleTtlMs;
-    return this.evictLeaves([...this.roots.values()], (node) => node.lastAccessMs <= cutoff, () => false);
+    return this.evictLeaves([...this.roots.values()], "idle", (node) => node.lastAccessMs <= cutoff, () => false);
   }
 
   /** Flush: evicts everything unlocked in one namespace; returns the bytes freed. */
   evictNamespace(namespace: string): number {
     const root = this.roots.get(namespace);
-    return root === undefined ? 0 : this.evictLeaves([root], () => true, () => false);
+    return root === undefined ? 0 : this.evictLeaves([root], "flush", () => true, () => false);
+  }
+
+  /** Adds `delta` to the lock count of `node` and its ancestors (roots excluded), keeping `lockedBytes` in step. */
+  private addLock(node: TreeNode<V>, delta: 1 | -1): void {
+    for (let n = node; !n.isRoot; n = n.parent!) {
+      const wasLocked = n.lockCount > 0;
+      n.lockCount += delta;
+      if (wasLocked !== n.lockCount > 0) this.locked += delta * n.value!.bytes;
+    }
   }
 
   private nextUse(): number {
@@ -278,6 +303,7 @@ export class PrefixTree<V extends SegmentValue<V>> {
    */
   private evictLeaves(
     roots: readonly TreeNode<V>[],
+    reason: PrefixEvictionReason,
     eligible: (node: TreeNode<V>) => boolean,
     enough: (freedBytes: number) => boolean,
   ): number {
@@ -288,7 +314,7 @@ export class PrefixTree<V extends SegmentValue<V>> {
     while (stack.length > 0) {
       const node = stack.pop()!;
       if (isCandidate(node)) candidates.push(node);
-      stack.push(...node.children.values());
+      for (const child of node.children.values()) stack.push(child);
     }
     let freed = 0;
     while (!enough(freed)) {
@@ -301,7 +327,7 @@ export class PrefixTree<V extends SegmentValue<V>> {
       this.bytes -= value.bytes;
       this.nodes -= 1;
       freed += value.bytes;
-      this.onEvict?.(value, leaf.namespace);
+      this.onEvict?.(value, leaf.namespace, reason);
       if (isCandidate(parent)) candidates.push(parent);
       this.dropIfEmpty(parent);
     }
