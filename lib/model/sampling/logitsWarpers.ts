@@ -30,35 +30,33 @@ export function applyTemperature(logits: Float32Array, temperature: number): voi
 
 /** The k-th largest value (1-based) of `values`, by a size-k min-heap: O(V log k), k is small in practice. */
 function kthLargest(values: Float32Array, k: number): number {
-  const heap = new Float64Array(k);
+  const heap = new Float32Array(k);
   let size = 0;
-  const siftDown = (start: number): void => {
-    let i = start;
-    for (;;) {
-      const left = 2 * i + 1;
-      const right = left + 1;
-      let smallest = i;
-      if (left < size && heap[left] < heap[smallest]) smallest = left;
-      if (right < size && heap[right] < heap[smallest]) smallest = right;
-      if (smallest === i) return;
-      [heap[i], heap[smallest]] = [heap[smallest], heap[i]];
-      i = smallest;
-    }
-  };
   for (let v = 0; v < values.length; v++) {
     const value = values[v];
     if (size < k) {
+      // Sift up.
       let i = size++;
-      heap[i] = value;
       while (i > 0) {
         const parent = (i - 1) >> 1;
-        if (heap[parent] <= heap[i]) break;
-        [heap[i], heap[parent]] = [heap[parent], heap[i]];
+        if (heap[parent] <= value) break;
+        heap[i] = heap[parent];
         i = parent;
       }
+      heap[i] = value;
     } else if (value > heap[0]) {
-      heap[0] = value;
-      siftDown(0);
+      // Replace the minimum and sift down.
+      let i = 0;
+      for (;;) {
+        const left = 2 * i + 1;
+        if (left >= size) break;
+        const right = left + 1;
+        const child = right < size && heap[right] < heap[left] ? right : left;
+        if (heap[child] >= value) break;
+        heap[i] = heap[child];
+        i = child;
+      }
+      heap[i] = value;
     }
   }
   return heap[0];
@@ -80,11 +78,13 @@ export function softmax(logits: Float32Array): Float64Array {
   if (max === -Infinity) throw new RangeError("every logit is -Infinity: nothing to sample");
   let total = 0;
   for (let i = 0; i < logits.length; i++) {
+    // Removed tokens stay at 0 without an exp call: after top-k almost the whole vocabulary is -Infinity.
+    if (logits[i] === -Infinity) continue;
     const p = Math.exp(logits[i] - max);
     probs[i] = p;
     total += p;
   }
-  for (let i = 0; i < probs.length; i++) probs[i] /= total;
+  for (let i = 0; i < probs.length; i++) if (probs[i] !== 0) probs[i] /= total;
   return probs;
 }
 
@@ -93,24 +93,52 @@ export function softmax(logits: Float32Array): Float64Array {
  * ≤ 1 − top_p, always keeping the most likely token. Read from the top down that is: a token is kept while the mass of
  * the tokens ranked above it is < top_p. Equal probabilities rank by lower token id first.
  *
- * Only candidates with p ≥ (1 − top_p) / V are sorted: the tokens below that bound carry less than 1 − top_p in total,
- * so all of them are removed anyway.
+ * Sorting all V probabilities every step would dominate sampling time, so only a candidate set is sorted: the tokens
+ * with p ≥ cutoff, where the cutoff is lowered geometrically from the top probability until the set holds ≥ top_p of
+ * the mass. No token below such a cutoff can be kept (the mass above it already reaches top_p).
  */
 export function applyTopP(logits: Float32Array, topP: number): void {
   if (topP >= 1) return;
   const probs = softmax(logits);
-  const bound = (1 - topP) / logits.length;
-  const candidates: number[] = [];
-  for (let i = 0; i < probs.length; i++) if (probs[i] > 0 && probs[i] >= bound) candidates.push(i);
-  candidates.sort((a, b) => probs[b] - probs[a] || a - b);
-  const keep = new Uint8Array(logits.length);
-  let massAbove = 0;
-  for (let rank = 0; rank < candidates.length; rank++) {
-    if (rank > 0 && massAbove >= topP) break;
-    keep[candidates[rank]] = 1;
-    massAbove += probs[candidates[rank]];
+  let cutoff = 0;
+  for (let i = 0; i < probs.length; i++) if (probs[i] > cutoff) cutoff = probs[i];
+  let count = 0;
+  for (;;) {
+    let mass = 0;
+    count = 0;
+    for (let i = 0; i < probs.length; i++) {
+      if (probs[i] >= cutoff) {
+        mass += probs[i];
+        count++;
+      }
+    }
+    if (mass >= topP || cutoff === 0) break;
+    cutoff = cutoff / 16 < Number.MIN_VALUE ? 0 : cutoff / 16;
   }
-  for (let i = 0; i < logits.length; i++) if (!keep[i]) logits[i] = -Infinity;
+  const candidates = new Float64Array(count);
+  for (let i = 0, c = 0; i < probs.length; i++) if (probs[i] >= cutoff) candidates[c++] = probs[i];
+  candidates.sort();
+  // Walk down from the largest probability; `rank` ends just below the smallest kept one.
+  let massAbove = 0;
+  let rank = candidates.length - 1;
+  let kept = 0;
+  while (rank >= 0 && candidates[rank] > 0 && (kept === 0 || massAbove < topP)) {
+    massAbove += candidates[rank];
+    kept++;
+    rank--;
+  }
+  const smallestKept = candidates[rank + 1];
+  let strictlyAbove = 0;
+  for (let r = candidates.length - 1; r > rank && candidates[r] > smallestKept; r--) strictlyAbove++;
+  let tiesLeft = kept - strictlyAbove;
+  for (let i = 0; i < logits.length; i++) {
+    if (probs[i] > smallestKept) continue;
+    if (probs[i] === smallestKept && tiesLeft > 0) {
+      tiesLeft--;
+      continue;
+    }
+    logits[i] = -Infinity;
+  }
 }
 
 /** Index of the largest logit; ties go to the lowest index (torch.argmax's choice). */
