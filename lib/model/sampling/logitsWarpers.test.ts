@@ -79,6 +79,13 @@ describe("applyTopP", () => {
     expect(kept(logits)).toEqual([1]);
   });
 
+  it("breaks ties at the boundary by lower token id", () => {
+    // Three tokens at 0.3: the first two are kept (mass above them 0 and 0.3 < 0.5), the third is not (0.6).
+    const logits = logOf([0.1, 0.3, 0.3, 0.3]);
+    applyTopP(logits, 0.5);
+    expect(kept(logits)).toEqual([1, 2]);
+  });
+
   it("changes nothing at top_p 1", () => {
     const logits = logOf([0.2, 0.5, 0.3]);
     const before = Array.from(logits);
