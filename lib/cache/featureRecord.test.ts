@@ -5,6 +5,7 @@ import {
   encodeFeatureRecord,
   FEATURE_RECORD_HEADER_BYTES,
   FeatureRecordEncodeError,
+  type ExpectedFeatureShape,
   type FeatureDtype,
   type FeatureRecord,
   type FeatureTensors,
@@ -16,7 +17,7 @@ const N = 6;
 const H = 16;
 const D = 3;
 const GRID = [1, 4, 6] as const;
-const EXPECTED = { hidden: H, deepstackLayers: D, tokens: N, gridThw: GRID };
+const EXPECTED: ExpectedFeatureShape = { hidden: H, deepstackLayers: D, tokens: N, gridThw: GRID };
 
 function randomValues(seed: number, count: number, scale: number): Float32Array {
   const rng = createRng(seed);
