@@ -43,6 +43,13 @@ describe("parseNpy", () => {
     expect(Array.from(npyAsFloat32(arr))).toEqual([1, -2.5]);
   });
 
+  it("reads a Node Buffer (whose slice shares memory) without the header bytes", () => {
+    const buffer = Buffer.from(npyBytes("<f4", [3], Float32Array.of(1, 2, 3)));
+    const arr = parseNpy(buffer);
+    expect(arr.data.length).toBe(3);
+    expect(Array.from(arr.data as Float32Array)).toEqual([1, 2, 3]);
+  });
+
   it("reads arrays that start at an odd offset inside a larger buffer", () => {
     const bytes = npyBytes("<f4", [2], Float32Array.of(0.25, -8));
     const shifted = new Uint8Array(bytes.length + 1);

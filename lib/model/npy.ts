@@ -63,8 +63,9 @@ export function parseNpy(bytes: Uint8Array): NpyArray {
   if (bytes.length - dataStart !== count * itemSize) {
     throw new NpyFormatError(`.npy data is ${bytes.length - dataStart} bytes; shape (${shape.join(", ")}) of ${descr} needs ${count * itemSize}`);
   }
-  // Copy into a fresh, aligned buffer: typed arrays need offsets that are multiples of the item size.
-  const raw = bytes.slice(dataStart).buffer;
+  // Copy into a fresh, aligned buffer: typed arrays need offsets that are multiples of the item size. (`new
+  // Uint8Array(view)` copies; Buffer#slice would not.)
+  const raw = new Uint8Array(bytes.subarray(dataStart)).buffer;
   switch (dtype) {
     case "float32":
       return { dtype, shape, data: new Float32Array(raw) };

@@ -1,0 +1,52 @@
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { readdir, readFile } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { SafetensorsCheckpoint } from "@/lib/model/checkpoint/safetensors";
+import { convertCheckpoint, fingerprintWeights } from "@/lib/model/convert/convert";
+
+/**
+ * Parity bundles are converted once and reused: `.cache/parity/<fixture>-<weights>-<code>` where <weights> is the
+ * source fingerprint and <code> a hash of the converter and graph sources (lib/model/{config.ts, onnx, graphs,
+ * convert, checkpoint}). Editing a graph builder therefore yields a fresh bundle instead of silently testing a stale
+ * one.
+ */
+
+const MODEL_LIB = fileURLToPath(new URL("..", import.meta.url));
+const REPO_ROOT = path.resolve(MODEL_LIB, "..", "..");
+export const PARITY_CACHE_DIR = path.join(REPO_ROOT, ".cache", "parity");
+const CODE_DIRS = ["onnx", "graphs", "convert", "checkpoint"];
+
+export async function converterCodeFingerprint(): Promise<string> {
+  const hash = createHash("sha256");
+  const files = [path.join(MODEL_LIB, "config.ts")];
+  for (const dir of CODE_DIRS) {
+    const full = path.join(MODEL_LIB, dir);
+    if (!existsSync(full)) continue;
+    const entries = await readdir(full, { recursive: true });
+    for (const entry of entries) if (entry.endsWith(".ts") && !entry.endsWith(".test.ts")) files.push(path.join(full, entry));
+  }
+  for (const file of files.sort()) hash.update(`${path.relative(MODEL_LIB, file)}\u0000`).update(await readFile(file));
+  return hash.digest("hex");
+}
+
+export interface ParityBundle {
+  readonly dir: string;
+  readonly reused: boolean;
+}
+
+export async function ensureParityBundle(fixtureName: string, modelDir: string, opts: { progress?: boolean } = {}): Promise<ParityBundle> {
+  const checkpoint = await SafetensorsCheckpoint.open(modelDir);
+  let weights: string;
+  try {
+    weights = await fingerprintWeights(checkpoint, false);
+  } finally {
+    await checkpoint.close();
+  }
+  const code = await converterCodeFingerprint();
+  const dir = path.join(PARITY_CACHE_DIR, `${fixtureName}-${weights.slice(0, 12)}-${code.slice(0, 8)}`);
+  if (existsSync(path.join(dir, "vlcache.json"))) return { dir, reused: true };
+  await convertCheckpoint(modelDir, dir, { dtype: "fp32", force: true, progress: opts.progress });
+  return { dir, reused: false };
+}
