@@ -3,8 +3,8 @@
  * image's features can weigh kilobytes or tens of megabytes.
  *
  * Lifecycle: `set` stores an entry with the byte size the caller states, then evicts least-recently-used entries until
- * the total is within the budget again; `get` returns an entry and makes it the most recently used; `peek`/`has` look
- * without touching the order; `delete` and `clear` drop entries. `onEvict` hears only budget evictions (what metrics
+ * the total is within the budget again; `get` returns an entry and makes it the most recently used; `has` looks without
+ * touching the order; `delete` and `clear` drop entries. `onEvict` hears only budget evictions (what metrics
  * count), not replacements or deletions.
  *
  * Invariants: after every call, `bytes` equals the sum of the entries' sizes and `bytes <= maxBytes`; an entry larger
@@ -45,10 +45,6 @@ export class ByteLru<K, V> {
 
   has(key: K): boolean {
     return this.entries.has(key);
-  }
-
-  peek(key: K): V | undefined {
-    return this.entries.get(key)?.value;
   }
 
   get(key: K): V | undefined {

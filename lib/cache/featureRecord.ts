@@ -235,12 +235,6 @@ function shapeMismatch(
   return null;
 }
 
-/** Calls `visit(value, index)` over the sections as one flat sequence of rows·hidden values. */
-function forEachValue(sections: readonly Float32Array[], visit: (value: number, index: number) => void): void {
-  let index = 0;
-  for (const section of sections) for (let i = 0; i < section.length; i++) visit(section[i], index++);
-}
-
 function writePayload(
   payload: Uint8Array,
   dtype: FeatureDtype,
@@ -248,16 +242,18 @@ function writePayload(
   rows: number,
   hidden: number,
 ): void {
-  forEachValue(sections, (value, index) => {
-    if (!Number.isFinite(value)) {
-      throw new FeatureRecordEncodeError("non-finite", `value ${index} is ${value}; features must be finite`);
+  let offset = 0;
+  for (const section of sections) {
+    for (let i = 0; i < section.length; i++) {
+      if (!Number.isFinite(section[i])) {
+        throw new FeatureRecordEncodeError("non-finite", `value ${offset + i} is ${section[i]}; features must be finite`);
+      }
     }
-  });
-  const buffer = payload.buffer;
-  const base = payload.byteOffset;
+    offset += section.length;
+  }
   if (dtype === "fp32") {
     // Buffer.alloc may hand out an unaligned slice of its pool, so write through a byte view.
-    let offset = 0;
+    offset = 0;
     for (const section of sections) {
       payload.set(new Uint8Array(section.buffer, section.byteOffset, section.byteLength), offset);
       offset += section.byteLength;
@@ -266,40 +262,39 @@ function writePayload(
   }
   if (dtype === "fp16") {
     const halves = new Uint16Array(rows * hidden);
-    forEachValue(sections, (value, index) => {
-      const bits = floatToHalfBits(value);
-      if ((bits & 0x7c00) === 0x7c00) {
-        throw new FeatureRecordEncodeError("out-of-range", `value ${index} is ${value}, beyond fp16's ±${FP16_MAX}`);
+    offset = 0;
+    for (const section of sections) {
+      for (let i = 0; i < section.length; i++) {
+        const bits = floatToHalfBits(section[i]);
+        if ((bits & 0x7c00) === 0x7c00) {
+          throw new FeatureRecordEncodeError("out-of-range", `value ${offset + i} is ${section[i]}, beyond fp16's ±${FP16_MAX}`);
+        }
+        halves[offset + i] = bits;
       }
-      halves[index] = bits;
-    });
+      offset += section.length;
+    }
     payload.set(new Uint8Array(halves.buffer));
     return;
   }
   const scales = new Float32Array(rows);
-  const quantised = new Int8Array(buffer, base + rows * 4, rows * hidden);
-  const flat = sections.length === 1 ? sections[0] : concat(sections, rows * hidden);
-  for (let row = 0; row < rows; row++) {
-    const start = row * hidden;
-    let maxAbs = 0;
-    for (let i = start; i < start + hidden; i++) maxAbs = Math.max(maxAbs, Math.abs(flat[i]));
-    // Quantise against the scale as stored (float32), so the scale / 2 error bound holds for the decoded values.
-    const scale = Math.fround(maxAbs / 127);
-    scales[row] = scale;
-    if (scale === 0) continue;
-    for (let i = start; i < start + hidden; i++) quantised[i] = Math.max(-127, Math.min(127, Math.round(flat[i] / scale)));
+  const quantised = new Int8Array(payload.buffer, payload.byteOffset + rows * 4, rows * hidden);
+  let row = 0;
+  // Every section holds whole rows of `hidden` values, so no row straddles two sections.
+  for (const section of sections) {
+    for (let start = 0; start < section.length; start += hidden, row++) {
+      let maxAbs = 0;
+      for (let i = start; i < start + hidden; i++) maxAbs = Math.max(maxAbs, Math.abs(section[i]));
+      // Quantise against the scale as stored (float32), so the scale / 2 error bound holds for the decoded values.
+      const scale = Math.fround(maxAbs / 127);
+      scales[row] = scale;
+      if (scale === 0) continue;
+      const target = row * hidden - start;
+      for (let i = start; i < start + hidden; i++) {
+        quantised[target + i] = Math.max(-127, Math.min(127, Math.round(section[i] / scale)));
+      }
+    }
   }
   payload.set(new Uint8Array(scales.buffer), 0);
-}
-
-function concat(sections: readonly Float32Array[], length: number): Float32Array {
-  const flat = new Float32Array(length);
-  let offset = 0;
-  for (const section of sections) {
-    flat.set(section, offset);
-    offset += section.length;
-  }
-  return flat;
 }
 
 function readPayload(payload: Uint8Array, dtype: FeatureDtype, rows: number, hidden: number): Float32Array {

@@ -50,12 +50,6 @@ export function halfBitsToFloat(half: number): number {
   return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
 }
 
-export function floatsToHalves(values: Float32Array): Uint16Array {
-  const halves = new Uint16Array(values.length);
-  for (let i = 0; i < values.length; i++) halves[i] = floatToHalfBits(values[i]);
-  return halves;
-}
-
 /** All 65 536 halves as floats (256 KiB), built on first use: decoding a record is then one lookup per element. */
 let halfTable: Float32Array | null = null;
 
