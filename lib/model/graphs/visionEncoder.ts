@@ -21,18 +21,15 @@ import { cast } from "@/lib/model/onnx/ops";
 import { buildVisionPatchLayout } from "./visionPatchLayout";
 import { interpolateVisionPositionEmbedding } from "./visionPositionEmbedding";
 import { buildVisionRotary } from "./visionRotary";
-import { buildFrameAttentionBias, visionAttention, type VisionAttentionKernel } from "./visionAttention";
+import { visionAttention } from "./visionAttention";
+import { buildVisionFrameBatch } from "./visionFrameBatch";
 import { visionLayerNorm, visionMlp, visionPatchMerger } from "./visionLayers";
 
 const VISUAL = "model.visual";
 
-export interface VisionEncoderOptions {
-  readonly attentionKernel?: VisionAttentionKernel;
-}
-
-export function buildVisionEncoderGraph(g: GraphBuilder, cfg: Qwen3VLConfig, opts: VisionEncoderOptions = {}): void {
+export function buildVisionEncoderGraph(g: GraphBuilder, cfg: Qwen3VLConfig): void {
   const vision = cfg.vision;
-  const kernel = opts.attentionKernel ?? "multi_head_attention";
+  const headDim = vision.hiddenSize / vision.numHeads;
   const patchFeatures = vision.inChannels * vision.temporalPatchSize * vision.patchSize * vision.patchSize;
   const mergedRows = "merged_patches";
 
@@ -52,15 +49,15 @@ export function buildVisionEncoderGraph(g: GraphBuilder, cfg: Qwen3VLConfig, opt
     });
     let hidden = g.op1("Add", [embedded, interpolateVisionPositionEmbedding(g, layout, vision)], {}, { name: "add_pos_embed" });
 
-    const rotary = buildVisionRotary(g, layout, vision.hiddenSize / vision.numHeads);
-    const bias = buildFrameAttentionBias(g, layout.frame);
+    const rotary = buildVisionRotary(g, layout, headDim);
+    const frameBatch = buildVisionFrameBatch(g, layout, vision.numHeads, headDim);
 
     const deepstack: Value[] = [];
     for (let i = 0; i < vision.depth; i++) {
       const block = `${VISUAL}.blocks.${i}`;
       hidden = g.scope(`blocks.${i}`, () => {
         const normed1 = visionLayerNorm(g, hidden, `${block}.norm1`, "norm1");
-        const attended = visionAttention(g, vision, `${block}.attn`, { x: normed1, rotary, bias, kernel });
+        const attended = visionAttention(g, vision, `${block}.attn`, normed1, rotary, frameBatch);
         const afterAttention = g.op1("Add", [hidden, attended], {}, { name: "attn_residual" });
         const normed2 = visionLayerNorm(g, afterAttention, `${block}.norm2`, "norm2");
         return g.op1("Add", [afterAttention, visionMlp(g, normed2, vision, `${block}.mlp`)], {}, { name: "mlp_residual" });

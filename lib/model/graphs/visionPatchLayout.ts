@@ -9,8 +9,9 @@
  *   window = q div m², inWindow = q mod m², windowsPerRow = w / m,
  *   row = (window div windowsPerRow)·m + inWindow div m,   col = (window mod windowsPerRow)·m + inWindow mod m.
  *
- * All outputs are [N] int64 (N = Σ t·h·w patches). The frame index is global over the call: transformers' attention
- * runs over cu_seqlens chunks of h·w patches, one per frame, so the frame (not the image) is the attention segment.
+ * Per-patch outputs are [N] int64 (N = Σ t·h·w patches), per-frame ones [F] int64 (F = Σ t). The frame index is global
+ * over the call: transformers' attention runs over cu_seqlens chunks of h·w patches, one per frame, so the frame (not
+ * the image) is the attention segment.
  */
 
 import type { GraphBuilder, Value } from "@/lib/model/onnx/graphBuilder";
@@ -19,6 +20,14 @@ import { cast } from "@/lib/model/onnx/ops";
 export interface VisionPatchLayout {
   /** [N] global frame index: the attention segment of each patch. */
   readonly frame: Value;
+  /** [N] position of the patch inside its frame (0 ≤ inFrame < frameLength[frame]). */
+  readonly inFrame: Value;
+  /** [F] patches per frame (h·w of the frame's image). */
+  readonly frameLength: Value;
+  /** [F] index of each frame's first patch. */
+  readonly frameStart: Value;
+  /** Scalar F. */
+  readonly totalFrames: Value;
   /** [N] patch row inside its frame's h×w grid. */
   readonly row: Value;
   /** [N] patch column inside its frame's h×w grid. */
@@ -68,7 +77,7 @@ export function buildVisionPatchLayout(g: GraphBuilder, gridThw: Value, mergeSiz
     const windowCol = g.op1("Mod", [window, windowsPerRow], {}, { name: "window_col" });
     const row = g.op1("Add", [g.op1("Mul", [windowRow, m]), g.op1("Div", [inWindow, m])], {}, { name: "row" });
     const col = g.op1("Add", [g.op1("Mul", [windowCol, m]), g.op1("Mod", [inWindow, m])], {}, { name: "col" });
-    return { frame, row, col, height, width };
+    return { frame, inFrame, frameLength, frameStart, totalFrames, row, col, height, width };
   });
 }
 
