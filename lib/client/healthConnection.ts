@@ -10,12 +10,20 @@ import type { HealthResponse } from "@/lib/api/types";
 export type Connection =
   | { state: "connecting" }
   | { state: "up"; health: HealthResponse }
-  | { state: "down"; failures: number; downSince: number; reason: string; lastHealth: HealthResponse | null };
+  | {
+      state: "down";
+      failures: number;
+      downSince: number;
+      reason: string;
+      /** True when the server answered, but not with a usable health report (an error status or a drifted shape). */
+      answered: boolean;
+      lastHealth: HealthResponse | null;
+    };
 
 /** What the banner should say after a poll: the server came back, or came back as a new process. */
 export type ConnectionNotice = "reconnected" | "restarted" | null;
 
-export type HealthPoll = { ok: true; health: HealthResponse } | { ok: false; reason: string };
+export type HealthPoll = { ok: true; health: HealthResponse } | { ok: false; reason: string; answered: boolean };
 
 export const UP_POLL_INTERVAL_MS = 10_000;
 const FIRST_RETRY_MS = 1_000;
@@ -44,10 +52,13 @@ export function applyHealthPoll(
     return { connection: { state: "up", health: poll.health }, notice };
   }
   if (connection.state === "down") {
-    return { connection: { ...connection, failures: connection.failures + 1, reason: poll.reason }, notice: null };
+    return {
+      connection: { ...connection, failures: connection.failures + 1, reason: poll.reason, answered: poll.answered },
+      notice: null,
+    };
   }
   return {
-    connection: { state: "down", failures: 1, downSince: now, reason: poll.reason, lastHealth: previous },
+    connection: { state: "down", failures: 1, downSince: now, reason: poll.reason, answered: poll.answered, lastHealth: previous },
     notice: null,
   };
 }

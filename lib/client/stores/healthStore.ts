@@ -3,7 +3,7 @@
  * in the background with backoff while it is down.
  */
 import { createStore } from "zustand/vanilla";
-import { isAbortError } from "../apiError";
+import { ApiError, isAbortError } from "../apiError";
 import { fetchHealth } from "../apiResponses";
 import { applyHealthPoll, nextPollDelayMs, type Connection, type ConnectionNotice, type HealthPoll } from "../healthConnection";
 import { startPolling, type Poller } from "../polling";
@@ -36,7 +36,7 @@ export function startHealthPolling(onNotice: (notice: Exclude<ConnectionNotice, 
     } catch (error) {
       if (signal.aborted) return null;
       const reason = timeout.aborted && isAbortError(error) ? `No answer within ${HEALTH_TIMEOUT_MS / 1000} s.` : error instanceof Error ? error.message : String(error);
-      poll = { ok: false, reason };
+      poll = { ok: false, reason, answered: error instanceof ApiError && error.status !== null };
     }
     const { connection, notice } = applyHealthPoll(healthStore.getState().connection, poll, Date.now());
     healthStore.setState(notice === null ? { connection } : { connection, notice: { kind: notice, at: Date.now() } });

@@ -1,0 +1,51 @@
+import { linearScale, niceTicks } from "@/lib/client/chartGeometry";
+
+export interface BarGroup {
+  label: string;
+  values: number[];
+}
+
+const WIDTH = 560;
+const HEIGHT = 200;
+const MARGIN = { top: 8, right: 8, bottom: 28, left: 40 };
+
+/** Side-by-side bars per category (one color per series), y from zero. */
+export function GroupedBarChart({ groups, colors, label }: { groups: BarGroup[]; colors: string[]; label: string }) {
+  const max = Math.max(1, ...groups.flatMap((g) => g.values));
+  const yTicks = niceTicks(0, max, 4);
+  // Extend the axis to the first tick at or above the tallest bar, so the top gridline labels the scale.
+  const step = yTicks.length > 1 ? yTicks[1] - yTicks[0] : max;
+  if (yTicks[yTicks.length - 1] < max) yTicks.push(yTicks[yTicks.length - 1] + step);
+  const top = yTicks[yTicks.length - 1];
+  const y = linearScale([0, top], [HEIGHT - MARGIN.bottom, MARGIN.top]);
+  const slot = (WIDTH - MARGIN.left - MARGIN.right) / Math.max(1, groups.length);
+  const barWidth = Math.min(28, (slot * 0.8) / Math.max(1, colors.length));
+  return (
+    <svg viewBox={`0 0 ${WIDTH} ${HEIGHT}`} className="h-auto w-full" role="img" aria-label={label}>
+      {yTicks.map((tick) => (
+        <g key={tick}>
+          <line x1={MARGIN.left} x2={WIDTH - MARGIN.right} y1={y(tick)} y2={y(tick)} stroke="#e2e8f0" />
+          <text x={MARGIN.left - 6} y={y(tick) + 4} textAnchor="end" fontSize="11" fill="#64748b">
+            {tick}
+          </text>
+        </g>
+      ))}
+      {groups.map((group, gi) => {
+        const center = MARGIN.left + slot * (gi + 0.5);
+        const start = center - (barWidth * group.values.length) / 2;
+        return (
+          <g key={group.label}>
+            {group.values.map((value, si) => (
+              <rect key={si} x={start + si * barWidth} y={y(value)} width={barWidth - 2} height={y(0) - y(value)} fill={colors[si]}>
+                <title>{`${group.label}: ${value}`}</title>
+              </rect>
+            ))}
+            <text x={center} y={HEIGHT - 10} textAnchor="middle" fontSize="10" fill="#475569">
+              {group.label}
+            </text>
+          </g>
+        );
+      })}
+    </svg>
+  );
+}
