@@ -139,10 +139,10 @@ describe("canonicalize: refusals", () => {
     const picture = img.patternRgb(64, 64);
     const jpegError = await fails(img.truncated(await img.jpegWithOrientation(picture, 1)));
     expect(jpegError.code).toBe("invalid_image");
-    expect(jpegError.message).toMatch(/^the JPEG file could not be decoded \(truncated or corrupt\): .*premature end/i);
+    expect(jpegError.message).toMatch(/^The JPEG file could not be decoded \(truncated or corrupt\): .*premature end/i);
     const pngError = await fails(img.truncated(await img.png(picture)));
     expect(pngError.code).toBe("invalid_image");
-    expect(pngError.message).toMatch(/^the PNG file could not be decoded/);
+    expect(pngError.message).toMatch(/^The PNG file could not be decoded/);
   });
 
   it("reports a PNG with a corrupt header", async () => {
@@ -156,7 +156,7 @@ describe("canonicalize: refusals", () => {
     expect(bomb.length).toBeLessThan(1_000_000);
     expect(await fails(bomb)).toEqual({
       code: "too_many_pixels",
-      message: "the image is 8000×6000 = 48000000 pixels, more than the limit of 40000000",
+      message: "The image is 8000×6000 = 48000000 pixels, more than the limit of 40000000",
       width: 8000,
       height: 6000,
       limitPixels: 40_000_000,

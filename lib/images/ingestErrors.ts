@@ -37,21 +37,21 @@ export function ingestErrorStatus(error: IngestError): 400 | 413 | 415 | 422 {
 export const ingestError = {
   notMultipart: (contentType: string | null): IngestError => ({
     code: "not_multipart",
-    message: `expected a multipart/form-data body with the file in field "image", got ${contentType ?? "no Content-Type"}`,
+    message: `Expected a multipart/form-data body with the file in field "image", got ${contentType ?? "no Content-Type"}`,
   }),
   malformedMultipart: (reason: string): IngestError => ({
     code: "malformed_multipart",
-    message: `the multipart body could not be parsed: ${reason}`,
+    message: `The multipart body could not be parsed: ${reason}`,
   }),
-  emptyBody: (): IngestError => ({ code: "empty_body", message: "the request body is empty" }),
+  emptyBody: (): IngestError => ({ code: "empty_body", message: "The request body is empty" }),
   missingImage: (): IngestError => ({
     code: "missing_image",
-    message: 'the multipart body has no file in field "image"',
+    message: 'The multipart body has no file in field "image"',
   }),
-  emptyImage: (): IngestError => ({ code: "empty_image", message: 'the file in field "image" is empty' }),
+  emptyImage: (): IngestError => ({ code: "empty_image", message: 'The file in field "image" is empty' }),
   payloadTooLarge: (limitBytes: number): IngestError => ({
     code: "payload_too_large",
-    message: `the image is larger than the limit of ${limitBytes} bytes`,
+    message: `The image is larger than the limit of ${limitBytes} bytes`,
     limitBytes,
   }),
   unsupported: (detected: string): IngestError => ({
@@ -61,17 +61,17 @@ export const ingestError = {
   }),
   notAnImage: (): IngestError => ({
     code: "invalid_image",
-    message: "not an image: the file does not start like any known image format",
+    message: "Not an image: the file does not start like any known image format",
     reason: "unrecognised format",
   }),
   undecodable: (format: string, reason: string): IngestError => ({
     code: "invalid_image",
-    message: `the ${format.toUpperCase()} file could not be decoded (truncated or corrupt): ${reason}`,
+    message: `The ${format.toUpperCase()} file could not be decoded (truncated or corrupt): ${reason}`,
     reason,
   }),
   tooManyPixels: (width: number, height: number, limitPixels: number): IngestError => ({
     code: "too_many_pixels",
-    message: `the image is ${width}×${height} = ${width * height} pixels, more than the limit of ${limitPixels}`,
+    message: `The image is ${width}×${height} = ${width * height} pixels, more than the limit of ${limitPixels}`,
     width,
     height,
     limitPixels,

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { accessSync, constants as fsConstants } from "node:fs";
+import { accessSync, constants as fsConstants, rmSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
@@ -112,6 +112,10 @@ function launch(binary: string, port: number, dataDir: string, readyTimeoutMs: n
   let version = "unknown";
   let pending = "";
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  // The server writes nothing there (no persistence), so the folder can go even while it shuts down; this covers a
+  // process that exits without calling stop() (Next.js exits on SIGTERM).
+  const removeDataDirOnExit = () => rmSync(dataDir, { recursive: true, force: true });
+  process.once("exit", removeDataDirOnExit);
 
   return new Promise((resolve, reject) => {
     let settled = false;
@@ -119,6 +123,7 @@ function launch(binary: string, port: number, dataDir: string, readyTimeoutMs: n
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      process.off("exit", removeDataDirOnExit);
       child.stdin.end();
       reject(new Error(`redis-server on port ${port} ${reason}: ${tail.join(" | ")}`));
     };
@@ -154,6 +159,7 @@ function launch(binary: string, port: number, dataDir: string, readyTimeoutMs: n
       version,
       stop: () =>
         (stopping ??= (async () => {
+          process.off("exit", removeDataDirOnExit);
           child.stdin.end();
           const timeout = new Promise<"timeout">((r) => setTimeout(() => r("timeout"), STOP_TIMEOUT_MS).unref());
           if ((await Promise.race([exited, timeout])) === "timeout") child.kill("SIGKILL");
