@@ -101,3 +101,16 @@ describe("vision encoder graph without DeepStack", () => {
     expect(out.featureDims).toEqual([4, VISION.outHiddenSize]);
   });
 });
+
+describe("vision encoder graph in float16", () => {
+  it("takes float32 inputs, returns float16 features and stays within fp16 rounding of the reference", async () => {
+    const s = await buildVisionSession(withVision(VISION), source, { floatType: "float16" });
+    expect(s.session.inputMetadata.map((m) => (m.isTensor ? m.type : "?"))).toEqual(["float32", "int64"]);
+    const grids: Grid[] = [[1, 8, 8], [1, 4, 6]];
+    const pixels = syntheticPixels(grids, PATCH, 6);
+    const out = await s.run(pixels, grids);
+    expect(out.deepstack?.type).toBe("float16");
+    const expected = reference(pixels, grids);
+    expect(maxAbsDiff(out.imageFeatures, expected.imageFeatures)).toBeLessThan(1e-2);
+  });
+});
