@@ -8,7 +8,9 @@ import { BOOL, FLOAT, FLOAT16, INT32 } from "./decoderRotary";
  *   does, without materialising the repeat), with a causal + padding bias from `attention_mask`; softmax in fp32;
  * - "gqa": ORT's com.microsoft GroupQueryAttention (rotary already applied outside, since M-RoPE is not 1-D). It
  *   applies causality itself; every row is declared T long and `attention_mask` holes (left padding) enter as its
- *   attention_bias input, so both forms compute the same function.
+ *   attention_bias input, so both forms compute the same function. ORT's kernel refuses one case: a prefill (S > 1)
+ *   on top of a non-empty past with batch > 1; the engine prefills batch 1, and transformers.js prefills from an empty
+ *   cache, so neither meets it.
  */
 export type AttentionKind = "plain" | "gqa";
 
