@@ -89,6 +89,16 @@ export async function loadCanonicalImage(
   return png ? decodeCanonicalPng(png) : null;
 }
 
+/** The stored record (size, PNG bytes) of an image, or null when unknown or expired. */
+export async function loadImageRecord(
+  imageId: ImageId,
+  deps: Pick<ImageDeps, "store">,
+  tenant: TenantId = DEFAULT_TENANT,
+): Promise<ImageRecord | null> {
+  const meta = await deps.store.get(imageMetaKey(tenant, imageId));
+  return meta ? (JSON.parse(meta.toString("utf8")) as ImageRecord) : null;
+}
+
 /** POST /api/images */
 export async function handleImageUpload(request: Request, deps: ImageDeps, tenant: TenantId = DEFAULT_TENANT): Promise<Response> {
   const log = deps.logger.child({ module: "images" });
@@ -135,9 +145,8 @@ export async function handleImageGet(
       },
     });
   }
-  const meta = await deps.store.get(imageMetaKey(tenant, imageId));
-  if (!meta) return missing();
-  const record = JSON.parse(meta.toString("utf8")) as ImageRecord;
+  const record = await loadImageRecord(imageId, deps, tenant);
+  if (!record) return missing();
   const answer: ImageInfoResponse = { ...record, status: await imageStatus(imageId, tenant, deps) };
   return Response.json(answer, { headers: { "cache-control": "no-store" } });
 }

@@ -6,7 +6,7 @@ import { argmax, decodeStep, prefill, preparePrompt, type DecoderSessions, type 
 import { EngineInputError } from "./errors";
 import type { ExecutionProviderChoice, ExecutionProviderName } from "./executionProvider";
 import { encodeImages, type ImageFeatures } from "./imageFeatures";
-import { emptyKvCache, type KvCache } from "./kvCache";
+import { emptyKvCache, releaseKvCache, type KvCache } from "./kvCache";
 
 export interface GenerateRequest {
   /** The whole prompt, image segments included (`<|vision_start|>` + one `<|image_pad|>` per merged patch + `<|vision_end|>`). */
@@ -94,8 +94,12 @@ export class Engine {
     for (;;) {
       const token = argmax(step.logits);
       tokens.push(token);
-      if (tokens.length >= request.maxNewTokens || eos.has(token)) return tokens;
-      step = await this.decodeStep(token, step.kv, prompt.positions.ropeDelta);
+      if (tokens.length >= request.maxNewTokens || eos.has(token)) {
+        releaseKvCache(step.kv);
+        return tokens;
+      }
+      const previous = step.kv;
+      step = await this.decodeStep(token, previous, prompt.positions.ropeDelta).finally(() => releaseKvCache(previous));
     }
   }
 

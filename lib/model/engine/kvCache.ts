@@ -35,5 +35,45 @@ export function kvCacheFromOutputs(outputs: ort.InferenceSession.OnnxValueMapTyp
     }
     layers.push({ key, value });
   }
-  return { length, layers };
+  const kv: KvCache = { length, layers };
+  trackKvCache(kv);
+  return kv;
+}
+
+/**
+ * Live-KV accounting. Every cache a decoder run returns is counted as live until `releaseKvCache`, so a request that
+ * forgets to release a superseded or abandoned cache shows up as bytes that never return to the baseline
+ * (`liveKvBytes`), instead of as memory the GC may or may not have reclaimed yet.
+ *
+ * Ownership rule: whoever receives a cache from a decoder run (prefill, decodeStep) owns it and releases it once no
+ * further run will read it; a cache passed as `past` stays owned by the caller. Releasing disposes the tensors (their
+ * data is dropped); releasing twice, or releasing an empty cache, does nothing.
+ */
+const liveCaches = new WeakMap<KvCache, number>();
+let liveBytes = 0;
+
+function trackKvCache(kv: KvCache): void {
+  const bytes = kv.layers.reduce((sum, layer) => sum + tensorBytes(layer.key) + tensorBytes(layer.value), 0);
+  liveCaches.set(kv, bytes);
+  liveBytes += bytes;
+}
+
+function tensorBytes(tensor: ort.Tensor): number {
+  return (tensor.data as ArrayBufferView).byteLength;
+}
+
+export function releaseKvCache(kv: KvCache): void {
+  const bytes = liveCaches.get(kv);
+  if (bytes === undefined) return;
+  liveCaches.delete(kv);
+  liveBytes -= bytes;
+  for (const layer of kv.layers) {
+    layer.key.dispose();
+    layer.value.dispose();
+  }
+}
+
+/** Bytes of decoder-returned KV caches not yet released. */
+export function liveKvBytes(): number {
+  return liveBytes;
 }

@@ -1,0 +1,128 @@
+import type { FeatureDtype } from "@/lib/cache/featureRecord";
+import { featureKey, type FeatureIdentity, type FeatureKey } from "@/lib/cache/keys";
+import { buildPrefixKey, type PrefixKey } from "@/lib/cache/prefixKey";
+import { planImage, type GridThw } from "@/lib/images/preprocess/imageGrid";
+import { ImagePreprocessError } from "@/lib/images/preprocess/errors";
+import { isDeterministic } from "@/lib/model/sampling/samplingParams";
+import type { ChatMessage, ContentPart } from "@/lib/text/chatTemplate";
+import type { Prompt } from "@/lib/text/prompt";
+import { TextError } from "@/lib/text/textErrors";
+import type { ResponsePart, ResponseRequest } from "./cacheSeams";
+import { InferenceError } from "./errors";
+import type { ImageSource } from "./imageSource";
+import type { InferenceModel } from "./inferenceModel";
+import type { GenerationRequest, ImagePart } from "./request";
+import { resolveRequestImages, type RequestImage } from "./requestImages";
+
+/**
+ * Everything about a request that can be known without running the model, worked out before it may wait for the
+ * engine: the images (resolved, sized, identified), the prompt tokens, the prompt's cache key and — for a
+ * deterministic request — what its answer depends on (L3). Every refusal of a request happens here, so a request
+ * that passes planning is refused by nothing but a full queue.
+ */
+export interface PlannedImage {
+  readonly image: RequestImage;
+  readonly grid: GridThw;
+  readonly identity: FeatureIdentity;
+  readonly key: FeatureKey;
+}
+
+export interface GenerationPlan {
+  readonly request: GenerationRequest;
+  /** One per image part, in prompt order (an image sent twice appears twice). */
+  readonly images: readonly PlannedImage[];
+  readonly prompt: Prompt;
+  /** One key token per prompt token, images by feature key (prefixKey.ts). */
+  readonly promptKey: PrefixKey;
+  /** Upper bound on prompt + generated tokens. */
+  readonly contextTokens: number;
+  /** Null when the request is sampled without a seed: its answer is never served from or stored in L3. */
+  readonly responseRequest: ResponseRequest | null;
+}
+
+export interface PlanDeps {
+  readonly model: InferenceModel;
+  readonly images: ImageSource;
+  /** The features seam's storage dtype (part of each image's identity). */
+  readonly featureStorage: FeatureDtype;
+  readonly maxImagePixels: number;
+  readonly contextTokens: number;
+}
+
+export async function planGeneration(request: GenerationRequest, deps: PlanDeps): Promise<GenerationPlan> {
+  const imageParts = request.messages.flatMap((m) => (typeof m.content === "string" ? [] : m.content.filter((p): p is ImagePart => p.type === "image")));
+  const resolved = await resolveRequestImages(imageParts, { source: deps.images, tenant: request.tenant, maxImagePixels: deps.maxImagePixels });
+  const images = resolved.map((image): PlannedImage => {
+    const identity: FeatureIdentity = { imageId: image.imageId, preprocess: deps.model.preprocessDigest, storage: deps.featureStorage };
+    return { image, grid: gridOf(image, deps.model), identity, key: featureKey(identity) };
+  });
+
+  const prompt = buildPrompt(request, images, deps.model);
+  if (prompt.inputIds.length >= deps.contextTokens) {
+    throw new InferenceError(
+      "prompt_too_long",
+      `the prompt takes ${prompt.inputIds.length} tokens; the context holds ${deps.contextTokens}, including at least one generated token`,
+    );
+  }
+  const promptKey = buildPrefixKey(
+    prompt.inputIds,
+    prompt.imageSpans.map((span) => ({ start: span.start, length: span.length, feature: images[span.imageIndex].key })),
+  );
+  return {
+    request,
+    images,
+    prompt,
+    promptKey,
+    contextTokens: deps.contextTokens,
+    responseRequest: isDeterministic(request) ? responseRequest(request, images, promptKey) : null,
+  };
+}
+
+function gridOf(image: RequestImage, model: InferenceModel): GridThw {
+  try {
+    return planImage(image.width, image.height, model.preprocessor).grid;
+  } catch (error) {
+    if (error instanceof ImagePreprocessError && error.code !== "invalid_preprocessor_config") {
+      throw new InferenceError(error.code === "image_too_large" ? "image_too_large" : "invalid_image", `image ${image.imageId}: ${error.message}`);
+    }
+    throw error;
+  }
+}
+
+function buildPrompt(request: GenerationRequest, images: readonly PlannedImage[], model: InferenceModel): Prompt {
+  const messages: ChatMessage[] = request.messages.map((m) => ({
+    role: m.role,
+    content: typeof m.content === "string" ? m.content : m.content.map((p): ContentPart => (p.type === "text" ? p : { type: "image" })),
+  }));
+  try {
+    return model.prompts.build(messages, images.map((i) => i.grid), { addGenerationPrompt: true });
+  } catch (error) {
+    // Template failures caused by the request (an image in a system message, text spelling out <|image_pad|>) are the
+    // request's fault; a broken tokenizer or template is the server's and stays a TextError.
+    if (error instanceof TextError && error.status === 400) throw new InferenceError("invalid_request", error.message);
+    throw error;
+  }
+}
+
+function responseRequest(request: GenerationRequest, images: readonly PlannedImage[], promptKey: PrefixKey): ResponseRequest {
+  let next = 0;
+  return {
+    messages: request.messages.map((m) => ({
+      role: m.role,
+      parts:
+        typeof m.content === "string"
+          ? [{ type: "text", text: m.content }]
+          : m.content.map((p): ResponsePart => (p.type === "text" ? p : { type: "image", feature: images[next++].identity })),
+    })),
+    params: {
+      maxNewTokens: request.maxNewTokens,
+      temperature: request.temperature,
+      topP: request.topP,
+      topK: request.topK,
+      seed: request.seed ?? null,
+      repetitionPenalty: request.repetitionPenalty,
+      stop: request.stop,
+    },
+    promptKey,
+  };
+}

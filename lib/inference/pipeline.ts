@@ -1,0 +1,126 @@
+import type { Logger } from "@/lib/log";
+import { replayAnswer } from "./answerReplay";
+import { passThroughSeams, type CacheSeams, type ResponseLookup, type SeamContext } from "./cacheSeams";
+import { InferenceError } from "./errors";
+import { EventChannel } from "./eventChannel";
+import type { DoneEvent, GenerationEvent } from "./events";
+import { planGeneration } from "./generationPlan";
+import { runGeneration } from "./generationRun";
+import type { ImageSource } from "./imageSource";
+import type { InferenceModel } from "./inferenceModel";
+import { parseGenerationRequest, type GenerationRequestInput } from "./request";
+import { RequestClock } from "./requestClock";
+import { GenerationScheduler, type Slot } from "./scheduler";
+
+export interface PipelineOptions {
+  readonly model: InferenceModel;
+  readonly images: ImageSource;
+  /** Largest accepted image width × height (AppConfig.maxImagePixels). */
+  readonly maxImagePixels: number;
+  /** A context limit below the model's max_position_embeddings (prompt + generated tokens). */
+  readonly maxContextTokens?: number;
+  /** Where the caches plug in; pass-through (no caching) by default. */
+  readonly seams?: CacheSeams;
+  /** The engine's queue; one generation at a time, 32 waiting, by default. */
+  readonly scheduler?: GenerationScheduler;
+  readonly logger?: Logger;
+}
+
+/**
+ * Request-level generation over one model: `generate(request)` streams GenerationEvents (events.ts).
+ *
+ *   validate (zod) → resolve images → plan prompt and check its length      ── refusals: InferenceError
+ *   → L3 look-up (deterministic requests) ── hit: replay the stored answer
+ *   → admit to the engine's queue (QueueFullError) → `accepted` → wait for a slot
+ *   → features (a) → prefix (b) → `meta` → prefill → decode, `token`s → prefix insert (b), L3 store (c) → `done`
+ *
+ * Errors: a refusal rejects the first `next()` before any event, so a caller can still answer with a plain HTTP
+ * error; a failure after `accepted` (the engine failing) rejects a later `next()`. Either way the request's slot and
+ * KV are released before the error is seen.
+ *
+ * Cancellation: the request's `signal`, or the consumer leaving the loop early (`break`/`return()`), cancels: a
+ * waiting request leaves the queue at once, a running one stops before its next token and frees its KV; the stream
+ * then ends with `done` {finishReason: "cancelled"} (not seen by a consumer that left).
+ */
+export class InferencePipeline {
+  readonly model: InferenceModel;
+  readonly scheduler: GenerationScheduler;
+  /** Upper bound on prompt + generated tokens. */
+  readonly contextTokens: number;
+  private readonly seams: CacheSeams;
+  private readonly logger: Logger | undefined;
+
+  constructor(private readonly options: PipelineOptions) {
+    this.model = options.model;
+    this.seams = options.seams ?? passThroughSeams;
+    this.scheduler = options.scheduler ?? new GenerationScheduler();
+    this.contextTokens = Math.min(options.maxContextTokens ?? Infinity, options.model.maxPositions);
+    this.logger = options.logger?.child({ module: "inference" });
+  }
+
+  generate(input: GenerationRequestInput): AsyncIterable<GenerationEvent> {
+    return {
+      [Symbol.asyncIterator]: () => {
+        const consumerGone = new AbortController();
+        const channel = new EventChannel<GenerationEvent>(() => consumerGone.abort());
+        void this.produce(input, channel, consumerGone.signal);
+        return channel;
+      },
+    };
+  }
+
+  private async produce(input: GenerationRequestInput, channel: EventChannel<GenerationEvent>, consumerGone: AbortSignal): Promise<void> {
+    const clock = new RequestClock();
+    let slot: Slot | null = null;
+    const emit = (event: GenerationEvent) => {
+      if (event.type === "done") this.logDone(event);
+      channel.push(event);
+    };
+    try {
+      const request = parseGenerationRequest(input);
+      const signal = request.signal ? AbortSignal.any([request.signal, consumerGone]) : consumerGone;
+      const plan = await planGeneration(request, {
+        model: this.model,
+        images: this.options.images,
+        featureStorage: this.seams.features.storage,
+        maxImagePixels: this.options.maxImagePixels,
+        contextTokens: this.contextTokens,
+      });
+      const seamContext: SeamContext = { tenant: request.tenant, model: this.model.fingerprint, flags: request.cache, signal };
+
+      const lookup: ResponseLookup = plan.responseRequest
+        ? await this.seams.responses.lookup(plan.responseRequest, seamContext)
+        : { result: "bypass" };
+      if (lookup.result === "hit") {
+        emit({ type: "accepted", queuedBehind: 0 });
+        replayAnswer(lookup.answer, plan, this.model, clock, emit);
+        return;
+      }
+
+      const admittedAt = clock.time();
+      slot = this.scheduler.admit(signal);
+      emit({ type: "accepted", queuedBehind: slot.queuedBehind });
+      const outcome = await slot.outcome;
+      clock.slotGranted(admittedAt);
+      if (outcome === "cancelled") {
+        const promptTokens = plan.prompt.inputIds.length;
+        emit({ type: "done", finishReason: "cancelled", usage: { promptTokens, completionTokens: 0 }, timings: clock.timings(), tokenIds: [], seed: null });
+        return;
+      }
+      await runGeneration({ plan, model: this.model, seams: this.seams, seamContext, response: lookup.result, clock, emit });
+    } catch (error) {
+      if (!(error instanceof InferenceError)) this.logger?.error({ err: error }, "generation failed");
+      channel.fail(error);
+    } finally {
+      slot?.release();
+      channel.close();
+    }
+  }
+
+  private logDone(event: DoneEvent): void {
+    this.logger?.debug(
+      { finishReason: event.finishReason, ...event.usage, ...event.timings, queueLength: this.scheduler.queueLength },
+      "generation done",
+    );
+  }
+}
