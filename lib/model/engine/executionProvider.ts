@@ -52,7 +52,7 @@ export async function openWithProvider(
         executionProvider: provider,
         open: (file) => ort.InferenceSession.create(file, sessionOptions(provider)),
       };
-      logger?.info({ executionProvider: provider, requested: choice }, "onnxruntime execution provider selected");
+      logger?.info({ executionProvider: provider, requested: choice, unavailable: failures }, "onnxruntime execution provider selected");
       return { factory, session };
     } catch (error) {
       failures.push({ provider, reason: firstLine(error) });
