@@ -1,6 +1,7 @@
 "use client";
 
 import { useState } from "react";
+import { useStore } from "zustand";
 import { uploadImage } from "@/components/upload/uploadImage";
 import { ApiError } from "@/lib/client/apiError";
 import { exampleUrl, type Example } from "@/lib/client/examples";
@@ -26,9 +27,15 @@ async function attachExample(example: Example, question: string | null): Promise
   }
 }
 
-/** Bundled images with starter questions, as in Gradio's Examples. */
+/**
+ * Bundled images with starter questions, as in Gradio's Examples. Shown in full while the conversation is empty;
+ * once it has started they fold into one line (questions a click away) to leave the room to the answers.
+ */
 export function ExamplesRow({ examples }: { examples: Example[] }) {
   const [load, setLoad] = useState<LoadState>(null);
+  const [expanded, setExpanded] = useState(false);
+  const conversationStarted = useStore(chatStore, (state) => state.turns.length > 0);
+  const showQuestions = !conversationStarted || expanded;
 
   const pick = async (example: Example, question: string | null) => {
     setLoad({ file: example.file, state: "loading" });
@@ -42,44 +49,47 @@ export function ExamplesRow({ examples }: { examples: Example[] }) {
 
   return (
     <section aria-labelledby="examples-heading" className="space-y-2">
-      <h2 id="examples-heading" className="text-sm font-semibold text-slate-700">
-        Examples
-      </h2>
-      <ul className="grid gap-3 md:grid-cols-3">
+      <div className="flex items-center gap-3">
+        <h2 id="examples-heading" className="text-sm font-semibold text-slate-700">
+          Examples
+        </h2>
+        {conversationStarted && (
+          <button type="button" onClick={() => setExpanded(!expanded)} aria-expanded={expanded} className="text-xs text-blue-700 underline">
+            {expanded ? "Hide starter questions" : "Show starter questions"}
+          </button>
+        )}
+      </div>
+      <ul className={showQuestions ? "grid gap-3 md:grid-cols-3" : "flex flex-wrap gap-2"}>
         {examples.map((example) => (
           <li key={example.file} data-testid="example" className="flex gap-3 rounded-lg border border-slate-200 bg-white p-2">
             <button
               type="button"
               onClick={() => void pick(example, null)}
               aria-label={`Attach example: ${example.title}`}
-              className="shrink-0 self-start rounded focus-visible:ring-2 focus-visible:ring-blue-500"
+              className="flex shrink-0 items-center gap-2 self-start rounded text-left focus-visible:ring-2 focus-visible:ring-blue-500"
             >
-              <img src={exampleUrl(example)} alt={example.title} width={64} height={42} className="h-[42px] w-16 rounded border border-slate-200 object-cover" />
+              <img src={exampleUrl(example)} alt="" width={64} height={42} className="h-[42px] w-16 rounded border border-slate-200 object-cover" />
+              {!showQuestions && <span className="text-xs font-semibold text-slate-700">{example.title}</span>}
             </button>
-            <div className="min-w-0 space-y-1">
-              <p className="text-xs font-semibold text-slate-700">
-                {example.title}
-                {load?.file === example.file && load.state === "loading" && <span className="ml-1 font-normal text-slate-500">uploading…</span>}
+            {showQuestions && (
+              <div className="min-w-0 space-y-1">
+                <p className="text-xs font-semibold text-slate-700">{example.title}</p>
+                <ul className="space-y-0.5">
+                  {example.questions.map((question) => (
+                    <li key={question}>
+                      <button type="button" onClick={() => void pick(example, question)} className="text-left text-xs text-blue-700 hover:underline">
+                        {question}
+                      </button>
+                    </li>
+                  ))}
+                </ul>
+              </div>
+            )}
+            {load?.file === example.file && (
+              <p role={load.state === "failed" ? "alert" : "status"} className={`self-center text-xs ${load.state === "failed" ? "text-red-700" : "text-slate-500"}`}>
+                {load.state === "failed" ? load.message : "uploading…"}
               </p>
-              <ul className="space-y-0.5">
-                {example.questions.map((question) => (
-                  <li key={question}>
-                    <button
-                      type="button"
-                      onClick={() => void pick(example, question)}
-                      className="text-left text-xs text-blue-700 hover:underline"
-                    >
-                      {question}
-                    </button>
-                  </li>
-                ))}
-              </ul>
-              {load?.file === example.file && load.state === "failed" && (
-                <p role="alert" className="text-xs text-red-700">
-                  {load.message}
-                </p>
-              )}
-            </div>
+            )}
           </li>
         ))}
       </ul>
