@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import path from "node:path";
 import { convertCheckpoint, type BundleDtype } from "@/lib/model/convert/convert";
 import type { ImageGrid } from "@/lib/model/positions/mrope";
@@ -104,8 +105,18 @@ function hashSources(modelDir: string): string {
 /** The bundle converted from fixture `name`'s checkpoint, built on first use into .cache/test-bundles. */
 export async function fixtureBundle(name: string, dtype: BundleDtype = "fp32"): Promise<string> {
   const modelDir = path.join(fixtureDir(name), "model");
-  const out = path.join(REPO, ".cache/test-bundles", `${name}-${dtype}-${hashSources(modelDir)}`);
-  if (!existsSync(path.join(out, "vlcache.json"))) await convertCheckpoint(modelDir, out, { dtype, force: true });
+  const root = path.join(REPO, ".cache/test-bundles");
+  const prefix = `${name}-${dtype}-`;
+  const out = path.join(root, `${prefix}${hashSources(modelDir)}`);
+  if (!existsSync(path.join(out, "vlcache.json"))) {
+    await convertCheckpoint(modelDir, out, { dtype, force: true });
+    // Bundles of older sources are stale now.
+    for (const entry of readdirSync(root)) {
+      if (entry.startsWith(prefix) && path.join(root, entry) !== out && !entry.includes(".partial-")) {
+        await rm(path.join(root, entry), { recursive: true, force: true });
+      }
+    }
+  }
   return out;
 }
 
