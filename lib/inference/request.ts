@@ -28,7 +28,9 @@ const imageIdPartSchema = z.strictObject({
 });
 const imageBytesPartSchema = z.strictObject({
   type: z.literal("image"),
-  bytes: z.instanceof(Uint8Array).refine((bytes) => bytes.length > 0, "must not be empty"),
+  bytes: z
+    .custom<Uint8Array>((value) => value instanceof Uint8Array, "must be a Uint8Array (or Buffer) of image file bytes")
+    .refine((bytes) => bytes.length > 0, "must not be empty"),
 });
 
 const messageSchema = z.strictObject({

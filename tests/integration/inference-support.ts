@@ -6,7 +6,7 @@ import type { DoneEvent, GenerationEvent, MetaEvent } from "@/lib/inference/even
 import { storedImages } from "@/lib/inference/imageSource";
 import { loadInferenceModel, type InferenceModel } from "@/lib/inference/inferenceModel";
 import { InferencePipeline, type PipelineOptions } from "@/lib/inference/pipeline";
-import type { RequestMessage } from "@/lib/inference/request";
+import type { GenerationRequestInput } from "@/lib/inference/request";
 import { createLogger } from "@/lib/log";
 import { storeImage } from "@/lib/server/images";
 import { startTestRedis, type TestRedis } from "@/tests/support/redisServer";
@@ -39,7 +39,7 @@ export interface InferenceHarness {
   readonly imageIds: Readonly<Record<string, ImageId>>;
   pipeline(options?: Partial<PipelineOptions>): InferencePipeline;
   /** A fixture turn's messages with every image named by its stored id. */
-  messages(turn: FixtureTurn): RequestMessage[];
+  messages(turn: FixtureTurn): GenerationRequestInput["messages"];
   teardown(): Promise<void>;
 }
 
