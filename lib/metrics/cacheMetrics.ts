@@ -1,0 +1,82 @@
+import type { CacheLevel } from "@/lib/cache/keys";
+import { counter, gauge, histogram } from "@/lib/metrics/registry";
+
+/**
+ * The cache levels' metrics, all in the process's one registry (registry.ts). The ▶ names of the architecture contract
+ * are the first six; the rest add what the summary and operators need on top (saved encoder runs, capacities, store
+ * fall-backs, dropped entries).
+ *
+ * `bytes` and `capacity` gauges describe the in-process layer of each level (L1's LRU in front of Redis, L2's prefix
+ * tree, L3's in-process layer): what this process holds, not what Redis holds.
+ */
+export type CacheResult = "hit" | "miss";
+
+export const visionEncoderRuns = counter({
+  name: "vlcache_vision_encoder_runs_total",
+  help: "Vision encoder runs (one per image encoded, for a request or an upload precompute).",
+});
+
+export const visionEncoderRunsSaved = counter({
+  name: "vlcache_vision_encoder_runs_saved_total",
+  help: "Images of requests whose features came from L1 or an upload precompute instead of a run for the request.",
+});
+
+export const cacheRequests = counter<"level" | "result">({
+  name: "vlcache_cache_requests_total",
+  help: "Cache look-ups by level (l1 features, l2 prefix KV, l3 responses) and result (hit, miss).",
+  labelNames: ["level", "result"],
+});
+
+export const cacheBytes = gauge<"level">({
+  name: "vlcache_cache_bytes",
+  help: "Bytes held by each cache level's in-process layer.",
+  labelNames: ["level"],
+});
+
+export const cacheCapacityBytes = gauge<"level">({
+  name: "vlcache_cache_capacity_bytes",
+  help: "Byte budget of each cache level's in-process layer.",
+  labelNames: ["level"],
+});
+
+export const cacheEvictions = counter<"level">({
+  name: "vlcache_cache_evictions_total",
+  help: "Entries evicted from a cache level's in-process layer (budget or idle time).",
+  labelNames: ["level"],
+});
+
+export const prefixTokensReused = counter({
+  name: "vlcache_prefix_tokens_reused_total",
+  help: "Prompt tokens whose KV came from the L2 prefix tree instead of prefill.",
+});
+
+/** Upper bounds in seconds; the summary reports them in milliseconds. */
+export const TTFT_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export const ttftSeconds = histogram<"cache">({
+  name: "vlcache_ttft_seconds",
+  help: "Time to first token; cache=hit when any level saved work for the request (L3 answer, L2 reuse, cached features).",
+  labelNames: ["cache"],
+  buckets: TTFT_BUCKETS_SECONDS,
+});
+
+export const storeFallbacks = counter<"level">({
+  name: "vlcache_cache_store_fallbacks_total",
+  help: "L1/L3 operations served by the in-process layer alone because the shared store (Redis) was unreachable.",
+  labelNames: ["level"],
+});
+
+export const droppedEntries = counter<"level" | "reason">({
+  name: "vlcache_cache_dropped_entries_total",
+  help: "Stored entries that failed their checks (corrupt, wrong shape, wrong version) and were deleted, never used.",
+  labelNames: ["level", "reason"],
+});
+
+export function countLookup(level: CacheLevel, result: CacheResult): void {
+  cacheRequests.inc({ level, result });
+}
+
+/** Records a finished request's time to first token. */
+export function observeTtft(seconds: number, cacheHelped: boolean): void {
+  ttftSeconds.observe({ cache: cacheHelped ? "hit" : "miss" }, seconds);
+}
