@@ -106,3 +106,48 @@ for (const name of ["tiny-deepstack-tied", "tiny-plain-untied"]) {
     }
   });
 }
+
+/**
+ * fp16 bundles: weights and activations in half precision (norms and softmax in fp32). Logits stay within 0.05 of
+ * PyTorch's fp32 ones, and greedy tokens agree at least up to the first step whose top-1/top-2 margin is below that.
+ */
+const FP16_LOGIT_TOLERANCE = 0.05;
+for (const name of ["tiny-deepstack-tied", "tiny-plain-untied"]) {
+  describe(`engine parity, fp16 bundle: ${name}`, () => {
+    let engine: Engine;
+    let reference: Reference;
+
+    beforeAll(async () => {
+      reference = readReference(name);
+      engine = await Engine.load(await fixtureBundle(name, "fp16"), { executionProvider: "cpu" });
+    });
+    afterAll(async () => {
+      await engine?.release();
+    });
+
+    it("matches turn1's first-step logits within 0.05 and the greedy tokens the margins allow", async () => {
+      expect(engine.manifest.dtype).toBe("fp16");
+      const grids = fixtureGrids(reference);
+      const pixelValues = fixturePixelValues(name, reference);
+      const images = await engine.encodeImages(pixelValues, grids);
+      const { logits } = await engine.prefill(engine.prepare(reference.turn1.input_ids, grids), images);
+      const expected = readFloatNpy(path.join(fixtureDir(name), "turn1_first_logits.npy"));
+      expect(maxAbsDiff(logits, expected)).toBeLessThanOrEqual(FP16_LOGIT_TOLERANCE);
+
+      for (const turnName of ["turn1", "turn2", "text_only"] as const) {
+        const turn = reference[turnName];
+        const withImages = turnName !== "text_only";
+        const tokens = await engine.generate({
+          inputIds: turn.input_ids,
+          pixelValues: withImages ? pixelValues : undefined,
+          imageGridThw: withImages ? grids : undefined,
+          maxNewTokens: turn.greedy.length,
+          eosTokenIds: [],
+        });
+        const firstNarrow = turn.margins.findIndex((m) => m < FP16_LOGIT_TOLERANCE);
+        const decided = firstNarrow === -1 ? turn.greedy.length : firstNarrow;
+        expect(tokens.slice(0, decided)).toEqual(turn.greedy.slice(0, decided));
+      }
+    });
+  });
+}

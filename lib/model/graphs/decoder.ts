@@ -85,8 +85,12 @@ export function buildDecoderGraph(g: GraphBuilder, cfg: Qwen3VLConfig, opts: Dec
         if (deepstack && visualIndex && i < deepstackCount) {
           g.scope("deepstack", () => {
             const rows = g.op1("Gather", [deepstack.embeds, g.constInt64([i], [])], { axis: 0 }); // [nVisual, H]
-            // ScatterND with reduction "add" is a no-op for nVisual = 0 (decode steps, text-only chunks).
-            stream.replace(g.op1("ScatterND", [stream.hidden(), visualIndex, rows], { reduction: "add" }));
+            // hidden[visual] = hidden[visual] + rows, as transformers' _deepstack_process; a no-op for nVisual = 0
+            // (decode steps, text-only chunks). Gather-add-scatter rather than ScatterND's reduction "add", which
+            // ORT's CPU kernel lacks for fp16.
+            const hidden = stream.hidden();
+            const visual = g.op1("GatherND", [hidden, visualIndex]); // [nVisual, H]
+            stream.replace(g.op1("ScatterND", [hidden, visualIndex, g.op1("Add", [visual, rows])]));
           });
         }
       });
