@@ -16,7 +16,8 @@ export interface SummaryOptions {
   readonly now?: () => number;
 }
 
-type Values = readonly MetricValue<string>[];
+/** Histograms report each series under its own name (`_bucket`, `_sum`, `_count`). */
+type Values = readonly (MetricValue<string> & { readonly metricName?: string })[];
 
 export async function buildMetricsSummary(options: SummaryOptions): Promise<MetricsSummary> {
   const registry = options.registry ?? metricsRegistry;
