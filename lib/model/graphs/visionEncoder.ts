@@ -8,7 +8,7 @@
  *   → deepstack_features [n_deepstack, N/m², out_hidden]  (only when deepstack_visual_indexes is non-empty)
  *
  * Steps, as in Qwen3VLVisionModel.forward:
- *   patch_embed (Conv3d with stride = kernel ≡ one MatMul over the flattened patch) + fast_pos_embed_interpolate
+ *   patch_embed (Conv3d with stride = kernel ≡ one Linear over the flattened patch) + fast_pos_embed_interpolate
  *   → rot_pos_emb cos/sin → blocks (norm1 → attn → residual, norm2 → mlp → residual), after block k in
  *   deepstack_visual_indexes its output goes through deepstack_merger_list[j] → merger.
  * Everything that depends on the grid (patch positions, interpolation, rotary angles, per-frame attention isolation) is
@@ -17,7 +17,7 @@
 
 import type { GraphBuilder, Value } from "@/lib/model/onnx/graphBuilder";
 import type { Qwen3VLConfig } from "@/lib/model/config";
-import { cast } from "@/lib/model/onnx/ops";
+import { add, cast, concat, unsqueeze } from "@/lib/model/onnx/ops";
 import { buildVisionPatchLayout } from "./visionPatchLayout";
 import { interpolateVisionPositionEmbedding } from "./visionPositionEmbedding";
 import { buildVisionRotary } from "./visionRotary";
@@ -47,7 +47,7 @@ export function buildVisionEncoderGraph(g: GraphBuilder, cfg: Qwen3VLConfig): vo
       const kernelMatrix = g.weight(`${VISUAL}.patch_embed.proj.weight`, { reshape: [vision.hiddenSize, patchFeatures] });
       return g.op1("Gemm", [pixels, kernelMatrix, g.weight(`${VISUAL}.patch_embed.proj.bias`)], { transB: 1 });
     });
-    let hidden = g.op1("Add", [embedded, interpolateVisionPositionEmbedding(g, layout, vision)], {}, { name: "add_pos_embed" });
+    let hidden = add(g, embedded, interpolateVisionPositionEmbedding(g, layout, vision), "add_pos_embed");
 
     const rotary = buildVisionRotary(g, layout, headDim);
     const frameBatch = buildVisionFrameBatch(g, layout, vision.numHeads, headDim);
@@ -58,9 +58,9 @@ export function buildVisionEncoderGraph(g: GraphBuilder, cfg: Qwen3VLConfig): vo
       hidden = g.scope(`blocks.${i}`, () => {
         const normed1 = visionLayerNorm(g, hidden, `${block}.norm1`, "norm1");
         const attended = visionAttention(g, vision, `${block}.attn`, normed1, rotary, frameBatch);
-        const afterAttention = g.op1("Add", [hidden, attended], {}, { name: "attn_residual" });
+        const afterAttention = add(g, hidden, attended, "attn_residual");
         const normed2 = visionLayerNorm(g, afterAttention, `${block}.norm2`, "norm2");
-        return g.op1("Add", [afterAttention, visionMlp(g, normed2, vision, `${block}.mlp`)], {}, { name: "mlp_residual" });
+        return add(g, afterAttention, visionMlp(g, normed2, vision, `${block}.mlp`), "mlp_residual");
       });
       const j = vision.deepstackVisualIndexes.indexOf(i);
       if (j >= 0) {
@@ -76,9 +76,7 @@ export function buildVisionEncoderGraph(g: GraphBuilder, cfg: Qwen3VLConfig): vo
     const features = g.scope("merger", () => visionPatchMerger(g, hidden, vision, `${VISUAL}.merger`, { postShuffleNorm: false }));
     g.output(features, "image_features", g.floatType, [mergedRows, vision.outHiddenSize]);
     if (deepstack.length > 0) {
-      const stacked = g.scope("deepstack", () =>
-        g.op1("Concat", deepstack.map((d) => g.op1("Unsqueeze", [d, g.constInt64([0])])), { axis: 0 }),
-      );
+      const stacked = g.scope("deepstack", () => concat(g, deepstack.map((d) => unsqueeze(g, d, [0])), 0));
       g.output(stacked, "deepstack_features", g.floatType, [deepstack.length, mergedRows, vision.outHiddenSize]);
     }
   });

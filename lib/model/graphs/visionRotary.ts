@@ -8,7 +8,7 @@
  */
 
 import type { GraphBuilder, Value } from "@/lib/model/onnx/graphBuilder";
-import { cast } from "@/lib/model/onnx/ops";
+import { add, cast, concat, cos, mul, neg, sin, split, unsqueeze } from "@/lib/model/onnx/ops";
 import type { VisionPatchLayout } from "./visionPatchLayout";
 
 const ROTARY_THETA = 10000;
@@ -34,14 +34,14 @@ export function visionRotaryInverseFrequencies(headDim: number): Float32Array {
 export function buildVisionRotary(g: GraphBuilder, layout: VisionPatchLayout, headDim: number): VisionRotary {
   if (headDim % 4 !== 0) throw new Error(`vision head_dim ${headDim} must be divisible by 4 for the 2-D rotary`);
   return g.scope("rotary", () => {
-    const invFreq = g.tensor("/model/visual/rotary/inv_freq", "float32", [1, headDim / 4], visionRotaryInverseFrequencies(headDim));
-    const angles = (position: Value, name: string) =>
-      g.op1("Mul", [g.op1("Unsqueeze", [cast(g, position, "float32"), g.constInt64([1])]), invFreq], {}, { name });
+    // transformers' buffer model.visual.rotary_pos_emb.inv_freq (not persisted in checkpoints, so computed here).
+    const invFreq = g.tensor("model.visual.rotary_pos_emb.inv_freq", "float32", [1, headDim / 4], visionRotaryInverseFrequencies(headDim));
+    const angles = (position: Value, name: string) => mul(g, unsqueeze(g, cast(g, position, "float32"), [1]), invFreq, name);
     const rowFreqs = angles(layout.row, "row_freqs"); // [N, head_dim/4]
     const colFreqs = angles(layout.col, "col_freqs"); // [N, head_dim/4]
-    const emb = g.op1("Concat", [rowFreqs, colFreqs, rowFreqs, colFreqs], { axis: 1 }, { name: "emb" }); // [N, head_dim]
-    const perHead = g.op1("Unsqueeze", [emb, g.constInt64([1])]); // [N, 1, head_dim]
-    return { cos: g.op1("Cos", [perHead]), sin: g.op1("Sin", [perHead]), headDim };
+    const emb = concat(g, [rowFreqs, colFreqs, rowFreqs, colFreqs], 1, "emb"); // [N, head_dim]
+    const perHead = unsqueeze(g, emb, [1]); // [N, 1, head_dim]
+    return { cos: cos(g, perHead), sin: sin(g, perHead), headDim };
   });
 }
 
@@ -50,14 +50,9 @@ export function applyVisionRotary(g: GraphBuilder, x: Value, rotary: VisionRotar
   return g.scope(name, () => {
     const wide = g.floatType === "float32" ? x : cast(g, x, "float32");
     const half = rotary.headDim / 2;
-    const [first, second] = g.op(
-      "Split",
-      [wide, g.constInt64([half, half])],
-      { axis: -1 },
-      { outputs: 2 },
-    );
-    const rotated = g.op1("Concat", [g.op1("Neg", [second]), first], { axis: -1 }, { name: "rotate_half" });
-    const out = g.op1("Add", [g.op1("Mul", [wide, rotary.cos]), g.op1("Mul", [rotated, rotary.sin])]);
+    const [first, second] = split(g, wide, [half, half], -1);
+    const rotated = concat(g, [neg(g, second), first], -1, "rotate_half");
+    const out = add(g, mul(g, wide, rotary.cos), mul(g, rotated, rotary.sin));
     return g.floatType === "float32" ? out : cast(g, out, g.floatType);
   });
 }
