@@ -48,6 +48,7 @@ export async function writeRandomCheckpoint(dir: string, opts: RandomCheckpointO
   const totalBytes = shapes.reduce((sum, t) => sum + elementCount(t.shape) * 2, 0);
   const shapeOf = new Map(shapes.map((t) => [t.name, t.shape]));
   let done = 0;
+  opts.onProgress?.(0, totalBytes);
   await writeSafetensorsCheckpoint(dir, shapes, (name) => randomTensor(opts.seed, name, shapeOf.get(name) as number[]), {
     dtype: "BF16",
     maxShardBytes: opts.maxShardBytes,

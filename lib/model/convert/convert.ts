@@ -81,8 +81,8 @@ interface GraphPlan {
 
 const GRAPHS: readonly GraphPlan[] = [
   { file: "onnx/embed_tokens.onnx", name: "embed_tokens", build: buildEmbedTokensGraph },
-  { file: "onnx/vision_encoder.onnx", name: "vision_encoder", build: (g, cfg) => buildVisionEncoderGraph(g, cfg) },
-  { file: "onnx/decoder_model_merged.onnx", name: "decoder_model_merged", build: (g, cfg) => buildDecoderGraph(g, cfg) },
+  { file: "onnx/vision_encoder.onnx", name: "vision_encoder", build: buildVisionEncoderGraph },
+  { file: "onnx/decoder_model_merged.onnx", name: "decoder_model_merged", build: buildDecoderGraph },
 ];
 
 /** Throws a ConvertError naming the first thing a checkpoint folder lacks. */
@@ -224,6 +224,7 @@ export async function fingerprintWeights(checkpoint: SafetensorsCheckpoint, show
   const total = names.reduce((sum, name) => sum + checkpoint.byteLength(name), 0);
   let done = 0;
   try {
+    progress.update(0, total);
     for (const name of names) {
       hash.update(`${name}\u0000${checkpoint.dtype(name)}\u0000${checkpoint.shape(name).join(",")}\u0000`);
       hash.update(await checkpoint.readRaw(name));

@@ -129,6 +129,7 @@ export async function writeModel(
     modelBytes += bytes.byteLength;
   };
   try {
+    opts.onProgress?.(0, totalBytes);
     await writeModelBytes(header);
     await writeModelBytes(concatBytes([Uint8Array.of(TAG_MODEL_GRAPH), encodeVarint(graphLength)]));
     await writeModelBytes(structure);
