@@ -1,6 +1,7 @@
 import path from "node:path";
-import { digestJson, type JsonValue } from "@/lib/cache/canonicalJson";
+import type { JsonValue } from "@/lib/cache/canonicalJson";
 import { preprocessDigest, type PreprocessDigest } from "@/lib/cache/keys";
+import { modelFingerprint } from "@/lib/cache/modelFingerprint";
 import type { ModelFingerprint } from "@/lib/ids";
 import { loadPreprocessorConfig, type PreprocessorConfig } from "@/lib/images/preprocess/preprocessorConfig";
 import type { Logger } from "@/lib/log";
@@ -27,10 +28,7 @@ export interface InferenceModel {
   readonly preprocessor: PreprocessorConfig;
   /** Digest of the preprocessing parameters: part of every image's FeatureIdentity. */
   readonly preprocessDigest: PreprocessDigest;
-  /**
-   * What every model-dependent cache key carries: a digest of the weights' fingerprint, the bundle dtype, the
-   * converter version and the preprocessing, since a change of any of them changes features, KV or answers.
-   */
+  /** What every model-dependent cache key carries (lib/cache/modelFingerprint.ts). */
   readonly fingerprint: ModelFingerprint;
   /** Token ids that end an answer: generation_config's eos_token_id plus `<|im_end|>`. */
   readonly stopTokenIds: ReadonlySet<number>;
@@ -61,21 +59,29 @@ export async function loadInferenceModel(dir: string, options: LoadModelOptions 
   const prompts = await sideFile(path.join(root, "tokenizer.json"), async () => new PromptBuilder(tokenizer, template, preprocessor.mergeSize));
 
   const engine = await Engine.load(root, options);
-  const digest = preprocessDigest(preprocessor as unknown as JsonValue);
+  const preprocessorJson = preprocessor as unknown as JsonValue;
   const manifest = engine.manifest;
+  let fingerprint: ModelFingerprint;
+  try {
+    fingerprint = modelFingerprint({
+      sourceFingerprint: manifest.sourceFingerprint,
+      dtype: manifest.dtype,
+      converterVersion: String(manifest.converterVersion),
+      preprocessor: preprocessorJson,
+      chatTemplate: template.text,
+    });
+  } catch (error) {
+    await engine.release();
+    throw new BundleLoadError("bundle_bad_file", path.join(root, "vlcache.json"), (error as Error).message);
+  }
   return {
     dir: root,
     engine,
     tokenizer,
     prompts,
     preprocessor,
-    preprocessDigest: digest,
-    fingerprint: digestJson({
-      weights: manifest.sourceFingerprint,
-      dtype: manifest.dtype,
-      converterVersion: String(manifest.converterVersion),
-      preprocess: digest,
-    }) as string as ModelFingerprint,
+    preprocessDigest: preprocessDigest(preprocessorJson),
+    fingerprint,
     stopTokenIds: new Set([...engine.eosTokenIds, imEnd]),
     maxPositions: engine.config.text.maxPositionEmbeddings,
     release: () => engine.release(),
