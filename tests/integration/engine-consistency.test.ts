@@ -3,7 +3,7 @@ import { Engine } from "@/lib/model/engine/engine";
 import { argmax } from "@/lib/model/engine/decoderSteps";
 import { EngineInputError } from "@/lib/model/engine/errors";
 import type { ImageFeatures } from "@/lib/model/engine/imageFeatures";
-import type { KvCache } from "@/lib/model/engine/kvCache";
+import { truncateKvCache, type KvCache } from "@/lib/model/engine/kvCache";
 import { fixtureBundle, fixtureGrids, fixturePixelValues, maxAbsDiff, readReference, type Reference } from "./engineFixtures";
 
 /**
@@ -72,6 +72,22 @@ describe("engine self-consistency", () => {
     const whole = await engine.prefill(prompt, images);
     expect(maxAbsDiff(tail.logits, whole.logits)).toBeLessThan(1e-5);
     await expect(engine.prefill(prompt, [images[0], undefined])).rejects.toMatchObject({ code: "image_tokens_mismatch" });
+  });
+
+  it("resumes from a longer run's cache truncated to a prefix (the L2 case), needing only later images", async () => {
+    const grids = fixtureGrids(reference);
+    const turn2 = engine.prepare(reference.turn2.input_ids, grids);
+    const whole = await engine.prefill(turn2, images);
+    const secondImageToken = turn2.imageOf.indexOf(1);
+    // Inside image 2 (needs its features, not image 1's), and in turn 1's question (needs none).
+    for (const [cut, supplied] of [
+      [secondImageToken + 4, [undefined, images[1]]],
+      [reference.turn1.input_ids.length - 5, [undefined, undefined]],
+    ] as const) {
+      const resumed = await engine.prefill(turn2, supplied, truncateKvCache(whole.kv, cut));
+      expect(maxAbsDiff(resumed.logits, whole.logits)).toBeLessThan(1e-5);
+      expect(argmax(resumed.logits)).toBe(reference.turn2.greedy[0]);
+    }
   });
 
   it("rejects pixel values that do not fit the grids, prompts whose image tokens do not fit them, and bad ids", async () => {

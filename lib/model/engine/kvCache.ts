@@ -77,3 +77,23 @@ export function releaseKvCache(kv: KvCache): void {
 export function liveKvBytes(): number {
   return liveBytes;
 }
+
+/**
+ * The cache of the first `length` tokens of `kv` (a prefix to store or resume from). Copies: the result shares no
+ * memory with `kv`. Layout per tensor: [1, kvHeads, length, headDim], so each head's first `length` rows.
+ */
+export function truncateKvCache(kv: KvCache, length: number): KvCache {
+  if (!Number.isInteger(length) || length < 0 || length > kv.length) {
+    throw new RangeError(`cannot truncate a ${kv.length}-token KV cache to ${length} tokens`);
+  }
+  const cut = (tensor: ort.Tensor): ort.Tensor => {
+    const [batch, heads, total, headDim] = tensor.dims;
+    const data = tensor.data as Float32Array | Uint16Array;
+    const out = data instanceof Uint16Array ? new Uint16Array(batch * heads * length * headDim) : new Float32Array(batch * heads * length * headDim);
+    for (let h = 0; h < batch * heads; h++) {
+      out.set(data.subarray(h * total * headDim, (h * total + length) * headDim), h * length * headDim);
+    }
+    return new ort.Tensor(tensor.type as "float32" | "float16", out, [batch, heads, length, headDim]);
+  };
+  return { length, layers: kv.layers.map((layer) => ({ key: cut(layer.key), value: cut(layer.value) })) };
+}
