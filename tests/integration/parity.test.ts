@@ -37,14 +37,9 @@ async function doctoredFixture(fixture: string, name: string, edit: (reference: 
 describe("runParity", () => {
   it("passes on the DeepStack fixture with every row checked", async () => {
     const run = await runParity(path.join(FIXTURES, "tiny-deepstack-tied"));
-    expect(run.rows.map((r) => [r.check, r.pass])).toEqual([
-      ["vision features", true],
-      ["vision deepstack", true],
-      ["turn1 first logits", true],
-      ["greedy turn1", true],
-      ["greedy turn2", true],
-      ["greedy text_only", true],
-    ]);
+    const model = ["vision features", "vision deepstack", "turn1 first logits", "greedy turn1", "greedy turn2", "greedy text_only"];
+    expect(run.rows.filter((r) => model.includes(r.check)).map((r) => [r.check, r.pass])).toEqual(model.map((check) => [check, true]));
+    expect(run.rows.every((r) => r.pass === true)).toBe(true);
     expect(run.passed).toBe(true);
   });
 
@@ -64,7 +59,7 @@ describe("runParity", () => {
     expect(row).toMatchObject({ pass: false, value: "5/24" });
     expect(row?.note).toMatch(/step 5 gave \d+, reference \d+ \(reference margin 5\.00e-1\)/);
     expect(run.passed).toBe(false);
-    expect(formatParityTable(run.rows)).toContain("greedy text_only    tokens   5/24");
+    expect(formatParityTable(run.rows)).toMatch(/^greedy text_only +tokens +5\/24 +identical \(tie < 1e-4 forgiven\) +NO$/m);
   });
 
   it("forgives a difference at a step where the reference margin is below 1e-4", async () => {
