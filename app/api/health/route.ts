@@ -5,14 +5,15 @@ export const dynamic = "force-dynamic";
 
 /**
  * Liveness and the store's state; always 200 while the process serves. `degraded` while the store is unreachable
- * (requests still succeed, failing soft). The `model` part of HealthResponse is added when the engine is wired in.
+ * (requests still succeed, failing soft). `model` stays null until the engine is wired in.
  */
 export async function GET(): Promise<Response> {
   const runtime = await getRuntime();
   const healthy = runtime.store.isHealthy();
-  const answer: Omit<HealthResponse, "model"> = {
+  const answer: HealthResponse = {
     status: healthy ? "ok" : "degraded",
     startedAt: runtime.startedAt.getTime(),
+    model: null,
     redis: { mode: runtime.storeMode, healthy },
   };
   return Response.json(answer, { headers: { "cache-control": "no-store" } });
