@@ -72,7 +72,7 @@ export function Header({ current }: { current: "chat" | "metrics" }) {
         {connection.state === "connecting" && <span className={`${chip} border-slate-300 text-slate-500`}>connecting…</span>}
         {connection.state === "down" && (
           <span data-testid="header-offline" className={`${chip} border-red-300 bg-red-50 text-red-800`}>
-            server unreachable
+            {connection.answered ? "health check failed" : "server unreachable"}
           </span>
         )}
       </div>
