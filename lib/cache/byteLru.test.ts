@@ -62,6 +62,16 @@ describe("ByteLru", () => {
     expect(evicted).toEqual([]);
   });
 
+  it("lists keys from least to most recently used without touching the order", () => {
+    const lru = new ByteLru<string, number>({ maxBytes: 100 });
+    lru.set("a", 1, 1);
+    lru.set("b", 2, 1);
+    lru.set("c", 3, 1);
+    lru.get("a");
+    expect(lru.keys()).toEqual(["b", "c", "a"]);
+    expect(lru.keys()).toEqual(["b", "c", "a"]);
+  });
+
   it("deletes and clears", () => {
     const { lru } = lruWithLog(100);
     lru.set("a", "A", 10);

@@ -43,6 +43,11 @@ export class ByteLru<K, V> {
     return this.totalBytes;
   }
 
+  /** Keys from least to most recently used; does not touch the order. */
+  keys(): K[] {
+    return [...this.entries.keys()];
+  }
+
   has(key: K): boolean {
     return this.entries.has(key);
   }
