@@ -15,7 +15,50 @@ describe("loadConfig", () => {
       memoryStoreMaxBytes: 512 * 1024 * 1024,
       cacheDir: path.resolve("/srv/app", ".cache"),
       logLevel: "info",
+      modelDir: undefined,
+      executionProvider: "auto",
+      maxQueuedRequests: 32,
+      sessionTtlSeconds: 86_400,
+      maxJsonBodyBytes: 32 * 1024 * 1024,
+      maxPromptChars: 32_768,
+      rateLimit: { perMinute: 120, burst: 30 },
+      apiKeys: new Map(),
     });
+  });
+
+  it("reads the model, limit and API key settings", () => {
+    const config = loadConfig(
+      {
+        MODEL_DIR: "models/qwen3-vl-2b",
+        EXECUTION_PROVIDER: "cpu",
+        MAX_QUEUED_REQUESTS: "0",
+        RATE_LIMIT_PER_MINUTE: "0",
+        RATE_LIMIT_BURST: "2",
+        API_KEYS: "sk-team-a=team-a, sk=x=public ,",
+      },
+      "/srv/app",
+    );
+    expect(config).toMatchObject({
+      modelDir: "/srv/app/models/qwen3-vl-2b",
+      executionProvider: "cpu",
+      maxQueuedRequests: 0,
+      rateLimit: { perMinute: 0, burst: 2 },
+    });
+    expect([...config.apiKeys]).toEqual([
+      ["sk-team-a", "team-a"],
+      ["sk=x", "public"],
+    ]);
+  });
+
+  it("refuses API_KEYS entries without a valid tenant, without echoing the key", () => {
+    for (const value of ["secret-key", "secret-key=Team A", "=team"]) {
+      try {
+        loadConfig({ API_KEYS: `k=ok,${value}` });
+        expect.unreachable(`accepted API_KEYS=${value}`);
+      } catch (error) {
+        expect((error as ConfigError).issues).toEqual(["API_KEYS: entry 2 is not KEY=TENANT (tenant: a-z, 0-9, _ or -)"]);
+      }
+    }
   });
 
   it("reads and coerces the variables, treating empty as unset", () => {

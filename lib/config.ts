@@ -1,5 +1,6 @@
 import path from "node:path";
 import { z } from "zod";
+import { parseTenantId, type TenantId } from "@/lib/ids";
 
 /**
  * Process configuration, read once from environment variables and validated with zod at start-up, so a typo in a
@@ -16,6 +17,29 @@ const optional = <T extends z.ZodType>(schema: T) =>
   z.preprocess((value) => (value === "" ? undefined : value), schema.optional());
 
 const positiveInt = z.coerce.number().int().positive();
+const nonNegativeInt = z.coerce.number().int().nonnegative();
+
+/** onnxruntime execution providers the app can be told to use; `auto` tries CUDA, then WebGPU, then the CPU. */
+export const EXECUTION_PROVIDER_CHOICES = ["auto", "cuda", "webgpu", "cpu"] as const;
+export type ExecutionProviderSetting = (typeof EXECUTION_PROVIDER_CHOICES)[number];
+
+/** `API_KEYS=key1=tenant1,key2=tenant2`: each key names the tenant whose caches its requests use. */
+const apiKeysSchema = z.string().transform((text, ctx) => {
+  const keys = new Map<string, TenantId>();
+  const entries = text.split(",").map((e) => e.trim()).filter((e) => e !== "");
+  for (const [index, entry] of entries.entries()) {
+    const separator = entry.lastIndexOf("=");
+    const key = entry.slice(0, separator);
+    const tenant = parseTenantId(entry.slice(separator + 1));
+    if (separator <= 0 || tenant === null) {
+      // The message names the entry by position: echoing it would print a secret into the log.
+      ctx.addIssue({ code: "custom", message: `entry ${index + 1} is not KEY=TENANT (tenant: a-z, 0-9, _ or -)` });
+      return z.NEVER;
+    }
+    keys.set(key, tenant);
+  }
+  return keys;
+});
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -35,6 +59,15 @@ export const envSchema = z.object({
   MEMORY_STORE_MAX_BYTES: optional(positiveInt),
   CACHE_DIR: optional(z.string().min(1)),
   LOG_LEVEL: optional(z.enum(LOG_LEVELS)),
+  MODEL_DIR: optional(z.string().min(1)),
+  EXECUTION_PROVIDER: optional(z.enum(EXECUTION_PROVIDER_CHOICES)),
+  MAX_QUEUED_REQUESTS: optional(nonNegativeInt),
+  SESSION_TTL_SECONDS: optional(positiveInt),
+  MAX_JSON_BODY_BYTES: optional(positiveInt),
+  MAX_PROMPT_CHARS: optional(positiveInt),
+  RATE_LIMIT_PER_MINUTE: optional(nonNegativeInt),
+  RATE_LIMIT_BURST: optional(positiveInt),
+  API_KEYS: optional(apiKeysSchema),
 });
 
 export interface AppConfig {
@@ -53,6 +86,21 @@ export interface AppConfig {
   /** Absolute path of the project's cache folder (embedded redis-server data lives below it). */
   cacheDir: string;
   logLevel: LogLevel;
+  /** Bundle to serve (absolute); undefined: the seeded random `tiny` test bundle, built under cacheDir on first start. */
+  modelDir: string | undefined;
+  executionProvider: ExecutionProviderSetting;
+  /** Generation requests allowed to wait for the engine; one more is refused with 503 + Retry-After. */
+  maxQueuedRequests: number;
+  /** How long a chat session is kept after its last turn. */
+  sessionTtlSeconds: number;
+  /** Largest JSON request body (POST /api/chat, /v1/chat/completions with data-URL images); 413 beyond. */
+  maxJsonBodyBytes: number;
+  /** Largest text a request may add to a conversation, in characters; 413 beyond. */
+  maxPromptChars: number;
+  /** Per-client token bucket for the generating and uploading routes: refill per minute (0: no limit) and burst size. */
+  rateLimit: { perMinute: number; burst: number };
+  /** API key → tenant; empty when API_KEYS is unset. */
+  apiKeys: ReadonlyMap<string, TenantId>;
 }
 
 export class ConfigError extends Error {
@@ -79,5 +127,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     memoryStoreMaxBytes: e.MEMORY_STORE_MAX_BYTES ?? 512 * MIB,
     cacheDir: path.resolve(cwd, e.CACHE_DIR ?? ".cache"),
     logLevel: e.LOG_LEVEL ?? "info",
+    modelDir: e.MODEL_DIR === undefined ? undefined : path.resolve(cwd, e.MODEL_DIR),
+    executionProvider: e.EXECUTION_PROVIDER ?? "auto",
+    maxQueuedRequests: e.MAX_QUEUED_REQUESTS ?? 32,
+    sessionTtlSeconds: e.SESSION_TTL_SECONDS ?? 24 * 60 * 60,
+    maxJsonBodyBytes: e.MAX_JSON_BODY_BYTES ?? 32 * MIB,
+    maxPromptChars: e.MAX_PROMPT_CHARS ?? 32_768,
+    rateLimit: { perMinute: e.RATE_LIMIT_PER_MINUTE ?? 120, burst: e.RATE_LIMIT_BURST ?? 30 },
+    apiKeys: e.API_KEYS ?? new Map(),
   };
 }

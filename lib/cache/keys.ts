@@ -1,4 +1,4 @@
-import type { Brand, ImageId, ModelFingerprint, TenantId } from "@/lib/ids";
+import type { Brand, ImageId, ModelFingerprint, SessionId, TenantId } from "@/lib/ids";
 import { parseModelFingerprint, parseTenantId } from "@/lib/ids";
 import { digestJson, type Digest, type JsonValue } from "@/lib/cache/canonicalJson";
 import type { FeatureDtype } from "@/lib/cache/featureRecord";
@@ -9,6 +9,7 @@ import type { NearDuplicateDigest, ResponseDigest } from "@/lib/cache/responseId
  *
  *   vlc:v1:<tenant>:image:<imageId>                           canonical image (PNG)
  *   vlc:v1:<tenant>:image:<imageId>:meta                      its metadata (JSON: imageId, width, height, bytes)
+ *   vlc:v1:<tenant>:session:<sessionId>                       a chat session's conversation (JSON, lib/server/sessions.ts)
  *   vlc:v1:<tenant>:l1:<fingerprint>:feat:<featureKey>        L1 vision feature record (featureRecord.ts)
  *   vlc:v1:<tenant>:l1:<fingerprint>:lock:<featureKey>        L1 encode lock: one process encodes, the others wait
  *   vlc:v1:<tenant>:l2:<fingerprint>                          L2 prefix-tree namespace (in process, not in Redis)
@@ -41,6 +42,11 @@ export function imageKey(tenant: TenantId, imageId: ImageId): string {
 /** Next to the PNG, so `deleteByPrefix(imageKey(…))` removes an image with its metadata. */
 export function imageMetaKey(tenant: TenantId, imageId: ImageId): string {
   return `${imageKey(tenant, imageId)}:meta`;
+}
+
+/** Conversations are text and image ids, valid for any model, so the key carries only the tenant. */
+export function sessionKey(tenant: TenantId, sessionId: SessionId): string {
+  return `${tenantPrefix(tenant)}session:${sessionId}`;
 }
 
 export function levelPrefix(tenant: TenantId, level: CacheLevel): string {

@@ -1,0 +1,95 @@
+import { describe, expect, it } from "vitest";
+import { MemoryBlobStore } from "@/lib/cache/store/memoryBlobStore";
+import type { ImageId, SessionId, TenantId } from "@/lib/ids";
+import { RequestError } from "./requestError";
+import { SessionStore, conversationMessages, newSession, parseSessionId, withTurn, withoutLastTurn, type Session } from "./sessions";
+
+const img = (c: string) => c.repeat(64) as ImageId;
+const tenant = "public" as TenantId;
+
+describe("session ids", () => {
+  it("are random UUIDs, and only UUIDs parse", () => {
+    const a = newSession();
+    const b = newSession();
+    expect(a.id).not.toBe(b.id);
+    expect(parseSessionId(a.id)).toBe(a.id);
+    expect(a.turns).toEqual([]);
+    for (const bad of ["", "x", a.id.toUpperCase(), `${a.id}:x`, "vlc:v1:other:session:1"]) expect(parseSessionId(bad)).toBeNull();
+  });
+});
+
+describe("conversationMessages", () => {
+  it("replays every turn as question and answer, images before the text, then the new message", () => {
+    const turns = [
+      { user: { text: "what is this?", imageIds: [img("a")] }, answer: "a cat" },
+      { user: { text: "and its colour?", imageIds: [] }, answer: "grey" },
+    ];
+    expect(conversationMessages(turns, { text: "compare", imageIds: [img("b"), img("c")] })).toEqual([
+      { role: "user", content: [{ type: "image", imageId: img("a") }, { type: "text", text: "what is this?" }] },
+      { role: "assistant", content: "a cat" },
+      { role: "user", content: [{ type: "text", text: "and its colour?" }] },
+      { role: "assistant", content: "grey" },
+      {
+        role: "user",
+        content: [
+          { type: "image", imageId: img("b") },
+          { type: "image", imageId: img("c") },
+          { type: "text", text: "compare" },
+        ],
+      },
+    ]);
+  });
+
+  it("sends an image without text as the image alone", () => {
+    expect(conversationMessages([], { text: "", imageIds: [img("a")] })).toEqual([{ role: "user", content: [{ type: "image", imageId: img("a") }] }]);
+  });
+});
+
+describe("regenerate", () => {
+  it("drops the last turn only", () => {
+    const session = withTurn(withTurn(newSession(), { user: { text: "1", imageIds: [] }, answer: "a" }), { user: { text: "2", imageIds: [] }, answer: "b" });
+    expect(withoutLastTurn(session)).toEqual({ id: session.id, turns: [session.turns[0]] });
+  });
+
+  it("refuses a session without an answer", () => {
+    expect(() => withoutLastTurn(newSession())).toThrow(RequestError);
+  });
+});
+
+describe("SessionStore", () => {
+  const store = () => new MemoryBlobStore({ maxBytes: 1 << 20 });
+
+  it("round-trips a session under the tenant's session key, and deletes it", async () => {
+    const blobs = store();
+    const sessions = new SessionStore(blobs, 60);
+    const session: Session = withTurn(newSession(), { user: { text: "hi ✓", imageIds: [img("a")] }, answer: "hello" });
+    await sessions.save(tenant, session);
+    expect(await blobs.get(`vlc:v1:public:session:${session.id}`)).not.toBeNull();
+    expect(await sessions.load(tenant, session.id)).toEqual(session);
+    expect(await sessions.load("other" as TenantId, session.id)).toBeNull();
+    expect(await sessions.delete(tenant, session.id)).toBe(true);
+    expect(await sessions.delete(tenant, session.id)).toBe(false);
+    expect(await sessions.load(tenant, session.id)).toBeNull();
+  });
+
+  it("expires a session after its TTL", async () => {
+    let now = 0;
+    const sessions = new SessionStore(new MemoryBlobStore({ maxBytes: 1 << 20, now: () => now }), 60);
+    const session = withTurn(newSession(), { user: { text: "q", imageIds: [] }, answer: "a" });
+    await sessions.save(tenant, session);
+    now = 59_000;
+    expect(await sessions.load(tenant, session.id)).toEqual(session);
+    now = 61_000;
+    expect(await sessions.load(tenant, session.id)).toBeNull();
+  });
+
+  it("treats a stored value it cannot read as unknown", async () => {
+    const blobs = store();
+    const sessions = new SessionStore(blobs, 60);
+    const id = newSession().id;
+    for (const value of ["{", JSON.stringify({ version: 2, id, turns: [] }), JSON.stringify({ version: 1, id: "other", turns: [] })]) {
+      await blobs.set(`vlc:v1:public:session:${id}`, Buffer.from(value), 60);
+      expect(await sessions.load(tenant, id as SessionId)).toBeNull();
+    }
+  });
+});
