@@ -19,7 +19,7 @@ function ServerChips({ health }: { health: HealthResponse }) {
     <>
       {model === null ? (
         <span data-testid="header-model" className={`${chip} border-slate-300 text-slate-600`}>
-          model loading…
+          no model loaded
         </span>
       ) : (
         <>
