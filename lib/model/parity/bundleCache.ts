@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { readdir, readFile } from "node:fs/promises";
+import { readdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { SafetensorsCheckpoint } from "@/lib/model/checkpoint/safetensors";
@@ -10,7 +10,7 @@ import { convertCheckpoint, fingerprintWeights } from "@/lib/model/convert/conve
  * Parity bundles are converted once and reused: `.cache/parity/<fixture>-<weights>-<code>` where <weights> is the
  * source fingerprint and <code> a hash of the converter and graph sources (lib/model/{config.ts, onnx, graphs,
  * convert, checkpoint}). Editing a graph builder therefore yields a fresh bundle instead of silently testing a stale
- * one.
+ * one; the fixture's older bundles are deleted then, so the cache holds one bundle per fixture.
  */
 
 const MODEL_LIB = fileURLToPath(new URL("..", import.meta.url));
@@ -48,5 +48,14 @@ export async function ensureParityBundle(fixtureName: string, modelDir: string, 
   const dir = path.join(PARITY_CACHE_DIR, `${fixtureName}-${weights.slice(0, 12)}-${code.slice(0, 8)}`);
   if (existsSync(path.join(dir, "vlcache.json"))) return { dir, reused: true };
   await convertCheckpoint(modelDir, dir, { dtype: "fp32", force: true, progress: opts.progress });
+  await pruneOlderBundles(fixtureName, path.basename(dir));
   return { dir, reused: false };
+}
+
+async function pruneOlderBundles(fixtureName: string, keep: string): Promise<void> {
+  const escaped = fixtureName.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const sameFixture = new RegExp(`^${escaped}-[0-9a-f]{12}-[0-9a-f]{8}$`);
+  for (const entry of await readdir(PARITY_CACHE_DIR)) {
+    if (entry !== keep && sameFixture.test(entry)) await rm(path.join(PARITY_CACHE_DIR, entry), { recursive: true, force: true });
+  }
 }
