@@ -12,6 +12,7 @@ import {
   maxAbsDiff,
   readFloatNpy,
   readReference,
+  temporaryFixtureBundle,
   type Reference,
 } from "./engineFixtures";
 
@@ -116,13 +117,16 @@ for (const name of ["tiny-deepstack-tied", "tiny-plain-untied"]) {
   describe(`engine parity, fp16 bundle: ${name}`, () => {
     let engine: Engine;
     let reference: Reference;
+    let bundle: Awaited<ReturnType<typeof temporaryFixtureBundle>>;
 
     beforeAll(async () => {
       reference = readReference(name);
-      engine = await Engine.load(await fixtureBundle(name, "fp16"), { executionProvider: "cpu" });
+      bundle = await temporaryFixtureBundle(name, "fp16");
+      engine = await Engine.load(bundle.dir, { executionProvider: "cpu" });
     });
     afterAll(async () => {
       await engine?.release();
+      await bundle?.remove();
     });
 
     it("matches turn1's first-step logits within 0.05 and the greedy tokens the margins allow", async () => {
