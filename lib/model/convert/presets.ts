@@ -10,7 +10,10 @@ import type { Qwen3VLConfig } from "@/lib/model/config";
  *   head_dim 8 ≠ hidden/heads = 4, GQA 2:1, DeepStack on non-adjacent vision blocks [0, 2].
  * - small: for CPU benchmarks. Sized so the vision tower is ≈ 45% of a cold request's FLOPs for a 1024×768 image
  *   (estimateRequestFlops with 3072 patches → 768 image tokens, a 32-token text prompt and 32 new tokens: vision
- *   129.7 GFLOP, prefill 144.2, decode 13.7 → 45.1%; the same estimate gives 54.7% for 2b).
+ *   129.7 GFLOP, prefill 144.2, decode 13.7 → 45.1%; the same estimate gives 54.7% for 2b). Measured once with
+ *   onnxruntime-node fp32 on the 2-core development machine under load: vision 478 ms, prefill of 806 tokens 618 ms
+ *   (vision = 44% of time to first token), 32 decode steps 1185 ms. Decoding is memory-bound on CPU (each step reads
+ *   the 467 MB lm_head), so by wall time the vision share of the whole request is lower (21%) than by FLOPs.
  * - 2b: Qwen/Qwen3-VL-2B-Instruct's dimensions (text 2048 × 28 layers, 16 heads / 8 KV heads of 128, MLP 6144, tied;
  *   vision 1024 × 24 blocks, DeepStack [5, 11, 17]), for timing and memory checks with random weights.
  */
