@@ -2,7 +2,8 @@ import type { Qwen3VLConfig } from "@/lib/model/config";
 import type { GraphBuilder, Value } from "@/lib/model/onnx/graphBuilder";
 import { attention, buildAttentionContext, type AttentionKind } from "./decoderAttention";
 import { ResidualStream, rmsNorm, type NormKind } from "./decoderNorm";
-import { applyRotary, buildRotaryTables, FLOAT, type RotaryTables } from "./decoderRotary";
+import { activation, add, cast, equal, gather, linear, mul, neg, reshape, shape, slice, transpose, unsqueeze, where } from "@/lib/model/onnx/ops";
+import { applyRotary, buildRotaryTables, type RotaryTables } from "./decoderRotary";
 import { EMBED_TOKENS_WEIGHT } from "./embedTokens";
 
 /**
@@ -19,7 +20,7 @@ import { EMBED_TOKENS_WEIGHT } from "./embedTokens";
  * numeric kvHeads and D so it can build the empty first-step past).
  *
  * Per layer (Qwen3VLTextDecoderLayer): h += o_proj(attn(rope(q_norm(q)), rope(k_norm(k)), v)) on input_layernorm(h),
- * then h += down(silu(gate(x)) · up(x)) on post_attention_layernorm(h); after layer l < nDeepstack,
+ * then h += down(act(gate(x)) · up(x)) on post_attention_layernorm(h) (act = hidden_act, SiLU for Qwen3-VL); after layer l < nDeepstack,
  * h[visual positions] += deepstack_visual_embeds[l]. Then norm, lm_head on the kept positions.
  */
 export interface DecoderGraphOptions {
@@ -66,7 +67,7 @@ export function buildDecoderGraph(g: GraphBuilder, cfg: Qwen3VLConfig, opts: Dec
     const attnCtx = buildAttentionContext(g, opts.attention, attentionMask, inputsEmbeds);
     // [nVisual, 2] (batch, position) of every visual token, shared by all DeepStack layers.
     const visualIndex = deepstack
-      ? g.scope("deepstack", () => g.op1("Transpose", [g.op1("NonZero", [deepstack.mask])], { perm: [1, 0] }))
+      ? g.scope("deepstack", () => transpose(g, g.op1("NonZero", [deepstack.mask]), [1, 0]))
       : null;
 
     const stream = new ResidualStream(g, opts.norm, inputsEmbeds);
@@ -81,16 +82,16 @@ export function buildDecoderGraph(g: GraphBuilder, cfg: Qwen3VLConfig, opts: Dec
         const y = g.scope("post_attention_layernorm", () =>
           stream.norm(g.weight(`${prefix}.post_attention_layernorm.weight`), t.rmsNormEps),
         );
-        stream.add(g.scope("mlp", () => mlp(g, prefix, y)));
+        stream.add(g.scope("mlp", () => mlp(g, prefix, t.hiddenAct, y)));
         if (deepstack && visualIndex && i < deepstackCount) {
           g.scope("deepstack", () => {
-            const rows = g.op1("Gather", [deepstack.embeds, g.constInt64([i], [])], { axis: 0 }); // [nVisual, H]
+            const rows = gather(g, deepstack.embeds, g.constInt64([i], [])); // [nVisual, H]
             // hidden[visual] = hidden[visual] + rows, as transformers' _deepstack_process; a no-op for nVisual = 0
             // (decode steps, text-only chunks). Gather-add-scatter rather than ScatterND's reduction "add", which
             // ORT's CPU kernel lacks for fp16.
             const hidden = stream.hidden();
             const visual = g.op1("GatherND", [hidden, visualIndex]); // [nVisual, H]
-            stream.replace(g.op1("ScatterND", [hidden, visualIndex, g.op1("Add", [visual, rows])]));
+            stream.replace(g.op1("ScatterND", [hidden, visualIndex, add(g, visual, rows)]));
           });
         }
       });
@@ -99,8 +100,8 @@ export function buildDecoderGraph(g: GraphBuilder, cfg: Qwen3VLConfig, opts: Dec
     const logits = g.scope("lm_head", () => {
       const kept = keepLastPositions(g, stream.hidden(), numLogitsToKeep);
       const normed = g.scope("norm", () => rmsNorm(g, opts.norm, kept, g.weight("model.language_model.norm.weight"), t.rmsNormEps));
-      const out = g.op1("MatMul", [normed, g.weight(lmHeadWeightName(cfg), { transpose: true })]);
-      return g.floatType === "float16" ? g.op1("Cast", [out], { to: FLOAT }) : out;
+      const out = linear(g, normed, lmHeadWeightName(cfg));
+      return g.floatType === "float16" ? cast(g, out, "float32") : out;
     });
     g.output(logits, "logits", "float32", [B, "num_logits", t.vocabSize]);
   });
@@ -118,10 +119,7 @@ function selfAttention(
 ) {
   const { headDim, numAttentionHeads: numHeads, numKeyValueHeads: numKvHeads, rmsNormEps } = cfg.text;
   const project = (name: string, heads: number) =>
-    g.scope(`${name}_proj`, () => {
-      const y = g.op1("MatMul", [x, g.weight(`${prefix}.self_attn.${name}_proj.weight`, { transpose: true })]);
-      return g.op1("Reshape", [y, g.constInt64([0, 0, heads, headDim])]); // [B, S, heads, D]
-    });
+    g.scope(`${name}_proj`, () => reshape(g, linear(g, x, `${prefix}.self_attn.${name}_proj.weight`), [0, 0, heads, headDim])); // [B, S, heads, D]
   // Per-head RMSNorm over D, before rotary (Qwen3).
   const headNorm = (name: string, v: Value) =>
     g.scope(`${name}_norm`, () => rmsNorm(g, opts.norm, v, g.weight(`${prefix}.self_attn.${name}_norm.weight`), rmsNormEps));
@@ -129,26 +127,22 @@ function selfAttention(
   const k = g.scope("k_rotary", () => applyRotary(g, headNorm("k", project("k", numKvHeads)), rotary, headDim));
   const v = project("v", numKvHeads);
   const result = attention(g, attnCtx, { numHeads, numKvHeads, headDim }, q, k, v, past.key, past.value);
-  const output = g.scope("o_proj", () =>
-    g.op1("MatMul", [result.output, g.weight(`${prefix}.self_attn.o_proj.weight`, { transpose: true })]),
-  );
+  const output = g.scope("o_proj", () => linear(g, result.output, `${prefix}.self_attn.o_proj.weight`));
   return { output, presentKey: result.presentKey, presentValue: result.presentValue };
 }
 
-/** SiLU-gated MLP: down(silu(gate(y)) · up(y)). */
-function mlp(g: GraphBuilder, prefix: string, y: Value): Value {
-  const linear = (name: string, v: Value) =>
-    g.scope(`${name}_proj`, () => g.op1("MatMul", [v, g.weight(`${prefix}.mlp.${name}_proj.weight`, { transpose: true })]));
-  const gate = linear("gate", y);
-  const activated = g.scope("act_fn", () => g.op1("Mul", [gate, g.op1("Sigmoid", [gate])]));
-  return linear("down", g.op1("Mul", [activated, linear("up", y)]));
+/** SiLU-gated MLP: down(act(gate(y)) · up(y)). */
+function mlp(g: GraphBuilder, prefix: string, hiddenAct: string, y: Value): Value {
+  const project = (name: string, v: Value) => g.scope(`${name}_proj`, () => linear(g, v, `${prefix}.mlp.${name}_proj.weight`));
+  const gateProjected = project("gate", y);
+  const gate = g.scope("act_fn", () => activation(g, gateProjected, hiddenAct));
+  return project("down", mul(g, gate, project("up", y)));
 }
 
 /** h[:, −k:] for k = num_logits_to_keep, every position when k = 0. */
 function keepLastPositions(g: GraphBuilder, h: Value, numLogitsToKeep: Value): Value {
-  const seq = g.op1("Shape", [h], { start: 1, end: 2 }); // [1]
-  const k = g.op1("Unsqueeze", [numLogitsToKeep, g.constInt64([0])]); // [1]
-  const keep = g.op1("Where", [g.op1("Equal", [k, g.constInt64([0])]), seq, k]);
-  const start = g.op1("Neg", [keep]);
-  return g.op1("Slice", [h, start, g.constInt64([Number.MAX_SAFE_INTEGER]), g.constInt64([1])]);
+  const seq = shape(g, h, 1, 2); // [1]
+  const k = unsqueeze(g, numLogitsToKeep, [0]); // [1]
+  const keep = where(g, equal(g, k, g.constInt64([0])), seq, k);
+  return slice(g, h, neg(g, keep), [Number.MAX_SAFE_INTEGER], [1]);
 }

@@ -1,6 +1,6 @@
 import type { GraphBuilder, Value } from "@/lib/model/onnx/graphBuilder";
 import { float } from "@/lib/model/onnx/graphBuilder";
-import { BOOL, FLOAT, FLOAT16, INT32 } from "./decoderRotary";
+import { add, and, cast, concat, expand, matMul, mul, range, reshape, shape, softmax, squeeze, sub, transpose, unsqueeze, where } from "@/lib/model/onnx/ops";
 
 /**
  * Scaled dot-product attention with grouped KV heads and a KV cache, in two interchangeable forms:
@@ -45,33 +45,29 @@ export function buildAttentionContext(
   inputsEmbeds: Value,
 ): AttentionContext {
   return g.scope("attn_mask", () => {
-    const total = g.op1("Shape", [attentionMask], { start: 1, end: 2 }); // [1]
+    const total = shape(g, attentionMask, 1, 2); // [1]
+    const seq = shape(g, inputsEmbeds, 1, 2); // [1]
+    const keyValid = cast(g, attentionMask, "bool"); // [B, T]
     if (kind === "gqa") {
-      // Every row is treated as T long (causality from positions alone); padding comes in through the bias.
-      const batch = g.op1("Shape", [attentionMask], { start: 0, end: 1 }); // [1]
-      const seq = g.op1("Shape", [inputsEmbeds], { start: 1, end: 2 }); // [1]
-      const lastIndex = g.op1("Cast", [g.op1("Sub", [total, g.constInt64([1])])], { to: INT32 }); // [1]
-      const seqlensK = g.op1("Expand", [lastIndex, batch]); // [B]
-      const totalLength = g.op1("Squeeze", [g.op1("Cast", [total], { to: INT32 }), g.constInt64([0])]);
+      // Every row is declared T long (causality from positions alone); padding comes in through the bias.
+      const batch = shape(g, attentionMask, 0, 1); // [1]
+      const seqlensK = expand(g, cast(g, sub(g, total, g.constInt64([1])), "int32"), batch); // [B]
+      const totalLength = squeeze(g, cast(g, total, "int32"), [0]);
       const masked = g.floatType === "float16" ? MASKED_FP16 : MASKED;
-      const keyValid = g.op1("Unsqueeze", [g.op1("Cast", [attentionMask], { to: BOOL }), g.constInt64([1, 2])]); // [B,1,1,T]
-      const rowBias = g.op1("Where", [keyValid, g.constFloat([0], []), g.constFloat([masked], [])]);
-      const biasShape = g.op1("Concat", [batch, g.constInt64([1]), seq, total], { axis: 0 });
-      const bias = g.op1("Expand", [rowBias, biasShape]); // [B, 1, S, T]
+      const rowBias = where(g, unsqueeze(g, keyValid, [1, 2]), g.constFloat([0], []), g.constFloat([masked], [])); // [B,1,1,T]
+      const bias = expand(g, rowBias, concat(g, [batch, g.constInt64([1]), seq, total], 0)); // [B, 1, S, T]
       return { kind, bias, seqlensK, totalLength };
     }
     const zero = g.constInt64([0], []);
     const one = g.constInt64([1], []);
-    const totalScalar = g.op1("Squeeze", [total, g.constInt64([0])]); // T
-    const seq = g.op1("Squeeze", [g.op1("Shape", [inputsEmbeds], { start: 1, end: 2 }), g.constInt64([0])]); // S
-    const past = g.op1("Sub", [totalScalar, seq]); // P = T − S
+    const totalScalar = squeeze(g, total, [0]);
+    const past = sub(g, totalScalar, squeeze(g, seq, [0])); // P = T − S
     // Query i sits at absolute index P + i and may see keys j ≤ P + i whose attention_mask is 1.
-    const queryIndex = g.op1("Unsqueeze", [g.op1("Range", [past, totalScalar, one]), g.constInt64([1])]); // [S, 1]
-    const keyIndex = g.op1("Unsqueeze", [g.op1("Range", [zero, totalScalar, one]), g.constInt64([0])]); // [1, T]
+    const queryIndex = unsqueeze(g, range(g, past, totalScalar, one), [1]); // [S, 1]
+    const keyIndex = unsqueeze(g, range(g, zero, totalScalar, one), [0]); // [1, T]
     const causal = g.op1("LessOrEqual", [keyIndex, queryIndex]); // [S, T]
-    const keyValid = g.op1("Unsqueeze", [g.op1("Cast", [attentionMask], { to: BOOL }), g.constInt64([1, 2, 3])]); // [B,1,1,1,T]
-    const allowed = g.op1("And", [causal, keyValid]); // [B, 1, 1, S, T]
-    const bias = g.op1("Where", [allowed, g.constFloat([0], [], "float32"), g.constFloat([MASKED], [], "float32")]);
+    const allowed = and(g, causal, unsqueeze(g, keyValid, [1, 2, 3])); // [B, 1, 1, S, T]
+    const bias = where(g, allowed, g.constFloat([0], [], "float32"), g.constFloat([MASKED], [], "float32"));
     return { kind, bias, seqlensK: null, totalLength: null };
   });
 }
@@ -90,17 +86,17 @@ export interface AttentionResult {
 export function attention(
   g: GraphBuilder,
   ctx: AttentionContext,
-  shape: AttentionShape,
+  dims: AttentionShape,
   q: Value,
   k: Value,
   v: Value,
   pastKey: Value,
   pastValue: Value,
 ): AttentionResult {
-  const { numHeads, numKvHeads, headDim } = shape;
+  const { numHeads, numKvHeads, headDim } = dims;
   const scale = 1 / Math.sqrt(headDim);
   if (ctx.kind === "gqa") {
-    const flat = (x: Value, heads: number) => g.op1("Reshape", [x, g.constInt64([0, 0, heads * headDim])]);
+    const flat = (x: Value, heads: number) => reshape(g, x, [0, 0, heads * headDim]);
     const [output, presentKey, presentValue] = g.op(
       "GroupQueryAttention",
       // Inputs 7–9 (cos/sin cache, position_ids) stay empty: rotary was applied outside. Input 10 is attention_bias.
@@ -112,21 +108,19 @@ export function attention(
   }
 
   const group = numHeads / numKvHeads;
-  const toHeadsFirst = (x: Value) => g.op1("Transpose", [x], { perm: [0, 2, 1, 3] }); // [B, N, S, D]
-  const presentKey = g.op1("Concat", [pastKey, toHeadsFirst(k)], { axis: 2 }); // [B, kvHeads, T, D]
-  const presentValue = g.op1("Concat", [pastValue, toHeadsFirst(v)], { axis: 2 });
+  const toHeadsFirst = (x: Value) => transpose(g, x, [0, 2, 1, 3]); // [B, N, S, D]
+  const presentKey = concat(g, [pastKey, toHeadsFirst(k)], 2); // [B, kvHeads, T, D]
+  const presentValue = concat(g, [pastValue, toHeadsFirst(v)], 2);
   // Query head h uses KV head floor(h / group), as repeat_kv pairs them: split the heads axis into [kvHeads, group]
   // and let MatMul broadcast each KV head over its group instead of materialising the repeat.
-  const queries = g.op1("Reshape", [toHeadsFirst(q), g.constInt64([0, numKvHeads, group, -1, headDim])]); // [B,kvH,G,S,D]
-  const groupAxis = g.constInt64([2]);
-  const keysT = g.op1("Transpose", [g.op1("Unsqueeze", [presentKey, groupAxis])], { perm: [0, 1, 2, 4, 3] }); // [B,kvH,1,D,T]
-  const scores = g.op1("Mul", [g.op1("MatMul", [queries, keysT]), g.constFloat([scale], [])]); // [B, kvH, G, S, T]
-  const scores32 = g.floatType === "float16" ? g.op1("Cast", [scores], { to: FLOAT }) : scores;
-  const probs32 = g.op1("Softmax", [g.op1("Add", [scores32, ctx.bias])], { axis: -1 });
-  const probs = g.floatType === "float16" ? g.op1("Cast", [probs32], { to: FLOAT16 }) : probs32;
-  const context = g.op1("MatMul", [probs, g.op1("Unsqueeze", [presentValue, groupAxis])]); // [B, kvH, G, S, D]
-  const perHead = g.op1("Reshape", [context, g.constInt64([0, numHeads, -1, headDim])]); // [B, numHeads, S, D]
-  const bsnd = g.op1("Transpose", [perHead], { perm: [0, 2, 1, 3] });
-  const output = g.op1("Reshape", [bsnd, g.constInt64([0, 0, numHeads * headDim])]);
+  const queries = reshape(g, toHeadsFirst(q), [0, numKvHeads, group, -1, headDim]); // [B, kvH, G, S, D]
+  const keysT = transpose(g, unsqueeze(g, presentKey, [2]), [0, 1, 2, 4, 3]); // [B, kvH, 1, D, T]
+  const scores = mul(g, matMul(g, queries, keysT), g.constFloat([scale], [])); // [B, kvH, G, S, T]
+  const scores32 = g.floatType === "float16" ? cast(g, scores, "float32") : scores;
+  const probs32 = softmax(g, add(g, scores32, ctx.bias), -1);
+  const probs = g.floatType === "float16" ? cast(g, probs32, "float16") : probs32;
+  const context = matMul(g, probs, unsqueeze(g, presentValue, [2])); // [B, kvH, G, S, D]
+  const perHead = reshape(g, context, [0, numHeads, -1, headDim]); // [B, numHeads, S, D]
+  const output = reshape(g, transpose(g, perHead, [0, 2, 1, 3]), [0, 0, numHeads * headDim]);
   return { output, presentKey, presentValue };
 }

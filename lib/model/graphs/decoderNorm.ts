@@ -1,6 +1,6 @@
 import type { GraphBuilder, Value } from "@/lib/model/onnx/graphBuilder";
 import { float } from "@/lib/model/onnx/graphBuilder";
-import { FLOAT, FLOAT16 } from "./decoderRotary";
+import { add, cast, mul, reduceMean, rmsNorm as fusedRmsNorm, sqrt } from "@/lib/model/onnx/ops";
 
 /**
  * RMSNorm (transformers' Qwen3VLTextRMSNorm) and the residual stream of the decoder, in two interchangeable forms:
@@ -13,15 +13,12 @@ export type NormKind = "plain" | "fused";
 
 /** RMSNorm over the last axis: weight · x / sqrt(mean(x²) + eps). */
 export function rmsNorm(g: GraphBuilder, kind: NormKind, x: Value, weight: Value, eps: number): Value {
-  if (kind === "fused") {
-    return g.op1("SimplifiedLayerNormalization", [x, weight], { axis: -1, epsilon: float(eps), stash_type: 1 });
-  }
-  const x32 = g.floatType === "float16" ? g.op1("Cast", [x], { to: FLOAT }) : x;
-  const variance = g.op1("ReduceMean", [g.op1("Mul", [x32, x32]), g.constInt64([-1])], { keepdims: 1 });
-  const inverseRms = g.op1("Reciprocal", [g.op1("Sqrt", [g.op1("Add", [variance, g.constFloat([eps], [], "float32")])])]);
-  const normalized = g.op1("Mul", [x32, inverseRms]);
-  const back = g.floatType === "float16" ? g.op1("Cast", [normalized], { to: FLOAT16 }) : normalized;
-  return g.op1("Mul", [weight, back]);
+  if (kind === "fused") return fusedRmsNorm(g, x, weight, eps);
+  const x32 = g.floatType === "float16" ? cast(g, x, "float32") : x;
+  const variance = reduceMean(g, mul(g, x32, x32), [-1]);
+  const inverseRms = g.op1("Reciprocal", [sqrt(g, add(g, variance, g.constFloat([eps], [], "float32")))]);
+  const normalized = mul(g, x32, inverseRms);
+  return mul(g, weight, g.floatType === "float16" ? cast(g, normalized, "float16") : normalized);
 }
 
 /**
@@ -64,7 +61,7 @@ export class ResidualStream {
 
   hidden(): Value {
     if (this.pending) {
-      this.base = this.g.op1("Add", [this.base, this.pending]);
+      this.base = add(this.g, this.base, this.pending);
       this.pending = null;
     }
     return this.base;

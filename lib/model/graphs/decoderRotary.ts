@@ -1,4 +1,5 @@
 import type { GraphBuilder, Value } from "@/lib/model/onnx/graphBuilder";
+import { add, cast, concat, cos, gather, mul, neg, sin, split, transpose, unsqueeze } from "@/lib/model/onnx/ops";
 
 /**
  * Multimodal rotary embedding of the Qwen3-VL text model, as graph ops.
@@ -59,30 +60,21 @@ export function buildRotaryTables(
     const rowPerDim = g.constInt64([...rows, ...rows]); // [D]
     const invFreq = g.tensor("/model/rotary_emb/inv_freq", "float32", [opts.headDim], Float32Array.from([...inv, ...inv]));
 
-    const bs3 = g.op1("Transpose", [positionIds], { perm: [1, 2, 0] }); // [B, S, 3]
-    const pos = g.op1("Gather", [bs3, rowPerDim], { axis: 2 }); // [B, S, D] i64
-    const angles = g.op1("Mul", [g.op1("Cast", [pos], { to: FLOAT }), invFreq]); // [B, S, D] f32
-    const axisHeads = g.constInt64([2]);
-    const toFloatType = (v: Value) => (g.floatType === "float16" ? g.op1("Cast", [v], { to: FLOAT16 }) : v);
+    const bs3 = transpose(g, positionIds, [1, 2, 0]); // [B, S, 3]
+    const pos = gather(g, bs3, rowPerDim, 2); // [B, S, D] i64
+    const angles = mul(g, cast(g, pos, "float32"), invFreq); // [B, S, D] f32
+    const toFloatType = (v: Value) => (g.floatType === "float16" ? cast(g, v, "float16") : v);
     const half = opts.headDim / 2;
-    const [sinFirst, sinSecond] = g.op("Split", [g.op1("Sin", [angles]), g.constInt64([half, half])], { axis: -1 }, { outputs: 2 });
-    const cos = g.op1("Unsqueeze", [toFloatType(g.op1("Cos", [angles])), axisHeads]);
-    const sinSigned = g.op1("Unsqueeze", [toFloatType(g.op1("Concat", [g.op1("Neg", [sinFirst]), sinSecond], { axis: -1 })), axisHeads]);
-    return { cos, sinSigned };
+    const [sinFirst, sinSecond] = split(g, sin(g, angles), [half, half], -1);
+    const cosTable = unsqueeze(g, toFloatType(cos(g, angles)), [2]);
+    const sinSigned = unsqueeze(g, toFloatType(concat(g, [neg(g, sinFirst), sinSecond], -1)), [2]);
+    return { cos: cosTable, sinSigned };
   });
 }
 
 /** x·cos + rotate_half(x)·sin for x [B, S, N, D], where rotate_half(x) = cat(−x2, x1). */
 export function applyRotary(g: GraphBuilder, x: Value, tables: RotaryTables, headDim: number): Value {
   const half = headDim / 2;
-  const [x1, x2] = g.op("Split", [x, g.constInt64([half, half])], { axis: -1 }, { outputs: 2 });
-  const swapped = g.op1("Concat", [x2, x1], { axis: -1 });
-  return g.op1("Add", [g.op1("Mul", [x, tables.cos]), g.op1("Mul", [swapped, tables.sinSigned])]);
+  const [x1, x2] = split(g, x, [half, half], -1);
+  return add(g, mul(g, x, tables.cos), mul(g, concat(g, [x2, x1], -1), tables.sinSigned));
 }
-
-/** ONNX TensorProto element types used by Cast. */
-export const FLOAT = 1;
-export const FLOAT16 = 10;
-export const BOOL = 9;
-export const INT32 = 6;
-export const INT64 = 7;
