@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { readdir, readFile, rm } from "node:fs/promises";
+import { readdir, readFile, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { SafetensorsCheckpoint } from "@/lib/model/checkpoint/safetensors";
@@ -47,7 +47,18 @@ export async function ensureParityBundle(fixtureName: string, modelDir: string, 
   const code = await converterCodeFingerprint();
   const dir = path.join(PARITY_CACHE_DIR, `${fixtureName}-${weights.slice(0, 12)}-${code.slice(0, 8)}`);
   if (existsSync(path.join(dir, "vlcache.json"))) return { dir, reused: true };
-  await convertCheckpoint(modelDir, dir, { dtype: "fp32", force: true, progress: opts.progress });
+  // Test files in other processes may want the same bundle at the same time: each builds privately and the first
+  // rename wins (renaming onto an existing, non-empty folder fails), so a bundle someone has opened is never replaced.
+  const build = `${dir}.build-${process.pid}`;
+  await convertCheckpoint(modelDir, build, { dtype: "fp32", force: true, progress: opts.progress });
+  try {
+    await rename(build, dir);
+  } catch (error) {
+    await rm(build, { recursive: true, force: true });
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== "ENOTEMPTY" && code !== "EEXIST") throw error;
+    return { dir, reused: true };
+  }
   await pruneOlderBundles(fixtureName, path.basename(dir));
   return { dir, reused: false };
 }
