@@ -68,7 +68,25 @@ export const envSchema = z.object({
   RATE_LIMIT_PER_MINUTE: optional(nonNegativeInt),
   RATE_LIMIT_BURST: optional(positiveInt),
   API_KEYS: optional(apiKeysSchema),
+  L1_STORAGE_DTYPE: optional(z.enum(["fp32", "fp16", "int8"])),
+  L1_TTL_SECONDS: optional(positiveInt),
+  L1_MEMORY_BYTES: optional(positiveInt),
+  L2_BUDGET_BYTES: optional(positiveInt),
+  L2_IDLE_TTL_SECONDS: optional(positiveInt),
+  L3_TTL_SECONDS: optional(positiveInt),
+  L3_MEMORY_BYTES: optional(positiveInt),
+  L3_NEAR_DUPLICATES: optional(z.enum(["true", "false", "1", "0"]).transform((value) => value === "true" || value === "1")),
 });
+
+/** The three cache levels' budgets and lifetimes (lib/inference/modelCaches.ts builds the levels from them). */
+export interface CacheSettings {
+  /** L1 vision features: storage dtype of the records, Redis TTL, in-process LRU budget. */
+  l1: { storage: "fp32" | "fp16" | "int8"; ttlSeconds: number; memoryBytes: number };
+  /** L2 prefix KV (in process): byte budget and idle TTL. */
+  l2: { budgetBytes: number; idleTtlSeconds: number };
+  /** L3 answers: Redis TTL, in-process fall-back budget, SimHash near-duplicate matching (opt-in). */
+  l3: { ttlSeconds: number; memoryBytes: number; nearDuplicates: boolean };
+}
 
 export interface AppConfig {
   host: string;
@@ -101,6 +119,7 @@ export interface AppConfig {
   rateLimit: { perMinute: number; burst: number };
   /** API key → tenant; empty when API_KEYS is unset. */
   apiKeys: ReadonlyMap<string, TenantId>;
+  caches: CacheSettings;
 }
 
 export class ConfigError extends Error {
@@ -135,5 +154,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxPromptChars: e.MAX_PROMPT_CHARS ?? 32_768,
     rateLimit: { perMinute: e.RATE_LIMIT_PER_MINUTE ?? 120, burst: e.RATE_LIMIT_BURST ?? 30 },
     apiKeys: e.API_KEYS ?? new Map(),
+    caches: {
+      l1: { storage: e.L1_STORAGE_DTYPE ?? "fp32", ttlSeconds: e.L1_TTL_SECONDS ?? 24 * 60 * 60, memoryBytes: e.L1_MEMORY_BYTES ?? 256 * MIB },
+      l2: { budgetBytes: e.L2_BUDGET_BYTES ?? 1024 * MIB, idleTtlSeconds: e.L2_IDLE_TTL_SECONDS ?? 60 * 60 },
+      l3: { ttlSeconds: e.L3_TTL_SECONDS ?? 60 * 60, memoryBytes: e.L3_MEMORY_BYTES ?? 32 * MIB, nearDuplicates: e.L3_NEAR_DUPLICATES ?? false },
+    },
   };
 }
