@@ -1,5 +1,4 @@
-import type { FeatureSource, ResponseCacheResult } from "@/lib/api/types";
-import type { ImageId } from "@/lib/ids";
+import type { ChatMetaEvent, FeatureSource, ResponseCacheResult } from "@/lib/api/types";
 
 /**
  * What `generate` streams, in this order:
@@ -11,7 +10,8 @@ import type { ImageId } from "@/lib/ids";
  * refusal. `meta` follows once the request holds the engine and the caches have been consulted (the shape of the
  * HTTP API's SSE `meta`, minus the sessionId the HTTP layer adds). `token` carries text, never part of a multi-byte
  * character and never text at or past a stop string; concatenated they are the answer. `done` always ends a stream
- * that was accepted — also a cancelled one, which may skip `meta` when it was cancelled while queued.
+ * that was accepted — also a cancelled one, which skips `meta` when it was cancelled while queued or while its
+ * image features were being computed.
  */
 export type GenerationEvent = AcceptedEvent | MetaEvent | TokenEvent | DoneEvent;
 
@@ -23,13 +23,9 @@ export interface AcceptedEvent {
 
 export type { FeatureSource, ResponseCacheResult };
 
-export interface CacheReport {
-  /** One entry per distinct image, in prompt order. Empty for an L3 hit, which needs no features. */
-  readonly features: readonly { readonly imageId: ImageId; readonly source: FeatureSource }[];
-  /** Prompt tokens whose KV came from the prefix cache (`reused`) out of the prompt's length (`total`). */
-  readonly prefix: { readonly reused: number; readonly total: number };
-  readonly response: ResponseCacheResult;
-}
+/** What each cache level contributed: the `cache` object of the HTTP API's SSE `meta` event. Its `features` list has
+ *  one entry per distinct image, in prompt order, and is empty for an L3 hit (which needs no features). */
+export type CacheReport = ChatMetaEvent["cache"];
 
 export interface MetaEvent {
   readonly type: "meta";
