@@ -119,10 +119,13 @@ export type StoreMode = "external" | "embedded" | "memory";
 /**
  * GET /api/health, always HTTP 200 while the process serves requests.
  * `status` is `ok` when the model is loaded and the store is healthy, `starting` while the model loads, and
- * `degraded` when the store is unreachable (requests still work, without shared caching).
+ * `degraded` when the store is unreachable (requests still work, without shared caching) or the model failed to load
+ * (`modelError` says why; generating requests answer 503 until the bundle is fixed and the app restarted).
  */
 export interface HealthResponse {
   status: "ok" | "starting" | "degraded";
+  /** Why no model is served (additive field): present only when loading the bundle failed. */
+  modelError?: { code: string; message: string };
   /** Epoch milliseconds when this server process started; a different value than before means it restarted. */
   startedAt: number;
   /** The loaded bundle, or null while no model is loaded yet. */

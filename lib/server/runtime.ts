@@ -1,14 +1,20 @@
 import { loadConfig, type AppConfig } from "@/lib/config";
 import type { BlobStore } from "@/lib/cache/store/blobStore";
 import { openStore, type StoreMode } from "@/lib/cache/store/openStore";
+import { passThroughSeams } from "@/lib/inference/cacheSeams";
 import { createLogger, type Logger } from "@/lib/log";
+import { KeyedMutex } from "@/lib/server/keyedMutex";
+import { ModelHost } from "@/lib/server/modelRuntime";
+import { RateLimiter } from "@/lib/server/rateLimit";
+import { SessionStore } from "@/lib/server/sessions";
 
 /**
- * The process-wide runtime: configuration, logger and store, created once and shared by every route.
+ * The process-wide runtime: configuration, logger, store, the served model (loading in the background, see
+ * modelRuntime.ts), chat sessions and the rate limiter, created once and shared by every route.
  *
  * Lifecycle: created lazily by the first `getRuntime()` (instrumentation.ts calls it at server start, so the store's
- * log line appears at start-up and the first request does not pay for it); `stopRuntime()` closes the store and stops
- * an embedded redis-server, after which the next `getRuntime()` creates a fresh one. A failed start is not cached:
+ * log line appears at start-up and the model starts loading at once); `stopRuntime()` releases the model, closes the
+ * store and stops an embedded redis-server, after which the next `getRuntime()` creates a fresh one. A failed start is not cached:
  * the next call tries again.
  *
  * Why globalThis: Next.js evaluates instrumentation and each route bundle separately and re-evaluates modules on dev
@@ -24,6 +30,11 @@ export interface Runtime {
   readonly store: BlobStore;
   readonly storeMode: StoreMode;
   readonly startedAt: Date;
+  readonly model: ModelHost;
+  readonly sessions: SessionStore;
+  /** Serialises the turns of one session within this process (see chat.ts). */
+  readonly sessionLocks: KeyedMutex;
+  readonly rateLimiter: RateLimiter;
 }
 
 interface RuntimeSlot {
@@ -37,8 +48,23 @@ async function start(): Promise<{ runtime: Runtime; close: () => Promise<void> }
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   const opened = await openStore(config, logger);
-  const runtime: Runtime = { config, logger, store: opened.store, storeMode: opened.mode, startedAt: new Date() };
-  return { runtime, close: opened.close };
+  const store = opened.store;
+  const runtime: Runtime = {
+    config,
+    logger,
+    store,
+    storeMode: opened.mode,
+    startedAt: new Date(),
+    model: ModelHost.start({ config, store, logger, createSeams: () => passThroughSeams }),
+    sessions: new SessionStore(store, config.sessionTtlSeconds),
+    sessionLocks: new KeyedMutex(),
+    rateLimiter: new RateLimiter(config.rateLimit),
+  };
+  const close = async () => {
+    await runtime.model.release();
+    await opened.close();
+  };
+  return { runtime, close };
 }
 
 export async function getRuntime(): Promise<Runtime> {

@@ -74,11 +74,21 @@ const storedSessionSchema = z.object({
   id: z.string(),
   turns: z.array(
     z.object({
-      user: z.object({ text: z.string(), imageIds: z.array(z.string().refine((value) => parseImageId(value) !== null)) }),
+      user: z.object({
+        text: z.string(),
+        imageIds: z.array(
+          z
+            .string()
+            .refine((value) => parseImageId(value) !== null)
+            .transform((value) => value as ImageId),
+        ),
+      }),
       answer: z.string(),
     }),
   ),
 });
+
+type StoredSession = { version: 1; id: string; turns: readonly SessionTurn[] };
 
 export class SessionStore {
   constructor(
@@ -104,12 +114,12 @@ export class SessionStore {
     }
     const parsed = storedSessionSchema.safeParse(json);
     if (!parsed.success || parsed.data.id !== id) return null;
-    return { id, turns: parsed.data.turns as SessionTurn[] };
+    return { id, turns: parsed.data.turns };
   }
 
   /** Writes the session and restarts its TTL. */
   async save(tenant: TenantId, session: Session): Promise<void> {
-    const record: z.input<typeof storedSessionSchema> = { version: 1, id: session.id, turns: session.turns as SessionTurn[] };
+    const record = { version: 1, id: session.id, turns: session.turns } satisfies StoredSession;
     await this.store.set(sessionKey(tenant, session.id), Buffer.from(JSON.stringify(record)), this.ttlSeconds);
   }
 

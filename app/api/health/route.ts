@@ -1,20 +1,19 @@
-import type { HealthResponse } from "@/lib/api/types";
+import { healthAnswer } from "@/lib/server/health";
 import { getRuntime } from "@/lib/server/runtime";
 
+export const runtime = "nodejs";
 export const dynamic = "force-dynamic";
 
 /**
- * Liveness and the store's state; always 200 while the process serves. `degraded` while the store is unreachable
- * (requests still succeed, failing soft). `model` stays null until the engine is wired in.
+ * Liveness, the served model and the store's state (HealthResponse); always 200 while the process serves. `starting`
+ * while the model loads, `degraded` while the store is unreachable or when the model failed to load (`modelError`).
  */
 export async function GET(): Promise<Response> {
   const runtime = await getRuntime();
-  const healthy = runtime.store.isHealthy();
-  const answer: HealthResponse = {
-    status: healthy ? "ok" : "degraded",
-    startedAt: runtime.startedAt.getTime(),
-    model: null,
-    redis: { mode: runtime.storeMode, healthy },
-  };
+  const answer = healthAnswer({
+    startedAt: runtime.startedAt,
+    model: runtime.model.status,
+    store: { mode: runtime.storeMode, healthy: runtime.store.isHealthy() },
+  });
   return Response.json(answer, { headers: { "cache-control": "no-store" } });
 }
