@@ -20,7 +20,6 @@ import {
   cacheEvictions,
   countLookup,
   droppedEntries,
-  visionEncoderRuns,
   visionEncoderRunsSaved,
 } from "@/lib/metrics/cacheMetrics";
 import type { ImageFeatures } from "@/lib/model/engine/imageFeatures";
@@ -49,9 +48,8 @@ import type { ImageGrid } from "@/lib/model/positions/mrope";
  *   (cached) one, and KV built from them (L2) is the same either way.
  * - A stored record that fails any check (checksum, header, version, shape against the model and the image's grid) is
  *   deleted and recomputed, never partly used.
- * - The vision encoder runs only inside `compute`, counted once per run (`vlcache_vision_encoder_runs_total`); within a
- *   process one key is never computed twice at once, and across processes the lock keeps it to one while the store
- *   is up.
+ * - The vision encoder runs only inside `compute` (which counts `vlcache_vision_encoder_runs_total`); within a process
+ *   one key is never computed twice at once, and across processes the lock keeps it to one while the store is up.
  *
  * Precompute (uploads): `precompute` starts `getOrCompute` in the background and records its state, which
  * `status` reports as `encoding` → `ready` with the time it took; a request arriving meanwhile joins the same flight
@@ -314,7 +312,6 @@ export class FeatureCache {
 
   /** Runs the encoder once and serves its output as the stored record decodes it (see the invariants). */
   private async computeThroughStorage(compute: () => Promise<ImageFeatures>): Promise<{ features: ImageFeatures; record: Buffer }> {
-    visionEncoderRuns.inc();
     const computed = await compute();
     const record = encodeFeatureRecord(toTensors(computed), this.storage);
     const decoded = decodeFeatureRecord(record, { hidden: this.shape.hidden, deepstackLayers: this.shape.deepstackLayers });

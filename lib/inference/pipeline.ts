@@ -1,9 +1,10 @@
 import type { Logger } from "@/lib/log";
+import { observeTtft } from "@/lib/metrics/cacheMetrics";
 import { replayAnswer } from "./answerReplay";
 import { passThroughSeams, type CacheSeams, type ResponseLookup, type SeamContext } from "./cacheSeams";
 import { InferenceError } from "./errors";
 import { EventChannel } from "./eventChannel";
-import type { DoneEvent, GenerationEvent } from "./events";
+import type { CacheReport, DoneEvent, GenerationEvent } from "./events";
 import { planGeneration } from "./generationPlan";
 import { runGeneration } from "./generationRun";
 import type { ImageSource } from "./imageSource";
@@ -72,8 +73,13 @@ export class InferencePipeline {
   private async produce(input: GenerationRequestInput, channel: EventChannel<GenerationEvent>, consumerGone: AbortSignal): Promise<void> {
     const clock = new RequestClock();
     let slot: Slot | null = null;
+    let report: CacheReport | null = null;
     const emit = (event: GenerationEvent) => {
-      if (event.type === "done") this.logDone(event);
+      if (event.type === "meta") report = event.cache;
+      if (event.type === "done") {
+        this.logDone(event);
+        if (event.timings.ttftMs !== null) observeTtft(event.timings.ttftMs / 1000, report !== null && cacheHelped(report));
+      }
       channel.push(event);
     };
     try {
@@ -123,4 +129,13 @@ export class InferencePipeline {
       "generation done",
     );
   }
+}
+
+/** Whether any cache level saved work for a request (the `hit` side of the TTFT histogram, see MetricsSummary). */
+function cacheHelped(report: CacheReport): boolean {
+  return (
+    report.response === "hit" ||
+    report.prefix.reused > 0 ||
+    (report.features.length > 0 && report.features.every((image) => image.source !== "computed"))
+  );
 }

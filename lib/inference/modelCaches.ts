@@ -1,0 +1,152 @@
+import type { ImageStatus } from "@/lib/api/types";
+import type { FeatureIdentity } from "@/lib/cache/keys";
+import { l2Namespace } from "@/lib/cache/keys";
+import { FeatureCache, type PrecomputeState } from "@/lib/cache/l1Features";
+import { PrefixKvCache } from "@/lib/cache/l2PrefixKv";
+import { ResponseCache, type ResponseQuery } from "@/lib/cache/l3Responses";
+import type { ConversationTurn } from "@/lib/cache/responseIdentity";
+import { RESPONSE_RECORD_VERSION } from "@/lib/cache/responseRecord";
+import type { BlobStore } from "@/lib/cache/store/blobStore";
+import type { CacheSettings } from "@/lib/config";
+import type { ImageId, TenantId } from "@/lib/ids";
+import { planImage } from "@/lib/images/preprocess/imageGrid";
+import type { RgbImage } from "@/lib/images/preprocess/resizeImage";
+import type { Logger } from "@/lib/log";
+import { releaseKvCache } from "@/lib/model/engine/kvCache";
+import type { CacheSeams, FeatureSeam, PrefixSeam, ResponseRequest, ResponseSeam, SeamContext } from "./cacheSeams";
+import { encodeImage } from "./imageEncoding";
+import type { InferenceModel } from "./inferenceModel";
+
+/**
+ * The three cache levels of one served model, and the pipeline's seams (cacheSeams.ts) backed by them:
+ * - features → L1 (l1Features.ts): get-or-compute with single flight; the request's `l1` switch off computes without
+ *   reading or writing;
+ * - prefix → L2 (l2PrefixKv.ts) in the namespace of the request's tenant and model;
+ * - responses → L3 (l3Responses.ts) for deterministic requests.
+ * Plus the upload side of L1: `precompute` starts encoding a stored image at once, `imageStatus` reports its state.
+ *
+ * Every seam checks that the request is for this model: a fingerprint mismatch is a wiring bug, never served.
+ */
+export interface ModelCaches {
+  readonly features: FeatureCache;
+  readonly prefix: PrefixKvCache;
+  readonly responses: ResponseCache;
+  readonly seams: CacheSeams;
+  /** Starts the background encode of an uploaded image (an upload's L1 precompute); returns its status now. */
+  precompute(image: UploadedImage, tenant: TenantId): ImageStatus;
+  /** The precompute state GET /api/images/:id reports. */
+  imageState(imageId: ImageId, tenant: TenantId): Promise<PrecomputeState>;
+}
+
+export interface UploadedImage {
+  readonly imageId: ImageId;
+  readonly width: number;
+  readonly height: number;
+  /** The canonical pixels, as stored. */
+  readonly pixels: RgbImage;
+}
+
+export function createModelCaches(model: InferenceModel, store: BlobStore, settings: CacheSettings, logger?: Logger): ModelCaches {
+  const features = new FeatureCache({
+    store,
+    fingerprint: model.fingerprint,
+    shape: { hidden: model.engine.config.text.hiddenSize, deepstackLayers: model.engine.config.vision.deepstackVisualIndexes.length },
+    storage: settings.l1.storage,
+    ttlSeconds: settings.l1.ttlSeconds,
+    memoryBytes: settings.l1.memoryBytes,
+    logger,
+  });
+  const prefix = new PrefixKvCache({ budgetBytes: settings.l2.budgetBytes, idleTtlMs: settings.l2.idleTtlSeconds * 1000, logger });
+  const responses = new ResponseCache({
+    store,
+    fingerprint: model.fingerprint,
+    ttlSeconds: settings.l3.ttlSeconds,
+    memoryBytes: settings.l3.memoryBytes,
+    nearDuplicates: { enabled: settings.l3.nearDuplicates },
+    logger,
+  });
+  const identity = (imageId: ImageId): FeatureIdentity => ({ imageId, preprocess: model.preprocessDigest, storage: features.storage });
+  const checkModel = (ctx: SeamContext) => {
+    if (ctx.model !== model.fingerprint) throw new Error(`cache seams of model ${model.fingerprint} asked for model ${ctx.model}`);
+  };
+
+  const featureSeam: FeatureSeam = {
+    storage: features.storage,
+    async getFeatures(image, compute, ctx) {
+      checkModel(ctx);
+      return features.getOrCompute({ tenant: ctx.tenant, identity: image.identity, grid: image.grid }, compute, {
+        useCache: ctx.flags.l1,
+        signal: ctx.signal,
+      });
+    },
+  };
+
+  const prefixSeam: PrefixSeam = {
+    async lookup(key, ctx) {
+      checkModel(ctx);
+      return ctx.flags.l2 ? prefix.lookup(l2Namespace(ctx.tenant, ctx.model), key) : null;
+    },
+    insert(key, kv, ctx) {
+      try {
+        checkModel(ctx);
+        if (ctx.flags.l2) prefix.insert(l2Namespace(ctx.tenant, ctx.model), key, kv);
+      } finally {
+        releaseKvCache(kv);
+      }
+    },
+  };
+
+  const responseSeam: ResponseSeam = {
+    async lookup(request, ctx) {
+      checkModel(ctx);
+      if (!ctx.flags.l3) return { result: "bypass" };
+      const found = await responses.lookup(responseQuery(request, ctx.tenant));
+      return found.result === "hit" ? { result: "hit", answer: found.record } : { result: found.result };
+    },
+    async store(request, answer, ctx) {
+      checkModel(ctx);
+      if (!ctx.flags.l3) return;
+      await responses.store(responseQuery(request, ctx.tenant), { version: RESPONSE_RECORD_VERSION, ...answer, createdAt: Date.now() });
+    },
+  };
+
+  return {
+    features,
+    prefix,
+    responses,
+    seams: { features: featureSeam, prefix: prefixSeam, responses: responseSeam },
+    precompute(image, tenant) {
+      const grid = planImage(image.width, image.height, model.preprocessor).grid;
+      features.precompute({ tenant, identity: identity(image.imageId), grid }, async () => (await encodeImage(model, image.pixels)).features);
+      return "encoding";
+    },
+    imageState(imageId, tenant) {
+      return features.precomputeState({ tenant, identity: identity(imageId) });
+    },
+  };
+}
+
+/**
+ * A pipeline request as L3 sees it. Each message becomes one turn (its text parts joined by newlines, its images in
+ * order); what that flattening loses — where the images sat between text parts — goes into `extra` with the other
+ * token-affecting settings L3's core identity does not know (repetition penalty, stop strings).
+ */
+function responseQuery(request: ResponseRequest, tenant: TenantId): ResponseQuery {
+  const conversation: ConversationTurn[] = request.messages.map((message) => ({
+    role: message.role,
+    text: message.parts.flatMap((part) => (part.type === "text" ? [part.text] : [])).join("\n"),
+    images: message.parts.flatMap((part) => (part.type === "image" ? [part.feature] : [])),
+  }));
+  const { repetitionPenalty, stop, ...params } = request.params;
+  return {
+    tenant,
+    conversation,
+    params,
+    caseFold: false,
+    extra: {
+      repetitionPenalty,
+      stop: [...stop],
+      layout: request.messages.map((message) => message.parts.map((part) => (part.type === "text" ? "t" : "i")).join("")),
+    },
+  };
+}
