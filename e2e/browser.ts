@@ -25,14 +25,14 @@ export interface BrowserSession {
   close(): Promise<void>;
 }
 
-export async function openBrowser(): Promise<BrowserSession> {
+export async function openBrowser(viewport = { width: 1100, height: 900 }): Promise<BrowserSession> {
   const profileDir = await mkdtemp(path.join(os.tmpdir(), "vlcache-chromium-"));
   // launchPersistentContext is how playwright takes an explicit --user-data-dir.
   const context = await chromium.launchPersistentContext(profileDir, {
     executablePath: CHROMIUM_PATH,
     headless: true,
     args: CHROMIUM_ARGS,
-    viewport: { width: 1100, height: 900 },
+    viewport,
   });
   const page = context.pages()[0] ?? (await context.newPage());
   return {

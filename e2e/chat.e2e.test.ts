@@ -1,0 +1,269 @@
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import type { Locator, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import type { HealthResponse, MetricsSummary } from "@/lib/api/types";
+import { canonicalize, imageIdOf } from "@/lib/images/canonicalize";
+import type { ImageId } from "@/lib/ids";
+import * as img from "@/tests/support/testImages";
+import { openBrowser, type BrowserSession } from "./browser";
+import { screenshot } from "./screenshots";
+
+/**
+ * The chat page end to end, against the running app serving the e2e test model (random weights: the answers are
+ * gibberish, but they are the model's own tokens, streamed and cached like any other).
+ *
+ * One conversation story in one page, each step building on the previous one: pick an example → its chip turns ready
+ * → ask and watch the answer stream → Regenerate (the same question again) comes from the response cache word for
+ * word → a new chat about the same image reuses its vision features and the prompt prefix → a pasted image → Stop
+ * mid-stream → a corrupt file is refused readably → /metrics counts the hits.
+ */
+let browser: BrowserSession;
+let page: Page;
+const baseUrl = inject("baseUrl");
+
+beforeAll(async () => {
+  browser = await openBrowser();
+  page = browser.page;
+  await page.goto(baseUrl);
+});
+afterAll(() => browser.close());
+
+// ── page helpers ────────────────────────────────────────────────────────────────────────────────────────────────
+
+const answers = (): Locator => page.getByTestId("answer");
+/** The rendered Markdown of an answer (the bubble's first block; "Thinking…", "Stopped." and errors are not in it). */
+const answerText = async (answer: Locator): Promise<string> => {
+  const markdown = answer.locator(":scope > div > div");
+  return (await markdown.count()) === 0 ? "" : ((await markdown.first().textContent()) ?? "");
+};
+const badge = (answer: Locator, kind: string): Promise<string | null> => answer.getByTestId(`badge-${kind}`).textContent();
+const galleryItem = (imageId: ImageId): Locator => page.locator(`[data-testid="gallery-item"][data-image-id="${imageId}"]`);
+const question = (): Locator => page.getByRole("textbox", { name: "Question" });
+
+async function waitForStatus(answer: Locator, status: string, timeout = 30_000): Promise<void> {
+  await expect.poll(() => answer.getAttribute("data-status"), { timeout }).toBe(status);
+}
+
+async function waitForChipReady(imageId: ImageId): Promise<string> {
+  const chip = galleryItem(imageId).getByTestId("image-status-chip");
+  await expect.poll(() => chip.getAttribute("data-tone"), { timeout: 30_000 }).toBe("ready");
+  return (await chip.textContent()) ?? "";
+}
+
+/**
+ * Records, in the page, the newest answer's text length and status at every DOM change until `stopRecording`: what
+ * the reader saw, render by render, while the answer streamed.
+ */
+async function startRecording(): Promise<void> {
+  await page.evaluate(() => {
+    const samples: { length: number; status: string }[] = [];
+    const observer = new MutationObserver(() => {
+      const all = document.querySelectorAll<HTMLElement>('[data-testid="answer"]');
+      const newest = all[all.length - 1];
+      if (newest === undefined) return;
+      const text = newest.querySelector(":scope > div > div")?.textContent ?? "";
+      samples.push({ length: text.length, status: newest.dataset.status ?? "" });
+    });
+    observer.observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
+    Object.assign(window, { __answerRecording: { samples, observer } });
+  });
+}
+
+async function stopRecording(): Promise<{ length: number; status: string }[]> {
+  return page.evaluate(() => {
+    const recording = (window as unknown as { __answerRecording: { samples: { length: number; status: string }[]; observer: MutationObserver } })
+      .__answerRecording;
+    recording.observer.disconnect();
+    return recording.samples;
+  });
+}
+
+async function send(text: string): Promise<Locator> {
+  const before = await answers().count();
+  await question().fill(text);
+  await page.getByRole("button", { name: "Send" }).click();
+  await expect.poll(() => answers().count()).toBe(before + 1);
+  // By position, not `.last()`: the locator must keep naming this answer after later questions.
+  return answers().nth(before);
+}
+
+/** "prefix 12/345 reused" → [12, 345]. */
+function prefixNumbers(label: string | null): [number, number] {
+  const match = /^prefix ([\d,]+)\/([\d,]+) reused$/.exec(label ?? "");
+  if (match === null) throw new Error(`unexpected prefix badge: ${label}`);
+  return [Number(match[1].replaceAll(",", "")), Number(match[2].replaceAll(",", ""))];
+}
+
+async function setMaxNewTokens(value: number): Promise<void> {
+  const settings = page.getByTestId("settings");
+  if ((await settings.getAttribute("open")) === null) await settings.locator("summary").click();
+  const field = settings.getByLabel("Max new tokens");
+  await field.fill(String(value));
+  await field.press("Enter");
+  await expect.poll(() => settings.locator("summary").textContent()).toContain(`max ${value} tokens`);
+  await settings.locator("summary").click();
+}
+
+// ── the story ───────────────────────────────────────────────────────────────────────────────────────────────────
+
+describe("chat page", () => {
+  const example = { title: "Bar chart", file: "bar-chart.png", question: "Which month had the most active users, and how many?" };
+  let exampleId: ImageId;
+  let firstAnswer = "";
+
+  it("opens with the served model named in the header", async () => {
+    const health = (await (await fetch(`${baseUrl}/api/health`)).json()) as HealthResponse;
+    expect(health.model).not.toBeNull();
+    await expect.poll(() => page.getByTestId("header-model").textContent()).toBe(health.model!.name);
+    expect(await page.getByTestId("header-provider").textContent()).toBe(health.model!.executionProvider.toUpperCase());
+    expect(await page.getByTestId("header-redis").textContent()).toBe("Redis (external) ✓");
+    await screenshot(page, "chat-01-empty");
+  });
+
+  it("attaches an example with its starter question, and its chip turns ready", async () => {
+    const canonical = await canonicalize(await readFile(path.join("public", "examples", example.file)), { maxPixels: 40_000_000 });
+    if (!canonical.ok) throw new Error(canonical.error.message);
+    exampleId = canonical.image.id;
+
+    await page.getByRole("button", { name: example.question }).click();
+    const chipLabel = await waitForChipReady(exampleId);
+    expect(chipLabel).toMatch(/^ready in \d+(\.\d+)? (ms|s)$/);
+    expect(await galleryItem(exampleId).getByRole("button", { name: `Detach ${example.title}` }).getAttribute("aria-pressed")).toBe("true");
+    expect(await page.getByRole("button", { name: `Remove ${example.title}` }).isVisible()).toBe(true);
+    expect(await question().inputValue()).toBe(example.question);
+    const info = await (await fetch(`${baseUrl}/api/images/${exampleId}`)).json();
+    expect(info).toMatchObject({ imageId: exampleId, status: "ready" });
+    await screenshot(page, "chat-02-example-ready");
+  });
+
+  it("streams the answer: it grows render by render before `done`", async () => {
+    await startRecording();
+    await page.getByRole("button", { name: "Send" }).click();
+    const answer = answers().nth(0);
+    await waitForStatus(answer, "done");
+    const samples = await stopRecording();
+    firstAnswer = await answerText(answer);
+
+    const streamed = samples.filter((s) => s.status === "streaming" && s.length > 0).map((s) => s.length);
+    expect(new Set(streamed).size).toBeGreaterThanOrEqual(2);
+    expect(streamed).toEqual([...streamed].sort((a, b) => a - b));
+    expect(firstAnswer.length).toBeGreaterThan(Math.max(...streamed) - 1);
+    expect(samples.at(-1)?.status).toBe("done");
+
+    expect(await page.getByTestId("question").last().textContent()).toBe(example.question);
+    expect(await badge(answer, "features")).toBe("features: precomputed");
+    expect(await badge(answer, "response")).toBe("response cache miss");
+    const [reused, total] = prefixNumbers(await badge(answer, "prefix"));
+    expect(reused).toBe(0);
+    expect(total).toBeGreaterThan(0);
+    expect(await badge(answer, "ttft")).toMatch(/^TTFT \d+(\.\d+)? (ms|s)$/);
+    expect(await badge(answer, "speed")).toMatch(/^\d+\.\d tok\/s$/);
+    await screenshot(page, "chat-03-streamed-answer");
+  });
+
+  it("asks the same question again (Regenerate): the answer comes from the response cache, word for word", async () => {
+    await page.getByRole("button", { name: "Regenerate" }).click();
+    await expect.poll(() => answers().count()).toBe(1);
+    const answer = answers().nth(0);
+    // The replaced answer said "miss": waiting for "hit" cannot be satisfied by it.
+    await expect.poll(() => badge(answer, "response").catch(() => null), { timeout: 30_000 }).toBe("response cache hit");
+    await waitForStatus(answer, "done");
+    expect(await answerText(answer)).toBe(firstAnswer);
+    await screenshot(page, "chat-04-response-cache-hit");
+  });
+
+  it("a new chat about the same image reuses its vision features (L1) and the prompt prefix (L2)", async () => {
+    await page.getByRole("button", { name: "New chat" }).click();
+    await expect.poll(() => answers().count()).toBe(0);
+    await galleryItem(exampleId).getByRole("button", { name: `Attach ${example.title}` }).click();
+    const answer = await send("What do the two axes measure?");
+    await waitForStatus(answer, "done");
+
+    expect(await badge(answer, "features")).toMatch(/^features: (L1|precomputed)$/);
+    expect(await answer.getByTestId("badge-features").getAttribute("data-tone")).toBe("saved");
+    expect(await badge(answer, "response")).toBe("response cache miss");
+    const [reused, total] = prefixNumbers(await badge(answer, "prefix"));
+    expect(reused).toBeGreaterThan(0);
+    expect(reused).toBeLessThan(total);
+    expect(await answer.getByTestId("badge-prefix").getAttribute("data-tone")).toBe("saved");
+    await screenshot(page, "chat-05-new-chat-l1-l2");
+  });
+
+  it("uploads a pasted PNG, attaches it and answers about it", async () => {
+    const picture = img.patternRgb(224, 168);
+    const pastedId = imageIdOf(picture.data, 224, 168);
+    const png = await img.png(picture);
+    await page.evaluate((base64) => {
+      const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+      const data = new DataTransfer();
+      data.items.add(new File([bytes], "pasted.png", { type: "image/png" }));
+      document.dispatchEvent(new ClipboardEvent("paste", { clipboardData: data, bubbles: true, cancelable: true }));
+    }, png.toString("base64"));
+
+    expect(await waitForChipReady(pastedId)).toMatch(/^ready in /);
+    expect(await page.getByRole("button", { name: "Remove pasted.png" }).isVisible()).toBe(true);
+    expect(await page.getByTestId("gallery-item").first().getAttribute("data-image-id")).toBe(pastedId);
+
+    const answer = await send("What is in this picture?");
+    await waitForStatus(answer, "done");
+    expect(await badge(answer, "features")).toBe("features: precomputed");
+    expect((await answerText(answer)).length).toBeGreaterThan(0);
+    await screenshot(page, "chat-06-pasted-image");
+  });
+
+  it("Stop ends a long answer mid-stream and the page is ready for the next question", async () => {
+    await setMaxNewTokens(4096);
+    const answer = await send("Describe the trend from January to June in great detail.");
+    await expect.poll(async () => (await answerText(answer)).length, { timeout: 30_000 }).toBeGreaterThan(20);
+    expect(await answer.getAttribute("data-status")).toBe("streaming");
+    await page.getByRole("button", { name: "Stop" }).click();
+
+    await waitForStatus(answer, "stopped", 5_000);
+    const atStop = await answerText(answer);
+    await page.waitForTimeout(1_500);
+    expect(await answerText(answer)).toBe(atStop);
+    expect(await answer.getByText("Stopped.").isVisible()).toBe(true);
+    await screenshot(page, "chat-07-stopped");
+
+    expect(await page.getByRole("button", { name: "Stop" }).count()).toBe(0);
+    expect(await page.getByRole("button", { name: "Regenerate" }).isEnabled()).toBe(true);
+    await setMaxNewTokens(24);
+    const next = await send("And in one word?");
+    await waitForStatus(next, "done");
+    expect(await badge(next, "response")).toBe("response cache miss");
+    expect(await answerText(answer)).toBe(atStop);
+  });
+
+  it("refuses a truncated PNG with a readable error and leaves the gallery as it was", async () => {
+    const galleryBefore = await page.getByTestId("gallery-item").count();
+    const broken = img.truncated(await img.png(img.patternRgb(120, 90)));
+    await page.getByTestId("file-input").setInputFiles({ name: "broken.png", mimeType: "image/png", buffer: broken });
+    const card = page.locator('[data-testid="upload-card"][data-state="refused"]').first();
+    await expect.poll(() => card.count(), { timeout: 20_000 }).toBe(1);
+    expect(await card.getByTestId("upload-error").textContent()).toMatch(/^The PNG file could not be decoded \(truncated or corrupt\): \S.*$/);
+    expect(await card.textContent()).toContain("broken.png was not accepted");
+    expect(await page.getByTestId("gallery-item").count()).toBe(galleryBefore);
+    await screenshot(page, "chat-08-corrupt-file");
+  });
+
+  it("/metrics shows the hits of this conversation", async () => {
+    await page.getByRole("link", { name: "Metrics" }).click();
+    await page.waitForURL(`${baseUrl}/metrics`);
+    const l3Hits = page.getByTestId("stat-l3-hits").locator("p").nth(1);
+    await expect.poll(() => l3Hits.textContent(), { timeout: 10_000 }).toMatch(/^[1-9]/);
+    // The hit-ratio chart needs two polls to draw a line.
+    await expect.poll(() => page.getByTestId("chart-hit-ratio").locator("svg").count(), { timeout: 10_000 }).toBeGreaterThan(0);
+
+    const summary = (await (await fetch(`${baseUrl}/api/metrics/summary`)).json()) as MetricsSummary;
+    expect(summary.levels.l3.hits).toBeGreaterThanOrEqual(1);
+    expect(summary.levels.l1.hits).toBeGreaterThanOrEqual(1);
+    expect(summary.prefixTokensReused).toBeGreaterThan(0);
+    expect(Number(await l3Hits.textContent())).toBe(summary.levels.l3.hits);
+    const prefixStat = page.getByTestId("stat-prefix-tokens").locator("p").nth(1);
+    expect(Number((await prefixStat.textContent())?.replaceAll(",", ""))).toBe(summary.prefixTokensReused);
+    expect(await page.getByTestId("chart-ttft").isVisible()).toBe(true);
+    expect(await page.getByTestId("chart-memory").isVisible()).toBe(true);
+    await screenshot(page, "chat-09-metrics");
+  });
+});

@@ -1,0 +1,73 @@
+/**
+ * Makes docs/screenshot.png, the README's picture of the chat page in use (1280×800): an example image, a question
+ * with its streamed answer, and a follow-up whose badges show the caches at work.
+ *
+ *   npx tsx e2e/readmeScreenshot.ts               # next build first
+ *   npx tsx e2e/readmeScreenshot.ts --skip-build  # the .next build is known to be fresh (e.g. right after test:e2e)
+ *
+ * It runs the same stack as the e2e tests (testStack.ts: the built app, the test model, a private redis-server).
+ */
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import type { Locator, Page } from "playwright-core";
+import { buildApp } from "./appServer";
+import { openBrowser } from "./browser";
+import { startTestStack } from "./testStack";
+
+const OUT_FILE = path.join(process.cwd(), "docs", "screenshot.png");
+const LOG_DIR = path.join(process.cwd(), "test-results", "readme-screenshot");
+const EXAMPLE_QUESTION = "Which month had the most active users, and how many?";
+const FOLLOW_UP = "What do the two axes measure?";
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function askAndWait(page: Page, send: () => Promise<void>): Promise<Locator> {
+  const index = await page.getByTestId("answer").count();
+  await send();
+  const answer = page.getByTestId("answer").nth(index);
+  await until("the answer to finish", async () => (await answer.count()) === 1 && (await answer.getAttribute("data-status")) === "done");
+  return answer;
+}
+
+async function main(): Promise<void> {
+  await mkdir(LOG_DIR, { recursive: true });
+  if (!process.argv.includes("--skip-build")) {
+    console.log("readme screenshot: next build …");
+    await buildApp(path.join(LOG_DIR, "build.log"));
+  }
+  const stack = await startTestStack(path.join(LOG_DIR, "server.log"));
+  const browser = await openBrowser({ width: 1280, height: 800 });
+  try {
+    const { page } = browser;
+    await page.goto(stack.baseUrl);
+    await page.getByRole("button", { name: EXAMPLE_QUESTION }).click();
+    const chip = page.getByTestId("image-status-chip").first();
+    await until("the example's features", async () => (await chip.count()) === 1 && (await chip.getAttribute("data-tone")) === "ready");
+
+    await askAndWait(page, () => page.getByRole("button", { name: "Send" }).click());
+    await askAndWait(page, async () => {
+      await page.getByRole("textbox", { name: "Question" }).fill(FOLLOW_UP);
+      await page.getByRole("button", { name: "Send" }).click();
+    });
+    // Leave the question box empty and unfocused, as a reader would see the page after reading the answer.
+    await page.getByRole("textbox", { name: "Question" }).blur();
+
+    await mkdir(path.dirname(OUT_FILE), { recursive: true });
+    await page.screenshot({ path: OUT_FILE });
+    console.log(`readme screenshot: wrote ${path.relative(process.cwd(), OUT_FILE)}`);
+  } finally {
+    await browser.close();
+    await stack.stop();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
