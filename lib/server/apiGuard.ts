@@ -1,6 +1,6 @@
 import type { Runtime } from "./runtime";
 import { identifyClient, type ClientIdentity } from "./clientIdentity";
-import { RequestError } from "./requestError";
+import { errorAnswer, RequestError } from "./requestError";
 
 /**
  * The checks every API request passes first: who the client is (tenant, see clientIdentity.ts) and, for the routes
@@ -17,4 +17,20 @@ export function admitClient(request: Request, runtime: Pick<Runtime, "config" | 
     }
   }
   return identified.identity;
+}
+
+/** Runs `handle` for an admitted client; a refusal (bad tenant or key, rate limit) is answered as `{error}` instead. */
+export async function withClient(
+  request: Request,
+  runtime: Pick<Runtime, "config" | "rateLimiter" | "logger">,
+  options: { rateLimited: boolean },
+  handle: (client: ClientIdentity) => Promise<Response>,
+): Promise<Response> {
+  let client: ClientIdentity;
+  try {
+    client = admitClient(request, runtime, options);
+  } catch (error) {
+    return errorAnswer(error, runtime.logger);
+  }
+  return handle(client);
 }
