@@ -11,10 +11,8 @@ if [[ -z "${REDIS_URL:-}" ]]; then
   bash scripts/ensure-system-deps.sh --optional redis-server
 fi
 
-# Model hook: the demo's model bundle is prepared by scripts/demo-model.sh once that script exists.
-if [[ -f scripts/demo-model.sh ]]; then
-  bash scripts/demo-model.sh
-fi
+# The model: with MODEL_DIR unset, the default random-weight test bundle is built once under CACHE_DIR (with progress).
+bash scripts/demo-model.sh
 
 stale_build() {
   [[ ! -f .next/BUILD_ID ]] && return 0
