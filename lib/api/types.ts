@@ -106,6 +106,8 @@ export interface ImageInfoResponse {
   height: number;
   bytes: number;
   status: ImageStatus;
+  /** Once `ready`: how long this server took to encode the image after its upload (absent when it did not encode it). */
+  encodingMs?: number;
 }
 
 // ── GET /api/health ───────────────────────────────────────────────────────────────────────────────────────────────

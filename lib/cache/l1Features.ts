@@ -187,14 +187,16 @@ export class FeatureCache {
   }
 
   /**
-   * Starts computing an image's features in the background (an upload); returns at once. Errors are logged, not
-   * thrown: a request that needs the features later computes them itself.
+   * Starts computing an image's features in the background (an upload); returns at once, with `ready` when they are
+   * already in process memory. Errors are logged, not thrown: a request that needs the features computes them itself.
    */
-  precompute(request: FeatureLookupRequest, compute: () => Promise<ImageFeatures>): void {
+  precompute(request: FeatureLookupRequest, compute: () => Promise<ImageFeatures>): PrecomputeState["status"] {
     this.checkIdentity(request.identity);
     const key = this.featuresKey(request);
     const existing = this.precomputes.get(key);
-    if (existing !== undefined && !existing.done) return;
+    if (existing !== undefined && !existing.done) return "encoding";
+    // Uploaded again while its features are at hand: nothing to encode.
+    if (this.memory.has(key)) return "ready";
     const entry: PrecomputeEntry = { startedAt: Date.now(), encodingMs: null, done: false, served: false };
     this.precomputes.set(key, entry, 1);
     const started = performance.now();
@@ -218,6 +220,7 @@ export class FeatureCache {
     flight.catch((error: unknown) => {
       this.logger?.error({ err: error, imageId: request.identity.imageId }, "l1: precompute failed; the first request will compute the features");
     });
+    return "encoding";
   }
 
   /**

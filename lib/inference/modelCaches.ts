@@ -10,7 +10,7 @@ import type { BlobStore } from "@/lib/cache/store/blobStore";
 import type { CacheSettings } from "@/lib/config";
 import type { ImageId, TenantId } from "@/lib/ids";
 import { planImage } from "@/lib/images/preprocess/imageGrid";
-import type { RgbImage } from "@/lib/images/preprocess/resizeImage";
+import type { CanonicalImage } from "@/lib/images/canonicalize";
 import type { Logger } from "@/lib/log";
 import { releaseKvCache } from "@/lib/model/engine/kvCache";
 import type { CacheSeams, FeatureSeam, PrefixSeam, ResponseRequest, ResponseSeam, SeamContext } from "./cacheSeams";
@@ -38,13 +38,8 @@ export interface ModelCaches {
   imageState(imageId: ImageId, tenant: TenantId): Promise<PrecomputeState>;
 }
 
-export interface UploadedImage {
-  readonly imageId: ImageId;
-  readonly width: number;
-  readonly height: number;
-  /** The canonical pixels, as stored. */
-  readonly pixels: RgbImage;
-}
+/** A stored upload: its canonical id and pixels ([height, width, 3] u8 sRGB). */
+export type UploadedImage = Pick<CanonicalImage, "id" | "width" | "height" | "data">;
 
 export function createModelCaches(model: InferenceModel, store: BlobStore, settings: CacheSettings, logger?: Logger): ModelCaches {
   const features = new FeatureCache({
@@ -117,8 +112,8 @@ export function createModelCaches(model: InferenceModel, store: BlobStore, setti
     seams: { features: featureSeam, prefix: prefixSeam, responses: responseSeam },
     precompute(image, tenant) {
       const grid = planImage(image.width, image.height, model.preprocessor).grid;
-      features.precompute({ tenant, identity: identity(image.imageId), grid }, async () => (await encodeImage(model, image.pixels)).features);
-      return "encoding";
+      const pixels = { data: image.data, width: image.width, height: image.height };
+      return features.precompute({ tenant, identity: identity(image.id), grid }, async () => (await encodeImage(model, pixels)).features);
     },
     imageState(imageId, tenant) {
       return features.precomputeState({ tenant, identity: identity(imageId) });

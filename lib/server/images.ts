@@ -1,6 +1,7 @@
 import type { ImageInfoResponse, ImageStatus, ImageUploadResponse } from "@/lib/api/types";
 import type { AppConfig } from "@/lib/config";
 import { imageKey, imageMetaKey } from "@/lib/cache/keys";
+import type { PrecomputeState } from "@/lib/cache/l1Features";
 import type { BlobStore } from "@/lib/cache/store/blobStore";
 import { DEFAULT_TENANT, parseImageId, type ImageId, type TenantId } from "@/lib/ids";
 import { canonicalize, decodeCanonicalPng, encodeCanonicalPng, type CanonicalImage } from "@/lib/images/canonicalize";
@@ -31,6 +32,8 @@ export interface ImageDeps {
   store: BlobStore;
   config: Pick<AppConfig, "imageTtlSeconds" | "maxUploadBytes" | "maxImagePixels">;
   logger: Logger;
+  /** The upload precompute, when a model is served (see ImagePrecompute). */
+  precompute?: ImagePrecompute | null;
 }
 
 const uploadsTotal = counter<"result">({
@@ -40,16 +43,13 @@ const uploadsTotal = counter<"result">({
 });
 
 /**
- * Seam for work that follows a stored upload. L1 precompute hooks in here: start the background vision encode of
- * `image` and answer "encoding" until its features are cached. Until that exists every stored image is ready.
+ * The L1 side of uploads (the served model's caches, lib/inference/modelCaches.ts): an upload starts encoding its image
+ * at once, in the background, and GET reports `encoding` until the features are cached, then `ready`. Without one
+ * (no model served yet) every stored image is reported `ready`: its features are computed by the first request.
  */
-function afterImageStored(_image: CanonicalImage, _tenant: TenantId, _deps: ImageDeps): ImageStatus {
-  return "ready";
-}
-
-/** Seam, paired with `afterImageStored`: the status GET /api/images/:id reports for a known image. */
-async function imageStatus(_imageId: ImageId, _tenant: TenantId, _deps: ImageDeps): Promise<ImageStatus> {
-  return "ready";
+export interface ImagePrecompute {
+  precompute(image: CanonicalImage, tenant: TenantId): ImageStatus;
+  imageState(imageId: ImageId, tenant: TenantId): Promise<PrecomputeState>;
 }
 
 export type StoreImageResult = { ok: true; answer: UploadAnswer } | { ok: false; error: IngestError };
@@ -73,7 +73,7 @@ export async function storeImage(file: Buffer, deps: ImageDeps, tenant: TenantId
   const answer: UploadAnswer = {
     ...record,
     deduplicated: stored && !created,
-    status: afterImageStored(image, tenant, deps),
+    status: stored && deps.precompute ? deps.precompute.precompute(image, tenant) : "ready",
     ...(stored ? {} : { stored: false as const }),
   };
   return { ok: true, answer };
@@ -147,6 +147,11 @@ export async function handleImageGet(
   }
   const record = await loadImageRecord(imageId, deps, tenant);
   if (!record) return missing();
-  const answer: ImageInfoResponse = { ...record, status: await imageStatus(imageId, tenant, deps) };
+  const state = deps.precompute ? await deps.precompute.imageState(imageId, tenant) : null;
+  const answer: ImageInfoResponse = {
+    ...record,
+    status: state?.status ?? "ready",
+    ...(state?.status === "ready" && state.encodingMs !== null ? { encodingMs: Math.round(state.encodingMs) } : {}),
+  };
   return Response.json(answer, { headers: { "cache-control": "no-store" } });
 }

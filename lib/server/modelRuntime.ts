@@ -1,4 +1,3 @@
-import "server-only";
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
@@ -6,14 +5,19 @@ import { z } from "zod";
 import type { HealthResponse } from "@/lib/api/types";
 import type { AppConfig } from "@/lib/config";
 import type { BlobStore } from "@/lib/cache/store/blobStore";
-import type { CacheSeams } from "@/lib/inference/cacheSeams";
+import type { ImageStatus } from "@/lib/api/types";
+import type { PrecomputeState } from "@/lib/cache/l1Features";
+import type { ImageId, TenantId } from "@/lib/ids";
+import type { CanonicalImage } from "@/lib/images/canonicalize";
+import type { ModelCaches } from "@/lib/inference/modelCaches";
 import { storedImages } from "@/lib/inference/imageSource";
 import { loadInferenceModel, type InferenceModel } from "@/lib/inference/inferenceModel";
 import { InferencePipeline } from "@/lib/inference/pipeline";
 import { GenerationScheduler } from "@/lib/inference/scheduler";
 import type { Logger } from "@/lib/log";
-import { convertRandom, ConvertError } from "@/lib/model/convert/convert";
+import { CONVERTER_VERSION, convertRandom, ConvertError } from "@/lib/model/convert/convert";
 import { BundleLoadError } from "@/lib/model/engine/errors";
+import type { ImagePrecompute } from "./images";
 import { RequestError } from "./requestError";
 
 /**
@@ -22,7 +26,7 @@ import { RequestError } from "./requestError";
  *
  * Lifecycle: `startModelHost` returns at once in state `loading`; loading then
  *   1. picks the bundle: MODEL_DIR, or else the default test bundle `<CACHE_DIR>/models/tiny-seed0` (seeded random
- *      weights), which is converted on the first start and reused afterwards;
+ *      weights), which is converted on the first start and reused afterwards (rebuilt when the converter changed);
  *   2. loads it (tokenizer, template, ORT sessions on EXECUTION_PROVIDER) and builds the pipeline with the cache seams;
  * and ends in `ready`, or in `failed` with the reason (a missing or broken bundle), which /api/health reports and every
  * generating request answers with 503. A failed load is not retried: the bundle must be fixed and the app restarted.
@@ -43,6 +47,8 @@ export interface ServedModel {
   /** Unix seconds when the bundle was built (vlcache.json createdAt), for /v1/models. */
   readonly created: number;
   readonly model: InferenceModel;
+  /** Its three cache levels; the pipeline uses their seams. */
+  readonly caches: ModelCaches;
   readonly pipeline: InferencePipeline;
 }
 
@@ -51,19 +57,19 @@ export type ModelStatus =
   | { readonly state: "ready"; readonly served: ServedModel }
   | { readonly state: "failed"; readonly code: string; readonly message: string };
 
-export type SeamFactory = (model: InferenceModel, store: BlobStore, logger: Logger) => CacheSeams;
+export type CacheFactory = (model: InferenceModel, store: BlobStore, logger: Logger) => ModelCaches;
 
 export interface ModelHostDeps {
   readonly config: Pick<AppConfig, "modelDir" | "cacheDir" | "executionProvider" | "maxImagePixels" | "maxQueuedRequests">;
   readonly store: BlobStore;
   readonly logger: Logger;
-  readonly createSeams: SeamFactory;
+  readonly createCaches: CacheFactory;
 }
 
 /** Seconds a client is told to wait while the model loads. */
 const LOADING_RETRY_SECONDS = 5;
 
-export class ModelHost {
+export class ModelHost implements ImagePrecompute {
   private current: ModelStatus;
   /** Settles when loading has ended, either way. */
   readonly settled: Promise<void>;
@@ -92,6 +98,16 @@ export class ModelHost {
     throw new RequestError(503, "model_unavailable", `no model is being served: ${status.message}`);
   }
 
+  /** An upload's L1 precompute once the model is ready; before that, the first request encodes the image. */
+  precompute(image: CanonicalImage, tenant: TenantId): ImageStatus {
+    return this.current.state === "ready" ? this.current.served.caches.precompute(image, tenant) : "ready";
+  }
+
+  imageState(imageId: ImageId, tenant: TenantId): Promise<PrecomputeState> {
+    if (this.current.state !== "ready") return Promise.resolve({ status: "ready", encodingMs: null });
+    return this.current.served.caches.imageState(imageId, tenant);
+  }
+
   async release(): Promise<void> {
     await this.settled;
     if (this.current.state === "ready") await this.current.served.model.release();
@@ -102,17 +118,16 @@ export class ModelHost {
     const log = logger.child({ module: "model" });
     const startedAt = Date.now();
     try {
-      if (config.modelDir === undefined && !existsSync(path.join(bundleDir, "vlcache.json"))) {
-        await buildDefaultBundle(bundleDir, log);
-      }
+      if (config.modelDir === undefined) await ensureDefaultBundle(bundleDir, log);
       log.info({ bundleDir, executionProvider: config.executionProvider }, "loading model bundle");
       const model = await loadInferenceModel(bundleDir, { executionProvider: config.executionProvider, logger: log });
       const manifest = await readBundleSource(bundleDir);
+      const caches = this.deps.createCaches(model, this.deps.store, logger);
       const pipeline = new InferencePipeline({
         model,
         images: storedImages(this.deps.store),
         maxImagePixels: config.maxImagePixels,
-        seams: this.deps.createSeams(model, this.deps.store, logger),
+        seams: caches.seams,
         scheduler: new GenerationScheduler({ maxQueued: config.maxQueuedRequests }),
         logger,
       });
@@ -121,6 +136,7 @@ export class ModelHost {
         info: { name: manifest.name, isRandomTestModel: manifest.random, executionProvider: model.engine.executionProvider },
         created: manifest.created,
         model,
+        caches,
         pipeline,
       };
       this.current = { state: "ready", served };
@@ -137,15 +153,22 @@ export class ModelHost {
   }
 }
 
-async function buildDefaultBundle(bundleDir: string, log: Logger): Promise<void> {
-  const { preset, seed } = DEFAULT_BUNDLE;
-  log.info({ bundleDir, preset, seed }, `MODEL_DIR is unset: building the default random-weight test bundle (${preset}, seed ${seed}) once`);
-  try {
-    await convertRandom(preset, bundleDir, { dtype: "fp32", seed, progress: true });
-  } catch (error) {
-    // Another process (a second replica on the same CACHE_DIR) finished the same bundle first: use theirs.
-    if (!(error instanceof ConvertError && error.code === "out_exists")) throw error;
+/**
+ * Makes sure the default test bundle exists in `bundleDir` and was written by this converter version (an older one may
+ * not match today's engine), converting it otherwise, with progress lines on stderr. Used by the app at start and by
+ * `npm run demo` before the app starts.
+ */
+export async function ensureDefaultBundle(bundleDir: string, log: Logger): Promise<"reused" | "built"> {
+  const manifestFile = path.join(bundleDir, "vlcache.json");
+  if (existsSync(manifestFile)) {
+    const manifest = JSON.parse(await readFile(manifestFile, "utf8")) as { converterVersion?: unknown };
+    if (manifest.converterVersion === CONVERTER_VERSION) return "reused";
+    log.info({ bundleDir, was: manifest.converterVersion, now: CONVERTER_VERSION }, "the default test bundle was built by another converter version; rebuilding it");
   }
+  const { preset, seed } = DEFAULT_BUNDLE;
+  log.info({ bundleDir, preset, seed }, `MODEL_DIR is unset: building the default random-weight test bundle (${preset}, seed ${seed})`);
+  await convertRandom(preset, bundleDir, { dtype: "fp32", seed, force: true, progress: true });
+  return "built";
 }
 
 const bundleSourceSchema = z.object({

@@ -1,8 +1,9 @@
 import { loadConfig, type AppConfig } from "@/lib/config";
 import type { BlobStore } from "@/lib/cache/store/blobStore";
 import { openStore, type StoreMode } from "@/lib/cache/store/openStore";
-import { passThroughSeams } from "@/lib/inference/cacheSeams";
+import { createModelCaches } from "@/lib/inference/modelCaches";
 import { createLogger, type Logger } from "@/lib/log";
+import type { ImagePrecompute } from "@/lib/server/images";
 import { KeyedMutex } from "@/lib/server/keyedMutex";
 import { ModelHost } from "@/lib/server/modelRuntime";
 import { RateLimiter } from "@/lib/server/rateLimit";
@@ -31,6 +32,8 @@ export interface Runtime {
   readonly storeMode: StoreMode;
   readonly startedAt: Date;
   readonly model: ModelHost;
+  /** Uploads' L1 precompute (the model host, which hands it to the served model's caches). */
+  readonly precompute: ImagePrecompute;
   readonly sessions: SessionStore;
   /** Serialises the turns of one session within this process (see chat.ts). */
   readonly sessionLocks: KeyedMutex;
@@ -49,13 +52,15 @@ async function start(): Promise<{ runtime: Runtime; close: () => Promise<void> }
   const logger = createLogger(config.logLevel);
   const opened = await openStore(config, logger);
   const store = opened.store;
+  const model = ModelHost.start({ config, store, logger, createCaches: (served, shared, log) => createModelCaches(served, shared, config.caches, log) });
   const runtime: Runtime = {
     config,
     logger,
     store,
     storeMode: opened.mode,
     startedAt: new Date(),
-    model: ModelHost.start({ config, store, logger, createSeams: () => passThroughSeams }),
+    model,
+    precompute: model,
     sessions: new SessionStore(store, config.sessionTtlSeconds),
     sessionLocks: new KeyedMutex(),
     rateLimiter: new RateLimiter(config.rateLimit),
