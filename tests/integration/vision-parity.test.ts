@@ -18,7 +18,9 @@ describe.each(["tiny-deepstack-tied", "tiny-plain-untied"])("vision encoder pari
   const setup = (async () => {
     const fixture = await loadFixture(`fixtures/parity/${name}`);
     const cfg = await readSourceConfig(fixture.modelDir);
-    const session = await buildVisionSession(cfg, await SafetensorsCheckpoint.open(fixture.modelDir));
+    const checkpoint = await SafetensorsCheckpoint.open(fixture.modelDir);
+    const session = await buildVisionSession(cfg, checkpoint);
+    await checkpoint.close();
     const pixels = await fixture.pixelValuesInOrder();
     const features = await fixture.readNpy("vision_image_features.npy");
     const deepstack = await fixture.readNpy("vision_deepstack.npy");
