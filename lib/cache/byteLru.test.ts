@@ -62,14 +62,14 @@ describe("ByteLru", () => {
     expect(evicted).toEqual([]);
   });
 
-  it("lists keys from least to most recently used without touching the order", () => {
-    const lru = new ByteLru<string, number>({ maxBytes: 100 });
-    lru.set("a", 1, 1);
-    lru.set("b", 2, 1);
-    lru.set("c", 3, 1);
-    lru.get("a");
-    expect(lru.keys()).toEqual(["b", "c", "a"]);
-    expect(lru.keys()).toEqual(["b", "c", "a"]);
+  it("deletes the entries whose keys pass a test, without reporting evictions", () => {
+    const evicted: string[] = [];
+    const lru = new ByteLru<string, number>({ maxBytes: 100, onEvict: (key) => evicted.push(key) });
+    lru.set("a:1", 1, 10);
+    lru.set("b:1", 2, 20);
+    lru.set("a:2", 3, 30);
+    expect(lru.deleteWhere((key) => key.startsWith("a:"))).toBe(2);
+    expect([lru.size, lru.bytes, lru.has("b:1"), evicted]).toEqual([1, 20, true, []]);
   });
 
   it("deletes and clears", () => {

@@ -43,9 +43,11 @@ export class ByteLru<K, V> {
     return this.totalBytes;
   }
 
-  /** Keys from least to most recently used; does not touch the order. */
-  keys(): K[] {
-    return [...this.entries.keys()];
+  /** Deletes every entry whose key passes `test` (not reported to `onEvict`); returns how many. */
+  deleteWhere(test: (key: K) => boolean): number {
+    const doomed = [...this.entries.keys()].filter(test);
+    doomed.forEach((key) => this.delete(key));
+    return doomed.length;
   }
 
   has(key: K): boolean {

@@ -237,13 +237,12 @@ export class FeatureCache {
     return lock !== null ? { status: "encoding", startedAt: Date.now() } : { status: "ready", encodingMs: null };
   }
 
-  /** Admin flush of one tenant's L1: its store entries (every model) and this process's LRU entries. */
-  async flushTenant(tenant: TenantId): Promise<{ storeEntries: number; memoryEntries: number }> {
+  /** Admin flush, in-process part: drops the entries of `tenant` (every model) from process memory; returns how many. */
+  forgetTenant(tenant: TenantId): number {
     const prefix = levelPrefix(tenant, "l1");
-    const keys = this.memory.keys().filter((key) => key.startsWith(prefix));
-    keys.forEach((key) => this.memory.delete(key));
+    const dropped = this.memory.deleteWhere((key) => key.startsWith(prefix));
     this.publishBytes();
-    return { storeEntries: await this.store.deleteByPrefix(prefix), memoryEntries: keys.length };
+    return dropped;
   }
 
   private async resolve(

@@ -120,8 +120,8 @@ export class PrefixKvCache {
     return result;
   }
 
-  /** Admin flush: evicts every unlocked entry of `tenant` (all models); returns the bytes freed. */
-  flushTenant(tenant: TenantId): number {
+  /** Admin flush: evicts every unlocked entry of `tenant` (every model); returns the bytes freed. */
+  forgetTenant(tenant: TenantId): number {
     const prefix = levelPrefix(tenant, "l2");
     let freed = 0;
     for (const namespace of this.tree.namespaces()) {

@@ -135,13 +135,12 @@ export class ResponseCache {
     }
   }
 
-  /** Admin flush of one tenant's L3 (every model): store entries and this process's in-process layer. */
-  async flushTenant(tenant: TenantId): Promise<{ storeEntries: number; memoryEntries: number }> {
+  /** Admin flush, in-process part: drops the entries of `tenant` (every model) from process memory; returns how many. */
+  forgetTenant(tenant: TenantId): number {
     const prefix = levelPrefix(tenant, "l3");
-    const keys = this.memory.keys().filter((key) => key.startsWith(prefix));
-    keys.forEach((key) => this.memory.delete(key));
+    const dropped = this.memory.deleteWhere((key) => key.startsWith(prefix));
     this.publishBytes();
-    return { storeEntries: await this.shared.deleteByPrefix(prefix), memoryEntries: keys.length };
+    return dropped;
   }
 
   /** The request's identity with `extra` folded into both digests; null for a non-deterministic request. */
