@@ -5,7 +5,13 @@ import { z } from "zod";
 import { parseQwen3VLConfig, type Qwen3VLConfig } from "@/lib/model/config";
 import type { Logger } from "@/lib/log";
 import { BundleLoadError } from "./errors";
-import { ExecutionProviderUnavailableError, openWithProvider, type ExecutionProviderChoice, type ExecutionProviderName } from "./executionProvider";
+import {
+  ExecutionProviderUnavailableError,
+  openWithProvider,
+  type ExecutionProviderChoice,
+  type ExecutionProviderName,
+  type SessionTuning,
+} from "./executionProvider";
 
 /**
  * A model bundle on disk (the ▶ bundle contract in docs/architecture): config.json, generation_config.json,
@@ -77,10 +83,12 @@ function parseWith<T>(file: string, parse: () => T): T {
   }
 }
 
-export async function openBundle(
-  dir: string,
-  opts: { executionProvider?: ExecutionProviderChoice; logger?: Logger } = {},
-): Promise<OpenedBundle> {
+export interface OpenBundleOptions extends SessionTuning {
+  readonly executionProvider?: ExecutionProviderChoice;
+  readonly logger?: Logger;
+}
+
+export async function openBundle(dir: string, opts: OpenBundleOptions = {}): Promise<OpenedBundle> {
   const root = path.resolve(dir);
   const configJson = await readJson(root, "config.json");
   const config = parseWith(path.join(root, "config.json"), () => parseQwen3VLConfig(configJson));
@@ -105,7 +113,7 @@ export async function openBundle(
   };
   try {
     const embedFile = path.join(root, ONNX_FILES.embedTokens);
-    const { factory, session: embedTokens } = await openWithProvider(opts.executionProvider ?? "auto", embedFile, opts.logger).catch(
+    const { factory, session: embedTokens } = await openWithProvider(opts.executionProvider ?? "auto", embedFile, opts.logger, opts).catch(
       (error: unknown) => {
         if (error instanceof ExecutionProviderUnavailableError) {
           throw new BundleLoadError("bundle_session_failed", embedFile, error.message);

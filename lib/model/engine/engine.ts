@@ -1,10 +1,9 @@
 import type { Qwen3VLConfig } from "@/lib/model/config";
-import type { Logger } from "@/lib/log";
 import type { ImageGrid } from "@/lib/model/positions/mrope";
-import { openBundle, type BundleManifest, type OpenedBundle } from "./bundle";
+import { openBundle, type BundleManifest, type OpenBundleOptions, type OpenedBundle } from "./bundle";
 import { argmax, decodeStep, prefill, preparePrompt, type DecoderSessions, type PreparedPrompt, type StepResult } from "./decoderSteps";
 import { EngineInputError } from "./errors";
-import type { ExecutionProviderChoice, ExecutionProviderName } from "./executionProvider";
+import type { ExecutionProviderName } from "./executionProvider";
 import { encodeImages, type ImageFeatures } from "./imageFeatures";
 import { emptyKvCache, releaseKvCache, type KvCache } from "./kvCache";
 
@@ -37,7 +36,7 @@ export class Engine {
     };
   }
 
-  static async load(dir: string, opts: { executionProvider?: ExecutionProviderChoice; logger?: Logger } = {}): Promise<Engine> {
+  static async load(dir: string, opts: OpenBundleOptions = {}): Promise<Engine> {
     return new Engine(await openBundle(dir, opts));
   }
 
@@ -109,6 +108,6 @@ export class Engine {
 }
 
 /** Opens a bundle folder as an Engine (the three sessions on the chosen execution provider). */
-export function loadBundle(dir: string, opts: { executionProvider?: ExecutionProviderChoice; logger?: Logger } = {}): Promise<Engine> {
+export function loadBundle(dir: string, opts: OpenBundleOptions = {}): Promise<Engine> {
   return Engine.load(dir, opts);
 }

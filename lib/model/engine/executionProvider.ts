@@ -17,12 +17,18 @@ export interface SessionFactory {
   open(file: string): Promise<ort.InferenceSession>;
 }
 
-function sessionOptions(ep: ExecutionProviderName): ort.InferenceSession.SessionOptions {
+export interface SessionTuning {
+  /** ORT intra-op threads per session; default: ORT's (one per core). Fewer helps when the cores are shared. */
+  readonly intraOpNumThreads?: number;
+}
+
+function sessionOptions(ep: ExecutionProviderName, tuning: SessionTuning): ort.InferenceSession.SessionOptions {
   return {
     executionProviders: [ep],
     graphOptimizationLevel: "all",
     // Warnings about nodes placed on the CPU by GPU providers are expected for the few shape ops; keep errors only.
     logSeverityLevel: 3,
+    ...(tuning.intraOpNumThreads !== undefined ? { intraOpNumThreads: tuning.intraOpNumThreads } : {}),
   };
 }
 
@@ -42,15 +48,16 @@ export async function openWithProvider(
   choice: ExecutionProviderChoice,
   firstFile: string,
   logger?: Logger,
+  tuning: SessionTuning = {},
 ): Promise<{ factory: SessionFactory; session: ort.InferenceSession }> {
   const candidates: ExecutionProviderName[] = choice === "auto" ? [...EXECUTION_PROVIDERS] : [choice];
   const failures: { provider: ExecutionProviderName; reason: string }[] = [];
   for (const provider of candidates) {
     try {
-      const session = await ort.InferenceSession.create(firstFile, sessionOptions(provider));
+      const session = await ort.InferenceSession.create(firstFile, sessionOptions(provider, tuning));
       const factory: SessionFactory = {
         executionProvider: provider,
-        open: (file) => ort.InferenceSession.create(file, sessionOptions(provider)),
+        open: (file) => ort.InferenceSession.create(file, sessionOptions(provider, tuning)),
       };
       logger?.info({ executionProvider: provider, requested: choice, unavailable: failures }, "onnxruntime execution provider selected");
       return { factory, session };
