@@ -7,6 +7,7 @@ import { canonicalize, imageIdOf } from "@/lib/images/canonicalize";
 import type { ImageId } from "@/lib/ids";
 import * as img from "@/tests/support/testImages";
 import { openBrowser, type BrowserSession } from "./browser";
+import { setMaxNewTokens } from "./chatPageActions";
 import { screenshot } from "./screenshots";
 
 /**
@@ -99,16 +100,6 @@ function prefixNumbers(label: string | null): [number, number] {
 async function statValue(testId: string): Promise<number> {
   const text = await page.getByTestId(testId).locator("p").nth(1).textContent();
   return Number((text ?? "").replaceAll(",", ""));
-}
-
-async function setMaxNewTokens(value: number): Promise<void> {
-  const settings = page.getByTestId("settings");
-  if ((await settings.getAttribute("open")) === null) await settings.locator("summary").click();
-  const field = settings.getByLabel("Max new tokens");
-  await field.fill(String(value));
-  await field.press("Enter");
-  await expect.poll(() => settings.locator("summary").textContent()).toContain(`max ${value} tokens`);
-  await settings.locator("summary").click();
 }
 
 // ── the story ───────────────────────────────────────────────────────────────────────────────────────────────────
@@ -221,7 +212,7 @@ describe("chat page", () => {
   });
 
   it("Stop ends a long answer mid-stream and the page is ready for the next question", async () => {
-    await setMaxNewTokens(4096);
+    await setMaxNewTokens(page, 4096);
     const answer = await send("Describe the trend from January to June in great detail.");
     await expect.poll(async () => (await answerText(answer)).length, { timeout: 30_000 }).toBeGreaterThan(20);
     expect(await answer.getAttribute("data-status")).toBe("streaming");
@@ -236,7 +227,7 @@ describe("chat page", () => {
 
     expect(await page.getByRole("button", { name: "Stop" }).count()).toBe(0);
     expect(await page.getByRole("button", { name: "Regenerate" }).isEnabled()).toBe(true);
-    await setMaxNewTokens(24);
+    await setMaxNewTokens(page, 24);
     const next = await send("And in one word?");
     await waitForStatus(next, "done");
     expect(await badge(next, "response")).toBe("response cache miss");

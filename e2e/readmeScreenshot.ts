@@ -12,12 +12,15 @@ import path from "node:path";
 import type { Locator, Page } from "playwright-core";
 import { buildApp } from "./appServer";
 import { openBrowser } from "./browser";
+import { setMaxNewTokens } from "./chatPageActions";
 import { startTestStack } from "./testStack";
 
 const OUT_FILE = path.join(process.cwd(), "docs", "screenshot.png");
 const LOG_DIR = path.join(process.cwd(), "test-results", "readme-screenshot");
 const EXAMPLE_QUESTION = "Which month had the most active users, and how many?";
 const FOLLOW_UP = "What do the two axes measure?";
+/** Short answers, so both turns and their badges fit in the picture. */
+const MAX_NEW_TOKENS = 32;
 
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -46,6 +49,7 @@ async function main(): Promise<void> {
   try {
     const { page } = browser;
     await page.goto(stack.baseUrl);
+    await setMaxNewTokens(page, MAX_NEW_TOKENS);
     await page.getByRole("button", { name: EXAMPLE_QUESTION }).click();
     const chip = page.getByTestId("image-status-chip").first();
     await until("the example's features", async () => (await chip.count()) === 1 && (await chip.getAttribute("data-tone")) === "ready");
@@ -55,8 +59,9 @@ async function main(): Promise<void> {
       await page.getByRole("textbox", { name: "Question" }).fill(FOLLOW_UP);
       await page.getByRole("button", { name: "Send" }).click();
     });
-    // Leave the question box empty and unfocused, as a reader would see the page after reading the answer.
+    // Leave the question box unfocused and the conversation at its start, as a reader would after reading it.
     await page.getByRole("textbox", { name: "Question" }).blur();
+    await page.getByRole("log", { name: "Conversation" }).evaluate((list) => list.scrollTo(0, 0));
 
     await mkdir(path.dirname(OUT_FILE), { recursive: true });
     await page.screenshot({ path: OUT_FILE });
