@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream } from "node:fs";
+import { createWriteStream, existsSync, readdirSync, statSync } from "node:fs";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { freeLoopbackPort } from "@/lib/cache/store/embeddedRedisServer";
 
@@ -28,6 +29,61 @@ export async function buildApp(logFile: string): Promise<void> {
   const child = runToLog(["build"], { ...process.env, NEXT_TELEMETRY_DISABLED: "1" }, logFile);
   const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
   if (code !== 0) throw new Error(`next build failed with code ${code}; see ${logFile}`);
+}
+
+/** What a production build is made from; a change to any of them (tests aside) makes `.next` stale. */
+const BUILD_INPUTS = ["app", "components", "lib", "public", "instrumentation.ts", "next.config.ts", "postcss.config.mjs", "package-lock.json"];
+const BUILD_LOCK = path.join(process.cwd(), ".cache", "next-build.lock");
+
+function newestInputMtime(entry: string): number {
+  if (!existsSync(entry)) return 0;
+  const stat = statSync(entry);
+  if (!stat.isDirectory()) return /\.test\.tsx?$/.test(entry) ? 0 : stat.mtimeMs;
+  return readdirSync(entry).reduce((newest, name) => Math.max(newest, newestInputMtime(path.join(entry, name))), 0);
+}
+
+/** True when `.next` was built after the last change to any build input. */
+export function isBuildFresh(): boolean {
+  const buildId = path.join(process.cwd(), ".next", "BUILD_ID");
+  if (!existsSync(buildId)) return false;
+  const builtAt = statSync(buildId).mtimeMs;
+  return BUILD_INPUTS.every((entry) => newestInputMtime(path.join(process.cwd(), entry)) < builtAt);
+}
+
+/**
+ * `next build` unless `.next` is fresh, so test files (and the e2e setup after them) share one build. A lock folder
+ * keeps parallel test files from building at once: the second waits, then finds the build fresh. A lock left by a
+ * process that died is taken over.
+ */
+export async function ensureAppBuilt(logFile: string): Promise<"fresh" | "built"> {
+  await mkdir(path.dirname(BUILD_LOCK), { recursive: true });
+  for (;;) {
+    try {
+      await mkdir(BUILD_LOCK);
+      break;
+    } catch {
+      const owner = Number(await readFile(path.join(BUILD_LOCK, "pid"), "utf8").catch(() => "NaN"));
+      if (Number.isInteger(owner) && !isAlive(owner)) await rm(BUILD_LOCK, { recursive: true, force: true });
+      else await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+  try {
+    await writeFile(path.join(BUILD_LOCK, "pid"), String(process.pid));
+    if (isBuildFresh()) return "fresh";
+    await buildApp(logFile);
+    return "built";
+  } finally {
+    await rm(BUILD_LOCK, { recursive: true, force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export async function startApp(env: Record<string, string>, logFile: string): Promise<RunningApp> {

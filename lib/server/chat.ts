@@ -1,6 +1,6 @@
 import "server-only";
 import type { ChatStreamEvent } from "@/lib/api/types";
-import type { TenantId } from "@/lib/ids";
+import type { SessionId, TenantId } from "@/lib/ids";
 import type { Logger } from "@/lib/log";
 import { admitClient } from "./apiGuard";
 import { parseChatRequest, type ValidChatRequest } from "./chatRequest";
@@ -34,10 +34,11 @@ export async function handleChat(request: Request, runtime: Runtime): Promise<Re
     const body = parseChatRequest(await readJsonBody(request, runtime.config.maxJsonBodyBytes), runtime.config);
     const served = runtime.model.ready();
 
-    // A new session's id is fresh, so nothing else can be running on it.
-    const releaseLock = body.sessionId ? await runtime.sessionLocks.acquire(`${client.tenant}:${body.sessionId}`) : () => {};
+    // A new session is locked too: a follow-up sent as soon as the client saw `meta` waits for this turn's save.
+    const sessionId = body.sessionId ?? newSession().id;
+    const releaseLock = await runtime.sessionLocks.acquire(`${client.tenant}:${sessionId}`);
     try {
-      const session = await openSession(body, client.tenant, runtime);
+      const session = await openSession(sessionId, body, client.tenant, runtime);
       const user: UserMessage = { text: body.message.text, imageIds: body.message.imageIds ?? [] };
       const generation = await startGeneration(
         served.pipeline,
@@ -60,10 +61,10 @@ export async function handleChat(request: Request, runtime: Runtime): Promise<Re
   }
 }
 
-async function openSession(body: ValidChatRequest, tenant: TenantId, runtime: Runtime): Promise<Session> {
-  if (body.sessionId === undefined) return newSession();
-  const session = await runtime.sessions.load(tenant, body.sessionId);
-  if (session === null) throw new RequestError(404, "session_not_found", `no session ${body.sessionId} (unknown, deleted or expired); start a new one`);
+async function openSession(id: SessionId, body: ValidChatRequest, tenant: TenantId, runtime: Runtime): Promise<Session> {
+  if (body.sessionId === undefined) return { id, turns: [] };
+  const session = await runtime.sessions.load(tenant, id);
+  if (session === null) throw new RequestError(404, "session_not_found", `no session ${id} (unknown, deleted or expired); start a new one`);
   return body.regenerate ? withoutLastTurn(session) : session;
 }
 

@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
@@ -15,7 +16,7 @@ import { loadInferenceModel, type InferenceModel } from "@/lib/inference/inferen
 import { InferencePipeline } from "@/lib/inference/pipeline";
 import { GenerationScheduler } from "@/lib/inference/scheduler";
 import type { Logger } from "@/lib/log";
-import { CONVERTER_VERSION, convertRandom, ConvertError } from "@/lib/model/convert/convert";
+import { CONVERTER_VERSION } from "@/lib/model/convert/convert";
 import { BundleLoadError } from "@/lib/model/engine/errors";
 import type { ImagePrecompute } from "./images";
 import { RequestError } from "./requestError";
@@ -119,6 +120,9 @@ export class ModelHost implements ImagePrecompute {
     const startedAt = Date.now();
     try {
       if (config.modelDir === undefined) await ensureDefaultBundle(bundleDir, log);
+      else if (!existsSync(config.modelDir)) {
+        throw new ModelSetupError("model_dir_missing", `MODEL_DIR=${config.modelDir} does not exist; convert a checkpoint into it with npm run convert (see README)`);
+      }
       log.info({ bundleDir, executionProvider: config.executionProvider }, "loading model bundle");
       const model = await loadInferenceModel(bundleDir, { executionProvider: config.executionProvider, logger: log });
       const manifest = await readBundleSource(bundleDir);
@@ -145,7 +149,7 @@ export class ModelHost implements ImagePrecompute {
         manifest.random ? `model ${served.id} ready: a RANDOM-WEIGHT TEST MODEL, its answers are gibberish by design` : `model ${served.id} ready`,
       );
     } catch (error) {
-      const code = error instanceof BundleLoadError || error instanceof ConvertError ? error.code : "model_load_failed";
+      const code = error instanceof BundleLoadError || error instanceof ModelSetupError ? error.code : "model_load_failed";
       const message = error instanceof Error ? error.message : String(error);
       this.current = { state: "failed", code, message };
       log.error({ err: error, bundleDir, code }, `model failed to load: ${message}`);
@@ -153,10 +157,26 @@ export class ModelHost implements ImagePrecompute {
   }
 }
 
+/** A model that could not be set up before loading: MODEL_DIR missing, or the default bundle's conversion failed. */
+export class ModelSetupError extends Error {
+  constructor(
+    readonly code: "model_dir_missing" | "default_bundle_failed",
+    message: string,
+  ) {
+    super(message);
+    this.name = "ModelSetupError";
+  }
+}
+
 /**
  * Makes sure the default test bundle exists in `bundleDir` and was written by this converter version (an older one may
- * not match today's engine), converting it otherwise, with progress lines on stderr. Used by the app at start and by
- * `npm run demo` before the app starts.
+ * not match today's engine), converting it otherwise. Used by the app at start and by `npm run demo` before the app
+ * starts.
+ *
+ * The conversion runs as `npm run convert` does, in a child process (tsx, from the project root): the converter reads
+ * its side files (tokenizer, chat template) through Node's module resolution, which the Next.js server bundle rewrites;
+ * and the server stays responsive (health answers `starting`) while it works. Its progress lines go to this process's
+ * output.
  */
 export async function ensureDefaultBundle(bundleDir: string, log: Logger): Promise<"reused" | "built"> {
   const manifestFile = path.join(bundleDir, "vlcache.json");
@@ -167,7 +187,14 @@ export async function ensureDefaultBundle(bundleDir: string, log: Logger): Promi
   }
   const { preset, seed } = DEFAULT_BUNDLE;
   log.info({ bundleDir, preset, seed }, `MODEL_DIR is unset: building the default random-weight test bundle (${preset}, seed ${seed})`);
-  await convertRandom(preset, bundleDir, { dtype: "fp32", seed, force: true, progress: true });
+  const tsx = path.join(process.cwd(), "node_modules", "tsx", "dist", "cli.mjs");
+  const args = [tsx, path.join("scripts", "convert.ts"), "--random", preset, "--seed", String(seed), "--out", bundleDir, "--force"];
+  const child = spawn(process.execPath, args, { cwd: process.cwd(), stdio: ["ignore", "inherit", "inherit"] });
+  const exit = await new Promise<number | string>((resolve, reject) => {
+    child.once("error", reject);
+    child.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown"));
+  });
+  if (exit !== 0) throw new ModelSetupError("default_bundle_failed", `building the default test bundle in ${bundleDir} failed (npm run convert exited with ${exit}; its output is above)`);
   return "built";
 }
 

@@ -1,0 +1,131 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestRedis, type TestRedis } from "@/tests/support/redisServer";
+import * as img from "@/tests/support/testImages";
+import { answerOf, buildOnce, postChat, startApiApp, uploadImage, type ApiApp } from "./apiApp";
+
+/**
+ * Limits, tenants and failure answers of the real app: a tiny rate-limit bucket, small body and prompt limits, no
+ * queue, API keys; and an app whose bundle does not exist. Each test speaks from its own client address
+ * (x-forwarded-for, which `next start` passes on), so each has its own rate-limit bucket.
+ */
+let redis: TestRedis;
+let app: ApiApp;
+let broken: ApiApp;
+
+beforeAll(async () => {
+  await buildOnce();
+  redis = await startTestRedis();
+  app = await startApiApp("limits", {
+    REDIS_URL: redis.url,
+    RATE_LIMIT_PER_MINUTE: "1",
+    RATE_LIMIT_BURST: "2",
+    MAX_JSON_BODY_BYTES: "4096",
+    MAX_PROMPT_CHARS: "100",
+    MAX_QUEUED_REQUESTS: "0",
+    API_KEYS: "sk-team-a=team-a",
+  });
+  broken = await startApiApp("broken-model", { REDIS_URL: redis.url, MODEL_DIR: "/nonexistent/bundle" });
+}, 600_000);
+
+afterAll(async () => {
+  await app?.stop();
+  await broken?.stop();
+  await redis?.teardown();
+});
+
+const from = (address: string, extra: Record<string, string> = {}) => ({ "x-forwarded-for": address, ...extra });
+const hello = { message: { text: "hi" }, params: { maxNewTokens: 1 } };
+
+describe("rate limit", () => {
+  it("lets a client's burst through, then answers 429 with Retry-After, other clients unaffected", async () => {
+    expect((await postChat(app.baseUrl, hello, from("10.0.0.1"))).status).toBe(200);
+    expect((await postChat(app.baseUrl, hello, from("10.0.0.1"))).status).toBe(200);
+    const refused = await postChat(app.baseUrl, hello, from("10.0.0.1"));
+    expect(refused).toMatchObject({ status: 429, error: { code: "rate_limited", message: "too many requests from this client; retry in 60 s" } });
+    expect(refused.headers.get("retry-after")).toBe("60");
+    // The bucket is per client, and shared by the routes that cost work (uploads, completions).
+    expect((await postChat(app.baseUrl, hello, from("10.0.0.2"))).status).toBe(200);
+    const completions = await fetch(`${app.baseUrl}/v1/chat/completions`, { method: "POST", headers: from("10.0.0.1"), body: "{}" });
+    expect(completions.status).toBe(429);
+    expect((await completions.json()).error).toMatchObject({ code: "rate_limited", type: "rate_limit_error" });
+    // Health and reads are not limited.
+    expect((await fetch(`${app.baseUrl}/api/health`, { headers: from("10.0.0.1") })).status).toBe(200);
+  });
+});
+
+describe("size limits", () => {
+  it("refuses a body over MAX_JSON_BODY_BYTES and a message over MAX_PROMPT_CHARS with 413", async () => {
+    const big = await postChat(app.baseUrl, { message: { text: "x".repeat(5000) } }, from("10.0.1.1"));
+    expect(big).toMatchObject({ status: 413, error: { code: "payload_too_large" } });
+    const long = await postChat(app.baseUrl, { message: { text: "y".repeat(101) } }, from("10.0.1.1"));
+    expect(long).toMatchObject({ status: 413, error: { code: "prompt_too_large", message: expect.stringContaining("limit of 100") } });
+  });
+});
+
+describe("queue", () => {
+  it("answers 503 with Retry-After while the engine is busy and nothing may wait", async () => {
+    const controller = new AbortController();
+    const long = await fetch(`${app.baseUrl}/api/chat`, {
+      method: "POST",
+      headers: from("10.0.2.1"),
+      body: JSON.stringify({ message: { text: "a long answer" }, params: { maxNewTokens: 8000 } }),
+      signal: controller.signal,
+    });
+    const reader = long.body!.getReader();
+    let received = "";
+    while (!received.includes("event: token")) {
+      const chunk = await reader.read();
+      if (chunk.done) throw new Error(`the long answer ended early: ${received}`);
+      received += new TextDecoder().decode(chunk.value);
+    }
+    // Not `hello`, whose answer is in the response cache by now: an L3 answer needs no engine slot.
+    const refused = await postChat(app.baseUrl, { ...hello, cache: { l3: false } }, from("10.0.2.2"));
+    controller.abort();
+    expect(refused).toMatchObject({ status: 503, error: { code: "queue_full" } });
+    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe("tenants", () => {
+  it("keeps an API key's images to its tenant, which the tenant header also names", async () => {
+    const key = { authorization: "Bearer sk-team-a" };
+    const { imageId } = await uploadImage(app.baseUrl, await img.png(img.patternRgb(64, 48)), from("10.0.3.1", key));
+    const question = { message: { text: "what?", imageIds: [imageId] }, params: { maxNewTokens: 2 } };
+
+    expect(await postChat(app.baseUrl, question, from("10.0.3.2"))).toMatchObject({ status: 404, error: { code: "image_not_found" } });
+    expect((await fetch(`${app.baseUrl}/api/images/${imageId}`)).status).toBe(404);
+    answerOf(await postChat(app.baseUrl, question, from("10.0.3.3", key)));
+    answerOf(await postChat(app.baseUrl, question, from("10.0.3.4", { "x-vlcache-tenant": "team-a" })));
+    expect((await fetch(`${app.baseUrl}/api/images/${imageId}`, { headers: key })).status).toBe(200);
+  });
+
+  it("refuses an unknown API key with 401 and a malformed tenant with 400", async () => {
+    expect(await postChat(app.baseUrl, hello, from("10.0.4.1", { authorization: "Bearer sk-wrong" }))).toMatchObject({
+      status: 401,
+      error: { code: "invalid_api_key" },
+    });
+    expect(await postChat(app.baseUrl, hello, from("10.0.4.2", { "x-vlcache-tenant": "Team A" }))).toMatchObject({
+      status: 400,
+      error: { code: "invalid_tenant" },
+    });
+  });
+});
+
+describe("a bundle that does not load", () => {
+  it("is reported by /api/health, and generating requests answer 503 with the reason", async () => {
+    expect(broken.health).toMatchObject({
+      status: "degraded",
+      model: null,
+      modelError: { code: "model_dir_missing", message: "MODEL_DIR=/nonexistent/bundle does not exist; convert a checkpoint into it with npm run convert (see README)" },
+      redis: { mode: "external", healthy: true },
+    });
+    const chat = await postChat(broken.baseUrl, hello);
+    expect(chat).toMatchObject({ status: 503, error: { code: "model_unavailable", message: expect.stringContaining("/nonexistent/bundle") } });
+    const models = await fetch(`${broken.baseUrl}/v1/models`);
+    expect(models.status).toBe(503);
+    expect((await models.json()).error).toMatchObject({ code: "model_unavailable", type: "server_error" });
+    // The process still serves everything that needs no model.
+    const upload = await uploadImage(broken.baseUrl, await img.png(img.patternRgb(48, 48)));
+    expect(upload.status).toBe("ready");
+  });
+});

@@ -1,0 +1,116 @@
+import OpenAI from "openai";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestRedis, type TestRedis } from "@/tests/support/redisServer";
+import * as img from "@/tests/support/testImages";
+import { buildOnce, startApiApp, uploadImage, type ApiApp } from "./apiApp";
+
+/** The OpenAI-compatible API through the official `openai` npm client against the real app. */
+let redis: TestRedis;
+let app: ApiApp;
+let client: OpenAI;
+let model: string;
+let dataUrl: string;
+
+beforeAll(async () => {
+  await buildOnce();
+  redis = await startTestRedis();
+  app = await startApiApp("openai", { REDIS_URL: redis.url });
+  client = new OpenAI({ baseURL: `${app.baseUrl}/v1`, apiKey: "not-checked-without-API_KEYS", maxRetries: 0 });
+  model = app.health.model!.name;
+  dataUrl = `data:image/png;base64,${(await img.png(img.quadrantsRgb(80, 60, [[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 0]]))).toString("base64")}`;
+}, 600_000);
+
+afterAll(async () => {
+  await app?.stop();
+  await redis?.teardown();
+});
+
+const question = (url: string): OpenAI.Chat.ChatCompletionMessageParam[] => [
+  { role: "system", content: "You describe images." },
+  {
+    role: "user",
+    content: [
+      { type: "image_url", image_url: { url } },
+      { type: "text", text: "What colours do you see?" },
+    ],
+  },
+];
+
+describe("/v1 with the official openai client", () => {
+  it("lists the served model", async () => {
+    const models = await client.models.list();
+    expect(models.data.map((m) => [m.id, m.object, m.owned_by])).toEqual([[model, "model", "vlcache"]]);
+  });
+
+  it("streams a chat about a data-URL image, with usage, and matches the non-streaming answer", async () => {
+    const stream = await client.chat.completions.create({
+      model,
+      messages: question(dataUrl),
+      max_tokens: 12,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    const pieces: string[] = [];
+    const finishReasons: (string | null)[] = [];
+    let usage: OpenAI.CompletionUsage | null | undefined;
+    let ids = new Set<string>();
+    for await (const chunk of stream) {
+      ids = ids.add(chunk.id);
+      expect(chunk.object).toBe("chat.completion.chunk");
+      expect(chunk.model).toBe(model);
+      for (const choice of chunk.choices) {
+        if (choice.delta.content) pieces.push(choice.delta.content);
+        finishReasons.push(choice.finish_reason);
+      }
+      if (chunk.usage) usage = chunk.usage;
+    }
+    expect(ids.size).toBe(1);
+    expect(finishReasons.at(-1)).toBe("length");
+    expect(finishReasons.slice(0, -1).every((r) => r === null)).toBe(true);
+    expect(usage).toMatchObject({ completion_tokens: 12 });
+    expect(usage!.total_tokens).toBe(usage!.prompt_tokens + 12);
+
+    const completion = await client.chat.completions.create({ model, messages: question(dataUrl), max_tokens: 12 });
+    expect(completion.object).toBe("chat.completion");
+    expect(completion.choices).toHaveLength(1);
+    expect(completion.choices[0].message.role).toBe("assistant");
+    expect(completion.choices[0].message.content).toBe(pieces.join(""));
+    expect(completion.choices[0].finish_reason).toBe("length");
+    expect(completion.usage).toEqual(usage);
+  });
+
+  it("takes an uploaded image by id: the same pixels give the same answer as the data URL", async () => {
+    const base64 = dataUrl.slice(dataUrl.indexOf(",") + 1);
+    const { imageId } = await uploadImage(app.baseUrl, Buffer.from(base64, "base64"));
+    const byId = await client.chat.completions.create({ model, messages: question(imageId), max_tokens: 8 });
+    const byUrl = await client.chat.completions.create({ model, messages: question(dataUrl), max_tokens: 8 });
+    expect(byId.choices[0].message.content).toBe(byUrl.choices[0].message.content);
+    expect(byId.usage).toEqual(byUrl.usage);
+  });
+
+  it("samples reproducibly with a seed, and stops at a stop string", async () => {
+    const ask = (seed: number) =>
+      client.chat.completions.create({ model, messages: [{ role: "user", content: "Say something." }], max_tokens: 16, temperature: 1.3, seed });
+    const [a, b] = [await ask(7), await ask(7)];
+    expect(a.choices[0].message.content).toBe(b.choices[0].message.content);
+
+    const full = (await client.chat.completions.create({ model, messages: [{ role: "user", content: "Count." }], max_tokens: 16 })).choices[0].message.content!;
+    const stop = full.slice(Math.floor(full.length / 2)).trim().slice(0, 3);
+    const cut = await client.chat.completions.create({ model, messages: [{ role: "user", content: "Count." }], max_tokens: 16, stop: [stop] });
+    expect(cut.choices[0].finish_reason).toBe("stop");
+    expect(cut.choices[0].message.content).toBe(full.slice(0, full.indexOf(stop)));
+  });
+
+  it("raises the client's typed errors for refused requests", async () => {
+    const unknownModel = client.chat.completions.create({ model: "gpt-4o", messages: [{ role: "user", content: "hi" }] });
+    await expect(unknownModel).rejects.toMatchObject({ status: 404, code: "model_not_found" });
+    await expect(unknownModel).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+
+    const remote = client.chat.completions.create({ model, messages: question("https://example.com/cat.png") });
+    await expect(remote).rejects.toBeInstanceOf(OpenAI.BadRequestError);
+    await expect(remote).rejects.toMatchObject({ status: 400, code: "unsupported_image_url", type: "invalid_request_error" });
+
+    const twoChoices = client.chat.completions.create({ model, messages: [{ role: "user", content: "hi" }], n: 2 });
+    await expect(twoChoices).rejects.toMatchObject({ status: 400, message: expect.stringContaining("n other than 1 is not supported") });
+  });
+});

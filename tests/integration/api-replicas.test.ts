@@ -1,0 +1,62 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { MetricsSummary } from "@/lib/api/types";
+import { startTestRedis, type TestRedis } from "@/tests/support/redisServer";
+import * as img from "@/tests/support/testImages";
+import { answerOf, buildOnce, metricValue, postChat, startApiApp, uploadImage, waitUntilReady, type ApiApp } from "./apiApp";
+
+/**
+ * Two replicas of the app (two `next start` processes) sharing one Redis: what one computed or stored (L1 features,
+ * L3 answers, chat sessions) serves the other.
+ */
+let redis: TestRedis;
+let first: ApiApp;
+let second: ApiApp;
+
+beforeAll(async () => {
+  await buildOnce();
+  redis = await startTestRedis();
+  first = await startApiApp("replica-a", { REDIS_URL: redis.url });
+  second = await startApiApp("replica-b", { REDIS_URL: redis.url });
+}, 600_000);
+
+afterAll(async () => {
+  await first?.stop();
+  await second?.stop();
+  await redis?.teardown();
+});
+
+const chat = (app: ApiApp, body: unknown) => postChat(app.baseUrl, body).then(answerOf);
+
+describe("replicas sharing one Redis", () => {
+  it("serve an image uploaded to one from L1 on the other, without running its vision encoder", async () => {
+    const { imageId } = await uploadImage(first.baseUrl, await img.png(img.quadrantsRgb(120, 90, [[9, 9, 9], [200, 10, 10], [10, 200, 10], [10, 10, 200]])));
+    await waitUntilReady(first.baseUrl, imageId);
+    expect(await metricValue(first.baseUrl, "vlcache_vision_encoder_runs_total")).toBe(1);
+
+    const answer = await chat(second, { message: { text: "What is shown?", imageIds: [imageId] }, params: { maxNewTokens: 8 } });
+    expect(answer.meta.cache.features).toEqual([{ imageId, source: "l1" }]);
+    expect(await metricValue(second.baseUrl, "vlcache_vision_encoder_runs_total")).toBe(0);
+    const summary = (await (await fetch(`${second.baseUrl}/api/metrics/summary`)).json()) as MetricsSummary;
+    expect(summary.visionEncoderRuns).toBe(0);
+    expect(summary.levels.l1.hits).toBeGreaterThanOrEqual(1);
+
+    // The answer the second replica stored (L3, in Redis) is the first replica's answer to the same question.
+    const elsewhere = await chat(first, { message: { text: "What is shown?", imageIds: [imageId] }, params: { maxNewTokens: 8 } });
+    expect(elsewhere.meta.cache.response).toBe("hit");
+    expect(elsewhere.text).toBe(answer.text);
+  });
+
+  it("continue each other's chat sessions", async () => {
+    const { imageId } = await uploadImage(first.baseUrl, await img.png(img.patternRgb(64, 64)));
+    const opening = await chat(first, { message: { text: "Look at this.", imageIds: [imageId] }, params: { maxNewTokens: 6 } });
+    const followUp = await chat(second, { sessionId: opening.meta.sessionId, message: { text: "What next?" }, params: { maxNewTokens: 6 } });
+    expect(followUp.meta.sessionId).toBe(opening.meta.sessionId);
+    expect(followUp.done.usage.promptTokens).toBeGreaterThan(opening.done.usage.promptTokens + opening.done.usage.completionTokens);
+
+    // Replayed on one replica with caches off, the conversation gives the same answers.
+    const off = { l1: false, l2: false, l3: false };
+    const a = await chat(first, { message: { text: "Look at this.", imageIds: [imageId] }, params: { maxNewTokens: 6 }, cache: off });
+    const b = await chat(first, { sessionId: a.meta.sessionId, message: { text: "What next?" }, params: { maxNewTokens: 6 }, cache: off });
+    expect([a.text, b.text]).toEqual([opening.text, followUp.text]);
+  });
+});
