@@ -1,5 +1,6 @@
 import { request as httpRequest } from "node:http";
 import { describe, expect, inject, it } from "vitest";
+import type { ImageInfoResponse } from "@/lib/api/types";
 import * as img from "@/tests/support/testImages";
 
 /** The HTTP API through the real Next.js server (route handlers, body streaming, headers). */
@@ -27,9 +28,13 @@ describe("HTTP API on the running app", () => {
     expect(second.status).toBe(200);
     expect(await second.json()).toMatchObject({ imageId: created.imageId, deduplicated: true });
 
-    const meta = await fetch(`${baseUrl}/api/images/${created.imageId}`);
+    // The upload starts the vision encode in the background: the image is `encoding` until its features are in L1.
+    const info = async () => (await fetch(`${baseUrl}/api/images/${created.imageId}`)).json() as Promise<ImageInfoResponse>;
+    await expect.poll(async () => (await info()).status, { timeout: 20_000 }).toBe("ready");
+    const meta = await info();
     const { imageId, width, height, bytes } = created;
-    expect(await meta.json()).toEqual({ imageId, width, height, bytes, status: "ready" });
+    expect(meta).toEqual({ imageId, width, height, bytes, status: "ready", encodingMs: expect.any(Number) });
+    expect(meta.encodingMs).toBeGreaterThanOrEqual(0);
     const raw = await fetch(`${baseUrl}/api/images/${created.imageId}?raw=1`);
     expect(raw.headers.get("content-type")).toBe("image/png");
     expect((await raw.arrayBuffer()).byteLength).toBe(created.bytes);
