@@ -99,9 +99,19 @@ export class ModelHost implements ImagePrecompute {
     throw new RequestError(503, "model_unavailable", `no model is being served: ${status.message}`);
   }
 
-  /** An upload's L1 precompute once the model is ready; before that, the first request encodes the image. */
+  /**
+   * An upload's L1 precompute once the model is ready; before that, the first request encodes the image. Best effort:
+   * the image is stored already, so an image this model cannot take (e.g. smaller than its patch grid) is not an
+   * upload error; it is reported `ready`, and a question about it gets the model's refusal (422 invalid_image).
+   */
   precompute(image: CanonicalImage, tenant: TenantId): ImageStatus {
-    return this.current.state === "ready" ? this.current.served.caches.precompute(image, tenant) : "ready";
+    if (this.current.state !== "ready") return "ready";
+    try {
+      return this.current.served.caches.precompute(image, tenant);
+    } catch (error) {
+      this.deps.logger.warn({ module: "model", imageId: image.id, err: error }, "upload precompute skipped: the model cannot encode this image");
+      return "ready";
+    }
   }
 
   imageState(imageId: ImageId, tenant: TenantId): Promise<PrecomputeState> {

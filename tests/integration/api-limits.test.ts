@@ -111,6 +111,18 @@ describe("tenants", () => {
   });
 });
 
+describe("images the model cannot take", () => {
+  it("stores an image smaller than the model's patch grid, and refuses questions about it with 422", async () => {
+    const tiny = await uploadImage(app.baseUrl, await img.png(img.patternRgb(20, 12)), from("10.0.5.1"));
+    expect(tiny).toMatchObject({ width: 20, height: 12, status: "ready" });
+    const question = { message: { text: "what?", imageIds: [tiny.imageId] } };
+    expect(await postChat(app.baseUrl, question, from("10.0.5.2"))).toMatchObject({
+      status: 422,
+      error: { code: "invalid_image", message: expect.stringContaining("at least 32 pixels") },
+    });
+  });
+});
+
 describe("a bundle that does not load", () => {
   it("is reported by /api/health, and generating requests answer 503 with the reason", async () => {
     expect(broken.health).toMatchObject({
