@@ -2,15 +2,14 @@
  * Makes docs/screenshot.png, the README's picture of the chat page in use (1280×800): an example image, a question
  * with its streamed answer, and a follow-up whose badges show the caches at work.
  *
- *   npx tsx e2e/readmeScreenshot.ts               # next build first
- *   npx tsx e2e/readmeScreenshot.ts --skip-build  # the .next build is known to be fresh (e.g. right after test:e2e)
+ *   npx tsx e2e/readmeScreenshot.ts     # runs `next build` first unless .next is newer than every source
  *
  * It runs the same stack as the e2e tests (testStack.ts: the built app, the test model, a private redis-server).
  */
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import type { Locator, Page } from "playwright-core";
-import { buildApp } from "./appServer";
+import { ensureAppBuilt } from "./appServer";
 import { openBrowser } from "./browser";
 import { setMaxNewTokens } from "./chatPageActions";
 import { startTestStack } from "./testStack";
@@ -40,10 +39,7 @@ async function askAndWait(page: Page, send: () => Promise<void>): Promise<Locato
 
 async function main(): Promise<void> {
   await mkdir(LOG_DIR, { recursive: true });
-  if (!process.argv.includes("--skip-build")) {
-    console.log("readme screenshot: next build …");
-    await buildApp(path.join(LOG_DIR, "build.log"));
-  }
+  if ((await ensureAppBuilt(path.join(LOG_DIR, "build.log"))) === "built") console.log("readme screenshot: built the app");
   const stack = await startTestStack(path.join(LOG_DIR, "server.log"));
   const browser = await openBrowser({ width: 1280, height: 800 });
   try {
