@@ -15,6 +15,10 @@
  * time to first token with features read from Redis, whether greedy tokens change), and the precision of SimHash
  * near-duplicate matching on a labelled set of question pairs. Prints a table, checks the targets and writes
  * bench/results/cache-<timestamp>.md and .json. Progress lines go to stderr.
+ *
+ * Method: every row variant gets a tenant of its own (isolated entries at every level); set-up requests are not
+ * measured; measured runs are interleaved round by round across all rows, each after a short idle pause, so the load
+ * of whatever else runs on the machine falls on all rows alike. L3 rows run 4 times per round (they take milliseconds).
  */
 import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
@@ -23,24 +27,25 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import sharp from "sharp";
 import type { FeatureSource } from "@/lib/api/types";
-import type { FeatureDtype } from "@/lib/cache/featureRecord";
+import { FEATURE_DTYPES, type FeatureDtype } from "@/lib/cache/featureRecord";
 import { flushCaches } from "@/lib/cache/flush";
 import { l1FeaturesKey, preprocessDigest } from "@/lib/cache/keys";
 import { ResponseCache } from "@/lib/cache/l3Responses";
 import { RESPONSE_RECORD_VERSION } from "@/lib/cache/responseRecord";
 import { DEFAULT_NEAR_DUPLICATE_DISTANCE } from "@/lib/cache/simhash";
+import type { BlobStore } from "@/lib/cache/store/blobStore";
 import { MemoryBlobStore } from "@/lib/cache/store/memoryBlobStore";
 import { openStore } from "@/lib/cache/store/openStore";
-import { loadConfig, type CacheSettings } from "@/lib/config";
-import { DEFAULT_TENANT, parseImageId, parseModelFingerprint, type ImageId } from "@/lib/ids";
+import { loadConfig, type AppConfig, type CacheSettings } from "@/lib/config";
+import { parseImageId, parseModelFingerprint, type ImageId, type TenantId } from "@/lib/ids";
 import type { GenerationEvent } from "@/lib/inference/events";
 import { storedImages } from "@/lib/inference/imageSource";
 import { loadInferenceModel, type InferenceModel } from "@/lib/inference/inferenceModel";
-import { createModelCaches, type ModelCaches } from "@/lib/inference/modelCaches";
+import { createModelCaches } from "@/lib/inference/modelCaches";
 import { InferencePipeline } from "@/lib/inference/pipeline";
 import type { GenerationRequestInput } from "@/lib/inference/request";
 import { planImage } from "@/lib/images/preprocess/imageGrid";
-import { createLogger } from "@/lib/log";
+import { createLogger, type Logger } from "@/lib/log";
 import { visionEncoderRuns } from "@/lib/metrics/cacheMetrics";
 import { convertRandom } from "@/lib/model/convert/convert";
 import { createProgress, type Progress } from "@/lib/progress";
@@ -91,10 +96,16 @@ interface Row {
 
 interface Bench {
   readonly model: InferenceModel;
-  readonly store: Awaited<ReturnType<typeof openStore>>["store"];
+  readonly store: BlobStore;
+  readonly logger: Logger;
+  readonly config: AppConfig;
+  readonly imagePng: Buffer;
   readonly imageId: ImageId;
   readonly progress: Progress;
+  /** Measured requests so far (progress). */
   done: number;
+  /** Tenants handed out so far (one per row variant). */
+  tenants: number;
 }
 
 const median = (values: readonly number[]) => {
@@ -107,18 +118,17 @@ async function encoderRunCount(): Promise<number> {
   return (await visionEncoderRuns.get()).values.reduce((sum, value) => sum + value.value, 0);
 }
 
-/** Fresh in-process layers and an empty shared store for the tenant: the state of a just-started app. */
-async function freshCaches(bench: Bench, settings: CacheSettings): Promise<{ caches: ModelCaches; pipeline: InferencePipeline }> {
-  await flushCaches({ store: bench.store, levels: null }, DEFAULT_TENANT, ["l1", "l3"]);
+/** Fresh in-process layers and nothing in the shared store for `tenant`: the state of a just-started app. */
+async function freshCaches(bench: Bench, settings: CacheSettings, tenant: TenantId): Promise<InferencePipeline> {
+  await flushCaches({ store: bench.store, levels: null }, tenant, ["l1", "l3"]);
   const caches = createModelCaches(bench.model, bench.store, settings);
-  const pipeline = new InferencePipeline({ model: bench.model, images: storedImages(bench.store), maxImagePixels: 40_000_000, seams: caches.seams });
-  return { caches, pipeline };
+  return new InferencePipeline({ model: bench.model, images: storedImages(bench.store), maxImagePixels: 40_000_000, seams: caches.seams });
 }
 
-async function ask(pipeline: InferencePipeline, messages: Messages, cache: Flags): Promise<Sample & { text: string }> {
+async function ask(pipeline: InferencePipeline, messages: Messages, cache: Flags, tenant: TenantId): Promise<Sample & { text: string }> {
   const runsBefore = await encoderRunCount();
   const events: GenerationEvent[] = [];
-  for await (const event of pipeline.generate({ messages, maxNewTokens: MAX_NEW_TOKENS, cache })) events.push(event);
+  for await (const event of pipeline.generate({ messages, maxNewTokens: MAX_NEW_TOKENS, cache, tenant })) events.push(event);
   const meta = events.find((event) => event.type === "meta");
   const done = events.at(-1);
   if (meta?.type !== "meta" || done?.type !== "done" || done.timings.ttftMs === null) throw new Error("a request ended without meta, done or a first token");
@@ -156,21 +166,48 @@ const user = (imageId: ImageId | null, text: string): Messages[number] => ({
   content: imageId === null ? text : [{ type: "image", imageId }, { type: "text", text }],
 });
 
-/** Runs `n` measured requests; `prepare(i)` (not measured) sets up run i and returns its request. */
-async function measure(
-  bench: Bench,
-  scenario: string,
-  levels: string,
-  prepare: (i: number) => Promise<{ pipeline: InferencePipeline; messages: Messages; cache: Flags }>,
-): Promise<Row> {
-  const samples: Sample[] = [];
-  for (let i = 0; i < N; i++) {
-    const { pipeline, messages, cache } = await prepare(i);
-    samples.push(await ask(pipeline, messages, cache));
-    bench.done += 1;
-    bench.progress.update(bench.done);
+/**
+ * One row's setting. Each variant has its own tenant (its own namespace in every level, its own copy of the image), so
+ * variants never see each other's entries and their runs can be interleaved: round i runs every variant of every
+ * scenario once (cheap ones `runsPerRound` times), so the machine's changing load is spread evenly over all rows and
+ * their ratios compare like with like.
+ */
+interface Variant {
+  readonly scenario: string;
+  readonly levels: string;
+  readonly cache: Flags;
+  readonly tenant: TenantId;
+  readonly runsPerRound: number;
+  /** Not measured: prepares run i and returns its pipeline and request. */
+  readonly prepare: (i: number) => Promise<{ pipeline: InferencePipeline; messages: Messages }>;
+}
+
+async function newTenant(bench: Bench): Promise<TenantId> {
+  bench.tenants += 1;
+  const tenant = `bench-${bench.tenants}` as TenantId;
+  const stored = await storeImage(bench.imagePng, { store: bench.store, logger: bench.logger, config: bench.config }, tenant);
+  if (!stored.ok || stored.answer.imageId !== bench.imageId) throw new Error("the benchmark image could not be stored");
+  return tenant;
+}
+
+/** Idle time before each measured request (not measured). */
+const SETTLE_MS = 100;
+
+async function interleave(bench: Bench, variants: readonly Variant[]): Promise<Row[]> {
+  const samples: Sample[][] = variants.map(() => []);
+  for (let round = 0; round < N; round++) {
+    for (const [v, variant] of variants.entries()) {
+      for (let r = 0; r < variant.runsPerRound; r++) {
+        const { pipeline, messages } = await variant.prepare(round * variant.runsPerRound + r);
+        // Let the previous run's onnxruntime threads stop spinning, so they do not bleed into this one.
+        await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+        samples[v].push(await ask(pipeline, messages, variant.cache, variant.tenant));
+        bench.done += 1;
+        bench.progress.update(bench.done);
+      }
+    }
   }
-  return summarise(scenario, levels, samples);
+  return variants.map((variant, v) => summarise(variant.scenario, variant.levels, samples[v]));
 }
 
 function settingsWith(l1: Partial<CacheSettings["l1"]> = {}, l3: Partial<CacheSettings["l3"]> = {}): CacheSettings {
@@ -212,113 +249,151 @@ const RETYPED = [
 ];
 const pick = (items: readonly string[], i: number) => items[i % items.length];
 
-async function scenarioRows(bench: Bench): Promise<Row[]> {
+type Setup = (tenant: TenantId) => Promise<Variant["prepare"]>;
+type Spec = readonly [levels: string, cache: Flags, setup: Setup];
+
+/** Runs each spec's setup (not measured) under a tenant of its own. */
+async function variants(bench: Bench, scenario: string, specs: readonly Spec[], runsPerRound = 1): Promise<Variant[]> {
+  const out: Variant[] = [];
+  for (const [levels, cache, setup] of specs) {
+    const tenant = await newTenant(bench);
+    out.push({ scenario, levels, cache, tenant, runsPerRound, prepare: await setup(tenant) });
+  }
+  return out;
+}
+
+/** Answers are L3 hits of a few milliseconds: several per round, so their median rests on more samples. */
+const L3_RUNS_PER_ROUND = 4;
+
+async function scenarioVariants(bench: Bench): Promise<Variant[]> {
   const { imageId } = bench;
-  const rows: Row[] = [];
-  const only = (level: keyof Flags, alsoL1 = false): Flags => ({ l1: level === "l1" || alsoL1, l2: level === "l2", l3: level === "l3" });
+  const only = (level: keyof Flags): Flags => ({ l1: level === "l1", l2: level === "l2", l3: level === "l3" });
+  const l1l2: Flags = { l1: true, l2: true, l3: false };
 
-  rows.push(
-    await measure(bench, "cold", "all on (empty)", async () => {
-      const { pipeline } = await freshCaches(bench, settingsWith());
-      return { pipeline, messages: [user(imageId, QUESTION)], cache: ALL_ON };
-    }),
-  );
-  const offPipeline = (await freshCaches(bench, settingsWith())).pipeline;
-  rows.push(
-    await measure(bench, "cold", "all off", async () => ({ pipeline: offPipeline, messages: [user(imageId, QUESTION)], cache: { l1: false, l2: false, l3: false } })),
-  );
+  // Cold: every run starts from empty caches.
+  const cold: Setup = async (tenant) => async () => ({ pipeline: await freshCaches(bench, settingsWith(), tenant), messages: [user(imageId, QUESTION)] });
 
-  // Same image, new chat, new question: one chat on the image first (not measured), then new chats.
-  for (const [levels, cache] of [
-    ["all on", ALL_ON],
-    ["L1 + L2 (L3 off)", { l1: true, l2: true, l3: false }],
-    ["L1 only", only("l1")],
-    ["L2 only", only("l2")],
-  ] as const) {
-    const { pipeline } = await freshCaches(bench, settingsWith());
-    await ask(pipeline, [user(imageId, QUESTION)], ALL_ON);
-    rows.push(
-      await measure(bench, "same image, new chat, new question", levels, async (i) => ({
-        pipeline,
-        messages: [user(imageId, `${pick(NEW_QUESTIONS, i)} (${levels}, ${i})`)],
-        cache,
-      })),
-    );
-  }
+  // Same image, new chat, new question: one chat on the image first (not measured), then a new chat per run.
+  const sameImage = (tag: string): Setup => async (tenant) => {
+    const pipeline = await freshCaches(bench, settingsWith(), tenant);
+    await ask(pipeline, [user(imageId, QUESTION)], ALL_ON, tenant);
+    return async (i) => ({ pipeline, messages: [user(imageId, `${pick(NEW_QUESTIONS, i)} (${tag}, ${i})`)] });
+  };
 
-  // Same chat, follow-up: the first turn is answered (not measured), then one follow-up per run.
-  for (const [levels, cache] of [
-    ["all on", ALL_ON],
-    ["L1 + L2 (L3 off)", { l1: true, l2: true, l3: false }],
-    ["L2 only", only("l2")],
-  ] as const) {
-    const { pipeline } = await freshCaches(bench, settingsWith());
-    const first = await ask(pipeline, [user(imageId, QUESTION)], ALL_ON);
+  // Same chat, follow-up: the first turn answered (not measured), then one follow-up per run.
+  const followUp = (tag: string): Setup => async (tenant) => {
+    const pipeline = await freshCaches(bench, settingsWith(), tenant);
+    const first = await ask(pipeline, [user(imageId, QUESTION)], ALL_ON, tenant);
     const history: Messages = [user(imageId, QUESTION), { role: "assistant", content: first.text }];
-    rows.push(
-      await measure(bench, "same chat, follow-up", levels, async (i) => ({
-        pipeline,
-        messages: [...history, user(null, `${pick(FOLLOW_UPS, i)} (${levels}, ${i})`)],
-        cache,
-      })),
-    );
-  }
+    return async (i) => ({ pipeline, messages: [...history, user(null, `${pick(FOLLOW_UPS, i)} (${tag}, ${i})`)] });
+  };
 
-  // Identical request: asked once (not measured), then again.
-  for (const [levels, cache] of [
-    ["all on", ALL_ON],
-    ["L3 only", only("l3")],
-  ] as const) {
-    const { pipeline } = await freshCaches(bench, settingsWith());
-    await ask(pipeline, [user(imageId, QUESTION)], ALL_ON);
-    rows.push(await measure(bench, "identical request", levels, async () => ({ pipeline, messages: [user(imageId, QUESTION)], cache })));
-  }
+  // Identical request: asked once (not measured), then again per run.
+  const identical: Setup = async (tenant) => {
+    const pipeline = await freshCaches(bench, settingsWith(), tenant);
+    await ask(pipeline, [user(imageId, QUESTION)], ALL_ON, tenant);
+    return async () => ({ pipeline, messages: [user(imageId, QUESTION)] });
+  };
 
   // Near-duplicate: the question stored once, then asked re-typed, with SimHash matching on.
-  for (const [levels, cache] of [
-    ["all on (SimHash on)", ALL_ON],
-    ["L3 only (SimHash on)", only("l3")],
-  ] as const) {
-    const { pipeline } = await freshCaches(bench, settingsWith({}, { nearDuplicates: true }));
-    await ask(pipeline, [user(imageId, QUESTION)], ALL_ON);
-    rows.push(await measure(bench, "near-duplicate", levels, async (i) => ({ pipeline, messages: [user(imageId, pick(RETYPED, i))], cache })));
-  }
-  return rows;
+  const nearDuplicate: Setup = async (tenant) => {
+    const pipeline = await freshCaches(bench, settingsWith({}, { nearDuplicates: true }), tenant);
+    await ask(pipeline, [user(imageId, QUESTION)], ALL_ON, tenant);
+    return async (i) => ({ pipeline, messages: [user(imageId, pick(RETYPED, i))] });
+  };
+
+  return [
+    ...(await variants(bench, "cold", [
+      ["all on (empty)", ALL_ON, cold],
+      ["all off", { l1: false, l2: false, l3: false }, cold],
+    ])),
+    ...(await variants(bench, "same image, new chat, new question", [
+      ["all on", ALL_ON, sameImage("all")],
+      ["L1 + L2 (L3 off)", l1l2, sameImage("l1l2")],
+      ["L1 only", only("l1"), sameImage("l1")],
+      ["L2 only", only("l2"), sameImage("l2")],
+    ])),
+    ...(await variants(bench, "same chat, follow-up", [
+      ["all on", ALL_ON, followUp("all")],
+      ["L1 + L2 (L3 off)", l1l2, followUp("l1l2")],
+      ["L2 only", only("l2"), followUp("l2")],
+    ])),
+    ...(await variants(bench, "identical request", [["all on", ALL_ON, identical], ["L3 only", only("l3"), identical]], L3_RUNS_PER_ROUND)),
+    ...(await variants(
+      bench,
+      "near-duplicate",
+      [["all on (SimHash on)", ALL_ON, nearDuplicate], ["L3 only (SimHash on)", only("l3"), nearDuplicate]],
+      L3_RUNS_PER_ROUND,
+    )),
+  ];
 }
+
+const STORAGE_SCENARIO = "new question, L1 features from Redis";
 
 interface StorageRow {
   readonly storage: FeatureDtype;
   readonly recordBytes: number;
-  /** Median time to first token of a new question whose features come from Redis (fresh process memory), L2/L3 off. */
+  /** Median time to first token of a new question whose features come from Redis (empty process memory), L2/L3 off. */
   readonly l1FromRedisTtftMs: number;
   /** Runs whose greedy tokens equal fp32's, out of n (each run a different question, features computed then cached). */
   readonly unchangedRuns: number;
   readonly runs: number;
 }
 
-async function storageRows(bench: Bench): Promise<StorageRow[]> {
+interface StorageSetup {
+  readonly variants: Variant[];
+  /** Completes the storage rows from the measured rows. */
+  rows(measured: readonly Row[]): Promise<StorageRow[]>;
+}
+
+/**
+ * Per storage dtype (a tenant each): n questions answered with features computed then cached (not measured; their
+ * tokens are compared with fp32's), then measured variants that read the features from Redis in a fresh cache, as a
+ * second process would.
+ */
+async function storageVariants(bench: Bench): Promise<StorageSetup> {
   const questions = Array.from({ length: N }, (_, i) => `${pick(NEW_QUESTIONS, i)} (storage ${i})`);
-  const tokensOf = async (storage: FeatureDtype) => {
-    const { pipeline } = await freshCaches(bench, settingsWith({ storage }));
-    const tokens: (readonly number[])[] = [];
-    for (const question of questions) tokens.push((await ask(pipeline, [user(bench.imageId, question)], { l1: true, l2: false, l3: false })).tokenIds);
-    return tokens;
-  };
-  const reference = await tokensOf("fp32");
-  const rows: StorageRow[] = [];
-  for (const storage of ["fp32", "fp16", "int8"] as const) {
-    const tokens = storage === "fp32" ? reference : await tokensOf(storage);
-    const identity = { imageId: bench.imageId, preprocess: bench.model.preprocessDigest, storage };
-    const recordBytes = (await bench.store.get(l1FeaturesKey(DEFAULT_TENANT, bench.model.fingerprint, identity)))?.length ?? 0;
-    const fromRedis = await measure(bench, `L1 ${storage}`, "L1 only, features from Redis", async (i) => {
-      const caches = createModelCaches(bench.model, bench.store, settingsWith({ storage }));
-      const pipeline = new InferencePipeline({ model: bench.model, images: storedImages(bench.store), maxImagePixels: 40_000_000, seams: caches.seams });
-      return { pipeline, messages: [user(bench.imageId, questions[i])], cache: { l1: true, l2: false, l3: false } };
+  const l1Only: Flags = { l1: true, l2: false, l3: false };
+  const tokens = new Map<FeatureDtype, (readonly number[])[]>();
+  const variantList: Variant[] = [];
+  for (const storage of FEATURE_DTYPES) {
+    const tenant = await newTenant(bench);
+    const pipeline = await freshCaches(bench, settingsWith({ storage }), tenant);
+    const answers: (readonly number[])[] = [];
+    for (const question of questions) answers.push((await ask(pipeline, [user(bench.imageId, question)], l1Only, tenant)).tokenIds);
+    tokens.set(storage, answers);
+    variantList.push({
+      scenario: STORAGE_SCENARIO,
+      levels: storage,
+      cache: l1Only,
+      tenant,
+      runsPerRound: 1,
+      prepare: async (i) => {
+        const caches = createModelCaches(bench.model, bench.store, settingsWith({ storage }));
+        const fresh = new InferencePipeline({ model: bench.model, images: storedImages(bench.store), maxImagePixels: 40_000_000, seams: caches.seams });
+        return { pipeline: fresh, messages: [user(bench.imageId, questions[i])] };
+      },
     });
-    const unchangedRuns = tokens.filter((t, i) => t.join(",") === reference[i].join(",")).length;
-    rows.push({ storage, recordBytes, l1FromRedisTtftMs: fromRedis.ttftMs, unchangedRuns, runs: questions.length });
   }
-  return rows;
+  const reference = tokens.get("fp32")!;
+  return {
+    variants: variantList,
+    async rows(measured) {
+      const rows: StorageRow[] = [];
+      for (const [k, storage] of FEATURE_DTYPES.entries()) {
+        const identity = { imageId: bench.imageId, preprocess: bench.model.preprocessDigest, storage };
+        const key = l1FeaturesKey(variantList[k].tenant, bench.model.fingerprint, identity);
+        rows.push({
+          storage,
+          recordBytes: (await bench.store.get(key))?.length ?? 0,
+          l1FromRedisTtftMs: measured.find((row) => row.scenario === STORAGE_SCENARIO && row.levels === storage)!.ttftMs,
+          unchangedRuns: tokens.get(storage)!.filter((t, i) => t.join(",") === reference[i].join(",")).length,
+          runs: questions.length,
+        });
+      }
+      return rows;
+    },
+  };
 }
 
 /** Held-out labelled pairs (not the ones simhash.ts's threshold was chosen on): screenshots, charts, documents. */
@@ -369,6 +444,8 @@ const NOT_PARAPHRASES: [string, string][] = [
 
 interface SimHashResult {
   readonly threshold: number;
+  /** Non-paraphrases L3 served anyway (each a wrong answer). */
+  readonly falseMatches: readonly (readonly [string, string])[];
   readonly truePositives: number;
   readonly falsePositives: number;
   readonly falseNegatives: number;
@@ -389,7 +466,7 @@ async function simHashPrecision(): Promise<SimHashResult> {
   let pair = 0;
   const served = async ([stored, asked]: [string, string]) => {
     // A tenant per pair keeps the pairs from matching each other's entries.
-    const tenant = `pair-${pair++}` as typeof DEFAULT_TENANT;
+    const tenant = `pair-${pair++}` as TenantId;
     const query = (text: string) => ({ tenant, conversation: [{ role: "user" as const, text, images: [image] }], params, caseFold: false, extra: null });
     await cache.store(query(stored), {
       version: RESPONSE_RECORD_VERSION,
@@ -403,12 +480,14 @@ async function simHashPrecision(): Promise<SimHashResult> {
   };
   let truePositives = 0;
   for (const p of PARAPHRASES) if (await served(p)) truePositives += 1;
-  let falsePositives = 0;
-  for (const p of NOT_PARAPHRASES) if (await served(p)) falsePositives += 1;
+  const falseMatches: [string, string][] = [];
+  for (const p of NOT_PARAPHRASES) if (await served(p)) falseMatches.push(p);
+  const falsePositives = falseMatches.length;
   const falseNegatives = PARAPHRASES.length - truePositives;
   const trueNegatives = NOT_PARAPHRASES.length - falsePositives;
   return {
     threshold: DEFAULT_NEAR_DUPLICATE_DISTANCE,
+    falseMatches,
     truePositives,
     falsePositives,
     falseNegatives,
@@ -496,6 +575,7 @@ function report(
     "## SimHash near-duplicate matching on labelled pairs (through L3)",
     "",
     `threshold ${simhash.threshold} bits: precision ${(simhash.precision * 100).toFixed(1)}% (${simhash.truePositives} of ${simhash.truePositives + simhash.falsePositives} matches are paraphrases), recall ${(simhash.recall * 100).toFixed(1)}% (${simhash.truePositives} of ${simhash.truePositives + simhash.falseNegatives} paraphrases matched); ${simhash.falsePositives} false matches, ${simhash.trueNegatives} correct misses`,
+    ...simhash.falseMatches.map(([a, b]) => `- false match: "${a}" ↔ "${b}"`),
     "",
     "## Targets",
     "",
@@ -509,6 +589,7 @@ function report(
 
 async function main(): Promise<void> {
   const started = Date.now();
+  const loadAtStart = os.loadavg()[0];
   const bundleDir = path.resolve(args.bundle);
   await ensureBundle(bundleDir);
   const logger = createLogger("silent");
@@ -516,17 +597,30 @@ async function main(): Promise<void> {
   const opened = await openStore({ ...config, embeddedStore: config.redisUrl ? config.embeddedStore : "redis-server" }, logger);
   const model = await loadInferenceModel(bundleDir, { executionProvider: "cpu" });
   try {
-    const stored = await storeImage(await screenshotPng(), { store: opened.store, logger, config });
+    const imagePng = await screenshotPng();
+    const stored = await storeImage(imagePng, { store: opened.store, logger, config });
     if (!stored.ok) throw new Error(stored.error.message);
-    const requests = N * (2 + 4 + 3 + 2 + 2 + 3);
-    const bench: Bench = { model, store: opened.store, imageId: stored.answer.imageId, progress: createProgress("bench:cache", requests, { unit: "items" }), done: 0 };
+    const requests = N * (2 + 4 + 3 + 4 * L3_RUNS_PER_ROUND + FEATURE_DTYPES.length);
+    const bench: Bench = {
+      model,
+      store: opened.store,
+      logger,
+      config,
+      imagePng,
+      imageId: stored.answer.imageId,
+      progress: createProgress("bench:cache", requests, { unit: "items" }),
+      done: 0,
+      tenants: 0,
+    };
     // One request outside the table warms the ORT sessions (first-run allocations).
-    const warm = await freshCaches(bench, settingsWith());
-    await ask(warm.pipeline, [{ role: "user", content: "warm-up" }], { l1: false, l2: false, l3: false });
+    const warmTenant = await newTenant(bench);
+    await ask(await freshCaches(bench, settingsWith(), warmTenant), [user(bench.imageId, "warm-up")], { l1: false, l2: false, l3: false }, warmTenant);
 
-    const rows = await scenarioRows(bench);
-    const storage = await storageRows(bench);
+    const storageSetup = await storageVariants(bench);
+    const measured = await interleave(bench, [...(await scenarioVariants(bench)), ...storageSetup.variants]);
     bench.progress.finish();
+    const rows = measured.filter((row) => row.scenario !== STORAGE_SCENARIO);
+    const storage = await storageSetup.rows(measured);
     const simhash = await simHashPrecision();
 
     const date = new Date().toISOString();
@@ -542,6 +636,8 @@ async function main(): Promise<void> {
       store: opened.description,
       cpus: `${os.cpus().length} × ${os.cpus()[0]?.model ?? "?"}`,
       "bench wall time": `${((Date.now() - started) / 1000).toFixed(0)} s`,
+      // Other work on the machine shifts every timing; rows are interleaved so it shifts them alike.
+      "load average (1 min) at start / end": `${loadAtStart.toFixed(2)} / ${os.loadavg()[0].toFixed(2)}`,
     };
     const { markdown, checks } = report(rows, storage, simhash, context);
     process.stdout.write(`${markdown}\n`);
