@@ -25,14 +25,14 @@ export class StoreFallback {
     if (this.store.isHealthy()) {
       if (this.degraded) {
         this.degraded = false;
-        this.logger?.info({ level: this.level }, `${this.level}: shared store reachable again; using it`);
+        this.logger?.info({ cacheLevel: this.level }, `${this.level}: shared store reachable again; using it`);
       }
       return true;
     }
     storeFallbacks.inc({ level: this.level });
     if (!this.degraded) {
       this.degraded = true;
-      this.logger?.warn({ level: this.level }, `${this.level}: shared store unreachable; serving from the in-process layer until it is back`);
+      this.logger?.warn({ cacheLevel: this.level }, `${this.level}: shared store unreachable; serving from the in-process layer until it is back`);
     }
     return false;
   }

@@ -5,7 +5,7 @@ import { l1FeaturesKey, l1LockKey, preprocessDigest, type FeatureIdentity } from
 import { FeatureCache } from "@/lib/cache/l1Features";
 import { RedisBlobStore, createRedisClient, waitUntilReady } from "@/lib/cache/store/redisBlobStore";
 import { parseImageId, parseModelFingerprint, parseTenantId, type ImageId, type TenantId } from "@/lib/ids";
-import { createLogger } from "@/lib/log";
+import { createLogger, type Logger } from "@/lib/log";
 import { metricsRegistry } from "@/lib/metrics/registry";
 import { Engine } from "@/lib/model/engine/engine";
 import type { ImageFeatures } from "@/lib/model/engine/imageFeatures";
@@ -54,14 +54,14 @@ async function openStore(): Promise<RedisBlobStore> {
 }
 
 /** A process's L1 over its own connection; `runs` counts its encoder runs. */
-async function openCache(options: { storage?: FeatureDtype; fingerprint?: string; memoryBytes?: number } = {}) {
+async function openCache(options: { storage?: FeatureDtype; fingerprint?: string; memoryBytes?: number; logger?: Logger } = {}) {
   const cache = new FeatureCache({
     store: await openStore(),
     fingerprint: parseModelFingerprint(options.fingerprint ?? fingerprint)!,
     shape: { hidden: engine.config.text.hiddenSize, deepstackLayers: engine.config.vision.deepstackVisualIndexes.length },
     storage: options.storage,
     memoryBytes: options.memoryBytes,
-    logger: silent,
+    logger: options.logger ?? silent,
   });
   const counter = { runs: 0 };
   const compute = async (): Promise<ImageFeatures> => {
@@ -248,7 +248,8 @@ describe("L1 feature cache", () => {
 
   it("falls back to process memory while Redis is down and uses Redis again once it is back", async () => {
     const identity = freshIdentity();
-    const a = await openCache();
+    const lines: string[] = [];
+    const a = await openCache({ logger: createLogger("info", { write: (line: string) => lines.push(line) }) });
     const fallbacksBefore = await metricValue("vlcache_cache_store_fallbacks_total", { level: "l1" });
     await redis.stop();
     try {
@@ -266,5 +267,9 @@ describe("L1 feature cache", () => {
     const b = await openCache();
     expect((await b.cache.getOrCompute({ tenant, identity: after, grid }, b.compute)).source).toBe("l1");
     expect(b.counter.runs).toBe(0);
+    // One warning when the outage was first noticed, one line when the store was back.
+    const messages = lines.map((line) => JSON.parse(line) as { level: number; msg: string });
+    expect(messages.filter((m) => m.msg.includes("unreachable")).map((m) => m.level)).toEqual([40]);
+    expect(messages.filter((m) => m.msg.includes("reachable again")).map((m) => m.level)).toEqual([30]);
   });
 });

@@ -28,6 +28,6 @@ export async function DELETE(request: Request): Promise<Response> {
     tenant,
     level.data === "all" ? CACHE_LEVELS : [level.data],
   );
-  app.logger.info({ tenant, level: level.data, flushed }, "cache flushed");
+  app.logger.info({ tenant, cacheLevel: level.data, flushed }, "cache flushed");
   return Response.json({ tenant, flushed }, { headers: { "cache-control": "no-store" } });
 }
