@@ -8,6 +8,7 @@ import { createModelCaches, type ModelCaches } from "@/lib/inference/modelCaches
 import type { InferencePipeline } from "@/lib/inference/pipeline";
 import { planImage } from "@/lib/images/preprocess/imageGrid";
 import { createLogger } from "@/lib/log";
+import { buildMetricsSummary } from "@/lib/metrics/summary";
 import { liveKvBytes } from "@/lib/model/engine/kvCache";
 import { storeImage } from "@/lib/server/images";
 import { ask, playChat, userMessage, type PlayedTurn, type ScriptTurn } from "@/tests/support/chatScript";
@@ -201,6 +202,27 @@ describe.each(["tiny-deepstack-tied", "tiny-plain-untied"])("caches in the pipel
       response: "miss",
     });
     expect(other.tokenIds).toEqual(again.tokenIds);
+  });
+
+  it("counts what each level did in the metrics summary", async () => {
+    const { pipeline } = cachedPipeline();
+    const messages = [userMessage([{ image: chart }, "Metrics?"])];
+    const before = await buildMetricsSummary({ startedAt: new Date(0) });
+    const first = await ask(pipeline, messages);
+    const followUp = await ask(pipeline, [...messages, { role: "assistant", content: first.text }, userMessage(["And then?"])]);
+    await ask(pipeline, messages);
+    const after = await buildMetricsSummary({ startedAt: new Date(0) });
+    const delta = (pick: (s: typeof after) => number) => pick(after) - pick(before);
+    // First: L1 miss (computed), L2 miss, L3 miss. Follow-up: L1 hit, L2 hit, L3 miss. Repeat: L3 hit only.
+    expect([delta((s) => s.levels.l1.hits), delta((s) => s.levels.l1.misses)]).toEqual([1, 1]);
+    expect([delta((s) => s.levels.l2.hits), delta((s) => s.levels.l2.misses)]).toEqual([1, 1]);
+    expect([delta((s) => s.levels.l3.hits), delta((s) => s.levels.l3.misses)]).toEqual([1, 2]);
+    expect(delta((s) => s.prefixTokensReused)).toBe(followUp.meta!.cache.prefix.reused);
+    expect(delta((s) => s.visionEncoderRunsSaved)).toBe(1);
+    const total = (counts: number[]) => counts.reduce((a, b) => a + b, 0);
+    expect(total(after.ttft.hit) - total(before.ttft.hit)).toBe(2);
+    expect(total(after.ttft.miss) - total(before.ttft.miss)).toBe(1);
+    expect(after.levels.l2.bytes).toBeGreaterThan(0);
   });
 
   it("keeps live KV at its baseline after every request (the prefix cache holds its own copies)", async () => {
