@@ -8,20 +8,18 @@
  * computes the same function. Default checkpoint: the `small` preset with random weights (seed 0), generated into
  * .cache/bench/small-checkpoint on first use. Prints a table and writes bench/results/decoder-variants-<time>.json.
  */
-import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import * as ort from "onnxruntime-node";
 import { SafetensorsCheckpoint } from "@/lib/model/checkpoint/safetensors";
-import { writeRandomCheckpoint } from "@/lib/model/checkpoint/randomCheckpoint";
 import { parseQwen3VLConfig } from "@/lib/model/config";
-import { getPreset } from "@/lib/model/convert/presets";
 import { buildDecoderGraph, type DecoderGraphOptions } from "@/lib/model/graphs/decoder";
 import { toFloat16Array } from "@/lib/model/onnx/float16";
 import { GraphBuilder } from "@/lib/model/onnx/graphBuilder";
 import { writeModel } from "@/lib/model/onnx/writeModel";
+import { ensureSmallCheckpoint, line, median } from "./benchSupport";
 
 const VARIANTS: DecoderGraphOptions[] = [
   { norm: "plain", attention: "plain" },
@@ -47,17 +45,6 @@ const reps = Number(values.reps);
 const threads = Number(values.threads);
 const floatType = values.dtype === "fp16" ? "float16" : "float32";
 
-function line(text: string): void {
-  process.stdout.write(`${text}\n`);
-}
-
-async function ensureCheckpoint(dir: string): Promise<void> {
-  if (existsSync(path.join(dir, "model.safetensors"))) return;
-  line(`writing the small preset's random checkpoint (seed 0) to ${dir}`);
-  const preset = getPreset("small");
-  await writeRandomCheckpoint(dir, { seed: 0, configJson: preset.configJson, imageSize: preset.imageSize });
-}
-
 function seeded(seed: number): () => number {
   let s = seed >>> 0;
   return () => {
@@ -66,13 +53,8 @@ function seeded(seed: number): () => number {
   };
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1];
-}
-
 async function main(): Promise<void> {
-  await ensureCheckpoint(values.checkpoint);
+  await ensureSmallCheckpoint(values.checkpoint);
   const cfg = parseQwen3VLConfig(JSON.parse(await readFile(path.join(values.checkpoint, "config.json"), "utf8")));
   const t = cfg.text;
   const checkpoint = await SafetensorsCheckpoint.open(values.checkpoint);

@@ -7,19 +7,17 @@
  * preset with random weights (seed 0), generated into .cache/bench/small-checkpoint on first use (shared with
  * bench-decoder.ts). Prints a table and writes bench/results/vision-encoder-<time>.json.
  */
-import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import * as ort from "onnxruntime-node";
 import { SafetensorsCheckpoint } from "@/lib/model/checkpoint/safetensors";
-import { writeRandomCheckpoint } from "@/lib/model/checkpoint/randomCheckpoint";
 import { parseQwen3VLConfig } from "@/lib/model/config";
-import { getPreset } from "@/lib/model/convert/presets";
 import { buildVisionEncoderGraph } from "@/lib/model/graphs/visionEncoder";
 import { GraphBuilder } from "@/lib/model/onnx/graphBuilder";
 import { writeModel } from "@/lib/model/onnx/writeModel";
+import { ensureSmallCheckpoint, line, median } from "./benchSupport";
 
 type Grid = [number, number, number];
 
@@ -44,26 +42,10 @@ const reps = Number(values.reps);
 const threads = Number(values.threads);
 const floatType = values.dtype === "fp16" ? "float16" : "float32";
 
-function line(text: string): void {
-  process.stdout.write(`${text}\n`);
-}
-
-async function ensureCheckpoint(dir: string): Promise<void> {
-  if (existsSync(path.join(dir, "model.safetensors"))) return;
-  line(`writing the small preset's random checkpoint (seed 0) to ${dir}`);
-  const preset = getPreset("small");
-  await writeRandomCheckpoint(dir, { seed: 0, configJson: preset.configJson, imageSize: preset.imageSize });
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1];
-}
-
 const patchCount = (grids: Grid[]) => grids.reduce((sum, [t, h, w]) => sum + t * h * w, 0);
 
 async function main(): Promise<void> {
-  await ensureCheckpoint(values.checkpoint);
+  await ensureSmallCheckpoint(values.checkpoint);
   const cfg = parseQwen3VLConfig(JSON.parse(await readFile(path.join(values.checkpoint, "config.json"), "utf8")));
   const v = cfg.vision;
   const patchFeatures = v.inChannels * v.temporalPatchSize * v.patchSize * v.patchSize;
