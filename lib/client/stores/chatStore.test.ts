@@ -11,6 +11,7 @@ const OPTIONS = { params: { maxNewTokens: 16, temperature: 0, topP: 1 }, cache: 
 const DONE = { usage: { promptTokens: 30, completionTokens: 2 }, timings: { ttftMs: 12, totalMs: 20, tokensPerSecond: 100 } };
 
 let answered = 0;
+const BURST_TOKENS = 300;
 
 /** Questions script the answer: "slow …" streams dots until the client hangs up, "busy" is refused with 429. */
 function respond(request: RecordedRequest, res: ServerResponse): void {
@@ -30,6 +31,12 @@ function respond(request: RecordedRequest, res: ServerResponse): void {
     res.write(sse("meta", meta) + sse("token", { text: "thinking" }));
     const timer = setInterval(() => res.write(sse("token", { text: "." })), 10);
     res.on("close", () => clearInterval(timer));
+    return;
+  }
+  if (body.message.text === "burst") {
+    res.write(sse("meta", meta));
+    for (let i = 0; i < BURST_TOKENS; i++) res.write(sse("token", { text: `t${i} ` }));
+    res.end(sse("done", DONE));
     return;
   }
   res.end(sse("meta", meta) + sse("token", { text: `Answer to ${body.message.text}` }) + sse("done", DONE));
@@ -135,6 +142,23 @@ describe("chat store", () => {
     expect(turn.status).toBe("stopped");
     expect(turn.answer.startsWith("thinking.")).toBe(true);
     expect(turn.error).toBeNull();
+  });
+
+  it("shows a burst of tokens in a few updates, ending with every token in order", async () => {
+    const shownAnswers: string[] = [];
+    const unsubscribe = store.subscribe((state) => {
+      const answer = state.turns.at(-1)?.answer ?? "";
+      if (answer !== (shownAnswers.at(-1) ?? "")) shownAnswers.push(answer);
+    });
+    ask("burst");
+    await untilIdle();
+    unsubscribe();
+    const expected = Array.from({ length: BURST_TOKENS }, (_, i) => `t${i} `).join("");
+    expect(store.getState().turns[0]).toMatchObject({ status: "done", answer: expected });
+    // One update per token would be 300 renders of the growing Markdown; batches arrive every 40 ms at most.
+    expect(shownAnswers.length).toBeGreaterThanOrEqual(1);
+    expect(shownAnswers.length).toBeLessThanOrEqual(10);
+    expect(shownAnswers.every((answer) => expected.startsWith(answer))).toBe(true);
   });
 
   it("shows an HTTP refusal as a failed turn with a readable message", async () => {

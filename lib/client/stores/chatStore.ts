@@ -46,7 +46,15 @@ export interface ChatStoreDeps {
   /** Origin of the API; empty means the page's own. */
   baseUrl?: string;
   now?: () => number;
+  /**
+   * Tokens arriving within this window are shown together. A fast model streams a token every millisecond or two;
+   * rendering the growing Markdown once per token would keep the browser's main thread busy long after the answer
+   * ended (and starve clicks such as Stop).
+   */
+  tokenBatchMs?: number;
 }
+
+const DEFAULT_TOKEN_BATCH_MS = 40;
 
 export function isStreaming(state: Pick<ChatState, "turns">): boolean {
   const last = state.turns.at(-1);
@@ -56,6 +64,7 @@ export function isStreaming(state: Pick<ChatState, "turns">): boolean {
 export function createChatStore(deps: ChatStoreDeps): StoreApi<ChatState> {
   const now = deps.now ?? Date.now;
   const baseUrl = deps.baseUrl ?? "";
+  const tokenBatchMs = deps.tokenBatchMs ?? DEFAULT_TOKEN_BATCH_MS;
   let controller: AbortController | null = null;
   let turnCounter = 0;
 
@@ -67,14 +76,37 @@ export function createChatStore(deps: ChatStoreDeps): StoreApi<ChatState> {
     async function run(id: string, request: ChatRequest): Promise<void> {
       const own = new AbortController();
       controller = own;
+      // Token text not shown yet; other events show at once, after it. Once stopped, the turn keeps what was shown.
+      let unshown = "";
+      let batchTimer: ReturnType<typeof setTimeout> | null = null;
+      const showTokens = () => {
+        if (batchTimer !== null) clearTimeout(batchTimer);
+        batchTimer = null;
+        if (unshown === "") return;
+        const text = unshown;
+        unshown = "";
+        updateTurn(id, (turn) => applyChatEvent(turn, { type: "token", data: { text } }));
+      };
       try {
         for await (const event of streamChat(request, { signal: own.signal, baseUrl })) {
+          if (event.type === "token") {
+            unshown += event.data.text;
+            batchTimer ??= setTimeout(showTokens, tokenBatchMs);
+            continue;
+          }
+          showTokens();
           if (event.type === "meta") set({ sessionId: event.data.sessionId });
           updateTurn(id, (turn) => applyChatEvent(turn, event));
         }
+        showTokens();
       } catch (error) {
-        if (isAbortError(error)) updateTurn(id, stopTurn);
-        else if (error instanceof ApiError) updateTurn(id, (turn) => failTurn(turn, { code: error.code, message: error.message }));
+        if (isAbortError(error)) {
+          if (batchTimer !== null) clearTimeout(batchTimer);
+          updateTurn(id, stopTurn);
+          return;
+        }
+        showTokens();
+        if (error instanceof ApiError) updateTurn(id, (turn) => failTurn(turn, { code: error.code, message: error.message }));
         else updateTurn(id, (turn) => failTurn(turn, { code: "client_error", message: String(error) }));
       } finally {
         if (controller === own) controller = null;
