@@ -36,7 +36,8 @@ import type { ImageGrid } from "@/lib/model/positions/mrope";
  * Lifecycle of one key, in `getOrCompute`:
  *   in-process single flight (one resolution per key per process; later callers join it)
  *   → LRU hit | store hit → served
- *   → miss → claim the encode lock (SET NX with a short TTL, renewed while encoding)
+ *   → miss → claim the encode lock (SET NX with a short TTL and a token unique to this claim; renewed while encoding,
+ *       and renewed or released only while it still holds that token, so an expired claim never touches a newer one)
  *       claimed: look once more (another process may have just finished), else compute, write store + LRU, unlock
  *       held elsewhere: poll the store until the features appear, or the lock vanishes (holder done or dead: look
  *       again, claim again)
@@ -49,7 +50,9 @@ import type { ImageGrid } from "@/lib/model/positions/mrope";
  * - A stored record that fails any check (checksum, header, version, shape against the model and the image's grid) is
  *   deleted and recomputed, never partly used.
  * - The vision encoder runs only inside `compute` (which counts `vlcache_vision_encoder_runs_total`); within a process
- *   one key is never computed twice at once, and across processes the lock keeps it to one while the store is up.
+ *   one key is never computed twice at once, and across processes the lock keeps it to one while the store is up and
+ *   no holder stalls past the lock's TTL between renewals (one that does loses the lock and finishes anyway: at most
+ *   one extra encode, never a third one caused by a stale holder deleting the new holder's lock).
  *
  * Precompute (uploads): `precompute` starts `getOrCompute` in the background and records its state, which
  * `status` reports as `encoding` → `ready` with the time it took; a request arriving meanwhile joins the same flight
@@ -115,6 +118,12 @@ interface MemoryEntry {
 
 type Resolution = { readonly features: ImageFeatures; readonly computedHere: boolean };
 
+/** A claimed encode lock: its key and the token only this claim wrote there (see BlobStore's lock contract). */
+interface EncodeLock {
+  readonly key: string;
+  readonly token: Buffer;
+}
+
 export class FeatureCache {
   readonly storage: FeatureDtype;
   readonly fingerprint: ModelFingerprint;
@@ -128,7 +137,7 @@ export class FeatureCache {
   private readonly flights = new SingleFlight<string, Resolution>();
   private readonly precomputes = new ByteLru<string, PrecomputeEntry>({ maxBytes: PRECOMPUTE_STATES });
   private readonly fallback: StoreFallback;
-  /** Names this process in lock values, for debugging a stuck lock in redis-cli. */
+  /** Names this process in lock tokens (`<pid>:<instance>:<claim>`), for debugging a stuck lock in redis-cli. */
   private readonly owner = `${process.pid}:${randomUUID()}`;
 
   constructor(options: FeatureCacheOptions) {
@@ -265,8 +274,9 @@ export class FeatureCache {
       }
       countMiss();
       if (!this.fallback.available()) return this.computeAndKeep(key, compute, false);
-      if (await this.store.setIfAbsent(lockKey, Buffer.from(this.owner), this.lockTtlSeconds)) {
-        return this.computeUnderLock(request, key, lockKey, compute);
+      const token = Buffer.from(`${this.owner}:${randomUUID()}`);
+      if (await this.store.setIfAbsent(lockKey, token, this.lockTtlSeconds)) {
+        return this.computeUnderLock(request, key, { key: lockKey, token }, compute);
       }
       if (!this.fallback.available()) return this.computeAndKeep(key, compute, false);
       await this.waitForOtherProcess(lockKey, signal);
@@ -276,12 +286,19 @@ export class FeatureCache {
   private async computeUnderLock(
     request: FeatureLookupRequest,
     key: string,
-    lockKey: string,
+    lock: EncodeLock,
     compute: () => Promise<ImageFeatures>,
   ): Promise<Resolution> {
-    // Renew well before the lock expires, so a long encode is not mistaken for a dead holder.
+    // Renew well before the lock expires, so a long encode is not mistaken for a dead holder. Renewal and release are
+    // owner-checked: once the lock has expired and another process has claimed it, neither touches that claim.
     const renew = setInterval(() => {
-      void this.store.set(lockKey, Buffer.from(this.owner), this.lockTtlSeconds);
+      void this.store.renewIfValue(lock.key, lock.token, this.lockTtlSeconds).then((renewed) => {
+        // A reachable store without our token: the lock expired (an encode or pause longer than its TTL). Stop renewing;
+        // finishing the encode is still right, but another process may be encoding the same image meanwhile.
+        if (renewed || !this.store.isHealthy()) return;
+        clearInterval(renew);
+        this.logger?.warn({ imageId: request.identity.imageId }, "l1: encode lock expired while encoding; another process may encode this image too");
+      });
     }, (this.lockTtlSeconds * 1000) / 3);
     try {
       const fresh = await this.read(request, key);
@@ -289,7 +306,7 @@ export class FeatureCache {
       return await this.computeAndKeep(key, compute, true);
     } finally {
       clearInterval(renew);
-      await this.store.del(lockKey);
+      await this.store.deleteIfValue(lock.key, lock.token);
     }
   }
 

@@ -52,6 +52,22 @@ describe.each(implementations)("BlobStore contract: %s", (_name, open) => {
     expect((await store.get("k:lock"))!.toString()).toBe("a");
   });
 
+  it("renewIfValue and deleteIfValue act only while the key holds exactly the given value", async () => {
+    const mine = Buffer.from("claim-a");
+    expect(await store.renewIfValue("k:lock", mine, 60)).toBe(false);
+    expect(await store.deleteIfValue("k:lock", mine)).toBe(false);
+    await store.setIfAbsent("k:lock", mine, 60);
+    expect(await store.renewIfValue("k:lock", Buffer.from("claim-b"), 60)).toBe(false);
+    expect(await store.renewIfValue("k:lock", Buffer.from("claim-"), 60)).toBe(false);
+    expect(await store.deleteIfValue("k:lock", Buffer.from("claim-b"))).toBe(false);
+    expect(await store.get("k:lock")).toEqual(mine);
+    expect(await store.renewIfValue("k:lock", Buffer.from("claim-a"), 60)).toBe(true);
+    expect(await store.get("k:lock")).toEqual(mine);
+    expect(await store.deleteIfValue("k:lock", Buffer.from("claim-a"))).toBe(true);
+    expect(await store.get("k:lock")).toBeNull();
+    await expect(store.renewIfValue("k:lock", mine, 0)).rejects.toThrow(RangeError);
+  });
+
   it("set replaces an existing value", async () => {
     await store.set("k:x", Buffer.from("one"), 60);
     await store.set("k:x", Buffer.from("two"), 60);
@@ -92,7 +108,11 @@ describe("RedisBlobStore", () => {
     try {
       await store.set("ttl:a", Buffer.from("v"), 120);
       await store.setIfAbsent("ttl:b", Buffer.from("v"), 30);
+      await store.setIfAbsent("ttl:c", Buffer.from("v"), 5);
+      expect(await store.renewIfValue("ttl:c", Buffer.from("v"), 90)).toBe(true);
       const inspect = redis.client();
+      expect(await inspect.ttl("ttl:c")).toBeGreaterThan(85);
+      expect(await inspect.ttl("ttl:c")).toBeLessThanOrEqual(90);
       expect(await inspect.ttl("ttl:a")).toBeGreaterThan(115);
       expect(await inspect.ttl("ttl:a")).toBeLessThanOrEqual(120);
       expect(await inspect.ttl("ttl:b")).toBeGreaterThan(25);
@@ -109,16 +129,20 @@ describe("RedisBlobStore", () => {
       await store.set("outage:k", Buffer.from("before"), 60);
       const getErrorsBefore = await storeErrorCount("get");
       const setNxErrorsBefore = await storeErrorCount("setIfAbsent");
+      const renewErrorsBefore = await storeErrorCount("renewIfValue");
 
       await redis.stop();
       await expect.poll(() => store.isHealthy(), { timeout: 5_000 }).toBe(false);
       expect(await store.get("outage:k")).toBeNull();
       expect(await store.setIfAbsent("outage:n", Buffer.from("x"), 60)).toBe(false);
       await expect(store.set("outage:k", Buffer.from("x"), 60)).resolves.toBeUndefined();
+      expect(await store.renewIfValue("outage:k", Buffer.from("before"), 60)).toBe(false);
+      expect(await store.deleteIfValue("outage:k", Buffer.from("before"))).toBe(false);
       expect(await store.del("outage:k")).toBe(0);
       expect(await store.deleteByPrefix("outage:")).toBe(0);
       expect(await storeErrorCount("get")).toBe(getErrorsBefore + 1);
       expect(await storeErrorCount("setIfAbsent")).toBe(setNxErrorsBefore + 1);
+      expect(await storeErrorCount("renewIfValue")).toBe(renewErrorsBefore + 1);
 
       await redis.restart();
       await expect.poll(() => store.isHealthy(), { timeout: 10_000, interval: 100 }).toBe(true);

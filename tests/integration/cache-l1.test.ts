@@ -54,13 +54,22 @@ async function openStore(): Promise<RedisBlobStore> {
 }
 
 /** A process's L1 over its own connection; `runs` counts its encoder runs. */
-async function openCache(options: { storage?: FeatureDtype; fingerprint?: string; memoryBytes?: number; logger?: Logger } = {}) {
+interface CacheOptions {
+  storage?: FeatureDtype;
+  fingerprint?: string;
+  memoryBytes?: number;
+  lockTtlSeconds?: number;
+  logger?: Logger;
+}
+
+async function openCache(options: CacheOptions = {}) {
   const cache = new FeatureCache({
     store: await openStore(),
     fingerprint: parseModelFingerprint(options.fingerprint ?? fingerprint)!,
     shape: { hidden: engine.config.text.hiddenSize, deepstackLayers: engine.config.vision.deepstackVisualIndexes.length },
     storage: options.storage,
     memoryBytes: options.memoryBytes,
+    lockTtlSeconds: options.lockTtlSeconds,
     logger: options.logger ?? silent,
   });
   const counter = { runs: 0 };
@@ -77,6 +86,22 @@ function freshIdentity(storage: FeatureDtype = "fp32"): FeatureIdentity {
   nextImage += 1;
   const imageId = parseImageId(nextImage.toString(16).padStart(64, "0")) as ImageId;
   return { imageId, preprocess, storage };
+}
+
+/** An encode that waits for the test: `open()` lets it run. */
+function gate(): { wait: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const wait = new Promise<void>((resolve) => (open = resolve));
+  return { wait, open };
+}
+
+/** A logger whose JSON lines the test can read. */
+function capturingLogger(): { logger: Logger; messages: () => Array<{ level: number; msg: string }> } {
+  const lines: string[] = [];
+  return {
+    logger: createLogger("info", { write: (line: string) => lines.push(line) }),
+    messages: () => lines.map((line) => JSON.parse(line) as { level: number; msg: string }),
+  };
 }
 
 async function metricValue(name: string, labels: Record<string, string> = {}): Promise<number> {
@@ -135,6 +160,49 @@ describe("L1 feature cache", () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(900);
     expect(answer.source).toBe("computed");
     expect(waiter.counter.runs).toBe(1);
+  });
+
+  it("never renews or releases a lock that expired and was claimed by another process", async () => {
+    const identity = freshIdentity();
+    const lockKey = l1LockKey(tenant, fingerprint, identity);
+    const raw = redis.client();
+    const log = capturingLogger();
+    // A renews every 1/3 s; B holds its claim for 30 s.
+    const a = await openCache({ lockTtlSeconds: 1, logger: log.logger });
+    const b = await openCache({ lockTtlSeconds: 30 });
+    const encodeA = gate();
+    const encodeB = gate();
+    const answerA = a.cache.getOrCompute({ tenant, identity, grid }, () => encodeA.wait.then(a.compute));
+    await expect.poll(() => raw.get(lockKey), { interval: 2, timeout: 2000 }).not.toBeNull();
+    const tokenA = await raw.get(lockKey);
+
+    // A's lock is gone as if it had expired during a pause longer than its TTL, and B claims the image at once, long
+    // before A's first renewal is due.
+    await raw.del(lockKey);
+    const answerB = b.cache.getOrCompute({ tenant, identity, grid }, () => encodeB.wait.then(b.compute));
+    await expect.poll(() => raw.get(lockKey), { interval: 2, timeout: 2000 }).not.toBeNull();
+    const tokenB = await raw.get(lockKey);
+    expect(tokenB).not.toBe(tokenA);
+
+    // Two of A's renewal ticks later, B's claim is B's, with B's TTL.
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    expect(await raw.get(lockKey)).toBe(tokenB);
+    expect(await raw.ttl(lockKey)).toBeGreaterThan(25);
+
+    // A finishes: its record is stored, and its release leaves B's claim alone.
+    encodeA.open();
+    expect((await answerA).source).toBe("computed");
+    expect(await raw.get(lockKey)).toBe(tokenB);
+    expect(log.messages().filter((m) => m.msg.includes("lock expired")).map((m) => m.level)).toEqual([40]);
+
+    // B (which claimed while A still encoded) finishes and releases its own claim.
+    encodeB.open();
+    expect((await answerB).source).toBe("computed");
+    expect(await raw.exists(lockKey)).toBe(0);
+    expect(a.counter.runs + b.counter.runs).toBe(2);
+    const c = await openCache();
+    expect((await c.cache.getOrCompute({ tenant, identity, grid }, c.compute)).source).toBe("l1");
+    expect(c.counter.runs).toBe(0);
   });
 
   it("drops a corrupt entry, recomputes it and stores a valid one", async () => {
@@ -214,15 +282,14 @@ describe("L1 feature cache", () => {
     const identity = freshIdentity();
     const a = await openCache();
     // The encode waits for the test, so "encoding" is observable however fast the tiny encoder is.
-    let finishEncode!: () => void;
-    const gate = new Promise<void>((resolve) => (finishEncode = resolve));
-    a.cache.precompute({ tenant, identity, grid }, () => gate.then(a.compute));
+    const encode = gate();
+    a.cache.precompute({ tenant, identity, grid }, () => encode.wait.then(a.compute));
     expect((await a.cache.precomputeState({ tenant, identity, grid })).status).toBe("encoding");
     // Another process sees the encode lock.
     const b = await openCache();
     await expect.poll(async () => (await b.cache.precomputeState({ tenant, identity, grid })).status, { interval: 5, timeout: 2000 }).toBe("encoding");
     const request = a.cache.getOrCompute({ tenant, identity, grid }, a.compute);
-    finishEncode();
+    encode.open();
     const answer = await request;
     expect(answer.source).toBe("precomputed");
     expect(a.counter.runs).toBe(1);
@@ -248,8 +315,8 @@ describe("L1 feature cache", () => {
 
   it("falls back to process memory while Redis is down and uses Redis again once it is back", async () => {
     const identity = freshIdentity();
-    const lines: string[] = [];
-    const a = await openCache({ logger: createLogger("info", { write: (line: string) => lines.push(line) }) });
+    const log = capturingLogger();
+    const a = await openCache({ logger: log.logger });
     const fallbacksBefore = await metricValue("vlcache_cache_store_fallbacks_total", { level: "l1" });
     await redis.stop();
     try {
@@ -268,7 +335,7 @@ describe("L1 feature cache", () => {
     expect((await b.cache.getOrCompute({ tenant, identity: after, grid }, b.compute)).source).toBe("l1");
     expect(b.counter.runs).toBe(0);
     // One warning when the outage was first noticed, one line when the store was back.
-    const messages = lines.map((line) => JSON.parse(line) as { level: number; msg: string });
+    const messages = log.messages();
     expect(messages.filter((m) => m.msg.includes("unreachable")).map((m) => m.level)).toEqual([40]);
     expect(messages.filter((m) => m.msg.includes("reachable again")).map((m) => m.level)).toEqual([30]);
   });

@@ -8,6 +8,10 @@
  * - Values are opaque bytes; keys are built by lib/cache/keys.ts.
  * - Every entry has a TTL in whole seconds (> 0); `set` replaces value and TTL, `setIfAbsent` writes only when the key
  *   is absent (SET NX EX) and is what locks and single-flight claims are built on.
+ * - Locks: a holder claims with `setIfAbsent(key, token)` under a token unique to that claim, and renews and releases
+ *   only through `renewIfValue` / `deleteIfValue` with the same token. Each checks the value and acts in one atomic
+ *   step, so a holder whose lock expired (a slow encode, a long pause) can neither extend nor delete the lock another
+ *   process has claimed since.
  * - Fail soft: a store outage never throws into a request. Reads answer null, writes false or nothing, counts 0, and
  *   `isHealthy()` reports false until the store is reachable again. Callers that must know whether a write landed
  *   check `isHealthy()` after it.
@@ -18,6 +22,10 @@ export interface BlobStore {
   set(key: string, value: Buffer, ttlSeconds: number): Promise<void>;
   /** SET NX EX: true when this call wrote the value, false when the key already existed (or the store is down). */
   setIfAbsent(key: string, value: Buffer, ttlSeconds: number): Promise<boolean>;
+  /** Resets the TTL of `key` only while it holds exactly `value`; true when it did (false too when the store is down). */
+  renewIfValue(key: string, value: Buffer, ttlSeconds: number): Promise<boolean>;
+  /** Deletes `key` only while it holds exactly `value`; true when it did (false too when the store is down). */
+  deleteIfValue(key: string, value: Buffer): Promise<boolean>;
   /** Number of keys that existed and were removed. */
   del(...keys: string[]): Promise<number>;
   /** Removes every key starting with `prefix` (SCAN MATCH prefix* + UNLINK); number removed. */
@@ -28,7 +36,7 @@ export interface BlobStore {
 }
 
 /** Names of store operations, as used in the `op` label of `vlcache_store_errors_total`. */
-export type StoreOp = "get" | "set" | "setIfAbsent" | "del" | "deleteByPrefix";
+export type StoreOp = "get" | "set" | "setIfAbsent" | "renewIfValue" | "deleteIfValue" | "del" | "deleteByPrefix";
 
 export function assertValidTtl(ttlSeconds: number): void {
   if (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0) {

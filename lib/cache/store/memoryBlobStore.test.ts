@@ -27,6 +27,22 @@ describe("MemoryBlobStore", () => {
     expect(await store.setIfAbsent("lock", Buffer.from("3"), 1)).toBe(true);
   });
 
+  it("renewIfValue restarts the TTL of the matching value only; an expired lock is neither renewed nor deleted", async () => {
+    const time = clock();
+    const store = new MemoryBlobStore({ maxBytes: 1024, now: time.now });
+    await store.setIfAbsent("lock", Buffer.from("a"), 1);
+    time.advance(900);
+    expect(await store.renewIfValue("lock", Buffer.from("a"), 1)).toBe(true);
+    time.advance(900);
+    expect((await store.get("lock"))!.toString()).toBe("a");
+    time.advance(100);
+    expect(await store.renewIfValue("lock", Buffer.from("a"), 1)).toBe(false);
+    expect(await store.setIfAbsent("lock", Buffer.from("b"), 1)).toBe(true);
+    expect(await store.deleteIfValue("lock", Buffer.from("a"))).toBe(false);
+    expect((await store.get("lock"))!.toString()).toBe("b");
+    expect(store.sizeBytes).toBe(1);
+  });
+
   it("evicts least recently used entries past maxBytes; a read counts as use", async () => {
     const store = new MemoryBlobStore({ maxBytes: 10 });
     await store.set("a", Buffer.alloc(4, 1), 60);

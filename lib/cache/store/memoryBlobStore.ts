@@ -51,6 +51,20 @@ export class MemoryBlobStore implements BlobStore {
     return this.write(key, value, ttlSeconds);
   }
 
+  async renewIfValue(key: string, value: Buffer, ttlSeconds: number): Promise<boolean> {
+    assertValidTtl(ttlSeconds);
+    const entry = this.live(key);
+    if (!entry?.value.equals(value)) return false;
+    entry.expiresAtMs = this.now() + ttlSeconds * 1000;
+    return true;
+  }
+
+  async deleteIfValue(key: string, value: Buffer): Promise<boolean> {
+    if (!this.live(key)?.value.equals(value)) return false;
+    this.remove(key);
+    return true;
+  }
+
   async del(...keys: string[]): Promise<number> {
     let removed = 0;
     for (const key of keys) {

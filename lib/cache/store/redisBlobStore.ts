@@ -12,6 +12,13 @@ const MAX_RECONNECT_DELAY_MS = 2_000;
 const LOG_WINDOW_MS = 10_000;
 const SCAN_BATCH = 500;
 
+/** KEYS[1] = key, ARGV[1] = expected value, ARGV[2] = TTL in seconds; 1 when renewed, else 0. */
+const RENEW_IF_VALUE = `if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("EXPIRE", KEYS[1], ARGV[2]) end
+return 0`;
+/** KEYS[1] = key, ARGV[1] = expected value; 1 when deleted, else 0. */
+const DELETE_IF_VALUE = `if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end
+return 0`;
+
 const storeErrors = counter<"op">({
   name: "vlcache_store_errors_total",
   help: "Store operations that failed (Redis unreachable or erroring) and were answered soft (null/false/0).",
@@ -99,6 +106,17 @@ export class RedisBlobStore implements BlobStore {
   async setIfAbsent(key: string, value: Buffer, ttlSeconds: number): Promise<boolean> {
     assertValidTtl(ttlSeconds);
     return this.attempt("setIfAbsent", false, async () => (await this.client.set(key, value, "EX", ttlSeconds, "NX")) === "OK");
+  }
+
+  // Compare and act inside one Lua script: Redis runs a script atomically, so no other client's command can land between
+  // the GET and the EXPIRE/DEL (a GET from here followed by a DEL could delete a lock claimed in between).
+  async renewIfValue(key: string, value: Buffer, ttlSeconds: number): Promise<boolean> {
+    assertValidTtl(ttlSeconds);
+    return this.attempt("renewIfValue", false, async () => (await this.client.eval(RENEW_IF_VALUE, 1, key, value, ttlSeconds)) === 1);
+  }
+
+  deleteIfValue(key: string, value: Buffer): Promise<boolean> {
+    return this.attempt("deleteIfValue", false, async () => (await this.client.eval(DELETE_IF_VALUE, 1, key, value)) === 1);
   }
 
   async del(...keys: string[]): Promise<number> {
