@@ -31,7 +31,10 @@ import type { ImageGrid } from "@/lib/model/positions/mrope";
  *
  * Layers: an in-process LRU bounded in bytes (decoded features, ready to use) in front of the store (Redis), where
  * each entry is a feature record (featureRecord.ts) under `l1FeaturesKey` with a TTL (24 h by default). An entry found
- * only in the store is decoded, checked and copied to the LRU.
+ * only in the store is decoded, checked and copied to the LRU. Each LRU entry remembers the store generation
+ * (BlobStore.generation) it was last known stored in; an LRU hit under another generation — Redis reconnected, maybe
+ * restarted empty, or the entry was computed while it was down — writes the entry back (SET NX, in the background),
+ * so other processes sharing the store find it instead of encoding the image again.
  *
  * Lifecycle of one key, in `getOrCompute`:
  *   in-process single flight (one resolution per key per process; later callers join it)
@@ -114,6 +117,8 @@ interface PrecomputeEntry {
 interface MemoryEntry {
   readonly features: ImageFeatures;
   readonly expiresAt: number;
+  /** The store generation in which this entry was last known to be in the store; null: never stored (outage). */
+  storedIn: number | null;
 }
 
 type Resolution = { readonly features: ImageFeatures; readonly computedHere: boolean };
@@ -175,7 +180,7 @@ export class FeatureCache {
   ): Promise<FeatureAnswer> {
     this.checkIdentity(request.identity);
     if (options.useCache === false) {
-      return { features: await this.computeThroughStorage(compute).then((r) => r.features), source: "computed" };
+      return { features: this.throughStorage(await compute()).features, source: "computed" };
     }
     const key = this.featuresKey(request);
     const resolution = await this.flights.run(key, () => this.resolve(request, key, compute, options.signal));
@@ -323,28 +328,55 @@ export class FeatureCache {
   }
 
   private async computeAndKeep(key: string, compute: () => Promise<ImageFeatures>, writeStore: boolean): Promise<Resolution> {
-    const { features, record } = await this.computeThroughStorage(compute);
-    this.remember(key, features);
+    const { features, record } = this.throughStorage(await compute());
+    // Read before the write: a reconnection during it starts a newer generation, and the next hit writes back again.
+    const generation = this.store.generation;
+    this.remember(key, features, writeStore ? generation : null);
     if (writeStore) await this.store.set(key, record, this.ttlSeconds);
     return { features, computedHere: true };
   }
 
-  /** Runs the encoder once and serves its output as the stored record decodes it (see the invariants). */
-  private async computeThroughStorage(compute: () => Promise<ImageFeatures>): Promise<{ features: ImageFeatures; record: Buffer }> {
-    const computed = await compute();
-    const record = encodeFeatureRecord(toTensors(computed), this.storage);
+  /** Encodes features as a record and returns them as that record decodes: what is served (see the invariants). */
+  private throughStorage(features: ImageFeatures): { features: ImageFeatures; record: Buffer } {
+    const record = encodeFeatureRecord(toTensors(features), this.storage);
     const decoded = decodeFeatureRecord(record, { hidden: this.shape.hidden, deepstackLayers: this.shape.deepstackLayers });
-    if (!decoded.ok) throw new Error(`l1: computed features do not fit the model (${decoded.reason}: ${decoded.detail})`);
+    if (!decoded.ok) throw new Error(`l1: features do not fit the model (${decoded.reason}: ${decoded.detail})`);
     return { features: fromRecord(decoded.record), record };
+  }
+
+  /**
+   * An LRU hit under a store generation other than the one the entry was last stored in: the store may have lost it
+   * (Redis restarted empty, or the entry was computed during an outage), and another process would then encode the
+   * image again. So the entry goes back into the store, unless some process has put it there meanwhile (SET NX), for
+   * the rest of its lifetime here. Fire-and-forget: the hit is served at once; a write that fails (the store down
+   * again) is retried by a hit in the next generation.
+   */
+  private writeBackIfLost(key: string, entry: MemoryEntry): void {
+    const generation = this.store.generation;
+    if (entry.storedIn === generation || !this.store.isHealthy()) return;
+    entry.storedIn = generation;
+    const { features, record } = this.throughStorage(entry.features);
+    // Other processes must read exactly what this one serves; re-encoding decoded features reproduces them in practice
+    // (int8 recovers each row's scale), but a record that would decode differently is not written.
+    if (!sameValues(features, entry.features)) {
+      this.logger?.warn({ storage: this.storage }, "l1: features would not survive re-encoding unchanged; not written back");
+      return;
+    }
+    const remainingSeconds = Math.max(1, Math.ceil((entry.expiresAt - Date.now()) / 1000));
+    void this.store.setIfAbsent(key, record, remainingSeconds);
   }
 
   private async read(request: FeatureLookupRequest, key: string): Promise<ImageFeatures | null> {
     const entry = this.memory.get(key);
     if (entry !== undefined) {
-      if (entry.expiresAt > Date.now()) return entry.features;
+      if (entry.expiresAt > Date.now()) {
+        this.writeBackIfLost(key, entry);
+        return entry.features;
+      }
       this.memory.delete(key);
       this.publishBytes();
     }
+    const generation = this.store.generation;
     const bytes = await this.store.get(key);
     if (bytes === null) return null;
     const decoded = decodeFeatureRecord(bytes, {
@@ -363,13 +395,13 @@ export class FeatureCache {
       return null;
     }
     const features = fromRecord(decoded.record);
-    this.remember(key, features);
+    this.remember(key, features, generation);
     return features;
   }
 
-  private remember(key: string, features: ImageFeatures): void {
+  private remember(key: string, features: ImageFeatures, storedIn: number | null): void {
     const bytes = features.features.byteLength + (features.deepstack?.byteLength ?? 0) + ENTRY_OVERHEAD_BYTES;
-    this.memory.set(key, { features, expiresAt: Date.now() + this.ttlSeconds * 1000 }, bytes);
+    this.memory.set(key, { features, expiresAt: Date.now() + this.ttlSeconds * 1000, storedIn }, bytes);
     this.publishBytes();
   }
 
@@ -396,6 +428,12 @@ function toTensors(features: ImageFeatures): FeatureTensors {
     deepstack: features.deepstack === null ? null : { data: features.deepstack, dims: [deepstackLayers, tokens, hidden] },
     gridThw: [grid.t, grid.h, grid.w],
   };
+}
+
+/** Bit-for-bit equality of the feature arrays (grids and shapes follow from them here). */
+function sameValues(a: ImageFeatures, b: ImageFeatures): boolean {
+  const bytes = (values: Float32Array | null) => (values === null ? Buffer.alloc(0) : Buffer.from(values.buffer, values.byteOffset, values.byteLength));
+  return bytes(a.features).equals(bytes(b.features)) && bytes(a.deepstack).equals(bytes(b.deepstack));
 }
 
 function fromRecord(record: FeatureRecord): ImageFeatures {

@@ -127,6 +127,7 @@ describe("RedisBlobStore", () => {
     const store = await openRedisStore();
     try {
       await store.set("outage:k", Buffer.from("before"), 60);
+      const generationBefore = store.generation;
       const getErrorsBefore = await storeErrorCount("get");
       const setNxErrorsBefore = await storeErrorCount("setIfAbsent");
       const renewErrorsBefore = await storeErrorCount("renewIfValue");
@@ -146,6 +147,8 @@ describe("RedisBlobStore", () => {
 
       await redis.restart();
       await expect.poll(() => store.isHealthy(), { timeout: 10_000, interval: 100 }).toBe(true);
+      // A new generation: what was written before may be gone, and here it is.
+      await expect.poll(() => store.generation).toBe(generationBefore + 1);
       // The restarted server has no persistence: the old value is gone, and writes work again.
       expect(await store.get("outage:k")).toBeNull();
       expect(await store.setIfAbsent("outage:n", Buffer.from("y"), 60)).toBe(true);

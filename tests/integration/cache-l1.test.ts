@@ -2,7 +2,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeFeatureRecord, type FeatureDtype } from "@/lib/cache/featureRecord";
 import { l1FeaturesKey, l1LockKey, preprocessDigest, type FeatureIdentity } from "@/lib/cache/keys";
-import { FeatureCache } from "@/lib/cache/l1Features";
+import { DEFAULT_L1_TTL_SECONDS, FeatureCache } from "@/lib/cache/l1Features";
 import { RedisBlobStore, createRedisClient, waitUntilReady } from "@/lib/cache/store/redisBlobStore";
 import { parseImageId, parseModelFingerprint, parseTenantId, type ImageId, type TenantId } from "@/lib/ids";
 import { createLogger, type Logger } from "@/lib/log";
@@ -107,6 +107,16 @@ function capturingLogger(): { logger: Logger; messages: () => Array<{ level: num
 async function metricValue(name: string, labels: Record<string, string> = {}): Promise<number> {
   const values = (await metricsRegistry.getSingleMetric(name)!.get()).values;
   return values.filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x)).reduce((sum, v) => sum + v.value, 0);
+}
+
+/** Resolves once every command `cache` sent before has been answered: one connection answers in order. */
+async function settled(cache: FeatureCache): Promise<void> {
+  await cache.lookup({ tenant, identity: freshIdentity(), grid });
+}
+
+async function restartRedis(): Promise<void> {
+  await redis.restart();
+  await expect.poll(() => stores.every((store) => store.isHealthy()), { interval: 50, timeout: 10_000 }).toBe(true);
 }
 
 function sameFeatures(a: ImageFeatures, b: ImageFeatures): void {
@@ -313,6 +323,35 @@ describe("L1 feature cache", () => {
     expect(a.cache.memoryBytes).toBe(perEntry * 3);
   });
 
+  it("writes what it serves from process memory back to a restarted, empty Redis, so another process finds it", async () => {
+    const identity = freshIdentity();
+    const key = l1FeaturesKey(tenant, fingerprint, identity);
+    const a = await openCache();
+    const computed = await a.cache.getOrCompute({ tenant, identity, grid }, a.compute);
+    await restartRedis();
+    const raw = redis.client();
+    expect(await raw.exists(key)).toBe(0);
+
+    const served = await a.cache.getOrCompute({ tenant, identity, grid }, a.compute);
+    expect(served.source).toBe("l1");
+    await settled(a.cache);
+    expect(await raw.exists(key)).toBe(1);
+    expect(await raw.ttl(key)).toBeGreaterThan(DEFAULT_L1_TTL_SECONDS - 60);
+    expect(await raw.ttl(key)).toBeLessThanOrEqual(DEFAULT_L1_TTL_SECONDS);
+
+    const b = await openCache();
+    const shared = await b.cache.getOrCompute({ tenant, identity, grid }, b.compute);
+    expect(shared.source).toBe("l1");
+    expect(a.counter.runs + b.counter.runs).toBe(1);
+    sameFeatures(shared.features, computed.features);
+
+    // Once per generation: a later hit in the same one does not write again.
+    await raw.del(key);
+    expect((await a.cache.getOrCompute({ tenant, identity, grid }, a.compute)).source).toBe("l1");
+    await settled(a.cache);
+    expect(await raw.exists(key)).toBe(0);
+  });
+
   it("falls back to process memory while Redis is down and uses Redis again once it is back", async () => {
     const identity = freshIdentity();
     const log = capturingLogger();
@@ -326,14 +365,18 @@ describe("L1 feature cache", () => {
       expect(a.counter.runs).toBe(1);
       expect(await metricValue("vlcache_cache_store_fallbacks_total", { level: "l1" })).toBeGreaterThan(fallbacksBefore);
     } finally {
-      await redis.restart();
+      await restartRedis();
     }
-    await expect.poll(() => stores.every((store) => store.isHealthy()), { interval: 50, timeout: 10_000 }).toBe(true);
     const after = freshIdentity();
     await a.cache.getOrCompute({ tenant, identity: after, grid }, a.compute);
+    // What was computed during the outage reaches Redis with its next hit.
+    expect((await a.cache.getOrCompute({ tenant, identity, grid }, a.compute)).source).toBe("l1");
+    await settled(a.cache);
     const b = await openCache();
     expect((await b.cache.getOrCompute({ tenant, identity: after, grid }, b.compute)).source).toBe("l1");
+    expect((await b.cache.getOrCompute({ tenant, identity, grid }, b.compute)).source).toBe("l1");
     expect(b.counter.runs).toBe(0);
+    expect(a.counter.runs).toBe(2);
     // One warning when the outage was first noticed, one line when the store was back.
     const messages = log.messages();
     expect(messages.filter((m) => m.msg.includes("unreachable")).map((m) => m.level)).toEqual([40]);

@@ -18,6 +18,13 @@
  */
 export interface BlobStore {
   readonly kind: "redis" | "memory";
+  /**
+   * Changes whenever the store may have lost what was written before: a Redis store counts its connections, since a
+   * reconnection may reach a server that restarted empty (or was flushed) and cannot tell; the memory store keeps 0, as
+   * its data lives exactly as long as the process. Callers that keep copies of stored entries compare it with the
+   * generation they last stored an entry in, to know when to write the entry back.
+   */
+  readonly generation: number;
   get(key: string): Promise<Buffer | null>;
   set(key: string, value: Buffer, ttlSeconds: number): Promise<void>;
   /** SET NX EX: true when this call wrote the value, false when the key already existed (or the store is down). */

@@ -22,6 +22,7 @@ export interface MemoryBlobStoreOptions {
  */
 export class MemoryBlobStore implements BlobStore {
   readonly kind = "memory" as const;
+  readonly generation = 0;
   private readonly entries = new Map<string, MemoryEntry>();
   private usedBytes = 0;
   private readonly maxBytes: number;

@@ -64,12 +64,14 @@ class RateLimitedWarn {
  * Lifecycle: constructed around a client that connects (and, after an outage, reconnects) by itself; healthy exactly
  * while the client's status is "ready". With the offline queue disabled a command issued during an outage fails at
  * once instead of queueing, and `commandTimeout` bounds a command to a server that stopped answering; both failures
- * are logged (rate-limited), counted in `vlcache_store_errors_total{op}` and answered soft.
+ * are logged (rate-limited), counted in `vlcache_store_errors_total{op}` and answered soft. `generation` counts the
+ * client's "ready" events after construction: each reconnection starts a new generation.
  */
 export class RedisBlobStore implements BlobStore {
   readonly kind = "redis" as const;
   private readonly warnings: RateLimitedWarn;
   private closed = false;
+  private readyEvents = 0;
 
   constructor(
     private readonly client: Redis,
@@ -87,9 +89,14 @@ export class RedisBlobStore implements BlobStore {
       }
     });
     client.on("ready", () => {
+      this.readyEvents += 1;
       if (outage) this.logger.info("store: redis connection restored");
       outage = false;
     });
+  }
+
+  get generation(): number {
+    return this.readyEvents;
   }
 
   get(key: string): Promise<Buffer | null> {
