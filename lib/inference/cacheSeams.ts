@@ -16,8 +16,8 @@ import type { CacheFlags } from "./request";
  * below cache nothing, so the pipeline is complete without any cache.
  *
  *   (c) responses.lookup  ── before anything is computed; a hit is streamed instead of generating
- *   (a) features.getFeatures ── once per distinct image, after the request holds the engine
- *   (b) prefix.lookup     ── before prefill; prefill then starts after the reused prefix
+ *   (b) prefix.lookup     ── after the request holds the engine; prefill then starts after the reused prefix
+ *   (a) features.getFeatures ── once per distinct image; not required for an image inside the reused prefix
  *   (b) prefix.insert     ── after decoding ends normally, with the KV of prompt + generated tokens
  *   (c) responses.store   ── after a deterministic request ends normally
  *
@@ -40,6 +40,11 @@ export interface FeatureRequest {
   /** `featureKey(identity)`, the image's name in L1 keys, L2 key tokens and L3 identities. */
   readonly key: FeatureKey;
   readonly grid: ImageGrid;
+  /**
+   * False when the request's reused KV prefix (b) already covers every token of this image: prefill never reads its
+   * features, so the seam serves them only if it has them at hand and must not compute them.
+   */
+  readonly required: boolean;
 }
 
 export interface FeatureResult {
@@ -55,8 +60,11 @@ export interface FeatureSeam {
    * rounded to fp16, or the first (computed) answer would differ from later (cached) ones.
    */
   readonly storage: FeatureDtype;
-  /** The features of one image; `compute` preprocesses the image and runs the vision encoder (source "computed"). */
-  getFeatures(image: FeatureRequest, compute: () => Promise<ImageFeatures>, ctx: SeamContext): Promise<FeatureResult>;
+  /**
+   * The features of one image; `compute` preprocesses the image and runs the vision encoder (source "computed").
+   * Null only for an image that is not `required` and not cached.
+   */
+  getFeatures(image: FeatureRequest, compute: () => Promise<ImageFeatures>, ctx: SeamContext): Promise<FeatureResult | null>;
 }
 
 // (b) ─ prefix KV ────────────────────────────────────────────────────────────────────────────────────────────────
@@ -119,8 +127,8 @@ export interface CacheSeams {
 
 export const passThroughFeatures: FeatureSeam = {
   storage: "fp32",
-  async getFeatures(_image, compute) {
-    return { features: await compute(), source: "computed" };
+  async getFeatures(image, compute) {
+    return image.required ? { features: await compute(), source: "computed" } : null;
   },
 };
 

@@ -1,6 +1,7 @@
 import type { FeatureKey } from "@/lib/cache/keys";
 import type { PrefixKey } from "@/lib/cache/prefixKey";
 import type { ImageFeatures } from "@/lib/model/engine/imageFeatures";
+import { visionEncoderRunsSaved } from "@/lib/metrics/cacheMetrics";
 import { releaseKvCache, type KvCache } from "@/lib/model/engine/kvCache";
 import { TokenSampler } from "@/lib/model/sampling/tokenSampler";
 import type { CacheSeams, FeatureResult, PrefixHit, SeamContext } from "./cacheSeams";
@@ -23,8 +24,8 @@ export interface RunInput {
 }
 
 /**
- * The model work of one request that holds an engine slot: image features (a) → prefix reuse (b) → prefill → decode,
- * streaming text as it goes, then offering the KV to the prefix cache and a deterministic answer to the response cache.
+ * The model work of one request that holds an engine slot: prefix reuse (b) → features of the images prefill reads
+ * (a) → prefill → decode, streaming text as it goes, then offering the KV to the prefix cache and a deterministic answer to the response cache.
  *
  * KV ownership (see kvCache.ts): a prefix hit's KV belongs to the prefix seam and is released through the hit right
  * after prefill; every KV a decoder run returns belongs to this run, which releases the one a step supersedes, and at
@@ -42,26 +43,32 @@ export async function runGeneration(input: RunInput): Promise<void> {
     emit({ type: "done", finishReason, usage: { promptTokens, completionTokens: tokenIds.length }, timings: clock.timings(), tokenIds, seed });
   const sampler = new TokenSampler(request);
 
-  const features = await imageFeatures(input);
-  if (features === null || ctx.signal.aborted) return done("cancelled", [], sampler.seed);
-
   const engine = model.engine;
   const prepared = engine.prepare(prompt.inputIds, plan.images.map((i) => i.grid));
   const hit = await seams.prefix.lookup(plan.promptKey.slice(0, -1), ctx);
-  if (hit) checkPrefixHit(hit, promptTokens);
-  emit({
-    type: "meta",
-    cache: {
-      features: features.distinct,
-      prefix: { reused: hit?.length ?? 0, total: promptTokens },
-      response: input.response,
-    },
-  });
-
+  // The hit is released exactly once: right after prefill has read it, or in `finally` when the run ends before.
+  let unreleasedHit = hit;
+  const releaseHit = () => {
+    unreleasedHit?.release();
+    unreleasedHit = null;
+  };
   let owned: KvCache | null = null;
   try {
+    if (hit) checkPrefixHit(hit, promptTokens);
+    const features = await imageFeatures(input, imagesNeededFrom(prepared.imageOf, hit?.length ?? 0));
+    if (features === null || ctx.signal.aborted) return done("cancelled", [], sampler.seed);
+    emit({
+      type: "meta",
+      cache: {
+        features: features.distinct,
+        prefix: { reused: hit?.length ?? 0, total: promptTokens },
+        response: input.response,
+      },
+    });
+
     const prefillStart = clock.time();
-    let step = await engine.prefill(prepared, features.perImage, hit?.kv ?? engine.emptyKv()).finally(() => hit?.release());
+    let step = await engine.prefill(prepared, features.perImage, hit?.kv ?? engine.emptyKv());
+    releaseHit();
     owned = step.kv;
     clock.addPrefill(clock.time() - prefillStart);
 
@@ -108,42 +115,61 @@ export async function runGeneration(input: RunInput): Promise<void> {
     }
     done(finishReason, generated, sampler.seed);
   } finally {
+    releaseHit();
     if (owned) releaseKvCache(owned);
   }
 }
 
 interface RequestFeatures {
-  /** Indexed like the prompt's images. */
-  readonly perImage: ImageFeatures[];
+  /** Indexed like the prompt's images; undefined for an image prefill does not read. */
+  readonly perImage: (ImageFeatures | undefined)[];
   /** One entry per distinct image, in prompt order. */
   readonly distinct: CacheReport["features"];
 }
 
-/** Features of every image through the features seam, once per distinct image; null when cancelled meanwhile. */
-async function imageFeatures(input: RunInput): Promise<RequestFeatures | null> {
+/**
+ * Features of the images through the features seam, once per distinct image; null when cancelled meanwhile.
+ * `neededFrom[k]` false marks image k as lying wholly inside the reused prefix: the seam serves its features only
+ * when cached, and an image left without features is not reported (nothing was computed or read for it).
+ */
+async function imageFeatures(input: RunInput, needed: readonly boolean[]): Promise<RequestFeatures | null> {
   const { plan, model, seams, seamContext: ctx, clock } = input;
-  const results = new Map<FeatureKey, FeatureResult>();
+  const results = new Map<FeatureKey, FeatureResult | null>();
   const distinct: CacheReport["features"][number][] = [];
   for (const image of plan.images) {
     if (results.has(image.key)) continue;
     if (ctx.signal.aborted) return null;
+    // The same image twice: required if any of its occurrences is.
+    const required = plan.images.some((other, k) => other.key === image.key && needed[k]);
     const compute = async () => {
       const encoded = await encodeImage(model, await image.image.pixels());
       clock.addPreprocess(encoded.preprocessMs);
       clock.addVision(encoded.visionMs);
       return encoded.features;
     };
-    const result = await seams.features.getFeatures({ identity: image.identity, key: image.key, grid: image.grid }, compute, ctx);
+    const result = await seams.features.getFeatures({ identity: image.identity, key: image.key, grid: image.grid, required }, compute, ctx);
+    if (result === null && required) throw new Error(`features seam gave no features for required image ${image.identity.imageId}`);
+    // A run saved by the prefix cache; the features seam counts the runs it saves for required images.
+    if (!required) visionEncoderRunsSaved.inc();
     results.set(image.key, result);
-    distinct.push({ imageId: image.identity.imageId, source: result.source });
+    if (result !== null) distinct.push({ imageId: image.identity.imageId, source: result.source });
   }
-  return { perImage: plan.images.map((image) => (results.get(image.key) as FeatureResult).features), distinct };
+  return { perImage: plan.images.map((image) => results.get(image.key)?.features), distinct };
+}
+
+/** Per image of the prompt: whether prefill from position `from` reads any of its tokens (`imageOf`: see PreparedPrompt). */
+function imagesNeededFrom(imageOf: Int32Array, from: number): boolean[] {
+  const needed: boolean[] = [];
+  for (let p = 0; p < imageOf.length; p++) {
+    const image = imageOf[p];
+    if (image >= 0) needed[image] = (needed[image] ?? false) || p >= from;
+  }
+  return needed;
 }
 
 /** A seam answering more than it was asked would make prefill skip tokens it never saw. */
 function checkPrefixHit(hit: PrefixHit, promptTokens: number): void {
   if (hit.length !== hit.kv.length || hit.length < 1 || hit.length >= promptTokens) {
-    hit.release();
     throw new Error(`prefix seam returned ${hit.length} positions (KV of ${hit.kv.length}) for a ${promptTokens}-token prompt`);
   }
 }

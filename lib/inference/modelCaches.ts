@@ -12,6 +12,7 @@ import type { ImageId, TenantId } from "@/lib/ids";
 import { planImage } from "@/lib/images/preprocess/imageGrid";
 import type { CanonicalImage } from "@/lib/images/canonicalize";
 import type { Logger } from "@/lib/log";
+import { countLookup } from "@/lib/metrics/cacheMetrics";
 import { releaseKvCache } from "@/lib/model/engine/kvCache";
 import type { CacheSeams, FeatureSeam, PrefixSeam, ResponseRequest, ResponseSeam, SeamContext } from "./cacheSeams";
 import { encodeImage } from "./imageEncoding";
@@ -69,6 +70,14 @@ export function createModelCaches(model: InferenceModel, store: BlobStore, setti
     storage: features.storage,
     async getFeatures(image, compute, ctx) {
       checkModel(ctx);
+      if (!image.required) {
+        // Prefill will not read these features (the reused prefix covers the image): serve them only when at hand, so
+        // the report still says they are in L1; a miss is no miss of a needed look-up, so it is not counted.
+        const cached = ctx.flags.l1 ? await features.lookup({ tenant: ctx.tenant, identity: image.identity, grid: image.grid }) : null;
+        if (cached === null) return null;
+        countLookup("l1", "hit");
+        return { features: cached, source: "l1" };
+      }
       return features.getOrCompute({ tenant: ctx.tenant, identity: image.identity, grid: image.grid }, compute, {
         useCache: ctx.flags.l1,
         signal: ctx.signal,

@@ -130,6 +130,23 @@ describe.each(["tiny-deepstack-tied", "tiny-plain-untied"])("caches in the pipel
     expect(again.tokenIds).toEqual(off.tokenIds);
   });
 
+  it("runs no vision encoder for an image wholly inside the reused prefix, even with L1 off", async () => {
+    const { pipeline } = cachedPipeline();
+    const noL1 = { cache: { l1: false, l3: false } };
+    const messages = [userMessage([{ image: chart }, "Prefix only?"])];
+    const first = await ask(pipeline, messages, noL1);
+    const encoderRuns = async () => (await buildMetricsSummary({ startedAt: new Date(0) })).visionEncoderRuns;
+
+    const followUpMessages = [...messages, { role: "assistant" as const, content: first.text }, userMessage(["And then?"])];
+    const runsBefore = await encoderRuns();
+    const followUp = await ask(pipeline, followUpMessages, noL1);
+    expect((await encoderRuns()) - runsBefore).toBe(0);
+    expect(followUp.meta!.cache.features).toEqual([]);
+    expect(followUp.meta!.cache.prefix.reused).toBeGreaterThanOrEqual(first.meta!.cache.prefix.total);
+    expect(followUp.done.timings.visionMs).toBe(0);
+    expect(followUp.tokenIds).toEqual((await ask(baseline, followUpMessages)).tokenIds);
+  });
+
   it("never lets two different images of the same size share KV", async () => {
     const size = { width: 96, height: 64 };
     const store = async (bytes: Buffer) => {
@@ -206,11 +223,13 @@ describe.each(["tiny-deepstack-tied", "tiny-plain-untied"])("caches in the pipel
 
   it("counts what each level did in the metrics summary", async () => {
     const { pipeline } = cachedPipeline();
-    const messages = [userMessage([{ image: chart }, "Metrics?"])];
+    // A tenant of its own: whatever earlier tests left in Redis, its first look-up at each level is a miss.
+    const options = { tenant: parseTenantId("metrics")! };
+    const messages = [userMessage([{ bytes: chartBytes }, "Metrics?"])];
     const before = await buildMetricsSummary({ startedAt: new Date(0) });
-    const first = await ask(pipeline, messages);
-    const followUp = await ask(pipeline, [...messages, { role: "assistant", content: first.text }, userMessage(["And then?"])]);
-    await ask(pipeline, messages);
+    const first = await ask(pipeline, messages, options);
+    const followUp = await ask(pipeline, [...messages, { role: "assistant", content: first.text }, userMessage(["And then?"])], options);
+    await ask(pipeline, messages, options);
     const after = await buildMetricsSummary({ startedAt: new Date(0) });
     const delta = (pick: (s: typeof after) => number) => pick(after) - pick(before);
     // First: L1 miss (computed), L2 miss, L3 miss. Follow-up: L1 hit, L2 hit, L3 miss. Repeat: L3 hit only.
