@@ -1,44 +1,93 @@
-import { levelPrefix, type CacheLevel } from "@/lib/cache/keys";
+import { z } from "zod";
+import { CACHE_LEVELS, KEY_ROOT, levelPrefix, type CacheLevel } from "@/lib/cache/keys";
 import type { FeatureCache } from "@/lib/cache/l1Features";
 import type { PrefixKvCache } from "@/lib/cache/l2PrefixKv";
 import type { ResponseCache } from "@/lib/cache/l3Responses";
 import type { BlobStore } from "@/lib/cache/store/blobStore";
-import type { TenantId } from "@/lib/ids";
+import { parseTenantId, type TenantId } from "@/lib/ids";
+import type { Logger } from "@/lib/log";
 
 /**
- * Admin flush: removes one tenant's entries from the chosen levels, for every model — the shared store's keys under
- * `levelPrefix(tenant, level)` (L1 features and encode locks, L3 answers and near-duplicate indexes) and this
- * process's in-process entries (L1 LRU, L2 prefix tree, L3 memory layer). Other tenants are untouched.
+ * Admin flush: removes one tenant's entries from the chosen levels, for every model and in every process sharing the
+ * store — the store's keys under `levelPrefix(tenant, level)` (L1 features and encode locks, L3 answers and
+ * near-duplicate indexes) and every process's in-process entries (L1 LRU, L2 prefix tree, L3 memory layer). Other
+ * tenants are untouched.
  *
- * Without a served model (`levels` null) only the store is flushed. Other processes sharing the store keep their own
- * in-process L1 copies until they evict them, and their own L2 trees; L3 reads Redis first, so its flush is seen
- * everywhere at once.
+ * How it reaches other processes: after deleting the store's keys and this process's entries, `flushCaches` publishes
+ * a notice `{tenant, levels}` on `FLUSH_CHANNEL`; every process's caches follow that channel (`followFlushes`, set up
+ * with the caches) and forget the tenant's entries at those levels. The notice goes out only after the keys are gone,
+ * so no process can reload a flushed entry from the store after hearing it; the flushing process hears its own notice
+ * too and forgets once more, which also drops what one of its requests read from the store just before the delete.
+ *
+ * Limits: a process cut off from Redis when the notice is published misses it and keeps its in-process copies (and,
+ * as L1 writes LRU-served entries back after a reconnection, may put such an entry back in Redis). Without a served
+ * model (`levels` null) this process flushes the store and still notifies the others.
  */
 export interface FlushTargets {
   readonly store: BlobStore;
-  readonly levels: { readonly features: FeatureCache; readonly prefix: PrefixKvCache; readonly responses: ResponseCache } | null;
+  readonly levels: CacheLevels | null;
+}
+
+/** One process's in-process cache levels of one served model. */
+export interface CacheLevels {
+  readonly features: FeatureCache;
+  readonly prefix: PrefixKvCache;
+  readonly responses: ResponseCache;
 }
 
 export interface LevelFlush {
   /** Keys removed from the shared store (0 for L2, which lives in process only). */
   readonly storeEntries: number;
-  /** Entries (L1, L3) or bytes (L2) dropped from this process. */
+  /** Entries (L1, L3) or bytes (L2) dropped from this process (other processes drop theirs when the notice arrives). */
   readonly inProcess: number;
 }
 
 export type FlushReport = Partial<Record<CacheLevel, LevelFlush>>;
 
+/** Where flush notices go: a Redis channel name under the versioned key root. */
+export const FLUSH_CHANNEL = `${KEY_ROOT}:flush`;
+
+const flushNoticeSchema = z.strictObject({ tenant: z.string(), levels: z.array(z.enum(CACHE_LEVELS)) });
+
 export async function flushCaches(targets: FlushTargets, tenant: TenantId, levels: readonly CacheLevel[]): Promise<FlushReport> {
   const report: FlushReport = {};
-  for (const level of new Set(levels)) {
+  const chosen = [...new Set(levels)];
+  for (const level of chosen) {
     const storeEntries = level === "l2" ? 0 : await targets.store.deleteByPrefix(levelPrefix(tenant, level));
-    report[level] = { storeEntries, inProcess: forget(targets.levels, level, tenant) };
+    report[level] = { storeEntries, inProcess: targets.levels === null ? 0 : forget(targets.levels, level, tenant) };
   }
+  await targets.store.publish(FLUSH_CHANNEL, JSON.stringify({ tenant, levels: chosen }));
   return report;
 }
 
-function forget(levels: FlushTargets["levels"], level: CacheLevel, tenant: TenantId): number {
-  if (levels === null) return 0;
+/**
+ * Makes `levels` forget a tenant's entries whenever any process sharing `store` flushes them (this one included), until
+ * the returned function is called. A malformed notice is logged and ignored.
+ */
+export function followFlushes(store: BlobStore, levels: CacheLevels, logger?: Logger): () => void {
+  return store.subscribe(FLUSH_CHANNEL, (message) => {
+    const notice = parseFlushNotice(message);
+    if (notice === null) {
+      logger?.warn({ notice: message.slice(0, 200) }, "flush: ignored a malformed flush notice");
+      return;
+    }
+    for (const level of notice.levels) forget(levels, level, notice.tenant);
+  });
+}
+
+function parseFlushNotice(message: string): { tenant: TenantId; levels: CacheLevel[] } | null {
+  let json: unknown;
+  try {
+    json = JSON.parse(message);
+  } catch {
+    return null;
+  }
+  const parsed = flushNoticeSchema.safeParse(json);
+  const tenant = parsed.success ? parseTenantId(parsed.data.tenant) : null;
+  return parsed.success && tenant !== null ? { tenant, levels: parsed.data.levels } : null;
+}
+
+function forget(levels: CacheLevels, level: CacheLevel, tenant: TenantId): number {
   switch (level) {
     case "l1":
       return levels.features.forgetTenant(tenant);

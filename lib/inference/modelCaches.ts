@@ -1,4 +1,5 @@
 import type { ImageStatus } from "@/lib/api/types";
+import { followFlushes } from "@/lib/cache/flush";
 import type { FeatureIdentity } from "@/lib/cache/keys";
 import { l2Namespace } from "@/lib/cache/keys";
 import { FeatureCache, type PrecomputeState } from "@/lib/cache/l1Features";
@@ -27,6 +28,7 @@ import type { InferenceModel } from "./inferenceModel";
  * Plus the upload side of L1: `precompute` starts encoding a stored image at once, `imageStatus` reports its state.
  *
  * Every seam checks that the request is for this model: a fingerprint mismatch is a wiring bug, never served.
+ * The levels follow admin flushes made by any process sharing the store (flush.ts) for as long as the store is open.
  */
 export interface ModelCaches {
   readonly features: FeatureCache;
@@ -61,6 +63,7 @@ export function createModelCaches(model: InferenceModel, store: BlobStore, setti
     nearDuplicates: { enabled: settings.l3.nearDuplicates },
     logger,
   });
+  followFlushes(store, { features, prefix, responses }, logger);
   const identity = (imageId: ImageId): FeatureIdentity => ({ imageId, preprocess: model.preprocessDigest, storage: features.storage });
   const checkModel = (ctx: SeamContext) => {
     if (ctx.model !== model.fingerprint) throw new Error(`cache seams of model ${model.fingerprint} asked for model ${ctx.model}`);

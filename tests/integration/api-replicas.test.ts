@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { MetricsSummary } from "@/lib/api/types";
+import { FLUSH_CHANNEL } from "@/lib/cache/flush";
 import { startTestRedis, type TestRedis } from "@/tests/support/redisServer";
 import * as img from "@/tests/support/testImages";
 import { answerOf, buildOnce, metricValue, postChat, startApiApp, uploadImage, waitUntilReady, type ApiApp } from "./apiApp";
 
 /**
  * Two replicas of the app (two `next start` processes) sharing one Redis: what one computed or stored (L1 features,
- * L3 answers, chat sessions) serves the other.
+ * L3 answers, chat sessions) serves the other, and what an admin flush through one removed is gone from both.
  */
 let redis: TestRedis;
 let first: ApiApp;
@@ -26,6 +27,7 @@ afterAll(async () => {
 });
 
 const chat = (app: ApiApp, body: unknown) => postChat(app.baseUrl, body).then(answerOf);
+const summaryOf = async (app: ApiApp) => (await (await fetch(`${app.baseUrl}/api/metrics/summary`)).json()) as MetricsSummary;
 
 describe("replicas sharing one Redis", () => {
   it("serve an image uploaded to one from L1 on the other, without running its vision encoder", async () => {
@@ -36,7 +38,7 @@ describe("replicas sharing one Redis", () => {
     const answer = await chat(second, { message: { text: "What is shown?", imageIds: [imageId] }, params: { maxNewTokens: 8 } });
     expect(answer.meta.cache.features).toEqual([{ imageId, source: "l1" }]);
     expect(await metricValue(second.baseUrl, "vlcache_vision_encoder_runs_total")).toBe(0);
-    const summary = (await (await fetch(`${second.baseUrl}/api/metrics/summary`)).json()) as MetricsSummary;
+    const summary = await summaryOf(second);
     expect(summary.visionEncoderRuns).toBe(0);
     expect(summary.levels.l1.hits).toBeGreaterThanOrEqual(1);
 
@@ -58,5 +60,31 @@ describe("replicas sharing one Redis", () => {
     const a = await chat(first, { message: { text: "Look at this.", imageIds: [imageId] }, params: { maxNewTokens: 6 }, cache: off });
     const b = await chat(first, { sessionId: a.meta.sessionId, message: { text: "What next?" }, params: { maxNewTokens: 6 }, cache: off });
     expect([a.text, b.text]).toEqual([opening.text, followUp.text]);
+  });
+
+  it("forget in process what an admin flush through the other replica removed", async () => {
+    const { imageId } = await uploadImage(first.baseUrl, await img.png(img.patternRgb(80, 48)));
+    await waitUntilReady(first.baseUrl, imageId);
+    const ask = (text: string) => chat(second, { message: { text, imageIds: [imageId] }, params: { maxNewTokens: 4 } });
+    expect((await ask("Before the flush?")).meta.cache.features).toEqual([{ imageId, source: "l1" }]);
+    const levelBytes = async (app: ApiApp) => Object.values((await summaryOf(app)).levels).map((level) => level.bytes);
+    for (const bytes of await levelBytes(second)) expect(bytes).toBeGreaterThan(0);
+    // Each replica follows flush notices from the moment its model is ready.
+    await expect.poll(async () => ((await redis.client().pubsub("NUMSUB", FLUSH_CHANNEL)) as [string, number])[1]).toBe(2);
+
+    // Every test here asks as the `public` tenant, so flushing it at every level leaves both replicas' levels empty.
+    const response = await fetch(`${first.baseUrl}/api/admin/cache?level=all`, { method: "DELETE" });
+    expect(response.status).toBe(200);
+    const flushed = (await response.json()) as { tenant: string; flushed: Record<string, { storeEntries: number; inProcess: number }> };
+    expect(flushed.tenant).toBe("public");
+    expect(Object.keys(flushed.flushed)).toEqual(["l1", "l2", "l3"]);
+    expect(flushed.flushed.l1.storeEntries).toBeGreaterThanOrEqual(1);
+
+    await expect.poll(() => levelBytes(second)).toEqual([0, 0, 0]);
+    expect(await levelBytes(first)).toEqual([0, 0, 0]);
+    const runsBefore = await metricValue(second.baseUrl, "vlcache_vision_encoder_runs_total");
+    const after = await ask("After the flush?");
+    expect(after.meta.cache).toMatchObject({ features: [{ imageId, source: "computed" }], prefix: { reused: 0 }, response: "miss" });
+    expect(await metricValue(second.baseUrl, "vlcache_vision_encoder_runs_total")).toBe(runsBefore + 1);
   });
 });

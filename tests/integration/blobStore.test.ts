@@ -123,6 +123,33 @@ describe("RedisBlobStore", () => {
     }
   });
 
+  it("publishes to every store subscribed to the channel, its own included, also after a Redis restart", async () => {
+    const stores = [await openRedisStore(), await openRedisStore()];
+    const inspect = redis.client();
+    const subscribers = async (channel: string) => ((await inspect.pubsub("NUMSUB", channel)) as [string, number])[1];
+    const heard: string[] = [];
+    try {
+      const stops = stores.map((store, i) => store.subscribe("chan:news", (message) => heard.push(`${i}:${message}`)));
+      stores[1].subscribe("chan:news", (message) => heard.push(`1b:${message}`));
+      await expect.poll(() => subscribers("chan:news")).toBe(2);
+      expect(await stores[0].publish("chan:news", "one")).toBe(2);
+      await expect.poll(() => heard.length).toBe(3);
+      expect(heard.sort()).toEqual(["0:one", "1:one", "1b:one"]);
+
+      await redis.restart();
+      await expect.poll(() => stores.every((store) => store.isHealthy()), { timeout: 10_000, interval: 100 }).toBe(true);
+      await expect.poll(() => subscribers("chan:news"), { timeout: 10_000, interval: 100 }).toBe(2);
+      stops[0]();
+      await expect.poll(() => subscribers("chan:news")).toBe(1);
+      expect(await stores[1].publish("chan:news", "two")).toBe(1);
+      await expect.poll(() => heard.length).toBe(5);
+      expect(heard.slice(3).sort()).toEqual(["1:two", "1b:two"]);
+    } finally {
+      await Promise.all(stores.map((store) => store.close()));
+    }
+    await expect.poll(() => subscribers("chan:news")).toBe(0);
+  });
+
   it("fails soft while Redis is down, counts the failures, and reconnects by itself", async () => {
     const store = await openRedisStore();
     try {
@@ -141,6 +168,7 @@ describe("RedisBlobStore", () => {
       expect(await store.deleteIfValue("outage:k", Buffer.from("before"))).toBe(false);
       expect(await store.del("outage:k")).toBe(0);
       expect(await store.deleteByPrefix("outage:")).toBe(0);
+      expect(await store.publish("outage:chan", "lost")).toBe(0);
       expect(await storeErrorCount("get")).toBe(getErrorsBefore + 1);
       expect(await storeErrorCount("setIfAbsent")).toBe(setNxErrorsBefore + 1);
       expect(await storeErrorCount("renewIfValue")).toBe(renewErrorsBefore + 1);

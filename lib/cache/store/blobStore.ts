@@ -1,5 +1,8 @@
+import type { MessageListener } from "@/lib/cache/store/channelListeners";
+
 /**
- * Key → bytes storage with per-entry TTL: the one persistence interface every cache layer codes against.
+ * Key → bytes storage with per-entry TTL, plus messages to every process sharing it: the one persistence interface
+ * every cache layer codes against.
  *
  * Implementations: `RedisBlobStore` (external Redis or the embedded redis-server) and `MemoryBlobStore` (in-process,
  * used when no redis-server is available). `openStore` picks one at start-up.
@@ -12,6 +15,10 @@
  *   only through `renewIfValue` / `deleteIfValue` with the same token. Each checks the value and acts in one atomic
  *   step, so a holder whose lock expired (a slow encode, a long pause) can neither extend nor delete the lock another
  *   process has claimed since.
+ * - Messages: `publish` reaches every `subscribe`d listener of the channel, in this process and in every other process
+ *   on the same store (Redis pub/sub; the memory store, private to its process, delivers to its own listeners). At
+ *   most once and only to processes connected at the time: a process cut off from Redis misses what was published
+ *   meanwhile. Channel names are built like keys (under the versioned root).
  * - Fail soft: a store outage never throws into a request. Reads answer null, writes false or nothing, counts 0, and
  *   `isHealthy()` reports false until the store is reachable again. Callers that must know whether a write landed
  *   check `isHealthy()` after it.
@@ -37,13 +44,17 @@ export interface BlobStore {
   del(...keys: string[]): Promise<number>;
   /** Removes every key starting with `prefix` (SCAN MATCH prefix* + UNLINK); number removed. */
   deleteByPrefix(prefix: string): Promise<number>;
+  /** Sends `message` on `channel`; returns how many subscribers got it (Redis: connections, one per process and store). */
+  publish(channel: string, message: string): Promise<number>;
+  /** Calls `listener` with every message published on `channel` from now on, until the returned function is called. */
+  subscribe(channel: string, listener: MessageListener): () => void;
   /** False while the backing store is unreachable. */
   isHealthy(): boolean;
   close(): Promise<void>;
 }
 
 /** Names of store operations, as used in the `op` label of `vlcache_store_errors_total`. */
-export type StoreOp = "get" | "set" | "setIfAbsent" | "renewIfValue" | "deleteIfValue" | "del" | "deleteByPrefix";
+export type StoreOp = "get" | "set" | "setIfAbsent" | "renewIfValue" | "deleteIfValue" | "del" | "deleteByPrefix" | "publish";
 
 export function assertValidTtl(ttlSeconds: number): void {
   if (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0) {

@@ -63,6 +63,19 @@ describe("MemoryBlobStore", () => {
     expect(store.sizeBytes).toBe(4);
   });
 
+  it("delivers a published message to its own listeners of that channel until they unsubscribe", async () => {
+    const store = new MemoryBlobStore({ maxBytes: 64 });
+    const heard: string[] = [];
+    const stopA = store.subscribe("news", (message) => heard.push(`a:${message}`));
+    store.subscribe("news", (message) => heard.push(`b:${message}`));
+    store.subscribe("other", (message) => heard.push(`other:${message}`));
+    expect(await store.publish("news", "one")).toBe(2);
+    stopA();
+    expect(await store.publish("news", "two")).toBe(1);
+    expect(await store.publish("nobody", "three")).toBe(0);
+    expect(heard).toEqual(["a:one", "b:one", "b:two"]);
+  });
+
   it("keeps its own copy of a value", async () => {
     const store = new MemoryBlobStore({ maxBytes: 64 });
     const value = Buffer.from("abc");

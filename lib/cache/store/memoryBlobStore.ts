@@ -1,4 +1,5 @@
 import { assertValidTtl, type BlobStore } from "@/lib/cache/store/blobStore";
+import { ChannelListeners, type MessageListener } from "@/lib/cache/store/channelListeners";
 
 interface MemoryEntry {
   value: Buffer;
@@ -25,6 +26,7 @@ export class MemoryBlobStore implements BlobStore {
   readonly generation = 0;
   private readonly entries = new Map<string, MemoryEntry>();
   private usedBytes = 0;
+  private readonly listeners = new ChannelListeners();
   private readonly maxBytes: number;
   private readonly now: () => number;
 
@@ -81,11 +83,22 @@ export class MemoryBlobStore implements BlobStore {
     return this.del(...[...this.entries.keys()].filter((key) => key.startsWith(prefix)));
   }
 
+  /** Delivers synchronously: every listener has run when the returned promise settles. */
+  async publish(channel: string, message: string): Promise<number> {
+    return this.listeners.deliver(channel, message);
+  }
+
+  subscribe(channel: string, listener: MessageListener): () => void {
+    this.listeners.add(channel, listener);
+    return () => void this.listeners.remove(channel, listener);
+  }
+
   isHealthy(): boolean {
     return true;
   }
 
   async close(): Promise<void> {
+    this.listeners.clear();
     this.entries.clear();
     this.usedBytes = 0;
   }

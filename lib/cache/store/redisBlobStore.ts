@@ -1,5 +1,6 @@
 import { Redis } from "ioredis";
 import { assertValidTtl, type BlobStore, type StoreOp } from "@/lib/cache/store/blobStore";
+import { ChannelListeners, type MessageListener } from "@/lib/cache/store/channelListeners";
 import type { Logger } from "@/lib/log";
 import { counter } from "@/lib/metrics/registry";
 
@@ -66,12 +67,19 @@ class RateLimitedWarn {
  * once instead of queueing, and `commandTimeout` bounds a command to a server that stopped answering; both failures
  * are logged (rate-limited), counted in `vlcache_store_errors_total{op}` and answered soft. `generation` counts the
  * client's "ready" events after construction: each reconnection starts a new generation.
+ *
+ * Messages: the first `subscribe` opens a second connection (a connection in subscriber mode takes no other commands)
+ * that, unlike the command connection, queues while offline and retries forever: a SUBSCRIBE issued before it is
+ * connected waits for the connection, and ioredis subscribes again to every channel after each reconnection. It is
+ * subscribed to exactly the channels that have listeners.
  */
 export class RedisBlobStore implements BlobStore {
   readonly kind = "redis" as const;
   private readonly warnings: RateLimitedWarn;
   private closed = false;
   private readyEvents = 0;
+  private readonly listeners = new ChannelListeners();
+  private subscriber: Redis | null = null;
 
   constructor(
     private readonly client: Redis,
@@ -145,18 +153,55 @@ export class RedisBlobStore implements BlobStore {
     });
   }
 
+  publish(channel: string, message: string): Promise<number> {
+    return this.attempt("publish", 0, () => this.client.publish(channel, message));
+  }
+
+  subscribe(channel: string, listener: MessageListener): () => void {
+    if (this.listeners.add(channel, listener)) {
+      this.subscriberConnection()
+        .subscribe(channel)
+        .catch((error: Error) => this.warnings.warn("subscribe", { channel, err: error.message }, "store: redis SUBSCRIBE failed; messages on the channel are missed"));
+    }
+    return () => {
+      // A failed UNSUBSCRIBE (Redis down) is harmless: the channel has no listeners, so its messages are dropped here.
+      if (this.listeners.remove(channel, listener)) this.subscriber?.unsubscribe(channel).catch(() => undefined);
+    };
+  }
+
   isHealthy(): boolean {
     return this.client.status === "ready";
   }
 
   async close(): Promise<void> {
     this.closed = true;
+    this.listeners.clear();
+    // The subscriber has nothing to flush, and with its offline queue a QUIT could wait for Redis forever.
+    this.subscriber?.disconnect();
     try {
       await this.client.quit();
     } catch {
       // quit() needs a live connection; without one there is nothing to say goodbye to.
       this.client.disconnect();
     }
+  }
+
+  private subscriberConnection(): Redis {
+    if (this.subscriber !== null) return this.subscriber;
+    const subscriber = this.client.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined });
+    subscriber.on("error", (error: Error) => {
+      this.warnings.warn("subscriber", { err: error.message }, "store: redis subscriber connection error");
+    });
+    subscriber.on("message", (channel: string, message: string) => {
+      try {
+        this.listeners.deliver(channel, message);
+      } catch (error) {
+        // A throwing listener must not break the connection's reply parsing for the messages after it.
+        this.logger.error({ err: error, channel }, "store: a message listener threw");
+      }
+    });
+    this.subscriber = subscriber;
+    return subscriber;
   }
 
   private async attempt<T>(op: StoreOp, fallback: T, run: () => Promise<T>): Promise<T> {
