@@ -298,11 +298,11 @@ export class FeatureCache {
     // owner-checked: once the lock has expired and another process has claimed it, neither touches that claim.
     const renew = setInterval(() => {
       void this.store.renewIfValue(lock.key, lock.token, this.lockTtlSeconds).then((renewed) => {
-        // A reachable store without our token: the lock expired (an encode or pause longer than its TTL). Stop renewing;
-        // finishing the encode is still right, but another process may be encoding the same image meanwhile.
+        // A reachable store without our token: the lock expired (an encode or pause longer than its TTL) or Redis
+        // restarted. Stop renewing; finishing the encode is still right, but another process may encode the image too.
         if (renewed || !this.store.isHealthy()) return;
         clearInterval(renew);
-        this.logger?.warn({ imageId: request.identity.imageId }, "l1: encode lock expired while encoding; another process may encode this image too");
+        this.logger?.warn({ imageId: request.identity.imageId }, "l1: encode lock lost while encoding (expired or Redis restarted); another process may encode this image too");
       });
     }, (this.lockTtlSeconds * 1000) / 3);
     try {

@@ -203,7 +203,7 @@ describe("L1 feature cache", () => {
     encodeA.open();
     expect((await answerA).source).toBe("computed");
     expect(await raw.get(lockKey)).toBe(tokenB);
-    expect(log.messages().filter((m) => m.msg.includes("lock expired")).map((m) => m.level)).toEqual([40]);
+    expect(log.messages().filter((m) => m.msg.includes("encode lock lost")).map((m) => m.level)).toEqual([40]);
 
     // B (which claimed while A still encoded) finishes and releases its own claim.
     encodeB.open();
