@@ -60,6 +60,8 @@ export async function startTestRedis(): Promise<TestRedis> {
     port,
     client() {
       const client = new Redis(url, { maxRetriesPerRequest: 1 });
+      // Tests stop and restart the server under this client; its commands report that, the event would only be noise.
+      client.on("error", () => undefined);
       clients.push(client);
       return client;
     },
