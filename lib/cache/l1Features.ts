@@ -11,6 +11,7 @@ import {
 import { l1FeaturesKey, l1LockKey, levelPrefix, type FeatureIdentity } from "@/lib/cache/keys";
 import { SingleFlight } from "@/lib/cache/singleFlight";
 import type { BlobStore } from "@/lib/cache/store/blobStore";
+import { tryClaimStoreLock, type HeldStoreLock } from "@/lib/cache/store/storeLock";
 import { StoreFallback } from "@/lib/cache/storeFallback";
 import type { ModelFingerprint, TenantId } from "@/lib/ids";
 import type { Logger } from "@/lib/log";
@@ -123,12 +124,6 @@ interface MemoryEntry {
 
 type Resolution = { readonly features: ImageFeatures; readonly computedHere: boolean };
 
-/** A claimed encode lock: its key and the token only this claim wrote there (see BlobStore's lock contract). */
-interface EncodeLock {
-  readonly key: string;
-  readonly token: Buffer;
-}
-
 export class FeatureCache {
   readonly storage: FeatureDtype;
   readonly fingerprint: ModelFingerprint;
@@ -142,7 +137,7 @@ export class FeatureCache {
   private readonly flights = new SingleFlight<string, Resolution>();
   private readonly precomputes = new ByteLru<string, PrecomputeEntry>({ maxBytes: PRECOMPUTE_STATES });
   private readonly fallback: StoreFallback;
-  /** Names this process in lock tokens (`<pid>:<instance>:<claim>`), for debugging a stuck lock in redis-cli. */
+  /** Names this process and cache in lock tokens (`<pid>:<instance>:<claim>`), for debugging a stuck lock in redis-cli. */
   private readonly owner = `${process.pid}:${randomUUID()}`;
 
   constructor(options: FeatureCacheOptions) {
@@ -279,10 +274,17 @@ export class FeatureCache {
       }
       countMiss();
       if (!this.fallback.available()) return this.computeAndKeep(key, compute, false);
-      const token = Buffer.from(`${this.owner}:${randomUUID()}`);
-      if (await this.store.setIfAbsent(lockKey, token, this.lockTtlSeconds)) {
-        return this.computeUnderLock(request, key, { key: lockKey, token }, compute);
-      }
+      const lock = await tryClaimStoreLock(this.store, lockKey, {
+        ttlSeconds: this.lockTtlSeconds,
+        owner: this.owner,
+        // Finishing the encode is still right, but another process may encode the image too.
+        onLost: () =>
+          this.logger?.warn(
+            { imageId: request.identity.imageId },
+            "l1: encode lock lost while encoding (expired or Redis restarted); another process may encode this image too",
+          ),
+      });
+      if (lock !== null) return this.computeUnderLock(request, key, lock, compute);
       if (!this.fallback.available()) return this.computeAndKeep(key, compute, false);
       await this.waitForOtherProcess(lockKey, signal);
     }
@@ -291,27 +293,15 @@ export class FeatureCache {
   private async computeUnderLock(
     request: FeatureLookupRequest,
     key: string,
-    lock: EncodeLock,
+    lock: HeldStoreLock,
     compute: () => Promise<ImageFeatures>,
   ): Promise<Resolution> {
-    // Renew well before the lock expires, so a long encode is not mistaken for a dead holder. Renewal and release are
-    // owner-checked: once the lock has expired and another process has claimed it, neither touches that claim.
-    const renew = setInterval(() => {
-      void this.store.renewIfValue(lock.key, lock.token, this.lockTtlSeconds).then((renewed) => {
-        // A reachable store without our token: the lock expired (an encode or pause longer than its TTL) or Redis
-        // restarted. Stop renewing; finishing the encode is still right, but another process may encode the image too.
-        if (renewed || !this.store.isHealthy()) return;
-        clearInterval(renew);
-        this.logger?.warn({ imageId: request.identity.imageId }, "l1: encode lock lost while encoding (expired or Redis restarted); another process may encode this image too");
-      });
-    }, (this.lockTtlSeconds * 1000) / 3);
     try {
       const fresh = await this.read(request, key);
       if (fresh !== null) return { features: fresh, computedHere: false };
       return await this.computeAndKeep(key, compute, true);
     } finally {
-      clearInterval(renew);
-      await this.store.deleteIfValue(lock.key, lock.token);
+      await lock.release();
     }
   }
 
