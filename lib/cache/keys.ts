@@ -49,6 +49,11 @@ export function sessionKey(tenant: TenantId, sessionId: SessionId): string {
   return `${tenantPrefix(tenant)}session:${sessionId}`;
 }
 
+/** The turn lock of a chat session (lib/server/sessionLocks.ts). */
+export function sessionLockKey(tenant: TenantId, sessionId: SessionId): string {
+  return `${tenantPrefix(tenant)}session-lock:${sessionId}`;
+}
+
 export function levelPrefix(tenant: TenantId, level: CacheLevel): string {
   return `${tenantPrefix(tenant)}${level}:`;
 }

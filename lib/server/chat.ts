@@ -9,6 +9,7 @@ import { readJsonBody } from "./jsonBody";
 import { asRequestError, errorAnswer, RequestError } from "./requestError";
 import type { Runtime } from "./runtime";
 import { conversationMessages, newSession, parseSessionId, withoutLastTurn, withTurn, type Session, type UserMessage } from "./sessions";
+import type { ReleaseSessionLock } from "./sessionLocks";
 import { encodeChatEvent, sseResponse } from "./sse";
 
 /**
@@ -23,9 +24,9 @@ import { encodeChatEvent, sseResponse } from "./sse";
  * - A turn is saved exactly when its `meta` event was sent (the page treats such a turn as part of the session), with
  *   the answer text streamed so far: whole, or partial when the client stopped it or generation failed midway.
  * - The save happens before `done` is written, so a follow-up sent on `done` finds the turn.
- * - Turns of one session run one at a time in this process (sessionLocks), so a follow-up sent while the previous turn
- *   is still finishing (Stop, then Send) waits for it instead of both building on the same history. Across replicas
- *   the last writer wins.
+ * - Turns of one session run one at a time, on this replica and across replicas sharing the store (sessionLocks.ts),
+ *   so a follow-up sent while the previous turn is still finishing (Stop, then Send) waits for it instead of both
+ *   building on the same history.
  */
 export async function handleChat(request: Request, runtime: Runtime): Promise<Response> {
   const log = runtime.logger.child({ module: "chat" });
@@ -36,7 +37,7 @@ export async function handleChat(request: Request, runtime: Runtime): Promise<Re
 
     // A new session is locked too: a follow-up sent as soon as the client saw `meta` waits for this turn's save.
     const sessionId = body.sessionId ?? newSession().id;
-    const releaseLock = await runtime.sessionLocks.acquire(`${client.tenant}:${sessionId}`);
+    const releaseLock = await runtime.sessionLocks.acquire(client.tenant, sessionId, request.signal);
     try {
       const session = await openSession(sessionId, body, client.tenant, runtime);
       const user: UserMessage = { text: body.message.text, imageIds: body.message.imageIds ?? [] };
@@ -53,7 +54,7 @@ export async function handleChat(request: Request, runtime: Runtime): Promise<Re
       const turn: TurnContext = { runtime, tenant: client.tenant, session, user, log, releaseLock };
       return sseResponse(streamTurn(generation, turn), { onCancel: () => generation.stop() });
     } catch (error) {
-      releaseLock();
+      await releaseLock();
       throw error;
     }
   } catch (error) {
@@ -75,7 +76,7 @@ interface TurnContext {
   readonly user: UserMessage;
   readonly log: Logger;
   /** Frees the session for its next turn; called once the turn is saved (or will not be). */
-  readonly releaseLock: () => void;
+  readonly releaseLock: ReleaseSessionLock;
 }
 
 async function* streamTurn(generation: StartedGeneration, turn: TurnContext): AsyncGenerator<string> {
@@ -90,7 +91,7 @@ async function* streamTurn(generation: StartedGeneration, turn: TurnContext): As
     try {
       if (metaSent) await turn.runtime.sessions.save(turn.tenant, withTurn(turn.session, { user: turn.user, answer }));
     } finally {
-      turn.releaseLock();
+      await turn.releaseLock();
     }
   };
 
@@ -128,13 +129,13 @@ export async function handleDeleteSession(request: Request, id: string, runtime:
     const client = admitClient(request, runtime, { rateLimited: false });
     const sessionId = parseSessionId(id);
     if (sessionId === null) throw new RequestError(400, "invalid_session_id", `"${id.slice(0, 80)}" is not a session id`);
-    const releaseLock = await runtime.sessionLocks.acquire(`${client.tenant}:${sessionId}`);
+    const releaseLock = await runtime.sessionLocks.acquire(client.tenant, sessionId, request.signal);
     try {
       if (!(await runtime.sessions.delete(client.tenant, sessionId))) {
         throw new RequestError(404, "session_not_found", `no session ${sessionId} (unknown, deleted or expired)`);
       }
     } finally {
-      releaseLock();
+      await releaseLock();
     }
     return new Response(null, { status: 204 });
   } catch (error) {

@@ -1,7 +1,7 @@
 /**
- * One holder at a time per key, waiters served in arrival order. Used so two requests on one chat session in this
- * process run one after the other: the second sees the first's answer in the history instead of both appending to
- * the same old one (last writer wins). Keys with no holder take no memory.
+ * One holder at a time per key, waiters served in arrival order: the in-process layer of a chat session's turn lock
+ * (sessionLocks.ts), so turns waiting in this process queue without polling the store. Keys with no holder take no
+ * memory.
  */
 export class KeyedMutex {
   private readonly tails = new Map<string, Promise<void>>();

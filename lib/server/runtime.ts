@@ -4,9 +4,9 @@ import { openStore, type StoreMode } from "@/lib/cache/store/openStore";
 import { createModelCaches } from "@/lib/inference/modelCaches";
 import { createLogger, type Logger } from "@/lib/log";
 import type { ImagePrecompute } from "@/lib/server/images";
-import { KeyedMutex } from "@/lib/server/keyedMutex";
 import { ModelHost } from "@/lib/server/modelRuntime";
 import { RateLimiter } from "@/lib/server/rateLimit";
+import { SessionLocks } from "@/lib/server/sessionLocks";
 import { SessionStore } from "@/lib/server/sessions";
 
 /**
@@ -35,8 +35,8 @@ export interface Runtime {
   /** Uploads' L1 precompute (the model host, which hands it to the served model's caches). */
   readonly precompute: ImagePrecompute;
   readonly sessions: SessionStore;
-  /** Serialises the turns of one session within this process (see chat.ts). */
-  readonly sessionLocks: KeyedMutex;
+  /** Serialises the turns of one session, across every replica sharing the store (see chat.ts). */
+  readonly sessionLocks: SessionLocks;
   readonly rateLimiter: RateLimiter;
 }
 
@@ -62,7 +62,7 @@ async function start(): Promise<{ runtime: Runtime; close: () => Promise<void> }
     model,
     precompute: model,
     sessions: new SessionStore(store, config.sessionTtlSeconds),
-    sessionLocks: new KeyedMutex(),
+    sessionLocks: new SessionLocks(store, { logger }),
     rateLimiter: new RateLimiter(config.rateLimit),
   };
   const close = async () => {

@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { MetricsSummary } from "@/lib/api/types";
 import { FLUSH_CHANNEL } from "@/lib/cache/flush";
+import { sessionLockKey } from "@/lib/cache/keys";
+import { RedisBlobStore, createRedisClient, waitUntilReady as waitUntilStoreReady } from "@/lib/cache/store/redisBlobStore";
+import { decodeChatEvent } from "@/lib/client/chatEvents";
+import { createSseParser } from "@/lib/client/sseParser";
+import { parseTenantId } from "@/lib/ids";
+import { createLogger } from "@/lib/log";
+import { parseSessionId, SessionStore } from "@/lib/server/sessions";
 import { startTestRedis, type TestRedis } from "@/tests/support/redisServer";
 import * as img from "@/tests/support/testImages";
 import { answerOf, buildOnce, metricValue, postChat, startApiApp, uploadImage, waitUntilReady, type ApiApp } from "./apiApp";
@@ -21,12 +28,44 @@ beforeAll(async () => {
 }, 600_000);
 
 afterAll(async () => {
+  await Promise.all(onTeardown.map((close) => close()));
   await first?.stop();
   await second?.stop();
   await redis?.teardown();
 });
 
 const chat = (app: ApiApp, body: unknown) => postChat(app.baseUrl, body).then(answerOf);
+
+const onTeardown: (() => Promise<void>)[] = [];
+
+/** The stored sessions, read straight from the shared Redis. */
+async function openedSessions(): Promise<SessionStore> {
+  const client = createRedisClient(redis.url);
+  expect(await waitUntilStoreReady(client, 5_000)).toBe(true);
+  const store = new RedisBlobStore(client, createLogger("silent"));
+  onTeardown.push(() => store.close());
+  return new SessionStore(store, 600);
+}
+
+/** Reads a chat stream until its first token; returns the session it named and the text streamed so far. */
+async function readUntilToken(response: Response): Promise<{ sessionId: string; text: string }> {
+  expect(response.status).toBe(200);
+  const reader = response.body!.getReader();
+  const parser = createSseParser();
+  const decoder = new TextDecoder();
+  let sessionId: string | null = null;
+  let text = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error("the stream ended before its first token");
+    for (const message of parser.push(decoder.decode(value, { stream: true }))) {
+      const event = decodeChatEvent(message);
+      if (event?.type === "meta") sessionId = event.data.sessionId;
+      if (event?.type === "token") text += event.data.text;
+    }
+    if (sessionId !== null && text.length > 0) return { sessionId, text };
+  }
+}
 const summaryOf = async (app: ApiApp) => (await (await fetch(`${app.baseUrl}/api/metrics/summary`)).json()) as MetricsSummary;
 
 describe("replicas sharing one Redis", () => {
@@ -60,6 +99,26 @@ describe("replicas sharing one Redis", () => {
     const a = await chat(first, { message: { text: "Look at this.", imageIds: [imageId] }, params: { maxNewTokens: 6 }, cache: off });
     const b = await chat(first, { sessionId: a.meta.sessionId, message: { text: "What next?" }, params: { maxNewTokens: 6 }, cache: off });
     expect([a.text, b.text]).toEqual([opening.text, followUp.text]);
+  });
+
+  it("run a session's turns one at a time: a follow-up sent to the other replica right after Stop builds on the stopped turn", async () => {
+    const stop = new AbortController();
+    const response = await fetch(`${first.baseUrl}/api/chat`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ message: { text: "Tell a long story." }, params: { maxNewTokens: 4096 } }),
+      signal: stop.signal,
+    });
+    const streamed = await readUntilToken(response);
+    stop.abort();
+    // Sent at once: the first replica may still be saving the stopped turn — the follow-up waits for it.
+    const followUp = await chat(second, { sessionId: streamed.sessionId, message: { text: "Shorter, please." }, params: { maxNewTokens: 4 } });
+
+    const session = await (await openedSessions()).load(parseTenantId("public")!, parseSessionId(streamed.sessionId)!);
+    expect(session?.turns.map((turn) => turn.user.text)).toEqual(["Tell a long story.", "Shorter, please."]);
+    expect(session!.turns[0].answer.startsWith(streamed.text)).toBe(true);
+    expect(session!.turns[1].answer).toBe(followUp.text);
+    expect(await redis.client().exists(sessionLockKey(parseTenantId("public")!, parseSessionId(streamed.sessionId)!))).toBe(0);
   });
 
   it("forget in process what an admin flush through the other replica removed", async () => {
