@@ -63,14 +63,15 @@ describe("session locks across replicas", () => {
   });
 
   it("keeps a long turn's claim alive by renewing it, so another replica waits past the TTL", async () => {
-    const [a, b] = [await replica({ ttlSeconds: 1 }), await replica({ ttlSeconds: 1 })];
+    // Renewed every TTL/3: only a stall of more than 2/3 of the TTL could let the claim lapse.
+    const [a, b] = [await replica({ ttlSeconds: 2 }), await replica({ ttlSeconds: 2 })];
     const releaseA = await a.acquire(tenant, session);
     let bHolds = false;
     const waitingB = b.acquire(tenant, session).then((release) => {
       bHolds = true;
       return release;
     });
-    await pause(2_500);
+    await pause(4_500);
     expect(bHolds).toBe(false);
     await releaseA();
     await (await waitingB)();
