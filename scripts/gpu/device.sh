@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# bash scripts/gpu/device.sh stage
+# bash scripts/gpu/device.sh run [TASK …]
+#
+# Runs on the GPU machine, in the root of the working tree copy the device tool sends (see README.md).
+#   stage  copies the .carry/payload.part-* this call carried to $STAGE (outside the tree copy, so nothing the tool
+#          does to carried paths can drop them while the machine stays warm between calls).
+#   run    stages too, then, once every part is there: checks the payload's sha256, unpacks node, dpkg -x's the Vulkan
+#          loaders into $DEB_ROOT and runs ldconfig, unpacks the native packages into ./node_modules and the bundles into .carry/js, and runs each
+#          TASK (default: parity convert bench) with node on PATH. Logs and results go to $OUT.
+#
+# Tasks:
+#   parity   scripts/gpu/parity.ts on both committed fixtures with --provider webgpu
+#   convert  the `2b` preset, random weights seed 0, as fp32 and fp16 bundles under .cache/gpu (the fp16 one from the
+#            fp32 one's checkpoint, so the random weights are drawn once)
+#   bench    scripts/gpu/bench.ts on those bundles, WebGPU against CPU ($BENCH_ARGS are appended)
+#   placement  which nodes of each bundle there (the tiny fixture's, the 2b ones) WebGPU leaves to the CPU
+#   probe    parity and a one-round bench on the tiny fixture only (a quick end-to-end check of the setup)
+#
+# Environment: STAGE (default /var/tmp/vlcache-gpu), DEB_ROOT (default /; set another folder to try this
+# elsewhere than on the GPU machine), OUT (default ./gpu-out), BENCH_ARGS.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+STAGE=${STAGE:-/var/tmp/vlcache-gpu}
+DEB_ROOT=${DEB_ROOT:-/}
+OUT=${OUT:-$PWD/gpu-out}
+mkdir -p "$STAGE/parts" "$OUT"
+
+stage() {
+  cp .carry/payload.sha256 "$STAGE/parts/"
+  for part in .carry/payload.part-*; do
+    [[ -e $part ]] && cp "$part" "$STAGE/parts/" && echo "staged $(basename "$part") ($(stat -c %s "$part") bytes)"
+  done
+  ls "$STAGE/parts"
+}
+
+setup() {
+  local unpacked=$STAGE/unpacked
+  # A warm machine keeps what an earlier call unpacked; unpack again only for another payload.
+  if ! cmp -s "$STAGE/parts/payload.sha256" "$unpacked/payload.sha256"; then
+    (cd "$STAGE/parts" && cat payload.part-* > payload.tar && sha256sum -c payload.sha256) || {
+      echo "device.sh: payload incomplete or corrupt: stage every part first (staged: $(ls "$STAGE/parts" | tr '\n' ' '))" >&2
+      exit 1
+    }
+    rm -rf "$unpacked" && mkdir -p "$unpacked"
+    tar -xf "$STAGE/parts/payload.tar" -C "$unpacked"
+    xz -d "$unpacked/node.xz"
+    chmod +x "$unpacked/node"
+    cp "$STAGE/parts/payload.sha256" "$unpacked/"
+  fi
+  for deb in "$unpacked"/debs/*.deb; do dpkg -x "$deb" "$DEB_ROOT"; done
+  [[ $DEB_ROOT == / ]] && ldconfig
+  # The loader finds NVIDIA's Vulkan driver through this manifest on the GPU machines (device README).
+  local icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+  if [[ -z ${VK_DRIVER_FILES:-} && -f $icd ]]; then export VK_DRIVER_FILES=$icd; fi
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || true
+  echo "cores: $(nproc)"
+  tar -xJf "$unpacked/node_modules.tar.xz"
+  export PATH=$unpacked:$PATH
+  # ESM resolves packages from the importing file's folder upwards (NODE_PATH does not apply), so the bundles must
+  # sit inside the tree, above which ./node_modules is.
+  JS=.carry/js
+  rm -rf "$JS" && cp -r "$unpacked/js" "$JS"
+  node --version
+}
+
+run_task() {
+  local bundles=.cache/gpu
+  case $1 in
+    parity)
+      node "$JS/parity.mjs" --provider webgpu --json "$OUT/parity-webgpu.json" \
+        --fixture fixtures/parity/tiny-deepstack-tied --fixture fixtures/parity/tiny-plain-untied ;;
+    convert)
+      [[ -f $bundles/2b-fp32/vlcache.json ]] ||
+        node "$JS/convert.mjs" --random 2b --seed 0 --out "$bundles/2b-fp32" --checkpoint-out "$bundles/2b-checkpoint" --force
+      [[ -f $bundles/2b-fp16/vlcache.json ]] ||
+        node "$JS/convert.mjs" --from "$bundles/2b-checkpoint" --out "$bundles/2b-fp16" --dtype fp16 --force ;;
+    bench)
+      # shellcheck disable=SC2086 # BENCH_ARGS is a list of options
+      node "$JS/bench.mjs" --bundle "$bundles/2b-fp32" --bundle "$bundles/2b-fp16" --providers webgpu,cpu \
+        --out "$OUT/gpu-webgpu-$(date -u +%F)" ${BENCH_ARGS:-} ;;
+    placement)
+      for dir in .cache/parity/tiny-deepstack-tied-*/ "$bundles"/2b-fp32 "$bundles"/2b-fp16; do
+        [[ -f $dir/vlcache.json ]] || continue
+        echo "--- $dir"
+        node "$JS/placement.mjs" --bundle "$dir" --provider webgpu 2>&1 |
+          grep -E '^=== |VerifyEachNodeIsAssignedToAnEp|Some nodes were not assigned|\[[EW]:' || true
+      done ;;
+    probe)
+      node "$JS/parity.mjs" --provider webgpu --fixture fixtures/parity/tiny-deepstack-tied
+      # shellcheck disable=SC2086
+      node "$JS/bench.mjs" --bundle "$(ls -d .cache/parity/tiny-deepstack-tied-*/ | head -1)" --providers webgpu,cpu \
+        --prompt 780 --reps 1 --decode 4 --out "$OUT/probe" ${BENCH_ARGS:-} ;;
+    *) echo "device.sh: unknown task $1" >&2; exit 2 ;;
+  esac
+}
+
+case ${1:-} in
+  stage) stage ;;
+  run)
+    shift
+    tasks=("$@")
+    (( ${#tasks[@]} )) || tasks=(parity convert bench)
+    stage
+    setup
+    failed=0
+    for t in "${tasks[@]}"; do
+      echo "=== $t $(date -u +%T)"
+      start=$SECONDS
+      # A failing task (a parity FAIL, say) is reported and the next one still runs.
+      if run_task "$t" 2>&1 | tee "$OUT/$t.log"; then rc=0; else rc=$?; failed=1; fi
+      echo "=== $t exit $rc after $(( SECONDS - start )) s"
+    done
+    exit $failed ;;
+  *) echo "usage: device.sh stage | run [parity|convert|bench|placement|probe …]" >&2; exit 2 ;;
+esac
