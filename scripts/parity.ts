@@ -1,37 +1,64 @@
 /**
- * npm run parity -- --fixture DIR
+ * npm run parity -- --fixture DIR [--fixture DIR …] [--provider cpu|webgpu|cuda|auto] [--json FILE]
  *
- * Converts DIR/model to a bundle under .cache/parity (reused while weights and converter code are unchanged), runs
- * the parity checks of lib/model/parity/registry.ts against the PyTorch reference in DIR, prints a table, and exits
- * 0 only when no check fails.
+ * Converts each DIR/model to a bundle under .cache/parity (reused while weights and converter code are unchanged),
+ * runs the parity checks of lib/model/parity/registry.ts against the PyTorch reference in DIR with the engine on the
+ * chosen execution provider (default cpu; the thresholds are the same everywhere), prints one table per fixture
+ * headed by the provider the engine actually got, optionally writes every run as JSON, and exits 0 only when no
+ * check of any fixture fails.
  */
+import { writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
+import { EXECUTION_PROVIDERS, type ExecutionProviderChoice } from "@/lib/model/engine/executionProvider";
 import { formatParityTable } from "@/lib/model/parity/report";
-import { runParity } from "@/lib/model/parity/runParity";
+import { runParity, type ParityRun } from "@/lib/model/parity/runParity";
 
-const USAGE = "usage: npm run parity -- --fixture DIR   (DIR: a parity fixture such as fixtures/parity/tiny-deepstack-tied)";
+const PROVIDERS: readonly string[] = [...EXECUTION_PROVIDERS, "auto"];
+const USAGE =
+  `usage: npm run parity -- --fixture DIR [--fixture DIR …] [--provider ${PROVIDERS.join("|")}] [--json FILE]\n` +
+  "  (DIR: a parity fixture such as fixtures/parity/tiny-deepstack-tied)";
 
 async function main(): Promise<number> {
-  let fixture: string | undefined;
+  let values;
   try {
-    const { values } = parseArgs({ options: { fixture: { type: "string" }, help: { type: "boolean", short: "h" } }, strict: true });
-    if (values.help) {
-      process.stdout.write(`${USAGE}\n`);
-      return 0;
-    }
-    fixture = values.fixture;
+    ({ values } = parseArgs({
+      options: {
+        fixture: { type: "string", multiple: true },
+        provider: { type: "string", default: "cpu" },
+        json: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+    }));
   } catch (error) {
     process.stderr.write(`parity: ${(error as Error).message}\n${USAGE}\n`);
     return 2;
   }
-  if (fixture === undefined) {
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const fixtures = values.fixture ?? [];
+  if (fixtures.length === 0) {
     process.stderr.write(`parity: --fixture DIR is required\n${USAGE}\n`);
     return 2;
   }
-  const run = await runParity(fixture, { progress: true });
-  process.stdout.write(`parity ${run.fixture} (bundle ${run.bundleDir}${run.bundleReused ? ", reused" : ""})\n\n`);
-  process.stdout.write(`${formatParityTable(run.rows)}\n\n${run.passed ? "PASS" : "FAIL"}\n`);
-  return run.passed ? 0 : 1;
+  if (!PROVIDERS.includes(values.provider)) {
+    process.stderr.write(`parity: unknown --provider ${values.provider}\n${USAGE}\n`);
+    return 2;
+  }
+  const provider = values.provider as ExecutionProviderChoice;
+  const runs: (ParityRun & { seconds: number })[] = [];
+  for (const fixture of fixtures) {
+    const start = performance.now();
+    const run = { ...(await runParity(fixture, { progress: true, executionProvider: provider })), seconds: (performance.now() - start) / 1000 };
+    runs.push(run);
+    const on = run.executionProvider ?? `${provider} (not opened)`;
+    process.stdout.write(`parity ${run.fixture} on ${on} (bundle ${run.bundleDir}${run.bundleReused ? ", reused" : ""}), ${run.seconds.toFixed(1)} s\n\n`);
+    process.stdout.write(`${formatParityTable(run.rows)}\n\n${run.passed ? "PASS" : "FAIL"}\n\n`);
+  }
+  if (values.json !== undefined) await writeFile(values.json, JSON.stringify({ requested: provider, runs }, null, 2) + "\n");
+  return runs.every((r) => r.passed) ? 0 : 1;
 }
 
 main().then(

@@ -10,7 +10,7 @@
 #          TASK (default: parity convert bench) with node on PATH. Logs and results go to $OUT.
 #
 # Tasks:
-#   parity   scripts/gpu/parity.ts on both committed fixtures with --provider webgpu
+#   parity   scripts/parity.ts (npm run parity) on both committed fixtures with --provider webgpu
 #   convert  the `2b` preset, random weights seed 0, as fp32 and fp16 bundles under .cache/gpu (the fp16 one from the
 #            fp32 one's checkpoint, so the random weights are drawn once)
 #   bench    scripts/gpu/bench.ts on those bundles, WebGPU against CPU ($BENCH_ARGS are appended)

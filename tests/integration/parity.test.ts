@@ -41,6 +41,7 @@ describe("runParity", () => {
     expect(run.rows.filter((r) => model.includes(r.check)).map((r) => [r.check, r.pass])).toEqual(model.map((check) => [check, true]));
     expect(run.rows.every((r) => r.pass === true)).toBe(true);
     expect(run.passed).toBe(true);
+    expect(run.executionProvider).toBe("cpu");
   });
 
   it("reports DeepStack as n/a for a model without it and still passes", async () => {

@@ -23,7 +23,10 @@ export interface ParityContext {
   readonly fixture: ParityFixture;
   /** The bundle converted from `fixture/model` (fp32). */
   readonly bundleDir: string;
-  /** The bundle opened on the CPU, loaded on first use and shared by all checks. */
+  /**
+   * The bundle opened on the execution provider runParity was given (default the CPU), loaded on first use and shared
+   * by all checks; `engine().executionProvider` names the provider it actually got.
+   */
   engine(): Promise<Engine>;
 }
 
