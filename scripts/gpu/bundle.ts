@@ -1,7 +1,7 @@
 /**
  * npx tsx scripts/gpu/bundle.ts OUT_DIR
  *
- * Bundles the GPU-machine entry points (scripts/convert.ts, scripts/parity.ts, scripts/gpu/{bench,placement}.ts) into one
+ * Bundles the GPU-machine entry points (scripts/convert.ts, scripts/parity.ts, scripts/gpu/{bench,placement,precision}.ts) into one
  * ESM file each with esbuild, so the GPU machine needs no node_modules besides the native packages left external
  * (onnxruntime-node, sharp), which prepare-carry.sh carries separately.
  *
@@ -22,6 +22,7 @@ const ENTRIES = {
   parity: "scripts/parity.ts",
   bench: "scripts/gpu/bench.ts",
   placement: "scripts/gpu/placement.ts",
+  precision: "scripts/gpu/precision.ts",
 };
 
 /** Native packages: loaded from node_modules at run time (carried as tarballs), never inlined. */

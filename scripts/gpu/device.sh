@@ -16,9 +16,15 @@
 #   bench    scripts/gpu/bench.ts on those bundles, WebGPU against CPU ($BENCH_ARGS are appended)
 #   placement  which nodes of each bundle there (the tiny fixture's, the 2b ones) WebGPU leaves to the CPU
 #   probe    parity and a one-round bench on the tiny fixture only (a quick end-to-end check of the setup)
+#   fp16     (after convert) fp16 2b bundles with other parts in float32 ($FP16_VARIANTS, precision.ts variant names;
+#            variants with attention fail on WebGPU) under .cache/gpu/fp16, then a one-round bench of those and
+#            2b-fp16, each on cpu and webgpu: does WebGPU give the CPU's greedy tokens?
+#   precision  (after convert) scripts/gpu/precision.ts on the small preset's and the 2b checkpoint: per graph and
+#            fp16 variant, how far each provider's outputs are from the fp32 graph on the CPU ($PRECISION_ARGS appended)
 #
 # Environment: STAGE (default /var/tmp/vlcache-gpu), DEB_ROOT (default /; set another folder to try this
-# elsewhere than on the GPU machine), OUT (default ./gpu-out), BENCH_ARGS.
+# elsewhere than on the GPU machine), OUT (default ./gpu-out), BENCH_ARGS, FP16_VARIANTS (default none,norms),
+# PRECISION_ARGS.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -92,6 +98,18 @@ run_task() {
       # shellcheck disable=SC2086
       node "$JS/bench.mjs" --bundle "$(ls -d .cache/parity/tiny-deepstack-tied-*/ | head -1)" --providers webgpu,cpu \
         --prompt 780 --reps 1 --decode 4 --out "$OUT/probe" ${BENCH_ARGS:-} ;;
+    fp16)
+      local variants=${FP16_VARIANTS:-none,norms}
+      node "$JS/precision.mjs" --checkpoint "$bundles/2b-checkpoint" --variants "" --bundles "$bundles/fp16" --bundle-variants "$variants"
+      local args=(--bundle "$bundles/2b-fp16")
+      for v in ${variants//,/ }; do args+=(--bundle "$bundles/fp16/$v"); done
+      node "$JS/bench.mjs" "${args[@]}" --providers cpu,webgpu --reps 1 --out "$OUT/fp16-crosscheck" ;;
+    precision)
+      [[ -f $bundles/small-checkpoint/model.safetensors ]] ||
+        node "$JS/convert.mjs" --random small --seed 0 --out "$bundles/small-fp32" --checkpoint-out "$bundles/small-checkpoint" --force
+      # shellcheck disable=SC2086 # PRECISION_ARGS is a list of options
+      node "$JS/precision.mjs" --checkpoint "$bundles/small-checkpoint" --checkpoint "$bundles/2b-checkpoint" \
+        --out "$OUT/precision" ${PRECISION_ARGS:-} ;;
     *) echo "device.sh: unknown task $1" >&2; exit 2 ;;
   esac
 }
@@ -113,5 +131,5 @@ case ${1:-} in
       echo "=== $t exit $rc after $(( SECONDS - start )) s"
     done
     exit $failed ;;
-  *) echo "usage: device.sh stage | run [parity|convert|bench|placement|probe …]" >&2; exit 2 ;;
+  *) echo "usage: device.sh stage | run [parity|convert|bench|placement|probe|fp16|precision …]" >&2; exit 2 ;;
 esac

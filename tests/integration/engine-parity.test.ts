@@ -109,8 +109,9 @@ for (const name of ["tiny-deepstack-tied", "tiny-plain-untied"]) {
 }
 
 /**
- * fp16 bundles: weights and activations in half precision (norms and softmax in fp32). Logits stay within 0.05 of
- * PyTorch's fp32 ones, and greedy tokens agree at least up to the first step whose top-1/top-2 margin is below that.
+ * fp16 bundles: weights and activations in half precision (matmuls and norm statistics in fp32). Logits stay within
+ * 0.05 of PyTorch's fp32 ones, and greedy tokens agree at least up to the first step whose top-1/top-2 margin is below
+ * that.
  */
 const FP16_LOGIT_TOLERANCE = 0.05;
 for (const name of ["tiny-deepstack-tied", "tiny-plain-untied"]) {

@@ -10,7 +10,7 @@ import { SafetensorsCheckpoint } from "@/lib/model/checkpoint/safetensors";
 import { buildDecoderGraph } from "@/lib/model/graphs/decoder";
 import { buildEmbedTokensGraph } from "@/lib/model/graphs/embedTokens";
 import { buildVisionEncoderGraph } from "@/lib/model/graphs/visionEncoder";
-import { GraphBuilder } from "@/lib/model/onnx/graphBuilder";
+import { DEFAULT_FLOAT32_COMPUTE, GraphBuilder, type Float32Compute } from "@/lib/model/onnx/graphBuilder";
 import { writeModel, type WriteModelResult } from "@/lib/model/onnx/writeModel";
 import { createProgress, type Progress } from "@/lib/progress";
 import { getPreset, type ImageSizeBounds } from "./presets";
@@ -26,7 +26,8 @@ import { getPreset, type ImageSizeBounds } from "./presets";
  * folder is either complete or absent.
  */
 
-export const CONVERTER_VERSION = "1.0.0";
+/** 1.1.0: float16 bundles compute their matmuls in float32 (Float32Compute); float32 bundles are unchanged. */
+export const CONVERTER_VERSION = "1.1.0";
 export type BundleDtype = "fp32" | "fp16";
 
 /** The files a source checkpoint folder must have besides its weights. */
@@ -56,6 +57,8 @@ export interface BundleManifestFile {
   converterVersion: string;
   sourceFingerprint: string;
   dtype: BundleDtype;
+  /** fp16 bundles: which parts compute in float32 (graphBuilder.ts says why). */
+  float32Compute?: Float32Compute;
   createdAt: string;
   source: BundleSource;
   graphs: Record<string, { bytes: number; externalData: boolean }>;
@@ -71,6 +74,8 @@ export interface ConvertOptions {
   externalDataThresholdBytes?: number;
   /** Recorded in vlcache.json; defaults to the checkpoint path. */
   source?: BundleSource;
+  /** fp16 only: parts computed in float32; default DEFAULT_FLOAT32_COMPUTE (scripts/gpu/precision.ts compares others). */
+  float32Compute?: Float32Compute;
 }
 
 interface GraphPlan {
@@ -122,9 +127,10 @@ export async function convertCheckpoint(fromDir: string, outDir: string, opts: C
 
     const sourceFingerprint = await fingerprintWeights(checkpoint, opts.progress ?? false);
     const floatType = opts.dtype === "fp16" ? "float16" : "float32";
+    const float32Compute = opts.float32Compute ?? DEFAULT_FLOAT32_COMPUTE;
     const graphs: BundleManifestFile["graphs"] = {};
     for (const plan of GRAPHS) {
-      const g = new GraphBuilder({ name: plan.name, floatType });
+      const g = new GraphBuilder({ name: plan.name, floatType, float32Compute });
       plan.build(g, cfg);
       const progress = startProgress(opts.progress, plan.file);
       let result: WriteModelResult;
@@ -144,6 +150,7 @@ export async function convertCheckpoint(fromDir: string, outDir: string, opts: C
       converterVersion: CONVERTER_VERSION,
       sourceFingerprint,
       dtype: opts.dtype,
+      ...(opts.dtype === "fp16" ? { float32Compute } : {}),
       createdAt: new Date().toISOString(),
       source: opts.source ?? { kind: "checkpoint", path: path.resolve(fromDir) },
       graphs,

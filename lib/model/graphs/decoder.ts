@@ -79,13 +79,13 @@ export function buildDecoderGraph(g: GraphBuilder, cfg: Qwen3VLConfig, opts: Dec
     for (let i = 0; i < t.numHiddenLayers; i++) {
       g.scope(`layers.${i}`, () => {
         const prefix = `model.language_model.layers.${i}`;
-        const x = g.scope("input_layernorm", () => stream.norm(g.weight(`${prefix}.input_layernorm.weight`), t.rmsNormEps));
+        const x = g.scope("input_layernorm", () => stream.norm(`${prefix}.input_layernorm.weight`, t.rmsNormEps));
         const attn = g.scope("attn", () => selfAttention(g, cfg, opts, prefix, x, rotary, attnCtx, past[i]));
         g.output(attn.presentKey, `present.${i}.key`, g.floatType, [B, numKvHeads, "total_sequence_length", headDim]);
         g.output(attn.presentValue, `present.${i}.value`, g.floatType, [B, numKvHeads, "total_sequence_length", headDim]);
         stream.add(attn.output);
         const y = g.scope("post_attention_layernorm", () =>
-          stream.norm(g.weight(`${prefix}.post_attention_layernorm.weight`), t.rmsNormEps),
+          stream.norm(`${prefix}.post_attention_layernorm.weight`, t.rmsNormEps),
         );
         stream.add(g.scope("mlp", () => mlp(g, prefix, t.hiddenAct, y)));
         if (deepstack && visualIndex && i < deepstackCount) {
@@ -104,7 +104,7 @@ export function buildDecoderGraph(g: GraphBuilder, cfg: Qwen3VLConfig, opts: Dec
 
     const logits = g.scope("lm_head", () => {
       const kept = keepLastPositions(g, stream.hidden(), numLogitsToKeep);
-      const normed = g.scope("norm", () => rmsNorm(g, opts.norm, kept, g.weight("model.language_model.norm.weight"), t.rmsNormEps));
+      const normed = g.scope("norm", () => rmsNorm(g, opts.norm, kept, "model.language_model.norm.weight", t.rmsNormEps));
       const out = linear(g, normed, lmHeadWeightName(cfg));
       return g.floatType === "float16" ? cast(g, out, "float32") : out;
     });
@@ -127,7 +127,7 @@ function selfAttention(
     g.scope(`${name}_proj`, () => reshape(g, linear(g, x, `${prefix}.self_attn.${name}_proj.weight`), [0, 0, heads, headDim])); // [B, S, heads, D]
   // Per-head RMSNorm over D, before rotary (Qwen3).
   const headNorm = (name: string, v: Value) =>
-    g.scope(`${name}_norm`, () => rmsNorm(g, opts.norm, v, g.weight(`${prefix}.self_attn.${name}_norm.weight`), rmsNormEps));
+    g.scope(`${name}_norm`, () => rmsNorm(g, opts.norm, v, `${prefix}.self_attn.${name}_norm.weight`, rmsNormEps));
   const q = g.scope("q_rotary", () => applyRotary(g, headNorm("q", project("q", numHeads)), rotary, headDim));
   const k = g.scope("k_rotary", () => applyRotary(g, headNorm("k", project("k", numKvHeads)), rotary, headDim));
   const v = project("v", numKvHeads);

@@ -9,7 +9,7 @@
 import type { GraphBuilder, Value } from "@/lib/model/onnx/graphBuilder";
 import type { VisionConfig } from "@/lib/model/config";
 import { float } from "@/lib/model/onnx/graphBuilder";
-import { reshape, split, squeeze } from "@/lib/model/onnx/ops";
+import { computeIn, reshape, split, squeeze } from "@/lib/model/onnx/ops";
 import { applyVisionRotary, type VisionRotary } from "./visionRotary";
 import { fromFrameBatch, toGatedFrameBatch, toValueFrameBatch, type VisionFrameBatch } from "./visionFrameBatch";
 import { visionLinear } from "./visionLayers";
@@ -32,12 +32,10 @@ export function visionAttention(
     const query = toGatedFrameBatch(g, applyVisionRotary(g, q, rotary, "q_rotary"), batch, batch.queryGate, "q_batch");
     const key = toGatedFrameBatch(g, applyVisionRotary(g, k, rotary, "k_rotary"), batch, batch.keyGate, "k_batch");
     const value = toValueFrameBatch(g, v, batch);
-    const attended = g.op1(
-      "MultiHeadAttention",
-      [query, key, value],
-      { num_heads: heads, scale: float(headDim ** -0.5) },
-      { domain: "com.microsoft" },
-    ); // [F, S, hidden]
+    // In fp32 when the graph's Float32Compute widens attention; the gates are exact in either type.
+    const [attended] = computeIn(g, "attention", [query, key, value], (qkv) => [
+      g.op1("MultiHeadAttention", qkv, { num_heads: heads, scale: float(headDim ** -0.5) }, { domain: "com.microsoft" }),
+    ]); // [F, S, hidden]
     return visionLinear(g, fromFrameBatch(g, attended, batch, vision.hiddenSize), `${module}.proj`, "proj");
   });
 }

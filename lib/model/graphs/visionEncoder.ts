@@ -17,7 +17,7 @@
 
 import type { GraphBuilder, Value } from "@/lib/model/onnx/graphBuilder";
 import type { Qwen3VLConfig } from "@/lib/model/config";
-import { add, cast, concat, unsqueeze } from "@/lib/model/onnx/ops";
+import { add, cast, concat, unsqueeze, weightAs, weightIn } from "@/lib/model/onnx/ops";
 import { buildVisionPatchLayout } from "./visionPatchLayout";
 import { interpolateVisionPositionEmbedding } from "./visionPositionEmbedding";
 import { buildVisionRotary } from "./visionRotary";
@@ -42,10 +42,14 @@ export function buildVisionEncoderGraph(g: GraphBuilder, cfg: Qwen3VLConfig): vo
     // Qwen3VLVisionPatchEmbed: view(-1, C, T, P, P) then Conv3d(kernel = stride = [T, P, P]) is a dot product of each
     // flattened patch with each flattened kernel, i.e. a Linear whose weight is the kernel [hidden, C, T, P, P] viewed
     // as [hidden, C·T·P·P]: one Gemm (transB) over [N, C·T·P·P] pixel rows, no convolution.
+    // pixel_values are fp32: they enter the Gemm in the type matmuls compute in, and the result is the graph's type.
     const embedded = g.scope("patch_embed/proj", () => {
-      const pixels = g.floatType === "float32" ? pixelValues : cast(g, pixelValues, g.floatType);
+      const type = g.computeType("matmuls");
+      const pixels = type === "float32" ? pixelValues : cast(g, pixelValues, type);
       const kernelMatrix = g.weight(`${VISUAL}.patch_embed.proj.weight`, { reshape: [vision.hiddenSize, patchFeatures] });
-      return g.op1("Gemm", [pixels, kernelMatrix, g.weight(`${VISUAL}.patch_embed.proj.bias`)], { transB: 1 });
+      const bias = weightIn(g, `${VISUAL}.patch_embed.proj.bias`, type);
+      const out = g.op1("Gemm", [pixels, weightAs(g, kernelMatrix, type), bias], { transB: 1 });
+      return type === g.floatType ? out : cast(g, out, g.floatType);
     });
     let hidden = add(g, embedded, interpolateVisionPositionEmbedding(g, layout, vision), "add_pos_embed");
 

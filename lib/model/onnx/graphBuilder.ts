@@ -46,6 +46,32 @@ export function floats(value: number[]): FloatsAttr {
   return { kind: "floats", value };
 }
 
+/**
+ * Parts of a float16 graph that compute in float32: their float16 inputs are cast up, their results cast back, and
+ * their small weights (norm scales) stored as float32; large weights stay float16 and are cast where used. Why: ORT's
+ * CPU kernels widen float16 to float32 inside (accumulators, softmax sums), while its WebGPU kernels compute the
+ * same ops in f16, so a float16 bundle otherwise computes a different function on each provider. Float32 graphs
+ * ignore this.
+ * - norms: RMSNorm / LayerNorm (statistics, scale multiply, the fused residual add);
+ * - attention: GroupQueryAttention / MultiHeadAttention / the plain attention (scores, softmax, weighted values);
+ * - matmuls: Linear projections, lm_head and the patch embedding.
+ */
+export interface Float32Compute {
+  readonly norms: boolean;
+  readonly attention: boolean;
+  readonly matmuls: boolean;
+}
+export type Float32Part = keyof Float32Compute;
+
+/**
+ * What bundles use: matmuls only. Measured on an H200 (2b preset, scripts/gpu/precision.ts): WebGPU's MatMul
+ * accumulates float16 in f16, and widening it cut the decoder's largest logit difference from the CPU from 20.9 to
+ * 1.7 at no CPU cost; widening norms changed nothing (both providers' norm kernels keep fp32 statistics). Widening
+ * attention is not usable yet: ORT's WebGPU GroupQueryAttention then reuses the cast-up past's buffer for its present
+ * output and fails ("Shape mismatch attempting to re-use buffer"), and it would cast the whole KV cache every step.
+ */
+export const DEFAULT_FLOAT32_COMPUTE: Float32Compute = { norms: false, attention: false, matmuls: true };
+
 export type TensorValues = Float32Array | BigInt64Array | Int32Array | Uint8Array;
 
 export interface NodeSpec {
@@ -106,6 +132,7 @@ export interface GraphParts {
 export class GraphBuilder {
   readonly name: string;
   readonly floatType: FloatType;
+  readonly float32Compute: Float32Compute;
 
   private readonly inputs: IoSpec[] = [];
   private readonly outputs: IoSpec[] = [];
@@ -118,9 +145,15 @@ export class GraphBuilder {
   private readonly domains = new Set<string>();
   private readonly scopes: string[] = [];
 
-  constructor(opts: { name: string; floatType: FloatType }) {
+  constructor(opts: { name: string; floatType: FloatType; float32Compute?: Float32Compute }) {
     this.name = opts.name;
     this.floatType = opts.floatType;
+    this.float32Compute = opts.float32Compute ?? DEFAULT_FLOAT32_COMPUTE;
+  }
+
+  /** The float type `part` computes in: float32 when this float16 graph widens it, else the graph's float type. */
+  computeType(part: Float32Part): FloatType {
+    return this.floatType === "float16" && this.float32Compute[part] ? "float32" : this.floatType;
   }
 
   input(name: string, type: TensorType, dims: Dim[]): Value {
