@@ -87,13 +87,18 @@ export async function loadFixture(dir: string): Promise<ParityFixture> {
         if (array === null) return null;
         parts.push(npyAsFloat32(array));
       }
-      const out = new Float32Array(parts.reduce((sum, p) => sum + p.length, 0));
-      let offset = 0;
-      for (const p of parts) {
-        out.set(p, offset);
-        offset += p.length;
-      }
-      return out;
+      return concatFloat32(parts);
     },
   };
+}
+
+/** Per-image arrays joined in order, the layout the fixture's stacked arrays (and the vision encoder's input) use. */
+export function concatFloat32(parts: readonly Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((sum, p) => sum + p.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
 }

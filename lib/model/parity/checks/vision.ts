@@ -1,5 +1,6 @@
 import { npyAsFloat32 } from "@/lib/model/npy";
 import { maxAbsDiff } from "../compare";
+import { concatFloat32 } from "../fixture";
 import { notApplicable, type CheckRow, type ParityCheck } from "../types";
 import { fixtureImageFeatures } from "./fixtureImages";
 
@@ -24,7 +25,7 @@ export const visionCheck: ParityCheck = {
       ];
     }
     const rows: CheckRow[] = [];
-    const actual = concat(features.map((f) => f.features));
+    const actual = concatFloat32(features.map((f) => f.features));
     rows.push(diffRow("vision features", actual, npyAsFloat32(expectedFeatures), expectedFeatures.shape));
 
     const hidden = features[0].hidden;
@@ -56,14 +57,4 @@ function diffRow(check: string, actual: Float32Array, expected: Float32Array, ex
   }
   const diff = maxAbsDiff(actual, expected);
   return { check, metric: "max |Δ|", value: diff.toExponential(2), threshold: THRESHOLD_TEXT, pass: diff <= THRESHOLD };
-}
-
-function concat(parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((sum, p) => sum + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
 }
