@@ -1,5 +1,5 @@
 import { crc32 } from "node:zlib";
-import { floatToHalfBits, halvesToFloats } from "@/lib/cache/float16";
+import { float32ToFloat16Bits, fromFloat16Array } from "@/lib/model/onnx/float16";
 
 /**
  * The L1 value: one image's vision-encoder output as a self-checking binary record.
@@ -265,7 +265,7 @@ function writePayload(
     offset = 0;
     for (const section of sections) {
       for (let i = 0; i < section.length; i++) {
-        const bits = floatToHalfBits(section[i]);
+        const bits = float32ToFloat16Bits(section[i]);
         if ((bits & 0x7c00) === 0x7c00) {
           throw new FeatureRecordEncodeError("out-of-range", `value ${offset + i} is ${section[i]}, beyond fp16's ±${FP16_MAX}`);
         }
@@ -308,7 +308,7 @@ function readPayload(payload: Uint8Array, dtype: FeatureDtype, rows: number, hid
   if (dtype === "fp16") {
     const halves = new Uint16Array(count);
     new Uint8Array(halves.buffer).set(payload);
-    return halvesToFloats(halves);
+    return fromFloat16Array(halves);
   }
   const scales = new Float32Array(rows);
   new Uint8Array(scales.buffer).set(payload.subarray(0, rows * 4));

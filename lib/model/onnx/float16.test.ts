@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { createRng } from "@/lib/model/sampling/prng";
 import {
   float16BitsToFloat32,
   float32ToFloat16Bits,
@@ -50,6 +51,43 @@ describe("float16", () => {
       if (!isSpecial && float32ToFloat16Bits(float16BitsToFloat32(bits)) !== bits) mismatches.push(bits);
     }
     expect(mismatches).toEqual([]);
+  });
+
+  // Expected bit patterns are IEEE 754 binary16 facts.
+  it.each([
+    [1 / 3, 0x3555],
+    [0.1, 0x2e66],
+    [65519.99, 0x7bff], // just below the midpoint to 65536: stays finite
+    [1023 * 2 ** -24, 0x03ff], // largest subnormal
+    [1023.5 * 2 ** -24, 0x0400], // tie between 0x3ff (odd) and 0x400: to even, into the normal range
+    [1.5 * 2 ** -25, 0x0001],
+    [3 * 2 ** -25, 0x0002], // 1.5 units: tie between 1 and 2, to even
+    [2 ** -26, 0x0000],
+  ])("encodes %d as half bits %i", (value, bits) => {
+    expect(float32ToFloat16Bits(value)).toBe(bits);
+  });
+
+  it("rounds random floats to a nearest half (no neighbour is closer)", () => {
+    const rng = createRng(16);
+    const notNearest: number[] = [];
+    for (let i = 0; i < 20_000; i++) {
+      const magnitude = 2 ** (Math.floor(rng.nextFloat() * 44) - 28); // spans subnormals to 2^15
+      const value = Math.fround((rng.nextFloat() * 2 - 1) * magnitude);
+      const bits = float32ToFloat16Bits(value);
+      const error = Math.abs(value - float16BitsToFloat32(bits));
+      const magnitudeBits = bits & 0x7fff;
+      for (const neighbour of [magnitudeBits - 1, magnitudeBits + 1]) {
+        if (neighbour < 0 || neighbour > 0x7bff) continue;
+        if (error > Math.abs(value - float16BitsToFloat32((bits & 0x8000) | neighbour))) notNearest.push(value);
+      }
+    }
+    expect(notNearest).toEqual([]);
+  });
+
+  it("widens arrays of halves like the scalar function, NaN included", () => {
+    const floats = [...fromFloat16Array(new Uint16Array([0x3400, 0xc300, 0x0011, 0x7bff, 0xfc00, 0x7e00]))];
+    expect(floats.slice(0, 5)).toEqual([0.25, -3.5, 17 * 2 ** -24, 65504, -Infinity]);
+    expect(floats[5]).toBeNaN();
   });
 
   it("converts arrays both ways", () => {

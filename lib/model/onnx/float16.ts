@@ -1,7 +1,8 @@
 /**
- * IEEE 754 half precision ⇄ single precision, bit-exact with numpy's `astype(np.float16)` (round to nearest, ties to
- * even; overflow → ±Inf; NaN stays NaN). Node 20 has no Float16Array, so fp16 tensors travel as Uint16Array bit patterns,
- * which is also what onnxruntime-node expects for `float16` tensors.
+ * IEEE 754 half precision ⇄ single precision, bit-exact with numpy's `astype(np.float16)` and PyTorch's `.half()`
+ * (round to nearest, ties to even, into and out of the subnormal range; overflow → ±Inf; NaN stays NaN), plus
+ * bfloat16. Node 20 has no Float16Array, so fp16 tensors travel as Uint16Array bit patterns, which is also what
+ * onnxruntime-node expects for `float16` tensors. Used by the converter, the engine and L1's fp16 feature records.
  */
 
 const f32 = new Float32Array(1);
@@ -50,9 +51,16 @@ export function toFloat16Array(values: Float32Array): Uint16Array {
   return out;
 }
 
+/** All 65 536 halves as floats (256 KiB), built on first use: widening is then one lookup per element. */
+let halfTable: Float32Array | null = null;
+
 export function fromFloat16Array(bits: Uint16Array): Float32Array {
+  if (halfTable === null) {
+    halfTable = new Float32Array(0x10000);
+    for (let half = 0; half < 0x10000; half++) halfTable[half] = float16BitsToFloat32(half);
+  }
   const out = new Float32Array(bits.length);
-  for (let i = 0; i < bits.length; i++) out[i] = float16BitsToFloat32(bits[i]);
+  for (let i = 0; i < bits.length; i++) out[i] = halfTable[bits[i]];
   return out;
 }
 
