@@ -3,7 +3,8 @@
  *
  * What each cache level saves, measured through the real pipeline (lib/inference) on the CPU with the `small` preset's
  * random-weight bundle (converted once into .cache/bench-bundles/small) and a 1024×768 screenshot-like image drawn
- * with sharp, over a private redis-server (or REDIS_URL). Every row runs n times; the table shows medians of the
+ * with sharp, over a private redis-server (or REDIS_URL; EMBEDDED_STORE=memory: the in-process store; EXECUTION_PROVIDER:
+ * another provider than the CPU). Every row runs n times; the table shows medians of the
  * server-side time to first token and total latency, the ratio to the cold row, and the vision-encoder runs of the
  * measured requests. Rows:
  *   cold                        empty caches (all levels on) — and the same request with every level off
@@ -594,8 +595,12 @@ async function main(): Promise<void> {
   await ensureBundle(bundleDir);
   const logger = createLogger("silent");
   const config = loadConfig();
-  const opened = await openStore({ ...config, embeddedStore: config.redisUrl ? config.embeddedStore : "redis-server" }, logger);
-  const model = await loadInferenceModel(bundleDir, { executionProvider: "cpu" });
+  // A real Redis unless REDIS_URL is set or EMBEDDED_STORE=memory is asked for explicitly (machines without
+  // redis-server, such as the GPU machine); "auto" would fall back to memory silently.
+  const embeddedStore = config.redisUrl || config.embeddedStore === "memory" ? config.embeddedStore : "redis-server";
+  const opened = await openStore({ ...config, embeddedStore }, logger);
+  // The CPU unless EXECUTION_PROVIDER names another (the header records the provider opened).
+  const model = await loadInferenceModel(bundleDir, { executionProvider: process.env.EXECUTION_PROVIDER ? config.executionProvider : "cpu" });
   try {
     const imagePng = await screenshotPng();
     const stored = await storeImage(imagePng, { store: opened.store, logger, config });

@@ -1,7 +1,8 @@
 /**
  * npx tsx scripts/gpu/bundle.ts OUT_DIR
  *
- * Bundles the GPU-machine entry points (scripts/convert.ts, scripts/parity.ts, scripts/gpu/{bench,placement,precision}.ts) into one
+ * Bundles the GPU-machine entry points (scripts/convert.ts, scripts/parity.ts, scripts/bench-cache.ts,
+ * scripts/gpu/{bench,placement,precision}.ts) into one
  * ESM file each with esbuild, so the GPU machine needs no node_modules besides the native packages left external
  * (onnxruntime-node, sharp), which prepare-carry.sh carries separately.
  *
@@ -20,6 +21,7 @@ const REPO_ROOT = path.resolve(import.meta.dirname, "..", "..");
 const ENTRIES = {
   convert: "scripts/convert.ts",
   parity: "scripts/parity.ts",
+  "bench-cache": "scripts/bench-cache.ts",
   bench: "scripts/gpu/bench.ts",
   placement: "scripts/gpu/placement.ts",
   precision: "scripts/gpu/precision.ts",

