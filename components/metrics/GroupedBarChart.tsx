@@ -1,4 +1,5 @@
 import { linearScale, niceTicks } from "@/lib/client/chartGeometry";
+import { YGridlines } from "./YGridlines";
 
 export interface BarGroup {
   label: string;
@@ -22,14 +23,7 @@ export function GroupedBarChart({ groups, colors, label }: { groups: BarGroup[];
   const barWidth = Math.min(28, (slot * 0.8) / Math.max(1, colors.length));
   return (
     <svg viewBox={`0 0 ${WIDTH} ${HEIGHT}`} className="h-auto w-full" role="img" aria-label={label}>
-      {yTicks.map((tick) => (
-        <g key={tick}>
-          <line x1={MARGIN.left} x2={WIDTH - MARGIN.right} y1={y(tick)} y2={y(tick)} stroke="#e2e8f0" />
-          <text x={MARGIN.left - 6} y={y(tick) + 4} textAnchor="end" fontSize="11" fill="#64748b">
-            {tick}
-          </text>
-        </g>
-      ))}
+      <YGridlines ticks={yTicks} y={y} left={MARGIN.left} right={WIDTH - MARGIN.right} />
       {groups.map((group, gi) => {
         const center = MARGIN.left + slot * (gi + 0.5);
         const start = center - (barWidth * group.values.length) / 2;

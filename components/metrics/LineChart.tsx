@@ -1,4 +1,5 @@
 import { linePath, linearScale, niceTicks } from "@/lib/client/chartGeometry";
+import { YGridlines } from "./YGridlines";
 
 export interface LineSeries {
   name: string;
@@ -32,14 +33,7 @@ export function LineChart({
   const xTicks = xDomain[0] === xDomain[1] ? [xDomain[0]] : [xDomain[0], (xDomain[0] + xDomain[1]) / 2, xDomain[1]];
   return (
     <svg viewBox={`0 0 ${WIDTH} ${HEIGHT}`} className="h-auto w-full" role="img" aria-label={label}>
-      {yTicks.map((tick) => (
-        <g key={tick}>
-          <line x1={MARGIN.left} x2={WIDTH - MARGIN.right} y1={y(tick)} y2={y(tick)} stroke="#e2e8f0" />
-          <text x={MARGIN.left - 6} y={y(tick) + 4} textAnchor="end" fontSize="11" fill="#64748b">
-            {formatY(tick)}
-          </text>
-        </g>
-      ))}
+      <YGridlines ticks={yTicks} y={y} left={MARGIN.left} right={WIDTH - MARGIN.right} format={formatY} />
       {xTicks.map((tick, i) => (
         <text
           key={tick}
