@@ -91,3 +91,8 @@ export function parseChatRecord(value: unknown): ChatRecord | null {
   const result = chatRecordSchema.safeParse(value);
   return result.success ? (result.data as ChatRecord) : null;
 }
+
+/** The snapshot as it would come back from storage: an answer that was still streaming is shown stopped. */
+export function settledSnapshot(snapshot: ChatSnapshot): ChatSnapshot {
+  return { ...snapshot, turns: restoredTurns(savedTurns(snapshot.turns)) };
+}
