@@ -1,0 +1,44 @@
+"use client";
+
+import { useEffect, useRef } from "react";
+import { HistoryPanel } from "./HistoryPanel";
+
+/** The history below the desktop breakpoint: a modal panel from the left (Esc, the backdrop or Close shut it). */
+export function HistoryDrawer({ open, onClose }: { open: boolean; onClose: () => void }) {
+  const dialog = useRef<HTMLDialogElement>(null);
+
+  useEffect(() => {
+    const element = dialog.current;
+    if (element === null) return;
+    if (open && !element.open) element.showModal();
+    if (!open && element.open) element.close();
+  }, [open]);
+
+  return (
+    <dialog
+      ref={dialog}
+      aria-label="Chat history"
+      onClose={onClose}
+      onClick={(event) => {
+        // A click on the dialog element itself (not its contents) landed on the backdrop.
+        if (event.target === event.currentTarget) onClose();
+      }}
+      className="m-0 h-full max-h-none w-72 max-w-[85vw] bg-white p-0 text-slate-900 backdrop:bg-slate-950/50 lg:hidden dark:bg-slate-900 dark:text-slate-100"
+    >
+      {open && (
+        <div className="flex h-full flex-col">
+          <div className="flex justify-end px-3 pt-3">
+            <button
+              type="button"
+              onClick={onClose}
+              className="rounded-md px-2 py-1 text-sm text-slate-600 hover:bg-slate-100 dark:text-slate-300 dark:hover:bg-slate-800"
+            >
+              Close
+            </button>
+          </div>
+          <HistoryPanel onOpened={onClose} />
+        </div>
+      )}
+    </dialog>
+  );
+}
