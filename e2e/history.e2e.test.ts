@@ -1,6 +1,7 @@
 import type { Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { ChatRequest } from "@/lib/api/types";
+import { DEFAULT_SEND_DEBOUNCE_MS } from "@/lib/client/clientConfig";
 import { openBrowser, type BrowserSession } from "./browser";
 import { setMaxNewTokens } from "./chatPageActions";
 import { screenshot } from "./screenshots";
@@ -33,6 +34,7 @@ describe.each(VIEWPORTS)("chat history at $width×$height ($name)", (viewport) =
   const followUp = "And what colour is it?";
   let firstSession = "";
   let firstAnswer = "";
+  let lastPressAt = 0;
 
   beforeAll(async () => {
     browser = await openBrowser({ width: viewport.width, height: viewport.height });
@@ -52,6 +54,9 @@ describe.each(VIEWPORTS)("chat history at $width×$height ($name)", (viewport) =
    * of a streamed fetch, so the session a stream named is seen in the next request that sends it back.)
    */
   async function send(text: string): Promise<{ answer: Locator; request: ChatRequest }> {
+    // A press within the debounce of the previous one is ignored by design (a double click sends once).
+    await page.waitForTimeout(Math.max(0, lastPressAt + DEFAULT_SEND_DEBOUNCE_MS + 50 - Date.now()));
+    lastPressAt = Date.now();
     const before = await answers().count();
     await page.getByRole("textbox", { name: "Question" }).fill(text);
     const [request] = await Promise.all([
@@ -199,5 +204,55 @@ describe.each(VIEWPORTS)("chat history at $width×$height ($name)", (viewport) =
     await reload();
     expect(await listedTitles()).toEqual([]);
     expect(await answers().count()).toBe(0);
+  });
+
+  it("a reload mid-answer keeps what had streamed, stopped, and the chat goes on in its session", async () => {
+    await setMaxNewTokens(page, 4096);
+    await page.getByRole("textbox", { name: "Question" }).fill("Tell me everything about it.");
+    await page.getByRole("button", { name: "Send" }).click();
+    const streaming = answers().nth(0);
+    await expect.poll(async () => (await answerText(streaming).catch(() => "")).length, { timeout: 30_000 }).toBeGreaterThan(20);
+    await reload();
+
+    await expect.poll(() => answers().count(), { timeout: 10_000 }).toBe(1);
+    const restored = answers().nth(0);
+    expect(await restored.getAttribute("data-status")).toBe("stopped");
+    expect(await restored.getByText("Stopped.").isVisible()).toBe(true);
+    expect(await questions().allTextContents()).toEqual(["Tell me everything about it."]);
+
+    await setMaxNewTokens(page, 12);
+    const next = await send("In short?");
+    expect(next.request.sessionId).toMatch(/\S/);
+    expect(await listedTitles()).toEqual(["Tell me everything about it."]);
+  });
+
+  it("a chat whose server session is gone says so, and the next question starts a new session", async () => {
+    const last = await send("Still here?");
+    const sessionId = last.request.sessionId ?? "";
+    expect(sessionId).not.toBe("");
+    // What an expiry (or a server reset) leaves: the browser keeps the chat, the server no longer has its session.
+    expect((await fetch(`${baseUrl}/api/sessions/${sessionId}`, { method: "DELETE" })).status).toBe(204);
+
+    await page.waitForTimeout(DEFAULT_SEND_DEBOUNCE_MS + 50);
+    await page.getByRole("textbox", { name: "Question" }).fill("After it expired?");
+    await page.getByRole("button", { name: "Send" }).click();
+    lastPressAt = Date.now();
+    const failed = answers().nth(3);
+    await expect.poll(() => failed.getAttribute("data-status"), { timeout: 10_000 }).toBe("failed");
+    await expect.poll(() => page.getByTestId("chat-notice").textContent()).toMatch(/^The server no longer has this conversation/);
+
+    const fresh = await send("From a new session?");
+    expect(fresh.request.sessionId).toBeUndefined();
+    await reload();
+    await expect.poll(() => questions().allTextContents(), { timeout: 10_000 }).toEqual([
+      "Tell me everything about it.",
+      "In short?",
+      "Still here?",
+      "After it expired?",
+      "From a new session?",
+    ]);
+    const continued = await send("And now?");
+    expect(continued.request.sessionId).toMatch(/\S/);
+    expect(continued.request.sessionId).not.toBe(sessionId);
   });
 });

@@ -27,16 +27,7 @@ export function HistoryDrawer({ open, onClose }: { open: boolean; onClose: () =>
     >
       {open && (
         <div className="flex h-full flex-col">
-          <div className="flex justify-end px-3 pt-3">
-            <button
-              type="button"
-              onClick={onClose}
-              className="rounded-md px-2 py-1 text-sm text-slate-600 hover:bg-slate-100 dark:text-slate-300 dark:hover:bg-slate-800"
-            >
-              Close
-            </button>
-          </div>
-          <HistoryPanel onOpened={onClose} />
+          <HistoryPanel onClose={onClose} />
         </div>
       )}
     </dialog>

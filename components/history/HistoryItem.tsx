@@ -6,6 +6,19 @@ import { historyStore } from "@/lib/client/history/historyStore";
 
 type Mode = "view" | "rename" | "confirm-delete";
 
+/** 16-pixel line icons (paths from the 24-unit grid), so the row keeps its width for the title. */
+function Icon({ path }: { path: string }) {
+  return (
+    <svg viewBox="0 0 24 24" aria-hidden="true" className="h-4 w-4" fill="none" stroke="currentColor" strokeWidth={2} strokeLinecap="round" strokeLinejoin="round">
+      <path d={path} />
+    </svg>
+  );
+}
+const PENCIL = "M12 20h9M16.5 3.5a2.1 2.1 0 0 1 3 3L7 19l-4 1 1-4Z";
+const TRASH = "M3 6h18M8 6V4h8v2M19 6l-1 14H6L5 6M10 11v6M14 11v6";
+
+const iconButton =
+  "rounded p-1.5 text-slate-500 hover:bg-slate-200 hover:text-slate-800 dark:text-slate-400 dark:hover:bg-slate-700 dark:hover:text-slate-100";
 const smallButton =
   "rounded px-1.5 py-0.5 text-xs text-slate-600 hover:bg-slate-200 dark:text-slate-300 dark:hover:bg-slate-700";
 const dangerButton = "rounded bg-red-600 px-2 py-0.5 text-xs font-medium text-white hover:bg-red-700 dark:bg-red-700 dark:hover:bg-red-600";
@@ -88,11 +101,11 @@ export function HistoryItem({ chat, current, onOpened }: { chat: ChatSummary; cu
           {chat.questionCount} {chat.questionCount === 1 ? "question" : "questions"}
         </span>
       </button>
-      <button type="button" aria-label={`Rename ${chat.title}`} title="Rename" className={smallButton} onClick={() => setMode("rename")}>
-        Rename
+      <button type="button" aria-label={`Rename ${chat.title}`} title="Rename" className={iconButton} onClick={() => setMode("rename")}>
+        <Icon path={PENCIL} />
       </button>
-      <button type="button" aria-label={`Delete ${chat.title}`} title="Delete" className={smallButton} onClick={() => setMode("confirm-delete")}>
-        Delete
+      <button type="button" aria-label={`Delete ${chat.title}`} title="Delete" className={iconButton} onClick={() => setMode("confirm-delete")}>
+        <Icon path={TRASH} />
       </button>
     </li>
   );

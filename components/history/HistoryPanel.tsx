@@ -5,8 +5,11 @@ import { chatStore } from "@/lib/client/stores/chatStore";
 import { historyStore } from "@/lib/client/history/historyStore";
 import { HistoryItem } from "./HistoryItem";
 
-/** The list of past chats with what the history has to say (off, or a failed action). */
-export function HistoryPanel({ onOpened }: { onOpened?: () => void }) {
+/**
+ * The list of past chats with what the history has to say (off, or a failed action). In the phone drawer it has a
+ * Close button, and opening a chat closes the drawer.
+ */
+export function HistoryPanel({ onClose }: { onClose?: () => void }) {
   const chats = useStore(historyStore, (state) => state.chats);
   const status = useStore(historyStore, (state) => state.status);
   const problem = useStore(historyStore, (state) => state.problem);
@@ -14,7 +17,18 @@ export function HistoryPanel({ onOpened }: { onOpened?: () => void }) {
 
   return (
     <div className="flex min-h-0 flex-1 flex-col gap-2 p-3">
-      <h2 className="px-1 text-sm font-semibold text-slate-700 dark:text-slate-200">Chats</h2>
+      <div className="flex items-center justify-between px-1">
+        <h2 className="text-sm font-semibold text-slate-700 dark:text-slate-200">Chats</h2>
+        {onClose && (
+          <button
+            type="button"
+            onClick={onClose}
+            className="rounded-md px-2 py-1 text-sm text-slate-600 hover:bg-slate-100 dark:text-slate-300 dark:hover:bg-slate-800"
+          >
+            Close
+          </button>
+        )}
+      </div>
       {status.state === "off" && (
         <p data-testid="history-off" className="px-1 text-xs text-amber-800 dark:text-amber-300">
           Chats are not kept in this browser: {status.reason}
@@ -33,7 +47,7 @@ export function HistoryPanel({ onOpened }: { onOpened?: () => void }) {
       )}
       <ul aria-label="Past chats" className="min-h-0 flex-1 space-y-1 overflow-y-auto">
         {chats.map((chat) => (
-          <HistoryItem key={chat.id} chat={chat} current={chat.id === currentId} onOpened={onOpened} />
+          <HistoryItem key={chat.id} chat={chat} current={chat.id === currentId} onOpened={onClose} />
         ))}
       </ul>
     </div>

@@ -43,7 +43,10 @@ export interface HistoryDeps {
   /** Origin of the API; empty means the page's own. */
   baseUrl?: string;
   now?: () => number;
-  /** While an answer streams, its transcript is saved at most this often (and once more when it ends). */
+  /**
+   * While an answer streams, its text is saved at most this often (and once more when it ends): a reload may lose
+   * up to this much of the answer's tail on the page (the server's session has all of it).
+   */
   saveIntervalMs?: number;
 }
 
@@ -137,7 +140,8 @@ export function createHistoryStore(deps: HistoryDeps): StoreApi<HistoryState> {
         chats.getState().forgetSession(LOST_SESSION_NOTICE);
         return;
       }
-      if (isStreaming(state)) {
+      // A new question and a new session id are saved at once; the answer streaming in at most every saveIntervalMs.
+      if (isStreaming(state) && state.turns.length === previous.turns.length && state.sessionId === previous.sessionId) {
         saveTimer ??= setTimeout(() => {
           saveTimer = null;
           save(snapshotOfState(chats.getState()));
