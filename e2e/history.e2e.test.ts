@@ -135,6 +135,9 @@ describe.each(VIEWPORTS)("chat history at $width×$height ($name)", (viewport) =
     await field.press("Enter");
     await expect.poll(() => panel.getByTestId("history-chat-title").allTextContents()).toEqual(["Colour questions"]);
     await screenshot(page, `history-${viewport.name}-list`);
+    await page.emulateMedia({ colorScheme: "dark" });
+    await screenshot(page, `history-${viewport.name}-list-dark`);
+    await page.emulateMedia({ colorScheme: "light" });
     await closeHistory();
 
     await reload();
