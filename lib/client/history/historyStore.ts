@@ -64,7 +64,7 @@ function describe(error: unknown): string {
 }
 
 export function createHistoryStore(deps: HistoryDeps): StoreApi<HistoryState> {
-  const chats = deps.chatStore;
+  const conversation = deps.chatStore;
   const now = deps.now ?? Date.now;
   const baseUrl = deps.baseUrl ?? "";
   const saveIntervalMs = deps.saveIntervalMs ?? DEFAULT_SAVE_INTERVAL_MS;
@@ -116,7 +116,7 @@ export function createHistoryStore(deps: HistoryDeps): StoreApi<HistoryState> {
     }
 
     function switchTo(snapshot: ChatSnapshot): void {
-      switchQuietly(() => chats.getState().restore(snapshot));
+      switchQuietly(() => conversation.getState().restore(snapshot));
     }
 
     function titleOf(snapshot: ChatSnapshot): string {
@@ -137,14 +137,14 @@ export function createHistoryStore(deps: HistoryDeps): StoreApi<HistoryState> {
       const last = state.turns.at(-1);
       if (state.sessionId !== null && last?.status === "failed" && last.error?.code === "session_not_found") {
         // A reopened chat whose server session is gone: Regenerate or the next question then starts a new session.
-        chats.getState().forgetSession(LOST_SESSION_NOTICE);
+        conversation.getState().forgetSession(LOST_SESSION_NOTICE);
         return;
       }
       // A new question and a new session id are saved at once; the answer streaming in at most every saveIntervalMs.
       if (isStreaming(state) && state.turns.length === previous.turns.length && state.sessionId === previous.sessionId) {
         saveTimer ??= setTimeout(() => {
           saveTimer = null;
-          save(snapshotOfState(chats.getState()));
+          save(snapshotOfState(conversation.getState()));
         }, saveIntervalMs);
       } else {
         cancelPendingSave();
@@ -178,7 +178,7 @@ export function createHistoryStore(deps: HistoryDeps): StoreApi<HistoryState> {
         let unsubscribe = () => {};
         // A reload mid-answer would otherwise lose up to one save interval of it.
         const saveBeforeUnload = () => {
-          if (cancelPendingSave()) save(snapshotOfState(chats.getState()));
+          if (cancelPendingSave()) save(snapshotOfState(conversation.getState()));
         };
         void (async () => {
           try {
@@ -188,13 +188,13 @@ export function createHistoryStore(deps: HistoryDeps): StoreApi<HistoryState> {
             const [records, currentId] = await Promise.all([opened.listChats(), opened.currentChatId()]);
             if (stopped) return;
             set({ status: { state: "ready" }, chats: orderChats(records.map(summarize)) });
-            const shown = chats.getState();
+            const shown = conversation.getState();
             const last = records.find((record) => record.id === currentId);
             // Something asked before the database opened wins over the reopened chat.
             if (shown.turns.length === 0 && last !== undefined) switchTo(snapshotOf(last));
             else save(snapshotOfState(shown));
-            void enqueue((target) => target.setCurrentChatId(chats.getState().chatId));
-            unsubscribe = chats.subscribe(onChatChange);
+            void enqueue((target) => target.setCurrentChatId(conversation.getState().chatId));
+            unsubscribe = conversation.subscribe(onChatChange);
             window.addEventListener("pagehide", saveBeforeUnload);
           } catch (error) {
             if (!stopped) set({ status: { state: "off", reason: describe(error) } });
@@ -212,7 +212,7 @@ export function createHistoryStore(deps: HistoryDeps): StoreApi<HistoryState> {
       },
 
       open(chatId) {
-        if (chatId === chats.getState().chatId) return;
+        if (chatId === conversation.getState().chatId) return;
         void enqueue((target) => target.loadChat(chatId)).then((record) => {
           if (record === undefined) return;
           if (record === null) set({ problem: "This chat could not be read from the browser's storage." });
@@ -229,7 +229,7 @@ export function createHistoryStore(deps: HistoryDeps): StoreApi<HistoryState> {
       remove(chatId) {
         deleted.add(chatId);
         set((state) => ({ chats: withoutChat(state.chats, chatId), undo: state.undo?.chat.chatId === chatId ? null : state.undo }));
-        const shown = chats.getState();
+        const shown = conversation.getState();
         const shownSession = shown.chatId === chatId ? shown.sessionId : null;
         if (shown.chatId === chatId) switchQuietly(() => shown.newChat());
         void enqueue((target) => target.deleteChat(chatId)).then((record) => {
