@@ -11,7 +11,7 @@ import type { SseMessage } from "./sseParser";
 
 const count = z.number().check(z.nonnegative());
 
-const metaSchema = z.object({
+export const metaSchema = z.object({
   sessionId: z.string(),
   cache: z.object({
     features: z.array(z.object({ imageId: z.string(), source: z.enum(["precomputed", "l1", "computed"]) })),
@@ -22,12 +22,12 @@ const metaSchema = z.object({
 
 const tokenSchema = z.object({ text: z.string() });
 
-const doneSchema = z.object({
+export const doneSchema = z.object({
   usage: z.object({ promptTokens: count, completionTokens: count }),
   timings: z.object({ ttftMs: count, totalMs: count, tokensPerSecond: count }),
 });
 
-const errorSchema = z.object({ code: z.string(), message: z.string() });
+export const errorSchema = z.object({ code: z.string(), message: z.string() });
 
 function parse<T>(schema: z.ZodMiniType<T>, message: SseMessage): T {
   let json: unknown;

@@ -195,16 +195,42 @@ describe("chat store", () => {
     expect(store.getState().turns).toHaveLength(1);
   });
 
-  it("starts a new chat: frees the server's session and clears the transcript", async () => {
+  it("starts a new chat under a new chatId, clears the transcript and keeps the server's session", async () => {
     ask("hello");
     await untilIdle();
+    const before = store.getState().chatId;
     store.getState().attach(IMAGE);
     store.getState().newChat();
     expect(store.getState()).toMatchObject({ sessionId: null, turns: [], attachments: [], draft: "" });
-    await expect.poll(() => server.requests.find((r) => r.method === "DELETE")?.url).toBe("/api/sessions/s-1");
+    expect(store.getState().chatId).not.toBe(before);
     ask("again");
     await untilIdle();
     expect(chatRequests().at(-1)).toEqual({ message: { text: "again" }, ...OPTIONS });
+    // The history may reopen the old conversation, so its server session is not deleted.
+    expect(server.requests.filter((r) => r.method === "DELETE")).toEqual([]);
+  });
+
+  it("restores a saved conversation: its follow-up continues the saved session", async () => {
+    ask("hello");
+    await untilIdle();
+    const saved = { chatId: store.getState().chatId, sessionId: store.getState().sessionId, turns: store.getState().turns };
+    store.getState().newChat();
+    store.getState().setDraft("typed meanwhile");
+    store.getState().restore(saved);
+    expect(store.getState()).toMatchObject({ ...saved, draft: "typed meanwhile", notice: null });
+    ask("follow-up");
+    await untilIdle();
+    expect(chatRequests().at(-1)).toEqual({ sessionId: saved.sessionId, message: { text: "follow-up" }, ...OPTIONS });
+    expect(store.getState().turns.map((turn) => turn.answer)).toEqual(["Answer to hello", "Answer to follow-up"]);
+  });
+
+  it("restoring while an answer streams stops that answer", async () => {
+    ask("slow one");
+    await untilAnswerContains("thinking");
+    store.getState().restore({ chatId: "other", sessionId: null, turns: [] });
+    // The server keeps writing dots every 10 ms until the page hangs up; none may land in the restored chat.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(store.getState()).toMatchObject({ chatId: "other", sessionId: null, turns: [] });
   });
 
   it("forgets the session after a server restart, so the next question starts a new one", async () => {

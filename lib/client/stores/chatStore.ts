@@ -4,7 +4,8 @@
  *
  * Invariants: at most one turn is active (waiting/streaming), and it is the last one; `sessionId` is the id the
  * server named in the latest `meta` event, or null before the first answer, after New chat, or after the server
- * restarted (its sessions are then gone, so the next question starts a new one).
+ * restarted (its sessions are then gone, so the next question starts a new one). `chatId` names the conversation
+ * on this page (the browser's history keys transcripts by it); it changes exactly on New chat and `restore`.
  */
 import { createStore, type StoreApi } from "zustand/vanilla";
 import type { ChatRequest } from "@/lib/api/types";
@@ -17,7 +18,15 @@ import { requestOptions } from "../generationSettings";
 import { guardSend, type SendDecision } from "../sendGuard";
 import { settingsStore } from "./settingsStore";
 
+/** What names and fills a conversation: saved by the browser's history, handed back to `restore`. */
+export interface ChatSnapshot {
+  chatId: string;
+  sessionId: SessionId | null;
+  turns: Turn[];
+}
+
 export interface ChatState {
+  chatId: string;
   sessionId: SessionId | null;
   turns: Turn[];
   draft: string;
@@ -34,7 +43,10 @@ export interface ChatState {
   stop(): void;
   /** Asks the last question again, replacing its answer. */
   regenerate(): void;
+  /** Starts an empty conversation under a new chatId; the server's session stays (the history may reopen it). */
   newChat(): void;
+  /** Shows a saved conversation (stopping any answer still streaming); the draft and attachments stay. */
+  restore(chat: ChatSnapshot): void;
   /** The server restarted: its session is gone, the transcript stays for reading. */
   forgetSession(notice: string): void;
 }
@@ -52,9 +64,15 @@ export interface ChatStoreDeps {
    * ended (and starve clicks such as Stop).
    */
   tokenBatchMs?: number;
+  newChatId?: () => string;
 }
 
 const DEFAULT_TOKEN_BATCH_MS = 40;
+
+/** 128 random bits as hex; getRandomValues, unlike randomUUID, also exists on pages served over plain http. */
+function randomChatId(): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
 
 export function isStreaming(state: Pick<ChatState, "turns">): boolean {
   const last = state.turns.at(-1);
@@ -65,6 +83,7 @@ export function createChatStore(deps: ChatStoreDeps): StoreApi<ChatState> {
   const now = deps.now ?? Date.now;
   const baseUrl = deps.baseUrl ?? "";
   const tokenBatchMs = deps.tokenBatchMs ?? DEFAULT_TOKEN_BATCH_MS;
+  const newChatId = deps.newChatId ?? randomChatId;
   let controller: AbortController | null = null;
   let turnCounter = 0;
 
@@ -130,6 +149,7 @@ export function createChatStore(deps: ChatStoreDeps): StoreApi<ChatState> {
     }
 
     return {
+      chatId: newChatId(),
       sessionId: null,
       turns: [],
       draft: "",
@@ -174,12 +194,12 @@ export function createChatStore(deps: ChatStoreDeps): StoreApi<ChatState> {
 
       newChat() {
         controller?.abort();
-        const { sessionId } = get();
-        if (sessionId !== null) {
-          // Freeing the server's copy is a courtesy (sessions also expire); the page does not wait for it.
-          void fetch(`${baseUrl}/api/sessions/${encodeURIComponent(sessionId)}`, { method: "DELETE" }).catch(() => undefined);
-        }
-        set({ sessionId: null, turns: [], draft: "", attachments: [], notice: null, lastPressAt: null });
+        set({ chatId: newChatId(), sessionId: null, turns: [], draft: "", attachments: [], notice: null, lastPressAt: null });
+      },
+
+      restore({ chatId, sessionId, turns }) {
+        controller?.abort();
+        set({ chatId, sessionId, turns, notice: null, lastPressAt: null });
       },
 
       forgetSession(notice) {
