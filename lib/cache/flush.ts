@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { CACHE_LEVELS, KEY_ROOT, levelPrefix, type CacheLevel } from "@/lib/cache/keys";
+import { CACHE_LEVELS, type CacheLevel } from "@/lib/api/types";
+import { KEY_ROOT, levelPrefix } from "@/lib/cache/keys";
 import type { FeatureCache } from "@/lib/cache/l1Features";
 import type { PrefixKvCache } from "@/lib/cache/l2PrefixKv";
 import type { ResponseCache } from "@/lib/cache/l3Responses";

@@ -8,7 +8,8 @@ import {
   type FeatureRecord,
   type FeatureTensors,
 } from "@/lib/cache/featureRecord";
-import { l1FeaturesKey, l1LockKey, levelPrefix, type FeatureIdentity } from "@/lib/cache/keys";
+import { type FeatureIdentity } from "@/lib/cache/featureIdentity";
+import { l1FeaturesKey, l1LockKey, levelPrefix } from "@/lib/cache/keys";
 import { SingleFlight } from "@/lib/cache/singleFlight";
 import type { BlobStore } from "@/lib/cache/store/blobStore";
 import { tryClaimStoreLock, type HeldStoreLock } from "@/lib/cache/store/storeLock";

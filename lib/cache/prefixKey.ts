@@ -1,4 +1,4 @@
-import type { FeatureKey } from "@/lib/cache/keys";
+import type { FeatureKey } from "@/lib/cache/featureIdentity";
 
 /**
  * The key under which a prompt's KV is stored in the prefix tree (prefixTree.ts): one key token per prompt position.

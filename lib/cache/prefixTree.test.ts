@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseImageId } from "@/lib/ids";
-import { featureKey, preprocessDigest, type FeatureKey } from "@/lib/cache/keys";
+import { featureKey, preprocessDigest, type FeatureKey } from "@/lib/cache/featureIdentity";
 import { buildPrefixKey, type KeyToken, type PrefixKey } from "@/lib/cache/prefixKey";
 import { firstInFirstOut, leastFrequentlyUsed, leastRecentlyUsed, type EvictionPolicy } from "@/lib/cache/evictionPolicy";
 import { PrefixTree, type PrefixEvictionReason, type PrefixNodeView, type SegmentValue } from "@/lib/cache/prefixTree";

@@ -1,6 +1,6 @@
 import type { Brand } from "@/lib/ids";
 import { digestJson, type Digest, type JsonValue } from "@/lib/cache/canonicalJson";
-import { featureKey, type FeatureIdentity } from "@/lib/cache/keys";
+import { featureKey, type FeatureIdentity } from "@/lib/cache/featureIdentity";
 import { normalizeText } from "@/lib/cache/textNormalize";
 
 /**

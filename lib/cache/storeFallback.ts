@@ -1,4 +1,4 @@
-import type { CacheLevel } from "@/lib/cache/keys";
+import type { CacheLevel } from "@/lib/api/types";
 import type { BlobStore } from "@/lib/cache/store/blobStore";
 import type { Logger } from "@/lib/log";
 import { storeFallbacks } from "@/lib/metrics/cacheMetrics";

@@ -1,5 +1,5 @@
 import type { FeatureDtype } from "@/lib/cache/featureRecord";
-import type { FeatureIdentity, FeatureKey } from "@/lib/cache/keys";
+import type { FeatureIdentity, FeatureKey } from "@/lib/cache/featureIdentity";
 import type { PrefixKey } from "@/lib/cache/prefixKey";
 import type { ResolvedGenerationParams } from "@/lib/cache/responseIdentity";
 import type { ResponseRecord } from "@/lib/cache/responseRecord";

@@ -1,7 +1,5 @@
 import type { FeatureDtype } from "@/lib/cache/featureRecord";
-import { featureKey, type FeatureIdentity, type FeatureKey } from "@/lib/cache/keys";
 import { buildPrefixKey, type PrefixKey } from "@/lib/cache/prefixKey";
-import { planImage, type GridThw } from "@/lib/images/preprocess/imageGrid";
 import { ImagePreprocessError } from "@/lib/images/preprocess/errors";
 import { isDeterministic } from "@/lib/model/sampling/samplingParams";
 import type { ChatMessage, ContentPart } from "@/lib/text/chatTemplate";
@@ -11,6 +9,7 @@ import type { ResponsePart, ResponseRequest } from "./cacheSeams";
 import { InferenceError } from "./errors";
 import type { ImageSource } from "./imageSource";
 import type { InferenceModel } from "./inferenceModel";
+import { modelImage, type ModelImage } from "./modelImage";
 import type { GenerationRequest, ImagePart } from "./request";
 import { resolveRequestImages, type RequestImage } from "./requestImages";
 
@@ -20,11 +19,8 @@ import { resolveRequestImages, type RequestImage } from "./requestImages";
  * deterministic request — what its answer depends on (L3). Every refusal of a request happens here, so a request
  * that passes planning is refused by nothing but a full queue.
  */
-export interface PlannedImage {
+export interface PlannedImage extends ModelImage {
   readonly image: RequestImage;
-  readonly grid: GridThw;
-  readonly identity: FeatureIdentity;
-  readonly key: FeatureKey;
 }
 
 export interface GenerationPlan {
@@ -52,10 +48,7 @@ export interface PlanDeps {
 export async function planGeneration(request: GenerationRequest, deps: PlanDeps): Promise<GenerationPlan> {
   const imageParts = request.messages.flatMap((m) => (typeof m.content === "string" ? [] : m.content.filter((p): p is ImagePart => p.type === "image")));
   const resolved = await resolveRequestImages(imageParts, { source: deps.images, tenant: request.tenant, maxImagePixels: deps.maxImagePixels });
-  const images = resolved.map((image): PlannedImage => {
-    const identity: FeatureIdentity = { imageId: image.imageId, preprocess: deps.model.preprocessDigest, storage: deps.featureStorage };
-    return { image, grid: gridOf(image, deps.model), identity, key: featureKey(identity) };
-  });
+  const images = resolved.map((image): PlannedImage => ({ image, ...describeImage(image, deps) }));
 
   const prompt = buildPrompt(request, images, deps.model);
   if (prompt.inputIds.length >= deps.contextTokens) {
@@ -78,9 +71,9 @@ export async function planGeneration(request: GenerationRequest, deps: PlanDeps)
   };
 }
 
-function gridOf(image: RequestImage, model: InferenceModel): GridThw {
+function describeImage(image: RequestImage, deps: PlanDeps): ModelImage {
   try {
-    return planImage(image.width, image.height, model.preprocessor).grid;
+    return modelImage(deps.model, deps.featureStorage, image);
   } catch (error) {
     if (error instanceof ImagePreprocessError && error.code !== "invalid_preprocessor_config") {
       throw new InferenceError(error.code === "image_too_large" ? "image_too_large" : "invalid_image", `image ${image.imageId}: ${error.message}`);

@@ -1,4 +1,4 @@
-import type { FeatureKey } from "@/lib/cache/keys";
+import type { FeatureKey } from "@/lib/cache/featureIdentity";
 import type { PrefixKey } from "@/lib/cache/prefixKey";
 import type { ImageFeatures } from "@/lib/model/engine/imageFeatures";
 import { visionEncoderRunsSaved } from "@/lib/metrics/cacheMetrics";

@@ -1,6 +1,6 @@
 import path from "node:path";
 import type { JsonValue } from "@/lib/cache/canonicalJson";
-import { preprocessDigest, type PreprocessDigest } from "@/lib/cache/keys";
+import { preprocessDigest, type PreprocessDigest } from "@/lib/cache/featureIdentity";
 import { modelFingerprint } from "@/lib/cache/modelFingerprint";
 import type { ModelFingerprint } from "@/lib/ids";
 import { loadPreprocessorConfig, type PreprocessorConfig } from "@/lib/images/preprocess/preprocessorConfig";

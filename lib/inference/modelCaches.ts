@@ -1,6 +1,5 @@
 import type { ImageStatus } from "@/lib/api/types";
 import { followFlushes } from "@/lib/cache/flush";
-import type { FeatureIdentity } from "@/lib/cache/keys";
 import { l2Namespace } from "@/lib/cache/keys";
 import { FeatureCache, type PrecomputeState } from "@/lib/cache/l1Features";
 import { PrefixKvCache } from "@/lib/cache/l2PrefixKv";
@@ -10,7 +9,6 @@ import { RESPONSE_RECORD_VERSION } from "@/lib/cache/responseRecord";
 import type { BlobStore } from "@/lib/cache/store/blobStore";
 import type { CacheSettings } from "@/lib/config";
 import type { ImageId, TenantId } from "@/lib/ids";
-import { planImage } from "@/lib/images/preprocess/imageGrid";
 import type { CanonicalImage } from "@/lib/images/canonicalize";
 import type { Logger } from "@/lib/log";
 import { countLookup } from "@/lib/metrics/cacheMetrics";
@@ -18,6 +16,7 @@ import { releaseKvCache } from "@/lib/model/engine/kvCache";
 import type { CacheSeams, FeatureSeam, PrefixSeam, ResponseRequest, ResponseSeam, SeamContext } from "./cacheSeams";
 import { encodeImage } from "./imageEncoding";
 import type { InferenceModel } from "./inferenceModel";
+import { imageFeatureIdentity, modelImage } from "./modelImage";
 
 /**
  * The three cache levels of one served model, and the pipeline's seams (cacheSeams.ts) backed by them:
@@ -64,7 +63,6 @@ export function createModelCaches(model: InferenceModel, store: BlobStore, setti
     logger,
   });
   followFlushes(store, { features, prefix, responses }, logger);
-  const identity = (imageId: ImageId): FeatureIdentity => ({ imageId, preprocess: model.preprocessDigest, storage: features.storage });
   const checkModel = (ctx: SeamContext) => {
     if (ctx.model !== model.fingerprint) throw new Error(`cache seams of model ${model.fingerprint} asked for model ${ctx.model}`);
   };
@@ -123,12 +121,12 @@ export function createModelCaches(model: InferenceModel, store: BlobStore, setti
     responses,
     seams: { features: featureSeam, prefix: prefixSeam, responses: responseSeam },
     precompute(image, tenant) {
-      const grid = planImage(image.width, image.height, model.preprocessor).grid;
+      const { identity, grid } = modelImage(model, features.storage, { imageId: image.id, width: image.width, height: image.height });
       const pixels = { data: image.data, width: image.width, height: image.height };
-      return features.precompute({ tenant, identity: identity(image.id), grid }, async () => (await encodeImage(model, pixels)).features);
+      return features.precompute({ tenant, identity, grid }, async () => (await encodeImage(model, pixels)).features);
     },
     imageState(imageId, tenant) {
-      return features.precomputeState({ tenant, identity: identity(imageId) });
+      return features.precomputeState({ tenant, identity: imageFeatureIdentity(model, features.storage, imageId) });
     },
   };
 }

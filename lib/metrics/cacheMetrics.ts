@@ -1,4 +1,4 @@
-import type { CacheLevel } from "@/lib/cache/keys";
+import type { CacheLevel } from "@/lib/api/types";
 import { counter, gauge, histogram } from "@/lib/metrics/registry";
 
 /**
