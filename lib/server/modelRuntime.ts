@@ -2,7 +2,6 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { z } from "zod";
 import type { HealthResponse } from "@/lib/api/types";
 import type { AppConfig } from "@/lib/config";
 import type { BlobStore } from "@/lib/cache/store/blobStore";
@@ -16,6 +15,7 @@ import { loadInferenceModel, type InferenceModel } from "@/lib/inference/inferen
 import { InferencePipeline } from "@/lib/inference/pipeline";
 import { GenerationScheduler } from "@/lib/inference/scheduler";
 import type { Logger } from "@/lib/log";
+import { bundleManifestSchema, type BundleManifest } from "@/lib/model/bundleManifest";
 import { CONVERTER_VERSION } from "@/lib/model/convert/convert";
 import { BundleLoadError } from "@/lib/model/engine/errors";
 import type { ImagePrecompute } from "./images";
@@ -135,7 +135,7 @@ export class ModelHost implements ImagePrecompute {
       }
       log.info({ bundleDir, executionProvider: config.executionProvider }, "loading model bundle");
       const model = await loadInferenceModel(bundleDir, { executionProvider: config.executionProvider, logger: log });
-      const manifest = await readBundleSource(bundleDir);
+      const origin = bundleIdentity(bundleDir, model.engine.manifest);
       const caches = this.deps.createCaches(model, this.deps.store, logger);
       const pipeline = new InferencePipeline({
         model,
@@ -146,17 +146,17 @@ export class ModelHost implements ImagePrecompute {
         logger,
       });
       const served: ServedModel = {
-        id: manifest.name,
-        info: { name: manifest.name, isRandomTestModel: manifest.random, executionProvider: model.engine.executionProvider },
-        created: manifest.created,
+        id: origin.name,
+        info: { name: origin.name, isRandomTestModel: origin.random, executionProvider: model.engine.executionProvider },
+        created: origin.created,
         model,
         caches,
         pipeline,
       };
       this.current = { state: "ready", served };
       log.info(
-        { model: served.id, randomWeights: manifest.random, executionProvider: served.info.executionProvider, ms: Date.now() - startedAt },
-        manifest.random ? `model ${served.id} ready: a RANDOM-WEIGHT TEST MODEL, its answers are gibberish by design` : `model ${served.id} ready`,
+        { model: served.id, randomWeights: origin.random, executionProvider: served.info.executionProvider, ms: Date.now() - startedAt },
+        origin.random ? `model ${served.id} ready: a RANDOM-WEIGHT TEST MODEL, its answers are gibberish by design` : `model ${served.id} ready`,
       );
     } catch (error) {
       const code = error instanceof BundleLoadError || error instanceof ModelSetupError ? error.code : "model_load_failed";
@@ -191,9 +191,10 @@ export class ModelSetupError extends Error {
 export async function ensureDefaultBundle(bundleDir: string, log: Logger): Promise<"reused" | "built"> {
   const manifestFile = path.join(bundleDir, "vlcache.json");
   if (existsSync(manifestFile)) {
-    const manifest = JSON.parse(await readFile(manifestFile, "utf8")) as { converterVersion?: unknown };
-    if (manifest.converterVersion === CONVERTER_VERSION) return "reused";
-    log.info({ bundleDir, was: manifest.converterVersion, now: CONVERTER_VERSION }, "the default test bundle was built by another converter version; rebuilding it");
+    const manifest = bundleManifestSchema.safeParse(JSON.parse(await readFile(manifestFile, "utf8")));
+    const builtBy = manifest.success ? manifest.data.converterVersion : null;
+    if (builtBy === CONVERTER_VERSION) return "reused";
+    log.info({ bundleDir, was: builtBy, now: CONVERTER_VERSION }, "the default test bundle was built by another converter version; rebuilding it");
   }
   const { preset, seed } = DEFAULT_BUNDLE;
   log.info({ bundleDir, preset, seed }, `MODEL_DIR is unset: building the default random-weight test bundle (${preset}, seed ${seed})`);
@@ -208,24 +209,12 @@ export async function ensureDefaultBundle(bundleDir: string, log: Logger): Promi
   return "built";
 }
 
-const bundleSourceSchema = z.object({
-  createdAt: z.string().optional(),
-  source: z
-    .discriminatedUnion("kind", [
-      z.object({ kind: z.literal("checkpoint"), path: z.string() }),
-      z.object({ kind: z.literal("random"), preset: z.string(), seed: z.number() }),
-    ])
-    .optional(),
-});
-
 /**
- * Name and origin from vlcache.json (already validated by the engine): a checkpoint's folder name (e.g.
+ * Name and origin from vlcache.json (as the engine validated it): a checkpoint's folder name (e.g.
  * Qwen3-VL-2B-Instruct), or `random-<preset>-seed<N>` for random weights; the bundle folder's name when the manifest
  * does not say.
  */
-async function readBundleSource(bundleDir: string): Promise<{ name: string; random: boolean; created: number }> {
-  const parsed = bundleSourceSchema.safeParse(JSON.parse(await readFile(path.join(bundleDir, "vlcache.json"), "utf8")));
-  const manifest = parsed.success ? parsed.data : {};
+function bundleIdentity(bundleDir: string, manifest: BundleManifest): { name: string; random: boolean; created: number } {
   const createdMs = Date.parse(manifest.createdAt ?? "");
   const created = Math.floor((Number.isNaN(createdMs) ? Date.now() : createdMs) / 1000);
   const source = manifest.source;

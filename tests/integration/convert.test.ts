@@ -5,7 +5,8 @@ import path from "node:path";
 import * as ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SafetensorsCheckpoint } from "@/lib/model/checkpoint/safetensors";
-import { ConvertError, convertCheckpoint, convertRandom, type BundleManifestFile } from "@/lib/model/convert/convert";
+import type { WrittenBundleManifest } from "@/lib/model/bundleManifest";
+import { ConvertError, convertCheckpoint, convertRandom } from "@/lib/model/convert/convert";
 import { loadBundle } from "@/lib/model/engine/engine";
 
 /**
@@ -16,7 +17,7 @@ import { loadBundle } from "@/lib/model/engine/engine";
 let root: string;
 let checkpointDir: string;
 let fp32Dir: string;
-let fp32: BundleManifestFile;
+let fp32: WrittenBundleManifest;
 
 beforeAll(async () => {
   root = await mkdtemp(path.join(os.tmpdir(), "vlcache-convert-"));

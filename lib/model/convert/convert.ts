@@ -13,6 +13,7 @@ import { buildVisionEncoderGraph } from "@/lib/model/graphs/visionEncoder";
 import { DEFAULT_FLOAT32_COMPUTE, GraphBuilder, type Float32Compute } from "@/lib/model/onnx/graphBuilder";
 import { writeModel, type WriteModelResult } from "@/lib/model/onnx/writeModel";
 import { createProgress, type Progress } from "@/lib/progress";
+import type { BundleManifest, BundleSource, WrittenBundleManifest } from "@/lib/model/bundleManifest";
 import { getPreset, type ImageSizeBounds } from "./presets";
 
 /**
@@ -28,7 +29,7 @@ import { getPreset, type ImageSizeBounds } from "./presets";
 
 /** 1.1.0: float16 bundles compute their matmuls in float32 (Float32Compute); float32 bundles are unchanged. */
 export const CONVERTER_VERSION = "1.1.0";
-export type BundleDtype = "fp32" | "fp16";
+export type BundleDtype = BundleManifest["dtype"];
 
 /** The files a source checkpoint folder must have besides its weights. */
 export const REQUIRED_SOURCE_FILES = [
@@ -49,19 +50,6 @@ export class ConvertError extends Error {
     super(message);
     this.name = "ConvertError";
   }
-}
-
-export type BundleSource = { kind: "checkpoint"; path: string } | { kind: "random"; preset: string; seed: number };
-
-export interface BundleManifestFile {
-  converterVersion: string;
-  sourceFingerprint: string;
-  dtype: BundleDtype;
-  /** fp16 bundles: which parts compute in float32 (graphBuilder.ts says why). */
-  float32Compute?: Float32Compute;
-  createdAt: string;
-  source: BundleSource;
-  graphs: Record<string, { bytes: number; externalData: boolean }>;
 }
 
 export interface ConvertOptions {
@@ -113,7 +101,7 @@ export async function readSourceConfig(dir: string): Promise<Qwen3VLConfig> {
   }
 }
 
-export async function convertCheckpoint(fromDir: string, outDir: string, opts: ConvertOptions): Promise<BundleManifestFile> {
+export async function convertCheckpoint(fromDir: string, outDir: string, opts: ConvertOptions): Promise<WrittenBundleManifest> {
   validateSourceFolder(fromDir);
   const cfg = await readSourceConfig(fromDir);
   await prepareDestination(outDir, opts.force ?? false);
@@ -128,7 +116,7 @@ export async function convertCheckpoint(fromDir: string, outDir: string, opts: C
     const sourceFingerprint = await fingerprintWeights(checkpoint, opts.progress ?? false);
     const floatType = opts.dtype === "fp16" ? "float16" : "float32";
     const float32Compute = opts.float32Compute ?? DEFAULT_FLOAT32_COMPUTE;
-    const graphs: BundleManifestFile["graphs"] = {};
+    const graphs: WrittenBundleManifest["graphs"] = {};
     for (const plan of GRAPHS) {
       const g = new GraphBuilder({ name: plan.name, floatType, float32Compute });
       plan.build(g, cfg);
@@ -146,7 +134,7 @@ export async function convertCheckpoint(fromDir: string, outDir: string, opts: C
     }
 
     await copySideFiles(fromDir, staging);
-    const manifest: BundleManifestFile = {
+    const manifest: WrittenBundleManifest = {
       converterVersion: CONVERTER_VERSION,
       sourceFingerprint,
       dtype: opts.dtype,
@@ -177,7 +165,7 @@ export interface RandomConvertOptions extends ConvertOptions {
  * `--random PRESET|config.json`: writes a seeded random checkpoint (randomCheckpoint.ts), then converts it exactly like
  * `--from`. A config.json path uses the tiny preset's image-size bounds unless it is one of the presets.
  */
-export async function convertRandom(presetOrConfigPath: string, outDir: string, opts: RandomConvertOptions): Promise<BundleManifestFile> {
+export async function convertRandom(presetOrConfigPath: string, outDir: string, opts: RandomConvertOptions): Promise<WrittenBundleManifest> {
   const { configJson, imageSize, presetName } = await resolveRandomSource(presetOrConfigPath);
   const checkpointDir = opts.checkpointDir ?? (await mkdtemp(path.join(os.tmpdir(), "vlcache-random-")));
   try {
