@@ -28,6 +28,17 @@ export const bundleManifestSchema = z.object({
   createdAt: z.string().optional(),
   source: bundleSourceSchema.optional(),
   graphs: z.record(z.string(), z.object({ bytes: z.number(), externalData: z.boolean() })).optional(),
+  /**
+   * Random-weight bundles: the image-size bounds written to preprocessor_config.json (pixels after resizing) and where
+   * they came from — given as an option, or the preset's (for a config.json path, the closest preset's).
+   */
+  imageBounds: z
+    .object({
+      minPixels: z.number().int().positive(),
+      maxPixels: z.number().int().positive(),
+      from: z.discriminatedUnion("kind", [z.object({ kind: z.literal("option") }), z.object({ kind: z.literal("preset"), preset: z.string() })]),
+    })
+    .optional(),
 });
 export type BundleManifest = z.infer<typeof bundleManifestSchema>;
 

@@ -14,7 +14,7 @@ import { DEFAULT_FLOAT32_COMPUTE, GraphBuilder, type Float32Compute } from "@/li
 import { writeModel, type WriteModelResult } from "@/lib/model/onnx/writeModel";
 import { createProgress, type Progress } from "@/lib/progress";
 import type { BundleManifest, BundleSource, WrittenBundleManifest } from "@/lib/model/bundleManifest";
-import { getPreset, type ImageSizeBounds } from "./presets";
+import { closestPreset, getPreset, PRESET_NAMES, type ImageSizeBounds, type Preset } from "./presets";
 
 /**
  * Checkpoint → bundle. A bundle is a folder (the ▶ bundle contract in docs/architecture.md, detailed in
@@ -62,6 +62,8 @@ export interface ConvertOptions {
   externalDataThresholdBytes?: number;
   /** Recorded in vlcache.json; defaults to the checkpoint path. */
   source?: BundleSource;
+  /** Recorded in vlcache.json: the image-size bounds of a random checkpoint and where they came from. */
+  imageBounds?: BundleManifest["imageBounds"];
   /** fp16 only: parts computed in float32; default DEFAULT_FLOAT32_COMPUTE (scripts/gpu/precision.ts compares others). */
   float32Compute?: Float32Compute;
 }
@@ -142,6 +144,7 @@ export async function convertCheckpoint(fromDir: string, outDir: string, opts: C
       createdAt: new Date().toISOString(),
       source: opts.source ?? { kind: "checkpoint", path: path.resolve(fromDir) },
       graphs,
+      ...(opts.imageBounds ? { imageBounds: opts.imageBounds } : {}),
     };
     await writeFile(path.join(staging, "vlcache.json"), JSON.stringify(manifest, null, 2) + "\n");
     await rm(outDir, { recursive: true, force: true });
@@ -157,16 +160,26 @@ export async function convertCheckpoint(fromDir: string, outDir: string, opts: C
 
 export interface RandomConvertOptions extends ConvertOptions {
   seed: number;
+  /** Image-size bounds for preprocessor_config.json; default: the preset's, or for a config.json the closest preset's. */
+  imageSize?: ImageSizeBounds;
   /** Keep the generated Hub-style checkpoint here; otherwise it lives in a temp folder removed afterwards. */
   checkpointDir?: string;
 }
 
 /**
  * `--random PRESET|config.json`: writes a seeded random checkpoint (randomCheckpoint.ts), then converts it exactly like
- * `--from`. A config.json path uses the tiny preset's image-size bounds unless it is one of the presets.
+ * `--from`. Its image-size bounds are `opts.imageSize`, else the preset's — for a config.json path, the closest
+ * preset's (presets.ts `closestPreset`) — and vlcache.json records which (`imageBounds`).
  */
 export async function convertRandom(presetOrConfigPath: string, outDir: string, opts: RandomConvertOptions): Promise<WrittenBundleManifest> {
-  const { configJson, imageSize, presetName } = await resolveRandomSource(presetOrConfigPath);
+  const { configJson, boundsPreset, presetName } = await resolveRandomSource(presetOrConfigPath);
+  const imageSize = opts.imageSize ?? boundsPreset.imageSize;
+  checkImageSize(imageSize);
+  const imageBounds: BundleManifest["imageBounds"] = {
+    minPixels: imageSize.shortestEdge,
+    maxPixels: imageSize.longestEdge,
+    from: opts.imageSize ? { kind: "option" } : { kind: "preset", preset: boundsPreset.name },
+  };
   const checkpointDir = opts.checkpointDir ?? (await mkdtemp(path.join(os.tmpdir(), "vlcache-random-")));
   try {
     const progress = startProgress(opts.progress, `random checkpoint (seed ${opts.seed})`);
@@ -175,7 +188,7 @@ export async function convertRandom(presetOrConfigPath: string, outDir: string, 
     } finally {
       progress.finish();
     }
-    return await convertCheckpoint(checkpointDir, outDir, { ...opts, source: { kind: "random", preset: presetName, seed: opts.seed } });
+    return await convertCheckpoint(checkpointDir, outDir, { ...opts, source: { kind: "random", preset: presetName, seed: opts.seed }, imageBounds });
   } finally {
     if (opts.checkpointDir === undefined) await rm(checkpointDir, { recursive: true, force: true });
   }
@@ -183,22 +196,31 @@ export async function convertRandom(presetOrConfigPath: string, outDir: string, 
 
 async function resolveRandomSource(
   presetOrConfigPath: string,
-): Promise<{ configJson: Record<string, unknown>; imageSize: ImageSizeBounds; presetName: string }> {
-  if (presetOrConfigPath === "tiny" || presetOrConfigPath === "small" || presetOrConfigPath === "2b") {
-    const preset = getPreset(presetOrConfigPath);
-    return { configJson: preset.configJson, imageSize: preset.imageSize, presetName: preset.name };
+): Promise<{ configJson: Record<string, unknown>; boundsPreset: Preset; presetName: string }> {
+  const named = PRESET_NAMES.find((name) => name === presetOrConfigPath);
+  if (named !== undefined) {
+    const preset = getPreset(named);
+    return { configJson: preset.configJson, boundsPreset: preset, presetName: preset.name };
   }
   if (!existsSync(presetOrConfigPath)) {
     throw new ConvertError("missing_source", `--random takes tiny, small, 2b or a config.json path; ${presetOrConfigPath} is none of these`);
   }
   let configJson: Record<string, unknown>;
+  let config: Qwen3VLConfig;
   try {
     configJson = JSON.parse(await readFile(presetOrConfigPath, "utf8"));
-    parseQwen3VLConfig(configJson);
+    config = parseQwen3VLConfig(configJson);
   } catch (error) {
     throw new ConvertError("bad_config", `${presetOrConfigPath}: ${(error as Error).message}`);
   }
-  return { configJson, imageSize: getPreset("tiny").imageSize, presetName: path.resolve(presetOrConfigPath) };
+  return { configJson, boundsPreset: closestPreset(config), presetName: path.resolve(presetOrConfigPath) };
+}
+
+function checkImageSize(bounds: ImageSizeBounds): void {
+  const { shortestEdge: min, longestEdge: max } = bounds;
+  if (!Number.isInteger(min) || !Number.isInteger(max) || min < 1 || max < min) {
+    throw new ConvertError("bad_config", `image bounds must be whole pixel counts with 1 ≤ min ≤ max; got min ${min}, max ${max}`);
+  }
 }
 
 async function prepareDestination(outDir: string, force: boolean): Promise<void> {
