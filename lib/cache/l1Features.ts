@@ -16,14 +16,7 @@ import { tryClaimStoreLock, type HeldStoreLock } from "@/lib/cache/store/storeLo
 import { StoreFallback } from "@/lib/cache/storeFallback";
 import type { ModelFingerprint, TenantId } from "@/lib/ids";
 import type { Logger } from "@/lib/log";
-import {
-  cacheBytes,
-  cacheCapacityBytes,
-  cacheEvictions,
-  countLookup,
-  droppedEntries,
-  visionEncoderRunsSaved,
-} from "@/lib/metrics/cacheMetrics";
+import { cacheBytes, cacheCapacityBytes, cacheEvictions, droppedEntries } from "@/lib/metrics/cacheMetrics";
 import type { ImageFeatures } from "@/lib/model/engine/imageFeatures";
 import type { ImageGrid } from "@/lib/model/positions/mrope";
 
@@ -186,7 +179,6 @@ export class FeatureCache {
       precompute.served = true;
       source = "precomputed";
     }
-    if (source !== "computed") visionEncoderRunsSaved.inc();
     return { features: resolution.features, source };
   }
 
@@ -262,18 +254,9 @@ export class FeatureCache {
     signal: AbortSignal | undefined,
   ): Promise<Resolution> {
     const lockKey = l1LockKey(request.tenant, this.fingerprint, request.identity);
-    let counted = false;
-    const countMiss = () => {
-      if (!counted) countLookup("l1", "miss");
-      counted = true;
-    };
     for (;;) {
       const cached = await this.read(request, key);
-      if (cached !== null) {
-        if (!counted) countLookup("l1", "hit");
-        return { features: cached, computedHere: false };
-      }
-      countMiss();
+      if (cached !== null) return { features: cached, computedHere: false };
       if (!this.fallback.available()) return this.computeAndKeep(key, compute, false);
       const lock = await tryClaimStoreLock(this.store, lockKey, {
         ttlSeconds: this.lockTtlSeconds,

@@ -11,9 +11,19 @@ import type { CacheSettings } from "@/lib/config";
 import type { ImageId, TenantId } from "@/lib/ids";
 import type { CanonicalImage } from "@/lib/images/canonicalize";
 import type { Logger } from "@/lib/log";
-import { countLookup } from "@/lib/metrics/cacheMetrics";
+import { recordFeatureLookup } from "@/lib/metrics/cacheMetrics";
 import { releaseKvCache } from "@/lib/model/engine/kvCache";
-import type { CacheSeams, FeatureSeam, PrefixSeam, ResponseRequest, ResponseSeam, SeamContext } from "./cacheSeams";
+import type { ImageFeatures } from "@/lib/model/engine/imageFeatures";
+import type {
+  CacheSeams,
+  FeatureRequest,
+  FeatureResult,
+  FeatureSeam,
+  PrefixSeam,
+  ResponseRequest,
+  ResponseSeam,
+  SeamContext,
+} from "./cacheSeams";
 import { encodeImage } from "./imageEncoding";
 import type { InferenceModel } from "./inferenceModel";
 import { imageFeatureIdentity, modelImage } from "./modelImage";
@@ -25,6 +35,9 @@ import { imageFeatureIdentity, modelImage } from "./modelImage";
  * - prefix → L2 (l2PrefixKv.ts) in the namespace of the request's tenant and model;
  * - responses → L3 (l3Responses.ts) for deterministic requests.
  * Plus the upload side of L1: `precompute` starts encoding a stored image at once, `imageStatus` reports its state.
+ *
+ * The features seam reports what became of each image to the one L1 recorder (cacheMetrics.ts `recordFeatureLookup`);
+ * FeatureCache and the generation run count no look-ups themselves.
  *
  * Every seam checks that the request is for this model: a fingerprint mismatch is a wiring bug, never served.
  * The levels follow admin flushes made by any process sharing the store (flush.ts) for as long as the store is open.
@@ -67,22 +80,21 @@ export function createModelCaches(model: InferenceModel, store: BlobStore, setti
     if (ctx.model !== model.fingerprint) throw new Error(`cache seams of model ${model.fingerprint} asked for model ${ctx.model}`);
   };
 
+  const lookUpFeatures = async (image: FeatureRequest, compute: () => Promise<ImageFeatures>, ctx: SeamContext): Promise<FeatureResult | null> => {
+    const request = { tenant: ctx.tenant, identity: image.identity, grid: image.grid };
+    if (image.required) return features.getOrCompute(request, compute, { useCache: ctx.flags.l1, signal: ctx.signal });
+    // Prefill will not read these features (the reused prefix covers the image): serve them only when at hand, so the
+    // report still says they are in L1; a miss is no miss of a needed look-up.
+    const cached = ctx.flags.l1 ? await features.lookup(request) : null;
+    return cached === null ? null : { features: cached, source: "l1" };
+  };
   const featureSeam: FeatureSeam = {
     storage: features.storage,
     async getFeatures(image, compute, ctx) {
       checkModel(ctx);
-      if (!image.required) {
-        // Prefill will not read these features (the reused prefix covers the image): serve them only when at hand, so
-        // the report still says they are in L1; a miss is no miss of a needed look-up, so it is not counted.
-        const cached = ctx.flags.l1 ? await features.lookup({ tenant: ctx.tenant, identity: image.identity, grid: image.grid }) : null;
-        if (cached === null) return null;
-        countLookup("l1", "hit");
-        return { features: cached, source: "l1" };
-      }
-      return features.getOrCompute({ tenant: ctx.tenant, identity: image.identity, grid: image.grid }, compute, {
-        useCache: ctx.flags.l1,
-        signal: ctx.signal,
-      });
+      const result = await lookUpFeatures(image, compute, ctx);
+      recordFeatureLookup({ required: image.required, l1: ctx.flags.l1, source: result?.source ?? null });
+      return result;
     },
   };
 

@@ -1,4 +1,4 @@
-import type { CacheLevel } from "@/lib/api/types";
+import type { CacheLevel, FeatureSource } from "@/lib/api/types";
 import { counter, gauge, histogram } from "@/lib/metrics/registry";
 
 /**
@@ -74,6 +74,27 @@ export const droppedEntries = counter<"level" | "reason">({
 
 export function countLookup(level: CacheLevel, result: CacheResult): void {
   cacheRequests.inc({ level, result });
+}
+
+/** What became of one distinct image of a request at the features seam (lib/inference/modelCaches.ts reports it). */
+export interface FeatureLookupEvent {
+  /** False when the reused KV prefix covers the image: prefill does not read its features. */
+  readonly required: boolean;
+  /** Whether L1 was consulted (the request's `l1` switch). */
+  readonly l1: boolean;
+  /** Where the features came from; null when none were served (not required and not cached). */
+  readonly source: FeatureSource | null;
+}
+
+/**
+ * The one place that counts L1 look-ups and saved vision-encoder runs, per distinct image of a request: an image the
+ * reused prefix covers saved a run whatever L1 had; a required image saved one when its features were not computed
+ * for this request. A consulted L1 counts a hit when it served features and a miss when they had to be computed.
+ */
+export function recordFeatureLookup(event: FeatureLookupEvent): void {
+  if (!event.required || event.source !== "computed") visionEncoderRunsSaved.inc();
+  if (!event.l1 || event.source === null) return;
+  countLookup("l1", event.source === "computed" ? "miss" : "hit");
 }
 
 /** Records a finished request's time to first token. */
