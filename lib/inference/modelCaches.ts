@@ -1,7 +1,8 @@
 import type { ImageStatus } from "@/lib/api/types";
 import { followFlushes } from "@/lib/cache/flush";
 import { l2Namespace } from "@/lib/cache/keys";
-import { FeatureCache, type PrecomputeState } from "@/lib/cache/l1Features";
+import { FeatureCache } from "@/lib/cache/l1Features";
+import type { PrecomputeState } from "@/lib/cache/precomputeStatus";
 import { PrefixKvCache } from "@/lib/cache/l2PrefixKv";
 import { ResponseCache, type ResponseQuery } from "@/lib/cache/l3Responses";
 import type { ConversationTurn } from "@/lib/cache/responseIdentity";

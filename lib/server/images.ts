@@ -1,7 +1,7 @@
 import type { ImageInfoResponse, ImageStatus, ImageUploadResponse } from "@/lib/api/types";
 import type { AppConfig } from "@/lib/config";
 import { imageKey, imageMetaKey } from "@/lib/cache/keys";
-import type { PrecomputeState } from "@/lib/cache/l1Features";
+import type { PrecomputeState } from "@/lib/cache/precomputeStatus";
 import type { BlobStore } from "@/lib/cache/store/blobStore";
 import { DEFAULT_TENANT, parseImageId, type ImageId, type TenantId } from "@/lib/ids";
 import { canonicalize, decodeCanonicalPng, encodeCanonicalPng, type CanonicalImage } from "@/lib/images/canonicalize";

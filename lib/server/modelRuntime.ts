@@ -6,7 +6,7 @@ import type { HealthResponse } from "@/lib/api/types";
 import type { AppConfig } from "@/lib/config";
 import type { BlobStore } from "@/lib/cache/store/blobStore";
 import type { ImageStatus } from "@/lib/api/types";
-import type { PrecomputeState } from "@/lib/cache/l1Features";
+import type { PrecomputeState } from "@/lib/cache/precomputeStatus";
 import type { ImageId, TenantId } from "@/lib/ids";
 import type { CanonicalImage } from "@/lib/images/canonicalize";
 import type { ModelCaches } from "@/lib/inference/modelCaches";
