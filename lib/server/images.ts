@@ -6,6 +6,7 @@ import type { BlobStore } from "@/lib/cache/store/blobStore";
 import { DEFAULT_TENANT, parseImageId, type ImageId, type TenantId } from "@/lib/ids";
 import { canonicalize, decodeCanonicalPng, encodeCanonicalPng, type CanonicalImage } from "@/lib/images/canonicalize";
 import type { IngestError } from "@/lib/images/ingestErrors";
+import type { UploadedImage } from "@/lib/inference/modelCaches";
 import type { Logger } from "@/lib/log";
 import { counter } from "@/lib/metrics/registry";
 import { httpError, ingestErrorResponse } from "@/lib/server/httpErrors";
@@ -43,12 +44,13 @@ const uploadsTotal = counter<"result">({
 });
 
 /**
- * The L1 side of uploads (the served model's caches, lib/inference/modelCaches.ts): an upload starts encoding its image
- * at once, in the background, and GET reports `encoding` until the features are cached, then `ready`. Without one
- * (no model served yet) every stored image is reported `ready`: its features are computed by the first request.
+ * The L1 side of uploads (the served model's caches, lib/inference/modelCaches.ts, behind uploadPrecompute.ts while
+ * the model loads): an upload starts encoding its image in the background, and GET reports `encoding` until the
+ * features are cached, then `ready`. Without one every stored image is reported `ready`: its features are computed by
+ * the first request.
  */
 export interface ImagePrecompute {
-  precompute(image: CanonicalImage, tenant: TenantId): ImageStatus;
+  precompute(image: UploadedImage, tenant: TenantId): ImageStatus;
   imageState(imageId: ImageId, tenant: TenantId): Promise<PrecomputeState>;
 }
 

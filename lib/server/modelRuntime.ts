@@ -8,8 +8,7 @@ import type { BlobStore } from "@/lib/cache/store/blobStore";
 import type { ImageStatus } from "@/lib/api/types";
 import type { PrecomputeState } from "@/lib/cache/precomputeStatus";
 import type { ImageId, TenantId } from "@/lib/ids";
-import type { CanonicalImage } from "@/lib/images/canonicalize";
-import type { ModelCaches } from "@/lib/inference/modelCaches";
+import type { ModelCaches, UploadedImage } from "@/lib/inference/modelCaches";
 import { storedImages } from "@/lib/inference/imageSource";
 import { loadInferenceModel, type InferenceModel } from "@/lib/inference/inferenceModel";
 import { InferencePipeline } from "@/lib/inference/pipeline";
@@ -18,8 +17,9 @@ import type { Logger } from "@/lib/log";
 import { bundleManifestSchema, type BundleManifest } from "@/lib/model/bundleManifest";
 import { CONVERTER_VERSION } from "@/lib/model/convert/convert";
 import { BundleLoadError } from "@/lib/model/engine/errors";
-import type { ImagePrecompute } from "./images";
+import { loadCanonicalImage, type ImagePrecompute } from "./images";
 import { RequestError } from "./requestError";
+import { UploadPrecompute } from "./uploadPrecompute";
 
 /**
  * The model this process serves: which bundle, loading it in the background, and the one InferencePipeline (one
@@ -30,7 +30,7 @@ import { RequestError } from "./requestError";
  *      weights), which is converted on the first start and reused afterwards (rebuilt when the converter changed);
  *   2. loads it (tokenizer, template, ORT sessions on EXECUTION_PROVIDER) and builds the pipeline with the cache seams;
  * and ends in `ready`, or in `failed` with the reason (a missing or broken bundle), which /api/health reports and every
- * generating request answers with 503. A failed load is not retried: the bundle must be fixed and the app restarted.
+ * generating request answers with 503. Images uploaded while it loads are encoded once it is ready (uploadPrecompute.ts). A failed load is not retried: the bundle must be fixed and the app restarted.
  * Each step is logged, and converting the default bundle prints progress lines.
  */
 
@@ -74,10 +74,15 @@ export class ModelHost implements ImagePrecompute {
   private current: ModelStatus;
   /** Settles when loading has ended, either way. */
   readonly settled: Promise<void>;
+  private readonly uploads: UploadPrecompute;
 
   private constructor(private readonly deps: ModelHostDeps) {
     const bundleDir = deps.config.modelDir ?? defaultBundleDir(deps.config.cacheDir);
     this.current = { state: "loading", bundleDir };
+    this.uploads = new UploadPrecompute(async (imageId, tenant) => {
+      const image = await loadCanonicalImage(imageId, { store: deps.store }, tenant);
+      return image && { id: imageId, ...image };
+    }, deps.logger);
     this.settled = this.load(bundleDir);
   }
 
@@ -99,24 +104,13 @@ export class ModelHost implements ImagePrecompute {
     throw new RequestError(503, "model_unavailable", `no model is being served: ${status.message}`);
   }
 
-  /**
-   * An upload's L1 precompute once the model is ready; before that, the first request encodes the image. Best effort:
-   * the image is stored already, so an image this model cannot take (e.g. smaller than its patch grid) is not an
-   * upload error; it is reported `ready`, and a question about it gets the model's refusal (422 invalid_image).
-   */
-  precompute(image: CanonicalImage, tenant: TenantId): ImageStatus {
-    if (this.current.state !== "ready") return "ready";
-    try {
-      return this.current.served.caches.precompute(image, tenant);
-    } catch (error) {
-      this.deps.logger.warn({ module: "model", imageId: image.id, err: error }, "upload precompute skipped: the model cannot encode this image");
-      return "ready";
-    }
+  /** An upload's L1 precompute: at once when the model is ready, else as soon as it is (uploadPrecompute.ts). */
+  precompute(image: UploadedImage, tenant: TenantId): ImageStatus {
+    return this.uploads.precompute(image, tenant);
   }
 
   imageState(imageId: ImageId, tenant: TenantId): Promise<PrecomputeState> {
-    if (this.current.state !== "ready") return Promise.resolve({ status: "ready", encodingMs: null });
-    return this.current.served.caches.imageState(imageId, tenant);
+    return this.uploads.imageState(imageId, tenant);
   }
 
   async release(): Promise<void> {
@@ -154,6 +148,7 @@ export class ModelHost implements ImagePrecompute {
         pipeline,
       };
       this.current = { state: "ready", served };
+      void this.uploads.modelReady(servedPrecompute(caches, log));
       log.info(
         { model: served.id, randomWeights: origin.random, executionProvider: served.info.executionProvider, ms: Date.now() - startedAt },
         origin.random ? `model ${served.id} ready: a RANDOM-WEIGHT TEST MODEL, its answers are gibberish by design` : `model ${served.id} ready`,
@@ -162,9 +157,29 @@ export class ModelHost implements ImagePrecompute {
       const code = error instanceof BundleLoadError || error instanceof ModelSetupError ? error.code : "model_load_failed";
       const message = error instanceof Error ? error.message : String(error);
       this.current = { state: "failed", code, message };
+      this.uploads.modelFailed();
       log.error({ err: error, bundleDir, code }, `model failed to load: ${message}`);
     }
   }
+}
+
+/**
+ * The served model's upload precompute. Best effort: the image is stored already, so an image this model cannot take
+ * (e.g. smaller than its patch grid) is not an upload error; it is reported `ready`, and a question about it gets the
+ * model's refusal (422 invalid_image).
+ */
+function servedPrecompute(caches: ModelCaches, log: Logger): ImagePrecompute {
+  return {
+    precompute(image, tenant) {
+      try {
+        return caches.precompute(image, tenant);
+      } catch (error) {
+        log.warn({ imageId: image.id, err: error }, "upload precompute skipped: the model cannot encode this image");
+        return "ready";
+      }
+    },
+    imageState: (imageId, tenant) => caches.imageState(imageId, tenant),
+  };
 }
 
 /** A model that could not be set up before loading: MODEL_DIR missing, or the default bundle's conversion failed. */
