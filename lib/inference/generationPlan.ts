@@ -92,7 +92,7 @@ function buildPrompt(request: GenerationRequest, images: readonly PlannedImage[]
   } catch (error) {
     // Template failures caused by the request (an image in a system message, text spelling out <|image_pad|>) are the
     // request's fault; a broken tokenizer or template is the server's and stays a TextError.
-    if (error instanceof TextError && error.status === 400) throw new InferenceError("invalid_request", error.message);
+    if (error instanceof TextError && error.fault === "request") throw new InferenceError("invalid_request", error.message);
     throw error;
   }
 }

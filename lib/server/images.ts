@@ -9,8 +9,9 @@ import type { IngestError } from "@/lib/images/ingestErrors";
 import type { UploadedImage } from "@/lib/inference/modelCaches";
 import type { Logger } from "@/lib/log";
 import { counter } from "@/lib/metrics/registry";
-import { httpError, ingestErrorResponse } from "@/lib/server/httpErrors";
+import { httpError } from "@/lib/server/httpErrors";
 import { readImageUpload } from "@/lib/server/readImageUpload";
+import { ingestRefusal, requestErrorResponse } from "@/lib/server/requestError";
 
 /**
  * Image uploads and look-ups behind /api/images.
@@ -107,7 +108,7 @@ export async function handleImageUpload(request: Request, deps: ImageDeps, tenan
   const refuse = (error: IngestError) => {
     uploadsTotal.inc({ result: "refused" });
     log.info({ code: error.code }, `upload refused: ${error.message}`);
-    return ingestErrorResponse(error);
+    return requestErrorResponse(ingestRefusal(error));
   };
   try {
     const upload = await readImageUpload(request, deps.config.maxUploadBytes);
