@@ -17,7 +17,8 @@ import type { Logger } from "@/lib/log";
 import { bundleManifestSchema, type BundleManifest } from "@/lib/model/bundleManifest";
 import { CONVERTER_VERSION } from "@/lib/model/convert/convert";
 import { BundleLoadError } from "@/lib/model/engine/errors";
-import { loadCanonicalImage, type ImagePrecompute } from "./images";
+import { loadCanonicalImage } from "@/lib/images/imageStore";
+import type { ImagePrecompute } from "./images";
 import { RequestError } from "./requestError";
 import { UploadPrecompute } from "./uploadPrecompute";
 

@@ -9,7 +9,8 @@ import { createModelCaches, type ModelCaches } from "@/lib/inference/modelCaches
 import type { InferencePipeline } from "@/lib/inference/pipeline";
 import { createLogger } from "@/lib/log";
 import { visionEncoderRuns } from "@/lib/metrics/cacheMetrics";
-import { handleImageGet, handleImageUpload, loadCanonicalImage, type ImageDeps, type ImagePrecompute } from "@/lib/server/images";
+import { loadCanonicalImage } from "@/lib/images/imageStore";
+import { handleImageGet, handleImageUpload, type ImageDeps, type ImagePrecompute } from "@/lib/server/images";
 import { UploadPrecompute } from "@/lib/server/uploadPrecompute";
 import { ask, userMessage } from "@/tests/support/chatScript";
 import { patternRgb, png, quadrantsRgb } from "@/tests/support/testImages";
