@@ -1,9 +1,3 @@
-import { randomUUID } from "node:crypto";
-import { SingleFlight } from "@/lib/cache/singleFlight";
-import type { BlobStore } from "@/lib/cache/store/blobStore";
-import { tryClaimStoreLock } from "@/lib/cache/store/storeLock";
-import type { StoreFallback } from "@/lib/cache/storeFallback";
-
 /**
  * Compute a value at most once across every process that shares a store: in-process single flight, then an
  * owner-checked lock in the store (store/storeLock.ts) that one process holds while it computes and the others wait on.
@@ -23,6 +17,13 @@ import type { StoreFallback } from "@/lib/cache/storeFallback";
  * the store is up and no holder stalls past the lock's TTL between renewals (one that does loses the lock and finishes
  * anyway: at most one extra computation, never a third one caused by a stale holder deleting the new holder's lock).
  */
+
+import { randomUUID } from "node:crypto";
+import { SingleFlight } from "@/lib/cache/singleFlight";
+import type { BlobStore } from "@/lib/cache/store/blobStore";
+import { tryClaimStoreLock } from "@/lib/cache/store/storeLock";
+import type { StoreFallback } from "@/lib/cache/storeFallback";
+
 export interface ComputeOnceJob<T> {
   /** The store key of this value's lock. */
   readonly lockKey: string;

@@ -1,19 +1,3 @@
-import { ByteLru } from "@/lib/cache/byteLru";
-import {
-  decodeFeatureRecord,
-  encodeFeatureRecord,
-  type FeatureDtype,
-  type FeatureRecord,
-  type FeatureTensors,
-} from "@/lib/cache/featureRecord";
-import { levelPrefix } from "@/lib/cache/keys";
-import type { BlobStore } from "@/lib/cache/store/blobStore";
-import type { TenantId } from "@/lib/ids";
-import type { Logger } from "@/lib/log";
-import { cacheBytes, cacheCapacityBytes, cacheEvictions, droppedEntries } from "@/lib/metrics/cacheMetrics";
-import type { ImageFeatures } from "@/lib/model/engine/imageFeatures";
-import type { ImageGrid } from "@/lib/model/positions/mrope";
-
 /**
  * Where L1's vision features live: an in-process LRU bounded in bytes (decoded features, ready to use) in front of the
  * store (Redis), where each entry is a feature record (featureRecord.ts) under its `l1FeaturesKey` with a TTL (24 h by
@@ -31,6 +15,23 @@ import type { ImageGrid } from "@/lib/model/positions/mrope";
  * - `memoryBytes` ≤ `memoryBudgetBytes`; the `vlcache_cache_bytes{level="l1"}` gauge follows it.
  * Computing features and deciding who computes them is not this module's job (l1Features.ts).
  */
+
+import { ByteLru } from "@/lib/cache/byteLru";
+import {
+  decodeFeatureRecord,
+  encodeFeatureRecord,
+  type FeatureDtype,
+  type FeatureRecord,
+  type FeatureTensors,
+} from "@/lib/cache/featureRecord";
+import { levelPrefix } from "@/lib/cache/keys";
+import type { BlobStore } from "@/lib/cache/store/blobStore";
+import type { TenantId } from "@/lib/ids";
+import type { Logger } from "@/lib/log";
+import { cacheBytes, cacheCapacityBytes, cacheEvictions, droppedEntries } from "@/lib/metrics/cacheMetrics";
+import type { ImageFeatures } from "@/lib/model/engine/imageFeatures";
+import type { ImageGrid } from "@/lib/model/positions/mrope";
+
 export interface FeatureStoreOptions {
   readonly store: BlobStore;
   /** What every record of this model must hold: hidden width and number of DeepStack layers (0 without DeepStack). */

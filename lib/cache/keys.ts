@@ -1,9 +1,3 @@
-import { CACHE_LEVELS, type CacheLevel } from "@/lib/api/types";
-import type { Brand, ImageId, ModelFingerprint, SessionId, TenantId } from "@/lib/ids";
-import { parseModelFingerprint, parseTenantId } from "@/lib/ids";
-import { featureKey, type FeatureIdentity } from "@/lib/cache/featureIdentity";
-import type { NearDuplicateDigest, ResponseDigest } from "@/lib/cache/responseIdentity";
-
 /**
  * Every cache key vlcache builds is built here, so the layout can be read in one place:
  *
@@ -25,6 +19,13 @@ import type { NearDuplicateDigest, ResponseDigest } from "@/lib/cache/responseId
  * hex or a dtype name, and tenants come from a key-safe alphabet, so no segment can contain a `:` of its own and
  * `parseLevelKey` reads any key back unambiguously.
  */
+
+import { CACHE_LEVELS, type CacheLevel } from "@/lib/api/types";
+import type { Brand, ImageId, ModelFingerprint, SessionId, TenantId } from "@/lib/ids";
+import { parseModelFingerprint, parseTenantId } from "@/lib/ids";
+import { featureKey, type FeatureIdentity } from "@/lib/cache/featureIdentity";
+import type { NearDuplicateDigest, ResponseDigest } from "@/lib/cache/responseIdentity";
+
 export const KEY_VERSION = "v1";
 export const KEY_ROOT = `vlc:${KEY_VERSION}`;
 

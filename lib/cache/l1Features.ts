@@ -1,17 +1,3 @@
-import type { FeatureSource } from "@/lib/api/types";
-import { ComputeOnce, type ComputeOnceJob } from "@/lib/cache/computeOnce";
-import type { FeatureIdentity } from "@/lib/cache/featureIdentity";
-import type { FeatureDtype } from "@/lib/cache/featureRecord";
-import { FeatureStore } from "@/lib/cache/featureStore";
-import { l1FeaturesKey, l1LockKey } from "@/lib/cache/keys";
-import { PrecomputeStatus, type PrecomputeState } from "@/lib/cache/precomputeStatus";
-import type { BlobStore } from "@/lib/cache/store/blobStore";
-import { StoreFallback } from "@/lib/cache/storeFallback";
-import type { ModelFingerprint, TenantId } from "@/lib/ids";
-import type { Logger } from "@/lib/log";
-import type { ImageFeatures } from "@/lib/model/engine/imageFeatures";
-import type { ImageGrid } from "@/lib/model/positions/mrope";
-
 /**
  * L1: one image's vision features (image features, DeepStack rows, grid), computed at most once per model, image,
  * preprocessing and storage dtype, and shared by every process on the same Redis. Three parts, composed here:
@@ -31,6 +17,21 @@ import type { ImageGrid } from "@/lib/model/positions/mrope";
  * `precomputeState` reports as `encoding` → `ready` with the time it took; a request arriving meanwhile joins the same
  * flight and reports its features as `precomputed`.
  */
+
+import type { FeatureSource } from "@/lib/api/types";
+import { ComputeOnce, type ComputeOnceJob } from "@/lib/cache/computeOnce";
+import type { FeatureIdentity } from "@/lib/cache/featureIdentity";
+import type { FeatureDtype } from "@/lib/cache/featureRecord";
+import { FeatureStore } from "@/lib/cache/featureStore";
+import { l1FeaturesKey, l1LockKey } from "@/lib/cache/keys";
+import { PrecomputeStatus, type PrecomputeState } from "@/lib/cache/precomputeStatus";
+import type { BlobStore } from "@/lib/cache/store/blobStore";
+import { StoreFallback } from "@/lib/cache/storeFallback";
+import type { ModelFingerprint, TenantId } from "@/lib/ids";
+import type { Logger } from "@/lib/log";
+import type { ImageFeatures } from "@/lib/model/engine/imageFeatures";
+import type { ImageGrid } from "@/lib/model/positions/mrope";
+
 export const DEFAULT_L1_TTL_SECONDS = 24 * 60 * 60;
 export const DEFAULT_L1_MEMORY_BYTES = 256 * 1024 * 1024;
 export const DEFAULT_L1_LOCK_TTL_SECONDS = 10;

@@ -1,5 +1,3 @@
-import { ByteLru } from "@/lib/cache/byteLru";
-
 /**
  * What became of the upload-time precomputes this process started (L1, l1Features.ts `precompute`): per feature key,
  * `encoding` from the start until the features are at hand, then `ready` with the time the encode took here (null
@@ -9,6 +7,9 @@ import { ByteLru } from "@/lib/cache/byteLru";
  * ones as `l1`. The number of states remembered is bounded (oldest forgotten first): a forgotten image is reported
  * from the store instead (l1Features.ts `precomputeState`).
  */
+
+import { ByteLru } from "@/lib/cache/byteLru";
+
 export type PrecomputeState =
   | { readonly status: "encoding"; readonly startedAt: number }
   | { readonly status: "ready"; readonly encodingMs: number | null };

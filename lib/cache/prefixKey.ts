@@ -1,5 +1,3 @@
-import type { FeatureKey } from "@/lib/cache/featureIdentity";
-
 /**
  * The key under which a prompt's KV is stored in the prefix tree (prefixTree.ts): one key token per prompt position.
  *
@@ -12,6 +10,9 @@ import type { FeatureKey } from "@/lib/cache/featureIdentity";
  * never equals a string, so text never matches an image. Hence two prompts that differ only in an image diverge at
  * that image's first token, and a shared key prefix always means shared inputs — the condition for sharing KV.
  */
+
+import type { FeatureKey } from "@/lib/cache/featureIdentity";
+
 export type KeyToken = number | string;
 export type PrefixKey = readonly KeyToken[];
 

@@ -1,7 +1,3 @@
-import { evictionOrder, leastRecentlyUsed, type EvictionFacts, type EvictionPolicy } from "@/lib/cache/evictionPolicy";
-import { IndexedMinHeap } from "@/lib/cache/indexedHeap";
-import type { KeyToken, PrefixKey } from "@/lib/cache/prefixKey";
-
 /**
  * L2: an in-process radix tree of KV prefixes, generic over what a stored segment is, so it can be tested with plain
  * arrays and hold onnxruntime KV slices in the engine.
@@ -43,6 +39,11 @@ import type { KeyToken, PrefixKey } from "@/lib/cache/prefixKey";
  * Every value the tree lets go of — evicted for the budget, for idleness or by a flush, or refused at insert — is handed
  * to `onEvict` with the reason, so the owner can release its memory and count it.
  */
+
+import { evictionOrder, leastRecentlyUsed, type EvictionFacts, type EvictionPolicy } from "@/lib/cache/evictionPolicy";
+import { IndexedMinHeap } from "@/lib/cache/indexedHeap";
+import type { KeyToken, PrefixKey } from "@/lib/cache/prefixKey";
+
 export interface SegmentValue<Self> {
   /** Number of key tokens (prompt positions) this value covers. */
   readonly length: number;

@@ -1,3 +1,10 @@
+/**
+ * Everything about a request that can be known without running the model, worked out before it may wait for the
+ * engine: the images (resolved, sized, identified), the prompt tokens, the prompt's cache key and — for a
+ * deterministic request — what its answer depends on (L3). Every refusal of a request happens here, so a request
+ * that passes planning is refused by nothing but a full queue.
+ */
+
 import type { FeatureDtype } from "@/lib/cache/featureRecord";
 import { buildPrefixKey, type PrefixKey } from "@/lib/cache/prefixKey";
 import { ImagePreprocessError } from "@/lib/images/preprocess/errors";
@@ -13,12 +20,6 @@ import { modelImage, type ModelImage } from "./modelImage";
 import type { GenerationRequest, ImagePart } from "./request";
 import { resolveRequestImages, type RequestImage } from "./requestImages";
 
-/**
- * Everything about a request that can be known without running the model, worked out before it may wait for the
- * engine: the images (resolved, sized, identified), the prompt tokens, the prompt's cache key and — for a
- * deterministic request — what its answer depends on (L3). Every refusal of a request happens here, so a request
- * that passes planning is refused by nothing but a full queue.
- */
 export interface PlannedImage extends ModelImage {
   readonly image: RequestImage;
 }

@@ -1,9 +1,3 @@
-import type { BlobStore } from "@/lib/cache/store/blobStore";
-import type { ImageId, TenantId } from "@/lib/ids";
-import type { RgbImage } from "@/lib/images/preprocess/resizeImage";
-import { loadCanonicalImage, loadImageRecord } from "@/lib/images/imageStore";
-import { InferenceError } from "./errors";
-
 /**
  * Where images named by id come from: the canonical images stored by uploads (lib/images/imageStore.ts).
  *
@@ -12,6 +6,13 @@ import { InferenceError } from "./errors";
  * never decoded. Both answer null for an unknown or expired image and throw `store_unavailable` while the store is
  * down (the store fails soft, so a null during an outage does not mean "unknown").
  */
+
+import type { BlobStore } from "@/lib/cache/store/blobStore";
+import type { ImageId, TenantId } from "@/lib/ids";
+import type { RgbImage } from "@/lib/images/preprocess/resizeImage";
+import { loadCanonicalImage, loadImageRecord } from "@/lib/images/imageStore";
+import { InferenceError } from "./errors";
+
 export interface ImageSource {
   size(imageId: ImageId, tenant: TenantId): Promise<{ width: number; height: number } | null>;
   pixels(imageId: ImageId, tenant: TenantId): Promise<RgbImage | null>;

@@ -1,3 +1,18 @@
+/**
+ * The three cache levels of one served model, and the pipeline's seams (cacheSeams.ts) backed by them:
+ * - features → L1 (l1Features.ts): get-or-compute with single flight; the request's `l1` switch off computes without
+ *   reading or writing;
+ * - prefix → L2 (l2PrefixKv.ts) in the namespace of the request's tenant and model;
+ * - responses → L3 (l3Responses.ts) for deterministic requests.
+ * Plus the upload side of L1: `precompute` starts encoding a stored image at once, `imageStatus` reports its state.
+ *
+ * The features seam reports what became of each image to the one L1 recorder (cacheMetrics.ts `recordFeatureLookup`);
+ * FeatureCache and the generation run count no look-ups themselves.
+ *
+ * Every seam checks that the request is for this model: a fingerprint mismatch is a wiring bug, never served.
+ * The levels follow admin flushes made by any process sharing the store (flush.ts) for as long as the store is open.
+ */
+
 import type { ImageStatus } from "@/lib/api/types";
 import { followFlushes } from "@/lib/cache/flush";
 import { l2Namespace } from "@/lib/cache/keys";
@@ -29,20 +44,6 @@ import { encodeImage } from "./imageEncoding";
 import type { InferenceModel } from "./inferenceModel";
 import { imageFeatureIdentity, modelImage } from "./modelImage";
 
-/**
- * The three cache levels of one served model, and the pipeline's seams (cacheSeams.ts) backed by them:
- * - features → L1 (l1Features.ts): get-or-compute with single flight; the request's `l1` switch off computes without
- *   reading or writing;
- * - prefix → L2 (l2PrefixKv.ts) in the namespace of the request's tenant and model;
- * - responses → L3 (l3Responses.ts) for deterministic requests.
- * Plus the upload side of L1: `precompute` starts encoding a stored image at once, `imageStatus` reports its state.
- *
- * The features seam reports what became of each image to the one L1 recorder (cacheMetrics.ts `recordFeatureLookup`);
- * FeatureCache and the generation run count no look-ups themselves.
- *
- * Every seam checks that the request is for this model: a fingerprint mismatch is a wiring bug, never served.
- * The levels follow admin flushes made by any process sharing the store (flush.ts) for as long as the store is open.
- */
 export interface ModelCaches {
   readonly features: FeatureCache;
   readonly prefix: PrefixKvCache;

@@ -1,15 +1,16 @@
-import type { FeatureDtype } from "@/lib/cache/featureRecord";
-import { featureKey, type FeatureIdentity, type FeatureKey } from "@/lib/cache/featureIdentity";
-import type { ImageId } from "@/lib/ids";
-import { planImage, type GridThw } from "@/lib/images/preprocess/imageGrid";
-import type { InferenceModel } from "./inferenceModel";
-
 /**
  * One image as a served model and its caches know it: its feature identity (the image, this model's preprocessing,
  * the features seam's storage dtype) and its patch grid (from its size alone). A request's plan (generationPlan.ts)
  * and an upload's precompute (modelCaches.ts) both come through here, so a precompute always lands under the key a
  * later request looks up.
  */
+
+import type { FeatureDtype } from "@/lib/cache/featureRecord";
+import { featureKey, type FeatureIdentity, type FeatureKey } from "@/lib/cache/featureIdentity";
+import type { ImageId } from "@/lib/ids";
+import { planImage, type GridThw } from "@/lib/images/preprocess/imageGrid";
+import type { InferenceModel } from "./inferenceModel";
+
 export interface ModelImage {
   readonly identity: FeatureIdentity;
   /** `featureKey(identity)`. */

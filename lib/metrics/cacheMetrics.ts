@@ -1,6 +1,3 @@
-import type { CacheLevel, FeatureSource } from "@/lib/api/types";
-import { counter, gauge, histogram } from "@/lib/metrics/registry";
-
 /**
  * The cache levels' metrics, all in the process's one registry (registry.ts). The ▶ names of the architecture contract
  * are the first six; the rest add what the summary and operators need on top (saved encoder runs, capacities, store
@@ -9,6 +6,10 @@ import { counter, gauge, histogram } from "@/lib/metrics/registry";
  * `bytes` and `capacity` gauges describe the in-process layer of each level (L1's LRU in front of Redis, L2's prefix
  * tree, L3's in-process layer): what this process holds, not what Redis holds.
  */
+
+import type { CacheLevel, FeatureSource } from "@/lib/api/types";
+import { counter, gauge, histogram } from "@/lib/metrics/registry";
+
 export type CacheResult = "hit" | "miss";
 
 export const visionEncoderRuns = counter({
