@@ -1,5 +1,5 @@
 /**
- * npx tsx scripts/bench-prefix-tree.ts [--nodes 100000] [--namespaces 100] [--ops 300] [--label NAME]
+ * npx tsx scripts/bench-prefix-tree.ts [--nodes 100000] [--namespaces 100] [--ops 300] [--policy lru|lfu|fifo] [--label NAME]
  *
  * The cost of L2 eviction (lib/cache/prefixTree.ts) in a full tree: `--nodes` stored edges spread over `--namespaces`
  * namespaces (each a shared 16-token system prompt with 4-token branches under it), values of 1 byte per token and a
@@ -13,6 +13,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { firstInFirstOut, leastFrequentlyUsed, leastRecentlyUsed, type EvictionPolicy } from "@/lib/cache/evictionPolicy";
 import type { PrefixKey } from "@/lib/cache/prefixKey";
 import { PrefixTree, type SegmentValue } from "@/lib/cache/prefixTree";
 import { line, median } from "./benchSupport";
@@ -37,8 +38,12 @@ const { values } = parseArgs({
     namespaces: { type: "string", default: "100" },
     ops: { type: "string", default: "300" },
     label: { type: "string", default: "current" },
+    policy: { type: "string", default: "lru" },
   },
 });
+const POLICIES: Record<string, EvictionPolicy> = { lru: leastRecentlyUsed, lfu: leastFrequentlyUsed, fifo: firstInFirstOut };
+const evictionPolicy = POLICIES[values.policy];
+if (evictionPolicy === undefined) throw new Error(`--policy must be one of ${Object.keys(POLICIES).join(", ")}`);
 const nodes = Number(values.nodes);
 const namespaceCount = Number(values.namespaces);
 const ops = Number(values.ops);
@@ -51,7 +56,7 @@ const branchKey = (b: number): PrefixKey => [...systemPrompt, 100_000 + b, 1, 2,
 
 function buildFullTree(): { tree: PrefixTree<ByteSegment>; storedBytes: number } {
   const storedBytes = namespaceCount * (SYSTEM_PROMPT_TOKENS + branchesPerNamespace * BRANCH_TOKENS);
-  const tree = new PrefixTree<ByteSegment>({ budgetBytes: storedBytes });
+  const tree = new PrefixTree<ByteSegment>({ budgetBytes: storedBytes, evictionPolicy });
   for (let n = 0; n < namespaceCount; n++) {
     for (let b = 0; b < branchesPerNamespace; b++) tree.insert(namespaceName(n), branchKey(b), (start, end) => new ByteSegment(end - start));
   }
@@ -74,7 +79,7 @@ const p90 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length
 async function main(): Promise<void> {
   const buildStart = performance.now();
   const { tree } = buildFullTree();
-  line(`built ${tree.nodeCount} nodes in ${namespaceCount} namespaces in ${(performance.now() - buildStart).toFixed(0)} ms`);
+  line(`built ${tree.nodeCount} nodes in ${namespaceCount} namespaces (eviction policy ${evictionPolicy.name}) in ${(performance.now() - buildStart).toFixed(0)} ms`);
 
   const cases: { label: string; micros: number[] }[] = [];
   let next = branchesPerNamespace;
@@ -108,6 +113,7 @@ async function main(): Promise<void> {
   const out = {
     date: new Date().toISOString(),
     label: values.label,
+    policy: evictionPolicy.name,
     machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? "unknown", node: process.version },
     nodes,
     namespaces: namespaceCount,
