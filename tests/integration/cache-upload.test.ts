@@ -4,13 +4,14 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ImageInfoResponse, ImageUploadResponse } from "@/lib/api/types";
 import { loadConfig } from "@/lib/config";
-import type { ImageId } from "@/lib/ids";
+import { DEFAULT_TENANT, type ImageId } from "@/lib/ids";
 import { createModelCaches, type ModelCaches } from "@/lib/inference/modelCaches";
 import type { InferencePipeline } from "@/lib/inference/pipeline";
 import { createLogger } from "@/lib/log";
 import { visionEncoderRuns } from "@/lib/metrics/cacheMetrics";
 import { loadCanonicalImage } from "@/lib/images/imageStore";
-import { handleImageGet, handleImageUpload, type ImageDeps, type ImagePrecompute } from "@/lib/server/images";
+import { handleImageGet, handleImageUpload, storeImage, type ImageDeps, type ImagePrecompute } from "@/lib/server/images";
+import { ModelHost } from "@/lib/server/modelRuntime";
 import { UploadPrecompute } from "@/lib/server/uploadPrecompute";
 import { ask, userMessage } from "@/tests/support/chatScript";
 import { patternRgb, png, quadrantsRgb } from "@/tests/support/testImages";
@@ -105,6 +106,34 @@ describe("upload precompute (L1)", () => {
     const answer = await ask(pipeline, [userMessage([{ image: uploaded.imageId }, QUESTION])]);
     expect(answer.meta!.cache.features).toEqual([{ imageId: uploaded.imageId, source: "precomputed" }]);
     expect(await encoderRuns()).toBe(runsBefore + 1);
+  });
+
+  it("encodes an upload the model host received while loading its bundle, once loading is done", async () => {
+    const stored = await storeImage(await png(patternRgb(72, 136)), { ...deps(), precompute: null });
+    if (!stored.ok) throw new Error(stored.error.message);
+    const imageId = stored.answer.imageId;
+    const pixels = (await loadCanonicalImage(imageId, { store: harness.store }))!;
+    const runsBefore = await encoderRuns();
+    const config = { ...loadConfig({}), modelDir: harness.bundleDir, executionProvider: "cpu" as const };
+    const host = ModelHost.start({
+      config,
+      store: harness.store,
+      logger: silent,
+      createCaches: (model, store, logger) => createModelCaches(model, store, config.caches, logger),
+    });
+    try {
+      // Nothing awaited since the start: the bundle is still loading.
+      expect(host.status.state).toBe("loading");
+      expect(host.precompute({ id: imageId, ...pixels }, DEFAULT_TENANT)).toBe("encoding");
+      expect((await info(imageId, host)).status).toBe("encoding");
+      await host.settled;
+      expect(host.status.state).toBe("ready");
+      await expect.poll(async () => (await info(imageId, host)).status, { interval: 5, timeout: 10_000 }).toBe("ready");
+      expect((await info(imageId, host)).encodingMs).toBeGreaterThanOrEqual(0);
+      expect(await encoderRuns()).toBe(runsBefore + 1);
+    } finally {
+      await host.release();
+    }
   });
 
   it("reports a waiting upload ready, with nothing encoded, when the model fails to load", async () => {
