@@ -1,6 +1,6 @@
 /**
- * npm run convert -- --from DIR | --random tiny|small|2b|CONFIG.json [--seed N] --out DIR [--dtype fp32|fp16]
- *                    [--force] [--checkpoint-out DIR]
+ * npm run convert -- --from DIR | --random tiny|small|2b|CONFIG.json [--seed N] [--min-pixels N --max-pixels N]
+ *                    --out DIR [--dtype fp32|fp16] [--force] [--checkpoint-out DIR]
  *
  * Builds a vlcache model bundle (see models/README.md) from a Hugging Face Qwen3-VL checkpoint folder, or from a
  * seeded random checkpoint generated on the fly (kept with --checkpoint-out, e.g. to load it in PyTorch).
@@ -10,12 +10,14 @@ import { z } from "zod";
 import { ConvertError, convertCheckpoint, convertRandom } from "@/lib/model/convert/convert";
 import { formatBytes, formatDuration } from "@/lib/progress";
 
-const USAGE = `usage: npm run convert -- (--from DIR | --random tiny|small|2b|CONFIG.json [--seed N]) --out DIR
-                          [--dtype fp32|fp16] [--force] [--checkpoint-out DIR]
+const USAGE = `usage: npm run convert -- (--from DIR | --random tiny|small|2b|CONFIG.json [--seed N]
+                          [--min-pixels N --max-pixels N]) --out DIR [--dtype fp32|fp16] [--force] [--checkpoint-out DIR]
   --from DIR            Hugging Face Qwen3-VL checkpoint folder (config.json, *.safetensors, tokenizer, preprocessor)
   --random PRESET       seeded random weights: tiny (tests), small (CPU benchmarks), 2b (Qwen3-VL-2B sizes),
                         or a path to a Qwen3-VL config.json
   --seed N              seed for --random (default 0)
+  --min-pixels N        with --random: image-size bounds (pixels after resizing) for preprocessor_config.json;
+  --max-pixels N        default: the preset's, or for a config.json the closest preset's (vlcache.json says which)
   --out DIR             bundle folder to write
   --dtype fp32|fp16     weights and activations (default fp32)
   --force               replace an existing bundle at --out
@@ -30,9 +32,14 @@ const argsSchema = z
     dtype: z.enum(["fp32", "fp16"], { error: "--dtype must be fp32 or fp16" }).default("fp32"),
     force: z.boolean().default(false),
     "checkpoint-out": z.string().min(1).optional(),
+    "min-pixels": z.coerce.number({ error: "--min-pixels must be a number" }).int().positive().optional(),
+    "max-pixels": z.coerce.number({ error: "--max-pixels must be a number" }).int().positive().optional(),
   })
   .refine((a) => (a.from === undefined) !== (a.random === undefined), { message: "give exactly one of --from DIR or --random PRESET" })
-  .refine((a) => a["checkpoint-out"] === undefined || a.random !== undefined, { message: "--checkpoint-out only applies to --random" });
+  .refine((a) => a["checkpoint-out"] === undefined || a.random !== undefined, { message: "--checkpoint-out only applies to --random" })
+  .refine((a) => (a["min-pixels"] === undefined) === (a["max-pixels"] === undefined), { message: "give both --min-pixels and --max-pixels, or neither" })
+  .refine((a) => a["min-pixels"] === undefined || a.random !== undefined, { message: "--min-pixels and --max-pixels only apply to --random" })
+  .refine((a) => a["min-pixels"] === undefined || a["min-pixels"] <= a["max-pixels"]!, { message: "--min-pixels must not exceed --max-pixels" });
 
 function fail(message: string): never {
   process.stderr.write(`convert: ${message}\n\n${USAGE}\n`);
@@ -51,6 +58,8 @@ async function main(): Promise<void> {
         dtype: { type: "string" },
         force: { type: "boolean" },
         "checkpoint-out": { type: "string" },
+        "min-pixels": { type: "string" },
+        "max-pixels": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -72,7 +81,12 @@ async function main(): Promise<void> {
   const manifest =
     args.from !== undefined
       ? await convertCheckpoint(args.from, args.out, common)
-      : await convertRandom(args.random as string, args.out, { ...common, seed: args.seed, checkpointDir: args["checkpoint-out"] });
+      : await convertRandom(args.random as string, args.out, {
+          ...common,
+          seed: args.seed,
+          checkpointDir: args["checkpoint-out"],
+          ...(args["min-pixels"] !== undefined ? { imageSize: { shortestEdge: args["min-pixels"], longestEdge: args["max-pixels"]! } } : {}),
+        });
 
   const bytes = Object.values(manifest.graphs).reduce((sum, g) => sum + g.bytes, 0);
   process.stdout.write(

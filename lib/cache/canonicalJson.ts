@@ -1,6 +1,3 @@
-import { createHash } from "node:crypto";
-import type { Brand } from "@/lib/ids";
-
 /**
  * Stable digests of structured values (preprocessing parameters, generation parameters, conversations).
  *
@@ -10,6 +7,10 @@ import type { Brand } from "@/lib/ids";
  * class instances, sparse arrays) is refused with a TypeError instead of being silently dropped or rewritten, because a
  * dropped field would let two different requests share a cache entry.
  */
+
+import { createHash } from "node:crypto";
+import type { Brand } from "@/lib/ids";
+
 export type JsonValue = null | boolean | number | string | readonly JsonValue[] | { readonly [key: string]: JsonValue };
 
 /** SHA-256 (64 lowercase hex chars) of a canonical JSON text. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { FLUSH_CHANNEL, flushCaches, followFlushes, type CacheLevels } from "@/lib/cache/flush";
-import { preprocessDigest } from "@/lib/cache/keys";
+import { preprocessDigest } from "@/lib/cache/featureIdentity";
 import { FeatureCache } from "@/lib/cache/l1Features";
 import { PrefixKvCache } from "@/lib/cache/l2PrefixKv";
 import { ResponseCache, type ResponseQuery } from "@/lib/cache/l3Responses";

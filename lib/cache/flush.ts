@@ -1,12 +1,3 @@
-import { z } from "zod";
-import { CACHE_LEVELS, KEY_ROOT, levelPrefix, type CacheLevel } from "@/lib/cache/keys";
-import type { FeatureCache } from "@/lib/cache/l1Features";
-import type { PrefixKvCache } from "@/lib/cache/l2PrefixKv";
-import type { ResponseCache } from "@/lib/cache/l3Responses";
-import type { BlobStore } from "@/lib/cache/store/blobStore";
-import { parseTenantId, type TenantId } from "@/lib/ids";
-import type { Logger } from "@/lib/log";
-
 /**
  * Admin flush: removes one tenant's entries from the chosen levels, for every model and in every process sharing the
  * store — the store's keys under `levelPrefix(tenant, level)` (L1 features and encode locks, L3 answers and
@@ -23,6 +14,17 @@ import type { Logger } from "@/lib/log";
  * as L1 writes LRU-served entries back after a reconnection, may put such an entry back in Redis). Without a served
  * model (`levels` null) this process flushes the store and still notifies the others.
  */
+
+import { z } from "zod";
+import { CACHE_LEVELS, type CacheLevel } from "@/lib/api/types";
+import { KEY_ROOT, levelPrefix } from "@/lib/cache/keys";
+import type { FeatureCache } from "@/lib/cache/l1Features";
+import type { PrefixKvCache } from "@/lib/cache/l2PrefixKv";
+import type { ResponseCache } from "@/lib/cache/l3Responses";
+import type { BlobStore } from "@/lib/cache/store/blobStore";
+import { parseTenantId, type TenantId } from "@/lib/ids";
+import type { Logger } from "@/lib/log";
+
 export interface FlushTargets {
   readonly store: BlobStore;
   readonly levels: CacheLevels | null;

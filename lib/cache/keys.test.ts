@@ -1,19 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseImageId, parseModelFingerprint, parseTenantId } from "@/lib/ids";
-import {
-  featureKey,
-  imageKey,
-  l1FeaturesKey,
-  l1LockKey,
-  l2Namespace,
-  l3NearDuplicateKey,
-  l3ResponseKey,
-  levelModelPrefix,
-  levelPrefix,
-  parseLevelKey,
-  preprocessDigest,
-  type FeatureIdentity,
-} from "@/lib/cache/keys";
+import { featureKey, preprocessDigest, type FeatureIdentity } from "@/lib/cache/featureIdentity";
+import { imageKey, l1FeaturesKey, l1LockKey, l2Namespace, l3NearDuplicateKey, l3ResponseKey, levelModelPrefix, levelPrefix, parseLevelKey } from "@/lib/cache/keys";
 import type { NearDuplicateDigest, ResponseDigest } from "@/lib/cache/responseIdentity";
 
 const hex = (c: string) => c.repeat(64);

@@ -1,9 +1,3 @@
-import type { Brand, ImageId, ModelFingerprint, SessionId, TenantId } from "@/lib/ids";
-import { parseModelFingerprint, parseTenantId } from "@/lib/ids";
-import { digestJson, type Digest, type JsonValue } from "@/lib/cache/canonicalJson";
-import type { FeatureDtype } from "@/lib/cache/featureRecord";
-import type { NearDuplicateDigest, ResponseDigest } from "@/lib/cache/responseIdentity";
-
 /**
  * Every cache key vlcache builds is built here, so the layout can be read in one place:
  *
@@ -16,7 +10,7 @@ import type { NearDuplicateDigest, ResponseDigest } from "@/lib/cache/responseId
  *   vlc:v1:<tenant>:l3:<fingerprint>:resp:<responseDigest>    L3 stored answer (responseRecord.ts)
  *   vlc:v1:<tenant>:l3:<fingerprint>:near:<nearDupDigest>     L3 near-duplicate index for one image set + params
  *
- *   featureKey = <imageId>:<preprocess digest>:<storage dtype>
+ *   featureKey = <imageId>:<preprocess digest>:<storage dtype>   (featureIdentity.ts)
  *
  * Invariants: keys are versioned (`v1` changes when a value's format changes); every key carries the tenant; every key
  * whose value depends on the model carries the model fingerprint. Canonical images do not depend on the model, so their
@@ -25,11 +19,15 @@ import type { NearDuplicateDigest, ResponseDigest } from "@/lib/cache/responseId
  * hex or a dtype name, and tenants come from a key-safe alphabet, so no segment can contain a `:` of its own and
  * `parseLevelKey` reads any key back unambiguously.
  */
+
+import { CACHE_LEVELS, type CacheLevel } from "@/lib/api/types";
+import type { Brand, ImageId, ModelFingerprint, SessionId, TenantId } from "@/lib/ids";
+import { parseModelFingerprint, parseTenantId } from "@/lib/ids";
+import { featureKey, type FeatureIdentity } from "@/lib/cache/featureIdentity";
+import type { NearDuplicateDigest, ResponseDigest } from "@/lib/cache/responseIdentity";
+
 export const KEY_VERSION = "v1";
 export const KEY_ROOT = `vlc:${KEY_VERSION}`;
-
-export type CacheLevel = "l1" | "l2" | "l3";
-export const CACHE_LEVELS: readonly CacheLevel[] = ["l1", "l2", "l3"];
 
 export function tenantPrefix(tenant: TenantId): string {
   return `${KEY_ROOT}:${tenant}:`;
@@ -60,31 +58,6 @@ export function levelPrefix(tenant: TenantId, level: CacheLevel): string {
 
 export function levelModelPrefix(tenant: TenantId, level: CacheLevel, fingerprint: ModelFingerprint): string {
   return `${levelPrefix(tenant, level)}${fingerprint}:`;
-}
-
-/** Digest of the image preprocessing parameters (resize bounds, patch and merge sizes, mean/std …). */
-export type PreprocessDigest = Brand<Digest, "PreprocessDigest">;
-
-export function preprocessDigest(params: JsonValue): PreprocessDigest {
-  return digestJson(params) as PreprocessDigest;
-}
-
-/**
- * What an image's vision features depend on besides the model: its pixels, how they were preprocessed and how the
- * features were stored (fp16 and int8 records decode to slightly different numbers than fp32, so they must not be
- * served where fp32 was asked for, nor share KV built from fp32 features).
- */
-export interface FeatureIdentity {
-  readonly imageId: ImageId;
-  readonly preprocess: PreprocessDigest;
-  readonly storage: FeatureDtype;
-}
-
-/** `<imageId>:<preprocess digest>:<storage dtype>`: one image's features, across L1, L2 image tokens and L3 digests. */
-export type FeatureKey = Brand<string, "FeatureKey">;
-
-export function featureKey(identity: FeatureIdentity): FeatureKey {
-  return `${identity.imageId}:${identity.preprocess}:${identity.storage}` as FeatureKey;
 }
 
 export function l1FeaturesKey(tenant: TenantId, fingerprint: ModelFingerprint, identity: FeatureIdentity): string {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { levelPrefix, preprocessDigest, type FeatureIdentity } from "@/lib/cache/keys";
+import { preprocessDigest, type FeatureIdentity } from "@/lib/cache/featureIdentity";
+import { levelPrefix } from "@/lib/cache/keys";
 import { ResponseCache, type ResponseQuery } from "@/lib/cache/l3Responses";
 import { RESPONSE_RECORD_VERSION, type ResponseRecord } from "@/lib/cache/responseRecord";
 import { MemoryBlobStore } from "@/lib/cache/store/memoryBlobStore";

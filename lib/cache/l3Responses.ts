@@ -1,3 +1,22 @@
+/**
+ * L3: whole answers of deterministic requests (greedy, or sampled with a fixed seed), replayed token for token.
+ *
+ * Key: `l3ResponseKey(tenant, model, digest)`, the digest covering the whole conversation after text normalisation
+ * with images by feature key and the token-affecting generation parameters (responseIdentity.ts), plus `extra`: what
+ * else the caller's generation depends on (e.g. repetition penalty, stop strings, where images sit between text parts).
+ * Value: a response record (responseRecord.ts) with a TTL (1 h by default).
+ *
+ * Near duplicates (opt-in, off by default): each stored answer is also listed, with the SimHash of its newest turn,
+ * in an index under `l3NearDuplicateKey(bucket)`, where the bucket fixes everything but the newest turn's text (the
+ * same images, history, parameters). On an exact miss, the closest listed answer within `maxDistance` bits is served.
+ *
+ * Layers: Redis, written through to a byte-bounded in-process layer that answers while Redis is unreachable (counted
+ * and logged, storeFallback.ts). Reads go to Redis whenever it is up, so a flush by any process is seen by all.
+ *
+ * Invariants: only deterministic requests are read or stored (`responseIdentity` returns null for the others: the
+ * answer is "bypass"); a stored value that fails its checks is deleted and counts as a miss, never partly replayed.
+ */
+
 import { z } from "zod";
 import { ByteLru } from "@/lib/cache/byteLru";
 import { digestJson, type JsonValue } from "@/lib/cache/canonicalJson";
@@ -17,24 +36,6 @@ import type { ModelFingerprint, TenantId } from "@/lib/ids";
 import type { Logger } from "@/lib/log";
 import { cacheBytes, cacheCapacityBytes, cacheEvictions, countLookup, droppedEntries } from "@/lib/metrics/cacheMetrics";
 
-/**
- * L3: whole answers of deterministic requests (greedy, or sampled with a fixed seed), replayed token for token.
- *
- * Key: `l3ResponseKey(tenant, model, digest)`, the digest covering the whole conversation after text normalisation
- * with images by feature key and the token-affecting generation parameters (responseIdentity.ts), plus `extra`: what
- * else the caller's generation depends on (e.g. repetition penalty, stop strings, where images sit between text parts).
- * Value: a response record (responseRecord.ts) with a TTL (1 h by default).
- *
- * Near duplicates (opt-in, off by default): each stored answer is also listed, with the SimHash of its newest turn,
- * in an index under `l3NearDuplicateKey(bucket)`, where the bucket fixes everything but the newest turn's text (the
- * same images, history, parameters). On an exact miss, the closest listed answer within `maxDistance` bits is served.
- *
- * Layers: Redis, written through to a byte-bounded in-process layer that answers while Redis is unreachable (counted
- * and logged, storeFallback.ts). Reads go to Redis whenever it is up, so a flush by any process is seen by all.
- *
- * Invariants: only deterministic requests are read or stored (`responseIdentity` returns null for the others: the
- * answer is "bypass"); a stored value that fails its checks is deleted and counts as a miss, never partly replayed.
- */
 export const DEFAULT_L3_TTL_SECONDS = 60 * 60;
 export const DEFAULT_L3_MEMORY_BYTES = 32 * 1024 * 1024;
 /** Answers listed per near-duplicate bucket; the oldest drop out first. */

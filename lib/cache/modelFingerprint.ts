@@ -1,6 +1,3 @@
-import { digestJson, type JsonValue } from "@/lib/cache/canonicalJson";
-import type { ModelFingerprint } from "@/lib/ids";
-
 /**
  * The model fingerprint every model-dependent cache key carries (keys.ts): one SHA-256 over everything that can change
  * vision features, KV or answers for the same request.
@@ -14,6 +11,10 @@ import type { ModelFingerprint } from "@/lib/ids";
  * Defined once, here, so the pipeline, the upload precompute and a second process sharing Redis all derive the same
  * value from the same bundle. Pure: the caller reads the files.
  */
+
+import { digestJson, type JsonValue } from "@/lib/cache/canonicalJson";
+import type { ModelFingerprint } from "@/lib/ids";
+
 export interface ModelFingerprintInput {
   readonly sourceFingerprint: string;
   readonly dtype: string;

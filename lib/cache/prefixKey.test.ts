@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseImageId } from "@/lib/ids";
-import { featureKey, preprocessDigest } from "@/lib/cache/keys";
+import { featureKey, preprocessDigest } from "@/lib/cache/featureIdentity";
 import { buildPrefixKey, imageKeyToken } from "@/lib/cache/prefixKey";
 
 const feature = (c: string, storage: "fp32" | "int8" = "fp32") =>

@@ -1,5 +1,3 @@
-import type { FeatureKey } from "@/lib/cache/keys";
-
 /**
  * The key under which a prompt's KV is stored in the prefix tree (prefixTree.ts): one key token per prompt position.
  *
@@ -8,10 +6,14 @@ import type { FeatureKey } from "@/lib/cache/keys";
  * let two different images of the same size share KV.
  *
  * Invariant: two key tokens are equal (===) exactly when they stand for the same thing — the same text token id, or
- * the same position of the same image features (pixels + preprocessing + storage, see keys.ts `featureKey`). A number
- * never equals a string, so text never matches an image. Hence two prompts that differ only in an image diverge at
- * that image's first token, and a shared key prefix always means shared inputs — the condition for sharing KV.
+ * the same position of the same image features (pixels + preprocessing + storage, see featureIdentity.ts
+ * `featureKey`). A number never equals a string, so text never matches an image. Hence two prompts that differ only in
+ * an image diverge at that image's first token, and a shared key prefix always means shared inputs — the condition for
+ * sharing KV.
  */
+
+import type { FeatureKey } from "@/lib/cache/featureIdentity";
+
 export type KeyToken = number | string;
 export type PrefixKey = readonly KeyToken[];
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { parseImageId } from "@/lib/ids";
-import { featureKey, preprocessDigest, type FeatureKey } from "@/lib/cache/keys";
+import { featureKey, preprocessDigest, type FeatureKey } from "@/lib/cache/featureIdentity";
 import { buildPrefixKey, type KeyToken, type PrefixKey } from "@/lib/cache/prefixKey";
+import { firstInFirstOut, leastFrequentlyUsed, leastRecentlyUsed, type EvictionPolicy } from "@/lib/cache/evictionPolicy";
 import { PrefixTree, type PrefixEvictionReason, type PrefixNodeView, type SegmentValue } from "@/lib/cache/prefixTree";
 import { createRng } from "@/lib/model/sampling/prng";
 
@@ -35,7 +36,7 @@ const NS = "vlc:v1:public:l2:test";
 const expectedItems = (key: PrefixKey, length: number) => ArraySegment.of(key, 0, length).items;
 const joined = (values: readonly ArraySegment[]) => values.flatMap((v) => v.items);
 
-function makeTree(options: { budgetTokens?: number; idleTtlMs?: number; clock?: () => number } = {}) {
+function makeTree(options: { budgetTokens?: number; idleTtlMs?: number; clock?: () => number; evictionPolicy?: EvictionPolicy } = {}) {
   const evicted: string[][] = [];
   const reasons: PrefixEvictionReason[] = [];
   const factoryCalls: [number, number][] = [];
@@ -43,6 +44,7 @@ function makeTree(options: { budgetTokens?: number; idleTtlMs?: number; clock?: 
     budgetBytes: (options.budgetTokens ?? 1000) * BYTES_PER_TOKEN,
     idleTtlMs: options.idleTtlMs,
     clock: options.clock,
+    evictionPolicy: options.evictionPolicy,
     onEvict: (value, _namespace, reason) => {
       evicted.push([...value.items]);
       reasons.push(reason);
@@ -174,6 +176,46 @@ describe("PrefixTree: eviction and locking", () => {
     expect(tree.totalBytes).toBe(8 * BYTES_PER_TOKEN);
     expect(tree.matchPrefix(NS, [1, 1, 1, 1]).length).toBe(4);
     expect(tree.matchPrefix(NS, [2, 2, 2, 2]).length).toBe(0);
+  });
+
+  it("orders leaves of every namespace together: the least recently used one goes first, whichever namespace", () => {
+    const other = "vlc:v1:public:l2:other";
+    const { tree, insert, evicted } = makeTree({ budgetTokens: 12 });
+    insert([1, 1, 1, 1]);
+    insert([2, 2, 2, 2], other);
+    insert([3, 3, 3, 3]);
+    tree.matchPrefix(NS, [1, 1, 1, 1]);
+    insert([4, 4, 4, 4], other); // 16 tokens > 12: the oldest leaf is the other namespace's [2…]
+    expect(evicted).toEqual([expectedItems([2, 2, 2, 2], 4)]);
+    insert([5, 5, 5, 5]); // next oldest: [3…] in NS
+    expect(evicted.slice(1)).toEqual([expectedItems([3, 3, 3, 3], 4)]);
+    expect(tree.matchPrefix(other, [4, 4, 4, 4]).length).toBe(4);
+  });
+
+  it("takes the eviction order from its policy: LFU keeps the often used entry, FIFO drops the first stored", () => {
+    const run = (evictionPolicy: EvictionPolicy) => {
+      const { tree, insert, evicted } = makeTree({ budgetTokens: 8, evictionPolicy });
+      insert([1, 1, 1, 1]);
+      insert([2, 2, 2, 2]);
+      tree.matchPrefix(NS, [1, 1, 1, 1]);
+      tree.matchPrefix(NS, [1, 1, 1, 1]);
+      tree.matchPrefix(NS, [2, 2, 2, 2]); // [2…] is the most recent, [1…] the most used and the first stored
+      tree.evict(1);
+      return evicted;
+    };
+    expect(run(leastRecentlyUsed)).toEqual([expectedItems([1, 1, 1, 1], 4)]);
+    expect(run(leastFrequentlyUsed)).toEqual([expectedItems([2, 2, 2, 2], 4)]);
+    expect(run(firstInFirstOut)).toEqual([expectedItems([1, 1, 1, 1], 4)]);
+  });
+
+  it("never evicts the entry an insert is adding, whatever the policy", () => {
+    const { tree, insert, evicted } = makeTree({ budgetTokens: 8, evictionPolicy: leastFrequentlyUsed });
+    insert([1, 1, 1, 1]);
+    tree.matchPrefix(NS, [1, 1, 1, 1]);
+    insert([2, 2, 2, 2]);
+    insert([3, 3, 3, 3]); // the new leaf is the least used one, yet [2…] makes room for it
+    expect(evicted).toEqual([expectedItems([2, 2, 2, 2], 4)]);
+    expect(tree.matchPrefix(NS, [3, 3, 3, 3]).length).toBe(4);
   });
 
   it("refreshes only the matched part of an edge: its unmatched tail ages", () => {
@@ -353,56 +395,59 @@ describe("PrefixTree: randomised operations (seeded)", () => {
     expect(inserted.length).toBeGreaterThan(200);
   });
 
-  it("keeps bytes, budget, locks and stored values consistent over 500 mixed operations", () => {
-    const rng = createRng(5);
-    let now = 0;
-    const budgetTokens = 60;
-    const { tree, insert, evicted, factoryCalls } = makeTree({ budgetTokens, idleTtlMs: 50_000, clock: () => now });
-    const locks: { node: PrefixNodeView; key: PrefixKey }[] = [];
-    const counts = { insert: 0, match: 0, lock: 0, unlock: 0, idle: 0, evictedByBudget: 0 };
-    for (let step = 0; step < 500; step++) {
-      now += 1_000 * (rng.nextUint32() % 5);
-      const op = rng.nextUint32() % 10;
-      const key = randomKey(rng);
-      if (op < 4) {
-        const before = evicted.length;
-        insert(key);
-        counts.insert += 1;
-        if (evicted.length > before) counts.evictedByBudget += 1;
-      } else if (op < 7) {
-        const match = tree.matchPrefix(NS, key);
-        expect(joined(match.values)).toEqual(expectedItems(key, match.length));
-        counts.match += 1;
-        if (match.node !== null && op === 6) {
-          tree.lock(match.node);
-          locks.push({ node: match.node, key: key.slice(0, match.length) });
-          counts.lock += 1;
+  it.each([leastRecentlyUsed, leastFrequentlyUsed, firstInFirstOut])(
+    "keeps bytes, budget, locks and stored values consistent over 500 mixed operations ($name)",
+    (evictionPolicy) => {
+      const rng = createRng(5);
+      let now = 0;
+      const budgetTokens = 60;
+      const { tree, insert, evicted, factoryCalls } = makeTree({ budgetTokens, idleTtlMs: 50_000, clock: () => now, evictionPolicy });
+      const locks: { node: PrefixNodeView; key: PrefixKey }[] = [];
+      const counts = { insert: 0, match: 0, lock: 0, unlock: 0, idle: 0, evictedByBudget: 0 };
+      for (let step = 0; step < 500; step++) {
+        now += 1_000 * (rng.nextUint32() % 5);
+        const op = rng.nextUint32() % 10;
+        const key = randomKey(rng);
+        if (op < 4) {
+          const before = evicted.length;
+          insert(key);
+          counts.insert += 1;
+          if (evicted.length > before) counts.evictedByBudget += 1;
+        } else if (op < 7) {
+          const match = tree.matchPrefix(NS, key);
+          expect(joined(match.values)).toEqual(expectedItems(key, match.length));
+          counts.match += 1;
+          if (match.node !== null && op === 6) {
+            tree.lock(match.node);
+            locks.push({ node: match.node, key: key.slice(0, match.length) });
+            counts.lock += 1;
+          }
+        } else if (op < 9 && locks.length > 0) {
+          const [released] = locks.splice(rng.nextUint32() % locks.length, 1);
+          tree.unlock(released.node);
+          counts.unlock += 1;
+        } else {
+          tree.evictIdle();
+          counts.idle += 1;
         }
-      } else if (op < 9 && locks.length > 0) {
-        const [released] = locks.splice(rng.nextUint32() % locks.length, 1);
-        tree.unlock(released.node);
-        counts.unlock += 1;
-      } else {
-        tree.evictIdle();
-        counts.idle += 1;
-      }
 
-      // Every byte made for the tree is either still in it or was handed back through onEvict.
-      const createdTokens = factoryCalls.reduce((sum, [start, end]) => sum + end - start, 0);
-      const evictedTokens = evicted.reduce((sum, items) => sum + items.length, 0);
-      expect(tree.totalBytes).toBe((createdTokens - evictedTokens) * BYTES_PER_TOKEN);
-      expect(tree.lockedBytes).toBeLessThanOrEqual(tree.totalBytes);
-      expect(tree.totalBytes).toBeLessThanOrEqual(budgetTokens * BYTES_PER_TOKEN);
-      for (const { node, key: lockedKey } of locks) {
-        expect(node.evicted).toBe(false);
-        expect(node.lockCount).toBeGreaterThan(0);
-        expect(node.depth).toBe(lockedKey.length);
+        // Every byte made for the tree is either still in it or was handed back through onEvict.
+        const createdTokens = factoryCalls.reduce((sum, [start, end]) => sum + end - start, 0);
+        const evictedTokens = evicted.reduce((sum, items) => sum + items.length, 0);
+        expect(tree.totalBytes).toBe((createdTokens - evictedTokens) * BYTES_PER_TOKEN);
+        expect(tree.lockedBytes).toBeLessThanOrEqual(tree.totalBytes);
+        expect(tree.totalBytes).toBeLessThanOrEqual(budgetTokens * BYTES_PER_TOKEN);
+        for (const { node, key: lockedKey } of locks) {
+          expect(node.evicted).toBe(false);
+          expect(node.lockCount).toBeGreaterThan(0);
+          expect(node.depth).toBe(lockedKey.length);
+        }
       }
-    }
-    // The run exercised every path, including evictions under budget pressure.
-    expect(Object.values(counts).every((n) => n > 5)).toBe(true);
-    for (const { node } of locks) tree.unlock(node);
-    tree.evict(Infinity);
-    expect(tree.totalBytes).toBe(0);
-  });
+      // The run exercised every path, including evictions under budget pressure.
+      expect(Object.values(counts).every((n) => n > 5)).toBe(true);
+      for (const { node } of locks) tree.unlock(node);
+      tree.evict(Infinity);
+      expect(tree.totalBytes).toBe(0);
+    },
+  );
 });

@@ -1,5 +1,3 @@
-import type { KeyToken, PrefixKey } from "@/lib/cache/prefixKey";
-
 /**
  * L2: an in-process radix tree of KV prefixes, generic over what a stored segment is, so it can be tested with plain
  * arrays and hold onnxruntime KV slices in the engine.
@@ -22,13 +20,18 @@ import type { KeyToken, PrefixKey } from "@/lib/cache/prefixKey";
  *   reuses from match until its prefill no longer reads that KV.
  * - `evict(bytes)`, `evictIdle(now)`, `evictNamespace(ns)` free leaves.
  *
+ * Eviction order is a strategy (evictionPolicy.ts, after SGLang's `evict_policy`): least recently used by default.
+ * The tree keeps the set of evictable nodes — unlocked leaves — in a heap ordered by the policy, updated whenever a
+ * node is used, locked, unlocked, gains or loses its last child; so a budget eviction takes the first leaf at once
+ * instead of scanning every namespace (scripts/bench-prefix-tree.ts measures it).
+ *
  * Invariants:
  * - value.length === key.length on every node, and `split` conserves bytes (head.bytes + tail.bytes === bytes), so
  *   `totalBytes` is always the sum of the stored values' bytes.
- * - Only unlocked leaves are evicted, least recently used first; a leaf's parent becomes a candidate once it is an
- *   unlocked leaf itself. Hence a locked node and all its ancestors are never evicted.
- * - A node's lock count is at least each child's (locks count along the path), and its last use is at least each
- *   child's (every use marks the whole path), so LRU order never evicts a parent before its children.
+ * - Only unlocked leaves are evicted, in the policy's order; a leaf's parent becomes a candidate once it is an
+ *   unlocked leaf itself. Hence a locked node and all its ancestors are never evicted, and no policy evicts a parent
+ *   before its children. A node's lock count is at least each child's (locks count along the path).
+ * - The evictable heap holds exactly the tree's unlocked leaves (roots and evicted nodes never).
  * - totalBytes <= budgetBytes at all times: an insert either makes room by evicting unlocked entries outside its own
  *   path or, when even that would not be enough, is refused (a lock never adds bytes, splits conserve them).
  * - `lockedBytes` is the sum of the values of nodes with a lock count above zero.
@@ -36,6 +39,11 @@ import type { KeyToken, PrefixKey } from "@/lib/cache/prefixKey";
  * Every value the tree lets go of — evicted for the budget, for idleness or by a flush, or refused at insert — is handed
  * to `onEvict` with the reason, so the owner can release its memory and count it.
  */
+
+import { evictionOrder, leastRecentlyUsed, type EvictionFacts, type EvictionPolicy } from "@/lib/cache/evictionPolicy";
+import { IndexedMinHeap } from "@/lib/cache/indexedHeap";
+import type { KeyToken, PrefixKey } from "@/lib/cache/prefixKey";
+
 export interface SegmentValue<Self> {
   /** Number of key tokens (prompt positions) this value covers. */
   readonly length: number;
@@ -53,6 +61,8 @@ export interface PrefixTreeOptions<V> {
   /** Milliseconds; Date.now unless a test drives time. */
   readonly clock?: () => number;
   readonly onEvict?: (value: V, namespace: string, reason: PrefixEvictionReason) => void;
+  /** Which unlocked leaf goes first when room is needed; least recently used unless given. */
+  readonly evictionPolicy?: EvictionPolicy;
 }
 
 export type PrefixEvictionReason = "budget" | "idle" | "flush" | "refused";
@@ -83,11 +93,13 @@ export interface PrefixInsert {
   readonly addedLength: number;
 }
 
-class TreeNode<V> implements PrefixNodeView {
+class TreeNode<V> implements PrefixNodeView, EvictionFacts {
   readonly children = new Map<KeyToken, TreeNode<V>>();
   lockCount = 0;
-  /** Logical time of the last use: a counter, so LRU order has no ties. */
+  /** Logical time of the last use: a counter, so eviction order has no ties. */
   lastUse = 0;
+  uses = 0;
+  storedAt = 0;
   lastAccessMs = 0;
   evicted = false;
 
@@ -112,6 +124,9 @@ export class PrefixTree<V extends SegmentValue<V>> {
   private readonly clock: () => number;
   private readonly onEvict: ((value: V, namespace: string, reason: PrefixEvictionReason) => void) | undefined;
   private readonly roots = new Map<string, TreeNode<V>>();
+  private readonly order: (a: TreeNode<V>, b: TreeNode<V>) => number;
+  /** The unlocked leaves of every namespace, first to evict on top. */
+  private readonly evictable: IndexedMinHeap<TreeNode<V>>;
   private bytes = 0;
   private locked = 0;
   private nodes = 0;
@@ -125,6 +140,8 @@ export class PrefixTree<V extends SegmentValue<V>> {
     }
     this.clock = options.clock ?? Date.now;
     this.onEvict = options.onEvict;
+    this.order = evictionOrder(options.evictionPolicy ?? leastRecentlyUsed);
+    this.evictable = new IndexedMinHeap(this.order);
   }
 
   get totalBytes(): number {
@@ -200,23 +217,23 @@ export class PrefixTree<V extends SegmentValue<V>> {
     if (value.length !== key.length - matched) {
       throw new RangeError(`PrefixTree.insert: makeValue(${matched}, ${key.length}) covers ${value.length} tokens`);
     }
-    // The path the new leaf hangs from is protected while room is made, so room is made among the others only.
-    this.addLock(node, +1);
-    const fits = this.locked + value.bytes <= this.budgetBytes;
-    if (fits) {
-      const leaf = new TreeNode<V>(this, namespace, key.slice(matched), value, node, key.length);
-      node.children.set(leaf.key[0], leaf);
-      this.touch(leaf, use);
-      this.bytes += value.bytes;
-      this.nodes += 1;
-      if (this.bytes > this.budgetBytes) this.evict(this.bytes - this.budgetBytes);
-    }
-    this.addLock(node, -1);
-    if (!fits) {
+    if (this.lockedBytesWith(node) + value.bytes > this.budgetBytes) {
       this.onEvict?.(value, namespace, "refused");
       this.dropIfEmpty(root);
+      return { reusedLength: matched, addedLength: 0 };
     }
-    return { reusedLength: matched, addedLength: fits ? key.length - matched : 0 };
+    const leaf = new TreeNode<V>(this, namespace, key.slice(matched), value, node, key.length);
+    leaf.storedAt = use;
+    node.children.set(leaf.key[0], leaf);
+    this.refresh(node);
+    this.touch(leaf, use);
+    this.bytes += value.bytes;
+    this.nodes += 1;
+    // The new leaf and its path are protected while room is made, so room is made among the others only.
+    this.addLock(leaf, +1);
+    if (this.bytes > this.budgetBytes) this.evict(this.bytes - this.budgetBytes);
+    this.addLock(leaf, -1);
+    return { reusedLength: matched, addedLength: key.length - matched };
   }
 
   lock(view: PrefixNodeView): void {
@@ -231,21 +248,35 @@ export class PrefixTree<V extends SegmentValue<V>> {
     this.addLock(node, -1);
   }
 
-  /** Frees at least `bytesNeeded` if unlocked leaves allow, least recently used first; returns the bytes freed. */
+  /** Frees at least `bytesNeeded` if unlocked leaves allow, in the policy's order; returns the bytes freed. */
   evict(bytesNeeded: number): number {
-    return this.evictLeaves([...this.roots.values()], "budget", () => true, (freed) => freed >= bytesNeeded);
+    let freed = 0;
+    while (freed < bytesNeeded) {
+      const leaf = this.evictable.peek();
+      if (leaf === undefined) break;
+      freed += this.removeLeaf(leaf, "budget");
+    }
+    return freed;
   }
 
   /** Evicts every unlocked subtree unused for at least the idle TTL; returns the bytes freed. */
   evictIdle(now: number = this.clock()): number {
     const cutoff = now - this.idleTtlMs;
-    return this.evictLeaves([...this.roots.values()], "idle", (node) => node.lastAccessMs <= cutoff, () => false);
+    return this.evictWhere(this.evictable.values(), "idle", (node) => node.lastAccessMs <= cutoff);
   }
 
   /** Flush: evicts everything unlocked in one namespace; returns the bytes freed. */
   evictNamespace(namespace: string): number {
     const root = this.roots.get(namespace);
-    return root === undefined ? 0 : this.evictLeaves([root], "flush", () => true, () => false);
+    if (root === undefined) return 0;
+    const leaves: TreeNode<V>[] = [];
+    const stack = [root];
+    while (stack.length > 0) {
+      const node = stack.pop()!;
+      if (this.evictable.has(node)) leaves.push(node);
+      for (const child of node.children.values()) stack.push(child);
+    }
+    return this.evictWhere(leaves, "flush", () => true);
   }
 
   /** Adds `delta` to the lock count of `node` and its ancestors (roots excluded), keeping `lockedBytes` in step. */
@@ -253,8 +284,24 @@ export class PrefixTree<V extends SegmentValue<V>> {
     for (let n = node; !n.isRoot; n = n.parent!) {
       const wasLocked = n.lockCount > 0;
       n.lockCount += delta;
-      if (wasLocked !== n.lockCount > 0) this.locked += delta * n.value!.bytes;
+      if (wasLocked !== n.lockCount > 0) {
+        this.locked += delta * n.value!.bytes;
+        this.refresh(n);
+      }
     }
+  }
+
+  /** `lockedBytes` as it would be with `node`'s path locked too (the part of an insert no eviction can free). */
+  private lockedBytesWith(node: TreeNode<V>): number {
+    let bytes = this.locked;
+    for (let n = node; !n.isRoot && n.lockCount === 0; n = n.parent!) bytes += n.value!.bytes;
+    return bytes;
+  }
+
+  /** Puts `node` into the evictable heap, re-places it, or takes it out, after whatever changed about it. */
+  private refresh(node: TreeNode<V>): void {
+    if (!node.isRoot && !node.evicted && node.children.size === 0 && node.lockCount === 0) this.evictable.upsert(node);
+    else this.evictable.delete(node);
   }
 
   private nextUse(): number {
@@ -264,7 +311,9 @@ export class PrefixTree<V extends SegmentValue<V>> {
 
   private touch(node: TreeNode<V>, use: number): void {
     node.lastUse = use;
+    node.uses += 1;
     node.lastAccessMs = this.clock();
+    this.refresh(node);
   }
 
   private own(view: PrefixNodeView): TreeNode<V> {
@@ -286,6 +335,8 @@ export class PrefixTree<V extends SegmentValue<V>> {
     const upper = new TreeNode<V>(this, node.namespace, node.key.slice(0, at), head, parent, node.depth - node.key.length + at);
     upper.lockCount = node.lockCount;
     upper.lastUse = node.lastUse;
+    upper.uses = node.uses;
+    upper.storedAt = node.storedAt;
     upper.lastAccessMs = node.lastAccessMs;
     parent.children.set(upper.key[0], upper);
     node.key = node.key.slice(at);
@@ -297,41 +348,34 @@ export class PrefixTree<V extends SegmentValue<V>> {
   }
 
   /**
-   * Evicts unlocked leaves under `roots` that pass `eligible`, least recently used first, until `enough(bytes freed so
-   * far)` or no candidate is left; returns the bytes freed. A parent left as an unlocked, eligible leaf joins the
-   * candidates.
+   * Evicts the evictable `candidates` that pass `eligible`, in the policy's order, and each parent that becomes an
+   * eligible evictable leaf on the way; returns the bytes freed.
    */
-  private evictLeaves(
-    roots: readonly TreeNode<V>[],
-    reason: PrefixEvictionReason,
-    eligible: (node: TreeNode<V>) => boolean,
-    enough: (freedBytes: number) => boolean,
-  ): number {
-    const candidates = new LeastUsedFirst<V>();
-    const isCandidate = (node: TreeNode<V>) =>
-      !node.isRoot && node.children.size === 0 && node.lockCount === 0 && eligible(node);
-    const stack = [...roots];
-    while (stack.length > 0) {
-      const node = stack.pop()!;
-      if (isCandidate(node)) candidates.push(node);
-      for (const child of node.children.values()) stack.push(child);
-    }
+  private evictWhere(candidates: readonly TreeNode<V>[], reason: PrefixEvictionReason, eligible: (node: TreeNode<V>) => boolean): number {
+    const queue = new IndexedMinHeap(this.order);
+    for (const node of candidates) if (eligible(node)) queue.upsert(node);
     let freed = 0;
-    while (!enough(freed)) {
-      const leaf = candidates.pop();
-      if (leaf === undefined) break;
+    for (let leaf = queue.pop(); leaf !== undefined; leaf = queue.pop()) {
       const parent = leaf.parent!;
-      const value = leaf.value!;
-      parent.children.delete(leaf.key[0]);
-      leaf.evicted = true;
-      this.bytes -= value.bytes;
-      this.nodes -= 1;
-      freed += value.bytes;
-      this.onEvict?.(value, leaf.namespace, reason);
-      if (isCandidate(parent)) candidates.push(parent);
-      this.dropIfEmpty(parent);
+      freed += this.removeLeaf(leaf, reason);
+      if (this.evictable.has(parent) && eligible(parent)) queue.upsert(parent);
     }
     return freed;
+  }
+
+  /** Takes an unlocked leaf out of the tree and hands its value to `onEvict`; returns its bytes. */
+  private removeLeaf(leaf: TreeNode<V>, reason: PrefixEvictionReason): number {
+    const parent = leaf.parent!;
+    const value = leaf.value!;
+    parent.children.delete(leaf.key[0]);
+    leaf.evicted = true;
+    this.evictable.delete(leaf);
+    this.bytes -= value.bytes;
+    this.nodes -= 1;
+    this.onEvict?.(value, leaf.namespace, reason);
+    this.refresh(parent);
+    this.dropIfEmpty(parent);
+    return value.bytes;
   }
 
   private dropIfEmpty(node: TreeNode<V>): void {
@@ -344,42 +388,4 @@ function commonLength(edge: readonly KeyToken[], key: PrefixKey, offset: number)
   let n = 0;
   while (n < limit && edge[n] === key[offset + n]) n += 1;
   return n;
-}
-
-/** A binary min-heap of nodes by last use: the eviction order. */
-class LeastUsedFirst<V> {
-  private readonly heap: TreeNode<V>[] = [];
-
-  push(node: TreeNode<V>): void {
-    const heap = this.heap;
-    heap.push(node);
-    let i = heap.length - 1;
-    while (i > 0) {
-      const up = (i - 1) >> 1;
-      if (heap[up].lastUse <= heap[i].lastUse) break;
-      [heap[up], heap[i]] = [heap[i], heap[up]];
-      i = up;
-    }
-  }
-
-  pop(): TreeNode<V> | undefined {
-    const heap = this.heap;
-    const top = heap[0];
-    const last = heap.pop();
-    if (heap.length > 0 && last !== undefined) {
-      heap[0] = last;
-      let i = 0;
-      for (;;) {
-        const left = 2 * i + 1;
-        const right = left + 1;
-        let least = i;
-        if (left < heap.length && heap[left].lastUse < heap[least].lastUse) least = left;
-        if (right < heap.length && heap[right].lastUse < heap[least].lastUse) least = right;
-        if (least === i) break;
-        [heap[least], heap[i]] = [heap[i], heap[least]];
-        i = least;
-      }
-    }
-    return top;
-  }
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseImageId } from "@/lib/ids";
-import { preprocessDigest, type FeatureIdentity } from "@/lib/cache/keys";
+import { preprocessDigest, type FeatureIdentity } from "@/lib/cache/featureIdentity";
 import {
   isDeterministic,
   responseIdentity,

@@ -1,8 +1,3 @@
-import type { Brand } from "@/lib/ids";
-import { digestJson, type Digest, type JsonValue } from "@/lib/cache/canonicalJson";
-import { featureKey, type FeatureIdentity } from "@/lib/cache/keys";
-import { normalizeText } from "@/lib/cache/textNormalize";
-
 /**
  * What makes two chat requests deserve the same stored answer (L3), short of the tenant and model fingerprint, which
  * the key adds (keys.ts).
@@ -22,6 +17,12 @@ import { normalizeText } from "@/lib/cache/textNormalize";
  * SimHash compares only the newest turn's text within the bucket. Fuzzing the whole conversation instead would let a
  * long history drown a changed final question ("… on the left?" vs "… on the right?") under a few flipped bits.
  */
+
+import type { Brand } from "@/lib/ids";
+import { digestJson, type Digest, type JsonValue } from "@/lib/cache/canonicalJson";
+import { featureKey, type FeatureIdentity } from "@/lib/cache/featureIdentity";
+import { normalizeText } from "@/lib/cache/textNormalize";
+
 export type ChatRole = "system" | "user" | "assistant";
 
 export interface ConversationTurn {

@@ -1,5 +1,3 @@
-import { z } from "zod";
-
 /**
  * The L3 value: one stored answer, as JSON text.
  *
@@ -10,6 +8,9 @@ import { z } from "zod";
  * Invariants checked on both encode and decode: the format version matches; token ids are non-negative integers;
  * `usage.completionTokens` equals the number of tokens. A value that fails any check is a miss, never a partial answer.
  */
+
+import { z } from "zod";
+
 export const RESPONSE_RECORD_VERSION = 1;
 
 const responseRecordSchema = z

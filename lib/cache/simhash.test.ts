@@ -2,11 +2,15 @@ import { describe, expect, it } from "vitest";
 import {
   DEFAULT_NEAR_DUPLICATE_DISTANCE,
   hammingDistance,
-  isNearDuplicate,
   simHash,
   type SimHash64,
 } from "@/lib/cache/simhash";
 import { createRng } from "@/lib/model/sampling/prng";
+
+/** What L3's near-duplicate matching accepts (l3Responses.ts): at most the default distance apart. */
+function isNearDuplicate(a: SimHash64, b: SimHash64): boolean {
+  return hammingDistance(a, b) <= DEFAULT_NEAR_DUPLICATE_DISTANCE;
+}
 
 // The same request typed differently: punctuation, spelling variants, a typo, filler words, a synonym.
 const NEAR_DUPLICATES: [string, string][] = [

@@ -1,7 +1,3 @@
-import { createHash } from "node:crypto";
-import type { Brand } from "@/lib/ids";
-import { normalizeText } from "@/lib/cache/textNormalize";
-
 /**
  * 64-bit SimHash (Charikar) for opt-in near-duplicate matching in L3: texts that differ by a typo, a word or
  * punctuation get fingerprints a few bits apart; unrelated texts land about 32 bits apart.
@@ -15,6 +11,11 @@ import { normalizeText } from "@/lib/cache/textNormalize";
  * The fingerprint is 16 lowercase hex characters, so it can be stored as-is next to an L3 entry.
  * A text with no words hashes to all zeros.
  */
+
+import { createHash } from "node:crypto";
+import type { Brand } from "@/lib/ids";
+import { normalizeText } from "@/lib/cache/textNormalize";
+
 export type SimHash64 = Brand<string, "SimHash64">;
 
 /** Maximum Hamming distance still counted as a near duplicate; chosen on the labelled pairs in simhash.test.ts. */
@@ -48,10 +49,6 @@ export function simHash(text: string): SimHash64 {
 export function hammingDistance(a: SimHash64, b: SimHash64): number {
   return popcount32(parseInt(a.slice(0, 8), 16) ^ parseInt(b.slice(0, 8), 16)) +
     popcount32(parseInt(a.slice(8), 16) ^ parseInt(b.slice(8), 16));
-}
-
-export function isNearDuplicate(a: SimHash64, b: SimHash64, maxDistance = DEFAULT_NEAR_DUPLICATE_DISTANCE): boolean {
-  return hammingDistance(a, b) <= maxDistance;
 }
 
 function popcount32(value: number): number {

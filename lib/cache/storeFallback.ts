@@ -1,8 +1,3 @@
-import type { CacheLevel } from "@/lib/cache/keys";
-import type { BlobStore } from "@/lib/cache/store/blobStore";
-import type { Logger } from "@/lib/log";
-import { storeFallbacks } from "@/lib/metrics/cacheMetrics";
-
 /**
  * How L1 and L3 notice that the shared store (Redis) is down and say so: every operation that had to make do with the
  * in-process layer alone is counted in `vlcache_cache_store_fallbacks_total{level}`, and one log line marks each
@@ -11,6 +6,12 @@ import { storeFallbacks } from "@/lib/metrics/cacheMetrics";
  * Recovery needs nothing from here: the store reconnects by itself (RedisBlobStore) and the next operation that finds
  * it healthy uses it again.
  */
+
+import type { CacheLevel } from "@/lib/api/types";
+import type { BlobStore } from "@/lib/cache/store/blobStore";
+import type { Logger } from "@/lib/log";
+import { storeFallbacks } from "@/lib/metrics/cacheMetrics";
+
 export class StoreFallback {
   private degraded = false;
 

@@ -1,6 +1,7 @@
 /**
  * Every way an image upload can be refused, as one discriminated union: `code` is what clients branch on and
- * appears in the JSON body `{error: {code, message}}`; the HTTP status follows from the code alone.
+ * appears in the JSON body `{error: {code, message}}`. Every one is the request's fault; the HTTP status follows from
+ * the code alone (lib/server/requestError.ts).
  *
  * Invariant: an upload that ends in one of these errors has changed nothing (nothing stored, nothing counted as an
  * image), because every check runs before the first write.
@@ -17,22 +18,6 @@ export type IngestError =
   | { code: "too_many_pixels"; message: string; width: number; height: number; limitPixels: number };
 
 export type IngestErrorCode = IngestError["code"];
-
-const HTTP_STATUS: Record<IngestErrorCode, 400 | 413 | 415 | 422> = {
-  not_multipart: 400,
-  malformed_multipart: 400,
-  empty_body: 400,
-  missing_image: 400,
-  empty_image: 400,
-  payload_too_large: 413,
-  unsupported_media_type: 415,
-  invalid_image: 422,
-  too_many_pixels: 422,
-};
-
-export function ingestErrorStatus(error: IngestError): 400 | 413 | 415 | 422 {
-  return HTTP_STATUS[error.code];
-}
 
 export const ingestError = {
   notMultipart: (contentType: string | null): IngestError => ({

@@ -1,15 +1,3 @@
-import type { FeatureDtype } from "@/lib/cache/featureRecord";
-import type { FeatureIdentity, FeatureKey } from "@/lib/cache/keys";
-import type { PrefixKey } from "@/lib/cache/prefixKey";
-import type { ResolvedGenerationParams } from "@/lib/cache/responseIdentity";
-import type { ResponseRecord } from "@/lib/cache/responseRecord";
-import type { ModelFingerprint, TenantId } from "@/lib/ids";
-import type { ImageFeatures } from "@/lib/model/engine/imageFeatures";
-import { releaseKvCache, type KvCache } from "@/lib/model/engine/kvCache";
-import type { ImageGrid } from "@/lib/model/positions/mrope";
-import type { FeatureSource, ResponseCacheResult } from "./events";
-import type { CacheFlags } from "./request";
-
 /**
  * The three places where the cache levels enter the generation pipeline. The pipeline calls them at fixed points and
  * trusts their answers; what is cached, where, and for how long is entirely theirs. The pass-through implementations
@@ -25,6 +13,19 @@ import type { CacheFlags } from "./request";
  * (a level switched off is neither read nor written). Seams must not throw for cache trouble (a broken entry is a
  * miss); an exception from a seam fails the request.
  */
+
+import type { FeatureDtype } from "@/lib/cache/featureRecord";
+import type { FeatureIdentity, FeatureKey } from "@/lib/cache/featureIdentity";
+import type { PrefixKey } from "@/lib/cache/prefixKey";
+import type { ResolvedGenerationParams } from "@/lib/cache/responseIdentity";
+import type { ResponseRecord } from "@/lib/cache/responseRecord";
+import type { ModelFingerprint, TenantId } from "@/lib/ids";
+import type { ImageFeatures } from "@/lib/model/engine/imageFeatures";
+import { releaseKvCache, type KvCache } from "@/lib/model/engine/kvCache";
+import type { ImageGrid } from "@/lib/model/positions/mrope";
+import type { FeatureSource, ResponseCacheResult } from "./events";
+import type { CacheFlags } from "./request";
+
 export interface SeamContext {
   readonly tenant: TenantId;
   readonly model: ModelFingerprint;

@@ -1,11 +1,15 @@
+import type { Fault } from "@/lib/fault";
+
 /**
  * Why a generation request was refused. Every refusal happens BEFORE any model compute (no vision encode, no prefill)
  * and changes nothing: no queue slot is held, no cache is read or written past the L3 look-up.
  *
- * `code` is what the API puts in `{error: {code, message}}`; `status` is the HTTP status it maps to. A bundle that
- * cannot be loaded is not an InferenceError: it surfaces as the engine's BundleLoadError (file + reason) from
- * `loadInferenceModel`.
+ * `code` is what the API puts in `{error: {code, message}}` (lib/server/requestError.ts maps it to an HTTP status);
+ * `fault` says whose fault it is: the request's, or the server's for a store outage or a full queue (both pass: a
+ * retry may succeed). A bundle that cannot be loaded is not an InferenceError: it surfaces as the engine's
+ * BundleLoadError (file + reason) from `loadInferenceModel`.
  */
+
 export type InferenceErrorCode =
   | "invalid_request"
   | "image_not_found"
@@ -16,30 +20,30 @@ export type InferenceErrorCode =
   | "store_unavailable"
   | "queue_full";
 
-const STATUS: Record<InferenceErrorCode, number> = {
-  invalid_request: 400,
-  image_not_found: 404,
-  image_too_large: 413,
-  invalid_image: 422,
-  unsupported_media_type: 415,
-  prompt_too_long: 400,
-  store_unavailable: 503,
-  queue_full: 503,
+const FAULT: Record<InferenceErrorCode, Fault> = {
+  invalid_request: "request",
+  image_not_found: "request",
+  image_too_large: "request",
+  invalid_image: "request",
+  unsupported_media_type: "request",
+  prompt_too_long: "request",
+  store_unavailable: "server",
+  queue_full: "server",
 };
 
 export class InferenceError extends Error {
-  readonly status: number;
+  readonly fault: Fault;
   constructor(
     readonly code: InferenceErrorCode,
     message: string,
   ) {
     super(message);
     this.name = "InferenceError";
-    this.status = STATUS[code];
+    this.fault = FAULT[code];
   }
 }
 
-/** The engine's wait queue is full. The API answers 503 with `Retry-After: retryAfterSeconds`. */
+/** The engine's wait queue is full; the API tells the client to retry after `retryAfterSeconds`. */
 export class QueueFullError extends InferenceError {
   constructor(
     readonly queueLength: number,

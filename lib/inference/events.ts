@@ -1,5 +1,3 @@
-import type { ChatMetaEvent, FeatureSource, ResponseCacheResult } from "@/lib/api/types";
-
 /**
  * What `generate` streams, in this order:
  *
@@ -13,6 +11,9 @@ import type { ChatMetaEvent, FeatureSource, ResponseCacheResult } from "@/lib/ap
  * that was accepted — also a cancelled one, which skips `meta` when it was cancelled while queued or while its
  * image features were being computed.
  */
+
+import type { ChatMetaEvent, FeatureSource, ResponseCacheResult } from "@/lib/api/types";
+
 export type GenerationEvent = AcceptedEvent | MetaEvent | TokenEvent | DoneEvent;
 
 export interface AcceptedEvent {

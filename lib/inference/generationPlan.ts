@@ -1,7 +1,12 @@
+/**
+ * Everything about a request that can be known without running the model, worked out before it may wait for the
+ * engine: the images (resolved, sized, identified), the prompt tokens, the prompt's cache key and — for a
+ * deterministic request — what its answer depends on (L3). Every refusal of a request happens here, so a request
+ * that passes planning is refused by nothing but a full queue.
+ */
+
 import type { FeatureDtype } from "@/lib/cache/featureRecord";
-import { featureKey, type FeatureIdentity, type FeatureKey } from "@/lib/cache/keys";
 import { buildPrefixKey, type PrefixKey } from "@/lib/cache/prefixKey";
-import { planImage, type GridThw } from "@/lib/images/preprocess/imageGrid";
 import { ImagePreprocessError } from "@/lib/images/preprocess/errors";
 import { isDeterministic } from "@/lib/model/sampling/samplingParams";
 import type { ChatMessage, ContentPart } from "@/lib/text/chatTemplate";
@@ -11,20 +16,12 @@ import type { ResponsePart, ResponseRequest } from "./cacheSeams";
 import { InferenceError } from "./errors";
 import type { ImageSource } from "./imageSource";
 import type { InferenceModel } from "./inferenceModel";
+import { modelImage, type ModelImage } from "./modelImage";
 import type { GenerationRequest, ImagePart } from "./request";
 import { resolveRequestImages, type RequestImage } from "./requestImages";
 
-/**
- * Everything about a request that can be known without running the model, worked out before it may wait for the
- * engine: the images (resolved, sized, identified), the prompt tokens, the prompt's cache key and — for a
- * deterministic request — what its answer depends on (L3). Every refusal of a request happens here, so a request
- * that passes planning is refused by nothing but a full queue.
- */
-export interface PlannedImage {
+export interface PlannedImage extends ModelImage {
   readonly image: RequestImage;
-  readonly grid: GridThw;
-  readonly identity: FeatureIdentity;
-  readonly key: FeatureKey;
 }
 
 export interface GenerationPlan {
@@ -52,10 +49,7 @@ export interface PlanDeps {
 export async function planGeneration(request: GenerationRequest, deps: PlanDeps): Promise<GenerationPlan> {
   const imageParts = request.messages.flatMap((m) => (typeof m.content === "string" ? [] : m.content.filter((p): p is ImagePart => p.type === "image")));
   const resolved = await resolveRequestImages(imageParts, { source: deps.images, tenant: request.tenant, maxImagePixels: deps.maxImagePixels });
-  const images = resolved.map((image): PlannedImage => {
-    const identity: FeatureIdentity = { imageId: image.imageId, preprocess: deps.model.preprocessDigest, storage: deps.featureStorage };
-    return { image, grid: gridOf(image, deps.model), identity, key: featureKey(identity) };
-  });
+  const images = resolved.map((image): PlannedImage => ({ image, ...describeImage(image, deps) }));
 
   const prompt = buildPrompt(request, images, deps.model);
   if (prompt.inputIds.length >= deps.contextTokens) {
@@ -78,9 +72,9 @@ export async function planGeneration(request: GenerationRequest, deps: PlanDeps)
   };
 }
 
-function gridOf(image: RequestImage, model: InferenceModel): GridThw {
+function describeImage(image: RequestImage, deps: PlanDeps): ModelImage {
   try {
-    return planImage(image.width, image.height, model.preprocessor).grid;
+    return modelImage(deps.model, deps.featureStorage, image);
   } catch (error) {
     if (error instanceof ImagePreprocessError && error.code !== "invalid_preprocessor_config") {
       throw new InferenceError(error.code === "image_too_large" ? "image_too_large" : "invalid_image", `image ${image.imageId}: ${error.message}`);
@@ -99,7 +93,7 @@ function buildPrompt(request: GenerationRequest, images: readonly PlannedImage[]
   } catch (error) {
     // Template failures caused by the request (an image in a system message, text spelling out <|image_pad|>) are the
     // request's fault; a broken tokenizer or template is the server's and stays a TextError.
-    if (error instanceof TextError && error.status === 400) throw new InferenceError("invalid_request", error.message);
+    if (error instanceof TextError && error.fault === "request") throw new InferenceError("invalid_request", error.message);
     throw error;
   }
 }

@@ -1,7 +1,6 @@
-import type { FeatureKey } from "@/lib/cache/keys";
+import type { FeatureKey } from "@/lib/cache/featureIdentity";
 import type { PrefixKey } from "@/lib/cache/prefixKey";
 import type { ImageFeatures } from "@/lib/model/engine/imageFeatures";
-import { visionEncoderRunsSaved } from "@/lib/metrics/cacheMetrics";
 import { releaseKvCache, type KvCache } from "@/lib/model/engine/kvCache";
 import { TokenSampler } from "@/lib/model/sampling/tokenSampler";
 import type { CacheSeams, FeatureResult, PrefixHit, SeamContext } from "./cacheSeams";
@@ -149,8 +148,6 @@ async function imageFeatures(input: RunInput, needed: readonly boolean[]): Promi
     };
     const result = await seams.features.getFeatures({ identity: image.identity, key: image.key, grid: image.grid, required }, compute, ctx);
     if (result === null && required) throw new Error(`features seam gave no features for required image ${image.identity.imageId}`);
-    // A run saved by the prefix cache; the features seam counts the runs it saves for required images.
-    if (!required) visionEncoderRunsSaved.inc();
     results.set(image.key, result);
     if (result !== null) distinct.push({ imageId: image.identity.imageId, source: result.source });
   }

@@ -1,17 +1,18 @@
-import type { BlobStore } from "@/lib/cache/store/blobStore";
-import type { ImageId, TenantId } from "@/lib/ids";
-import type { RgbImage } from "@/lib/images/preprocess/resizeImage";
-import { loadCanonicalImage, loadImageRecord } from "@/lib/server/images";
-import { InferenceError } from "./errors";
-
 /**
- * Where images named by id come from: the canonical images stored by uploads (lib/server/images.ts).
+ * Where images named by id come from: the canonical images stored by uploads (lib/images/imageStore.ts).
  *
  * Size and pixels are separate look-ups because the prompt needs only the size (it fixes the image's grid and token
  * count), while pixels are needed only when the features must be computed; with the features cached, the PNG is
  * never decoded. Both answer null for an unknown or expired image and throw `store_unavailable` while the store is
  * down (the store fails soft, so a null during an outage does not mean "unknown").
  */
+
+import type { BlobStore } from "@/lib/cache/store/blobStore";
+import type { ImageId, TenantId } from "@/lib/ids";
+import type { RgbImage } from "@/lib/images/preprocess/resizeImage";
+import { loadCanonicalImage, loadImageRecord } from "@/lib/images/imageStore";
+import { InferenceError } from "./errors";
+
 export interface ImageSource {
   size(imageId: ImageId, tenant: TenantId): Promise<{ width: number; height: number } | null>;
   pixels(imageId: ImageId, tenant: TenantId): Promise<RgbImage | null>;

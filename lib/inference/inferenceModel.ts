@@ -1,6 +1,15 @@
+/**
+ * One bundle, ready to serve: the engine's shared ORT sessions plus everything the pipeline needs around them
+ * (tokenizer, chat template, image preprocessing parameters) and the identities the caches key on.
+ *
+ * Loading fails with the engine's BundleLoadError naming the file and the reason, for the side files too (a broken
+ * tokenizer.json is as fatal as a broken decoder). The side files are read first, so a bad one fails before the ORT
+ * sessions are opened; nothing stays open after a failure.
+ */
+
 import path from "node:path";
 import type { JsonValue } from "@/lib/cache/canonicalJson";
-import { preprocessDigest, type PreprocessDigest } from "@/lib/cache/keys";
+import { preprocessDigest, type PreprocessDigest } from "@/lib/cache/featureIdentity";
 import { modelFingerprint } from "@/lib/cache/modelFingerprint";
 import type { ModelFingerprint } from "@/lib/ids";
 import { loadPreprocessorConfig, type PreprocessorConfig } from "@/lib/images/preprocess/preprocessorConfig";
@@ -12,14 +21,6 @@ import { loadChatTemplate } from "@/lib/text/chatTemplate";
 import { PromptBuilder } from "@/lib/text/prompt";
 import { TextTokenizer } from "@/lib/text/tokenizer";
 
-/**
- * One bundle, ready to serve: the engine's shared ORT sessions plus everything the pipeline needs around them
- * (tokenizer, chat template, image preprocessing parameters) and the identities the caches key on.
- *
- * Loading fails with the engine's BundleLoadError naming the file and the reason, for the side files too (a broken
- * tokenizer.json is as fatal as a broken decoder). The side files are read first, so a bad one fails before the ORT
- * sessions are opened; nothing stays open after a failure.
- */
 export interface InferenceModel {
   readonly dir: string;
   readonly engine: Engine;

@@ -1,24 +1,3 @@
-import type { ImageStatus } from "@/lib/api/types";
-import { followFlushes } from "@/lib/cache/flush";
-import type { FeatureIdentity } from "@/lib/cache/keys";
-import { l2Namespace } from "@/lib/cache/keys";
-import { FeatureCache, type PrecomputeState } from "@/lib/cache/l1Features";
-import { PrefixKvCache } from "@/lib/cache/l2PrefixKv";
-import { ResponseCache, type ResponseQuery } from "@/lib/cache/l3Responses";
-import type { ConversationTurn } from "@/lib/cache/responseIdentity";
-import { RESPONSE_RECORD_VERSION } from "@/lib/cache/responseRecord";
-import type { BlobStore } from "@/lib/cache/store/blobStore";
-import type { CacheSettings } from "@/lib/config";
-import type { ImageId, TenantId } from "@/lib/ids";
-import { planImage } from "@/lib/images/preprocess/imageGrid";
-import type { CanonicalImage } from "@/lib/images/canonicalize";
-import type { Logger } from "@/lib/log";
-import { countLookup } from "@/lib/metrics/cacheMetrics";
-import { releaseKvCache } from "@/lib/model/engine/kvCache";
-import type { CacheSeams, FeatureSeam, PrefixSeam, ResponseRequest, ResponseSeam, SeamContext } from "./cacheSeams";
-import { encodeImage } from "./imageEncoding";
-import type { InferenceModel } from "./inferenceModel";
-
 /**
  * The three cache levels of one served model, and the pipeline's seams (cacheSeams.ts) backed by them:
  * - features → L1 (l1Features.ts): get-or-compute with single flight; the request's `l1` switch off computes without
@@ -27,9 +6,44 @@ import type { InferenceModel } from "./inferenceModel";
  * - responses → L3 (l3Responses.ts) for deterministic requests.
  * Plus the upload side of L1: `precompute` starts encoding a stored image at once, `imageStatus` reports its state.
  *
+ * The features seam reports what became of each image to the one L1 recorder (cacheMetrics.ts `recordFeatureLookup`);
+ * FeatureCache and the generation run count no look-ups themselves.
+ *
  * Every seam checks that the request is for this model: a fingerprint mismatch is a wiring bug, never served.
  * The levels follow admin flushes made by any process sharing the store (flush.ts) for as long as the store is open.
  */
+
+import type { ImageStatus } from "@/lib/api/types";
+import { followFlushes } from "@/lib/cache/flush";
+import { l2Namespace } from "@/lib/cache/keys";
+import { FeatureCache } from "@/lib/cache/l1Features";
+import type { PrecomputeState } from "@/lib/cache/precomputeStatus";
+import { PrefixKvCache } from "@/lib/cache/l2PrefixKv";
+import { ResponseCache, type ResponseQuery } from "@/lib/cache/l3Responses";
+import type { ConversationTurn } from "@/lib/cache/responseIdentity";
+import { RESPONSE_RECORD_VERSION } from "@/lib/cache/responseRecord";
+import type { BlobStore } from "@/lib/cache/store/blobStore";
+import type { CacheSettings } from "@/lib/config";
+import type { ImageId, TenantId } from "@/lib/ids";
+import type { CanonicalImage } from "@/lib/images/canonicalize";
+import type { Logger } from "@/lib/log";
+import { recordFeatureLookup } from "@/lib/metrics/cacheMetrics";
+import { releaseKvCache } from "@/lib/model/engine/kvCache";
+import type { ImageFeatures } from "@/lib/model/engine/imageFeatures";
+import type {
+  CacheSeams,
+  FeatureRequest,
+  FeatureResult,
+  FeatureSeam,
+  PrefixSeam,
+  ResponseRequest,
+  ResponseSeam,
+  SeamContext,
+} from "./cacheSeams";
+import { encodeImage } from "./imageEncoding";
+import type { InferenceModel } from "./inferenceModel";
+import { imageFeatureIdentity, modelImage } from "./modelImage";
+
 export interface ModelCaches {
   readonly features: FeatureCache;
   readonly prefix: PrefixKvCache;
@@ -64,27 +78,25 @@ export function createModelCaches(model: InferenceModel, store: BlobStore, setti
     logger,
   });
   followFlushes(store, { features, prefix, responses }, logger);
-  const identity = (imageId: ImageId): FeatureIdentity => ({ imageId, preprocess: model.preprocessDigest, storage: features.storage });
   const checkModel = (ctx: SeamContext) => {
     if (ctx.model !== model.fingerprint) throw new Error(`cache seams of model ${model.fingerprint} asked for model ${ctx.model}`);
   };
 
+  const lookUpFeatures = async (image: FeatureRequest, compute: () => Promise<ImageFeatures>, ctx: SeamContext): Promise<FeatureResult | null> => {
+    const request = { tenant: ctx.tenant, identity: image.identity, grid: image.grid };
+    if (image.required) return features.getOrCompute(request, compute, { useCache: ctx.flags.l1, signal: ctx.signal });
+    // Prefill will not read these features (the reused prefix covers the image): serve them only when at hand, so the
+    // report still says they are in L1; a miss is no miss of a needed look-up.
+    const cached = ctx.flags.l1 ? await features.lookup(request) : null;
+    return cached === null ? null : { features: cached, source: "l1" };
+  };
   const featureSeam: FeatureSeam = {
     storage: features.storage,
     async getFeatures(image, compute, ctx) {
       checkModel(ctx);
-      if (!image.required) {
-        // Prefill will not read these features (the reused prefix covers the image): serve them only when at hand, so
-        // the report still says they are in L1; a miss is no miss of a needed look-up, so it is not counted.
-        const cached = ctx.flags.l1 ? await features.lookup({ tenant: ctx.tenant, identity: image.identity, grid: image.grid }) : null;
-        if (cached === null) return null;
-        countLookup("l1", "hit");
-        return { features: cached, source: "l1" };
-      }
-      return features.getOrCompute({ tenant: ctx.tenant, identity: image.identity, grid: image.grid }, compute, {
-        useCache: ctx.flags.l1,
-        signal: ctx.signal,
-      });
+      const result = await lookUpFeatures(image, compute, ctx);
+      recordFeatureLookup({ required: image.required, l1: ctx.flags.l1, source: result?.source ?? null });
+      return result;
     },
   };
 
@@ -123,12 +135,12 @@ export function createModelCaches(model: InferenceModel, store: BlobStore, setti
     responses,
     seams: { features: featureSeam, prefix: prefixSeam, responses: responseSeam },
     precompute(image, tenant) {
-      const grid = planImage(image.width, image.height, model.preprocessor).grid;
+      const { identity, grid } = modelImage(model, features.storage, { imageId: image.id, width: image.width, height: image.height });
       const pixels = { data: image.data, width: image.width, height: image.height };
-      return features.precompute({ tenant, identity: identity(image.id), grid }, async () => (await encodeImage(model, pixels)).features);
+      return features.precompute({ tenant, identity, grid }, async () => (await encodeImage(model, pixels)).features);
     },
     imageState(imageId, tenant) {
-      return features.precomputeState({ tenant, identity: identity(imageId) });
+      return features.precomputeState({ tenant, identity: imageFeatureIdentity(model, features.storage, imageId) });
     },
   };
 }

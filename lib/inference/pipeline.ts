@@ -31,9 +31,10 @@ export interface PipelineOptions {
  * Request-level generation over one model: `generate(request)` streams GenerationEvents (events.ts).
  *
  *   validate (zod) → resolve images → plan prompt and check its length      ── refusals: InferenceError
- *   → L3 look-up (deterministic requests) ── hit: replay the stored answer
+ *   → L3 look-up (c, deterministic requests) ── hit: `accepted`, then replay the stored answer
  *   → admit to the engine's queue (QueueFullError) → `accepted` → wait for a slot
- *   → features (a) → prefix (b) → `meta` → prefill → decode, `token`s → prefix insert (b), L3 store (c) → `done`
+ *   → prefix look-up (b) → features (a) of the images prefill reads → `meta` → prefill → decode, `token`s
+ *   → prefix insert (b), L3 store (c) → `done`        (the part holding the slot: generationRun.ts)
  *
  * Errors: a refusal rejects the first `next()` before any event, so a caller can still answer with a plain HTTP
  * error; a failure after `accepted` (the engine failing) rejects a later `next()`. Either way the request's slot and

@@ -71,7 +71,7 @@ describe("parseGenerationRequest", () => {
   ])("refuses %s as invalid_request naming the field", (_name, input, field) => {
     const error = refusal(input);
     expect(error.code).toBe("invalid_request");
-    expect(error.status).toBe(400);
+    expect(error.fault).toBe("request");
     expect(error.message.startsWith(`${field}:`)).toBe(true);
   });
 });

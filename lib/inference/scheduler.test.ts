@@ -59,7 +59,7 @@ describe("GenerationScheduler", () => {
     expect(refusal).toBeInstanceOf(QueueFullError);
     const full = refusal as QueueFullError;
     expect(full.code).toBe("queue_full");
-    expect(full.status).toBe(503);
+    expect(full.fault).toBe("server");
     expect(full.queueLength).toBe(2);
     // 3 runs ahead (1 running + 2 waiting) at the initial 2 s estimate each, one at a time.
     expect(full.retryAfterSeconds).toBe(6);

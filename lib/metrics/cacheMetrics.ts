@@ -1,6 +1,3 @@
-import type { CacheLevel } from "@/lib/cache/keys";
-import { counter, gauge, histogram } from "@/lib/metrics/registry";
-
 /**
  * The cache levels' metrics, all in the process's one registry (registry.ts). The ▶ names of the architecture contract
  * are the first six; the rest add what the summary and operators need on top (saved encoder runs, capacities, store
@@ -9,6 +6,10 @@ import { counter, gauge, histogram } from "@/lib/metrics/registry";
  * `bytes` and `capacity` gauges describe the in-process layer of each level (L1's LRU in front of Redis, L2's prefix
  * tree, L3's in-process layer): what this process holds, not what Redis holds.
  */
+
+import type { CacheLevel, FeatureSource } from "@/lib/api/types";
+import { counter, gauge, histogram } from "@/lib/metrics/registry";
+
 export type CacheResult = "hit" | "miss";
 
 export const visionEncoderRuns = counter({
@@ -74,6 +75,27 @@ export const droppedEntries = counter<"level" | "reason">({
 
 export function countLookup(level: CacheLevel, result: CacheResult): void {
   cacheRequests.inc({ level, result });
+}
+
+/** What became of one distinct image of a request at the features seam (lib/inference/modelCaches.ts reports it). */
+export interface FeatureLookupEvent {
+  /** False when the reused KV prefix covers the image: prefill does not read its features. */
+  readonly required: boolean;
+  /** Whether L1 was consulted (the request's `l1` switch). */
+  readonly l1: boolean;
+  /** Where the features came from; null when none were served (not required and not cached). */
+  readonly source: FeatureSource | null;
+}
+
+/**
+ * The one place that counts L1 look-ups and saved vision-encoder runs, per distinct image of a request: an image the
+ * reused prefix covers saved a run whatever L1 had; a required image saved one when its features were not computed
+ * for this request. A consulted L1 counts a hit when it served features and a miss when they had to be computed.
+ */
+export function recordFeatureLookup(event: FeatureLookupEvent): void {
+  if (!event.required || event.source !== "computed") visionEncoderRunsSaved.inc();
+  if (!event.l1 || event.source === null) return;
+  countLookup("l1", event.source === "computed" ? "miss" : "hit");
 }
 
 /** Records a finished request's time to first token. */

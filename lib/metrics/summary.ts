@@ -1,5 +1,5 @@
 import type { CacheLevelSummary, MetricsSummary, TtftHistogram } from "@/lib/api/types";
-import { CACHE_LEVELS, type CacheLevel } from "@/lib/cache/keys";
+import { CACHE_LEVELS, type CacheLevel } from "@/lib/api/types";
 import { TTFT_BUCKETS_SECONDS } from "@/lib/metrics/cacheMetrics";
 import { metricsRegistry } from "@/lib/metrics/registry";
 import type { MetricValue, Registry } from "prom-client";

@@ -1,5 +1,4 @@
 import type { ApiErrorBody } from "@/lib/api/types";
-import { ingestErrorStatus, type IngestError } from "@/lib/images/ingestErrors";
 
 /**
  * Every error the HTTP API answers has one body shape, `{error: {code, message}}` (ApiErrorBody), and nothing else in
@@ -9,10 +8,6 @@ import { ingestErrorStatus, type IngestError } from "@/lib/images/ingestErrors";
 export function errorResponse(status: number, code: string, message: string, headers?: HeadersInit): Response {
   const body: ApiErrorBody = { error: { code, message } };
   return Response.json(body, { status, headers: { "cache-control": "no-store", ...headers } });
-}
-
-export function ingestErrorResponse(error: IngestError): Response {
-  return errorResponse(ingestErrorStatus(error), error.code, error.message);
 }
 
 export const httpError = {

@@ -1,27 +1,23 @@
 import type { ImageInfoResponse, ImageStatus, ImageUploadResponse } from "@/lib/api/types";
 import type { AppConfig } from "@/lib/config";
-import { imageKey, imageMetaKey } from "@/lib/cache/keys";
-import type { PrecomputeState } from "@/lib/cache/l1Features";
+import type { PrecomputeState } from "@/lib/cache/precomputeStatus";
 import type { BlobStore } from "@/lib/cache/store/blobStore";
 import { DEFAULT_TENANT, parseImageId, type ImageId, type TenantId } from "@/lib/ids";
-import { canonicalize, decodeCanonicalPng, encodeCanonicalPng, type CanonicalImage } from "@/lib/images/canonicalize";
+import { canonicalize } from "@/lib/images/canonicalize";
+import { loadImagePng, loadImageRecord, putImage } from "@/lib/images/imageStore";
 import type { IngestError } from "@/lib/images/ingestErrors";
+import type { UploadedImage } from "@/lib/inference/modelCaches";
 import type { Logger } from "@/lib/log";
 import { counter } from "@/lib/metrics/registry";
-import { httpError, ingestErrorResponse } from "@/lib/server/httpErrors";
+import { httpError } from "@/lib/server/httpErrors";
 import { readImageUpload } from "@/lib/server/readImageUpload";
+import { ingestRefusal, requestErrorResponse } from "@/lib/server/requestError";
 
 /**
- * Image uploads and look-ups behind /api/images.
- *
- * Storage: per image two entries with the same TTL, the canonical PNG under `imageKey` and a small JSON record under
- * `imageMetaKey`. An image is "known" when its PNG key exists; claiming that key with SET NX decides between 201 (this
- * upload stored it) and 200 (`deduplicated`, someone stored the same pixels before), also under concurrent uploads.
- * Uploading a known image again refreshes both TTLs. Bad input is refused before the first write.
+ * Image uploads and look-ups behind /api/images, over the image store (lib/images/imageStore.ts: layout, TTLs).
+ * Whether the upload stored a new image decides between 201 and 200 (`deduplicated`, someone stored the same pixels
+ * before), also under concurrent uploads. Bad input is refused before the first write.
  */
-
-/** What is stored next to the PNG; GET /api/images/:id answers it plus the status. `bytes`: the canonical PNG's size. */
-export type ImageRecord = Omit<ImageInfoResponse, "status">;
 
 export interface UploadAnswer extends ImageUploadResponse {
   /** Present (false) only when the store was unreachable: the id is valid but the image was not kept. */
@@ -43,33 +39,24 @@ const uploadsTotal = counter<"result">({
 });
 
 /**
- * The L1 side of uploads (the served model's caches, lib/inference/modelCaches.ts): an upload starts encoding its image
- * at once, in the background, and GET reports `encoding` until the features are cached, then `ready`. Without one
- * (no model served yet) every stored image is reported `ready`: its features are computed by the first request.
+ * The L1 side of uploads (the served model's caches, lib/inference/modelCaches.ts, behind uploadPrecompute.ts while
+ * the model loads): an upload starts encoding its image in the background, and GET reports `encoding` until the
+ * features are cached, then `ready`. Without one every stored image is reported `ready`: its features are computed by
+ * the first request.
  */
 export interface ImagePrecompute {
-  precompute(image: CanonicalImage, tenant: TenantId): ImageStatus;
+  precompute(image: UploadedImage, tenant: TenantId): ImageStatus;
   imageState(imageId: ImageId, tenant: TenantId): Promise<PrecomputeState>;
 }
 
 export type StoreImageResult = { ok: true; answer: UploadAnswer } | { ok: false; error: IngestError };
 
-/** Canonicalises an uploaded file and stores it (see the module comment for the storage layout). */
+/** Canonicalises an uploaded file, stores it and starts its precompute. */
 export async function storeImage(file: Buffer, deps: ImageDeps, tenant: TenantId = DEFAULT_TENANT): Promise<StoreImageResult> {
   const canonical = await canonicalize(file, { maxPixels: deps.config.maxImagePixels });
   if (!canonical.ok) return canonical;
   const image = canonical.image;
-  const png = await encodeCanonicalPng(image);
-  const record: ImageRecord = { imageId: image.id, width: image.width, height: image.height, bytes: png.length };
-
-  const { store, config } = deps;
-  const ttl = config.imageTtlSeconds;
-  const created = await store.setIfAbsent(imageKey(tenant, image.id), png, ttl);
-  if (!created) await store.set(imageKey(tenant, image.id), png, ttl);
-  await store.set(imageMetaKey(tenant, image.id), Buffer.from(JSON.stringify(record)), ttl);
-
-  // The store fails soft; an outage during the writes shows here, and then nothing may be claimed as known.
-  const stored = store.isHealthy();
+  const { record, created, stored } = await putImage(image, { store: deps.store, ttlSeconds: deps.config.imageTtlSeconds }, tenant);
   const answer: UploadAnswer = {
     ...record,
     deduplicated: stored && !created,
@@ -79,33 +66,13 @@ export async function storeImage(file: Buffer, deps: ImageDeps, tenant: TenantId
   return { ok: true, answer };
 }
 
-/** The canonical pixels of a stored image (for model preprocessing), or null when unknown or expired. */
-export async function loadCanonicalImage(
-  imageId: ImageId,
-  deps: Pick<ImageDeps, "store">,
-  tenant: TenantId = DEFAULT_TENANT,
-): Promise<Pick<CanonicalImage, "data" | "width" | "height"> | null> {
-  const png = await deps.store.get(imageKey(tenant, imageId));
-  return png ? decodeCanonicalPng(png) : null;
-}
-
-/** The stored record (size, PNG bytes) of an image, or null when unknown or expired. */
-export async function loadImageRecord(
-  imageId: ImageId,
-  deps: Pick<ImageDeps, "store">,
-  tenant: TenantId = DEFAULT_TENANT,
-): Promise<ImageRecord | null> {
-  const meta = await deps.store.get(imageMetaKey(tenant, imageId));
-  return meta ? (JSON.parse(meta.toString("utf8")) as ImageRecord) : null;
-}
-
 /** POST /api/images */
 export async function handleImageUpload(request: Request, deps: ImageDeps, tenant: TenantId = DEFAULT_TENANT): Promise<Response> {
   const log = deps.logger.child({ module: "images" });
   const refuse = (error: IngestError) => {
     uploadsTotal.inc({ result: "refused" });
     log.info({ code: error.code }, `upload refused: ${error.message}`);
-    return ingestErrorResponse(error);
+    return requestErrorResponse(ingestRefusal(error));
   };
   try {
     const upload = await readImageUpload(request, deps.config.maxUploadBytes);
@@ -134,7 +101,7 @@ export async function handleImageGet(
   const missing = () => (deps.store.isHealthy() ? httpError.imageNotFound(imageId) : httpError.storeUnavailable());
 
   if (raw) {
-    const png = await deps.store.get(imageKey(tenant, imageId));
+    const png = await loadImagePng(imageId, deps, tenant);
     if (!png) return missing();
     return new Response(new Uint8Array(png), {
       headers: {

@@ -2,24 +2,25 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { z } from "zod";
 import type { HealthResponse } from "@/lib/api/types";
 import type { AppConfig } from "@/lib/config";
 import type { BlobStore } from "@/lib/cache/store/blobStore";
 import type { ImageStatus } from "@/lib/api/types";
-import type { PrecomputeState } from "@/lib/cache/l1Features";
+import type { PrecomputeState } from "@/lib/cache/precomputeStatus";
 import type { ImageId, TenantId } from "@/lib/ids";
-import type { CanonicalImage } from "@/lib/images/canonicalize";
-import type { ModelCaches } from "@/lib/inference/modelCaches";
+import type { ModelCaches, UploadedImage } from "@/lib/inference/modelCaches";
 import { storedImages } from "@/lib/inference/imageSource";
 import { loadInferenceModel, type InferenceModel } from "@/lib/inference/inferenceModel";
 import { InferencePipeline } from "@/lib/inference/pipeline";
 import { GenerationScheduler } from "@/lib/inference/scheduler";
 import type { Logger } from "@/lib/log";
+import { bundleManifestSchema, type BundleManifest } from "@/lib/model/bundleManifest";
 import { CONVERTER_VERSION } from "@/lib/model/convert/convert";
 import { BundleLoadError } from "@/lib/model/engine/errors";
+import { loadCanonicalImage } from "@/lib/images/imageStore";
 import type { ImagePrecompute } from "./images";
 import { RequestError } from "./requestError";
+import { UploadPrecompute } from "./uploadPrecompute";
 
 /**
  * The model this process serves: which bundle, loading it in the background, and the one InferencePipeline (one
@@ -30,7 +31,7 @@ import { RequestError } from "./requestError";
  *      weights), which is converted on the first start and reused afterwards (rebuilt when the converter changed);
  *   2. loads it (tokenizer, template, ORT sessions on EXECUTION_PROVIDER) and builds the pipeline with the cache seams;
  * and ends in `ready`, or in `failed` with the reason (a missing or broken bundle), which /api/health reports and every
- * generating request answers with 503. A failed load is not retried: the bundle must be fixed and the app restarted.
+ * generating request answers with 503. Images uploaded while it loads are encoded once it is ready (uploadPrecompute.ts). A failed load is not retried: the bundle must be fixed and the app restarted.
  * Each step is logged, and converting the default bundle prints progress lines.
  */
 
@@ -74,10 +75,15 @@ export class ModelHost implements ImagePrecompute {
   private current: ModelStatus;
   /** Settles when loading has ended, either way. */
   readonly settled: Promise<void>;
+  private readonly uploads: UploadPrecompute;
 
   private constructor(private readonly deps: ModelHostDeps) {
     const bundleDir = deps.config.modelDir ?? defaultBundleDir(deps.config.cacheDir);
     this.current = { state: "loading", bundleDir };
+    this.uploads = new UploadPrecompute(async (imageId, tenant) => {
+      const image = await loadCanonicalImage(imageId, { store: deps.store }, tenant);
+      return image && { id: imageId, ...image };
+    }, deps.logger);
     this.settled = this.load(bundleDir);
   }
 
@@ -99,24 +105,13 @@ export class ModelHost implements ImagePrecompute {
     throw new RequestError(503, "model_unavailable", `no model is being served: ${status.message}`);
   }
 
-  /**
-   * An upload's L1 precompute once the model is ready; before that, the first request encodes the image. Best effort:
-   * the image is stored already, so an image this model cannot take (e.g. smaller than its patch grid) is not an
-   * upload error; it is reported `ready`, and a question about it gets the model's refusal (422 invalid_image).
-   */
-  precompute(image: CanonicalImage, tenant: TenantId): ImageStatus {
-    if (this.current.state !== "ready") return "ready";
-    try {
-      return this.current.served.caches.precompute(image, tenant);
-    } catch (error) {
-      this.deps.logger.warn({ module: "model", imageId: image.id, err: error }, "upload precompute skipped: the model cannot encode this image");
-      return "ready";
-    }
+  /** An upload's L1 precompute: at once when the model is ready, else as soon as it is (uploadPrecompute.ts). */
+  precompute(image: UploadedImage, tenant: TenantId): ImageStatus {
+    return this.uploads.precompute(image, tenant);
   }
 
   imageState(imageId: ImageId, tenant: TenantId): Promise<PrecomputeState> {
-    if (this.current.state !== "ready") return Promise.resolve({ status: "ready", encodingMs: null });
-    return this.current.served.caches.imageState(imageId, tenant);
+    return this.uploads.imageState(imageId, tenant);
   }
 
   async release(): Promise<void> {
@@ -135,7 +130,7 @@ export class ModelHost implements ImagePrecompute {
       }
       log.info({ bundleDir, executionProvider: config.executionProvider }, "loading model bundle");
       const model = await loadInferenceModel(bundleDir, { executionProvider: config.executionProvider, logger: log });
-      const manifest = await readBundleSource(bundleDir);
+      const origin = bundleIdentity(bundleDir, model.engine.manifest);
       const caches = this.deps.createCaches(model, this.deps.store, logger);
       const pipeline = new InferencePipeline({
         model,
@@ -146,25 +141,46 @@ export class ModelHost implements ImagePrecompute {
         logger,
       });
       const served: ServedModel = {
-        id: manifest.name,
-        info: { name: manifest.name, isRandomTestModel: manifest.random, executionProvider: model.engine.executionProvider },
-        created: manifest.created,
+        id: origin.name,
+        info: { name: origin.name, isRandomTestModel: origin.random, executionProvider: model.engine.executionProvider },
+        created: origin.created,
         model,
         caches,
         pipeline,
       };
       this.current = { state: "ready", served };
+      void this.uploads.modelReady(servedPrecompute(caches, log));
       log.info(
-        { model: served.id, randomWeights: manifest.random, executionProvider: served.info.executionProvider, ms: Date.now() - startedAt },
-        manifest.random ? `model ${served.id} ready: a RANDOM-WEIGHT TEST MODEL, its answers are gibberish by design` : `model ${served.id} ready`,
+        { model: served.id, randomWeights: origin.random, executionProvider: served.info.executionProvider, ms: Date.now() - startedAt },
+        origin.random ? `model ${served.id} ready: a RANDOM-WEIGHT TEST MODEL, its answers are gibberish by design` : `model ${served.id} ready`,
       );
     } catch (error) {
       const code = error instanceof BundleLoadError || error instanceof ModelSetupError ? error.code : "model_load_failed";
       const message = error instanceof Error ? error.message : String(error);
       this.current = { state: "failed", code, message };
+      this.uploads.modelFailed();
       log.error({ err: error, bundleDir, code }, `model failed to load: ${message}`);
     }
   }
+}
+
+/**
+ * The served model's upload precompute. Best effort: the image is stored already, so an image this model cannot take
+ * (e.g. smaller than its patch grid) is not an upload error; it is reported `ready`, and a question about it gets the
+ * model's refusal (422 invalid_image).
+ */
+function servedPrecompute(caches: ModelCaches, log: Logger): ImagePrecompute {
+  return {
+    precompute(image, tenant) {
+      try {
+        return caches.precompute(image, tenant);
+      } catch (error) {
+        log.warn({ imageId: image.id, err: error }, "upload precompute skipped: the model cannot encode this image");
+        return "ready";
+      }
+    },
+    imageState: (imageId, tenant) => caches.imageState(imageId, tenant),
+  };
 }
 
 /** A model that could not be set up before loading: MODEL_DIR missing, or the default bundle's conversion failed. */
@@ -191,9 +207,10 @@ export class ModelSetupError extends Error {
 export async function ensureDefaultBundle(bundleDir: string, log: Logger): Promise<"reused" | "built"> {
   const manifestFile = path.join(bundleDir, "vlcache.json");
   if (existsSync(manifestFile)) {
-    const manifest = JSON.parse(await readFile(manifestFile, "utf8")) as { converterVersion?: unknown };
-    if (manifest.converterVersion === CONVERTER_VERSION) return "reused";
-    log.info({ bundleDir, was: manifest.converterVersion, now: CONVERTER_VERSION }, "the default test bundle was built by another converter version; rebuilding it");
+    const manifest = bundleManifestSchema.safeParse(JSON.parse(await readFile(manifestFile, "utf8")));
+    const builtBy = manifest.success ? manifest.data.converterVersion : null;
+    if (builtBy === CONVERTER_VERSION) return "reused";
+    log.info({ bundleDir, was: builtBy, now: CONVERTER_VERSION }, "the default test bundle was built by another converter version; rebuilding it");
   }
   const { preset, seed } = DEFAULT_BUNDLE;
   log.info({ bundleDir, preset, seed }, `MODEL_DIR is unset: building the default random-weight test bundle (${preset}, seed ${seed})`);
@@ -208,24 +225,12 @@ export async function ensureDefaultBundle(bundleDir: string, log: Logger): Promi
   return "built";
 }
 
-const bundleSourceSchema = z.object({
-  createdAt: z.string().optional(),
-  source: z
-    .discriminatedUnion("kind", [
-      z.object({ kind: z.literal("checkpoint"), path: z.string() }),
-      z.object({ kind: z.literal("random"), preset: z.string(), seed: z.number() }),
-    ])
-    .optional(),
-});
-
 /**
- * Name and origin from vlcache.json (already validated by the engine): a checkpoint's folder name (e.g.
+ * Name and origin from vlcache.json (as the engine validated it): a checkpoint's folder name (e.g.
  * Qwen3-VL-2B-Instruct), or `random-<preset>-seed<N>` for random weights; the bundle folder's name when the manifest
  * does not say.
  */
-async function readBundleSource(bundleDir: string): Promise<{ name: string; random: boolean; created: number }> {
-  const parsed = bundleSourceSchema.safeParse(JSON.parse(await readFile(path.join(bundleDir, "vlcache.json"), "utf8")));
-  const manifest = parsed.success ? parsed.data : {};
+function bundleIdentity(bundleDir: string, manifest: BundleManifest): { name: string; random: boolean; created: number } {
   const createdMs = Date.parse(manifest.createdAt ?? "");
   const created = Math.floor((Number.isNaN(createdMs) ? Date.now() : createdMs) / 1000);
   const source = manifest.source;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { InferenceError, QueueFullError } from "@/lib/inference/errors";
-import { asRequestError, RequestError, requestErrorResponse } from "./requestError";
+import { ingestError } from "@/lib/images/ingestErrors";
+import { asRequestError, ingestRefusal, RequestError, requestErrorResponse } from "./requestError";
 
 describe("asRequestError", () => {
   it("keeps the pipeline's refusals with their status, and a full queue's retry hint", () => {
@@ -26,9 +27,31 @@ describe("asRequestError", () => {
     expect(converted).toMatchObject({ status: 503, code: "model_loading", message: "loading", retryAfterSeconds: 5 });
   });
 
+  it.each([
+    ["invalid_request", 400],
+    ["image_not_found", 404],
+    ["image_too_large", 413],
+    ["invalid_image", 422],
+    ["unsupported_media_type", 415],
+    ["prompt_too_long", 400],
+    ["store_unavailable", 503],
+  ] as const)("maps the pipeline's %s to HTTP %i", (code, status) => {
+    expect(asRequestError(new InferenceError(code, "m"))?.status).toBe(status);
+  });
+
   it("leaves unexpected errors to the caller", () => {
     expect(asRequestError(new TypeError("x is undefined"))).toBeNull();
     expect(asRequestError("a string")).toBeNull();
+  });
+});
+
+describe("ingestRefusal", () => {
+  it("gives each upload refusal its status", () => {
+    expect(ingestRefusal(ingestError.emptyBody())).toMatchObject({ status: 400, code: "empty_body" });
+    expect(ingestRefusal(ingestError.payloadTooLarge(10))).toMatchObject({ status: 413, code: "payload_too_large" });
+    expect(ingestRefusal(ingestError.unsupported("BMP"))).toMatchObject({ status: 415, code: "unsupported_media_type" });
+    expect(ingestRefusal(ingestError.notAnImage())).toMatchObject({ status: 422, code: "invalid_image" });
+    expect(ingestRefusal(ingestError.tooManyPixels(10, 10, 50))).toMatchObject({ status: 422, code: "too_many_pixels" });
   });
 });
 

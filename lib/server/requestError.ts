@@ -1,4 +1,5 @@
-import type { InferenceError, QueueFullError } from "@/lib/inference/errors";
+import type { IngestError, IngestErrorCode } from "@/lib/images/ingestErrors";
+import type { InferenceError, InferenceErrorCode, QueueFullError } from "@/lib/inference/errors";
 import type { Logger } from "@/lib/log";
 import { errorResponse, httpError } from "@/lib/server/httpErrors";
 
@@ -19,8 +20,41 @@ export class RequestError extends Error {
 }
 
 /**
+ * The HTTP status of each refusal the lower layers can report: the one place codes become statuses. The lower layers'
+ * errors say only whose fault they are (lib/fault.ts); a request's fault is a 4xx, the server's transient trouble 503.
+ */
+const INFERENCE_STATUS: Record<InferenceErrorCode, number> = {
+  invalid_request: 400,
+  image_not_found: 404,
+  image_too_large: 413,
+  invalid_image: 422,
+  unsupported_media_type: 415,
+  prompt_too_long: 400,
+  store_unavailable: 503,
+  queue_full: 503,
+};
+
+const INGEST_STATUS: Record<IngestErrorCode, 400 | 413 | 415 | 422> = {
+  not_multipart: 400,
+  malformed_multipart: 400,
+  empty_body: 400,
+  missing_image: 400,
+  empty_image: 400,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  invalid_image: 422,
+  too_many_pixels: 422,
+};
+
+/** An upload's refusal (lib/images/ingestErrors.ts) as the API answers it. */
+export function ingestRefusal(error: IngestError): RequestError {
+  return new RequestError(INGEST_STATUS[error.code], error.code, error.message);
+}
+
+/**
  * The API's refusal for an error, or null for an unexpected one (a bug or a broken model: the caller logs it and
- * answers 500). The pipeline's refusals keep their code and status; a full queue carries the scheduler's retry hint.
+ * answers 500). The pipeline's refusals keep their code and get their status here; a full queue carries the
+ * scheduler's retry hint.
  *
  * Errors are recognised by name, not instanceof: the runtime's objects (the pipeline, the session store) are created by
  * whichever bundle first called getRuntime() — instrumentation's, at start — and Next.js gives every bundle its own
@@ -35,11 +69,12 @@ export function asRequestError(error: unknown): RequestError | null {
     }
     case "QueueFullError": {
       const e = error as QueueFullError;
-      return new RequestError(503, e.code, e.message, e.retryAfterSeconds);
+      return new RequestError(INFERENCE_STATUS[e.code], e.code, e.message, e.retryAfterSeconds);
     }
     case "InferenceError": {
       const e = error as InferenceError;
-      return new RequestError(e.status, e.code, e.message, e.status === 503 ? 2 : undefined);
+      const status = INFERENCE_STATUS[e.code];
+      return new RequestError(status, e.code, e.message, status === 503 ? 2 : undefined);
     }
     default:
       return null;

@@ -61,7 +61,7 @@ describe("PromptBuilder with the built-in Qwen3-VL template", () => {
 
   it("refuses a mismatch between image parts and grids, and pads typed into the text", () => {
     const oneImage: ChatMessage[] = [{ role: "user", content: [{ type: "image" }] }];
-    expect(() => builder.build(oneImage, [])).toThrow(expect.objectContaining({ code: "image_count_mismatch", status: 400 }));
+    expect(() => builder.build(oneImage, [])).toThrow(expect.objectContaining({ code: "image_count_mismatch", fault: "request" }));
     const spoofed: ChatMessage[] = [{ role: "user", content: [{ type: "image" }, { type: "text", text: "<|image_pad|>" }] }];
     expect(() => builder.build(spoofed, [{ t: 1, h: 2, w: 2 }])).toThrow(expect.objectContaining({ code: "image_count_mismatch" }));
   });
@@ -74,7 +74,7 @@ describe("PromptBuilder with the built-in Qwen3-VL template", () => {
 
   it("reports a role the template rejects as a typed error", () => {
     const bad = [{ role: "tool", content: "x" }] as unknown as ChatMessage[];
-    expect(() => builder.build(bad, [])).toThrow(expect.objectContaining({ code: "chat_template_failed", status: 400 }));
+    expect(() => builder.build(bad, [])).toThrow(expect.objectContaining({ code: "chat_template_failed", fault: "request" }));
   });
 });
 

@@ -1,5 +1,7 @@
+import type { Fault } from "@/lib/fault";
+
 /** Why text could not be tokenised or a prompt built. Bundle problems (`invalid_tokenizer`, `invalid_chat_template`)
- *  are the server's fault (500); the others describe a request (400). */
+ *  are the server's fault; the others describe a request. */
 export type TextErrorCode =
   | "invalid_tokenizer"
   | "invalid_chat_template"
@@ -7,22 +9,22 @@ export type TextErrorCode =
   | "image_count_mismatch"
   | "invalid_messages";
 
-const STATUS: Record<TextErrorCode, number> = {
-  invalid_tokenizer: 500,
-  invalid_chat_template: 500,
-  chat_template_failed: 400,
-  image_count_mismatch: 400,
-  invalid_messages: 400,
+const FAULT: Record<TextErrorCode, Fault> = {
+  invalid_tokenizer: "server",
+  invalid_chat_template: "server",
+  chat_template_failed: "request",
+  image_count_mismatch: "request",
+  invalid_messages: "request",
 };
 
 export class TextError extends Error {
-  readonly status: number;
+  readonly fault: Fault;
   constructor(
     readonly code: TextErrorCode,
     message: string,
   ) {
     super(message);
     this.name = "TextError";
-    this.status = STATUS[code];
+    this.fault = FAULT[code];
   }
 }

@@ -45,6 +45,6 @@ describe("TextTokenizer", () => {
 
   it("refuses unknown tokens and unreadable bundles with typed errors", async () => {
     expect(() => tokenizer.tokenId("<|no_such_token|>")).toThrow(expect.objectContaining({ code: "invalid_tokenizer" }));
-    await expect(TextTokenizer.load("/nonexistent")).rejects.toThrow(expect.objectContaining({ code: "invalid_tokenizer", status: 500 }));
+    await expect(TextTokenizer.load("/nonexistent")).rejects.toThrow(expect.objectContaining({ code: "invalid_tokenizer", fault: "server" }));
   });
 });

@@ -3,7 +3,7 @@ import path from "node:path";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FLUSH_CHANNEL, flushCaches } from "@/lib/cache/flush";
-import { CACHE_LEVELS } from "@/lib/cache/keys";
+import { CACHE_LEVELS } from "@/lib/api/types";
 import { RedisBlobStore, createRedisClient, waitUntilReady } from "@/lib/cache/store/redisBlobStore";
 import { loadConfig } from "@/lib/config";
 import { parseTenantId, type ImageId, type TenantId } from "@/lib/ids";

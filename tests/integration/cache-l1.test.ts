@@ -1,7 +1,8 @@
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeFeatureRecord, type FeatureDtype } from "@/lib/cache/featureRecord";
-import { l1FeaturesKey, l1LockKey, preprocessDigest, type FeatureIdentity } from "@/lib/cache/keys";
+import { preprocessDigest, type FeatureIdentity } from "@/lib/cache/featureIdentity";
+import { l1FeaturesKey, l1LockKey } from "@/lib/cache/keys";
 import { DEFAULT_L1_TTL_SECONDS, FeatureCache } from "@/lib/cache/l1Features";
 import { RedisBlobStore, createRedisClient, waitUntilReady } from "@/lib/cache/store/redisBlobStore";
 import { parseImageId, parseModelFingerprint, parseTenantId, type ImageId, type TenantId } from "@/lib/ids";

@@ -4,12 +4,15 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ImageInfoResponse, ImageUploadResponse } from "@/lib/api/types";
 import { loadConfig } from "@/lib/config";
-import type { ImageId } from "@/lib/ids";
+import { DEFAULT_TENANT, type ImageId } from "@/lib/ids";
 import { createModelCaches, type ModelCaches } from "@/lib/inference/modelCaches";
 import type { InferencePipeline } from "@/lib/inference/pipeline";
 import { createLogger } from "@/lib/log";
 import { visionEncoderRuns } from "@/lib/metrics/cacheMetrics";
-import { handleImageGet, handleImageUpload, type ImageDeps } from "@/lib/server/images";
+import { loadCanonicalImage } from "@/lib/images/imageStore";
+import { handleImageGet, handleImageUpload, storeImage, type ImageDeps, type ImagePrecompute } from "@/lib/server/images";
+import { ModelHost } from "@/lib/server/modelRuntime";
+import { UploadPrecompute } from "@/lib/server/uploadPrecompute";
 import { ask, userMessage } from "@/tests/support/chatScript";
 import { patternRgb, png, quadrantsRgb } from "@/tests/support/testImages";
 import { MAX_IMAGE_PIXELS, startInferenceHarness, type InferenceHarness } from "./inference-support";
@@ -35,23 +38,23 @@ beforeAll(async () => {
 });
 afterAll(() => harness?.teardown());
 
-const deps = (): ImageDeps => ({
+const deps = (precompute: ImagePrecompute = caches): ImageDeps => ({
   store: harness.store,
   logger: silent,
   config: { imageTtlSeconds: 600, maxUploadBytes: 1 << 24, maxImagePixels: MAX_IMAGE_PIXELS },
-  precompute: caches,
+  precompute,
 });
 
-async function upload(file: Buffer): Promise<ImageUploadResponse> {
+async function upload(file: Buffer, precompute?: ImagePrecompute): Promise<ImageUploadResponse> {
   const form = new FormData();
   form.append("image", new Blob([new Uint8Array(file)]), "upload.png");
-  const response = await handleImageUpload(new Request("http://127.0.0.1/api/images", { method: "POST", body: form }), deps());
+  const response = await handleImageUpload(new Request("http://127.0.0.1/api/images", { method: "POST", body: form }), deps(precompute));
   expect(response.status).toBe(201);
   return (await response.json()) as ImageUploadResponse;
 }
 
-async function info(imageId: ImageId): Promise<ImageInfoResponse> {
-  const response = await handleImageGet(imageId, false, deps());
+async function info(imageId: ImageId, precompute?: ImagePrecompute): Promise<ImageInfoResponse> {
+  const response = await handleImageGet(imageId, false, deps(precompute));
   expect(response.status).toBe(200);
   return (await response.json()) as ImageInfoResponse;
 }
@@ -83,6 +86,65 @@ describe("upload precompute (L1)", () => {
     const answer = await ask(pipeline, [userMessage([{ image: uploaded.imageId }, QUESTION])]);
     expect(answer.meta!.cache.features).toEqual([{ imageId: uploaded.imageId, source: "precomputed" }]);
     expect(await encoderRuns()).toBe(runsBefore + 1);
+  });
+
+  it("reports an image uploaded while the model loads as encoding, and encodes it as soon as the model is up", async () => {
+    const uploads = new UploadPrecompute(async (imageId, tenant) => {
+      const image = await loadCanonicalImage(imageId, { store: harness.store }, tenant);
+      return image && { id: imageId, ...image };
+    }, silent);
+    const runsBefore = await encoderRuns();
+    const uploaded = await upload(await png(patternRgb(100, 140)), uploads);
+    expect(uploaded.status).toBe("encoding");
+    expect((await info(uploaded.imageId, uploads)).status).toBe("encoding");
+    expect(await encoderRuns()).toBe(runsBefore);
+
+    await uploads.modelReady(caches);
+    await expect.poll(async () => (await info(uploaded.imageId, uploads)).status, { interval: 5, timeout: 10_000 }).toBe("ready");
+    expect((await info(uploaded.imageId, uploads)).encodingMs).toBeGreaterThanOrEqual(0);
+    expect(await encoderRuns()).toBe(runsBefore + 1);
+    const answer = await ask(pipeline, [userMessage([{ image: uploaded.imageId }, QUESTION])]);
+    expect(answer.meta!.cache.features).toEqual([{ imageId: uploaded.imageId, source: "precomputed" }]);
+    expect(await encoderRuns()).toBe(runsBefore + 1);
+  });
+
+  it("encodes an upload the model host received while loading its bundle, once loading is done", async () => {
+    const stored = await storeImage(await png(patternRgb(72, 136)), { ...deps(), precompute: null });
+    if (!stored.ok) throw new Error(stored.error.message);
+    const imageId = stored.answer.imageId;
+    const pixels = (await loadCanonicalImage(imageId, { store: harness.store }))!;
+    const runsBefore = await encoderRuns();
+    const config = { ...loadConfig({}), modelDir: harness.bundleDir, executionProvider: "cpu" as const };
+    const host = ModelHost.start({
+      config,
+      store: harness.store,
+      logger: silent,
+      createCaches: (model, store, logger) => createModelCaches(model, store, config.caches, logger),
+    });
+    try {
+      // Nothing awaited since the start: the bundle is still loading.
+      expect(host.status.state).toBe("loading");
+      expect(host.precompute({ id: imageId, ...pixels }, DEFAULT_TENANT)).toBe("encoding");
+      expect((await info(imageId, host)).status).toBe("encoding");
+      await host.settled;
+      expect(host.status.state).toBe("ready");
+      await expect.poll(async () => (await info(imageId, host)).status, { interval: 5, timeout: 10_000 }).toBe("ready");
+      expect((await info(imageId, host)).encodingMs).toBeGreaterThanOrEqual(0);
+      expect(await encoderRuns()).toBe(runsBefore + 1);
+    } finally {
+      await host.release();
+    }
+  });
+
+  it("reports a waiting upload ready, with nothing encoded, when the model fails to load", async () => {
+    const uploads = new UploadPrecompute(async () => null, silent);
+    const runsBefore = await encoderRuns();
+    const uploaded = await upload(await png(patternRgb(90, 150)), uploads);
+    expect(uploaded.status).toBe("encoding");
+    uploads.modelFailed();
+    expect(await info(uploaded.imageId, uploads)).toMatchObject({ status: "ready" });
+    expect((await info(uploaded.imageId, uploads)).encodingMs).toBeUndefined();
+    expect(await encoderRuns()).toBe(runsBefore);
   });
 
   it("serves an image encoded in this process to a second app process from L1, with zero encoder runs there", async () => {

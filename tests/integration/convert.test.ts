@@ -1,11 +1,13 @@
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, readdir, rm, stat, unlink } from "node:fs/promises";
+import { mkdtemp, readFile, readdir, rm, stat, unlink, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import * as ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SafetensorsCheckpoint } from "@/lib/model/checkpoint/safetensors";
-import { ConvertError, convertCheckpoint, convertRandom, type BundleManifestFile } from "@/lib/model/convert/convert";
+import type { WrittenBundleManifest } from "@/lib/model/bundleManifest";
+import { ConvertError, convertCheckpoint, convertRandom } from "@/lib/model/convert/convert";
+import { getPreset } from "@/lib/model/convert/presets";
 import { loadBundle } from "@/lib/model/engine/engine";
 
 /**
@@ -16,7 +18,7 @@ import { loadBundle } from "@/lib/model/engine/engine";
 let root: string;
 let checkpointDir: string;
 let fp32Dir: string;
-let fp32: BundleManifestFile;
+let fp32: WrittenBundleManifest;
 
 beforeAll(async () => {
   root = await mkdtemp(path.join(os.tmpdir(), "vlcache-convert-"));
@@ -55,6 +57,23 @@ describe("convertRandom / convertCheckpoint", () => {
     expect(generation.eos_token_id).toEqual([151645, 151643]);
     // No staging folder is left behind.
     expect((await readdir(root)).filter((f) => f.includes(".partial-"))).toEqual([]);
+  });
+
+  it("takes a config.json's image bounds from an option or the closest preset, and records which in vlcache.json", async () => {
+    const configPath = path.join(root, "config-like-tiny.json");
+    await writeFile(configPath, JSON.stringify(getPreset("tiny").configJson));
+    const imageSizeOf = async (dir: string) => JSON.parse(await readFile(path.join(dir, "preprocessor_config.json"), "utf8")).size;
+
+    const byPreset = await convertRandom(configPath, path.join(root, "from-config"), { dtype: "fp32", seed: 3 });
+    expect(byPreset.imageBounds).toEqual({ minPixels: 64 * 64, maxPixels: 512 * 512, from: { kind: "preset", preset: "tiny" } });
+    expect(await imageSizeOf(path.join(root, "from-config"))).toEqual({ shortest_edge: 64 * 64, longest_edge: 512 * 512 });
+
+    const imageSize = { shortestEdge: 128 * 128, longestEdge: 1024 * 768 };
+    const byOption = await convertRandom(configPath, path.join(root, "from-option"), { dtype: "fp32", seed: 3, imageSize });
+    expect(byOption.imageBounds).toEqual({ minPixels: 128 * 128, maxPixels: 1024 * 768, from: { kind: "option" } });
+    expect(await imageSizeOf(path.join(root, "from-option"))).toEqual({ shortest_edge: 128 * 128, longest_edge: 1024 * 768 });
+    expect(JSON.parse(await readFile(path.join(root, "from-option", "vlcache.json"), "utf8")).imageBounds).toEqual(byOption.imageBounds);
+    expect(fp32.imageBounds).toEqual({ minPixels: 64 * 64, maxPixels: 512 * 512, from: { kind: "preset", preset: "tiny" } });
   });
 
   it("keeps a Hub-style checkpoint whose tokenizer config carries no competing chat template", async () => {

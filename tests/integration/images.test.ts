@@ -4,7 +4,8 @@ import { RedisBlobStore, createRedisClient, waitUntilReady } from "@/lib/cache/s
 import { DEFAULT_TENANT, type ImageId } from "@/lib/ids";
 import { decodeCanonicalPng, imageIdOf } from "@/lib/images/canonicalize";
 import { createLogger } from "@/lib/log";
-import { handleImageGet, handleImageUpload, loadCanonicalImage, type ImageDeps } from "@/lib/server/images";
+import { loadCanonicalImage } from "@/lib/images/imageStore";
+import { handleImageGet, handleImageUpload, type ImageDeps } from "@/lib/server/images";
 import { MULTIPART_ALLOWANCE } from "@/lib/server/readImageUpload";
 import * as img from "@/tests/support/testImages";
 import { startTestRedis, type TestRedis } from "@/tests/support/redisServer";

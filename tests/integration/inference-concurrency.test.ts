@@ -8,6 +8,7 @@ import { GenerationScheduler } from "@/lib/inference/scheduler";
 import { metricsRegistry } from "@/lib/metrics/registry";
 import { liveKvBytes } from "@/lib/model/engine/kvCache";
 import { collect, startInferenceHarness, type InferenceHarness } from "./inference-support";
+import { asRequestError } from "@/lib/server/requestError";
 
 /**
  * Sharing one engine: FIFO order, concurrency, the bounded queue, and cancellation — which must stop a running
@@ -120,7 +121,7 @@ describe("one engine, many requests", () => {
       (e: unknown) => e,
     );
     expect(error).toBeInstanceOf(QueueFullError);
-    expect((error as QueueFullError).status).toBe(503);
+    expect(asRequestError(error)!.status).toBe(503);
     expect((error as QueueFullError).code).toBe("queue_full");
     expect((error as QueueFullError).retryAfterSeconds).toBeGreaterThanOrEqual(1);
     expect([scheduler.running, scheduler.queueLength]).toEqual([1, 2]);

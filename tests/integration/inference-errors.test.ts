@@ -13,6 +13,7 @@ import { BundleLoadError } from "@/lib/model/engine/errors";
 import * as img from "@/tests/support/testImages";
 import { fixtureDir } from "./engineFixtures";
 import { collect, startInferenceHarness, type InferenceHarness } from "./inference-support";
+import { asRequestError } from "@/lib/server/requestError";
 
 /**
  * Every refusal happens before compute: the first `next()` rejects with a typed InferenceError (code + HTTP status),
@@ -82,23 +83,23 @@ describe("refusals before compute", () => {
       { ...ask("Hi"), unknownParameter: true },
     ]) {
       const error = await refusal(bad as GenerationRequestInput);
-      expect([error.code, error.status]).toEqual(["invalid_request", 400]);
+      expect([error.code, asRequestError(error)!.status]).toEqual(["invalid_request", 400]);
     }
   });
 
   it("an unknown image id → image_not_found (404)", async () => {
     const error = await refusal(ask([{ type: "image", imageId: UNKNOWN_ID }, { type: "text", text: "What is this?" }]));
-    expect([error.code, error.status]).toEqual(["image_not_found", 404]);
+    expect([error.code, asRequestError(error)!.status]).toEqual(["image_not_found", 404]);
     expect(error.message).toContain(UNKNOWN_ID);
   });
 
   it("an image over the configured max pixels → image_too_large (413), stored or sent as bytes", async () => {
     const name = h.reference.images_in_order[0];
     const byId = await refusal(ask([{ type: "image", imageId: h.imageIds[name] }]), { maxImagePixels: 10_000 });
-    expect([byId.code, byId.status]).toEqual(["image_too_large", 413]);
+    expect([byId.code, asRequestError(byId)!.status]).toEqual(["image_too_large", 413]);
     const bytes = await readFile(path.join(fixtureDir(h.fixture), "images", name));
     const sent = await refusal(ask([{ type: "image", bytes }]), { maxImagePixels: 10_000 });
-    expect([sent.code, sent.status]).toEqual(["image_too_large", 413]);
+    expect([sent.code, asRequestError(sent)!.status]).toEqual(["image_too_large", 413]);
   });
 
   it("bytes that are no usable image → invalid_image (422) or unsupported_media_type (415)", async () => {
@@ -111,14 +112,14 @@ describe("refusals before compute", () => {
     ];
     for (const [bytes, code, status] of cases) {
       const error = await refusal(ask([{ type: "image", bytes }]));
-      expect([error.code, error.status]).toEqual([code, status]);
+      expect([error.code, asRequestError(error)!.status]).toEqual([code, status]);
     }
   });
 
   it("a prompt that leaves no room in the context → prompt_too_long (400)", async () => {
     const turn = h.reference.text_only;
     const error = await refusal({ messages: h.messages(turn) }, { maxContextTokens: turn.input_ids.length });
-    expect([error.code, error.status]).toEqual(["prompt_too_long", 400]);
+    expect([error.code, asRequestError(error)!.status]).toEqual(["prompt_too_long", 400]);
     expect(error.message).toContain(String(turn.input_ids.length));
     // One more position is enough for one token.
     const { done } = await collect(h.pipeline({ maxContextTokens: turn.input_ids.length + 1 }).generate({ messages: h.messages(turn) }));
@@ -128,7 +129,7 @@ describe("refusals before compute", () => {
   it("a conversation the chat template rejects (an image in a system message) → invalid_request (400)", async () => {
     const imageId = h.imageIds[h.reference.images_in_order[0]];
     const error = await refusal({ messages: [{ role: "system", content: [{ type: "image", imageId }] }, { role: "user", content: "Hi" }] });
-    expect([error.code, error.status]).toEqual(["invalid_request", 400]);
+    expect([error.code, asRequestError(error)!.status]).toEqual(["invalid_request", 400]);
   });
 });
 
@@ -191,7 +192,7 @@ describe("store outage", () => {
     await h.redis.stop();
     try {
       const error = await refusal(ask([{ type: "image", imageId }]));
-      expect([error.code, error.status]).toEqual(["store_unavailable", 503]);
+      expect([error.code, asRequestError(error)!.status]).toEqual(["store_unavailable", 503]);
     } finally {
       await h.redis.restart();
     }

@@ -1,5 +1,7 @@
-/** Why an image cannot be turned into model input. `invalid_preprocessor_config` is the bundle's fault (500); the
- *  other codes describe the image a user sent (4xx). */
+import type { Fault } from "@/lib/fault";
+
+/** Why an image cannot be turned into model input. `invalid_preprocessor_config` is the bundle's fault (the server's);
+ *  the other codes describe the image a user sent (the request's). */
 export type ImagePreprocessErrorCode =
   | "image_too_large"
   | "image_too_small"
@@ -7,22 +9,22 @@ export type ImagePreprocessErrorCode =
   | "invalid_image"
   | "invalid_preprocessor_config";
 
-const STATUS: Record<ImagePreprocessErrorCode, number> = {
-  image_too_large: 413,
-  image_too_small: 422,
-  aspect_ratio_too_extreme: 422,
-  invalid_image: 400,
-  invalid_preprocessor_config: 500,
+const FAULT: Record<ImagePreprocessErrorCode, Fault> = {
+  image_too_large: "request",
+  image_too_small: "request",
+  aspect_ratio_too_extreme: "request",
+  invalid_image: "request",
+  invalid_preprocessor_config: "server",
 };
 
 export class ImagePreprocessError extends Error {
-  readonly status: number;
+  readonly fault: Fault;
   constructor(
     readonly code: ImagePreprocessErrorCode,
     message: string,
   ) {
     super(message);
     this.name = "ImagePreprocessError";
-    this.status = STATUS[code];
+    this.fault = FAULT[code];
   }
 }

@@ -83,7 +83,7 @@ describe("preprocessImage", () => {
   });
 
   it("refuses images over the configured pixel count with a typed error", async () => {
-    const tooLarge = expect.objectContaining({ code: "image_too_large", status: 413 });
+    const tooLarge = expect.objectContaining({ code: "image_too_large", fault: "request" });
     await expect(
       preprocessImage({ kind: "rgb", image: { data: gradient(64, 64), width: 64, height: 64 } }, config, { maxInputPixels: 4000 }),
     ).rejects.toThrow(tooLarge);
@@ -93,7 +93,7 @@ describe("preprocessImage", () => {
   });
 
   it("refuses unreadable files and inconsistent raw buffers", async () => {
-    const invalid = expect.objectContaining({ code: "invalid_image", status: 400 });
+    const invalid = expect.objectContaining({ code: "invalid_image", fault: "request" });
     await expect(preprocessImage({ kind: "encoded", data: new Uint8Array([1, 2, 3, 4]) }, config)).rejects.toThrow(invalid);
     await expect(
       preprocessImage({ kind: "rgb", image: { data: new Uint8Array(10), width: 64, height: 64 } }, config),

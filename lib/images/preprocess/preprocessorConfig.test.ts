@@ -60,7 +60,7 @@ describe("parsePreprocessorConfig", () => {
     [{ image_mean: [0.5, 0.5] }, "image_mean"],
   ])("rejects %j with a typed error", (json, mention) => {
     expect(() => parsePreprocessorConfig(json)).toThrow(
-      expect.objectContaining({ code: "invalid_preprocessor_config", status: 500, message: expect.stringContaining(mention) }),
+      expect.objectContaining({ code: "invalid_preprocessor_config", fault: "server", message: expect.stringContaining(mention) }),
     );
   });
 });

@@ -37,7 +37,7 @@ describe("smartResize", () => {
   it("refuses a side shorter than the factor", () => {
     expect(() => smartResize(31, 500, 32, 1024, 1 << 24)).toThrow(ImagePreprocessError);
     expect(() => smartResize(500, 20, 32, 1024, 1 << 24)).toThrow(
-      expect.objectContaining({ code: "image_too_small", status: 422 }),
+      expect.objectContaining({ code: "image_too_small", fault: "request" }),
     );
   });
 

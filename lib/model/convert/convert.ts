@@ -13,7 +13,8 @@ import { buildVisionEncoderGraph } from "@/lib/model/graphs/visionEncoder";
 import { DEFAULT_FLOAT32_COMPUTE, GraphBuilder, type Float32Compute } from "@/lib/model/onnx/graphBuilder";
 import { writeModel, type WriteModelResult } from "@/lib/model/onnx/writeModel";
 import { createProgress, type Progress } from "@/lib/progress";
-import { getPreset, type ImageSizeBounds } from "./presets";
+import type { BundleManifest, BundleSource, WrittenBundleManifest } from "@/lib/model/bundleManifest";
+import { closestPreset, getPreset, PRESET_NAMES, type ImageSizeBounds, type Preset } from "./presets";
 
 /**
  * Checkpoint → bundle. A bundle is a folder (the ▶ bundle contract in docs/architecture.md, detailed in
@@ -28,7 +29,7 @@ import { getPreset, type ImageSizeBounds } from "./presets";
 
 /** 1.1.0: float16 bundles compute their matmuls in float32 (Float32Compute); float32 bundles are unchanged. */
 export const CONVERTER_VERSION = "1.1.0";
-export type BundleDtype = "fp32" | "fp16";
+export type BundleDtype = BundleManifest["dtype"];
 
 /** The files a source checkpoint folder must have besides its weights. */
 export const REQUIRED_SOURCE_FILES = [
@@ -51,19 +52,6 @@ export class ConvertError extends Error {
   }
 }
 
-export type BundleSource = { kind: "checkpoint"; path: string } | { kind: "random"; preset: string; seed: number };
-
-export interface BundleManifestFile {
-  converterVersion: string;
-  sourceFingerprint: string;
-  dtype: BundleDtype;
-  /** fp16 bundles: which parts compute in float32 (graphBuilder.ts says why). */
-  float32Compute?: Float32Compute;
-  createdAt: string;
-  source: BundleSource;
-  graphs: Record<string, { bytes: number; externalData: boolean }>;
-}
-
 export interface ConvertOptions {
   dtype: BundleDtype;
   /** Replace an existing bundle at the destination. */
@@ -74,6 +62,8 @@ export interface ConvertOptions {
   externalDataThresholdBytes?: number;
   /** Recorded in vlcache.json; defaults to the checkpoint path. */
   source?: BundleSource;
+  /** Recorded in vlcache.json: the image-size bounds of a random checkpoint and where they came from. */
+  imageBounds?: BundleManifest["imageBounds"];
   /** fp16 only: parts computed in float32; default DEFAULT_FLOAT32_COMPUTE (scripts/gpu/precision.ts compares others). */
   float32Compute?: Float32Compute;
 }
@@ -113,7 +103,7 @@ export async function readSourceConfig(dir: string): Promise<Qwen3VLConfig> {
   }
 }
 
-export async function convertCheckpoint(fromDir: string, outDir: string, opts: ConvertOptions): Promise<BundleManifestFile> {
+export async function convertCheckpoint(fromDir: string, outDir: string, opts: ConvertOptions): Promise<WrittenBundleManifest> {
   validateSourceFolder(fromDir);
   const cfg = await readSourceConfig(fromDir);
   await prepareDestination(outDir, opts.force ?? false);
@@ -128,7 +118,7 @@ export async function convertCheckpoint(fromDir: string, outDir: string, opts: C
     const sourceFingerprint = await fingerprintWeights(checkpoint, opts.progress ?? false);
     const floatType = opts.dtype === "fp16" ? "float16" : "float32";
     const float32Compute = opts.float32Compute ?? DEFAULT_FLOAT32_COMPUTE;
-    const graphs: BundleManifestFile["graphs"] = {};
+    const graphs: WrittenBundleManifest["graphs"] = {};
     for (const plan of GRAPHS) {
       const g = new GraphBuilder({ name: plan.name, floatType, float32Compute });
       plan.build(g, cfg);
@@ -146,7 +136,7 @@ export async function convertCheckpoint(fromDir: string, outDir: string, opts: C
     }
 
     await copySideFiles(fromDir, staging);
-    const manifest: BundleManifestFile = {
+    const manifest: WrittenBundleManifest = {
       converterVersion: CONVERTER_VERSION,
       sourceFingerprint,
       dtype: opts.dtype,
@@ -154,6 +144,7 @@ export async function convertCheckpoint(fromDir: string, outDir: string, opts: C
       createdAt: new Date().toISOString(),
       source: opts.source ?? { kind: "checkpoint", path: path.resolve(fromDir) },
       graphs,
+      ...(opts.imageBounds ? { imageBounds: opts.imageBounds } : {}),
     };
     await writeFile(path.join(staging, "vlcache.json"), JSON.stringify(manifest, null, 2) + "\n");
     await rm(outDir, { recursive: true, force: true });
@@ -169,16 +160,26 @@ export async function convertCheckpoint(fromDir: string, outDir: string, opts: C
 
 export interface RandomConvertOptions extends ConvertOptions {
   seed: number;
+  /** Image-size bounds for preprocessor_config.json; default: the preset's, or for a config.json the closest preset's. */
+  imageSize?: ImageSizeBounds;
   /** Keep the generated Hub-style checkpoint here; otherwise it lives in a temp folder removed afterwards. */
   checkpointDir?: string;
 }
 
 /**
  * `--random PRESET|config.json`: writes a seeded random checkpoint (randomCheckpoint.ts), then converts it exactly like
- * `--from`. A config.json path uses the tiny preset's image-size bounds unless it is one of the presets.
+ * `--from`. Its image-size bounds are `opts.imageSize`, else the preset's — for a config.json path, the closest
+ * preset's (presets.ts `closestPreset`) — and vlcache.json records which (`imageBounds`).
  */
-export async function convertRandom(presetOrConfigPath: string, outDir: string, opts: RandomConvertOptions): Promise<BundleManifestFile> {
-  const { configJson, imageSize, presetName } = await resolveRandomSource(presetOrConfigPath);
+export async function convertRandom(presetOrConfigPath: string, outDir: string, opts: RandomConvertOptions): Promise<WrittenBundleManifest> {
+  const { configJson, boundsPreset, presetName } = await resolveRandomSource(presetOrConfigPath);
+  const imageSize = opts.imageSize ?? boundsPreset.imageSize;
+  checkImageSize(imageSize);
+  const imageBounds: BundleManifest["imageBounds"] = {
+    minPixels: imageSize.shortestEdge,
+    maxPixels: imageSize.longestEdge,
+    from: opts.imageSize ? { kind: "option" } : { kind: "preset", preset: boundsPreset.name },
+  };
   const checkpointDir = opts.checkpointDir ?? (await mkdtemp(path.join(os.tmpdir(), "vlcache-random-")));
   try {
     const progress = startProgress(opts.progress, `random checkpoint (seed ${opts.seed})`);
@@ -187,7 +188,7 @@ export async function convertRandom(presetOrConfigPath: string, outDir: string, 
     } finally {
       progress.finish();
     }
-    return await convertCheckpoint(checkpointDir, outDir, { ...opts, source: { kind: "random", preset: presetName, seed: opts.seed } });
+    return await convertCheckpoint(checkpointDir, outDir, { ...opts, source: { kind: "random", preset: presetName, seed: opts.seed }, imageBounds });
   } finally {
     if (opts.checkpointDir === undefined) await rm(checkpointDir, { recursive: true, force: true });
   }
@@ -195,22 +196,31 @@ export async function convertRandom(presetOrConfigPath: string, outDir: string, 
 
 async function resolveRandomSource(
   presetOrConfigPath: string,
-): Promise<{ configJson: Record<string, unknown>; imageSize: ImageSizeBounds; presetName: string }> {
-  if (presetOrConfigPath === "tiny" || presetOrConfigPath === "small" || presetOrConfigPath === "2b") {
-    const preset = getPreset(presetOrConfigPath);
-    return { configJson: preset.configJson, imageSize: preset.imageSize, presetName: preset.name };
+): Promise<{ configJson: Record<string, unknown>; boundsPreset: Preset; presetName: string }> {
+  const named = PRESET_NAMES.find((name) => name === presetOrConfigPath);
+  if (named !== undefined) {
+    const preset = getPreset(named);
+    return { configJson: preset.configJson, boundsPreset: preset, presetName: preset.name };
   }
   if (!existsSync(presetOrConfigPath)) {
     throw new ConvertError("missing_source", `--random takes tiny, small, 2b or a config.json path; ${presetOrConfigPath} is none of these`);
   }
   let configJson: Record<string, unknown>;
+  let config: Qwen3VLConfig;
   try {
     configJson = JSON.parse(await readFile(presetOrConfigPath, "utf8"));
-    parseQwen3VLConfig(configJson);
+    config = parseQwen3VLConfig(configJson);
   } catch (error) {
     throw new ConvertError("bad_config", `${presetOrConfigPath}: ${(error as Error).message}`);
   }
-  return { configJson, imageSize: getPreset("tiny").imageSize, presetName: path.resolve(presetOrConfigPath) };
+  return { configJson, boundsPreset: closestPreset(config), presetName: path.resolve(presetOrConfigPath) };
+}
+
+function checkImageSize(bounds: ImageSizeBounds): void {
+  const { shortestEdge: min, longestEdge: max } = bounds;
+  if (!Number.isInteger(min) || !Number.isInteger(max) || min < 1 || max < min) {
+    throw new ConvertError("bad_config", `image bounds must be whole pixel counts with 1 ≤ min ≤ max; got min ${min}, max ${max}`);
+  }
 }
 
 async function prepareDestination(outDir: string, force: boolean): Promise<void> {

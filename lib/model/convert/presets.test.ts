@@ -3,7 +3,7 @@ import { createRequire } from "node:module";
 import { describe, expect, it } from "vitest";
 import { parseQwen3VLConfig } from "@/lib/model/config";
 import { qwen3VLTensorShapes } from "@/lib/model/checkpoint/qwen3vlTensors";
-import { estimateRequestFlops, getPreset, PRESET_NAMES } from "./presets";
+import { closestPreset, estimateRequestFlops, getPreset, PRESET_NAMES } from "./presets";
 
 const cold1024x768 = { imageWidth: 1024, imageHeight: 768, promptTextTokens: 32, newTokens: 32 };
 
@@ -54,5 +54,14 @@ describe("presets", () => {
     // 4× the patches costs more than 4× (attention) but less than 16×.
     expect(large.vision / small.vision).toBeGreaterThan(4);
     expect(large.vision / small.vision).toBeLessThan(16);
+  });
+
+  it("finds the closest preset of a config: each preset itself, a 2B-like config 2b, a narrower test config tiny", () => {
+    for (const name of PRESET_NAMES) expect(closestPreset(parseQwen3VLConfig(getPreset(name).configJson)).name).toBe(name);
+    const twoB = getPreset("2b").configJson as { text_config: Record<string, unknown>; vision_config: Record<string, unknown> };
+    const like2b = { ...twoB, text_config: { ...twoB.text_config, hidden_size: 1536, num_hidden_layers: 24 }, vision_config: { ...twoB.vision_config, depth: 20 } };
+    expect(closestPreset(parseQwen3VLConfig(like2b)).name).toBe("2b");
+    const tiny = getPreset("tiny").configJson as { text_config: Record<string, unknown> };
+    expect(closestPreset(parseQwen3VLConfig({ ...tiny, text_config: { ...tiny.text_config, num_hidden_layers: 4 } })).name).toBe("tiny");
   });
 });

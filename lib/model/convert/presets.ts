@@ -1,4 +1,4 @@
-import type { Qwen3VLConfig } from "@/lib/model/config";
+import { parseQwen3VLConfig, type Qwen3VLConfig } from "@/lib/model/config";
 
 /**
  * Model sizes for `--random PRESET`. Each preset is a transformers-format Qwen3-VL config.json (the released
@@ -141,6 +141,19 @@ const PRESETS: Record<PresetName, Preset> = {
 
 export function getPreset(name: PresetName): Preset {
   return PRESETS[name];
+}
+
+/**
+ * The preset whose model is most like `config`: the smallest sum of |log ratio| over text width and depth and vision
+ * width and depth (a 2× wider model is as far as a 2× narrower one). `--random CONFIG.json` takes its image-size bounds
+ * from it unless they are given, so a config sized like 2b gets 2b's bounds, not the test model's.
+ */
+export function closestPreset(config: Qwen3VLConfig): Preset {
+  const dims = (c: Qwen3VLConfig) => [c.text.hiddenSize, c.text.numHiddenLayers, c.vision.hiddenSize, c.vision.depth];
+  const target = dims(config);
+  const distance = (preset: Preset) =>
+    dims(parseQwen3VLConfig(preset.configJson)).reduce((sum, value, i) => sum + Math.abs(Math.log(value / target[i])), 0);
+  return PRESET_NAMES.map(getPreset).reduce((best, preset) => (distance(preset) < distance(best) ? preset : best));
 }
 
 export interface RequestShape {

@@ -2,6 +2,7 @@ import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import type * as ort from "onnxruntime-node";
 import { z } from "zod";
+import { bundleManifestSchema, type BundleManifest } from "@/lib/model/bundleManifest";
 import { parseQwen3VLConfig, type Qwen3VLConfig } from "@/lib/model/config";
 import type { Logger } from "@/lib/log";
 import { BundleLoadError } from "./errors";
@@ -21,13 +22,7 @@ import {
  * session fails, the ones already open are released before the error propagates. `release()` frees all three.
  */
 
-const manifestSchema = z.object({
-  converterVersion: z.union([z.string(), z.number()]),
-  sourceFingerprint: z.string().min(1),
-  dtype: z.enum(["fp32", "fp16"]),
-  createdAt: z.string().optional(),
-});
-export type BundleManifest = z.infer<typeof manifestSchema>;
+export type { BundleManifest };
 
 const tokenIds = z.union([z.number().int(), z.array(z.number().int())]);
 const generationConfigSchema = z.object({
@@ -93,7 +88,7 @@ export async function openBundle(dir: string, opts: OpenBundleOptions = {}): Pro
   const configJson = await readJson(root, "config.json");
   const config = parseWith(path.join(root, "config.json"), () => parseQwen3VLConfig(configJson));
   const manifestJson = await readJson(root, "vlcache.json");
-  const manifest = parseWith(path.join(root, "vlcache.json"), () => zodParse(manifestSchema, manifestJson));
+  const manifest = parseWith(path.join(root, "vlcache.json"), () => zodParse(bundleManifestSchema, manifestJson));
   const generationJson = await readJson(root, "generation_config.json");
   const generation = parseWith(path.join(root, "generation_config.json"), () => zodParse(generationConfigSchema, generationJson));
   const eos = generation.eos_token_id;

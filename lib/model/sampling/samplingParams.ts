@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { Fault } from "@/lib/fault";
 import { MAX_SEED } from "@/lib/model/sampling/prng";
 
 /**
@@ -18,8 +19,9 @@ export type SamplingParams = z.output<typeof samplingParamsSchema>;
 
 export const GREEDY: SamplingParams = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1 };
 
+/** Sampling parameters a caller sent that cannot be used: the request's fault. */
 export class SamplingParamsError extends Error {
-  readonly status = 400;
+  readonly fault: Fault = "request";
   readonly code = "invalid_sampling_params";
   constructor(message: string) {
     super(message);

@@ -126,7 +126,7 @@ describe("parseSamplingParams", () => {
         error = e;
       }
       expect(error).toBeInstanceOf(SamplingParamsError);
-      expect((error as SamplingParamsError).status).toBe(400);
+      expect((error as SamplingParamsError).fault).toBe("request");
       expect((error as SamplingParamsError).code).toBe("invalid_sampling_params");
       expect((error as SamplingParamsError).message).toContain(Object.keys(bad)[0]);
     }

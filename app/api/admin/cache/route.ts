@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { flushCaches } from "@/lib/cache/flush";
-import { CACHE_LEVELS } from "@/lib/cache/keys";
+import { CACHE_LEVELS } from "@/lib/api/types";
 import { identifyClient } from "@/lib/server/clientIdentity";
 import { errorResponse } from "@/lib/server/httpErrors";
 import { getRuntime } from "@/lib/server/runtime";

@@ -1,0 +1,33 @@
+/**
+ * One image as a served model and its caches know it: its feature identity (the image, this model's preprocessing,
+ * the features seam's storage dtype) and its patch grid (from its size alone). A request's plan (generationPlan.ts)
+ * and an upload's precompute (modelCaches.ts) both come through here, so a precompute always lands under the key a
+ * later request looks up.
+ */
+
+import type { FeatureDtype } from "@/lib/cache/featureRecord";
+import { featureKey, type FeatureIdentity, type FeatureKey } from "@/lib/cache/featureIdentity";
+import type { ImageId } from "@/lib/ids";
+import { planImage, type GridThw } from "@/lib/images/preprocess/imageGrid";
+import type { InferenceModel } from "./inferenceModel";
+
+export interface ModelImage {
+  readonly identity: FeatureIdentity;
+  /** `featureKey(identity)`. */
+  readonly key: FeatureKey;
+  readonly grid: GridThw;
+}
+
+export function imageFeatureIdentity(model: Pick<InferenceModel, "preprocessDigest">, storage: FeatureDtype, imageId: ImageId): FeatureIdentity {
+  return { imageId, preprocess: model.preprocessDigest, storage };
+}
+
+/** Throws the preprocessor's ImagePreprocessError for a size this model cannot take (e.g. below its patch grid). */
+export function modelImage(
+  model: Pick<InferenceModel, "preprocessDigest" | "preprocessor">,
+  storage: FeatureDtype,
+  image: { readonly imageId: ImageId; readonly width: number; readonly height: number },
+): ModelImage {
+  const identity = imageFeatureIdentity(model, storage, image.imageId);
+  return { identity, key: featureKey(identity), grid: planImage(image.width, image.height, model.preprocessor).grid };
+}
