@@ -10,6 +10,7 @@ import type { Logger } from "@/lib/log";
 import { counter } from "@/lib/metrics/registry";
 import { httpError, ingestErrorResponse } from "@/lib/server/httpErrors";
 import { readImageUpload } from "@/lib/server/readImageUpload";
+import { errorAnswer } from "@/lib/server/requestError";
 
 /**
  * Image uploads and look-ups behind /api/images.
@@ -18,15 +19,14 @@ import { readImageUpload } from "@/lib/server/readImageUpload";
  * `imageMetaKey`. An image is "known" when its PNG key exists; claiming that key with SET NX decides between 201 (this
  * upload stored it) and 200 (`deduplicated`, someone stored the same pixels before), also under concurrent uploads.
  * Uploading a known image again refreshes both TTLs. Bad input is refused before the first write.
+ *
+ * Images are user data: every store operation here is strict, so an upload the store could not keep answers 503
+ * store_unavailable (or 507 store_full), never a success, and a look-up the store could not answer is a 503, never
+ * image_not_found. The record is written before the PNG, so an image whose PNG exists has its record too.
  */
 
 /** What is stored next to the PNG; GET /api/images/:id answers it plus the status. `bytes`: the canonical PNG's size. */
 export type ImageRecord = Omit<ImageInfoResponse, "status">;
-
-export interface UploadAnswer extends ImageUploadResponse {
-  /** Present (false) only when the store was unreachable: the id is valid but the image was not kept. */
-  stored?: false;
-}
 
 export interface ImageDeps {
   store: BlobStore;
@@ -52,9 +52,12 @@ export interface ImagePrecompute {
   imageState(imageId: ImageId, tenant: TenantId): Promise<PrecomputeState>;
 }
 
-export type StoreImageResult = { ok: true; answer: UploadAnswer } | { ok: false; error: IngestError };
+export type StoreImageResult = { ok: true; answer: ImageUploadResponse } | { ok: false; error: IngestError };
 
-/** Canonicalises an uploaded file and stores it (see the module comment for the storage layout). */
+/**
+ * Canonicalises an uploaded file and stores it (see the module comment for the storage layout); rejects with the
+ * store's StoreUnavailableError or StoreFullError when it could not be stored.
+ */
 export async function storeImage(file: Buffer, deps: ImageDeps, tenant: TenantId = DEFAULT_TENANT): Promise<StoreImageResult> {
   const canonical = await canonicalize(file, { maxPixels: deps.config.maxImagePixels });
   if (!canonical.ok) return canonical;
@@ -64,38 +67,34 @@ export async function storeImage(file: Buffer, deps: ImageDeps, tenant: TenantId
 
   const { store, config } = deps;
   const ttl = config.imageTtlSeconds;
-  const created = await store.setIfAbsent(imageKey(tenant, image.id), png, ttl);
-  if (!created) await store.set(imageKey(tenant, image.id), png, ttl);
-  await store.set(imageMetaKey(tenant, image.id), Buffer.from(JSON.stringify(record)), ttl);
-
-  // The store fails soft; an outage during the writes shows here, and then nothing may be claimed as known.
-  const stored = store.isHealthy();
-  const answer: UploadAnswer = {
+  await store.strict.set(imageMetaKey(tenant, image.id), Buffer.from(JSON.stringify(record)), ttl);
+  const created = await store.strict.setIfAbsent(imageKey(tenant, image.id), png, ttl);
+  if (!created) await store.strict.set(imageKey(tenant, image.id), png, ttl);
+  const answer: ImageUploadResponse = {
     ...record,
-    deduplicated: stored && !created,
-    status: stored && deps.precompute ? deps.precompute.precompute(image, tenant) : "ready",
-    ...(stored ? {} : { stored: false as const }),
+    deduplicated: !created,
+    status: deps.precompute ? deps.precompute.precompute(image, tenant) : "ready",
   };
   return { ok: true, answer };
 }
 
-/** The canonical pixels of a stored image (for model preprocessing), or null when unknown or expired. */
+/** The canonical pixels of a stored image (for model preprocessing), or null when unknown or expired; rejects with StoreUnavailableError when the store cannot tell. */
 export async function loadCanonicalImage(
   imageId: ImageId,
   deps: Pick<ImageDeps, "store">,
   tenant: TenantId = DEFAULT_TENANT,
 ): Promise<Pick<CanonicalImage, "data" | "width" | "height"> | null> {
-  const png = await deps.store.get(imageKey(tenant, imageId));
+  const png = await deps.store.strict.get(imageKey(tenant, imageId));
   return png ? decodeCanonicalPng(png) : null;
 }
 
-/** The stored record (size, PNG bytes) of an image, or null when unknown or expired. */
+/** The stored record (size, PNG bytes) of an image, or null when unknown or expired; rejects with StoreUnavailableError when the store cannot tell. */
 export async function loadImageRecord(
   imageId: ImageId,
   deps: Pick<ImageDeps, "store">,
   tenant: TenantId = DEFAULT_TENANT,
 ): Promise<ImageRecord | null> {
-  const meta = await deps.store.get(imageMetaKey(tenant, imageId));
+  const meta = await deps.store.strict.get(imageMetaKey(tenant, imageId));
   return meta ? (JSON.parse(meta.toString("utf8")) as ImageRecord) : null;
 }
 
@@ -117,8 +116,7 @@ export async function handleImageUpload(request: Request, deps: ImageDeps, tenan
     log.info({ ...answer, fileName: upload.fileName }, answer.deduplicated ? "image already known" : "image stored");
     return Response.json(answer, { status: answer.deduplicated ? 200 : 201 });
   } catch (error) {
-    log.error({ err: error }, "upload failed");
-    return httpError.internal();
+    return errorAnswer(error, log);
   }
 }
 
@@ -131,11 +129,17 @@ export async function handleImageGet(
 ): Promise<Response> {
   const imageId = parseImageId(idText);
   if (!imageId) return httpError.invalidImageId(idText);
-  const missing = () => (deps.store.isHealthy() ? httpError.imageNotFound(imageId) : httpError.storeUnavailable());
+  try {
+    return await imageAnswer(imageId, raw, deps, tenant);
+  } catch (error) {
+    return errorAnswer(error, deps.logger.child({ module: "images" }));
+  }
+}
 
+async function imageAnswer(imageId: ImageId, raw: boolean, deps: ImageDeps, tenant: TenantId): Promise<Response> {
   if (raw) {
-    const png = await deps.store.get(imageKey(tenant, imageId));
-    if (!png) return missing();
+    const png = await deps.store.strict.get(imageKey(tenant, imageId));
+    if (!png) return httpError.imageNotFound(imageId);
     return new Response(new Uint8Array(png), {
       headers: {
         "content-type": "image/png",
@@ -146,7 +150,7 @@ export async function handleImageGet(
     });
   }
   const record = await loadImageRecord(imageId, deps, tenant);
-  if (!record) return missing();
+  if (!record) return httpError.imageNotFound(imageId);
   const state = deps.precompute ? await deps.precompute.imageState(imageId, tenant) : null;
   const answer: ImageInfoResponse = {
     ...record,

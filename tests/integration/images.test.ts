@@ -234,16 +234,18 @@ describe("GET /api/images/:id", () => {
 });
 
 describe("with Redis down", () => {
-  it("still answers uploads (marked stored: false), GET says 503, and all works again after Redis returns", async () => {
+  it("refuses uploads with 503 store_unavailable (nothing claimed stored), GET says 503, and all works again after Redis returns", async () => {
     const file = await img.png(img.patternRgb(9, 9));
+    const imageId = imageIdOf(img.patternRgb(9, 9).data, 9, 9);
     await redis.stop();
     try {
       await expect.poll(() => store.isHealthy(), { timeout: 5_000 }).toBe(false);
       const { status, body } = await upload(file);
-      expect(status).toBe(201);
-      expect(body).toMatchObject({ imageId: imageIdOf(img.patternRgb(9, 9).data, 9, 9), deduplicated: false, stored: false });
-      const get = await handleImageGet(body.imageId as ImageId, false, deps());
+      expect(status).toBe(503);
+      expect(body.error.code).toBe("store_unavailable");
+      const get = await handleImageGet(imageId, false, deps());
       expect(get.status).toBe(503);
+      expect(get.headers.get("retry-after")).toBe("2");
       expect((await get.json()).error.code).toBe("store_unavailable");
     } finally {
       await redis.restart();
@@ -251,6 +253,31 @@ describe("with Redis down", () => {
     await expect.poll(() => store.isHealthy(), { timeout: 10_000, interval: 100 }).toBe(true);
     const after = await upload(file);
     expect(after.status).toBe(201);
-    expect(after.body.stored).toBeUndefined();
+    expect(after.body).toMatchObject({ imageId, deduplicated: false });
+  });
+
+  it("with Redis stalled (SIGSTOP), a known image answers 503, not 404, and an upload 503, not 200 deduplicated", async () => {
+    const file = await img.png(img.patternRgb(7, 5));
+    const first = await upload(file);
+    expect(first.status).toBe(201);
+    const imageId = first.body.imageId as ImageId;
+    redis.pause();
+    try {
+      const get = await handleImageGet(imageId, false, deps());
+      expect(get.status).toBe(503);
+      expect((await get.json()).error.code).toBe("store_unavailable");
+      const raw = await handleImageGet(imageId, true, deps());
+      expect(raw.status).toBe(503);
+      const again = await upload(file);
+      expect(again.status).toBe(503);
+      expect(again.body.error.code).toBe("store_unavailable");
+    } finally {
+      redis.resume();
+    }
+    await expect.poll(() => store.isHealthy(), { timeout: 10_000, interval: 50 }).toBe(true);
+    expect((await handleImageGet(imageId, false, deps())).status).toBe(200);
+    const after = await upload(file);
+    expect(after.status).toBe(200);
+    expect(after.body).toMatchObject({ imageId, deduplicated: true });
   });
 });

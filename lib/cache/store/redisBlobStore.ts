@@ -1,6 +1,7 @@
 import { Redis } from "ioredis";
 import {
   assertValidTtl,
+  DEFAULT_STORE_TIMEOUT_MS,
   StoreFullError,
   StoreUnavailableError,
   type BlobStore,
@@ -11,8 +12,6 @@ import { ChannelListeners, type MessageListener } from "@/lib/cache/store/channe
 import type { Logger } from "@/lib/log";
 import { counter } from "@/lib/metrics/registry";
 
-/** Default deadline of one command (STORE_TIMEOUT_MS): a stalled Redis costs a request at most this, not a hang. */
-export const DEFAULT_STORE_TIMEOUT_MS = 500;
 const CONNECT_TIMEOUT_MS = 2_000;
 /** While a command has missed its deadline, a PING this often tells when the server answers again. */
 const PROBE_INTERVAL_MS = 250;
