@@ -20,9 +20,9 @@ beforeAll(async () => {
 afterAll(() => redis.teardown());
 
 async function openRedisStore(url = redis.url, timeoutMs?: number): Promise<RedisBlobStore> {
-  const client = createRedisClient(url, timeoutMs);
+  const client = createRedisClient(url);
   expect(await waitUntilReady(client, 5_000)).toBe(true);
-  return new RedisBlobStore(client, silent);
+  return new RedisBlobStore(client, silent, timeoutMs);
 }
 
 async function storeErrorCount(op: string): Promise<number> {
@@ -257,6 +257,21 @@ describe("RedisBlobStore", () => {
       await store.close();
       await server.stop();
       await rm(parentDir, { recursive: true, force: true });
+    }
+  });
+
+  it("does not take a large value that crosses the connection for longer than the deadline for a stall", async () => {
+    const store = await openRedisStore(redis.url, 300);
+    try {
+      const large = Buffer.alloc(96 << 20, 5);
+      const small = store.strict.get("large:absent");
+      await store.strict.set("large:png", large, 60);
+      expect(await small).toBeNull();
+      expect(large.equals((await store.strict.get("large:png"))!)).toBe(true);
+      expect(store.isHealthy()).toBe(true);
+    } finally {
+      await store.close();
+      await redis.flush();
     }
   });
 });

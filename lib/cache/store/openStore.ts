@@ -58,8 +58,8 @@ export async function openStore(config: StoreConfig, logger: Logger, deps: OpenS
   const log = logger.child({ module: "store" });
 
   if (config.redisUrl) {
-    const client = createRedisClient(config.redisUrl, config.storeTimeoutMs);
-    const store = new RedisBlobStore(client, log);
+    const client = createRedisClient(config.redisUrl);
+    const store = new RedisBlobStore(client, log, config.storeTimeoutMs);
     const shown = redactRedisUrl(config.redisUrl);
     const ready = await waitUntilReady(client, EXTERNAL_CONNECT_WAIT_MS);
     const description = ready
@@ -152,8 +152,8 @@ async function openEmbedded(binary: string, config: StoreConfig, log: Logger): P
 
 /** A store over a fresh connection to `server`, once connected; its close() joins `undo`. */
 async function connect(server: SupervisedRedisServer, config: StoreConfig, log: Logger, undo: Array<() => Promise<void>>): Promise<BlobStore> {
-  const client = createRedisClient(server.url, config.storeTimeoutMs);
-  const store = new RedisBlobStore(client, log);
+  const client = createRedisClient(server.url);
+  const store = new RedisBlobStore(client, log, config.storeTimeoutMs);
   undo.push(() => store.close());
   if (!(await waitUntilReady(client, EXTERNAL_CONNECT_WAIT_MS))) throw new Error(`no connection to ${server.url}`);
   return store;

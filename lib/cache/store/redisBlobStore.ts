@@ -1,7 +1,10 @@
 import { Redis } from "ioredis";
+import type { Socket as NetSocket } from "node:net";
+import { ProgressDeadline } from "@/lib/cache/store/progressDeadline";
 import {
   assertValidTtl,
   DEFAULT_STORE_TIMEOUT_MS,
+  isStoreUnavailable,
   StoreFullError,
   StoreUnavailableError,
   type BlobStore,
@@ -76,10 +79,10 @@ class RateLimitedWarn {
  * BlobStore over one ioredis connection.
  *
  * Lifecycle: constructed around a client that connects (and, after an outage, reconnects) by itself. With the offline
- * queue disabled a command issued while disconnected fails at once instead of queueing, and `commandTimeout` (the
- * deadline, STORE_TIMEOUT_MS) bounds a command to a server that stopped answering — a stalled or paused process keeps
- * its connection open, so only the deadline can tell. `generation` counts the client's "ready" events after
- * construction: each reconnection starts a new generation.
+ * queue disabled a command issued while disconnected fails at once instead of queueing, and the deadline
+ * (STORE_TIMEOUT_MS, progressDeadline.ts: no byte moved for that long) bounds a command to a server that stopped
+ * answering — a stalled or paused process keeps its connection open, so only the deadline can tell. `generation`
+ * counts the client's "ready" events after construction: each reconnection starts a new generation.
  *
  * Health: healthy exactly while the client is "ready" and no command has missed its deadline since the server last
  * answered. A missed deadline marks the store unhealthy at once and starts a PING every PROBE_INTERVAL_MS; the first
@@ -104,12 +107,15 @@ export class RedisBlobStore implements BlobStore {
   private probe: NodeJS.Timeout | null = null;
   private readonly listeners = new ChannelListeners();
   private subscriber: Redis | null = null;
+  private readonly deadline: ProgressDeadline;
 
   constructor(
     private readonly client: Redis,
     private readonly logger: Logger,
+    timeoutMs: number = DEFAULT_STORE_TIMEOUT_MS,
   ) {
     this.warnings = new RateLimitedWarn(logger);
+    this.deadline = new ProgressDeadline(timeoutMs, () => bytesMoved(client), () => this.missDeadline());
     let outage = false;
     client.on("error", (error: Error) => {
       this.warnings.warn("connection", { err: error.message }, "store: redis connection error");
@@ -130,11 +136,11 @@ export class RedisBlobStore implements BlobStore {
       get: (key) => this.run(() => this.client.getBuffer(key)),
       set: async (key, value, ttlSeconds) => {
         assertValidTtl(ttlSeconds);
-        await this.run(() => this.client.set(key, value, "EX", ttlSeconds));
+        await this.run(() => this.client.set(key, value, "EX", ttlSeconds), value.length);
       },
       setIfAbsent: async (key, value, ttlSeconds) => {
         assertValidTtl(ttlSeconds);
-        return (await this.run(() => this.client.set(key, value, "EX", ttlSeconds, "NX"))) === "OK";
+        return (await this.run(() => this.client.set(key, value, "EX", ttlSeconds, "NX"), value.length)) === "OK";
       },
       // Compare and act inside one Lua script: Redis runs a script atomically, so no other client's command can land
       // between the GET and the EXPIRE/DEL (a GET from here followed by a DEL could delete a lock claimed in between).
@@ -230,7 +236,7 @@ export class RedisBlobStore implements BlobStore {
 
   private subscriberConnection(): Redis {
     if (this.subscriber !== null) return this.subscriber;
-    const subscriber = this.client.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined });
+    const subscriber = this.client.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
     subscriber.on("error", (error: Error) => {
       this.warnings.warn("subscriber", { err: error.message }, "store: redis subscriber connection error");
     });
@@ -247,16 +253,16 @@ export class RedisBlobStore implements BlobStore {
   }
 
   /** Sends one operation unless the store is known unhealthy; turns every failure into the strict contract's errors. */
-  private async run<T>(send: () => Promise<T>): Promise<T> {
+  private async run<T>(send: () => Promise<T>, payloadBytes = 0): Promise<T> {
     if (!this.isHealthy()) {
       throw new StoreUnavailableError(this.missedDeadline ? "the store missed its deadline and has not answered since" : `the store is not connected (${this.client.status})`);
     }
     try {
-      return await send();
+      return await this.deadline.track(send(), payloadBytes);
     } catch (error) {
+      if (isStoreUnavailable(error)) throw error;
       const message = (error as Error).message;
       if (OUT_OF_MEMORY_REPLY.test(message)) throw new StoreFullError(`the store's memory budget is spent: ${message}`);
-      if (message === "Command timed out") this.missDeadline();
       // Any other error reply is a bug here (a wrong command or type), not an outage.
       if ((error as Error).name === "ReplyError" && !TEMPORARY_REPLY.test(message)) throw error;
       throw new StoreUnavailableError(`store operation failed: ${message}`);
@@ -271,8 +277,8 @@ export class RedisBlobStore implements BlobStore {
     this.probe = setInterval(() => {
       if (inFlight || this.client.status !== "ready") return;
       inFlight = true;
-      this.client
-        .ping()
+      this.deadline
+        .track(this.client.ping())
         .then(() => this.answeredAgain())
         .catch(() => undefined)
         .finally(() => (inFlight = false));
@@ -303,14 +309,19 @@ export class RedisBlobStore implements BlobStore {
   }
 }
 
+/** Bytes the client's connection has received and handed to the kernel so far (grows while the server works). */
+function bytesMoved(client: Redis): number {
+  const socket = client.stream as NetSocket | undefined;
+  return socket ? socket.bytesRead + socket.bytesWritten - socket.writableLength : 0;
+}
+
 /**
- * A client configured for RedisBlobStore: `timeoutMs` is every command's deadline. Connecting starts immediately, in
- * the background.
+ * A client configured for RedisBlobStore (which enforces the deadline itself). Connecting starts immediately, in the
+ * background.
  */
-export function createRedisClient(url: string, timeoutMs: number = DEFAULT_STORE_TIMEOUT_MS): Redis {
+export function createRedisClient(url: string): Redis {
   return new Redis(url, {
     enableOfflineQueue: false,
-    commandTimeout: timeoutMs,
     connectTimeout: CONNECT_TIMEOUT_MS,
     maxRetriesPerRequest: 1,
     retryStrategy: (attempt) => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS),
