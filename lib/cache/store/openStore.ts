@@ -138,7 +138,7 @@ async function openEmbedded(binary: string, config: StoreConfig, log: Logger): P
       evictionPolicy: "allkeys-lru",
     });
     undo.push(() => cache.stop());
-    const [store, cacheStore] = await Promise.all([user, cache].map((server) => connect(server, config, log, undo)));
+    const [store, cacheStore] = await Promise.all([user, cache].map((server) => connect(server, config, log.child({ storeName: server.name }), undo)));
     const description =
       `store: embedded redis-server ${user.version}: user data on ${user.url} (append-only file in ${userDir}), ` +
       `caches on ${cache.url} (no persistence); ${budgets(config)}; restarted when they die, stopped with the app`;

@@ -15,6 +15,7 @@ import { counter } from "@/lib/metrics/registry";
  * `stop()` ends the supervision and the current server; it is idempotent.
  */
 export interface SupervisedRedisServer {
+  readonly name: "user" | "cache";
   readonly url: string;
   readonly port: number;
   readonly version: string;
@@ -41,7 +42,7 @@ const restarts = counter<"store">({
 
 export async function superviseRedisServer(options: SuperviseRedisServerOptions): Promise<SupervisedRedisServer> {
   const { name, logger, ...serverOptions } = options;
-  const log = logger.child({ store: name });
+  const log = logger.child({ storeName: name });
   let current: EmbeddedRedisServer = await startRedisServer(serverOptions);
   const { port, url, version } = current;
   const stopping = new AbortController();
@@ -82,6 +83,7 @@ export async function superviseRedisServer(options: SuperviseRedisServerOptions)
   const supervision = supervise();
 
   return {
+    name,
     url,
     port,
     version,
