@@ -18,7 +18,8 @@ import { errorAnswer } from "@/lib/server/requestError";
  * Storage: per image two entries with the same TTL, the canonical PNG under `imageKey` and a small JSON record under
  * `imageMetaKey`. An image is "known" when its PNG key exists; claiming that key with SET NX decides between 201 (this
  * upload stored it) and 200 (`deduplicated`, someone stored the same pixels before), also under concurrent uploads.
- * Uploading a known image again refreshes both TTLs. Bad input is refused before the first write.
+ * Uploading a known image again refreshes both TTLs without writing the PNG again (the id fixes its bytes), so a
+ * repeated upload costs neither memory nor append-only file. Bad input is refused before the first write.
  *
  * Images are user data: every store operation here is strict, so an upload the store could not keep answers 503
  * store_unavailable (or 507 store_full), never a success, and a look-up the store could not answer is a 503, never
@@ -68,8 +69,8 @@ export async function storeImage(file: Buffer, deps: ImageDeps, tenant: TenantId
   const { store, config } = deps;
   const ttl = config.imageTtlSeconds;
   await store.strict.set(imageMetaKey(tenant, image.id), Buffer.from(JSON.stringify(record)), ttl);
-  const created = await store.strict.setIfAbsent(imageKey(tenant, image.id), png, ttl);
-  if (!created) await store.strict.set(imageKey(tenant, image.id), png, ttl);
+  const known = await store.strict.renew(imageKey(tenant, image.id), ttl);
+  const created = !known && (await store.strict.setIfAbsent(imageKey(tenant, image.id), png, ttl));
   const answer: ImageUploadResponse = {
     ...record,
     deduplicated: !created,

@@ -73,6 +73,14 @@ describe.each(implementations)("BlobStore contract: %s", (_name, open) => {
     await expect(store.renewIfValue("k:lock", mine, 0)).rejects.toThrow(RangeError);
   });
 
+  it("renew resets the TTL of a key that exists and reports one that does not", async () => {
+    expect(await store.renew("k:absent", 60)).toBe(false);
+    await store.set("k:r", Buffer.from("v"), 60);
+    expect(await store.strict.renew("k:r", 120)).toBe(true);
+    expect((await store.get("k:r"))!.toString()).toBe("v");
+    await expect(store.renew("k:r", 0)).rejects.toThrow(RangeError);
+  });
+
   it("set replaces an existing value", async () => {
     await store.set("k:x", Buffer.from("one"), 60);
     await store.set("k:x", Buffer.from("two"), 60);

@@ -94,6 +94,20 @@ describe("POST /api/images", () => {
     expect(statuses).toEqual([200, 201]);
   });
 
+  it("refreshes both TTLs on a repeated upload without writing the PNG again", async () => {
+    const first = await upload(await img.png(picture), { config: { ...config, imageTtlSeconds: 60 } });
+    const inspect = redis.client();
+    const key = imageKey(DEFAULT_TENANT, first.body.imageId);
+    expect(await inspect.ttl(key)).toBeLessThanOrEqual(60);
+    const writesBefore = Number(/cmdstat_set:calls=(\d+)/.exec(await inspect.info("commandstats"))![1]);
+    const again = await upload(await img.losslessWebp(picture), { config: { ...config, imageTtlSeconds: 600 } });
+    expect(again.body).toMatchObject({ imageId: first.body.imageId, deduplicated: true });
+    expect(await inspect.ttl(key)).toBeGreaterThan(590);
+    expect(await inspect.ttl(imageMetaKey(DEFAULT_TENANT, first.body.imageId))).toBeGreaterThan(590);
+    // One SET: the small record; the PNG was only given a new TTL (EXPIRE).
+    expect(Number(/cmdstat_set:calls=(\d+)/.exec(await inspect.info("commandstats"))![1])).toBe(writesBefore + 1);
+  });
+
   it("uses IMAGE_TTL_SECONDS", async () => {
     const { body } = await upload(await img.png(picture), { config: { ...config, imageTtlSeconds: 90 } });
     const ttl = await redis.client().ttl(imageKey(DEFAULT_TENANT, body.imageId));

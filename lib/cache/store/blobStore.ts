@@ -41,6 +41,8 @@ export interface BlobStore {
   set(key: string, value: Buffer, ttlSeconds: number): Promise<void>;
   /** SET NX EX: true when this call wrote the value, false when the key already existed (or the store is down). */
   setIfAbsent(key: string, value: Buffer, ttlSeconds: number): Promise<boolean>;
+  /** Resets the TTL of `key` if it exists, without sending its value; true when it did (false too when the store is down). */
+  renew(key: string, ttlSeconds: number): Promise<boolean>;
   /** Resets the TTL of `key` only while it holds exactly `value`; true when it did (false too when the store is down). */
   renewIfValue(key: string, value: Buffer, ttlSeconds: number): Promise<boolean>;
   /** Deletes `key` only while it holds exactly `value`; true when it did (false too when the store is down). */
@@ -64,7 +66,7 @@ export interface BlobStore {
 export const DEFAULT_STORE_TIMEOUT_MS = 500;
 
 /** BlobStore's data operations that reject instead of answering soft (same meanings and results otherwise). */
-export type StrictStoreOps = Pick<BlobStore, "get" | "set" | "setIfAbsent" | "renewIfValue" | "deleteIfValue" | "del" | "deleteByPrefix">;
+export type StrictStoreOps = Pick<BlobStore, "get" | "set" | "setIfAbsent" | "renew" | "renewIfValue" | "deleteIfValue" | "del" | "deleteByPrefix">;
 
 /**
  * The store could not answer — unreachable, or no reply within its deadline — so nothing is known about the key (it
@@ -94,7 +96,7 @@ export function isStoreFull(error: unknown): error is StoreFullError {
 }
 
 /** Names of store operations, as used in the `op` label of `vlcache_store_errors_total`. */
-export type StoreOp = "get" | "set" | "setIfAbsent" | "renewIfValue" | "deleteIfValue" | "del" | "deleteByPrefix" | "publish";
+export type StoreOp = "get" | "set" | "setIfAbsent" | "renew" | "renewIfValue" | "deleteIfValue" | "del" | "deleteByPrefix" | "publish";
 
 export function assertValidTtl(ttlSeconds: number): void {
   if (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0) {

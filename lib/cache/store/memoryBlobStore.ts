@@ -54,6 +54,7 @@ export class MemoryBlobStore implements BlobStore {
         this.write(key, value, ttlSeconds);
         return true;
       },
+      renew: (key, ttlSeconds) => this.renew(key, ttlSeconds),
       renewIfValue: (key, value, ttlSeconds) => this.renewIfValue(key, value, ttlSeconds),
       deleteIfValue: (key, value) => this.deleteIfValue(key, value),
       del: (...keys) => this.del(...keys),
@@ -75,6 +76,14 @@ export class MemoryBlobStore implements BlobStore {
 
   async setIfAbsent(key: string, value: Buffer, ttlSeconds: number): Promise<boolean> {
     return this.strict.setIfAbsent(key, value, ttlSeconds).catch(unlessFull(false));
+  }
+
+  async renew(key: string, ttlSeconds: number): Promise<boolean> {
+    assertValidTtl(ttlSeconds);
+    const entry = this.live(key);
+    if (!entry) return false;
+    entry.expiresAtMs = this.now() + ttlSeconds * 1000;
+    return true;
   }
 
   async renewIfValue(key: string, value: Buffer, ttlSeconds: number): Promise<boolean> {

@@ -142,6 +142,10 @@ export class RedisBlobStore implements BlobStore {
         assertValidTtl(ttlSeconds);
         return (await this.run(() => this.client.set(key, value, "EX", ttlSeconds, "NX"), value.length)) === "OK";
       },
+      renew: async (key, ttlSeconds) => {
+        assertValidTtl(ttlSeconds);
+        return (await this.run(() => this.client.expire(key, ttlSeconds))) === 1;
+      },
       // Compare and act inside one Lua script: Redis runs a script atomically, so no other client's command can land
       // between the GET and the EXPIRE/DEL (a GET from here followed by a DEL could delete a lock claimed in between).
       renewIfValue: async (key, value, ttlSeconds) => {
@@ -181,6 +185,11 @@ export class RedisBlobStore implements BlobStore {
   async setIfAbsent(key: string, value: Buffer, ttlSeconds: number): Promise<boolean> {
     assertValidTtl(ttlSeconds);
     return this.soft("setIfAbsent", false, () => this.strict.setIfAbsent(key, value, ttlSeconds));
+  }
+
+  async renew(key: string, ttlSeconds: number): Promise<boolean> {
+    assertValidTtl(ttlSeconds);
+    return this.soft("renew", false, () => this.strict.renew(key, ttlSeconds));
   }
 
   async renewIfValue(key: string, value: Buffer, ttlSeconds: number): Promise<boolean> {
