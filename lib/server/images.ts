@@ -23,7 +23,8 @@ import { errorAnswer } from "@/lib/server/requestError";
  *
  * Images are user data: every store operation here is strict, so an upload the store could not keep answers 503
  * store_unavailable (or 507 store_full), never a success, and a look-up the store could not answer is a 503, never
- * image_not_found. The record is written before the PNG, so an image whose PNG exists has its record too.
+ * image_not_found. The PNG is written first and its record second; when the record cannot be written, an upload that
+ * created the PNG deletes it again (best effort), so a refused upload leaves no half-stored image behind.
  */
 
 /** What is stored next to the PNG; GET /api/images/:id answers it plus the status. `bytes`: the canonical PNG's size. */
@@ -68,9 +69,14 @@ export async function storeImage(file: Buffer, deps: ImageDeps, tenant: TenantId
 
   const { store, config } = deps;
   const ttl = config.imageTtlSeconds;
-  await store.strict.set(imageMetaKey(tenant, image.id), Buffer.from(JSON.stringify(record)), ttl);
   const known = await store.strict.renew(imageKey(tenant, image.id), ttl);
   const created = !known && (await store.strict.setIfAbsent(imageKey(tenant, image.id), png, ttl));
+  try {
+    await store.strict.set(imageMetaKey(tenant, image.id), Buffer.from(JSON.stringify(record)), ttl);
+  } catch (error) {
+    if (created) await store.del(imageKey(tenant, image.id));
+    throw error;
+  }
   const answer: ImageUploadResponse = {
     ...record,
     deduplicated: !created,

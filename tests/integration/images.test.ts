@@ -247,6 +247,29 @@ describe("GET /api/images/:id", () => {
   });
 });
 
+describe("with the store full", () => {
+  it("refuses a new upload with 507 store_full, leaves nothing of it behind, and keeps the images it had", async () => {
+    const kept = await upload(await img.png(img.patternRgb(20, 20)));
+    expect(kept.status).toBe(201);
+    const inspect = redis.client();
+    const used = Number(/used_memory:(\d+)/.exec(await inspect.info("memory"))![1]);
+    await inspect.config("SET", "maxmemory-policy", "noeviction");
+    await inspect.config("SET", "maxmemory", String(used + 64 * 1024));
+    try {
+      const large = img.patternRgb(400, 400);
+      const refused = await upload(await img.png(large));
+      expect(refused.status).toBe(507);
+      expect(refused.body.error.code).toBe("store_full");
+      const largeId = imageIdOf(large.data, 400, 400);
+      expect(await inspect.exists(imageKey(DEFAULT_TENANT, largeId), imageMetaKey(DEFAULT_TENANT, largeId))).toBe(0);
+      expect((await handleImageGet(kept.body.imageId, false, deps())).status).toBe(200);
+      expect((await handleImageGet(kept.body.imageId, true, deps())).status).toBe(200);
+    } finally {
+      await inspect.config("SET", "maxmemory", "0");
+    }
+  });
+});
+
 describe("with Redis down", () => {
   it("refuses uploads with 503 store_unavailable (nothing claimed stored), GET says 503, and all works again after Redis returns", async () => {
     const file = await img.png(img.patternRgb(9, 9));
