@@ -65,7 +65,10 @@ export async function handleChat(request: Request, runtime: Runtime): Promise<Re
 }
 
 async function openSession(id: SessionId, body: ValidChatRequest, tenant: TenantId, runtime: Runtime): Promise<Session> {
-  if (body.sessionId === undefined) return { id, turns: [] };
+  if (body.sessionId === undefined) {
+    runtime.sessions.assertReachable();
+    return { id, turns: [] };
+  }
   const session = await runtime.sessions.load(tenant, id);
   if (session === null) throw new RequestError(404, "session_not_found", `no session ${id} (unknown, deleted or expired); start a new one`);
   return body.regenerate ? withoutLastTurn(session) : session;

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { MemoryBlobStore } from "@/lib/cache/store/memoryBlobStore";
+import { RedisBlobStore, createRedisClient } from "@/lib/cache/store/redisBlobStore";
+import { createLogger } from "@/lib/log";
 import type { ImageId, SessionId, TenantId } from "@/lib/ids";
 import { RequestError } from "./requestError";
 import { SessionStore, conversationMessages, newSession, parseSessionId, withTurn, withoutLastTurn, type Session } from "./sessions";
@@ -95,6 +97,19 @@ describe("SessionStore", () => {
     const session = withTurn(newSession(), { user: { text: "q".repeat(100), imageIds: [] }, answer: "a" });
     await expect(sessions.save(tenant, session)).rejects.toMatchObject({ name: "StoreFullError" });
     expect(await sessions.load(tenant, session.id)).toBeNull();
+  });
+
+  it("says a new chat cannot be kept while the store is down, and lets it start while the store is up", async () => {
+    // Nothing listens on port 1: the client stays disconnected, as during an outage.
+    const down = new RedisBlobStore(createRedisClient("redis://127.0.0.1:1"), createLogger("silent"));
+    try {
+      const sessions = new SessionStore(down, { ttlSeconds: 60, firstTurnTtlSeconds: 60 });
+      expect(() => sessions.assertReachable()).toThrow(expect.objectContaining({ name: "StoreUnavailableError" }));
+      await expect(sessions.load(tenant, newSession().id)).rejects.toMatchObject({ name: "StoreUnavailableError" });
+    } finally {
+      await down.close();
+    }
+    expect(() => new SessionStore(store(), { ttlSeconds: 60, firstTurnTtlSeconds: 60 }).assertReachable()).not.toThrow();
   });
 
   it("treats a stored value it cannot read as unknown", async () => {

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { sessionKey } from "@/lib/cache/keys";
-import type { BlobStore } from "@/lib/cache/store/blobStore";
+import { StoreUnavailableError, type BlobStore } from "@/lib/cache/store/blobStore";
 import { parseImageId, type ImageId, type SessionId, type TenantId } from "@/lib/ids";
 import type { GenerationRequestInput } from "@/lib/inference/request";
 import { RequestError } from "./requestError";
@@ -133,6 +133,14 @@ export class SessionStore {
     const { ttlSeconds, firstTurnTtlSeconds } = this.lifetimes;
     const ttl = session.turns.length > 1 ? ttlSeconds : Math.min(firstTurnTtlSeconds, ttlSeconds);
     await this.store.strict.set(sessionKey(tenant, session.id), Buffer.from(JSON.stringify(record)), ttl);
+  }
+
+  /**
+   * Throws StoreUnavailableError while the store is known to be down: a new chat's turn is saved only at its end, and
+   * generating an answer that cannot be kept would waste the model and leave the client a session that does not exist.
+   */
+  assertReachable(): void {
+    if (!this.store.isHealthy()) throw new StoreUnavailableError("the session store is unreachable right now");
   }
 
   /** True when the session existed; rejects with StoreUnavailableError when the store cannot tell. */
