@@ -1,5 +1,6 @@
 import path from "node:path";
 import { z } from "zod";
+import { DEFAULT_STORE_TIMEOUT_MS } from "@/lib/cache/store/blobStore";
 import { parseTenantId, type TenantId } from "@/lib/ids";
 
 /**
@@ -56,13 +57,16 @@ export const envSchema = z.object({
   IMAGE_TTL_SECONDS: optional(positiveInt),
   MAX_UPLOAD_BYTES: optional(positiveInt),
   MAX_IMAGE_PIXELS: optional(positiveInt),
-  MEMORY_STORE_MAX_BYTES: optional(positiveInt),
+  STORE_TIMEOUT_MS: optional(z.coerce.number().int().min(10).max(60_000)),
+  USER_STORE_MAX_BYTES: optional(z.coerce.number().int().min(8 * MIB)),
+  CACHE_STORE_MAX_BYTES: optional(z.coerce.number().int().min(8 * MIB)),
   CACHE_DIR: optional(z.string().min(1)),
   LOG_LEVEL: optional(z.enum(LOG_LEVELS)),
   MODEL_DIR: optional(z.string().min(1)),
   EXECUTION_PROVIDER: optional(z.enum(EXECUTION_PROVIDER_CHOICES)),
   MAX_QUEUED_REQUESTS: optional(nonNegativeInt),
   SESSION_TTL_SECONDS: optional(positiveInt),
+  SESSION_FIRST_TURN_TTL_SECONDS: optional(positiveInt),
   MAX_JSON_BODY_BYTES: optional(positiveInt),
   MAX_PROMPT_CHARS: optional(positiveInt),
   RATE_LIMIT_PER_MINUTE: optional(nonNegativeInt),
@@ -99,8 +103,12 @@ export interface AppConfig {
   maxUploadBytes: number;
   /** Largest accepted width × height, checked from the header before decoding (decompression bombs). */
   maxImagePixels: number;
-  /** Bound on the in-process store; least recently used entries are evicted past it. */
-  memoryStoreMaxBytes: number;
+  /** Deadline of every store operation; past it the operation fails soft, or with store_unavailable for user data. */
+  storeTimeoutMs: number;
+  /** Budget of the embedded store's user data (images, sessions): never evicted, new data refused past it. */
+  userStoreMaxBytes: number;
+  /** Budget of the embedded store's caches (L1, L3): least recently used entries are evicted past it. */
+  cacheStoreMaxBytes: number;
   /** Absolute path of the project's cache folder (embedded redis-server data lives below it). */
   cacheDir: string;
   logLevel: LogLevel;
@@ -111,6 +119,8 @@ export interface AppConfig {
   maxQueuedRequests: number;
   /** How long a chat session is kept after its last turn. */
   sessionTtlSeconds: number;
+  /** How long a chat that has had only one turn is kept (capped at sessionTtlSeconds); see lib/server/sessions.ts. */
+  sessionFirstTurnTtlSeconds: number;
   /** Largest JSON request body (POST /api/chat, /v1/chat/completions with data-URL images); 413 beyond. */
   maxJsonBodyBytes: number;
   /** Largest text a request may add to a conversation, in characters; 413 beyond. */
@@ -143,13 +153,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     imageTtlSeconds: e.IMAGE_TTL_SECONDS ?? 24 * 60 * 60,
     maxUploadBytes: e.MAX_UPLOAD_BYTES ?? 20 * MIB,
     maxImagePixels: e.MAX_IMAGE_PIXELS ?? 40_000_000,
-    memoryStoreMaxBytes: e.MEMORY_STORE_MAX_BYTES ?? 512 * MIB,
+    storeTimeoutMs: e.STORE_TIMEOUT_MS ?? DEFAULT_STORE_TIMEOUT_MS,
+    userStoreMaxBytes: e.USER_STORE_MAX_BYTES ?? 1024 * MIB,
+    cacheStoreMaxBytes: e.CACHE_STORE_MAX_BYTES ?? 512 * MIB,
     cacheDir: path.resolve(cwd, e.CACHE_DIR ?? ".cache"),
     logLevel: e.LOG_LEVEL ?? "info",
     modelDir: e.MODEL_DIR === undefined ? undefined : path.resolve(cwd, e.MODEL_DIR),
     executionProvider: e.EXECUTION_PROVIDER ?? "auto",
     maxQueuedRequests: e.MAX_QUEUED_REQUESTS ?? 32,
     sessionTtlSeconds: e.SESSION_TTL_SECONDS ?? 24 * 60 * 60,
+    sessionFirstTurnTtlSeconds: e.SESSION_FIRST_TURN_TTL_SECONDS ?? 60 * 60,
     maxJsonBodyBytes: e.MAX_JSON_BODY_BYTES ?? 32 * MIB,
     maxPromptChars: e.MAX_PROMPT_CHARS ?? 32_768,
     rateLimit: { perMinute: e.RATE_LIMIT_PER_MINUTE ?? 120, burst: e.RATE_LIMIT_BURST ?? 30 },

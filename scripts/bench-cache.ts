@@ -22,7 +22,7 @@
  * of whatever else runs on the machine falls on all rows alike. L3 rows run 4 times per round (they take milliseconds).
  */
 import { existsSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -98,7 +98,10 @@ interface Row {
 
 interface Bench {
   readonly model: InferenceModel;
+  /** Where the image is stored (user data). */
   readonly store: BlobStore;
+  /** Where the caches keep their shared entries. */
+  readonly cacheStore: BlobStore;
   readonly logger: Logger;
   readonly config: AppConfig;
   readonly imagePng: Buffer;
@@ -122,8 +125,8 @@ async function encoderRunCount(): Promise<number> {
 
 /** Fresh in-process layers and nothing in the shared store for `tenant`: the state of a just-started app. */
 async function freshCaches(bench: Bench, settings: CacheSettings, tenant: TenantId): Promise<InferencePipeline> {
-  await flushCaches({ store: bench.store, levels: null }, tenant, ["l1", "l3"]);
-  const caches = createModelCaches(bench.model, bench.store, settings);
+  await flushCaches({ store: bench.cacheStore, levels: null }, tenant, ["l1", "l3"]);
+  const caches = createModelCaches(bench.model, bench.cacheStore, settings);
   return new InferencePipeline({ model: bench.model, images: storedImages(bench.store), maxImagePixels: 40_000_000, seams: caches.seams });
 }
 
@@ -371,7 +374,7 @@ async function storageVariants(bench: Bench): Promise<StorageSetup> {
       tenant,
       runsPerRound: 1,
       prepare: async (i) => {
-        const caches = createModelCaches(bench.model, bench.store, settingsWith({ storage }));
+        const caches = createModelCaches(bench.model, bench.cacheStore, settingsWith({ storage }));
         const fresh = new InferencePipeline({ model: bench.model, images: storedImages(bench.store), maxImagePixels: 40_000_000, seams: caches.seams });
         return { pipeline: fresh, messages: [user(bench.imageId, questions[i])] };
       },
@@ -387,7 +390,7 @@ async function storageVariants(bench: Bench): Promise<StorageSetup> {
         const key = l1FeaturesKey(variantList[k].tenant, bench.model.fingerprint, identity);
         rows.push({
           storage,
-          recordBytes: (await bench.store.get(key))?.length ?? 0,
+          recordBytes: (await bench.cacheStore.get(key))?.length ?? 0,
           l1FromRedisTtftMs: measured.find((row) => row.scenario === STORAGE_SCENARIO && row.levels === storage)!.ttftMs,
           unchangedRuns: tokens.get(storage)!.filter((t, i) => t.join(",") === reference[i].join(",")).length,
           runs: questions.length,
@@ -599,7 +602,9 @@ async function main(): Promise<void> {
   // A real Redis unless REDIS_URL is set or EMBEDDED_STORE=memory is asked for explicitly (machines without
   // redis-server, such as the GPU machine); "auto" would fall back to memory silently.
   const embeddedStore = config.redisUrl || config.embeddedStore === "memory" ? config.embeddedStore : "redis-server";
-  const opened = await openStore({ ...config, embeddedStore }, logger);
+  // Its own CACHE_DIR for the store: the benchmark's uploads must not land in the app's persistent user data.
+  const storeDir = await mkdtemp(path.join(os.tmpdir(), "vlcache-bench-store-"));
+  const opened = await openStore({ ...config, embeddedStore, cacheDir: storeDir }, logger);
   // The CPU unless EXECUTION_PROVIDER names another (the header records the provider opened).
   const model = await loadInferenceModel(bundleDir, { executionProvider: process.env.EXECUTION_PROVIDER ? config.executionProvider : "cpu" });
   try {
@@ -610,6 +615,7 @@ async function main(): Promise<void> {
     const bench: Bench = {
       model,
       store: opened.store,
+      cacheStore: opened.cacheStore,
       logger,
       config,
       imagePng,
@@ -656,6 +662,7 @@ async function main(): Promise<void> {
   } finally {
     await model.release();
     await opened.close();
+    await rm(storeDir, { recursive: true, force: true });
   }
 }
 

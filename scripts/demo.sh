@@ -28,6 +28,6 @@ fi
 
 host="${HOST:-127.0.0.1}"
 port="${PORT:-3000}"
-echo "demo: serving http://$host:$port (Ctrl+C stops the app and its redis-server)"
+echo "demo: serving http://$host:$port (Ctrl+C stops the app and its redis-servers)"
 # exec: signals reach Next.js directly (npx would not pass SIGTERM on).
 exec node node_modules/next/dist/bin/next start -H "$host" -p "$port"

@@ -55,7 +55,8 @@ export async function flushCaches(targets: FlushTargets, tenant: TenantId, level
   const report: FlushReport = {};
   const chosen = [...new Set(levels)];
   for (const level of chosen) {
-    const storeEntries = level === "l2" ? 0 : await targets.store.deleteByPrefix(levelPrefix(tenant, level));
+    // Strict: a flush the store could not do must not be reported as done (StoreUnavailableError reaches the caller).
+    const storeEntries = level === "l2" ? 0 : await targets.store.strict.deleteByPrefix(levelPrefix(tenant, level));
     report[level] = { storeEntries, inProcess: targets.levels === null ? 0 : forget(targets.levels, level, tenant) };
   }
   await targets.store.publish(FLUSH_CHANNEL, JSON.stringify({ tenant, levels: chosen }));

@@ -3,11 +3,11 @@
  *
  * Size and pixels are separate look-ups because the prompt needs only the size (it fixes the image's grid and token
  * count), while pixels are needed only when the features must be computed; with the features cached, the PNG is
- * never decoded. Both answer null for an unknown or expired image and throw `store_unavailable` while the store is
- * down (the store fails soft, so a null during an outage does not mean "unknown").
+ * never decoded. Both answer null for an unknown or expired image and throw `store_unavailable` when the store
+ * cannot tell (down, or no answer within its deadline).
  */
 
-import type { BlobStore } from "@/lib/cache/store/blobStore";
+import { isStoreUnavailable, type BlobStore } from "@/lib/cache/store/blobStore";
 import type { ImageId, TenantId } from "@/lib/ids";
 import type { RgbImage } from "@/lib/images/preprocess/resizeImage";
 import { loadCanonicalImage, loadImageRecord } from "@/lib/images/imageStore";
@@ -19,19 +19,21 @@ export interface ImageSource {
 }
 
 export function storedImages(store: BlobStore): ImageSource {
-  const unlessOutage = <T>(value: T | null): T | null => {
-    if (value === null && !store.isHealthy()) {
+  const unlessOutage = async <T>(load: Promise<T>): Promise<T> => {
+    try {
+      return await load;
+    } catch (error) {
+      if (!isStoreUnavailable(error)) throw error;
       throw new InferenceError("store_unavailable", "the image store is unreachable right now; retry shortly");
     }
-    return value;
   };
   return {
     async size(imageId, tenant) {
-      const record = unlessOutage(await loadImageRecord(imageId, { store }, tenant));
+      const record = await unlessOutage(loadImageRecord(imageId, { store }, tenant));
       return record && { width: record.width, height: record.height };
     },
     async pixels(imageId, tenant) {
-      return unlessOutage(await loadCanonicalImage(imageId, { store }, tenant));
+      return unlessOutage(loadCanonicalImage(imageId, { store }, tenant));
     },
   };
 }

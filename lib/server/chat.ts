@@ -23,7 +23,9 @@ import { encodeChatEvent, sseResponse } from "./sse";
  * Session invariants:
  * - A turn is saved exactly when its `meta` event was sent (the page treats such a turn as part of the session), with
  *   the answer text streamed so far: whole, or partial when the client stopped it or generation failed midway.
- * - The save happens before `done` is written, so a follow-up sent on `done` finds the turn.
+ * - The save happens before `done` is written, so a follow-up sent on `done` finds the turn. A save the store could not
+ *   do ends the stream with `error` (store_unavailable, or store_full) instead of `done`: the answer was shown but is
+ *   not part of the session.
  * - Turns of one session run one at a time, on this replica and across replicas sharing the store (sessionLocks.ts),
  *   so a follow-up sent while the previous turn is still finishing (Stop, then Send) waits for it instead of both
  *   building on the same history.
@@ -63,7 +65,10 @@ export async function handleChat(request: Request, runtime: Runtime): Promise<Re
 }
 
 async function openSession(id: SessionId, body: ValidChatRequest, tenant: TenantId, runtime: Runtime): Promise<Session> {
-  if (body.sessionId === undefined) return { id, turns: [] };
+  if (body.sessionId === undefined) {
+    runtime.sessions.assertReachable();
+    return { id, turns: [] };
+  }
   const session = await runtime.sessions.load(tenant, id);
   if (session === null) throw new RequestError(404, "session_not_found", `no session ${id} (unknown, deleted or expired); start a new one`);
   return body.regenerate ? withoutLastTurn(session) : session;

@@ -14,7 +14,5 @@ export const httpError = {
   invalidImageId: (value: string) =>
     errorResponse(400, "invalid_image_id", `"${value.slice(0, 80)}" is not an image id (64 lowercase hex characters)`),
   imageNotFound: (id: string) => errorResponse(404, "image_not_found", `No image with id ${id} (unknown or expired)`),
-  storeUnavailable: () =>
-    errorResponse(503, "store_unavailable", "The image store is unreachable right now; retry shortly", { "retry-after": "2" }),
   internal: () => errorResponse(500, "internal_error", "The server failed to handle this request; see its log"),
 };

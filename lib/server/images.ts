@@ -11,18 +11,15 @@ import type { Logger } from "@/lib/log";
 import { counter } from "@/lib/metrics/registry";
 import { httpError } from "@/lib/server/httpErrors";
 import { readImageUpload } from "@/lib/server/readImageUpload";
-import { ingestRefusal, requestErrorResponse } from "@/lib/server/requestError";
+import { errorAnswer, ingestRefusal, requestErrorResponse } from "@/lib/server/requestError";
 
 /**
- * Image uploads and look-ups behind /api/images, over the image store (lib/images/imageStore.ts: layout, TTLs).
- * Whether the upload stored a new image decides between 201 and 200 (`deduplicated`, someone stored the same pixels
- * before), also under concurrent uploads. Bad input is refused before the first write.
+ * Image uploads and look-ups behind /api/images, over the image store (lib/images/imageStore.ts: layout, TTLs, strict
+ * store operations). Whether the upload stored a new image decides between 201 and 200 (`deduplicated`, someone stored
+ * the same pixels before), also under concurrent uploads. Bad input is refused before the first write; an upload the
+ * store could not keep answers 503 store_unavailable (or 507 store_full), never a success, and a look-up the store
+ * could not answer is a 503, never image_not_found.
  */
-
-export interface UploadAnswer extends ImageUploadResponse {
-  /** Present (false) only when the store was unreachable: the id is valid but the image was not kept. */
-  stored?: false;
-}
 
 export interface ImageDeps {
   store: BlobStore;
@@ -49,19 +46,21 @@ export interface ImagePrecompute {
   imageState(imageId: ImageId, tenant: TenantId): Promise<PrecomputeState>;
 }
 
-export type StoreImageResult = { ok: true; answer: UploadAnswer } | { ok: false; error: IngestError };
+export type StoreImageResult = { ok: true; answer: ImageUploadResponse } | { ok: false; error: IngestError };
 
-/** Canonicalises an uploaded file, stores it and starts its precompute. */
+/**
+ * Canonicalises an uploaded file, stores it and starts its precompute; rejects with the store's StoreUnavailableError
+ * or StoreFullError when it could not be stored.
+ */
 export async function storeImage(file: Buffer, deps: ImageDeps, tenant: TenantId = DEFAULT_TENANT): Promise<StoreImageResult> {
   const canonical = await canonicalize(file, { maxPixels: deps.config.maxImagePixels });
   if (!canonical.ok) return canonical;
   const image = canonical.image;
-  const { record, created, stored } = await putImage(image, { store: deps.store, ttlSeconds: deps.config.imageTtlSeconds }, tenant);
-  const answer: UploadAnswer = {
+  const { record, created } = await putImage(image, { store: deps.store, ttlSeconds: deps.config.imageTtlSeconds }, tenant);
+  const answer: ImageUploadResponse = {
     ...record,
-    deduplicated: stored && !created,
-    status: stored && deps.precompute ? deps.precompute.precompute(image, tenant) : "ready",
-    ...(stored ? {} : { stored: false as const }),
+    deduplicated: !created,
+    status: deps.precompute ? deps.precompute.precompute(image, tenant) : "ready",
   };
   return { ok: true, answer };
 }
@@ -84,8 +83,7 @@ export async function handleImageUpload(request: Request, deps: ImageDeps, tenan
     log.info({ ...answer, fileName: upload.fileName }, answer.deduplicated ? "image already known" : "image stored");
     return Response.json(answer, { status: answer.deduplicated ? 200 : 201 });
   } catch (error) {
-    log.error({ err: error }, "upload failed");
-    return httpError.internal();
+    return errorAnswer(error, log);
   }
 }
 
@@ -98,11 +96,17 @@ export async function handleImageGet(
 ): Promise<Response> {
   const imageId = parseImageId(idText);
   if (!imageId) return httpError.invalidImageId(idText);
-  const missing = () => (deps.store.isHealthy() ? httpError.imageNotFound(imageId) : httpError.storeUnavailable());
+  try {
+    return await imageAnswer(imageId, raw, deps, tenant);
+  } catch (error) {
+    return errorAnswer(error, deps.logger.child({ module: "images" }));
+  }
+}
 
+async function imageAnswer(imageId: ImageId, raw: boolean, deps: ImageDeps, tenant: TenantId): Promise<Response> {
   if (raw) {
     const png = await loadImagePng(imageId, deps, tenant);
-    if (!png) return missing();
+    if (!png) return httpError.imageNotFound(imageId);
     return new Response(new Uint8Array(png), {
       headers: {
         "content-type": "image/png",
@@ -113,7 +117,7 @@ export async function handleImageGet(
     });
   }
   const record = await loadImageRecord(imageId, deps, tenant);
-  if (!record) return missing();
+  if (!record) return httpError.imageNotFound(imageId);
   const state = deps.precompute ? await deps.precompute.imageState(imageId, tenant) : null;
   const answer: ImageInfoResponse = {
     ...record,

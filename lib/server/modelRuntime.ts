@@ -63,7 +63,10 @@ export type CacheFactory = (model: InferenceModel, store: BlobStore, logger: Log
 
 export interface ModelHostDeps {
   readonly config: Pick<AppConfig, "modelDir" | "cacheDir" | "executionProvider" | "maxImagePixels" | "maxQueuedRequests">;
+  /** Where uploaded images are (user data). */
   readonly store: BlobStore;
+  /** Where the model's caches keep their shared entries. */
+  readonly cacheStore: BlobStore;
   readonly logger: Logger;
   readonly createCaches: CacheFactory;
 }
@@ -131,7 +134,7 @@ export class ModelHost implements ImagePrecompute {
       log.info({ bundleDir, executionProvider: config.executionProvider }, "loading model bundle");
       const model = await loadInferenceModel(bundleDir, { executionProvider: config.executionProvider, logger: log });
       const origin = bundleIdentity(bundleDir, model.engine.manifest);
-      const caches = this.deps.createCaches(model, this.deps.store, logger);
+      const caches = this.deps.createCaches(model, this.deps.cacheStore, logger);
       const pipeline = new InferencePipeline({
         model,
         images: storedImages(this.deps.store),

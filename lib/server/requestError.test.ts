@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { StoreFullError, StoreUnavailableError } from "@/lib/cache/store/blobStore";
 import { InferenceError, QueueFullError } from "@/lib/inference/errors";
 import { ingestError } from "@/lib/images/ingestErrors";
 import { asRequestError, ingestRefusal, RequestError, requestErrorResponse } from "./requestError";
@@ -8,6 +9,13 @@ describe("asRequestError", () => {
     expect(asRequestError(new InferenceError("image_not_found", "no image"))).toMatchObject({ status: 404, code: "image_not_found", message: "no image" });
     expect(asRequestError(new QueueFullError(32, 7))).toMatchObject({ status: 503, code: "queue_full", retryAfterSeconds: 7 });
     expect(asRequestError(new InferenceError("store_unavailable", "down"))).toMatchObject({ status: 503, retryAfterSeconds: 2 });
+  });
+
+  it("answers the store's strict failures: unavailable is a retryable 503, full a 507", () => {
+    expect(asRequestError(new StoreUnavailableError("timed out"))).toMatchObject({ status: 503, code: "store_unavailable", retryAfterSeconds: 2 });
+    const full = asRequestError(new StoreFullError("OOM"));
+    expect(full).toMatchObject({ status: 507, code: "store_full" });
+    expect(full!.retryAfterSeconds).toBeUndefined();
   });
 
   it("recognises errors of another copy of the same classes (another bundle's modules) by name", () => {

@@ -76,10 +76,19 @@ export function asRequestError(error: unknown): RequestError | null {
       const status = INFERENCE_STATUS[e.code];
       return new RequestError(status, e.code, e.message, status === 503 ? 2 : undefined);
     }
+    // The store's strict operations (user data): an outage is a retryable 503; a full store stays full until data
+    // expires or is deleted, hence 507 and no retry hint.
+    case "StoreUnavailableError":
+      return new RequestError(503, "store_unavailable", `the store is unreachable right now; retry shortly (${error.message})`, STORE_RETRY_SECONDS);
+    case "StoreFullError":
+      return new RequestError(507, "store_full", `the store's memory budget for images and sessions is spent; nothing was stored (${error.message})`);
     default:
       return null;
   }
 }
+
+/** Seconds a client is told to wait after store_unavailable. */
+const STORE_RETRY_SECONDS = 2;
 
 export function retryAfterHeaders(error: RequestError): Record<string, string> {
   return error.retryAfterSeconds === undefined ? {} : { "retry-after": String(error.retryAfterSeconds) };

@@ -28,7 +28,10 @@ import { SessionStore } from "@/lib/server/sessions";
 export interface Runtime {
   readonly config: AppConfig;
   readonly logger: Logger;
+  /** User data: images, sessions, session locks (see openStore.ts for the two stores' policies). */
   readonly store: BlobStore;
+  /** Caches: L1 features, L3 answers, flush notices. The same store as `store` with REDIS_URL. */
+  readonly cacheStore: BlobStore;
   readonly storeMode: StoreMode;
   readonly startedAt: Date;
   readonly model: ModelHost;
@@ -51,17 +54,24 @@ async function start(): Promise<{ runtime: Runtime; close: () => Promise<void> }
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   const opened = await openStore(config, logger);
-  const store = opened.store;
-  const model = ModelHost.start({ config, store, logger, createCaches: (served, shared, log) => createModelCaches(served, shared, config.caches, log) });
+  const { store, cacheStore } = opened;
+  const model = ModelHost.start({
+    config,
+    store,
+    cacheStore,
+    logger,
+    createCaches: (served, shared, log) => createModelCaches(served, shared, config.caches, log),
+  });
   const runtime: Runtime = {
     config,
     logger,
     store,
+    cacheStore,
     storeMode: opened.mode,
     startedAt: new Date(),
     model,
     precompute: model,
-    sessions: new SessionStore(store, config.sessionTtlSeconds),
+    sessions: new SessionStore(store, { ttlSeconds: config.sessionTtlSeconds, firstTurnTtlSeconds: config.sessionFirstTurnTtlSeconds }),
     sessionLocks: new SessionLocks(store, { logger }),
     rateLimiter: new RateLimiter(config.rateLimit),
   };

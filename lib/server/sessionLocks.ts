@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { sessionLockKey } from "@/lib/cache/keys";
 import type { BlobStore } from "@/lib/cache/store/blobStore";
-import { tryClaimStoreLock } from "@/lib/cache/store/storeLock";
+import { claimStoreLock } from "@/lib/cache/store/storeLock";
 import type { SessionId, TenantId } from "@/lib/ids";
 import type { Logger } from "@/lib/log";
 import { KeyedMutex } from "./keyedMutex";
@@ -28,8 +28,9 @@ const DEFAULT_POLL_INTERVAL_MS = 50;
  *
  * Two layers: in this process a KeyedMutex (waiters in arrival order, no polling); across processes a store lock
  * (storeLock.ts) that a waiting replica polls for. A replica that dies holding a session frees it within the TTL.
- * While the store is unreachable only the in-process layer holds (fail soft: chats go on; replicas may then race as
- * they did without the store lock).
+ * While the store is unreachable, or a claim gets no answer within the store's deadline, only the in-process layer
+ * holds (fail soft: chats go on; replicas may then race as they did without the store lock); a claim that timed out
+ * is deleted once the store answers again, so it never blocks the next turn (storeLock.ts).
  */
 export class SessionLocks {
   private readonly local = new KeyedMutex();
@@ -56,15 +57,19 @@ export class SessionLocks {
       for (;;) {
         if (signal?.aborted) throw new RequestError(499, "client_closed_request", "the client went away while waiting for the session's previous turn");
         if (!this.store.isHealthy()) return once(async () => releaseLocal());
-        const held = await tryClaimStoreLock(this.store, key, {
+        const claim = await claimStoreLock(this.store, key, {
           ttlSeconds: this.ttlSeconds,
           owner: this.owner,
           onLost: () => this.options.logger?.warn({ sessionId }, "session lock lost during a turn (expired or Redis restarted); another replica may run a turn of this session meanwhile"),
         });
-        if (held !== null) {
+        if (claim.state === "unavailable") return once(async () => releaseLocal());
+        if (claim.state === "held") {
           return once(async () => {
-            await held.release();
-            releaseLocal();
+            try {
+              await claim.lock.release();
+            } finally {
+              releaseLocal();
+            }
           });
         }
         await new Promise((resolve) => setTimeout(resolve, this.pollIntervalMs));

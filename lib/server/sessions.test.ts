@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { MemoryBlobStore } from "@/lib/cache/store/memoryBlobStore";
+import { RedisBlobStore, createRedisClient } from "@/lib/cache/store/redisBlobStore";
+import { createLogger } from "@/lib/log";
 import type { ImageId, SessionId, TenantId } from "@/lib/ids";
 import { RequestError } from "./requestError";
 import { SessionStore, conversationMessages, newSession, parseSessionId, withTurn, withoutLastTurn, type Session } from "./sessions";
@@ -61,7 +63,7 @@ describe("SessionStore", () => {
 
   it("round-trips a session under the tenant's session key, and deletes it", async () => {
     const blobs = store();
-    const sessions = new SessionStore(blobs, 60);
+    const sessions = new SessionStore(blobs, { ttlSeconds: 60, firstTurnTtlSeconds: 60 });
     const session: Session = withTurn(newSession(), { user: { text: "hi ✓", imageIds: [img("a")] }, answer: "hello" });
     await sessions.save(tenant, session);
     expect(await blobs.get(`vlc:v1:public:session:${session.id}`)).not.toBeNull();
@@ -72,20 +74,47 @@ describe("SessionStore", () => {
     expect(await sessions.load(tenant, session.id)).toBeNull();
   });
 
-  it("expires a session after its TTL", async () => {
+  it("keeps a one-turn chat for the first-turn TTL, and a continued one for the full TTL after its last turn", async () => {
     let now = 0;
-    const sessions = new SessionStore(new MemoryBlobStore({ maxBytes: 1 << 20, now: () => now }), 60);
-    const session = withTurn(newSession(), { user: { text: "q", imageIds: [] }, answer: "a" });
-    await sessions.save(tenant, session);
+    const sessions = new SessionStore(new MemoryBlobStore({ maxBytes: 1 << 20, now: () => now }), { ttlSeconds: 600, firstTurnTtlSeconds: 60 });
+    const oneShot = withTurn(newSession(), { user: { text: "q", imageIds: [] }, answer: "a" });
+    await sessions.save(tenant, oneShot);
+    const continued = withTurn(oneShot, { user: { text: "q2", imageIds: [] }, answer: "b" });
+    const other = { ...continued, id: newSession().id };
+    await sessions.save(tenant, other);
     now = 59_000;
-    expect(await sessions.load(tenant, session.id)).toEqual(session);
+    expect(await sessions.load(tenant, oneShot.id)).toEqual(oneShot);
     now = 61_000;
+    expect(await sessions.load(tenant, oneShot.id)).toBeNull();
+    now = 599_000;
+    expect(await sessions.load(tenant, other.id)).toEqual(other);
+    now = 601_000;
+    expect(await sessions.load(tenant, other.id)).toBeNull();
+  });
+
+  it("rejects a save the store could not keep, and does not take a full store's refusal for success", async () => {
+    const sessions = new SessionStore(new MemoryBlobStore({ maxBytes: 64, whenFull: "refuse" }), { ttlSeconds: 60, firstTurnTtlSeconds: 60 });
+    const session = withTurn(newSession(), { user: { text: "q".repeat(100), imageIds: [] }, answer: "a" });
+    await expect(sessions.save(tenant, session)).rejects.toMatchObject({ name: "StoreFullError" });
     expect(await sessions.load(tenant, session.id)).toBeNull();
+  });
+
+  it("says a new chat cannot be kept while the store is down, and lets it start while the store is up", async () => {
+    // Nothing listens on port 1: the client stays disconnected, as during an outage.
+    const down = new RedisBlobStore(createRedisClient("redis://127.0.0.1:1"), createLogger("silent"));
+    try {
+      const sessions = new SessionStore(down, { ttlSeconds: 60, firstTurnTtlSeconds: 60 });
+      expect(() => sessions.assertReachable()).toThrow(expect.objectContaining({ name: "StoreUnavailableError" }));
+      await expect(sessions.load(tenant, newSession().id)).rejects.toMatchObject({ name: "StoreUnavailableError" });
+    } finally {
+      await down.close();
+    }
+    expect(() => new SessionStore(store(), { ttlSeconds: 60, firstTurnTtlSeconds: 60 }).assertReachable()).not.toThrow();
   });
 
   it("treats a stored value it cannot read as unknown", async () => {
     const blobs = store();
-    const sessions = new SessionStore(blobs, 60);
+    const sessions = new SessionStore(blobs, { ttlSeconds: 60, firstTurnTtlSeconds: 60 });
     const id = newSession().id;
     for (const value of ["{", JSON.stringify({ version: 2, id, turns: [] }), JSON.stringify({ version: 1, id: "other", turns: [] })]) {
       await blobs.set(`vlc:v1:public:session:${id}`, Buffer.from(value), 60);

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { sessionKey } from "@/lib/cache/keys";
-import type { BlobStore } from "@/lib/cache/store/blobStore";
+import { StoreUnavailableError, type BlobStore } from "@/lib/cache/store/blobStore";
 import { parseImageId, type ImageId, type SessionId, type TenantId } from "@/lib/ids";
 import type { GenerationRequestInput } from "@/lib/inference/request";
 import { RequestError } from "./requestError";
@@ -90,22 +90,32 @@ const storedSessionSchema = z.object({
 
 type StoredSession = { version: 1; id: string; turns: readonly SessionTurn[] };
 
+/**
+ * Lifetimes: a session is kept `ttlSeconds` after its last turn once it has a follow-up, but a chat of one turn —
+ * most chats of scripts and load, which never continue — only `firstTurnTtlSeconds` (≤ ttlSeconds): every new chat
+ * stores a session, since nobody can know whether a follow-up will come, and a day of one-shot chats would otherwise
+ * fill the store's budget for user data with conversations nobody continues. A follow-up within that time gets the
+ * full lifetime.
+ */
+export interface SessionLifetimes {
+  readonly ttlSeconds: number;
+  readonly firstTurnTtlSeconds: number;
+}
+
 export class SessionStore {
   constructor(
     private readonly store: BlobStore,
-    private readonly ttlSeconds: number,
+    private readonly lifetimes: SessionLifetimes,
   ) {}
 
   /**
    * The session, or null when it is unknown or expired. A stored value that does not parse (written by an incompatible
-   * version) counts as unknown. Throws store_unavailable during a store outage, when "not found" would be a guess.
+   * version) counts as unknown. Rejects with StoreUnavailableError when the store cannot answer, since "not found"
+   * would be a guess then (the API answers 503 store_unavailable).
    */
   async load(tenant: TenantId, id: SessionId): Promise<Session | null> {
-    const bytes = await this.store.get(sessionKey(tenant, id));
-    if (bytes === null) {
-      if (!this.store.isHealthy()) throw storeUnavailable();
-      return null;
-    }
+    const bytes = await this.store.strict.get(sessionKey(tenant, id));
+    if (bytes === null) return null;
     let json: unknown;
     try {
       json = JSON.parse(bytes.toString("utf8"));
@@ -117,20 +127,24 @@ export class SessionStore {
     return { id, turns: parsed.data.turns };
   }
 
-  /** Writes the session and restarts its TTL. */
+  /** Writes the session and restarts its TTL; rejects (StoreUnavailableError, StoreFullError) when it was not written. */
   async save(tenant: TenantId, session: Session): Promise<void> {
     const record = { version: 1, id: session.id, turns: session.turns } satisfies StoredSession;
-    await this.store.set(sessionKey(tenant, session.id), Buffer.from(JSON.stringify(record)), this.ttlSeconds);
+    const { ttlSeconds, firstTurnTtlSeconds } = this.lifetimes;
+    const ttl = session.turns.length > 1 ? ttlSeconds : Math.min(firstTurnTtlSeconds, ttlSeconds);
+    await this.store.strict.set(sessionKey(tenant, session.id), Buffer.from(JSON.stringify(record)), ttl);
   }
 
-  /** True when the session existed. */
+  /**
+   * Throws StoreUnavailableError while the store is known to be down: a new chat's turn is saved only at its end, and
+   * generating an answer that cannot be kept would waste the model and leave the client a session that does not exist.
+   */
+  assertReachable(): void {
+    if (!this.store.isHealthy()) throw new StoreUnavailableError("the session store is unreachable right now");
+  }
+
+  /** True when the session existed; rejects with StoreUnavailableError when the store cannot tell. */
   async delete(tenant: TenantId, id: SessionId): Promise<boolean> {
-    const removed = await this.store.del(sessionKey(tenant, id));
-    if (removed === 0 && !this.store.isHealthy()) throw storeUnavailable();
-    return removed > 0;
+    return (await this.store.strict.del(sessionKey(tenant, id))) > 0;
   }
-}
-
-function storeUnavailable(): RequestError {
-  return new RequestError(503, "store_unavailable", "the session store is unreachable right now; retry shortly", 2);
 }

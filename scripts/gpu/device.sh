@@ -124,7 +124,7 @@ run_task() {
       convert_fp32 "$preset"
       # The store may hold some twenty tenants' L1 records (≈ 25 MB each at 2b, fp32), more than the default 512 MiB.
       # shellcheck disable=SC2086 # CACHE_BENCH_ARGS is a list of options
-      EXECUTION_PROVIDER=${1#cache-} EMBEDDED_STORE=memory MEMORY_STORE_MAX_BYTES=$(( 8 << 30 )) \
+      EXECUTION_PROVIDER=${1#cache-} EMBEDDED_STORE=memory CACHE_STORE_MAX_BYTES=$(( 8 << 30 )) \
         node "$JS/bench-cache.mjs" --bundle "$bundles/$preset-fp32" --out "$OUT/$1" ${CACHE_BENCH_ARGS:-} ;;
     *) echo "device.sh: unknown task $1" >&2; exit 2 ;;
   esac

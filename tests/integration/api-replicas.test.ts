@@ -44,7 +44,7 @@ async function openedSessions(): Promise<SessionStore> {
   expect(await waitUntilStoreReady(client, 5_000)).toBe(true);
   const store = new RedisBlobStore(client, createLogger("silent"));
   onTeardown.push(() => store.close());
-  return new SessionStore(store, 600);
+  return new SessionStore(store, { ttlSeconds: 600, firstTurnTtlSeconds: 600 });
 }
 
 /** Reads a chat stream until its first token; returns the session it named and the text streamed so far. */

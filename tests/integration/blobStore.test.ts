@@ -1,5 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
 import type { BlobStore } from "@/lib/cache/store/blobStore";
+import { findRedisServerBinary, startRedisServer } from "@/lib/cache/store/embeddedRedisServer";
+import { claimStoreLock } from "@/lib/cache/store/storeLock";
 import { MemoryBlobStore } from "@/lib/cache/store/memoryBlobStore";
 import { RedisBlobStore, createRedisClient, waitUntilReady } from "@/lib/cache/store/redisBlobStore";
 import { createLogger } from "@/lib/log";
@@ -14,10 +19,10 @@ beforeAll(async () => {
 });
 afterAll(() => redis.teardown());
 
-async function openRedisStore(): Promise<RedisBlobStore> {
-  const client = createRedisClient(redis.url);
+async function openRedisStore(url = redis.url, timeoutMs?: number): Promise<RedisBlobStore> {
+  const client = createRedisClient(url);
   expect(await waitUntilReady(client, 5_000)).toBe(true);
-  return new RedisBlobStore(client, silent);
+  return new RedisBlobStore(client, silent, timeoutMs);
 }
 
 async function storeErrorCount(op: string): Promise<number> {
@@ -27,7 +32,7 @@ async function storeErrorCount(op: string): Promise<number> {
 }
 
 const implementations: Array<[string, () => Promise<BlobStore>]> = [
-  ["redis", openRedisStore],
+  ["redis", () => openRedisStore()],
   ["memory", async () => new MemoryBlobStore({ maxBytes: 1 << 20 })],
 ];
 
@@ -66,6 +71,14 @@ describe.each(implementations)("BlobStore contract: %s", (_name, open) => {
     expect(await store.deleteIfValue("k:lock", Buffer.from("claim-a"))).toBe(true);
     expect(await store.get("k:lock")).toBeNull();
     await expect(store.renewIfValue("k:lock", mine, 0)).rejects.toThrow(RangeError);
+  });
+
+  it("renew resets the TTL of a key that exists and reports one that does not", async () => {
+    expect(await store.renew("k:absent", 60)).toBe(false);
+    await store.set("k:r", Buffer.from("v"), 60);
+    expect(await store.strict.renew("k:r", 120)).toBe(true);
+    expect((await store.get("k:r"))!.toString()).toBe("v");
+    await expect(store.renew("k:r", 0)).rejects.toThrow(RangeError);
   });
 
   it("set replaces an existing value", async () => {
@@ -181,6 +194,89 @@ describe("RedisBlobStore", () => {
       expect(await store.get("outage:k")).toBeNull();
       expect(await store.setIfAbsent("outage:n", Buffer.from("y"), 60)).toBe(true);
       expect((await store.get("outage:n"))!.toString()).toBe("y");
+    } finally {
+      await store.close();
+      await redis.flush();
+    }
+  });
+
+  it("a stalled Redis (SIGSTOP) costs one deadline: unhealthy at once, strict operations say unavailable, not absent", async () => {
+    const deadlineMs = 300;
+    const store = await openRedisStore(redis.url, deadlineMs);
+    try {
+      await store.strict.set("stall:image", Buffer.from("png"), 60);
+      redis.pause();
+      const startedAt = Date.now();
+      await expect(store.strict.get("stall:image")).rejects.toMatchObject({ name: "StoreUnavailableError" });
+      // The deadline held (with slack for a loaded 2-core machine); a stall used to cost ~40 s per request.
+      expect(Date.now() - startedAt).toBeLessThan(deadlineMs + 2_000);
+      expect(store.isHealthy()).toBe(false);
+      // Once a deadline is missed, the next operations fail without being sent, and soft ones answer their fallback.
+      await expect(store.strict.setIfAbsent("stall:new", Buffer.from("x"), 60)).rejects.toMatchObject({ name: "StoreUnavailableError" });
+      expect(await store.get("stall:image")).toBeNull();
+      redis.resume();
+      await expect.poll(() => store.isHealthy(), { timeout: 5_000, interval: 50 }).toBe(true);
+      expect((await store.strict.get("stall:image"))!.toString()).toBe("png");
+      expect(await store.strict.get("stall:new")).toBeNull();
+    } finally {
+      redis.resume();
+      await store.close();
+      await redis.flush();
+    }
+  });
+
+  it("a lock claim that timed out in a stall is removed once Redis resumes and applies it late", async () => {
+    const store = await openRedisStore(redis.url, 200);
+    const inspect = redis.client();
+    try {
+      redis.pause();
+      const claim = await claimStoreLock(store, "stall:lock", { ttlSeconds: 30, owner: "test" });
+      expect(claim.state).toBe("unavailable");
+      redis.resume();
+      await expect.poll(async () => inspect.exists("stall:lock"), { timeout: 5_000, interval: 50 }).toBe(0);
+      const next = await claimStoreLock(store, "stall:lock", { ttlSeconds: 30, owner: "test" });
+      expect(next.state).toBe("held");
+      if (next.state === "held") await next.lock.release();
+      expect(await inspect.exists("stall:lock")).toBe(0);
+    } finally {
+      redis.resume();
+      await store.close();
+      await redis.flush();
+    }
+  });
+
+  it("past maxmemory with noeviction, a strict write rejects with StoreFullError and nothing is evicted", async () => {
+    const parentDir = await mkdtemp(path.join(os.tmpdir(), "vlcache-full-"));
+    const server = await startRedisServer({ binary: findRedisServerBinary()!, parentDir, maxMemoryBytes: 4 << 20, evictionPolicy: "noeviction" });
+    const store = await openRedisStore(server.url);
+    try {
+      const value = Buffer.alloc(256 << 10, 7);
+      let written = 0;
+      let refusal: unknown = null;
+      for (; written < 64 && refusal === null; written++) {
+        await store.strict.set(`full:${written}`, value, 60).catch((error: unknown) => (refusal = error));
+      }
+      expect(refusal).toMatchObject({ name: "StoreFullError" });
+      expect(store.isHealthy()).toBe(true);
+      // Every write that was accepted is still there.
+      for (let i = 0; i < written - 1; i++) expect(value.equals((await store.strict.get(`full:${i}`))!)).toBe(true);
+      expect(await store.strict.del("full:0")).toBe(1);
+    } finally {
+      await store.close();
+      await server.stop();
+      await rm(parentDir, { recursive: true, force: true });
+    }
+  });
+
+  it("does not take a large value that crosses the connection for longer than the deadline for a stall", async () => {
+    const store = await openRedisStore(redis.url, 300);
+    try {
+      const large = Buffer.alloc(96 << 20, 5);
+      const small = store.strict.get("large:absent");
+      await store.strict.set("large:png", large, 60);
+      expect(await small).toBeNull();
+      expect(large.equals((await store.strict.get("large:png"))!)).toBe(true);
+      expect(store.isHealthy()).toBe(true);
     } finally {
       await store.close();
       await redis.flush();

@@ -126,4 +126,17 @@ describe("admin flush across replicas", () => {
     await expect.poll(() => held(b).l1).toBe(0);
     expect(held(b).l3).toBeGreaterThan(0);
   });
+
+  it("reports a flush the store could not do as a failure, not as zero entries removed", async () => {
+    const untouched = parseTenantId("flush-outage") as TenantId;
+    const replica = await openReplica();
+    harness.redis.pause();
+    try {
+      await expect(flushCaches({ store: replica.store, levels: replica.caches }, untouched, CACHE_LEVELS)).rejects.toMatchObject({ name: "StoreUnavailableError" });
+    } finally {
+      harness.redis.resume();
+    }
+    await expect.poll(() => replica.store.isHealthy(), { timeout: 5_000, interval: 50 }).toBe(true);
+    expect(await flushCaches({ store: replica.store, levels: replica.caches }, untouched, ["l1"])).toEqual({ l1: { storeEntries: 0, inProcess: 0 } });
+  });
 });

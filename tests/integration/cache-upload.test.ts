@@ -118,6 +118,7 @@ describe("upload precompute (L1)", () => {
     const host = ModelHost.start({
       config,
       store: harness.store,
+      cacheStore: harness.store,
       logger: silent,
       createCaches: (model, store, logger) => createModelCaches(model, store, config.caches, logger),
     });

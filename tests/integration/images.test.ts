@@ -95,6 +95,20 @@ describe("POST /api/images", () => {
     expect(statuses).toEqual([200, 201]);
   });
 
+  it("refreshes both TTLs on a repeated upload without writing the PNG again", async () => {
+    const first = await upload(await img.png(picture), { config: { ...config, imageTtlSeconds: 60 } });
+    const inspect = redis.client();
+    const key = imageKey(DEFAULT_TENANT, first.body.imageId);
+    expect(await inspect.ttl(key)).toBeLessThanOrEqual(60);
+    const writesBefore = Number(/cmdstat_set:calls=(\d+)/.exec(await inspect.info("commandstats"))![1]);
+    const again = await upload(await img.losslessWebp(picture), { config: { ...config, imageTtlSeconds: 600 } });
+    expect(again.body).toMatchObject({ imageId: first.body.imageId, deduplicated: true });
+    expect(await inspect.ttl(key)).toBeGreaterThan(590);
+    expect(await inspect.ttl(imageMetaKey(DEFAULT_TENANT, first.body.imageId))).toBeGreaterThan(590);
+    // One SET: the small record; the PNG was only given a new TTL (EXPIRE).
+    expect(Number(/cmdstat_set:calls=(\d+)/.exec(await inspect.info("commandstats"))![1])).toBe(writesBefore + 1);
+  });
+
   it("uses IMAGE_TTL_SECONDS", async () => {
     const { body } = await upload(await img.png(picture), { config: { ...config, imageTtlSeconds: 90 } });
     const ttl = await redis.client().ttl(imageKey(DEFAULT_TENANT, body.imageId));
@@ -234,17 +248,42 @@ describe("GET /api/images/:id", () => {
   });
 });
 
+describe("with the store full", () => {
+  it("refuses a new upload with 507 store_full, leaves nothing of it behind, and keeps the images it had", async () => {
+    const kept = await upload(await img.png(img.patternRgb(20, 20)));
+    expect(kept.status).toBe(201);
+    const inspect = redis.client();
+    const used = Number(/used_memory:(\d+)/.exec(await inspect.info("memory"))![1]);
+    await inspect.config("SET", "maxmemory-policy", "noeviction");
+    await inspect.config("SET", "maxmemory", String(used + 64 * 1024));
+    try {
+      const large = img.patternRgb(400, 400);
+      const refused = await upload(await img.png(large));
+      expect(refused.status).toBe(507);
+      expect(refused.body.error.code).toBe("store_full");
+      const largeId = imageIdOf(large.data, 400, 400);
+      expect(await inspect.exists(imageKey(DEFAULT_TENANT, largeId), imageMetaKey(DEFAULT_TENANT, largeId))).toBe(0);
+      expect((await handleImageGet(kept.body.imageId, false, deps())).status).toBe(200);
+      expect((await handleImageGet(kept.body.imageId, true, deps())).status).toBe(200);
+    } finally {
+      await inspect.config("SET", "maxmemory", "0");
+    }
+  });
+});
+
 describe("with Redis down", () => {
-  it("still answers uploads (marked stored: false), GET says 503, and all works again after Redis returns", async () => {
+  it("refuses uploads with 503 store_unavailable (nothing claimed stored), GET says 503, and all works again after Redis returns", async () => {
     const file = await img.png(img.patternRgb(9, 9));
+    const imageId = imageIdOf(img.patternRgb(9, 9).data, 9, 9);
     await redis.stop();
     try {
       await expect.poll(() => store.isHealthy(), { timeout: 5_000 }).toBe(false);
       const { status, body } = await upload(file);
-      expect(status).toBe(201);
-      expect(body).toMatchObject({ imageId: imageIdOf(img.patternRgb(9, 9).data, 9, 9), deduplicated: false, stored: false });
-      const get = await handleImageGet(body.imageId as ImageId, false, deps());
+      expect(status).toBe(503);
+      expect(body.error.code).toBe("store_unavailable");
+      const get = await handleImageGet(imageId, false, deps());
       expect(get.status).toBe(503);
+      expect(get.headers.get("retry-after")).toBe("2");
       expect((await get.json()).error.code).toBe("store_unavailable");
     } finally {
       await redis.restart();
@@ -252,6 +291,31 @@ describe("with Redis down", () => {
     await expect.poll(() => store.isHealthy(), { timeout: 10_000, interval: 100 }).toBe(true);
     const after = await upload(file);
     expect(after.status).toBe(201);
-    expect(after.body.stored).toBeUndefined();
+    expect(after.body).toMatchObject({ imageId, deduplicated: false });
+  });
+
+  it("with Redis stalled (SIGSTOP), a known image answers 503, not 404, and an upload 503, not 200 deduplicated", async () => {
+    const file = await img.png(img.patternRgb(7, 5));
+    const first = await upload(file);
+    expect(first.status).toBe(201);
+    const imageId = first.body.imageId as ImageId;
+    redis.pause();
+    try {
+      const get = await handleImageGet(imageId, false, deps());
+      expect(get.status).toBe(503);
+      expect((await get.json()).error.code).toBe("store_unavailable");
+      const raw = await handleImageGet(imageId, true, deps());
+      expect(raw.status).toBe(503);
+      const again = await upload(file);
+      expect(again.status).toBe(503);
+      expect(again.body.error.code).toBe("store_unavailable");
+    } finally {
+      redis.resume();
+    }
+    await expect.poll(() => store.isHealthy(), { timeout: 10_000, interval: 50 }).toBe(true);
+    expect((await handleImageGet(imageId, false, deps())).status).toBe(200);
+    const after = await upload(file);
+    expect(after.status).toBe(200);
+    expect(after.body).toMatchObject({ imageId, deduplicated: true });
   });
 });

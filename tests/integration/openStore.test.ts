@@ -9,6 +9,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openStore, type StoreConfig } from "@/lib/cache/store/openStore";
 import { createLogger } from "@/lib/log";
+import { metricsRegistry } from "@/lib/metrics/registry";
 import { startTestRedis, type TestRedis } from "@/tests/support/redisServer";
 
 function capturedLogger() {
@@ -33,13 +34,20 @@ function portAcceptsConnections(port: number): Promise<boolean> {
   });
 }
 
+async function restartCount(): Promise<number> {
+  const values = (await metricsRegistry.getSingleMetric("vlcache_store_restarts_total")!.get()).values;
+  return values.reduce((sum, v) => sum + v.value, 0);
+}
+
 let cacheDir: string;
 let redis: TestRedis;
 const base = (): StoreConfig => ({
   redisUrl: undefined,
   embeddedStore: "auto",
   cacheDir,
-  memoryStoreMaxBytes: 1 << 20,
+  storeTimeoutMs: 500,
+  userStoreMaxBytes: 16 << 20,
+  cacheStoreMaxBytes: 16 << 20,
 });
 
 beforeAll(async () => {
@@ -67,27 +75,66 @@ describe("openStore", () => {
     }
   });
 
-  it("starts a private redis-server under CACHE_DIR when REDIS_URL is unset, and stops it on close", async () => {
+  it("starts two private redis-servers when REDIS_URL is unset: user data persisted and never evicted, caches evicted; stops them on close", async () => {
     const { logger, lines } = capturedLogger();
     const opened = await openStore(base(), logger);
     expect(opened.mode).toBe("embedded");
-    const url = /redis:\/\/127\.0\.0\.1:(\d+)/.exec(opened.description)!;
-    const port = Number(url[1]);
-    const dataDir = /data dir (\S+)/.exec(opened.description)![1];
-    expect(dataDir.startsWith(path.join(cacheDir, "redis") + path.sep)).toBe(true);
     expect(lines.filter((l) => l.store).map((l) => l.store)).toEqual(["embedded"]);
+    const { user, cache } = opened.embedded!;
+    expect(user.port).not.toBe(cache.port);
 
     await opened.store.set("k", Buffer.from("v"), 60);
-    const direct = new Redis(port, "127.0.0.1");
-    expect(await direct.get("k")).toBe("v");
-    // No persistence: neither RDB snapshots nor an append-only file.
-    expect(await direct.config("GET", "save")).toEqual(["save", ""]);
-    expect(await direct.config("GET", "appendonly")).toEqual(["appendonly", "no"]);
-    direct.disconnect();
+    const userDirect = new Redis(user.port, "127.0.0.1");
+    const cacheDirect = new Redis(cache.port, "127.0.0.1");
+    expect(await userDirect.get("k")).toBe("v");
+    expect(await cacheDirect.get("k")).toBeNull();
+    expect(await userDirect.config("GET", "appendonly")).toEqual(["appendonly", "yes"]);
+    expect(await userDirect.config("GET", "dir")).toEqual(["dir", path.join(cacheDir, "redis", "user")]);
+    expect(await userDirect.config("GET", "maxmemory-policy")).toEqual(["maxmemory-policy", "noeviction"]);
+    expect(await userDirect.config("GET", "maxmemory")).toEqual(["maxmemory", String(16 << 20)]);
+    expect(await cacheDirect.config("GET", "appendonly")).toEqual(["appendonly", "no"]);
+    expect(await cacheDirect.config("GET", "save")).toEqual(["save", ""]);
+    expect(await cacheDirect.config("GET", "maxmemory-policy")).toEqual(["maxmemory-policy", "allkeys-lru"]);
+    const cacheDataDir = (await cacheDirect.config("GET", "dir"))[1] as string;
+    expect(cacheDataDir.startsWith(path.join(cacheDir, "redis") + path.sep)).toBe(true);
+    userDirect.disconnect();
+    cacheDirect.disconnect();
+
+    // A second instance on the same CACHE_DIR must not append to the same file.
+    await expect(openStore({ ...base(), embeddedStore: "redis-server" }, logger)).rejects.toThrow(/in use by process/);
 
     await opened.close();
-    expect(await portAcceptsConnections(port)).toBe(false);
-    expect(existsSync(dataDir)).toBe(false);
+    expect(await portAcceptsConnections(user.port)).toBe(false);
+    expect(await portAcceptsConnections(cache.port)).toBe(false);
+    expect(existsSync(cacheDataDir)).toBe(false);
+
+    // The app starting again finds what users stored.
+    const reopened = await openStore(base(), logger);
+    try {
+      expect((await reopened.store.strict.get("k"))!.toString()).toBe("v");
+    } finally {
+      await reopened.close();
+    }
+  });
+
+  it("restarts an embedded redis-server that was killed, on its port, with the user data it had, and counts it", async () => {
+    const opened = await openStore(base(), createLogger("silent"));
+    try {
+      const { user, cache } = opened.embedded!;
+      await opened.store.strict.set("kept", Buffer.from("image bytes"), 600);
+      await opened.cacheStore.strict.set("cached", Buffer.from("features"), 600);
+      const restartsBefore = await restartCount();
+      const [userPid, cachePid] = [user.pid(), cache.pid()];
+      process.kill(userPid, "SIGKILL");
+      process.kill(cachePid, "SIGKILL");
+      await expect.poll(() => opened.store.isHealthy() && opened.cacheStore.isHealthy() && user.pid() !== userPid && cache.pid() !== cachePid, { timeout: 15_000, interval: 100 }).toBe(true);
+      expect(await restartCount()).toBe(restartsBefore + 2);
+      expect((await opened.store.strict.get("kept"))!.toString()).toBe("image bytes");
+      // Caches may be dropped: the cache server keeps nothing across a restart.
+      expect(await opened.cacheStore.strict.get("cached")).toBeNull();
+    } finally {
+      await opened.close();
+    }
   });
 
   it("falls back to the in-process store when redis-server is missing, naming the package", async () => {
@@ -98,7 +145,9 @@ describe("openStore", () => {
     expect(lines.filter((l) => l.store)).toEqual([
       expect.objectContaining({
         store: "memory",
-        msg: "store: in-process memory, data lost on exit (redis-server not found on PATH (Debian package: redis-server))",
+        msg:
+          "store: in-process memory, data lost on exit (redis-server not found on PATH (Debian package: redis-server)); " +
+          "user data within 16 MiB (refused when full), caches within 16 MiB (least recently used evicted)",
       }),
     ]);
     await opened.close();

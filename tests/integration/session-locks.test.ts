@@ -118,4 +118,23 @@ describe("session locks across replicas", () => {
     expect(events).toEqual(["second holds"]);
     await redis.restart();
   });
+
+  it("leaves no lock behind when a claim timed out in a stall (SIGSTOP) and Redis applied it late", async () => {
+    const [a, b] = [await replica(), await replica()];
+    const inspect = redis.client();
+    redis.pause();
+    let release: () => Promise<void>;
+    try {
+      // The claim gets no answer within the deadline: the turn runs under this process's lock alone.
+      release = await a.acquire(tenant, session);
+    } finally {
+      redis.resume();
+    }
+    await release();
+    await expect.poll(() => inspect.exists(sessionLockKey(tenant, session)), { timeout: 5_000, interval: 50 }).toBe(0);
+    const next = await b.acquire(tenant, session);
+    expect(await inspect.exists(sessionLockKey(tenant, session))).toBe(1);
+    await next();
+    expect(await inspect.exists(sessionLockKey(tenant, session))).toBe(0);
+  });
 });

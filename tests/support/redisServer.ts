@@ -9,6 +9,7 @@
  *   await redis.flush()                     // FLUSHALL between tests
  *   await redis.stop()                      // simulate an outage: server down, port kept for restart()
  *   await redis.restart()                   // start again on the same port (clients reconnect by themselves)
+ *   redis.pause() / redis.resume()          // SIGSTOP / SIGCONT the server: connections stay open, nothing answers
  *   await redis.teardown()                  // stop for good, close clients, remove the temp dir
  *
  * Typical use:
@@ -36,6 +37,8 @@ export interface TestRedis {
   flush(): Promise<void>;
   stop(): Promise<void>;
   restart(): Promise<void>;
+  pause(): void;
+  resume(): void;
   teardown(): Promise<void>;
 }
 
@@ -77,6 +80,12 @@ export async function startTestRedis(): Promise<TestRedis> {
     async restart() {
       await stop();
       server = await startRedisServer({ binary, parentDir: tempDir, port });
+    },
+    pause() {
+      if (server) process.kill(server.pid, "SIGSTOP");
+    },
+    resume() {
+      if (server) process.kill(server.pid, "SIGCONT");
     },
     async teardown() {
       for (const client of clients) client.disconnect();

@@ -13,7 +13,7 @@ export async function GET(): Promise<Response> {
   const answer = healthAnswer({
     startedAt: runtime.startedAt,
     model: runtime.model.status,
-    store: { mode: runtime.storeMode, healthy: runtime.store.isHealthy() },
+    store: { mode: runtime.storeMode, healthy: runtime.store.isHealthy() && runtime.cacheStore.isHealthy() },
   });
   return Response.json(answer, { headers: { "cache-control": "no-store" } });
 }

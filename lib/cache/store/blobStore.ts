@@ -20,8 +20,13 @@ import type { MessageListener } from "@/lib/cache/store/channelListeners";
  *   most once and only to processes connected at the time: a process cut off from Redis misses what was published
  *   meanwhile. Channel names are built like keys (under the versioned root).
  * - Fail soft: a store outage never throws into a request. Reads answer null, writes false or nothing, counts 0, and
- *   `isHealthy()` reports false until the store is reachable again. Callers that must know whether a write landed
- *   check `isHealthy()` after it.
+ *   `isHealthy()` reports false until the store answers again. Caches use these operations.
+ * - Strict: `strict` offers the same data operations for user data (images, sessions, locks), where "not found" and
+ *   "could not look" must never be confused and a write that did not land must not pass for one: they reject with
+ *   `StoreUnavailableError` during an outage (unreachable, or no answer within the store's deadline) and with
+ *   `StoreFullError` when a write would exceed the store's budget for user data.
+ * - Deadline: no operation waits longer than the store's deadline (STORE_TIMEOUT_MS for Redis); once one has missed it,
+ *   the store counts as unhealthy and the next operations fail at once, until it answers again.
  */
 export interface BlobStore {
   readonly kind: "redis" | "memory";
@@ -36,6 +41,8 @@ export interface BlobStore {
   set(key: string, value: Buffer, ttlSeconds: number): Promise<void>;
   /** SET NX EX: true when this call wrote the value, false when the key already existed (or the store is down). */
   setIfAbsent(key: string, value: Buffer, ttlSeconds: number): Promise<boolean>;
+  /** Resets the TTL of `key` if it exists, without sending its value; true when it did (false too when the store is down). */
+  renew(key: string, ttlSeconds: number): Promise<boolean>;
   /** Resets the TTL of `key` only while it holds exactly `value`; true when it did (false too when the store is down). */
   renewIfValue(key: string, value: Buffer, ttlSeconds: number): Promise<boolean>;
   /** Deletes `key` only while it holds exactly `value`; true when it did (false too when the store is down). */
@@ -48,13 +55,48 @@ export interface BlobStore {
   publish(channel: string, message: string): Promise<number>;
   /** Calls `listener` with every message published on `channel` from now on, until the returned function is called. */
   subscribe(channel: string, listener: MessageListener): () => void;
-  /** False while the backing store is unreachable. */
+  /** The data operations without fail-soft, for user data (see the contract above). */
+  readonly strict: StrictStoreOps;
+  /** False while the backing store is unreachable or missed its deadline and has not answered since. */
   isHealthy(): boolean;
   close(): Promise<void>;
 }
 
+/** Default deadline of one store operation (STORE_TIMEOUT_MS): a stalled store costs a request this, not a hang. */
+export const DEFAULT_STORE_TIMEOUT_MS = 500;
+
+/** BlobStore's data operations that reject instead of answering soft (same meanings and results otherwise). */
+export type StrictStoreOps = Pick<BlobStore, "get" | "set" | "setIfAbsent" | "renew" | "renewIfValue" | "deleteIfValue" | "del" | "deleteByPrefix">;
+
+/**
+ * The store could not answer — unreachable, or no reply within its deadline — so nothing is known about the key (it
+ * may exist; a write may or may not have landed). Recognised by name, like the API's other errors (see requestError.ts).
+ */
+export class StoreUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "StoreUnavailableError";
+  }
+}
+
+/** A write refused because the store's memory budget is spent; nothing was written. */
+export class StoreFullError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "StoreFullError";
+  }
+}
+
+export function isStoreUnavailable(error: unknown): error is StoreUnavailableError {
+  return error instanceof Error && error.name === "StoreUnavailableError";
+}
+
+export function isStoreFull(error: unknown): error is StoreFullError {
+  return error instanceof Error && error.name === "StoreFullError";
+}
+
 /** Names of store operations, as used in the `op` label of `vlcache_store_errors_total`. */
-export type StoreOp = "get" | "set" | "setIfAbsent" | "renewIfValue" | "deleteIfValue" | "del" | "deleteByPrefix" | "publish";
+export type StoreOp = "get" | "set" | "setIfAbsent" | "renew" | "renewIfValue" | "deleteIfValue" | "del" | "deleteByPrefix" | "publish";
 
 export function assertValidTtl(ttlSeconds: number): void {
   if (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0) {

@@ -5,11 +5,15 @@ import net from "node:net";
 import path from "node:path";
 
 /**
- * A private redis-server child process: loopback only, no persistence, data dir below the project's cache folder.
+ * A private redis-server child process: loopback only, with a memory budget and its policy, either without
+ * persistence (a fresh temporary data dir, removed on stop) or with an append-only file in a given folder that a
+ * later server on that folder loads again.
  *
- * Lifecycle: `startRedisServer` resolves once the server logs "Ready to accept connections" and rejects (with the
- * server's last log lines) when it exits first or is not ready in time. `stop()` shuts it down and removes the data
- * dir; it is idempotent.
+ * Lifecycle: `startRedisServer` resolves once the server logs "Ready to accept connections" (after loading its
+ * append-only file) and rejects (with the server's last log lines) when it exits first or is not ready in time.
+ * `exited` settles when the server process ends, however it ends. `stop()` shuts it down (a persistent server writes
+ * its file out first) and removes a temporary data dir; it is idempotent. Restarting a server that died is the
+ * caller's business (supervisedRedisServer.ts).
  *
  * Invariant: the server never outlives the Node process that started it, even when that process is killed with
  * SIGKILL. redis-server is launched through a small shell watchdog whose stdin is a pipe from this process; the kernel
@@ -22,6 +26,10 @@ export interface EmbeddedRedisServer {
   readonly dataDir: string;
   /** e.g. "7.0.15", from the server's start-up log. */
   readonly version: string;
+  /** The redis-server process (not its watchdog), from the start-up log; for operators and fault tests. */
+  readonly pid: number;
+  /** Settles with the exit code (null: killed by a signal) when the server has ended. */
+  readonly exited: Promise<number | null>;
   stop(): Promise<void>;
 }
 
@@ -30,9 +38,18 @@ export interface StartRedisServerOptions {
   binary: string;
   /** The data dir is created as a fresh temporary folder inside this one. */
   parentDir: string;
-  /** Fixed port (tests restarting a server on its old port); default: a free loopback port. */
+  /** Fixed port (a restart on the old port, so clients reconnect by themselves); default: a free loopback port. */
   port?: number;
   readyTimeoutMs?: number;
+  /**
+   * Keep the data in an append-only file in this folder (fsync every second), loaded again by the next server started
+   * on it; `parentDir` is then unused. Default: no persistence, a fresh temporary data dir inside `parentDir`.
+   */
+  persistentDir?: string;
+  /** `maxmemory` in bytes; default: none. */
+  maxMemoryBytes?: number;
+  /** `maxmemory-policy`: `noeviction` refuses writes past the budget (OOM replies), `allkeys-lru` evicts. */
+  evictionPolicy?: "noeviction" | "allkeys-lru";
 }
 
 const READY_LINE = "Ready to accept connections";
@@ -76,15 +93,16 @@ export function freeLoopbackPort(): Promise<number> {
 }
 
 export async function startRedisServer(options: StartRedisServerOptions): Promise<EmbeddedRedisServer> {
-  await mkdir(options.parentDir, { recursive: true });
+  const persistent = options.persistentDir !== undefined;
+  await mkdir(options.persistentDir ?? options.parentDir, { recursive: true });
   let lastError: Error | undefined;
   for (let attempt = 0; attempt < (options.port ? 1 : PORT_ATTEMPTS); attempt++) {
     const port = options.port ?? (await freeLoopbackPort());
-    const dataDir = await mkdtemp(path.join(options.parentDir, "redis-"));
+    const dataDir = options.persistentDir ?? (await mkdtemp(path.join(options.parentDir, "redis-")));
     try {
-      return await launch(options.binary, port, dataDir, options.readyTimeoutMs ?? 10_000);
+      return await launch(options, port, { path: dataDir, temporary: !persistent });
     } catch (error) {
-      await rm(dataDir, { recursive: true, force: true });
+      if (!persistent) await rm(dataDir, { recursive: true, force: true });
       lastError = error as Error;
       // Only a lost race for the port is worth another try.
       if (!/address already in use/i.test(lastError.message)) break;
@@ -93,28 +111,36 @@ export async function startRedisServer(options: StartRedisServerOptions): Promis
   throw lastError ?? new Error("redis-server did not start");
 }
 
-function launch(binary: string, port: number, dataDir: string, readyTimeoutMs: number): Promise<EmbeddedRedisServer> {
+function launch(options: StartRedisServerOptions, port: number, data: { path: string; temporary: boolean }): Promise<EmbeddedRedisServer> {
+  const dataDir = data.path;
+  const readyTimeoutMs = options.readyTimeoutMs ?? 10_000;
   const args = [
     "--port", String(port),
     "--bind", "127.0.0.1",
     "--protected-mode", "yes",
     "--save", "",
-    "--appendonly", "no",
+    "--appendonly", data.temporary ? "no" : "yes",
+    "--appendfsync", "everysec",
     "--dir", dataDir,
     "--daemonize", "no",
     "--loglevel", "notice",
     "--logfile", "",
+    ...(options.maxMemoryBytes === undefined ? [] : ["--maxmemory", String(options.maxMemoryBytes)]),
+    ...(options.evictionPolicy === undefined ? [] : ["--maxmemory-policy", options.evictionPolicy]),
   ];
-  const child: ChildProcessWithoutNullStreams = spawn("sh", ["-c", WATCHDOG, "redis-watchdog", binary, ...args], {
+  const child: ChildProcessWithoutNullStreams = spawn("sh", ["-c", WATCHDOG, "redis-watchdog", options.binary, ...args], {
     stdio: ["pipe", "pipe", "pipe"],
   });
   const tail: string[] = [];
   let version = "unknown";
+  let pid = 0;
   let pending = "";
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  // The server writes nothing there (no persistence), so the folder can go even while it shuts down; this covers a
-  // process that exits without calling stop() (Next.js exits on SIGTERM).
-  const removeDataDirOnExit = () => rmSync(dataDir, { recursive: true, force: true });
+  // A temporary dir holds nothing the server needs (no persistence), so it can go even while the server shuts down;
+  // this covers a process that exits without calling stop() (Next.js exits on SIGTERM). A persistent one stays.
+  const removeDataDirOnExit = () => {
+    if (data.temporary) rmSync(dataDir, { recursive: true, force: true });
+  };
   process.once("exit", removeDataDirOnExit);
 
   return new Promise((resolve, reject) => {
@@ -137,8 +163,8 @@ function launch(binary: string, port: number, dataDir: string, readyTimeoutMs: n
       for (const line of lines) {
         tail.push(line.trim());
         if (tail.length > LOG_TAIL_LINES) tail.shift();
-        const versionMatch = /Redis version=([\d.]+)/.exec(line);
-        if (versionMatch) version = versionMatch[1];
+        const versionMatch = /Redis version=([\d.]+).*\bpid=(\d+)/.exec(line);
+        if (versionMatch) [version, pid] = [versionMatch[1], Number(versionMatch[2])];
         if (!settled && line.includes(READY_LINE)) {
           settled = true;
           clearTimeout(timer);
@@ -157,14 +183,28 @@ function launch(binary: string, port: number, dataDir: string, readyTimeoutMs: n
       port,
       dataDir,
       version,
+      pid,
+      exited,
       stop: () =>
         (stopping ??= (async () => {
           process.off("exit", removeDataDirOnExit);
           child.stdin.end();
           const timeout = new Promise<"timeout">((r) => setTimeout(() => r("timeout"), STOP_TIMEOUT_MS).unref());
-          if ((await Promise.race([exited, timeout])) === "timeout") child.kill("SIGKILL");
-          await rm(dataDir, { recursive: true, force: true });
+          if ((await Promise.race([exited, timeout])) === "timeout") {
+            // A server that ignores SIGTERM (one paused with SIGSTOP keeps it pending) must not outlive us either.
+            killQuietly(pid);
+            child.kill("SIGKILL");
+          }
+          if (data.temporary) await rm(dataDir, { recursive: true, force: true });
         })()),
     });
   });
+}
+
+function killQuietly(pid: number): void {
+  try {
+    if (pid > 0) process.kill(pid, "SIGKILL");
+  } catch {
+    // already gone
+  }
 }

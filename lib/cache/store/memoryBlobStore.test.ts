@@ -63,6 +63,26 @@ describe("MemoryBlobStore", () => {
     expect(store.sizeBytes).toBe(4);
   });
 
+  it("with whenFull refuse, evicts nothing: the strict write rejects with StoreFullError, the soft one drops the value", async () => {
+    let nowMs = 0;
+    const store = new MemoryBlobStore({ maxBytes: 10, whenFull: "refuse", now: () => nowMs });
+    await store.strict.set("a", Buffer.alloc(4, 1), 60);
+    await store.strict.set("b", Buffer.alloc(4, 2), 1);
+    await expect(store.strict.set("c", Buffer.alloc(4, 3), 60)).rejects.toMatchObject({ name: "StoreFullError" });
+    await expect(store.strict.setIfAbsent("c", Buffer.alloc(4, 3), 60)).rejects.toMatchObject({ name: "StoreFullError" });
+    expect(await store.setIfAbsent("c", Buffer.alloc(4, 3), 60)).toBe(false);
+    expect(await store.get("a")).toEqual(Buffer.alloc(4, 1));
+    expect(await store.get("b")).toEqual(Buffer.alloc(4, 2));
+    expect(await store.get("c")).toBeNull();
+    // Replacing a value with one of the same size fits; an expired entry makes room.
+    await store.strict.set("a", Buffer.alloc(4, 9), 60);
+    expect(await store.get("a")).toEqual(Buffer.alloc(4, 9));
+    nowMs = 1_000;
+    await store.strict.set("c", Buffer.alloc(4, 3), 60);
+    expect(await store.get("c")).toEqual(Buffer.alloc(4, 3));
+    expect(store.sizeBytes).toBe(8);
+  });
+
   it("delivers a published message to its own listeners of that channel until they unsubscribe", async () => {
     const store = new MemoryBlobStore({ maxBytes: 64 });
     const heard: string[] = [];

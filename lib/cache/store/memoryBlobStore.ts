@@ -1,4 +1,4 @@
-import { assertValidTtl, type BlobStore } from "@/lib/cache/store/blobStore";
+import { assertValidTtl, isStoreFull, StoreFullError, type BlobStore, type StrictStoreOps } from "@/lib/cache/store/blobStore";
 import { ChannelListeners, type MessageListener } from "@/lib/cache/store/channelListeners";
 
 interface MemoryEntry {
@@ -7,8 +7,13 @@ interface MemoryEntry {
 }
 
 export interface MemoryBlobStoreOptions {
-  /** Upper bound on the bytes of all values; past it the least recently used entries are evicted. */
+  /** Upper bound on the bytes of all values. */
   maxBytes: number;
+  /**
+   * What a write that does not fit does: `evict` the least recently used entries (caches; the default), or `refuse`
+   * it (user data, never evicted before its TTL: the strict write rejects with StoreFullError, the soft one drops it).
+   */
+  whenFull?: "evict" | "refuse";
   /** Clock in milliseconds; injectable so TTL behaviour is testable without waiting. */
   now?: () => number;
 }
@@ -18,21 +23,43 @@ export interface MemoryBlobStoreOptions {
  *
  * Invariants: `usedBytes` is the sum of the lengths of the stored values; `entries` iterates least recently used
  * first (a read or write re-inserts the key at the end), which is the eviction order once `usedBytes > maxBytes`.
- * Expired entries are dropped lazily when touched and in bulk whenever space is needed. A single value larger than
- * `maxBytes` is not stored at all (a write that cannot fit leaves the store as it was).
+ * Expired entries are dropped lazily when touched and in bulk whenever space is needed. A write that cannot fit — a
+ * single value larger than `maxBytes`, or with `whenFull: "refuse"` any value that would pass it — leaves the store
+ * as it was. Never unavailable: `strict` differs from the soft operations only in rejecting such a write.
  */
 export class MemoryBlobStore implements BlobStore {
   readonly kind = "memory" as const;
   readonly generation = 0;
+  readonly strict: StrictStoreOps;
   private readonly entries = new Map<string, MemoryEntry>();
   private usedBytes = 0;
   private readonly listeners = new ChannelListeners();
   private readonly maxBytes: number;
+  private readonly evictWhenFull: boolean;
   private readonly now: () => number;
 
   constructor(options: MemoryBlobStoreOptions) {
     this.maxBytes = options.maxBytes;
+    this.evictWhenFull = (options.whenFull ?? "evict") === "evict";
     this.now = options.now ?? Date.now;
+    this.strict = {
+      get: (key) => this.get(key),
+      set: async (key, value, ttlSeconds) => {
+        assertValidTtl(ttlSeconds);
+        this.write(key, value, ttlSeconds);
+      },
+      setIfAbsent: async (key, value, ttlSeconds) => {
+        assertValidTtl(ttlSeconds);
+        if (this.live(key)) return false;
+        this.write(key, value, ttlSeconds);
+        return true;
+      },
+      renew: (key, ttlSeconds) => this.renew(key, ttlSeconds),
+      renewIfValue: (key, value, ttlSeconds) => this.renewIfValue(key, value, ttlSeconds),
+      deleteIfValue: (key, value) => this.deleteIfValue(key, value),
+      del: (...keys) => this.del(...keys),
+      deleteByPrefix: (prefix) => this.deleteByPrefix(prefix),
+    };
   }
 
   async get(key: string): Promise<Buffer | null> {
@@ -44,14 +71,19 @@ export class MemoryBlobStore implements BlobStore {
   }
 
   async set(key: string, value: Buffer, ttlSeconds: number): Promise<void> {
-    assertValidTtl(ttlSeconds);
-    this.write(key, value, ttlSeconds);
+    await this.strict.set(key, value, ttlSeconds).catch(unlessFull(undefined));
   }
 
   async setIfAbsent(key: string, value: Buffer, ttlSeconds: number): Promise<boolean> {
+    return this.strict.setIfAbsent(key, value, ttlSeconds).catch(unlessFull(false));
+  }
+
+  async renew(key: string, ttlSeconds: number): Promise<boolean> {
     assertValidTtl(ttlSeconds);
-    if (this.live(key)) return false;
-    return this.write(key, value, ttlSeconds);
+    const entry = this.live(key);
+    if (!entry) return false;
+    entry.expiresAtMs = this.now() + ttlSeconds * 1000;
+    return true;
   }
 
   async renewIfValue(key: string, value: Buffer, ttlSeconds: number): Promise<boolean> {
@@ -118,26 +150,35 @@ export class MemoryBlobStore implements BlobStore {
     return entry;
   }
 
-  private write(key: string, value: Buffer, ttlSeconds: number): boolean {
-    if (value.length > this.maxBytes) return false;
+  /** Throws StoreFullError, leaving the store as it was, when the value cannot fit. */
+  private write(key: string, value: Buffer, ttlSeconds: number): void {
+    const replaced = this.live(key)?.value.length ?? 0;
+    if (value.length > this.maxBytes || !this.makeRoom(value.length - replaced, key)) {
+      throw new StoreFullError(`${value.length} bytes do not fit the in-process store's budget of ${this.maxBytes} bytes`);
+    }
     this.remove(key);
-    this.makeRoom(value.length);
     // Copy: the caller may reuse its buffer, and a store must not change when the caller does.
     this.entries.set(key, { value: Buffer.from(value), expiresAtMs: this.now() + ttlSeconds * 1000 });
     this.usedBytes += value.length;
-    return true;
   }
 
-  private makeRoom(incoming: number): void {
-    if (this.usedBytes + incoming <= this.maxBytes) return;
+  /**
+   * Makes room for `growth` more bytes: drops expired entries, then (when evicting) the least recently used ones other
+   * than `keep`, the key being written; false when that is not enough.
+   */
+  private makeRoom(growth: number, keep: string): boolean {
+    if (this.usedBytes + growth <= this.maxBytes) return true;
     const now = this.now();
     for (const [key, entry] of this.entries) {
-      if (entry.expiresAtMs <= now) this.remove(key);
+      if (entry.expiresAtMs <= now && key !== keep) this.remove(key);
     }
-    for (const key of this.entries.keys()) {
-      if (this.usedBytes + incoming <= this.maxBytes) break;
-      this.remove(key);
+    if (this.evictWhenFull) {
+      for (const key of this.entries.keys()) {
+        if (this.usedBytes + growth <= this.maxBytes) break;
+        if (key !== keep) this.remove(key);
+      }
     }
+    return this.usedBytes + growth <= this.maxBytes;
   }
 
   private remove(key: string): void {
@@ -146,4 +187,12 @@ export class MemoryBlobStore implements BlobStore {
     this.entries.delete(key);
     this.usedBytes -= entry.value.length;
   }
+}
+
+/** The soft operations' answer to a write that did not fit; anything else is rethrown. */
+function unlessFull<T>(fallback: T): (error: unknown) => T {
+  return (error) => {
+    if (isStoreFull(error)) return fallback;
+    throw error;
+  };
 }

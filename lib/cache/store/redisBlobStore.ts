@@ -1,12 +1,23 @@
 import { Redis } from "ioredis";
-import { assertValidTtl, type BlobStore, type StoreOp } from "@/lib/cache/store/blobStore";
+import type { Socket as NetSocket } from "node:net";
+import { ProgressDeadline } from "@/lib/cache/store/progressDeadline";
+import {
+  assertValidTtl,
+  DEFAULT_STORE_TIMEOUT_MS,
+  isStoreUnavailable,
+  StoreFullError,
+  StoreUnavailableError,
+  type BlobStore,
+  type StoreOp,
+  type StrictStoreOps,
+} from "@/lib/cache/store/blobStore";
 import { ChannelListeners, type MessageListener } from "@/lib/cache/store/channelListeners";
 import type { Logger } from "@/lib/log";
 import { counter } from "@/lib/metrics/registry";
 
-/** A dead Redis must cost a request at most this long per command, not hang it. */
-const COMMAND_TIMEOUT_MS = 3_000;
 const CONNECT_TIMEOUT_MS = 2_000;
+/** While a command has missed its deadline, a PING this often tells when the server answers again. */
+const PROBE_INTERVAL_MS = 250;
 /** Reconnect back-off: 100 ms, 200 ms, … capped at 2 s, forever (the app never gives up on its store). */
 const MAX_RECONNECT_DELAY_MS = 2_000;
 /** At most one warning per operation and per connection problem in this window; the rest are counted. */
@@ -25,6 +36,11 @@ const storeErrors = counter<"op">({
   help: "Store operations that failed (Redis unreachable or erroring) and were answered soft (null/false/0).",
   labelNames: ["op"],
 });
+
+/** Redis refuses writes past `maxmemory` under the noeviction policy with this reply. */
+const OUT_OF_MEMORY_REPLY = /^OOM /;
+/** Error replies of a server that cannot serve right now (loading its data, a long script, a failing disk). */
+const TEMPORARY_REPLY = /^(LOADING|BUSY|MISCONF|TRYAGAIN) /;
 
 /** Escapes Redis glob metacharacters so a prefix matches literally in SCAN MATCH. */
 export function globEscape(literal: string): string {
@@ -62,11 +78,19 @@ class RateLimitedWarn {
 /**
  * BlobStore over one ioredis connection.
  *
- * Lifecycle: constructed around a client that connects (and, after an outage, reconnects) by itself; healthy exactly
- * while the client's status is "ready". With the offline queue disabled a command issued during an outage fails at
- * once instead of queueing, and `commandTimeout` bounds a command to a server that stopped answering; both failures
- * are logged (rate-limited), counted in `vlcache_store_errors_total{op}` and answered soft. `generation` counts the
- * client's "ready" events after construction: each reconnection starts a new generation.
+ * Lifecycle: constructed around a client that connects (and, after an outage, reconnects) by itself. With the offline
+ * queue disabled a command issued while disconnected fails at once instead of queueing, and the deadline
+ * (STORE_TIMEOUT_MS, progressDeadline.ts: no byte moved for that long) bounds a command to a server that stopped
+ * answering — a stalled or paused process keeps its connection open, so only the deadline can tell. `generation`
+ * counts the client's "ready" events after construction: each reconnection starts a new generation.
+ *
+ * Health: healthy exactly while the client is "ready" and no command has missed its deadline since the server last
+ * answered. A missed deadline marks the store unhealthy at once and starts a PING every PROBE_INTERVAL_MS; the first
+ * reply (or a fresh connection) makes it healthy again. While unhealthy every operation fails at once without being
+ * sent, so a stall costs a request one deadline, not one per operation, and nothing piles up behind the stalled
+ * server. Strict operations then reject with StoreUnavailableError; soft ones log (rate-limited), count in
+ * `vlcache_store_errors_total{op}` and answer their fallback. Because one connection carries every command in order,
+ * a command sent after the PING's reply runs after every command that timed out before it (see storeLock.ts).
  *
  * Messages: the first `subscribe` opens a second connection (a connection in subscriber mode takes no other commands)
  * that, unlike the command connection, queues while offline and retries forever: a SUBSCRIBE issued before it is
@@ -75,17 +99,23 @@ class RateLimitedWarn {
  */
 export class RedisBlobStore implements BlobStore {
   readonly kind = "redis" as const;
+  readonly strict: StrictStoreOps;
   private readonly warnings: RateLimitedWarn;
   private closed = false;
   private readyEvents = 0;
+  private missedDeadline = false;
+  private probe: NodeJS.Timeout | null = null;
   private readonly listeners = new ChannelListeners();
   private subscriber: Redis | null = null;
+  private readonly deadline: ProgressDeadline;
 
   constructor(
     private readonly client: Redis,
     private readonly logger: Logger,
+    timeoutMs: number = DEFAULT_STORE_TIMEOUT_MS,
   ) {
     this.warnings = new RateLimitedWarn(logger);
+    this.deadline = new ProgressDeadline(timeoutMs, () => bytesMoved(client), () => this.missDeadline());
     let outage = false;
     client.on("error", (error: Error) => {
       this.warnings.warn("connection", { err: error.message }, "store: redis connection error");
@@ -98,9 +128,45 @@ export class RedisBlobStore implements BlobStore {
     });
     client.on("ready", () => {
       this.readyEvents += 1;
+      this.answeredAgain();
       if (outage) this.logger.info("store: redis connection restored");
       outage = false;
     });
+    this.strict = {
+      get: (key) => this.run(() => this.client.getBuffer(key)),
+      set: async (key, value, ttlSeconds) => {
+        assertValidTtl(ttlSeconds);
+        await this.run(() => this.client.set(key, value, "EX", ttlSeconds), value.length);
+      },
+      setIfAbsent: async (key, value, ttlSeconds) => {
+        assertValidTtl(ttlSeconds);
+        return (await this.run(() => this.client.set(key, value, "EX", ttlSeconds, "NX"), value.length)) === "OK";
+      },
+      renew: async (key, ttlSeconds) => {
+        assertValidTtl(ttlSeconds);
+        return (await this.run(() => this.client.expire(key, ttlSeconds))) === 1;
+      },
+      // Compare and act inside one Lua script: Redis runs a script atomically, so no other client's command can land
+      // between the GET and the EXPIRE/DEL (a GET from here followed by a DEL could delete a lock claimed in between).
+      renewIfValue: async (key, value, ttlSeconds) => {
+        assertValidTtl(ttlSeconds);
+        return (await this.run(() => this.client.eval(RENEW_IF_VALUE, 1, key, value, ttlSeconds))) === 1;
+      },
+      deleteIfValue: async (key, value) => (await this.run(() => this.client.eval(DELETE_IF_VALUE, 1, key, value))) === 1,
+      del: async (...keys) => (keys.length === 0 ? 0 : this.run(() => this.client.unlink(...keys))),
+      deleteByPrefix: (prefix) =>
+        this.run(async () => {
+          const pattern = `${globEscape(prefix)}*`;
+          let cursor = "0";
+          let removed = 0;
+          do {
+            const [next, keys] = await this.client.scan(cursor, "MATCH", pattern, "COUNT", SCAN_BATCH);
+            if (keys.length > 0) removed += await this.client.unlink(...keys);
+            cursor = next;
+          } while (cursor !== "0");
+          return removed;
+        }),
+    };
   }
 
   get generation(): number {
@@ -108,53 +174,43 @@ export class RedisBlobStore implements BlobStore {
   }
 
   get(key: string): Promise<Buffer | null> {
-    return this.attempt("get", null, () => this.client.getBuffer(key));
+    return this.soft("get", null, () => this.strict.get(key));
   }
 
   async set(key: string, value: Buffer, ttlSeconds: number): Promise<void> {
     assertValidTtl(ttlSeconds);
-    await this.attempt("set", undefined, async () => {
-      await this.client.set(key, value, "EX", ttlSeconds);
-    });
+    await this.soft("set", undefined, () => this.strict.set(key, value, ttlSeconds));
   }
 
   async setIfAbsent(key: string, value: Buffer, ttlSeconds: number): Promise<boolean> {
     assertValidTtl(ttlSeconds);
-    return this.attempt("setIfAbsent", false, async () => (await this.client.set(key, value, "EX", ttlSeconds, "NX")) === "OK");
+    return this.soft("setIfAbsent", false, () => this.strict.setIfAbsent(key, value, ttlSeconds));
   }
 
-  // Compare and act inside one Lua script: Redis runs a script atomically, so no other client's command can land between
-  // the GET and the EXPIRE/DEL (a GET from here followed by a DEL could delete a lock claimed in between).
+  async renew(key: string, ttlSeconds: number): Promise<boolean> {
+    assertValidTtl(ttlSeconds);
+    return this.soft("renew", false, () => this.strict.renew(key, ttlSeconds));
+  }
+
   async renewIfValue(key: string, value: Buffer, ttlSeconds: number): Promise<boolean> {
     assertValidTtl(ttlSeconds);
-    return this.attempt("renewIfValue", false, async () => (await this.client.eval(RENEW_IF_VALUE, 1, key, value, ttlSeconds)) === 1);
+    return this.soft("renewIfValue", false, () => this.strict.renewIfValue(key, value, ttlSeconds));
   }
 
   deleteIfValue(key: string, value: Buffer): Promise<boolean> {
-    return this.attempt("deleteIfValue", false, async () => (await this.client.eval(DELETE_IF_VALUE, 1, key, value)) === 1);
+    return this.soft("deleteIfValue", false, () => this.strict.deleteIfValue(key, value));
   }
 
-  async del(...keys: string[]): Promise<number> {
-    if (keys.length === 0) return 0;
-    return this.attempt("del", 0, () => this.client.unlink(...keys));
+  del(...keys: string[]): Promise<number> {
+    return this.soft("del", 0, () => this.strict.del(...keys));
   }
 
   deleteByPrefix(prefix: string): Promise<number> {
-    return this.attempt("deleteByPrefix", 0, async () => {
-      const pattern = `${globEscape(prefix)}*`;
-      let cursor = "0";
-      let removed = 0;
-      do {
-        const [next, keys] = await this.client.scan(cursor, "MATCH", pattern, "COUNT", SCAN_BATCH);
-        if (keys.length > 0) removed += await this.client.unlink(...keys);
-        cursor = next;
-      } while (cursor !== "0");
-      return removed;
-    });
+    return this.soft("deleteByPrefix", 0, () => this.strict.deleteByPrefix(prefix));
   }
 
   publish(channel: string, message: string): Promise<number> {
-    return this.attempt("publish", 0, () => this.client.publish(channel, message));
+    return this.soft("publish", 0, () => this.run(() => this.client.publish(channel, message)));
   }
 
   subscribe(channel: string, listener: MessageListener): () => void {
@@ -170,11 +226,12 @@ export class RedisBlobStore implements BlobStore {
   }
 
   isHealthy(): boolean {
-    return this.client.status === "ready";
+    return this.client.status === "ready" && !this.missedDeadline;
   }
 
   async close(): Promise<void> {
     this.closed = true;
+    this.stopProbe();
     this.listeners.clear();
     // The subscriber has nothing to flush, and with its offline queue a QUIT could wait for Redis forever.
     this.subscriber?.disconnect();
@@ -188,7 +245,7 @@ export class RedisBlobStore implements BlobStore {
 
   private subscriberConnection(): Redis {
     if (this.subscriber !== null) return this.subscriber;
-    const subscriber = this.client.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined });
+    const subscriber = this.client.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
     subscriber.on("error", (error: Error) => {
       this.warnings.warn("subscriber", { err: error.message }, "store: redis subscriber connection error");
     });
@@ -204,7 +261,53 @@ export class RedisBlobStore implements BlobStore {
     return subscriber;
   }
 
-  private async attempt<T>(op: StoreOp, fallback: T, run: () => Promise<T>): Promise<T> {
+  /** Sends one operation unless the store is known unhealthy; turns every failure into the strict contract's errors. */
+  private async run<T>(send: () => Promise<T>, payloadBytes = 0): Promise<T> {
+    if (!this.isHealthy()) {
+      throw new StoreUnavailableError(this.missedDeadline ? "the store missed its deadline and has not answered since" : `the store is not connected (${this.client.status})`);
+    }
+    try {
+      return await this.deadline.track(send(), payloadBytes);
+    } catch (error) {
+      if (isStoreUnavailable(error)) throw error;
+      const message = (error as Error).message;
+      if (OUT_OF_MEMORY_REPLY.test(message)) throw new StoreFullError(`the store's memory budget is spent: ${message}`);
+      // Any other error reply is a bug here (a wrong command or type), not an outage.
+      if ((error as Error).name === "ReplyError" && !TEMPORARY_REPLY.test(message)) throw error;
+      throw new StoreUnavailableError(`store operation failed: ${message}`);
+    }
+  }
+
+  private missDeadline(): void {
+    if (this.missedDeadline || this.closed) return;
+    this.missedDeadline = true;
+    this.logger.warn("store: redis missed its deadline; operations fail at once until it answers again");
+    let inFlight = false;
+    this.probe = setInterval(() => {
+      if (inFlight || this.client.status !== "ready") return;
+      inFlight = true;
+      this.deadline
+        .track(this.client.ping())
+        .then(() => this.answeredAgain())
+        .catch(() => undefined)
+        .finally(() => (inFlight = false));
+    }, PROBE_INTERVAL_MS);
+    this.probe.unref();
+  }
+
+  private answeredAgain(): void {
+    if (!this.missedDeadline) return;
+    this.missedDeadline = false;
+    this.stopProbe();
+    this.logger.info("store: redis answers again");
+  }
+
+  private stopProbe(): void {
+    if (this.probe !== null) clearInterval(this.probe);
+    this.probe = null;
+  }
+
+  private async soft<T>(op: StoreOp, fallback: T, run: () => Promise<T>): Promise<T> {
     try {
       return await run();
     } catch (error) {
@@ -215,11 +318,19 @@ export class RedisBlobStore implements BlobStore {
   }
 }
 
-/** A client configured for fail-soft use (see RedisBlobStore). Connecting starts immediately, in the background. */
+/** Bytes the client's connection has received and handed to the kernel so far (grows while the server works). */
+function bytesMoved(client: Redis): number {
+  const socket = client.stream as NetSocket | undefined;
+  return socket ? socket.bytesRead + socket.bytesWritten - socket.writableLength : 0;
+}
+
+/**
+ * A client configured for RedisBlobStore (which enforces the deadline itself). Connecting starts immediately, in the
+ * background.
+ */
 export function createRedisClient(url: string): Redis {
   return new Redis(url, {
     enableOfflineQueue: false,
-    commandTimeout: COMMAND_TIMEOUT_MS,
     connectTimeout: CONNECT_TIMEOUT_MS,
     maxRetriesPerRequest: 1,
     retryStrategy: (attempt) => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS),

@@ -3,6 +3,7 @@ import { flushCaches } from "@/lib/cache/flush";
 import { CACHE_LEVELS } from "@/lib/api/types";
 import { identifyClient } from "@/lib/server/clientIdentity";
 import { errorResponse } from "@/lib/server/httpErrors";
+import { errorAnswer } from "@/lib/server/requestError";
 import { getRuntime } from "@/lib/server/runtime";
 
 export const runtime = "nodejs";
@@ -23,11 +24,16 @@ export async function DELETE(request: Request): Promise<Response> {
   if (!level.success) return errorResponse(400, "invalid_level", "level must be l1, l2, l3 or all");
   const status = app.model.status;
   const tenant = client.identity.tenant;
-  const flushed = await flushCaches(
-    { store: app.store, levels: status.state === "ready" ? status.served.caches : null },
-    tenant,
-    level.data === "all" ? CACHE_LEVELS : [level.data],
-  );
-  app.logger.info({ tenant, cacheLevel: level.data, flushed }, "cache flushed");
-  return Response.json({ tenant, flushed }, { headers: { "cache-control": "no-store" } });
+  try {
+    const flushed = await flushCaches(
+      { store: app.cacheStore, levels: status.state === "ready" ? status.served.caches : null },
+      tenant,
+      level.data === "all" ? CACHE_LEVELS : [level.data],
+    );
+    app.logger.info({ tenant, cacheLevel: level.data, flushed }, "cache flushed");
+    return Response.json({ tenant, flushed }, { headers: { "cache-control": "no-store" } });
+  } catch (error) {
+    // The store could not be flushed (503 store_unavailable): saying 200 would claim entries gone that are not.
+    return errorAnswer(error, app.logger.child({ module: "admin" }));
+  }
 }
