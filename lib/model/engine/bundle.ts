@@ -10,6 +10,8 @@ import {
   openWithProvider,
   type ExecutionProviderChoice,
   type ExecutionProviderName,
+  type OpenSessionOptions,
+  type SessionFactory,
   type SessionTuning,
 } from "./executionProvider";
 
@@ -48,6 +50,8 @@ export interface OpenedBundle {
   /** Tokens that end generation (generation_config.json's eos_token_id, one or several). */
   readonly eosTokenIds: readonly number[];
   readonly executionProvider: ExecutionProviderName;
+  /** Opens further sessions (kvOps' small graphs) on the same provider. */
+  readonly sessionFactory: SessionFactory;
   readonly sessions: BundleSessions;
   /** Whether the decoder takes DeepStack inputs (the model has DeepStack layers). */
   readonly deepstack: boolean;
@@ -122,10 +126,10 @@ export async function openBundle(dir: string, opts: OpenBundleOptions = {}): Pro
       },
     );
     opened.push(embedTokens);
-    const openOne = async (relative: string) => {
+    const openOne = async (relative: string, options?: OpenSessionOptions) => {
       const file = path.join(root, relative);
       try {
-        const session = await factory.open(file);
+        const session = await factory.open(file, options);
         opened.push(session);
         return session;
       } catch (error) {
@@ -133,7 +137,8 @@ export async function openBundle(dir: string, opts: OpenBundleOptions = {}): Pro
       }
     };
     const visionEncoder = await openOne(ONNX_FILES.visionEncoder);
-    const decoder = await openOne(ONNX_FILES.decoder);
+    // The KV (`present.*`) stays in device memory where the provider allows it; logits always come to the host.
+    const decoder = await openOne(ONNX_FILES.decoder, { outputsOnDevice: presentOutputNames(config.text.numHiddenLayers) });
     const deepstack = config.vision.deepstackVisualIndexes.length > 0;
     checkDecoderInputs(path.join(root, ONNX_FILES.decoder), decoder, config, deepstack);
     return {
@@ -142,6 +147,7 @@ export async function openBundle(dir: string, opts: OpenBundleOptions = {}): Pro
       manifest,
       eosTokenIds,
       executionProvider: factory.executionProvider,
+      sessionFactory: factory,
       sessions: { visionEncoder, embedTokens, decoder },
       deepstack,
       release: releaseAll,
@@ -150,6 +156,10 @@ export async function openBundle(dir: string, opts: OpenBundleOptions = {}): Pro
     await releaseAll();
     throw error;
   }
+}
+
+export function presentOutputNames(numLayers: number): string[] {
+  return Array.from({ length: numLayers }, (_, i) => [`present.${i}.key`, `present.${i}.value`]).flat();
 }
 
 /** The decoder must expose the contract's inputs for this config; a bundle built for another config fails here. */

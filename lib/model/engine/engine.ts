@@ -6,6 +6,7 @@ import { EngineInputError } from "./errors";
 import type { ExecutionProviderName } from "./executionProvider";
 import { encodeImages, type ImageFeatures } from "./imageFeatures";
 import { emptyKvCache, releaseKvCache, type KvCache } from "./kvCache";
+import { KvOps } from "./kvOps";
 
 export interface GenerateRequest {
   /** The whole prompt, image segments included (`<|vision_start|>` + one `<|image_pad|>` per merged patch + `<|vision_end|>`). */
@@ -25,8 +26,11 @@ export interface GenerateRequest {
  */
 export class Engine {
   private readonly steps: DecoderSessions;
+  /** Cuts, joins and downloads KV on the engine's provider (kvOps.ts). */
+  readonly kvOps: KvOps;
 
   private constructor(private readonly bundle: OpenedBundle) {
+    this.kvOps = new KvOps(bundle.sessionFactory, bundle.config.text.numHiddenLayers, bundle.manifest.dtype === "fp16" ? "float16" : "float32");
     this.steps = {
       embedTokens: bundle.sessions.embedTokens,
       decoder: bundle.sessions.decoder,
@@ -48,6 +52,10 @@ export class Engine {
   }
   get executionProvider(): ExecutionProviderName {
     return this.bundle.executionProvider;
+  }
+  /** Whether the KV caches prefill and decodeStep return live in device memory (kvCache.ts). */
+  get kvOnDevice(): boolean {
+    return this.bundle.sessionFactory.deviceOutputs;
   }
   get eosTokenIds(): readonly number[] {
     return this.bundle.eosTokenIds;
@@ -102,8 +110,9 @@ export class Engine {
     }
   }
 
-  release(): Promise<void> {
-    return this.bundle.release();
+  async release(): Promise<void> {
+    await this.kvOps.release();
+    await this.bundle.release();
   }
 }
 

@@ -2,19 +2,55 @@ import * as ort from "onnxruntime-node";
 import type { Logger } from "@/lib/log";
 
 /**
- * Which ONNX Runtime execution provider runs the bundle's sessions.
+ * Which ONNX Runtime execution provider runs the bundle's sessions: one record per provider, the single definition
+ * every other list of providers (configuration, API types) derives from.
  *
- * `auto` tries CUDA, then WebGPU, then CPU, and takes the first one whose session actually initialises (CUDA needs
+ * `auto` tries the providers in `autoRank` order and takes the first one whose session actually initialises (CUDA needs
  * onnxruntime-node's separately installed CUDA 12 provider library; WebGPU needs a GPU adapter, e.g. through Vulkan).
- * The choice is made once per engine, on its first session, and logged once; every later session uses it.
+ * The choice is made once per engine, on its first session, and logged once with the reason; every later session
+ * uses it.
  */
-export const EXECUTION_PROVIDERS = ["cuda", "webgpu", "cpu"] as const;
-export type ExecutionProviderName = (typeof EXECUTION_PROVIDERS)[number];
+export interface ExecutionProviderRecord {
+  readonly name: string;
+  /** Position in `auto`'s order of trial (lower first). */
+  readonly autoRank: number;
+  /**
+   * Whether outputs can stay in device memory between runs (ORT's `preferredOutputLocation: "gpu-buffer"`): then the
+   * decoder's KV never crosses host memory. onnxruntime-node 1.30 has it for WebGPU only, not for CUDA.
+   */
+  readonly deviceOutputs: boolean;
+  /** Why `auto` ranks it where it does (logged with the choice). */
+  readonly why: string;
+}
+
+export const EXECUTION_PROVIDER_RECORDS = [
+  { name: "cuda", autoRank: 0, deviceOutputs: false, why: "NVIDIA GPU through CUDA 12; outputs return to host memory" },
+  { name: "webgpu", autoRank: 1, deviceOutputs: true, why: "any GPU through WebGPU (Vulkan); KV stays in device memory" },
+  { name: "cpu", autoRank: 2, deviceOutputs: false, why: "always available" },
+] as const satisfies readonly ExecutionProviderRecord[];
+
+export type ExecutionProviderName = (typeof EXECUTION_PROVIDER_RECORDS)[number]["name"];
 export type ExecutionProviderChoice = ExecutionProviderName | "auto";
+export const EXECUTION_PROVIDERS: readonly ExecutionProviderName[] = EXECUTION_PROVIDER_RECORDS.map((r) => r.name);
+export const EXECUTION_PROVIDER_CHOICES: readonly ExecutionProviderChoice[] = [...EXECUTION_PROVIDERS, "auto"];
+
+export function providerRecord(name: ExecutionProviderName): (typeof EXECUTION_PROVIDER_RECORDS)[number] {
+  const record = EXECUTION_PROVIDER_RECORDS.find((r) => r.name === name);
+  if (record === undefined) throw new RangeError(`unknown execution provider ${name}`);
+  return record;
+}
+
+export interface OpenSessionOptions {
+  /** Outputs to keep in device memory when the provider can (`deviceOutputs`); elsewhere they come back to the host. */
+  readonly outputsOnDevice?: readonly string[];
+}
 
 export interface SessionFactory {
   readonly executionProvider: ExecutionProviderName;
-  open(file: string): Promise<ort.InferenceSession>;
+  /** Whether `outputsOnDevice` takes effect on this provider. */
+  readonly deviceOutputs: boolean;
+  /** A model file, or the bytes of a small model built in memory. */
+  open(model: string | Uint8Array, options?: OpenSessionOptions): Promise<ort.InferenceSession>;
 }
 
 export interface SessionTuning {
@@ -22,13 +58,28 @@ export interface SessionTuning {
   readonly intraOpNumThreads?: number;
 }
 
-function sessionOptions(ep: ExecutionProviderName, tuning: SessionTuning): ort.InferenceSession.SessionOptions {
+function sessionOptions(ep: ExecutionProviderName, tuning: SessionTuning, options: OpenSessionOptions): ort.InferenceSession.SessionOptions {
+  const onDevice = providerRecord(ep).deviceOutputs ? (options.outputsOnDevice ?? []) : [];
   return {
     executionProviders: [ep],
     graphOptimizationLevel: "all",
     // Warnings about nodes placed on the CPU by GPU providers are expected for the few shape ops; keep errors only.
     logSeverityLevel: 3,
     ...(tuning.intraOpNumThreads !== undefined ? { intraOpNumThreads: tuning.intraOpNumThreads } : {}),
+    ...(onDevice.length > 0 ? { preferredOutputLocation: Object.fromEntries(onDevice.map((name) => [name, "gpu-buffer" as const])) } : {}),
+  };
+}
+
+function createSession(model: string | Uint8Array, options: ort.InferenceSession.SessionOptions): Promise<ort.InferenceSession> {
+  return typeof model === "string" ? ort.InferenceSession.create(model, options) : ort.InferenceSession.create(model, options);
+}
+
+/** Opens sessions on `provider` (whether it initialises shows on the first `open`). */
+export function providerSessionFactory(provider: ExecutionProviderName, tuning: SessionTuning = {}): SessionFactory {
+  return {
+    executionProvider: provider,
+    deviceOutputs: providerRecord(provider).deviceOutputs,
+    open: (model, options = {}) => createSession(model, sessionOptions(provider, tuning, options)),
   };
 }
 
@@ -40,9 +91,9 @@ export class ExecutionProviderUnavailableError extends Error {
 }
 
 /**
- * Opens `firstFile` with the chosen provider (trying candidates in order for `auto`) and returns the session plus a
- * factory bound to the provider that worked. A session that fails for another reason than the provider (a broken
- * file) fails on CPU too, so `auto` reports every provider's reason.
+ * Opens `firstFile` with the chosen provider (trying candidates in `autoRank` order for `auto`) and returns the
+ * session plus a factory bound to the provider that worked. A session that fails for another reason than the
+ * provider (a broken file) fails on CPU too, so `auto` reports every provider's reason.
  */
 export async function openWithProvider(
   choice: ExecutionProviderChoice,
@@ -50,16 +101,18 @@ export async function openWithProvider(
   logger?: Logger,
   tuning: SessionTuning = {},
 ): Promise<{ factory: SessionFactory; session: ort.InferenceSession }> {
-  const candidates: ExecutionProviderName[] = choice === "auto" ? [...EXECUTION_PROVIDERS] : [choice];
+  const candidates: ExecutionProviderName[] =
+    choice === "auto" ? [...EXECUTION_PROVIDER_RECORDS].sort((a, b) => a.autoRank - b.autoRank).map((r) => r.name) : [choice];
   const failures: { provider: ExecutionProviderName; reason: string }[] = [];
   for (const provider of candidates) {
     try {
-      const session = await ort.InferenceSession.create(firstFile, sessionOptions(provider, tuning));
-      const factory: SessionFactory = {
-        executionProvider: provider,
-        open: (file) => ort.InferenceSession.create(file, sessionOptions(provider, tuning)),
-      };
-      logger?.info({ executionProvider: provider, requested: choice, unavailable: failures }, "onnxruntime execution provider selected");
+      const factory = providerSessionFactory(provider, tuning);
+      const session = await factory.open(firstFile);
+      const record = providerRecord(provider);
+      logger?.info(
+        { executionProvider: provider, requested: choice, why: record.why, deviceOutputs: record.deviceOutputs, unavailable: failures },
+        "onnxruntime execution provider selected",
+      );
       return { factory, session };
     } catch (error) {
       failures.push({ provider, reason: firstLine(error) });
