@@ -29,7 +29,7 @@ fi
 build=.carry/build
 rm -rf .carry
 mkdir -p "$build/js" "$build/debs"
-grep -qx '.carry/' .git/info/exclude 2>/dev/null || echo '.carry/' >> .git/info/exclude
+git check-ignore -q .carry/payload.tar || echo '.carry/' >> "$(git rev-parse --git-path info/exclude)"
 
 echo "bundling entry points"
 npx tsx scripts/gpu/bundle.ts "$build/js"

@@ -1,3 +1,4 @@
+import path from "node:path";
 import * as ort from "onnxruntime-node";
 import type { Logger } from "@/lib/log";
 
@@ -56,16 +57,25 @@ export interface SessionFactory {
 export interface SessionTuning {
   /** ORT intra-op threads per session; default: ORT's (one per core). Fewer helps when the cores are shared. */
   readonly intraOpNumThreads?: number;
+  /** Turns on ORT's profiler: each session writes `PREFIX-<model file>_<time>.json` when it is released. */
+  readonly profilePrefix?: string;
 }
 
-function sessionOptions(ep: ExecutionProviderName, tuning: SessionTuning, options: OpenSessionOptions): ort.InferenceSession.SessionOptions {
+function sessionOptions(
+  ep: ExecutionProviderName,
+  tuning: SessionTuning,
+  options: OpenSessionOptions,
+  model: string | Uint8Array,
+): ort.InferenceSession.SessionOptions {
   const onDevice = providerRecord(ep).deviceOutputs ? (options.outputsOnDevice ?? []) : [];
+  const profileName = typeof model === "string" ? path.basename(model, ".onnx") : "buffer";
   return {
     executionProviders: [ep],
     graphOptimizationLevel: "all",
     // Warnings about nodes placed on the CPU by GPU providers are expected for the few shape ops; keep errors only.
     logSeverityLevel: 3,
     ...(tuning.intraOpNumThreads !== undefined ? { intraOpNumThreads: tuning.intraOpNumThreads } : {}),
+    ...(tuning.profilePrefix !== undefined ? { enableProfiling: true, profileFilePrefix: `${tuning.profilePrefix}-${profileName}` } : {}),
     ...(onDevice.length > 0 ? { preferredOutputLocation: Object.fromEntries(onDevice.map((name) => [name, "gpu-buffer" as const])) } : {}),
   };
 }
@@ -79,7 +89,7 @@ export function providerSessionFactory(provider: ExecutionProviderName, tuning: 
   return {
     executionProvider: provider,
     deviceOutputs: providerRecord(provider).deviceOutputs,
-    open: (model, options = {}) => createSession(model, sessionOptions(provider, tuning, options)),
+    open: (model, options = {}) => createSession(model, sessionOptions(provider, tuning, options, model)),
   };
 }
 
