@@ -1,6 +1,7 @@
 import path from "node:path";
 import { z } from "zod";
 import { parseTenantId, type TenantId } from "@/lib/ids";
+import { EXECUTION_PROVIDER_CHOICES, type ExecutionProviderChoice } from "@/lib/model/engine/providerRecords";
 
 /**
  * Process configuration, read once from environment variables and validated with zod at start-up, so a typo in a
@@ -19,9 +20,8 @@ const optional = <T extends z.ZodType>(schema: T) =>
 const positiveInt = z.coerce.number().int().positive();
 const nonNegativeInt = z.coerce.number().int().nonnegative();
 
-/** onnxruntime execution providers the app can be told to use; `auto` tries CUDA, then WebGPU, then the CPU. */
-export const EXECUTION_PROVIDER_CHOICES = ["auto", "cuda", "webgpu", "cpu"] as const;
-export type ExecutionProviderSetting = (typeof EXECUTION_PROVIDER_CHOICES)[number];
+/** onnxruntime execution providers the app can be told to use (providerRecords.ts); `auto` picks the fastest here. */
+export type ExecutionProviderSetting = ExecutionProviderChoice;
 
 /** `API_KEYS=key1=tenant1,key2=tenant2`: each key names the tenant whose caches its requests use. */
 const apiKeysSchema = z.string().transform((text, ctx) => {

@@ -24,13 +24,13 @@ import { loadBundle, type Engine } from "@/lib/model/engine/engine";
 import {
   EXECUTION_PROVIDERS,
   ExecutionProviderUnavailableError,
-  openWithProvider,
+  openCandidates,
   type ExecutionProviderChoice,
   type ExecutionProviderName,
+  type ProviderFailure,
 } from "@/lib/model/engine/executionProvider";
 import { patchRowSize } from "@/lib/model/engine/imageFeatures";
 import { releaseKvCache } from "@/lib/model/engine/kvCache";
-import type { Logger } from "@/lib/log";
 import { line, median } from "../benchSupport";
 
 /** 1024×768 at patch 16: the image bench-vision.ts times, and the one in the PyTorch reference numbers of gpu.md. */
@@ -59,25 +59,23 @@ if (bundles.length === 0 || providers.some((p) => !EXECUTION_PROVIDERS.includes(
 
 interface ProbeResult {
   requested: ExecutionProviderChoice;
-  opened: ExecutionProviderName | null;
-  /** Providers that failed before one opened (all of them when none did), with ORT's first error line. */
-  failures: { provider: ExecutionProviderName; reason: string }[];
+  /** Providers whose session initialised, in `auto`'s order (the engine's `auto` then times a short request on each). */
+  opened: ExecutionProviderName[];
+  /** Providers that failed, with ORT's first error line. */
+  failures: readonly ProviderFailure[];
 }
 
 async function probe(bundleDir: string): Promise<ProbeResult[]> {
   const file = path.join(bundleDir, ONNX_FILES.embedTokens);
   const results: ProbeResult[] = [];
   for (const requested of [...EXECUTION_PROVIDERS, "auto"] as const) {
-    // openWithProvider reports the providers `auto` skipped only through its logger; a stub collects them.
-    const skipped: ProbeResult["failures"] = [];
-    const logger = { info: (fields: { unavailable: ProbeResult["failures"] }) => skipped.push(...fields.unavailable) };
     try {
-      const { factory, session } = await openWithProvider(requested, file, logger as unknown as Logger);
-      await session.release();
-      results.push({ requested, opened: factory.executionProvider, failures: skipped });
+      const { candidates, failures } = await openCandidates(requested, file);
+      await Promise.all(candidates.map((c) => c.session.release()));
+      results.push({ requested, opened: candidates.map((c) => c.factory.executionProvider), failures });
     } catch (error) {
       if (!(error instanceof ExecutionProviderUnavailableError)) throw error;
-      results.push({ requested, opened: null, failures: error.failures });
+      results.push({ requested, opened: [], failures: error.failures });
     }
   }
   return results;
@@ -214,7 +212,7 @@ function markdown(rows: Row[], probes: ProbeResult[], date: string): string {
     "",
     "| requested | opened | failures |",
     "| --- | --- | --- |",
-    ...probes.map((p) => `| ${p.requested} | ${p.opened ?? "none"} | ${p.failures.map((f) => `${f.provider}: ${f.reason.replaceAll("|", "\\|")}`).join("; ") || "-"} |`),
+    ...probes.map((p) => `| ${p.requested} | ${p.opened.join(", ") || "none"} | ${p.failures.map((f) => `${f.provider}: ${f.reason.replaceAll("|", "\\|")}`).join("; ") || "-"} |`),
     "",
   ];
   return out.join("\n");
@@ -223,7 +221,7 @@ function markdown(rows: Row[], probes: ProbeResult[], date: string): string {
 async function main(): Promise<void> {
   const date = new Date().toISOString();
   const probes = await probe(bundles[0]);
-  for (const p of probes) line(`provider ${p.requested}: ${p.opened ?? "none"}${p.failures.map((f) => `; ${f.provider} failed: ${f.reason}`).join("")}`);
+  for (const p of probes) line(`provider ${p.requested}: ${p.opened.join(", ") || "none"}${p.failures.map((f) => `; ${f.provider} failed: ${f.reason}`).join("")}`);
   const prefix = values.out ?? path.join("bench/results", `gpu-webgpu-${date.slice(0, 10)}`);
   await mkdir(path.dirname(prefix), { recursive: true });
   const host = { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadAverage: os.loadavg() };

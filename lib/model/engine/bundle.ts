@@ -7,13 +7,16 @@ import type { Logger } from "@/lib/log";
 import { BundleLoadError } from "./errors";
 import {
   ExecutionProviderUnavailableError,
-  openWithProvider,
+  logProviderChoice,
+  openCandidates,
+  providerRecord,
   type ExecutionProviderChoice,
   type ExecutionProviderName,
   type OpenSessionOptions,
   type SessionFactory,
   type SessionTuning,
 } from "./executionProvider";
+import { fastestProvider, timeShortRequest, type ProviderTiming } from "./providerProbe";
 
 /**
  * A model bundle on disk (the ▶ bundle contract in docs/architecture): config.json, generation_config.json,
@@ -117,15 +120,44 @@ export async function openBundle(dir: string, opts: OpenBundleOptions = {}): Pro
   };
   try {
     const embedFile = path.join(root, ONNX_FILES.embedTokens);
-    const { factory, session: embedTokens } = await openWithProvider(opts.executionProvider ?? "auto", embedFile, opts.logger, opts).catch(
-      (error: unknown) => {
-        if (error instanceof ExecutionProviderUnavailableError) {
-          throw new BundleLoadError("bundle_session_failed", embedFile, error.message);
+    const choice = opts.executionProvider ?? "auto";
+    const { candidates, failures } = await openCandidates(choice, embedFile, opts).catch((error: unknown) => {
+      if (error instanceof ExecutionProviderUnavailableError) throw new BundleLoadError("bundle_session_failed", embedFile, error.message);
+      throw error;
+    });
+    opened.push(...candidates.map((c) => c.session));
+    const deepstack = config.vision.deepstackVisualIndexes.length > 0;
+    const floatType = manifest.dtype === "fp16" ? "float16" : "float32";
+    const presentOnDevice = { outputsOnDevice: presentOutputNames(config.text.numHiddenLayers) };
+    let chosen = candidates[0];
+    let why = choice === "auto" ? `the only provider that initialised (${providerRecord(chosen.factory.executionProvider).why})` : "asked for";
+    if (candidates.length > 1) {
+      const timings: ProviderTiming[] = [];
+      for (const candidate of candidates) {
+        const provider = candidate.factory.executionProvider;
+        try {
+          const decoder = await candidate.factory.open(path.join(root, ONNX_FILES.decoder), presentOnDevice);
+          try {
+            timings.push({ provider, ms: await timeShortRequest({ embedTokens: candidate.session, decoder, config, floatType, deepstack }) });
+          } finally {
+            await decoder.release();
+          }
+        } catch (error) {
+          failures.push({ provider, reason: `the probe request failed: ${reasonOf(error).split("\n")[0]}` });
         }
-        throw error;
-      },
-    );
-    opened.push(embedTokens);
+      }
+      if (timings.length > 0) {
+        const fastest = fastestProvider(timings);
+        chosen = candidates.find((c) => c.factory.executionProvider === fastest.provider) ?? chosen;
+        why = fastest.why;
+      }
+    }
+    // Only the chosen provider's session stays open.
+    await Promise.all(candidates.filter((c) => c !== chosen).map((c) => c.session.release()));
+    opened.splice(0, opened.length, chosen.session);
+    const factory = chosen.factory;
+    const embedTokens = chosen.session;
+    logProviderChoice(opts.logger, factory.executionProvider, choice, why, failures);
     const openOne = async (relative: string, options?: OpenSessionOptions) => {
       const file = path.join(root, relative);
       try {
@@ -138,8 +170,7 @@ export async function openBundle(dir: string, opts: OpenBundleOptions = {}): Pro
     };
     const visionEncoder = await openOne(ONNX_FILES.visionEncoder);
     // The KV (`present.*`) stays in device memory where the provider allows it; logits always come to the host.
-    const decoder = await openOne(ONNX_FILES.decoder, { outputsOnDevice: presentOutputNames(config.text.numHiddenLayers) });
-    const deepstack = config.vision.deepstackVisualIndexes.length > 0;
+    const decoder = await openOne(ONNX_FILES.decoder, presentOnDevice);
     checkDecoderInputs(path.join(root, ONNX_FILES.decoder), decoder, config, deepstack);
     return {
       dir: root,

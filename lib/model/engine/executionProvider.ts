@@ -2,44 +2,22 @@ import path from "node:path";
 import * as ort from "onnxruntime-node";
 import type { Logger } from "@/lib/log";
 
-/**
- * Which ONNX Runtime execution provider runs the bundle's sessions: one record per provider, the single definition
- * every other list of providers (configuration, API types) derives from.
- *
- * `auto` tries the providers in `autoRank` order and takes the first one whose session actually initialises (CUDA needs
- * onnxruntime-node's separately installed CUDA 12 provider library; WebGPU needs a GPU adapter, e.g. through Vulkan).
- * The choice is made once per engine, on its first session, and logged once with the reason; every later session
- * uses it.
- */
-export interface ExecutionProviderRecord {
-  readonly name: string;
-  /** Position in `auto`'s order of trial (lower first). */
-  readonly autoRank: number;
-  /**
-   * Whether outputs can stay in device memory between runs (ORT's `preferredOutputLocation: "gpu-buffer"`): then the
-   * decoder's KV never crosses host memory. onnxruntime-node 1.30 has it for WebGPU only, not for CUDA.
-   */
-  readonly deviceOutputs: boolean;
-  /** Why `auto` ranks it where it does (logged with the choice). */
-  readonly why: string;
-}
+import {
+  EXECUTION_PROVIDER_RECORDS,
+  providerRecord,
+  type ExecutionProviderChoice,
+  type ExecutionProviderName,
+} from "./providerRecords";
 
-export const EXECUTION_PROVIDER_RECORDS = [
-  { name: "cuda", autoRank: 0, deviceOutputs: false, why: "NVIDIA GPU through CUDA 12; outputs return to host memory" },
-  { name: "webgpu", autoRank: 1, deviceOutputs: true, why: "any GPU through WebGPU (Vulkan); KV stays in device memory" },
-  { name: "cpu", autoRank: 2, deviceOutputs: false, why: "always available" },
-] as const satisfies readonly ExecutionProviderRecord[];
-
-export type ExecutionProviderName = (typeof EXECUTION_PROVIDER_RECORDS)[number]["name"];
-export type ExecutionProviderChoice = ExecutionProviderName | "auto";
-export const EXECUTION_PROVIDERS: readonly ExecutionProviderName[] = EXECUTION_PROVIDER_RECORDS.map((r) => r.name);
-export const EXECUTION_PROVIDER_CHOICES: readonly ExecutionProviderChoice[] = [...EXECUTION_PROVIDERS, "auto"];
-
-export function providerRecord(name: ExecutionProviderName): (typeof EXECUTION_PROVIDER_RECORDS)[number] {
-  const record = EXECUTION_PROVIDER_RECORDS.find((r) => r.name === name);
-  if (record === undefined) throw new RangeError(`unknown execution provider ${name}`);
-  return record;
-}
+export {
+  EXECUTION_PROVIDER_CHOICES,
+  EXECUTION_PROVIDER_RECORDS,
+  EXECUTION_PROVIDERS,
+  providerRecord,
+  type ExecutionProviderChoice,
+  type ExecutionProviderName,
+  type ExecutionProviderRecord,
+} from "./providerRecords";
 
 export interface OpenSessionOptions {
   /** Outputs to keep in device memory when the provider can (`deviceOutputs`); elsewhere they come back to the host. */
@@ -94,41 +72,61 @@ export function providerSessionFactory(provider: ExecutionProviderName, tuning: 
 }
 
 export class ExecutionProviderUnavailableError extends Error {
-  constructor(readonly failures: { provider: ExecutionProviderName; reason: string }[]) {
+  constructor(readonly failures: readonly ProviderFailure[]) {
     super(`no execution provider initialised: ${failures.map((f) => `${f.provider}: ${f.reason}`).join("; ")}`);
     this.name = "ExecutionProviderUnavailableError";
   }
 }
 
+export interface ProviderCandidate {
+  readonly factory: SessionFactory;
+  /** `firstFile` opened on this provider. */
+  readonly session: ort.InferenceSession;
+}
+
 /**
- * Opens `firstFile` with the chosen provider (trying candidates in `autoRank` order for `auto`) and returns the
- * session plus a factory bound to the provider that worked. A session that fails for another reason than the
- * provider (a broken file) fails on CPU too, so `auto` reports every provider's reason.
+ * Opens `firstFile` on the chosen provider, or for `auto` on every provider in `autoRank` order, and returns those that
+ * initialised (in that order) with what the others said. A session that fails for another reason than the provider
+ * (a broken file) fails on CPU too, so the error then lists every provider's reason.
  */
-export async function openWithProvider(
+export async function openCandidates(
   choice: ExecutionProviderChoice,
   firstFile: string,
-  logger?: Logger,
   tuning: SessionTuning = {},
-): Promise<{ factory: SessionFactory; session: ort.InferenceSession }> {
-  const candidates: ExecutionProviderName[] =
+): Promise<{ candidates: ProviderCandidate[]; failures: ProviderFailure[] }> {
+  const names: ExecutionProviderName[] =
     choice === "auto" ? [...EXECUTION_PROVIDER_RECORDS].sort((a, b) => a.autoRank - b.autoRank).map((r) => r.name) : [choice];
-  const failures: { provider: ExecutionProviderName; reason: string }[] = [];
-  for (const provider of candidates) {
+  const candidates: ProviderCandidate[] = [];
+  const failures: ProviderFailure[] = [];
+  for (const provider of names) {
+    const factory = providerSessionFactory(provider, tuning);
     try {
-      const factory = providerSessionFactory(provider, tuning);
-      const session = await factory.open(firstFile);
-      const record = providerRecord(provider);
-      logger?.info(
-        { executionProvider: provider, requested: choice, why: record.why, deviceOutputs: record.deviceOutputs, unavailable: failures },
-        "onnxruntime execution provider selected",
-      );
-      return { factory, session };
+      candidates.push({ factory, session: await factory.open(firstFile) });
     } catch (error) {
       failures.push({ provider, reason: firstLine(error) });
     }
   }
-  throw new ExecutionProviderUnavailableError(failures);
+  if (candidates.length === 0) throw new ExecutionProviderUnavailableError(failures);
+  return { candidates, failures };
+}
+
+export interface ProviderFailure {
+  readonly provider: ExecutionProviderName;
+  readonly reason: string;
+}
+
+/** Logs the provider an engine runs on, what was asked for, why this one, and why not the others. */
+export function logProviderChoice(
+  logger: Logger | undefined,
+  chosen: ExecutionProviderName,
+  requested: ExecutionProviderChoice,
+  why: string,
+  failures: readonly ProviderFailure[],
+): void {
+  logger?.info(
+    { executionProvider: chosen, requested, why, deviceOutputs: providerRecord(chosen).deviceOutputs, unavailable: failures },
+    "onnxruntime execution provider selected",
+  );
 }
 
 function firstLine(error: unknown): string {
