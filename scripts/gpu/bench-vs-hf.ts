@@ -210,10 +210,11 @@ async function measure(): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 2000));
     // A lookup compacts what the last insert left shared (l2PrefixKv.ts); its hit is released at once.
     (await caches.prefix.lookup(l2Namespace(tenant, model.fingerprint), [0]))?.release();
-    const beyondL2 = liveDeviceKvBytes() - (caches.prefix.onDevice ? caches.prefix.totalBytes : 0);
+    const l2Bytes = caches.prefix.onDevice ? caches.prefix.totalBytes : 0;
+    const beyondL2 = liveDeviceKvBytes() - l2Bytes;
     for (const name of ["warm", "cancelled", ...Array.from({ length: rounds }, (_, r) => `round-${r}`)]) caches.prefix.forgetTenant(name as TenantId);
     notes.push(
-      `after ${cancelled} requests cancelled at their first token: device KV beyond L2's ${(caches.prefix.totalBytes / 2 ** 20).toFixed(0)} MiB ` +
+      `after ${cancelled} requests cancelled at their first token: device KV beyond L2's ${(l2Bytes / 2 ** 20).toFixed(0)} MiB ` +
         `= ${beyondL2} bytes; after flushing L2: device KV ${liveDeviceKvBytes()} bytes, all KV ${liveKvBytes()} bytes`,
     );
     row.peak_gpu_mb = memory.peakAboveStartMb();

@@ -6,7 +6,7 @@
 #   stage  copies the .carry/payload.part-* this call carried to $STAGE (outside the tree copy, so nothing the tool
 #          does to carried paths can drop them while the machine stays warm between calls).
 #   run    stages too, then, once every part is there: checks the payload's sha256, unpacks node, dpkg -x's the Vulkan
-#          loaders into $DEB_ROOT and runs ldconfig, unpacks the native packages into ./node_modules and the bundles into .carry/js, and runs each
+#          loaders into $DEB_ROOT and runs ldconfig, unpacks the native packages into ./node_modules and the bundles into \$CARRY/js, and runs each
 #          TASK (default: parity convert bench) with node on PATH. Logs and results go to $OUT.
 #
 # Tasks:
@@ -65,6 +65,7 @@ setup() {
     rm -rf "$unpacked" && mkdir -p "$unpacked"
     tar -xf "$STAGE/parts/payload.tar" -C "$unpacked"
     xz -d "$unpacked/node.xz"
+    tar -xJf "$unpacked/js.tar.xz" -C "$unpacked"
     chmod +x "$unpacked/node"
     cp "$STAGE/parts/payload.sha256" "$unpacked/"
   fi
@@ -79,8 +80,8 @@ setup() {
   export PATH=$unpacked:$PATH
   # ESM resolves packages from the importing file's folder upwards (NODE_PATH does not apply), so the bundles must
   # sit inside the tree, above which ./node_modules is.
-  JS=.carry/js
-  rm -rf "$JS" && cp -r "$unpacked/js" "$JS"
+  JS=$CARRY/js
+  mkdir -p "$CARRY" && rm -rf "$JS" && cp -r "$unpacked/js" "$JS"
   node --version
 }
 
