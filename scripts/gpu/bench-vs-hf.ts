@@ -32,7 +32,7 @@ import { InferencePipeline } from "@/lib/inference/pipeline";
 import type { GenerationRequestInput } from "@/lib/inference/request";
 import { createLogger } from "@/lib/log";
 import { visionEncoderRuns } from "@/lib/metrics/cacheMetrics";
-import { liveDeviceKvBytes, liveKvBytes, releaseKvCache } from "@/lib/model/engine/kvCache";
+import { liveDeviceKvBytes, liveKvBytes } from "@/lib/model/engine/kvCache";
 import { storeImage } from "@/lib/server/images";
 import { median } from "../benchSupport";
 
@@ -108,19 +108,17 @@ async function decodeTokensPerSecond(model: InferenceModel, context: number, ste
   const engine = model.engine;
   const ids = Array.from({ length: context }, (_, i) => 1000 + ((i * 7919) % 50000));
   const prompt = engine.prepare(ids);
-  let step = await engine.prefill(prompt, []);
-  // One untimed step: its kernels' first run at this length.
-  const advance = async () => {
-    const previous = step.kv;
-    step = await engine.decodeStep(1000 + (step.kv.length % 50000), previous, prompt.positions.ropeDelta);
-    releaseKvCache(previous);
-  };
-  await advance();
-  const started = performance.now();
-  for (let s = 0; s < steps; s++) await advance();
-  const seconds = (performance.now() - started) / 1000;
-  releaseKvCache(step.kv);
-  return steps / seconds;
+  const loop = engine.decodeLoop(prompt, await engine.prefill(prompt, []));
+  try {
+    const advance = () => loop.feed(1000 + (loop.length % 50000));
+    // One untimed step: its kernels' first run at this length.
+    await advance();
+    const started = performance.now();
+    for (let s = 0; s < steps; s++) await advance();
+    return steps / ((performance.now() - started) / 1000);
+  } finally {
+    loop.release();
+  }
 }
 
 async function measure(): Promise<void> {

@@ -30,7 +30,6 @@ import {
   type ProviderFailure,
 } from "@/lib/model/engine/executionProvider";
 import { patchRowSize } from "@/lib/model/engine/imageFeatures";
-import { releaseKvCache } from "@/lib/model/engine/kvCache";
 import { line, median } from "../benchSupport";
 
 /** 1024×768 at patch 16: the image bench-vision.ts times, and the one in the PyTorch reference numbers of gpu.md. */
@@ -96,21 +95,22 @@ async function runOnce(engine: Engine, pixels: Float32Array, inputIds: number[])
   const visionMs = performance.now() - start;
   const prompt = engine.prepare(inputIds, [GRID]);
   start = performance.now();
-  let step = await engine.prefill(prompt, images);
-  const prefillMs = performance.now() - start;
-  const logits = step.logits;
-  const tokens: number[] = [];
-  start = performance.now();
-  for (let i = 0; i < decodeSteps; i++) {
-    const token = argmax(step.logits);
-    tokens.push(token);
-    const previous = step.kv;
-    step = await engine.decodeStep(token, previous, prompt.positions.ropeDelta);
-    releaseKvCache(previous);
+  const loop = engine.decodeLoop(prompt, await engine.prefill(prompt, images));
+  try {
+    const prefillMs = performance.now() - start;
+    const logits = loop.logits;
+    const tokens: number[] = [];
+    start = performance.now();
+    for (let i = 0; i < decodeSteps; i++) {
+      const token = argmax(loop.logits);
+      tokens.push(token);
+      await loop.feed(token);
+    }
+    const decodeMs = performance.now() - start;
+    return { visionMs, prefillMs, decodeMs, logits, tokens };
+  } finally {
+    loop.release();
   }
-  const decodeMs = performance.now() - start;
-  releaseKvCache(step.kv);
-  return { visionMs, prefillMs, decodeMs, logits, tokens };
 }
 
 /** vision_start, one pad per image token, vision_end, surrounded by fixed text ids up to `promptTokens`. */

@@ -18,7 +18,6 @@ import { parseArgs } from "node:util";
 import { Engine } from "@/lib/model/engine/engine";
 import type { ExecutionProviderName } from "@/lib/model/engine/executionProvider";
 import { patchRowSize } from "@/lib/model/engine/imageFeatures";
-import { releaseKvCache } from "@/lib/model/engine/kvCache";
 
 const GRID = { t: 1, h: 48, w: 64 };
 
@@ -58,13 +57,12 @@ async function pass(engine: Engine, decodeSteps: number): Promise<void> {
   const ids = [...text(16, 0), cfg.visionStartTokenId, ...new Array<number>(imageTokens).fill(cfg.imageTokenId), cfg.visionEndTokenId, ...text(14, 1)];
   const images = await engine.encodeImages(pixels, [GRID]);
   const prompt = engine.prepare(ids, [GRID]);
-  let step = await engine.prefill(prompt, images);
-  for (let s = 0; s < decodeSteps; s++) {
-    const previous = step.kv;
-    step = await engine.decodeStep(1000 + s, previous, prompt.positions.ropeDelta);
-    releaseKvCache(previous);
+  const loop = engine.decodeLoop(prompt, await engine.prefill(prompt, images));
+  try {
+    for (let s = 0; s < decodeSteps; s++) await loop.feed(1000 + s);
+  } finally {
+    loop.release();
   }
-  releaseKvCache(step.kv);
 }
 
 /** Kernel time per op type and provider inside the second pass's runs of one session's profile. */

@@ -5,7 +5,8 @@ import { argmax, decodeStep, prefill, preparePrompt, type DecoderSessions, type 
 import { EngineInputError } from "./errors";
 import type { ExecutionProviderName } from "./executionProvider";
 import { encodeImages, type ImageFeatures } from "./imageFeatures";
-import { emptyKvCache, releaseKvCache, type KvCache } from "./kvCache";
+import { DecodeLoop } from "./decodeLoop";
+import { emptyKvCache, type KvCache } from "./kvCache";
 import { KvOps } from "./kvOps";
 
 export interface GenerateRequest {
@@ -21,7 +22,7 @@ export interface GenerateRequest {
 
 /**
  * Qwen3-VL inference over a bundle's three ORT sessions. `generate` is greedy decoding end to end; the steps it is
- * made of (`encodeImages`, `prepare`, `prefill`, `decodeStep`) are public so the caches can enter in between:
+ * made of (`encodeImages`, `prepare`, `prefill`, `decodeStep`, `decodeLoop`) are public so the caches can enter in between:
  * L1 supplies ImageFeatures instead of `encodeImages`, L2 supplies a KvCache covering a prompt prefix to `prefill`.
  */
 export class Engine {
@@ -97,17 +98,22 @@ export class Engine {
     const images = grids.length > 0 ? await this.encodeImages(request.pixelValues ?? new Float32Array(0), grids) : [];
     const eos = new Set(request.eosTokenIds ?? this.eosTokenIds);
     const tokens: number[] = [];
-    let step = await this.prefill(prompt, images);
-    for (;;) {
-      const token = argmax(step.logits);
-      tokens.push(token);
-      if (tokens.length >= request.maxNewTokens || eos.has(token)) {
-        releaseKvCache(step.kv);
-        return tokens;
+    const loop = this.decodeLoop(prompt, await this.prefill(prompt, images));
+    try {
+      for (;;) {
+        const token = argmax(loop.logits);
+        tokens.push(token);
+        if (tokens.length >= request.maxNewTokens || eos.has(token)) return tokens;
+        await loop.feed(token);
       }
-      const previous = step.kv;
-      step = await this.decodeStep(token, previous, prompt.positions.ropeDelta).finally(() => releaseKvCache(previous));
+    } finally {
+      loop.release();
     }
+  }
+
+  /** The decoding loop after `prefill` returned `first` for `prompt` (decodeLoop.ts); it owns `first`'s KV. */
+  decodeLoop(prompt: PreparedPrompt, first: StepResult): DecodeLoop {
+    return new DecodeLoop(this, prompt.positions.ropeDelta, first);
   }
 
   async release(): Promise<void> {

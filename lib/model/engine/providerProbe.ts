@@ -1,6 +1,7 @@
 import { decodeStep, prefill, preparePrompt, type DecoderSessions } from "./decoderSteps";
 import type { ExecutionProviderName } from "./executionProvider";
-import { emptyKvCache, releaseKvCache } from "./kvCache";
+import { DecodeLoop } from "./decodeLoop";
+import { emptyKvCache, type KvCache } from "./kvCache";
 
 /**
  * How `auto` compares providers that all initialise: by the work a request does, timed on the bundle's own decoder —
@@ -15,13 +16,14 @@ export const PROBE_DECODE_STEPS = 8;
 export async function timeShortRequest(s: DecoderSessions): Promise<number> {
   const ids = Array.from({ length: PROBE_PROMPT_TOKENS }, (_, i) => (i * 7919 + 13) % Math.min(s.config.text.vocabSize, 50000));
   const prompt = preparePrompt(s.config, ids, []);
+  const stepper = { decodeStep: (token: number, past: KvCache, ropeDelta: number) => decodeStep(s, token, past, ropeDelta) };
   const once = async () => {
-    let step = await prefill(s, prompt, [], emptyKvCache(s.config.text, s.floatType));
-    for (let i = 0; i < PROBE_DECODE_STEPS; i++) {
-      const previous = step.kv;
-      step = await decodeStep(s, ids[i], previous, prompt.positions.ropeDelta).finally(() => releaseKvCache(previous));
+    const loop = new DecodeLoop(stepper, prompt.positions.ropeDelta, await prefill(s, prompt, [], emptyKvCache(s.config.text, s.floatType)));
+    try {
+      for (let i = 0; i < PROBE_DECODE_STEPS; i++) await loop.feed(ids[i]);
+    } finally {
+      loop.release();
     }
-    releaseKvCache(step.kv);
   };
   await once();
   const started = performance.now();
