@@ -9,14 +9,13 @@ import {
   ExecutionProviderUnavailableError,
   logProviderChoice,
   openCandidates,
-  providerRecord,
   type ExecutionProviderChoice,
   type ExecutionProviderName,
   type OpenSessionOptions,
   type SessionFactory,
   type SessionTuning,
 } from "./executionProvider";
-import { fastestProvider, timeShortRequest, type ProviderTiming } from "./providerProbe";
+import { chooseProvider } from "./providerProbe";
 
 /**
  * A model bundle on disk (the ▶ bundle contract in docs/architecture): config.json, generation_config.json,
@@ -125,39 +124,18 @@ export async function openBundle(dir: string, opts: OpenBundleOptions = {}): Pro
       if (error instanceof ExecutionProviderUnavailableError) throw new BundleLoadError("bundle_session_failed", embedFile, error.message);
       throw error;
     });
-    opened.push(...candidates.map((c) => c.session));
     const deepstack = config.vision.deepstackVisualIndexes.length > 0;
     const floatType = manifest.dtype === "fp16" ? "float16" : "float32";
+    // The KV (`present.*`) stays in device memory where the provider allows it; logits always come to the host.
     const presentOnDevice = { outputsOnDevice: presentOutputNames(config.text.numHiddenLayers) };
-    let chosen = candidates[0];
-    let why = choice === "auto" ? `the only provider that initialised (${providerRecord(chosen.factory.executionProvider).why})` : "asked for";
-    if (candidates.length > 1) {
-      const timings: ProviderTiming[] = [];
-      for (const candidate of candidates) {
-        const provider = candidate.factory.executionProvider;
-        try {
-          const decoder = await candidate.factory.open(path.join(root, ONNX_FILES.decoder), presentOnDevice);
-          try {
-            timings.push({ provider, ms: await timeShortRequest({ embedTokens: candidate.session, decoder, config, floatType, deepstack }) });
-          } finally {
-            await decoder.release();
-          }
-        } catch (error) {
-          failures.push({ provider, reason: `the probe request failed: ${reasonOf(error).split("\n")[0]}` });
-        }
-      }
-      if (timings.length > 0) {
-        const fastest = fastestProvider(timings);
-        chosen = candidates.find((c) => c.factory.executionProvider === fastest.provider) ?? chosen;
-        why = fastest.why;
-      }
-    }
-    // Only the chosen provider's session stays open.
-    await Promise.all(candidates.filter((c) => c !== chosen).map((c) => c.session.release()));
-    opened.splice(0, opened.length, chosen.session);
-    const factory = chosen.factory;
-    const embedTokens = chosen.session;
-    logProviderChoice(opts.logger, factory.executionProvider, choice, why, failures);
+    const decoderFile = path.join(root, ONNX_FILES.decoder);
+    const chosen = await chooseProvider(choice, candidates, failures, {
+      openDecoder: (factory) => factory.open(decoderFile, presentOnDevice),
+      sessions: (embedTokens, decoder) => ({ embedTokens, decoder, config, floatType, deepstack }),
+    });
+    const { factory, embedTokens } = chosen;
+    opened.push(embedTokens, ...(chosen.decoder ? [chosen.decoder] : []));
+    logProviderChoice(opts.logger, factory.executionProvider, choice, chosen.why, chosen.failures);
     const openOne = async (relative: string, options?: OpenSessionOptions) => {
       const file = path.join(root, relative);
       try {
@@ -169,9 +147,8 @@ export async function openBundle(dir: string, opts: OpenBundleOptions = {}): Pro
       }
     };
     const visionEncoder = await openOne(ONNX_FILES.visionEncoder);
-    // The KV (`present.*`) stays in device memory where the provider allows it; logits always come to the host.
-    const decoder = await openOne(ONNX_FILES.decoder, presentOnDevice);
-    checkDecoderInputs(path.join(root, ONNX_FILES.decoder), decoder, config, deepstack);
+    const decoder = chosen.decoder ?? (await openOne(ONNX_FILES.decoder, presentOnDevice));
+    checkDecoderInputs(decoderFile, decoder, config, deepstack);
     return {
       dir: root,
       config,
