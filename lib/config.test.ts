@@ -28,16 +28,16 @@ describe("loadConfig", () => {
       apiKeys: new Map(),
       caches: {
         l1: { storage: "fp32", ttlSeconds: 86_400, memoryBytes: 256 * 1024 * 1024 },
-        l2: { budgetBytes: 1024 * 1024 * 1024, idleTtlSeconds: 3600 },
+        l2: { budgetBytes: 1024 * 1024 * 1024, gpuBudgetBytes: 4 * 1024 * 1024 * 1024, idleTtlSeconds: 3600 },
         l3: { ttlSeconds: 3600, memoryBytes: 32 * 1024 * 1024, nearDuplicates: false },
       },
     });
   });
 
   it("reads the cache settings and refuses an unknown feature dtype", () => {
-    const config = loadConfig({ L1_STORAGE_DTYPE: "int8", L2_BUDGET_BYTES: "4096", L2_IDLE_TTL_SECONDS: "5", L3_NEAR_DUPLICATES: "true" }, "/srv/app");
+    const config = loadConfig({ L1_STORAGE_DTYPE: "int8", L2_BUDGET_BYTES: "4096", L2_GPU_BUDGET_BYTES: "8192", L2_IDLE_TTL_SECONDS: "5", L3_NEAR_DUPLICATES: "true" }, "/srv/app");
     expect(config.caches.l1.storage).toBe("int8");
-    expect(config.caches.l2).toEqual({ budgetBytes: 4096, idleTtlSeconds: 5 });
+    expect(config.caches.l2).toEqual({ budgetBytes: 4096, gpuBudgetBytes: 8192, idleTtlSeconds: 5 });
     expect(config.caches.l3.nearDuplicates).toBe(true);
     expect(loadConfig({ L3_NEAR_DUPLICATES: "0" }).caches.l3.nearDuplicates).toBe(false);
     expect(() => loadConfig({ L1_STORAGE_DTYPE: "bf16" })).toThrow(/L1_STORAGE_DTYPE/);

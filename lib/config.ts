@@ -2,6 +2,7 @@ import path from "node:path";
 import { z } from "zod";
 import { DEFAULT_STORE_TIMEOUT_MS } from "@/lib/cache/store/blobStore";
 import { parseTenantId, type TenantId } from "@/lib/ids";
+import { EXECUTION_PROVIDER_CHOICES, type ExecutionProviderChoice } from "@/lib/model/engine/providerRecords";
 
 /**
  * Process configuration, read once from environment variables and validated with zod at start-up, so a typo in a
@@ -20,9 +21,8 @@ const optional = <T extends z.ZodType>(schema: T) =>
 const positiveInt = z.coerce.number().int().positive();
 const nonNegativeInt = z.coerce.number().int().nonnegative();
 
-/** onnxruntime execution providers the app can be told to use; `auto` tries CUDA, then WebGPU, then the CPU. */
-export const EXECUTION_PROVIDER_CHOICES = ["auto", "cuda", "webgpu", "cpu"] as const;
-export type ExecutionProviderSetting = (typeof EXECUTION_PROVIDER_CHOICES)[number];
+/** onnxruntime execution providers the app can be told to use (providerRecords.ts); `auto` picks the fastest here. */
+export type ExecutionProviderSetting = ExecutionProviderChoice;
 
 /** `API_KEYS=key1=tenant1,key2=tenant2`: each key names the tenant whose caches its requests use. */
 const apiKeysSchema = z.string().transform((text, ctx) => {
@@ -76,6 +76,7 @@ export const envSchema = z.object({
   L1_TTL_SECONDS: optional(positiveInt),
   L1_MEMORY_BYTES: optional(positiveInt),
   L2_BUDGET_BYTES: optional(positiveInt),
+  L2_GPU_BUDGET_BYTES: optional(positiveInt),
   L2_IDLE_TTL_SECONDS: optional(positiveInt),
   L3_TTL_SECONDS: optional(positiveInt),
   L3_MEMORY_BYTES: optional(positiveInt),
@@ -86,8 +87,11 @@ export const envSchema = z.object({
 export interface CacheSettings {
   /** L1 vision features: storage dtype of the records, Redis TTL, in-process LRU budget. */
   l1: { storage: "fp32" | "fp16" | "int8"; ttlSeconds: number; memoryBytes: number };
-  /** L2 prefix KV (in process): byte budget and idle TTL. */
-  l2: { budgetBytes: number; idleTtlSeconds: number };
+  /**
+   * L2 prefix KV (in process): byte budget in host memory, byte budget in device memory (used instead when the engine
+   * keeps its KV on the device), idle TTL.
+   */
+  l2: { budgetBytes: number; gpuBudgetBytes: number; idleTtlSeconds: number };
   /** L3 answers: Redis TTL, in-process fall-back budget, SimHash near-duplicate matching (opt-in). */
   l3: { ttlSeconds: number; memoryBytes: number; nearDuplicates: boolean };
 }
@@ -169,7 +173,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     apiKeys: e.API_KEYS ?? new Map(),
     caches: {
       l1: { storage: e.L1_STORAGE_DTYPE ?? "fp32", ttlSeconds: e.L1_TTL_SECONDS ?? 24 * 60 * 60, memoryBytes: e.L1_MEMORY_BYTES ?? 256 * MIB },
-      l2: { budgetBytes: e.L2_BUDGET_BYTES ?? 1024 * MIB, idleTtlSeconds: e.L2_IDLE_TTL_SECONDS ?? 60 * 60 },
+      l2: {
+        budgetBytes: e.L2_BUDGET_BYTES ?? 1024 * MIB,
+        gpuBudgetBytes: e.L2_GPU_BUDGET_BYTES ?? 4096 * MIB,
+        idleTtlSeconds: e.L2_IDLE_TTL_SECONDS ?? 60 * 60,
+      },
       l3: { ttlSeconds: e.L3_TTL_SECONDS ?? 60 * 60, memoryBytes: e.L3_MEMORY_BYTES ?? 32 * MIB, nearDuplicates: e.L3_NEAR_DUPLICATES ?? false },
     },
   };

@@ -1,4 +1,5 @@
 import * as ort from "onnxruntime-node";
+import { DeviceKvSegment } from "@/lib/cache/deviceKvSegment";
 import { levelPrefix, type L2Namespace } from "@/lib/cache/keys";
 import { concatKvSegments, KvSegment, type KvArray, type KvArrays } from "@/lib/cache/kvSegment";
 import type { PrefixKey } from "@/lib/cache/prefixKey";
@@ -6,23 +7,34 @@ import { DEFAULT_L2_BUDGET_BYTES, DEFAULT_L2_IDLE_TTL_MS, PrefixTree, type Prefi
 import type { TenantId } from "@/lib/ids";
 import type { Logger } from "@/lib/log";
 import { cacheBytes, cacheCapacityBytes, cacheEvictions, countLookup, prefixTokensReused } from "@/lib/metrics/cacheMetrics";
-import type { KvCache } from "@/lib/model/engine/kvCache";
+import { releaseKvCache, retainKvCache, type KvCache } from "@/lib/model/engine/kvCache";
+import type { KvOps } from "@/lib/model/engine/kvOps";
 
 /**
  * L2: the decoder KV of prompt prefixes, in process, in a radix tree (prefixTree.ts) over prefix keys (prefixKey.ts:
  * text tokens by id, image tokens by their image's feature key, so two different images never share KV).
  *
+ * Two ways of keeping the KV, fixed per cache:
+ * - host (default): each segment is the cache's own copy in typed arrays (kvSegment.ts); a hit is copied into a
+ *   fresh KvCache the decoder reads as `past`.
+ * - device (`deviceKv` given: the engine's decoder keeps its KV in device memory): each segment references a range of
+ *   a decoder-returned device cache (deviceKvSegment.ts), so an insert copies nothing; a hit whose path is one compact
+ *   segment is served as that very cache, any other hit is joined on the device by one kvOps run. Segments that cover
+ *   only part of their backing are compacted on the device at the start of the next lookup, so until then the last
+ *   insert's whole cache stays allocated (at most one request's KV above the budget). A join that fails (device
+ *   memory exhausted, say) is served as a miss: the request recomputes, it never fails for the cache.
+ *
  * Lifecycle of one request:
- *   lookup(ns, key[0 : P−1]) → the longest stored prefix, LOCKED and copied into a fresh KvCache the decoder reads as
- *     `past` → hit.release() once prefill has read it (unlocks; the copy is garbage)
- *   → after decoding: insert(ns, prompt + generated key, kv) copies only the positions not stored yet into the tree;
- *     the caller keeps ownership of `kv` and releases it as usual.
+ *   lookup(ns, key[0 : P−1]) → the longest stored prefix, LOCKED, as a KvCache the decoder reads as `past`
+ *   → hit.release() once prefill has read it (unlocks; lets go of the served KV)
+ *   → after decoding: insert(ns, prompt + generated key, kv) keeps only the positions not stored yet;
+ *     the caller keeps its reference to `kv` and releases it as usual.
  * A locked node and its ancestors are never evicted; unlocked leaves are evicted least recently used first when the
  * byte budget needs room, and whenever they have been idle longer than the idle TTL (swept at most once a second, on
  * the next lookup or insert).
  *
  * Invariants: the tree's bytes stay within the budget (prefixTree.ts refuses what cannot fit beside locked entries);
- * stored KV is the cache's own copy, so the decoder's tensors can be disposed by their owner at any time; the KV
+ * the decoder's tensors can be released by their owner at any time (host: copied; device: reference-counted); the KV
  * served for a key is exactly the KV the decoder produced for those positions.
  */
 export interface PrefixKvCacheOptions {
@@ -33,6 +45,8 @@ export interface PrefixKvCacheOptions {
   /** Minimum time between idle sweeps (default 1 s). */
   readonly sweepIntervalMs?: number;
   readonly logger?: Logger;
+  /** Keep the KV where the decoder returns it (device memory), cut and joined with these ops; default: host copies. */
+  readonly deviceKv?: KvOps;
 }
 
 export interface PrefixKvHit {
@@ -43,21 +57,29 @@ export interface PrefixKvHit {
   release(): void;
 }
 
+type StoredKv = KvSegment | DeviceKvSegment;
+
 const DEFAULT_SWEEP_INTERVAL_MS = 1000;
 
 export class PrefixKvCache {
-  private readonly tree: PrefixTree<KvSegment>;
+  private readonly tree: PrefixTree<StoredKv>;
   private readonly clock: () => number;
   private readonly sweepIntervalMs: number;
   private readonly logger: Logger | undefined;
+  private readonly deviceKv: KvOps | undefined;
+  /** Device segments that do not own their backing yet (see the class comment). */
+  private readonly uncompacted = new Set<DeviceKvSegment>();
+  /** Compactions run one after another (each is one kvOps run). */
+  private compaction: Promise<void> = Promise.resolve();
   private lastSweep: number;
 
   constructor(options: PrefixKvCacheOptions = {}) {
     this.clock = options.clock ?? Date.now;
     this.sweepIntervalMs = options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
     this.logger = options.logger?.child({ module: "l2" });
+    this.deviceKv = options.deviceKv;
     this.lastSweep = this.clock();
-    this.tree = new PrefixTree<KvSegment>({
+    this.tree = new PrefixTree<StoredKv>({
       budgetBytes: options.budgetBytes ?? DEFAULT_L2_BUDGET_BYTES,
       idleTtlMs: options.idleTtlMs ?? DEFAULT_L2_IDLE_TTL_MS,
       clock: this.clock,
@@ -79,9 +101,15 @@ export class PrefixKvCache {
     return this.tree.lockedBytes;
   }
 
+  /** Whether stored KV stays in device memory. */
+  get onDevice(): boolean {
+    return this.deviceKv !== undefined;
+  }
+
   /** The longest stored prefix of `key` in `namespace`, locked until `release()`; null when nothing matches. */
-  lookup(namespace: L2Namespace, key: PrefixKey): PrefixKvHit | null {
+  async lookup(namespace: L2Namespace, key: PrefixKey): Promise<PrefixKvHit | null> {
     this.sweepIdle();
+    await this.compactStored();
     const match = this.tree.matchPrefix(namespace, key);
     if (match.node === null || match.length === 0) {
       countLookup("l2", "miss");
@@ -89,33 +117,45 @@ export class PrefixKvCache {
     }
     const node = match.node;
     this.tree.lock(node);
-    let released = false;
+    let served: { kv: KvCache; release: () => void };
     try {
-      const kv = toKvCache(concatKvSegments(match.values));
-      countLookup("l2", "hit");
-      prefixTokensReused.inc(match.length);
-      return {
-        kv,
-        length: match.length,
-        release: () => {
-          if (released) return;
-          released = true;
-          this.tree.unlock(node);
-        },
-      };
+      served = await this.serve(match.values);
     } catch (error) {
       this.tree.unlock(node);
-      throw error;
+      if (!this.deviceKv) throw error;
+      // Joining needs device memory beside the stored KV; without it the request recomputes the prefix.
+      this.logger?.warn({ err: error, namespace, length: match.length }, "l2: could not join the stored KV on the device; served as a miss");
+      countLookup("l2", "miss");
+      return null;
     }
+    countLookup("l2", "hit");
+    prefixTokensReused.inc(match.length);
+    let released = false;
+    return {
+      kv: served.kv,
+      length: match.length,
+      release: () => {
+        if (released) return;
+        released = true;
+        served.release();
+        this.tree.unlock(node);
+      },
+    };
   }
 
-  /** Stores the positions of `key` not stored yet, copied from `kv` (key.length === kv.length); `kv` stays the caller's. */
+  /** Stores the positions of `key` not stored yet, taken from `kv` (key.length === kv.length); `kv` stays the caller's. */
   insert(namespace: L2Namespace, key: PrefixKey, kv: KvCache): PrefixInsert {
     if (key.length !== kv.length) throw new RangeError(`l2: a ${key.length}-token key for KV of ${kv.length} positions`);
     this.sweepIdle();
     if (key.length === 0) return { reusedLength: 0, addedLength: 0 };
-    const arrays = fromKvCache(kv);
-    const result = this.tree.insert(namespace, key, (start, end) => KvSegment.slice(arrays, start, end));
+    let makeValue: (start: number, end: number) => StoredKv;
+    if (this.deviceKv) {
+      makeValue = (start, end) => DeviceKvSegment.over(kv, start, end, this.uncompacted);
+    } else {
+      const arrays = fromKvCache(kv);
+      makeValue = (start, end) => KvSegment.slice(arrays, start, end);
+    }
+    const result = this.tree.insert(namespace, key, makeValue);
     this.publishBytes();
     return result;
   }
@@ -131,6 +171,40 @@ export class PrefixKvCache {
     return freed;
   }
 
+  /** The KV of `values` (the path of a match, in order) as one cache, and how to let go of it. */
+  private async serve(values: readonly StoredKv[]): Promise<{ kv: KvCache; release: () => void }> {
+    if (!this.deviceKv) {
+      const kv = toKvCache(concatKvSegments(values as readonly KvSegment[]));
+      return { kv, release: () => {} };
+    }
+    const segments = values as readonly DeviceKvSegment[];
+    if (segments.length === 1 && segments[0].compact) {
+      // The stored cache itself: the decoder only reads `past`, so nothing needs copying.
+      const kv = segments[0].range.kv;
+      retainKvCache(kv);
+      return { kv, release: () => releaseKvCache(kv) };
+    }
+    const ranges = segments.map((segment) => segment.range);
+    // The backings must outlive the run even if a segment is compacted or split meanwhile.
+    for (const range of ranges) retainKvCache(range.kv);
+    const kv = await this.deviceKv.gather(ranges).finally(() => ranges.forEach((range) => releaseKvCache(range.kv)));
+    return { kv, release: () => releaseKvCache(kv) };
+  }
+
+  /** Gives every stored device segment a backing of its own (see the class comment); a failure leaves it shared. */
+  private compactStored(): Promise<void> {
+    const ops = this.deviceKv;
+    if (!ops || this.uncompacted.size === 0) return this.compaction;
+    this.compaction = this.compaction.then(async () => {
+      for (const segment of [...this.uncompacted]) {
+        await segment.compactWith(ops).catch((error: unknown) => {
+          this.logger?.warn({ err: error }, "l2: could not compact a stored KV segment on the device; it keeps sharing its backing");
+        });
+      }
+    });
+    return this.compaction;
+  }
+
   private sweepIdle(): void {
     const now = this.clock();
     if (now - this.lastSweep < this.sweepIntervalMs) return;
@@ -138,7 +212,8 @@ export class PrefixKvCache {
     if (this.tree.evictIdle(now) > 0) this.publishBytes();
   }
 
-  private onEvict(value: KvSegment, namespace: string, reason: PrefixEvictionReason): void {
+  private onEvict(value: StoredKv, namespace: string, reason: PrefixEvictionReason): void {
+    if (value instanceof DeviceKvSegment) value.release();
     if (reason === "budget" || reason === "idle") cacheEvictions.inc({ level: "l2" });
     if (reason === "refused") {
       this.logger?.debug({ namespace, bytes: value.bytes, lockedBytes: this.tree.lockedBytes }, "l2: KV does not fit beside locked entries; not stored");
@@ -164,6 +239,7 @@ function fromKvCache(kv: KvCache): KvArrays {
 }
 
 function tensorArray(tensor: ort.Tensor): KvArray {
+  if (tensor.location !== "cpu") throw new RangeError(`l2: host-memory L2 got KV in ${tensor.location} memory (give it deviceKv)`);
   if (tensor.type === "float32" || tensor.type === "float16") return tensor.data as KvArray;
   throw new RangeError(`l2: KV tensors must be float32 or float16, got ${tensor.type}`);
 }

@@ -5,6 +5,7 @@
 import * as z from "zod/mini";
 import type { HealthResponse, ImageInfoResponse, MetricsSummary } from "@/lib/api/types";
 import type { ImageId } from "@/lib/ids";
+import { EXECUTION_PROVIDERS } from "@/lib/model/engine/providerRecords";
 import { ApiError, apiErrorFromResponse, isAbortError, networkError } from "./apiError";
 
 const count = z.number().check(z.nonnegative());
@@ -16,7 +17,7 @@ const healthSchema = z.object({
     z.object({
       name: z.string(),
       isRandomTestModel: z.boolean(),
-      executionProvider: z.enum(["cpu", "cuda", "webgpu", "tensorrt", "dml", "coreml"]),
+      executionProvider: z.enum(EXECUTION_PROVIDERS),
     }),
   ),
   redis: z.object({ mode: z.enum(["external", "embedded", "memory"]), healthy: z.boolean() }),

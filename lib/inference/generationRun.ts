@@ -1,7 +1,7 @@
 import type { FeatureKey } from "@/lib/cache/featureIdentity";
 import type { PrefixKey } from "@/lib/cache/prefixKey";
 import type { ImageFeatures } from "@/lib/model/engine/imageFeatures";
-import { releaseKvCache, type KvCache } from "@/lib/model/engine/kvCache";
+import type { DecodeLoop } from "@/lib/model/engine/decodeLoop";
 import { TokenSampler } from "@/lib/model/sampling/tokenSampler";
 import type { CacheSeams, FeatureResult, PrefixHit, SeamContext } from "./cacheSeams";
 import { CompletionText } from "./completionText";
@@ -27,9 +27,9 @@ export interface RunInput {
  * (a) → prefill → decode, streaming text as it goes, then offering the KV to the prefix cache and a deterministic answer to the response cache.
  *
  * KV ownership (see kvCache.ts): a prefix hit's KV belongs to the prefix seam and is released through the hit right
- * after prefill; every KV a decoder run returns belongs to this run, which releases the one a step supersedes, and at
- * the end hands the last one to `prefix.insert` (normal end) or releases it (cancellation, failure). So when the run
- * returns or throws, it holds no KV.
+ * after prefill; every KV a decoder run returns belongs to this run's decode loop (decodeLoop.ts), which releases the
+ * one a step supersedes; at the end the run hands the last one to `prefix.insert` (normal end) or the loop releases it
+ * (cancellation, failure). So when the run returns or throws, it holds no KV.
  *
  * Cancellation is checked before each sampled token: once the signal is aborted, at most the decode step already
  * running completes, and no further token is sampled or emitted.
@@ -51,7 +51,7 @@ export async function runGeneration(input: RunInput): Promise<void> {
     unreleasedHit?.release();
     unreleasedHit = null;
   };
-  let owned: KvCache | null = null;
+  let loop: DecodeLoop | null = null;
   try {
     if (hit) checkPrefixHit(hit, promptTokens);
     const features = await imageFeatures(input, imagesNeededFrom(prepared.imageOf, hit?.length ?? 0));
@@ -66,9 +66,8 @@ export async function runGeneration(input: RunInput): Promise<void> {
     });
 
     const prefillStart = clock.time();
-    let step = await engine.prefill(prepared, features.perImage, hit?.kv ?? engine.emptyKv());
+    loop = engine.decodeLoop(prepared, await engine.prefill(prepared, features.perImage, hit?.kv ?? engine.emptyKv()));
     releaseHit();
-    owned = step.kv;
     clock.addPrefill(clock.time() - prefillStart);
 
     const text = new CompletionText((ids) => model.tokenizer.decode(ids, { skipSpecialTokens: true }), model.stopTokenIds, request.stop);
@@ -80,7 +79,7 @@ export async function runGeneration(input: RunInput): Promise<void> {
         finishReason = "cancelled";
         break;
       }
-      const token = sampler.next(step.logits, sequence);
+      const token = sampler.next(loop.logits, sequence);
       clock.tokenGenerated();
       generated.push(token);
       sequence.push(token);
@@ -96,17 +95,14 @@ export async function runGeneration(input: RunInput): Promise<void> {
         finishReason = "length";
         break;
       }
-      const previous = step.kv;
-      step = await engine.decodeStep(token, previous, prepared.positions.ropeDelta);
-      owned = step.kv;
-      releaseKvCache(previous);
+      await loop.feed(token);
     }
 
     if (finishReason !== "cancelled") {
       // The KV covers the prompt and every generated token but the last, which was sampled and never fed back.
-      const key: PrefixKey = [...plan.promptKey, ...generated.slice(0, step.kv.length - promptTokens)];
-      owned = null;
-      seams.prefix.insert(key, step.kv, ctx);
+      const kv = loop.takeKv();
+      const key: PrefixKey = [...plan.promptKey, ...generated.slice(0, kv.length - promptTokens)];
+      seams.prefix.insert(key, kv, ctx);
       if (plan.responseRequest) {
         const answer = { tokens: generated, text: text.text, finishReason, usage: { promptTokens, completionTokens: generated.length } };
         await seams.responses.store(plan.responseRequest, answer, ctx);
@@ -115,7 +111,7 @@ export async function runGeneration(input: RunInput): Promise<void> {
     done(finishReason, generated, sampler.seed);
   } finally {
     releaseHit();
-    if (owned) releaseKvCache(owned);
+    loop?.release();
   }
 }
 

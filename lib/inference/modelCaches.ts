@@ -68,7 +68,14 @@ export function createModelCaches(model: InferenceModel, store: BlobStore, setti
     memoryBytes: settings.l1.memoryBytes,
     logger,
   });
-  const prefix = new PrefixKvCache({ budgetBytes: settings.l2.budgetBytes, idleTtlMs: settings.l2.idleTtlSeconds * 1000, logger });
+  // Where the decoder keeps its KV on the device (WebGPU), L2 keeps it there too, under a device-memory budget.
+  const deviceKv = model.engine.kvOnDevice ? model.engine.kvOps : undefined;
+  const prefix = new PrefixKvCache({
+    budgetBytes: deviceKv ? settings.l2.gpuBudgetBytes : settings.l2.budgetBytes,
+    idleTtlMs: settings.l2.idleTtlSeconds * 1000,
+    deviceKv,
+    logger,
+  });
   const responses = new ResponseCache({
     store,
     fingerprint: model.fingerprint,

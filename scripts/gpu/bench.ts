@@ -24,13 +24,12 @@ import { loadBundle, type Engine } from "@/lib/model/engine/engine";
 import {
   EXECUTION_PROVIDERS,
   ExecutionProviderUnavailableError,
-  openWithProvider,
+  openCandidates,
   type ExecutionProviderChoice,
   type ExecutionProviderName,
+  type ProviderFailure,
 } from "@/lib/model/engine/executionProvider";
 import { patchRowSize } from "@/lib/model/engine/imageFeatures";
-import { releaseKvCache } from "@/lib/model/engine/kvCache";
-import type { Logger } from "@/lib/log";
 import { line, median } from "../benchSupport";
 
 /** 1024×768 at patch 16: the image bench-vision.ts times, and the one in the PyTorch reference numbers of gpu.md. */
@@ -59,25 +58,23 @@ if (bundles.length === 0 || providers.some((p) => !EXECUTION_PROVIDERS.includes(
 
 interface ProbeResult {
   requested: ExecutionProviderChoice;
-  opened: ExecutionProviderName | null;
-  /** Providers that failed before one opened (all of them when none did), with ORT's first error line. */
-  failures: { provider: ExecutionProviderName; reason: string }[];
+  /** Providers whose session initialised, in `auto`'s order (the engine's `auto` then times a short request on each). */
+  opened: ExecutionProviderName[];
+  /** Providers that failed, with ORT's first error line. */
+  failures: readonly ProviderFailure[];
 }
 
 async function probe(bundleDir: string): Promise<ProbeResult[]> {
   const file = path.join(bundleDir, ONNX_FILES.embedTokens);
   const results: ProbeResult[] = [];
   for (const requested of [...EXECUTION_PROVIDERS, "auto"] as const) {
-    // openWithProvider reports the providers `auto` skipped only through its logger; a stub collects them.
-    const skipped: ProbeResult["failures"] = [];
-    const logger = { info: (fields: { unavailable: ProbeResult["failures"] }) => skipped.push(...fields.unavailable) };
     try {
-      const { factory, session } = await openWithProvider(requested, file, logger as unknown as Logger);
-      await session.release();
-      results.push({ requested, opened: factory.executionProvider, failures: skipped });
+      const { candidates, failures } = await openCandidates(requested, file);
+      await Promise.all(candidates.map((c) => c.session.release()));
+      results.push({ requested, opened: candidates.map((c) => c.factory.executionProvider), failures });
     } catch (error) {
       if (!(error instanceof ExecutionProviderUnavailableError)) throw error;
-      results.push({ requested, opened: null, failures: error.failures });
+      results.push({ requested, opened: [], failures: error.failures });
     }
   }
   return results;
@@ -98,21 +95,22 @@ async function runOnce(engine: Engine, pixels: Float32Array, inputIds: number[])
   const visionMs = performance.now() - start;
   const prompt = engine.prepare(inputIds, [GRID]);
   start = performance.now();
-  let step = await engine.prefill(prompt, images);
-  const prefillMs = performance.now() - start;
-  const logits = step.logits;
-  const tokens: number[] = [];
-  start = performance.now();
-  for (let i = 0; i < decodeSteps; i++) {
-    const token = argmax(step.logits);
-    tokens.push(token);
-    const previous = step.kv;
-    step = await engine.decodeStep(token, previous, prompt.positions.ropeDelta);
-    releaseKvCache(previous);
+  const loop = engine.decodeLoop(prompt, await engine.prefill(prompt, images));
+  try {
+    const prefillMs = performance.now() - start;
+    const logits = loop.logits;
+    const tokens: number[] = [];
+    start = performance.now();
+    for (let i = 0; i < decodeSteps; i++) {
+      const token = argmax(loop.logits);
+      tokens.push(token);
+      await loop.feed(token);
+    }
+    const decodeMs = performance.now() - start;
+    return { visionMs, prefillMs, decodeMs, logits, tokens };
+  } finally {
+    loop.release();
   }
-  const decodeMs = performance.now() - start;
-  releaseKvCache(step.kv);
-  return { visionMs, prefillMs, decodeMs, logits, tokens };
 }
 
 /** vision_start, one pad per image token, vision_end, surrounded by fixed text ids up to `promptTokens`. */
@@ -214,7 +212,7 @@ function markdown(rows: Row[], probes: ProbeResult[], date: string): string {
     "",
     "| requested | opened | failures |",
     "| --- | --- | --- |",
-    ...probes.map((p) => `| ${p.requested} | ${p.opened ?? "none"} | ${p.failures.map((f) => `${f.provider}: ${f.reason.replaceAll("|", "\\|")}`).join("; ") || "-"} |`),
+    ...probes.map((p) => `| ${p.requested} | ${p.opened.join(", ") || "none"} | ${p.failures.map((f) => `${f.provider}: ${f.reason.replaceAll("|", "\\|")}`).join("; ") || "-"} |`),
     "",
   ];
   return out.join("\n");
@@ -223,7 +221,7 @@ function markdown(rows: Row[], probes: ProbeResult[], date: string): string {
 async function main(): Promise<void> {
   const date = new Date().toISOString();
   const probes = await probe(bundles[0]);
-  for (const p of probes) line(`provider ${p.requested}: ${p.opened ?? "none"}${p.failures.map((f) => `; ${f.provider} failed: ${f.reason}`).join("")}`);
+  for (const p of probes) line(`provider ${p.requested}: ${p.opened.join(", ") || "none"}${p.failures.map((f) => `; ${f.provider} failed: ${f.reason}`).join("")}`);
   const prefix = values.out ?? path.join("bench/results", `gpu-webgpu-${date.slice(0, 10)}`);
   await mkdir(path.dirname(prefix), { recursive: true });
   const host = { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadAverage: os.loadavg() };

@@ -2,7 +2,7 @@
  * npx tsx scripts/gpu/bundle.ts OUT_DIR
  *
  * Bundles the GPU-machine entry points (scripts/convert.ts, scripts/parity.ts, scripts/bench-cache.ts,
- * scripts/gpu/{bench,placement,precision}.ts) into one
+ * scripts/gpu/{bench,bench-vs-hf,placement,precision,profile}.ts) into one
  * ESM file each with esbuild, so the GPU machine needs no node_modules besides the native packages left external
  * (onnxruntime-node, sharp), which prepare-carry.sh carries separately.
  *
@@ -22,8 +22,10 @@ const ENTRIES = {
   convert: "scripts/convert.ts",
   parity: "scripts/parity.ts",
   "bench-cache": "scripts/bench-cache.ts",
+  "bench-vs-hf": "scripts/gpu/bench-vs-hf.ts",
   bench: "scripts/gpu/bench.ts",
   placement: "scripts/gpu/placement.ts",
+  profile: "scripts/gpu/profile.ts",
   precision: "scripts/gpu/precision.ts",
 };
 

@@ -6,7 +6,7 @@
 #   stage  copies the .carry/payload.part-* this call carried to $STAGE (outside the tree copy, so nothing the tool
 #          does to carried paths can drop them while the machine stays warm between calls).
 #   run    stages too, then, once every part is there: checks the payload's sha256, unpacks node, dpkg -x's the Vulkan
-#          loaders into $DEB_ROOT and runs ldconfig, unpacks the native packages into ./node_modules and the bundles into .carry/js, and runs each
+#          loaders into $DEB_ROOT and runs ldconfig, unpacks the native packages into ./node_modules and the bundles into \$CARRY/js, and runs each
 #          TASK (default: parity convert bench) with node on PATH. Logs and results go to $OUT.
 #
 # Tasks:
@@ -21,25 +21,34 @@
 #            2b-fp16, each on cpu and webgpu: does WebGPU give the CPU's greedy tokens?
 #   precision  (after convert) scripts/gpu/precision.ts on the small preset's and the 2b checkpoint: per graph and
 #            fp16 variant, how far each provider's outputs are from the fp32 graph on the CPU ($PRECISION_ARGS appended)
+#   profile  scripts/gpu/profile.ts: ORT's profiler over the 2b fp32 and fp16 bundles on WebGPU (where the time goes)
+#   vs-hf-fp32, vs-hf-fp16  scripts/gpu/bench-vs-hf.ts measure: vlcache on WebGPU over the 2b fp32 / fp16 bundle
+#            (converted first if missing), one row each under $STAGE/vs-hf (kept while the machine stays warm)
+#   vs-hf-torch  scripts/gpu/bench_hf.py: HF transformers eager fp32 and bf16 on the 2b checkpoint those bundles were
+#            converted from, one row each under $STAGE/vs-hf
+#   vs-hf-report  bench-vs-hf.ts report: the rows there → $OUT/gpu-vs-hf-DATE.json and .md ($VS_HF_ARGS are appended
+#            to the measuring tasks, e.g. --n 5; VS_HF_PRESET: another preset than 2b, VS_HF_PROVIDER: another provider
+#            than webgpu — both only to try the tasks elsewhere)
 #   cache-PROVIDER  scripts/bench-cache.ts (npm run bench:cache) with EXECUTION_PROVIDER=PROVIDER (webgpu, cpu) on the
 #            $CACHE_BENCH_PRESET (default 2b) fp32 bundle, converted first if missing (fp16 is inaccurate on WebGPU),
 #            over the in-process memory store (no redis-server there); results under $OUT/cache-PROVIDER
 #            ($CACHE_BENCH_ARGS appended, e.g. --n 5)
 #
-# Environment: STAGE (default /var/tmp/vlcache-gpu), DEB_ROOT (default /; set another folder to try this
+# Environment: CARRY (the carried folder, default .carry), STAGE (default /var/tmp/vlcache-gpu), DEB_ROOT (default /; set another folder to try this
 # elsewhere than on the GPU machine), OUT (default ./gpu-out), BENCH_ARGS, FP16_VARIANTS (default none,norms),
 # PRECISION_ARGS, CACHE_BENCH_PRESET, CACHE_BENCH_ARGS.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
+CARRY=${CARRY:-.carry}
 STAGE=${STAGE:-/var/tmp/vlcache-gpu}
 DEB_ROOT=${DEB_ROOT:-/}
 OUT=${OUT:-$PWD/gpu-out}
 mkdir -p "$STAGE/parts" "$OUT"
 
 stage() {
-  cp .carry/payload.sha256 "$STAGE/parts/"
-  for part in .carry/payload.part-*; do
+  cp "$CARRY/payload.sha256" "$STAGE/parts/"
+  for part in "$CARRY"/payload.part-*; do
     [[ -e $part ]] && cp "$part" "$STAGE/parts/" && echo "staged $(basename "$part") ($(stat -c %s "$part") bytes)"
   done
   ls "$STAGE/parts"
@@ -56,6 +65,7 @@ setup() {
     rm -rf "$unpacked" && mkdir -p "$unpacked"
     tar -xf "$STAGE/parts/payload.tar" -C "$unpacked"
     xz -d "$unpacked/node.xz"
+    tar -xJf "$unpacked/js.tar.xz" -C "$unpacked"
     chmod +x "$unpacked/node"
     cp "$STAGE/parts/payload.sha256" "$unpacked/"
   fi
@@ -70,8 +80,8 @@ setup() {
   export PATH=$unpacked:$PATH
   # ESM resolves packages from the importing file's folder upwards (NODE_PATH does not apply), so the bundles must
   # sit inside the tree, above which ./node_modules is.
-  JS=.carry/js
-  rm -rf "$JS" && cp -r "$unpacked/js" "$JS"
+  JS=$CARRY/js
+  mkdir -p "$CARRY" && rm -rf "$JS" && cp -r "$unpacked/js" "$JS"
   node --version
 }
 
@@ -119,6 +129,37 @@ run_task() {
       # shellcheck disable=SC2086 # PRECISION_ARGS is a list of options
       node "$JS/precision.mjs" --checkpoint "$bundles/small-checkpoint" --checkpoint "$bundles/2b-checkpoint" \
         --out "$OUT/precision" ${PRECISION_ARGS:-} ;;
+    profile)
+      for dtype in fp32 fp16; do
+        [[ -f $bundles/2b-$dtype/vlcache.json ]] || continue
+        node "$JS/profile.mjs" --bundle "$bundles/2b-$dtype" --provider webgpu --out "$OUT/profile-2b-$dtype"
+      done ;;
+    vs-hf-fp32 | vs-hf-fp16)
+      local dtype=${1#vs-hf-} preset=${VS_HF_PRESET:-2b}
+      convert_fp32 "$preset"
+      [[ -f $bundles/$preset-$dtype/vlcache.json ]] ||
+        node "$JS/convert.mjs" --from "$bundles/$preset-checkpoint" --out "$bundles/$preset-$dtype" --dtype "$dtype" --force
+      mkdir -p "$STAGE/vs-hf"
+      # shellcheck disable=SC2086 # VS_HF_ARGS is a list of options
+      EXECUTION_PROVIDER=${VS_HF_PROVIDER:-webgpu} node "$JS/bench-vs-hf.mjs" measure --bundle "$bundles/$preset-$dtype" --system "vlcache-webgpu-$dtype" \
+        --out "$STAGE/vs-hf/vlcache-webgpu-$dtype.json" ${VS_HF_ARGS:-}
+      cp "$STAGE/vs-hf/vlcache-webgpu-$dtype.json" "$OUT/" ;;
+    vs-hf-torch)
+      local preset=${VS_HF_PRESET:-2b}
+      convert_fp32 "$preset"
+      mkdir -p "$STAGE/vs-hf"
+      for dtype in fp32 bf16; do
+        # shellcheck disable=SC2086
+        python3 scripts/gpu/bench_hf.py --checkpoint "$bundles/$preset-checkpoint" --dtype "$dtype" --out "$STAGE/vs-hf/hf-eager-$dtype.json" ${VS_HF_ARGS:-}
+        cp "$STAGE/vs-hf/hf-eager-$dtype.json" "$OUT/"
+      done ;;
+    vs-hf-report)
+      local rows=()
+      for system in vlcache-webgpu-fp32 vlcache-webgpu-fp16 hf-eager-fp32 hf-eager-bf16; do
+        [[ -f $STAGE/vs-hf/$system.json ]] && rows+=(--rows "$STAGE/vs-hf/$system.json")
+      done
+      GPU_NAME="$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)" \
+        node "$JS/bench-vs-hf.mjs" report "${rows[@]}" --out "$OUT/gpu-vs-hf-$(date -u +%F)" ;;
     cache-*)
       local preset=${CACHE_BENCH_PRESET:-2b}
       convert_fp32 "$preset"
@@ -147,5 +188,5 @@ case ${1:-} in
       echo "=== $t exit $rc after $(( SECONDS - start )) s"
     done
     exit $failed ;;
-  *) echo "usage: device.sh stage | run [parity|convert|bench|placement|probe|fp16|precision|cache-webgpu|cache-cpu …]" >&2; exit 2 ;;
+  *) echo "usage: device.sh stage | run [parity|convert|bench|placement|probe|fp16|precision|profile|vs-hf-fp32|vs-hf-fp16|vs-hf-torch|vs-hf-report|cache-webgpu|cache-cpu …]" >&2; exit 2 ;;
 esac

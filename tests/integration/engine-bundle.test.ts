@@ -10,7 +10,8 @@ import { EXECUTION_PROVIDERS } from "@/lib/model/engine/executionProvider";
 import { fixtureBundle } from "./engineFixtures";
 
 /**
- * Loading bundles: the execution provider choice (auto = first that initialises, logged once) and a precise error for
+ * Loading bundles: the execution provider choice (auto = the fastest of those that initialise, logged once with the
+ * reason) and a precise error for
  * each way a bundle folder can be broken, naming the file at fault.
  */
 describe("engine bundle loading", () => {
@@ -51,7 +52,7 @@ describe("engine bundle loading", () => {
     return error as BundleLoadError;
   }
 
-  it("picks the first execution provider that initialises for auto and logs the choice once", async () => {
+  it("picks an execution provider that initialises for auto and logs the choice once, with the reason", async () => {
     const lines: string[] = [];
     const logger = createLogger("info", { write: (line: string) => lines.push(line) });
     const engine = await Engine.load(good, { executionProvider: "auto", logger });
@@ -60,6 +61,8 @@ describe("engine bundle loading", () => {
       const selections = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === "onnxruntime execution provider selected");
       expect(selections).toHaveLength(1);
       expect(selections[0]).toMatchObject({ executionProvider: engine.executionProvider, requested: "auto" });
+      // Here (no GPU) only the CPU initialises; on a GPU machine the reason lists each provider's probe time.
+      expect(selections[0].why).toMatch(/only provider that initialised|fastest on a short request/);
       expect(engine.manifest.dtype).toBe("fp32");
       expect(engine.eosTokenIds).toEqual([151645, 151643]);
     } finally {

@@ -8,11 +8,15 @@ import type { Logger } from "@/lib/log";
 import { BundleLoadError } from "./errors";
 import {
   ExecutionProviderUnavailableError,
-  openWithProvider,
+  logProviderChoice,
+  openCandidates,
   type ExecutionProviderChoice,
   type ExecutionProviderName,
+  type OpenSessionOptions,
+  type SessionFactory,
   type SessionTuning,
 } from "./executionProvider";
+import { chooseProvider } from "./providerProbe";
 
 /**
  * A model bundle on disk (the ▶ bundle contract in docs/architecture): config.json, generation_config.json,
@@ -43,6 +47,8 @@ export interface OpenedBundle {
   /** Tokens that end generation (generation_config.json's eos_token_id, one or several). */
   readonly eosTokenIds: readonly number[];
   readonly executionProvider: ExecutionProviderName;
+  /** Opens further sessions (kvOps' small graphs) on the same provider. */
+  readonly sessionFactory: SessionFactory;
   readonly sessions: BundleSessions;
   /** Whether the decoder takes DeepStack inputs (the model has DeepStack layers). */
   readonly deepstack: boolean;
@@ -108,19 +114,27 @@ export async function openBundle(dir: string, opts: OpenBundleOptions = {}): Pro
   };
   try {
     const embedFile = path.join(root, ONNX_FILES.embedTokens);
-    const { factory, session: embedTokens } = await openWithProvider(opts.executionProvider ?? "auto", embedFile, opts.logger, opts).catch(
-      (error: unknown) => {
-        if (error instanceof ExecutionProviderUnavailableError) {
-          throw new BundleLoadError("bundle_session_failed", embedFile, error.message);
-        }
-        throw error;
-      },
-    );
-    opened.push(embedTokens);
-    const openOne = async (relative: string) => {
+    const choice = opts.executionProvider ?? "auto";
+    const { candidates, failures } = await openCandidates(choice, embedFile, opts).catch((error: unknown) => {
+      if (error instanceof ExecutionProviderUnavailableError) throw new BundleLoadError("bundle_session_failed", embedFile, error.message);
+      throw error;
+    });
+    const deepstack = config.vision.deepstackVisualIndexes.length > 0;
+    const floatType = manifest.dtype === "fp16" ? "float16" : "float32";
+    // The KV (`present.*`) stays in device memory where the provider allows it; logits always come to the host.
+    const presentOnDevice = { outputsOnDevice: presentOutputNames(config.text.numHiddenLayers) };
+    const decoderFile = path.join(root, ONNX_FILES.decoder);
+    const chosen = await chooseProvider(choice, candidates, failures, {
+      openDecoder: (factory) => factory.open(decoderFile, presentOnDevice),
+      sessions: (embedTokens, decoder) => ({ embedTokens, decoder, config, floatType, deepstack }),
+    });
+    const { factory, embedTokens } = chosen;
+    opened.push(embedTokens, ...(chosen.decoder ? [chosen.decoder] : []));
+    logProviderChoice(opts.logger, factory.executionProvider, choice, chosen.why, chosen.failures);
+    const openOne = async (relative: string, options?: OpenSessionOptions) => {
       const file = path.join(root, relative);
       try {
-        const session = await factory.open(file);
+        const session = await factory.open(file, options);
         opened.push(session);
         return session;
       } catch (error) {
@@ -128,15 +142,15 @@ export async function openBundle(dir: string, opts: OpenBundleOptions = {}): Pro
       }
     };
     const visionEncoder = await openOne(ONNX_FILES.visionEncoder);
-    const decoder = await openOne(ONNX_FILES.decoder);
-    const deepstack = config.vision.deepstackVisualIndexes.length > 0;
-    checkDecoderInputs(path.join(root, ONNX_FILES.decoder), decoder, config, deepstack);
+    const decoder = chosen.decoder ?? (await openOne(ONNX_FILES.decoder, presentOnDevice));
+    checkDecoderInputs(decoderFile, decoder, config, deepstack);
     return {
       dir: root,
       config,
       manifest,
       eosTokenIds,
       executionProvider: factory.executionProvider,
+      sessionFactory: factory,
       sessions: { visionEncoder, embedTokens, decoder },
       deepstack,
       release: releaseAll,
@@ -145,6 +159,10 @@ export async function openBundle(dir: string, opts: OpenBundleOptions = {}): Pro
     await releaseAll();
     throw error;
   }
+}
+
+export function presentOutputNames(numLayers: number): string[] {
+  return Array.from({ length: numLayers }, (_, i) => [`present.${i}.key`, `present.${i}.value`]).flat();
 }
 
 /** The decoder must expose the contract's inputs for this config; a bundle built for another config fails here. */

@@ -5,7 +5,9 @@ import { argmax, decodeStep, prefill, preparePrompt, type DecoderSessions, type 
 import { EngineInputError } from "./errors";
 import type { ExecutionProviderName } from "./executionProvider";
 import { encodeImages, type ImageFeatures } from "./imageFeatures";
-import { emptyKvCache, releaseKvCache, type KvCache } from "./kvCache";
+import { DecodeLoop } from "./decodeLoop";
+import { emptyKvCache, type KvCache } from "./kvCache";
+import { KvOps } from "./kvOps";
 
 export interface GenerateRequest {
   /** The whole prompt, image segments included (`<|vision_start|>` + one `<|image_pad|>` per merged patch + `<|vision_end|>`). */
@@ -20,13 +22,16 @@ export interface GenerateRequest {
 
 /**
  * Qwen3-VL inference over a bundle's three ORT sessions. `generate` is greedy decoding end to end; the steps it is
- * made of (`encodeImages`, `prepare`, `prefill`, `decodeStep`) are public so the caches can enter in between:
+ * made of (`encodeImages`, `prepare`, `prefill`, `decodeStep`, `decodeLoop`) are public so the caches can enter in between:
  * L1 supplies ImageFeatures instead of `encodeImages`, L2 supplies a KvCache covering a prompt prefix to `prefill`.
  */
 export class Engine {
   private readonly steps: DecoderSessions;
+  /** Cuts, joins and downloads KV on the engine's provider (kvOps.ts). */
+  readonly kvOps: KvOps;
 
   private constructor(private readonly bundle: OpenedBundle) {
+    this.kvOps = new KvOps(bundle.sessionFactory, bundle.config.text.numHiddenLayers, bundle.manifest.dtype === "fp16" ? "float16" : "float32");
     this.steps = {
       embedTokens: bundle.sessions.embedTokens,
       decoder: bundle.sessions.decoder,
@@ -48,6 +53,10 @@ export class Engine {
   }
   get executionProvider(): ExecutionProviderName {
     return this.bundle.executionProvider;
+  }
+  /** Whether the KV caches prefill and decodeStep return live in device memory (kvCache.ts). */
+  get kvOnDevice(): boolean {
+    return this.bundle.sessionFactory.deviceOutputs;
   }
   get eosTokenIds(): readonly number[] {
     return this.bundle.eosTokenIds;
@@ -89,21 +98,27 @@ export class Engine {
     const images = grids.length > 0 ? await this.encodeImages(request.pixelValues ?? new Float32Array(0), grids) : [];
     const eos = new Set(request.eosTokenIds ?? this.eosTokenIds);
     const tokens: number[] = [];
-    let step = await this.prefill(prompt, images);
-    for (;;) {
-      const token = argmax(step.logits);
-      tokens.push(token);
-      if (tokens.length >= request.maxNewTokens || eos.has(token)) {
-        releaseKvCache(step.kv);
-        return tokens;
+    const loop = this.decodeLoop(prompt, await this.prefill(prompt, images));
+    try {
+      for (;;) {
+        const token = argmax(loop.logits);
+        tokens.push(token);
+        if (tokens.length >= request.maxNewTokens || eos.has(token)) return tokens;
+        await loop.feed(token);
       }
-      const previous = step.kv;
-      step = await this.decodeStep(token, previous, prompt.positions.ropeDelta).finally(() => releaseKvCache(previous));
+    } finally {
+      loop.release();
     }
   }
 
-  release(): Promise<void> {
-    return this.bundle.release();
+  /** The decoding loop after `prefill` returned `first` for `prompt` (decodeLoop.ts); it owns `first`'s KV. */
+  decodeLoop(prompt: PreparedPrompt, first: StepResult): DecodeLoop {
+    return new DecodeLoop(this, prompt.positions.ropeDelta, first);
+  }
+
+  async release(): Promise<void> {
+    await this.kvOps.release();
+    await this.bundle.release();
   }
 }
 

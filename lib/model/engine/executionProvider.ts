@@ -1,71 +1,132 @@
+import path from "node:path";
 import * as ort from "onnxruntime-node";
 import type { Logger } from "@/lib/log";
 
-/**
- * Which ONNX Runtime execution provider runs the bundle's sessions.
- *
- * `auto` tries CUDA, then WebGPU, then CPU, and takes the first one whose session actually initialises (CUDA needs
- * onnxruntime-node's separately installed CUDA 12 provider library; WebGPU needs a GPU adapter, e.g. through Vulkan).
- * The choice is made once per engine, on its first session, and logged once; every later session uses it.
- */
-export const EXECUTION_PROVIDERS = ["cuda", "webgpu", "cpu"] as const;
-export type ExecutionProviderName = (typeof EXECUTION_PROVIDERS)[number];
-export type ExecutionProviderChoice = ExecutionProviderName | "auto";
+import {
+  EXECUTION_PROVIDER_RECORDS,
+  providerRecord,
+  type ExecutionProviderChoice,
+  type ExecutionProviderName,
+} from "./providerRecords";
+
+export {
+  EXECUTION_PROVIDER_CHOICES,
+  EXECUTION_PROVIDER_RECORDS,
+  EXECUTION_PROVIDERS,
+  providerRecord,
+  type ExecutionProviderChoice,
+  type ExecutionProviderName,
+  type ExecutionProviderRecord,
+} from "./providerRecords";
+
+export interface OpenSessionOptions {
+  /** Outputs to keep in device memory when the provider can (`deviceOutputs`); elsewhere they come back to the host. */
+  readonly outputsOnDevice?: readonly string[];
+}
 
 export interface SessionFactory {
   readonly executionProvider: ExecutionProviderName;
-  open(file: string): Promise<ort.InferenceSession>;
+  /** Whether `outputsOnDevice` takes effect on this provider. */
+  readonly deviceOutputs: boolean;
+  /** A model file, or the bytes of a small model built in memory. */
+  open(model: string | Uint8Array, options?: OpenSessionOptions): Promise<ort.InferenceSession>;
 }
 
 export interface SessionTuning {
   /** ORT intra-op threads per session; default: ORT's (one per core). Fewer helps when the cores are shared. */
   readonly intraOpNumThreads?: number;
+  /** Turns on ORT's profiler: each session writes `PREFIX-<model file>_<time>.json` when it is released. */
+  readonly profilePrefix?: string;
 }
 
-function sessionOptions(ep: ExecutionProviderName, tuning: SessionTuning): ort.InferenceSession.SessionOptions {
+function sessionOptions(
+  ep: ExecutionProviderName,
+  tuning: SessionTuning,
+  options: OpenSessionOptions,
+  model: string | Uint8Array,
+): ort.InferenceSession.SessionOptions {
+  const onDevice = providerRecord(ep).deviceOutputs ? (options.outputsOnDevice ?? []) : [];
+  const profileName = typeof model === "string" ? path.basename(model, ".onnx") : "buffer";
   return {
     executionProviders: [ep],
     graphOptimizationLevel: "all",
     // Warnings about nodes placed on the CPU by GPU providers are expected for the few shape ops; keep errors only.
     logSeverityLevel: 3,
     ...(tuning.intraOpNumThreads !== undefined ? { intraOpNumThreads: tuning.intraOpNumThreads } : {}),
+    ...(tuning.profilePrefix !== undefined ? { enableProfiling: true, profileFilePrefix: `${tuning.profilePrefix}-${profileName}` } : {}),
+    ...(onDevice.length > 0 ? { preferredOutputLocation: Object.fromEntries(onDevice.map((name) => [name, "gpu-buffer" as const])) } : {}),
+  };
+}
+
+function createSession(model: string | Uint8Array, options: ort.InferenceSession.SessionOptions): Promise<ort.InferenceSession> {
+  return typeof model === "string" ? ort.InferenceSession.create(model, options) : ort.InferenceSession.create(model, options);
+}
+
+/** Opens sessions on `provider` (whether it initialises shows on the first `open`). */
+export function providerSessionFactory(provider: ExecutionProviderName, tuning: SessionTuning = {}): SessionFactory {
+  return {
+    executionProvider: provider,
+    deviceOutputs: providerRecord(provider).deviceOutputs,
+    open: (model, options = {}) => createSession(model, sessionOptions(provider, tuning, options, model)),
   };
 }
 
 export class ExecutionProviderUnavailableError extends Error {
-  constructor(readonly failures: { provider: ExecutionProviderName; reason: string }[]) {
+  constructor(readonly failures: readonly ProviderFailure[]) {
     super(`no execution provider initialised: ${failures.map((f) => `${f.provider}: ${f.reason}`).join("; ")}`);
     this.name = "ExecutionProviderUnavailableError";
   }
 }
 
+export interface ProviderCandidate {
+  readonly factory: SessionFactory;
+  /** `firstFile` opened on this provider. */
+  readonly session: ort.InferenceSession;
+}
+
 /**
- * Opens `firstFile` with the chosen provider (trying candidates in order for `auto`) and returns the session plus a
- * factory bound to the provider that worked. A session that fails for another reason than the provider (a broken
- * file) fails on CPU too, so `auto` reports every provider's reason.
+ * Opens `firstFile` on the chosen provider, or for `auto` on every provider in `autoRank` order, and returns those that
+ * initialised (in that order) with what the others said. A session that fails for another reason than the provider
+ * (a broken file) fails on CPU too, so the error then lists every provider's reason.
  */
-export async function openWithProvider(
+export async function openCandidates(
   choice: ExecutionProviderChoice,
   firstFile: string,
-  logger?: Logger,
   tuning: SessionTuning = {},
-): Promise<{ factory: SessionFactory; session: ort.InferenceSession }> {
-  const candidates: ExecutionProviderName[] = choice === "auto" ? [...EXECUTION_PROVIDERS] : [choice];
-  const failures: { provider: ExecutionProviderName; reason: string }[] = [];
-  for (const provider of candidates) {
+): Promise<{ candidates: ProviderCandidate[]; failures: ProviderFailure[] }> {
+  const names: ExecutionProviderName[] =
+    choice === "auto" ? [...EXECUTION_PROVIDER_RECORDS].sort((a, b) => a.autoRank - b.autoRank).map((r) => r.name) : [choice];
+  const candidates: ProviderCandidate[] = [];
+  const failures: ProviderFailure[] = [];
+  for (const provider of names) {
+    const factory = providerSessionFactory(provider, tuning);
     try {
-      const session = await ort.InferenceSession.create(firstFile, sessionOptions(provider, tuning));
-      const factory: SessionFactory = {
-        executionProvider: provider,
-        open: (file) => ort.InferenceSession.create(file, sessionOptions(provider, tuning)),
-      };
-      logger?.info({ executionProvider: provider, requested: choice, unavailable: failures }, "onnxruntime execution provider selected");
-      return { factory, session };
+      candidates.push({ factory, session: await factory.open(firstFile) });
     } catch (error) {
       failures.push({ provider, reason: firstLine(error) });
     }
   }
-  throw new ExecutionProviderUnavailableError(failures);
+  if (candidates.length === 0) throw new ExecutionProviderUnavailableError(failures);
+  return { candidates, failures };
+}
+
+export interface ProviderFailure {
+  readonly provider: ExecutionProviderName;
+  readonly reason: string;
+}
+
+/** Logs the provider an engine runs on, what was asked for, why this one, and why not the others. */
+export function logProviderChoice(
+  logger: Logger | undefined,
+  chosen: ExecutionProviderName,
+  requested: ExecutionProviderChoice,
+  why: string,
+  failures: readonly ProviderFailure[],
+): void {
+  logger?.info(
+    { executionProvider: chosen, requested, why, deviceOutputs: providerRecord(chosen).deviceOutputs, unavailable: failures },
+    "onnxruntime execution provider selected",
+  );
 }
 
 function firstLine(error: unknown): string {

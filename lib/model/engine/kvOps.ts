@@ -1,0 +1,132 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import * as ort from "onnxruntime-node";
+import type { WeightSource } from "@/lib/model/checkpoint/weightSource";
+import { GraphBuilder, type FloatType } from "@/lib/model/onnx/graphBuilder";
+import { writeModel } from "@/lib/model/onnx/writeModel";
+import type { SessionFactory } from "./executionProvider";
+import { kvCacheFromOutputs, type KvCache } from "./kvCache";
+
+/**
+ * Cutting, joining and downloading KV caches with small ONNX graphs on the engine's own provider, so KV that lives in
+ * device memory (kvCache.ts) is reshaped there and never crosses host memory; only `download` brings it to the host.
+ *
+ * One graph per number of parts n: for every layer's key and value, Slice each part [1, kvHeads, T_j, headDim] to its
+ * range along the sequence axis and Concat the slices (n = 1: the slice alone). Sessions are opened on first use and
+ * kept until `release`. Each result is a new cache the caller owns (kvCache.ts ownership rule); the inputs stay the
+ * caller's.
+ */
+export interface KvRange {
+  readonly kv: KvCache;
+  /** Positions [start, end) of `kv`. */
+  readonly start: number;
+  readonly end: number;
+}
+
+type Placement = "device" | "host";
+
+/** The graphs hold no weights; asked for one, this is a bug. */
+const NO_WEIGHTS: WeightSource = {
+  has: () => false,
+  shape: (name) => {
+    throw new Error(`kvOps graphs have no weights (asked for ${name})`);
+  },
+  read: async (name) => {
+    throw new Error(`kvOps graphs have no weights (asked for ${name})`);
+  },
+};
+
+export class KvOps {
+  private readonly sessions = new Map<string, Promise<ort.InferenceSession>>();
+
+  constructor(
+    private readonly factory: SessionFactory,
+    private readonly numLayers: number,
+    private readonly floatType: FloatType,
+  ) {}
+
+  /** The positions of `ranges`, in order, as one new cache (in device memory where the provider keeps outputs there). */
+  gather(ranges: readonly KvRange[]): Promise<KvCache> {
+    return this.run(ranges, "device");
+  }
+
+  /** A host-memory copy of `kv` (device KV read back through a graph whose outputs stay on the host). */
+  download(kv: KvCache): Promise<KvCache> {
+    return this.run([{ kv, start: 0, end: kv.length }], "host");
+  }
+
+  async release(): Promise<void> {
+    const opened = [...this.sessions.values()];
+    this.sessions.clear();
+    await Promise.all(opened.map(async (session) => (await session).release()));
+  }
+
+  private async run(ranges: readonly KvRange[], placement: Placement): Promise<KvCache> {
+    if (ranges.length === 0) throw new RangeError("kvOps: no ranges");
+    const feeds: Record<string, ort.Tensor> = {};
+    let length = 0;
+    ranges.forEach(({ kv, start, end }, j) => {
+      if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end <= start || end > kv.length) {
+        throw new RangeError(`kvOps: [${start}, ${end}) is empty or outside the ${kv.length} positions`);
+      }
+      if (kv.layers.length !== this.numLayers) throw new RangeError(`kvOps: KV of ${kv.layers.length} layers, expected ${this.numLayers}`);
+      kv.layers.forEach((layer, i) => {
+        feeds[`part${j}.${i}.key`] = layer.key;
+        feeds[`part${j}.${i}.value`] = layer.value;
+      });
+      feeds[`start${j}`] = new ort.Tensor("int64", BigInt64Array.of(BigInt(start)), [1]);
+      feeds[`end${j}`] = new ort.Tensor("int64", BigInt64Array.of(BigInt(end)), [1]);
+      length += end - start;
+    });
+    const session = await this.session(ranges.length, placement);
+    const outputs = await session.run(feeds);
+    return kvCacheFromOutputs(outputs, this.numLayers, length, "out");
+  }
+
+  private session(parts: number, placement: Placement): Promise<ort.InferenceSession> {
+    const id = `${parts}/${placement}`;
+    let session = this.sessions.get(id);
+    if (session === undefined) {
+      session = this.open(parts, placement);
+      // A failed open is not cached: the next call tries again.
+      session.catch(() => this.sessions.delete(id));
+      this.sessions.set(id, session);
+    }
+    return session;
+  }
+
+  private async open(parts: number, placement: Placement): Promise<ort.InferenceSession> {
+    const g = gatherGraph(parts, this.numLayers, this.floatType);
+    const dir = await mkdtemp(path.join(tmpdir(), "vlcache-kvops-"));
+    try {
+      const file = path.join(dir, "gather.onnx");
+      await writeModel(g, file, NO_WEIGHTS);
+      const outputsOnDevice = placement === "device" ? g.parts().outputs.map((o) => o.name) : [];
+      return await this.factory.open(file, { outputsOnDevice });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+}
+
+/** Inputs part{j}.{i}.key|value [1, H, T_j, D], start{j}, end{j} [1]; outputs out.{i}.key|value [1, H, Σ (end − start), D]. */
+export function gatherGraph(parts: number, numLayers: number, floatType: FloatType): GraphBuilder {
+  const g = new GraphBuilder({ name: `kv_gather_${parts}`, floatType });
+  const bounds = Array.from({ length: parts }, (_, j) => ({
+    start: g.input(`start${j}`, "int64", [1]),
+    end: g.input(`end${j}`, "int64", [1]),
+  }));
+  const axis = g.constInt64([2]);
+  for (let i = 0; i < numLayers; i++) {
+    for (const kind of ["key", "value"]) {
+      const slices = bounds.map(({ start, end }, j) => {
+        const part = g.input(`part${j}.${i}.${kind}`, floatType, [1, "kv_heads", `length${j}`, "head_dim"]);
+        return g.op1("Slice", [part, start, end, axis]);
+      });
+      const joined = parts === 1 ? slices[0] : g.op1("Concat", slices, { axis: 2 });
+      g.output(joined, `out.${i}.${kind}`, floatType, [1, "kv_heads", "length", "head_dim"]);
+    }
+  }
+  return g;
+}
