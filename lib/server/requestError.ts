@@ -4,7 +4,8 @@ import { errorResponse, httpError } from "@/lib/server/httpErrors";
 
 /**
  * A request the API refuses, thrown by the orchestration in lib/server and turned into the `{error: {code, message}}`
- * answer at the route's edge. `retryAfterSeconds` becomes a `Retry-After` header (429 and 503 carry one).
+ * answer at the route's edge. `retryAfterSeconds` becomes a `Retry-After` header (429 and 503 carry one); a 401 carries
+ * the Bearer challenge.
  */
 export class RequestError extends Error {
   constructor(
@@ -46,12 +47,16 @@ export function asRequestError(error: unknown): RequestError | null {
   }
 }
 
-export function retryAfterHeaders(error: RequestError): Record<string, string> {
-  return error.retryAfterSeconds === undefined ? {} : { "retry-after": String(error.retryAfterSeconds) };
+/** The headers a refusal carries: Retry-After when it has a retry hint, the Bearer challenge on a 401 (RFC 6750). */
+export function refusalHeaders(error: RequestError): Record<string, string> {
+  return {
+    ...(error.retryAfterSeconds !== undefined && { "retry-after": String(error.retryAfterSeconds) }),
+    ...(error.status === 401 && { "www-authenticate": 'Bearer realm="vlcache"' }),
+  };
 }
 
 export function requestErrorResponse(error: RequestError): Response {
-  return errorResponse(error.status, error.code, error.message, retryAfterHeaders(error));
+  return errorResponse(error.status, error.code, error.message, refusalHeaders(error));
 }
 
 /** The answer to a failed request: its refusal, or 500 for anything unexpected (logged with its stack). */
