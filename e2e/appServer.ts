@@ -16,6 +16,8 @@ const SERVER_ARGS = ["--import", "tsx", path.join(process.cwd(), "server.ts")];
 
 export interface RunningApp {
   readonly baseUrl: string;
+  /** The app's process (for its memory, see scripts/bench-http.ts). */
+  readonly pid: number;
   stop(): Promise<void>;
 }
 
@@ -108,6 +110,7 @@ export async function startApp(env: Record<string, string>, logFile: string): Pr
 
   return {
     baseUrl,
+    pid: child.pid!,
     async stop() {
       child.kill("SIGTERM");
       const timeout = new Promise<"timeout">((r) => setTimeout(() => r("timeout"), 10_000).unref());

@@ -13,7 +13,10 @@ export type InferenceErrorCode =
   | "invalid_image"
   | "unsupported_media_type"
   | "prompt_too_long"
+  | "too_many_images"
+  | "too_many_pixels"
   | "store_unavailable"
+  | "decode_busy"
   | "queue_full";
 
 const STATUS: Record<InferenceErrorCode, number> = {
@@ -23,7 +26,10 @@ const STATUS: Record<InferenceErrorCode, number> = {
   invalid_image: 422,
   unsupported_media_type: 415,
   prompt_too_long: 400,
+  too_many_images: 400,
+  too_many_pixels: 413,
   store_unavailable: 503,
+  decode_busy: 503,
   queue_full: 503,
 };
 

@@ -1,5 +1,6 @@
 import type { BlobStore } from "@/lib/cache/store/blobStore";
 import type { ImageId, TenantId } from "@/lib/ids";
+import type { PixelBudget } from "@/lib/images/pixelBudget";
 import type { RgbImage } from "@/lib/images/preprocess/resizeImage";
 import { loadCanonicalImage, loadImageRecord } from "@/lib/server/images";
 import { InferenceError } from "./errors";
@@ -17,7 +18,8 @@ export interface ImageSource {
   pixels(imageId: ImageId, tenant: TenantId): Promise<RgbImage | null>;
 }
 
-export function storedImages(store: BlobStore): ImageSource {
+/** `decodeBudget`: the process's decode budget, held while a stored image is decoded (none: not metered). */
+export function storedImages(store: BlobStore, decodeBudget?: PixelBudget): ImageSource {
   const unlessOutage = <T>(value: T | null): T | null => {
     if (value === null && !store.isHealthy()) {
       throw new InferenceError("store_unavailable", "the image store is unreachable right now; retry shortly");
@@ -30,7 +32,7 @@ export function storedImages(store: BlobStore): ImageSource {
       return record && { width: record.width, height: record.height };
     },
     async pixels(imageId, tenant) {
-      return unlessOutage(await loadCanonicalImage(imageId, { store }, tenant));
+      return unlessOutage(await loadCanonicalImage(imageId, { store, decodeBudget }, tenant));
     },
   };
 }

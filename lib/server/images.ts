@@ -4,23 +4,31 @@ import { imageKey, imageMetaKey } from "@/lib/cache/keys";
 import type { PrecomputeState } from "@/lib/cache/l1Features";
 import type { BlobStore } from "@/lib/cache/store/blobStore";
 import { DEFAULT_TENANT, parseImageId, type ImageId, type TenantId } from "@/lib/ids";
-import { canonicalize, decodeCanonicalPng, encodeCanonicalPng, type CanonicalImage } from "@/lib/images/canonicalize";
+import { canonicalize, decodeStoredImage, encodeCanonicalPng, type CanonicalImage } from "@/lib/images/canonicalize";
 import type { IngestError } from "@/lib/images/ingestErrors";
+import { DecodeBusyError, type PixelBudget } from "@/lib/images/pixelBudget";
 import type { Logger } from "@/lib/log";
 import { counter } from "@/lib/metrics/registry";
-import { httpError, ingestErrorResponse } from "@/lib/server/httpErrors";
+import { errorResponse, httpError, ingestErrorResponse } from "@/lib/server/httpErrors";
 import { readImageUpload } from "@/lib/server/readImageUpload";
 
 /**
  * Image uploads and look-ups behind /api/images.
  *
- * Storage: per image two entries with the same TTL, the canonical PNG under `imageKey` and a small JSON record under
- * `imageMetaKey`. An image is "known" when its PNG key exists; claiming that key with SET NX decides between 201 (this
- * upload stored it) and 200 (`deduplicated`, someone stored the same pixels before), also under concurrent uploads.
- * Uploading a known image again refreshes both TTLs. Bad input is refused before the first write.
+ * Storage: per image two entries with the same TTL, the uploaded file as sent under `imageKey` and a small JSON record
+ * under `imageMetaKey`. The file, not the canonical pixels: a photo's lossless canonical PNG is five to ten times its
+ * JPEG, and decoding the file again yields the same canonical pixels (checked against the id on every read, see
+ * decodeStoredImage), so the id stays the SHA-256 of the canonical pixels and an upload costs its own size in the
+ * store. `?raw=1` encodes the canonical PNG on demand. An image is "known" when its file key exists; claiming that key
+ * with SET NX decides between 201 (this upload stored it) and 200 (`deduplicated`, someone stored the same pixels
+ * before), also under concurrent uploads. Uploading a known image again refreshes both TTLs (and keeps the latest file
+ * of those pixels). Bad input is refused before the first write.
+ *
+ * Every decode (upload, read-back, raw) holds its share of the process's decode budget (`decodeBudget`); one that waited
+ * too long for it answers 503 `decode_busy`.
  */
 
-/** What is stored next to the PNG; GET /api/images/:id answers it plus the status. `bytes`: the canonical PNG's size. */
+/** What is stored next to the file; GET /api/images/:id answers it plus the status. `bytes`: the stored file's size. */
 export type ImageRecord = Omit<ImageInfoResponse, "status">;
 
 export interface UploadAnswer extends ImageUploadResponse {
@@ -32,6 +40,8 @@ export interface ImageDeps {
   store: BlobStore;
   config: Pick<AppConfig, "imageTtlSeconds" | "maxUploadBytes" | "maxImagePixels">;
   logger: Logger;
+  /** The process's decode budget; decodes are not metered without one (tests). */
+  decodeBudget?: PixelBudget;
   /** The upload precompute, when a model is served (see ImagePrecompute). */
   precompute?: ImagePrecompute | null;
 }
@@ -56,16 +66,15 @@ export type StoreImageResult = { ok: true; answer: UploadAnswer } | { ok: false;
 
 /** Canonicalises an uploaded file and stores it (see the module comment for the storage layout). */
 export async function storeImage(file: Buffer, deps: ImageDeps, tenant: TenantId = DEFAULT_TENANT): Promise<StoreImageResult> {
-  const canonical = await canonicalize(file, { maxPixels: deps.config.maxImagePixels });
+  const canonical = await canonicalize(file, { maxPixels: deps.config.maxImagePixels, budget: deps.decodeBudget });
   if (!canonical.ok) return canonical;
   const image = canonical.image;
-  const png = await encodeCanonicalPng(image);
-  const record: ImageRecord = { imageId: image.id, width: image.width, height: image.height, bytes: png.length };
+  const record: ImageRecord = { imageId: image.id, width: image.width, height: image.height, bytes: file.length };
 
   const { store, config } = deps;
   const ttl = config.imageTtlSeconds;
-  const created = await store.setIfAbsent(imageKey(tenant, image.id), png, ttl);
-  if (!created) await store.set(imageKey(tenant, image.id), png, ttl);
+  const created = await store.setIfAbsent(imageKey(tenant, image.id), file, ttl);
+  if (!created) await store.set(imageKey(tenant, image.id), file, ttl);
   await store.set(imageMetaKey(tenant, image.id), Buffer.from(JSON.stringify(record)), ttl);
 
   // The store fails soft; an outage during the writes shows here, and then nothing may be claimed as known.
@@ -79,14 +88,21 @@ export async function storeImage(file: Buffer, deps: ImageDeps, tenant: TenantId
   return { ok: true, answer };
 }
 
-/** The canonical pixels of a stored image (for model preprocessing), or null when unknown or expired. */
+/**
+ * The canonical pixels of a stored image (for model preprocessing and `?raw=1`), or null when unknown or expired.
+ * A stored file that no longer decodes to its id is logged by the caller's 500: it must never stand in for the image.
+ */
 export async function loadCanonicalImage(
   imageId: ImageId,
-  deps: Pick<ImageDeps, "store">,
+  deps: Pick<ImageDeps, "store" | "decodeBudget">,
   tenant: TenantId = DEFAULT_TENANT,
 ): Promise<Pick<CanonicalImage, "data" | "width" | "height"> | null> {
-  const png = await deps.store.get(imageKey(tenant, imageId));
-  return png ? decodeCanonicalPng(png) : null;
+  const stored = await deps.store.get(imageKey(tenant, imageId));
+  if (!stored) return null;
+  // The file was size-checked on upload; the limit here only has to let it through again.
+  const image = await decodeStoredImage(stored, imageId, { maxPixels: Number.MAX_SAFE_INTEGER, budget: deps.decodeBudget });
+  if (!image) throw new Error(`stored image ${imageId} no longer decodes to its id`);
+  return image;
 }
 
 /** The stored record (size, PNG bytes) of an image, or null when unknown or expired. */
@@ -117,9 +133,14 @@ export async function handleImageUpload(request: Request, deps: ImageDeps, tenan
     log.info({ ...answer, fileName: upload.fileName }, answer.deduplicated ? "image already known" : "image stored");
     return Response.json(answer, { status: answer.deduplicated ? 200 : 201 });
   } catch (error) {
+    if (error instanceof DecodeBusyError) return decodeBusy(error);
     log.error({ err: error }, "upload failed");
     return httpError.internal();
   }
+}
+
+function decodeBusy(error: DecodeBusyError): Response {
+  return errorResponse(503, "decode_busy", error.message, { "retry-after": String(error.retryAfterSeconds) });
 }
 
 /** GET /api/images/:id (metadata and status), or with ?raw=1 the canonical PNG. */
@@ -134,8 +155,15 @@ export async function handleImageGet(
   const missing = () => (deps.store.isHealthy() ? httpError.imageNotFound(imageId) : httpError.storeUnavailable());
 
   if (raw) {
-    const png = await deps.store.get(imageKey(tenant, imageId));
-    if (!png) return missing();
+    let image: Awaited<ReturnType<typeof loadCanonicalImage>>;
+    try {
+      image = await loadCanonicalImage(imageId, deps, tenant);
+    } catch (error) {
+      if (error instanceof DecodeBusyError) return decodeBusy(error);
+      throw error;
+    }
+    if (!image) return missing();
+    const png = await encodeCanonicalPng(image);
     return new Response(new Uint8Array(png), {
       headers: {
         "content-type": "image/png",

@@ -10,6 +10,7 @@ import type { ImageStatus } from "@/lib/api/types";
 import type { PrecomputeState } from "@/lib/cache/l1Features";
 import type { ImageId, TenantId } from "@/lib/ids";
 import type { CanonicalImage } from "@/lib/images/canonicalize";
+import type { PixelBudget } from "@/lib/images/pixelBudget";
 import type { ModelCaches } from "@/lib/inference/modelCaches";
 import { storedImages } from "@/lib/inference/imageSource";
 import { loadInferenceModel, type InferenceModel } from "@/lib/inference/inferenceModel";
@@ -61,8 +62,10 @@ export type ModelStatus =
 export type CacheFactory = (model: InferenceModel, store: BlobStore, logger: Logger) => ModelCaches;
 
 export interface ModelHostDeps {
-  readonly config: Pick<AppConfig, "modelDir" | "cacheDir" | "executionProvider" | "maxImagePixels" | "maxQueuedRequests">;
+  readonly config: Pick<AppConfig, "modelDir" | "cacheDir" | "executionProvider" | "maxImagePixels" | "maxQueuedRequests" | "requestImages">;
   readonly store: BlobStore;
+  /** The process's decode budget, shared with uploads (runtime.ts). */
+  readonly decodeBudget: PixelBudget;
   readonly logger: Logger;
   readonly createCaches: CacheFactory;
 }
@@ -139,8 +142,10 @@ export class ModelHost implements ImagePrecompute {
       const caches = this.deps.createCaches(model, this.deps.store, logger);
       const pipeline = new InferencePipeline({
         model,
-        images: storedImages(this.deps.store),
+        images: storedImages(this.deps.store, this.deps.decodeBudget),
         maxImagePixels: config.maxImagePixels,
+        imageLimits: config.requestImages,
+        decodeBudget: this.deps.decodeBudget,
         seams: caches.seams,
         scheduler: new GenerationScheduler({ maxQueued: config.maxQueuedRequests }),
         logger,

@@ -2,6 +2,7 @@ import { loadConfig, type AppConfig } from "@/lib/config";
 import type { BlobStore } from "@/lib/cache/store/blobStore";
 import { openStore, type StoreMode } from "@/lib/cache/store/openStore";
 import { createModelCaches } from "@/lib/inference/modelCaches";
+import { PixelBudget } from "@/lib/images/pixelBudget";
 import { createLogger, type Logger } from "@/lib/log";
 import type { ImagePrecompute } from "@/lib/server/images";
 import { ModelHost } from "@/lib/server/modelRuntime";
@@ -38,6 +39,8 @@ export interface Runtime {
   /** Serialises the turns of one session, across every replica sharing the store (see chat.ts). */
   readonly sessionLocks: SessionLocks;
   readonly rateLimiter: RateLimiter;
+  /** Pixels being decoded at once, by uploads and requests together (MAX_DECODING_PIXELS). */
+  readonly decodeBudget: PixelBudget;
 }
 
 interface RuntimeSlot {
@@ -52,7 +55,8 @@ async function start(): Promise<{ runtime: Runtime; close: () => Promise<void> }
   const logger = createLogger(config.logLevel);
   const opened = await openStore(config, logger);
   const store = opened.store;
-  const model = ModelHost.start({ config, store, logger, createCaches: (served, shared, log) => createModelCaches(served, shared, config.caches, log) });
+  const decodeBudget = new PixelBudget(config.requestImages.decodingPixels);
+  const model = ModelHost.start({ config, store, logger, decodeBudget, createCaches: (served, shared, log) => createModelCaches(served, shared, config.caches, log) });
   const runtime: Runtime = {
     config,
     logger,
@@ -64,6 +68,7 @@ async function start(): Promise<{ runtime: Runtime; close: () => Promise<void> }
     sessions: new SessionStore(store, config.sessionTtlSeconds),
     sessionLocks: new SessionLocks(store, { logger }),
     rateLimiter: new RateLimiter(config.rateLimit),
+    decodeBudget,
   };
   const close = async () => {
     await runtime.model.release();

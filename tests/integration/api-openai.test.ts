@@ -155,3 +155,32 @@ describe("control tokens in user text, through both APIs", () => {
     expect(asSystem.usage!.prompt_tokens).toBe(systemTurn.plain.length);
   });
 });
+
+describe("cost bounds, the same on both APIs", () => {
+  it("refuses a 17th image with 400 too_many_images, through /api/chat and /v1", async () => {
+    const { imageId } = await uploadImage(app.baseUrl, await img.png(img.patternRgb(48, 48)));
+    const chat = await postChat(app.baseUrl, { message: { text: "Many?", imageIds: Array(17).fill(imageId) } });
+    expect(chat).toMatchObject({ status: 400, error: { code: "too_many_images", message: expect.stringContaining("limit of 16") } });
+    const sixteen = answerOf(await postChat(app.baseUrl, { message: { text: "Many?", imageIds: Array(16).fill(imageId) }, params: { maxNewTokens: 1 } }));
+    expect(sixteen.done.usage.completionTokens).toBe(1);
+
+    const parts = Array.from({ length: 17 }, () => ({ type: "image_url" as const, image_url: { url: dataUrl } }));
+    const completion = client.chat.completions.create({ model, max_tokens: 1, messages: [{ role: "user", content: parts }] });
+    await expect(completion).rejects.toMatchObject({ status: 400, code: "too_many_images" });
+  });
+
+  it("refuses images whose headers already overflow the context, before decoding them (413 / 400, never 422)", async () => {
+    // 6000 × 6000 declared, pixel data cut off: decoding would fail, so a 400 prompt_too_long proves nothing was decoded.
+    const bomb = `data:image/png;base64,${img.truncated(img.pngBomb(6000, 6000)).toString("base64")}`;
+    const parts = Array.from({ length: 16 }, () => ({ type: "image_url" as const, image_url: { url: bomb } }));
+    const completion = client.chat.completions.create({ model, max_tokens: 1, messages: [{ role: "user", content: parts }] });
+    await expect(completion).rejects.toMatchObject({ status: 413, code: "too_many_pixels" });
+    // 32,500 digits are 32,500 tokens; with two images (256 tokens each at most) the prompt passes the context of
+    // 32,768: refused from the headers. Without the text, the same images fit, are decoded, and fail as they must.
+    const digits = { type: "text" as const, text: "7".repeat(32_500) };
+    const long = client.chat.completions.create({ model, max_tokens: 1, messages: [{ role: "user", content: [digits, ...parts.slice(0, 2)] }] });
+    await expect(long).rejects.toMatchObject({ status: 400, code: "prompt_too_long" });
+    const decoded = client.chat.completions.create({ model, max_tokens: 1, messages: [{ role: "user", content: parts.slice(0, 2) }] });
+    await expect(decoded).rejects.toMatchObject({ status: 422, code: "invalid_image" });
+  });
+});
