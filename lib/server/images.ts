@@ -21,8 +21,8 @@ import { readImageUpload } from "@/lib/server/readImageUpload";
  * decodeStoredImage), so the id stays the SHA-256 of the canonical pixels and an upload costs its own size in the
  * store. `?raw=1` encodes the canonical PNG on demand. An image is "known" when its file key exists; claiming that key
  * with SET NX decides between 201 (this upload stored it) and 200 (`deduplicated`, someone stored the same pixels
- * before), also under concurrent uploads. Uploading a known image again refreshes both TTLs (and keeps the latest file
- * of those pixels). Bad input is refused before the first write.
+ * before), also under concurrent uploads. Uploading a known image again refreshes both TTLs and keeps the first file.
+ * Bad input is refused before the first write.
  *
  * Every decode (upload, read-back, raw) holds its share of the process's decode budget (`decodeBudget`); one that waited
  * too long for it answers 503 `decode_busy`.
@@ -69,12 +69,13 @@ export async function storeImage(file: Buffer, deps: ImageDeps, tenant: TenantId
   const canonical = await canonicalize(file, { maxPixels: deps.config.maxImagePixels, budget: deps.decodeBudget });
   if (!canonical.ok) return canonical;
   const image = canonical.image;
-  const record: ImageRecord = { imageId: image.id, width: image.width, height: image.height, bytes: file.length };
-
   const { store, config } = deps;
   const ttl = config.imageTtlSeconds;
   const created = await store.setIfAbsent(imageKey(tenant, image.id), file, ttl);
-  if (!created) await store.set(imageKey(tenant, image.id), file, ttl);
+  // Known pixels keep the file first stored for them (so `bytes` of an id does not change); only the TTL starts again.
+  const kept = created ? file : ((await store.get(imageKey(tenant, image.id))) ?? file);
+  if (!created) await store.set(imageKey(tenant, image.id), kept, ttl);
+  const record: ImageRecord = { imageId: image.id, width: image.width, height: image.height, bytes: kept.length };
   await store.set(imageMetaKey(tenant, image.id), Buffer.from(JSON.stringify(record)), ttl);
 
   // The store fails soft; an outage during the writes shows here, and then nothing may be claimed as known.
