@@ -18,6 +18,14 @@ export class DecodeBusyError extends Error {
   }
 }
 
+/**
+ * Whether `error` is a DecodeBusyError. By name, not instanceof: Next.js gives each bundle its own copy of this module,
+ * and the budget (created with the runtime) may throw another copy's class than the one a route imports.
+ */
+export function isDecodeBusy(error: unknown): error is DecodeBusyError {
+  return error instanceof Error && error.name === "DecodeBusyError";
+}
+
 interface Waiter {
   readonly pixels: number;
   readonly grant: () => void;

@@ -1,7 +1,7 @@
 import type { ImageId, TenantId } from "@/lib/ids";
 import { canonicalize, readImageHeader } from "@/lib/images/canonicalize";
 import type { IngestError } from "@/lib/images/ingestErrors";
-import { DecodeBusyError, type PixelBudget } from "@/lib/images/pixelBudget";
+import { isDecodeBusy, type PixelBudget } from "@/lib/images/pixelBudget";
 import type { RgbImage } from "@/lib/images/preprocess/resizeImage";
 import { InferenceError } from "./errors";
 import type { ImageSource } from "./imageSource";
@@ -115,7 +115,7 @@ async function decodeSent(bytes: Buffer, deps: ResolveImageDeps): Promise<{ id: 
     const { id, width, height, data } = result.image;
     return { id, pixels: { data, width, height } };
   } catch (error) {
-    if (error instanceof DecodeBusyError) throw new InferenceError("decode_busy", error.message);
+    if (isDecodeBusy(error)) throw new InferenceError("decode_busy", error.message);
     throw error;
   }
 }

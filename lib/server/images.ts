@@ -6,7 +6,7 @@ import type { BlobStore } from "@/lib/cache/store/blobStore";
 import { DEFAULT_TENANT, parseImageId, type ImageId, type TenantId } from "@/lib/ids";
 import { canonicalize, decodeStoredImage, encodeCanonicalPng, type CanonicalImage } from "@/lib/images/canonicalize";
 import type { IngestError } from "@/lib/images/ingestErrors";
-import { DecodeBusyError, type PixelBudget } from "@/lib/images/pixelBudget";
+import { isDecodeBusy, type DecodeBusyError, type PixelBudget } from "@/lib/images/pixelBudget";
 import type { Logger } from "@/lib/log";
 import { counter } from "@/lib/metrics/registry";
 import { errorResponse, httpError, ingestErrorResponse } from "@/lib/server/httpErrors";
@@ -134,7 +134,7 @@ export async function handleImageUpload(request: Request, deps: ImageDeps, tenan
     log.info({ ...answer, fileName: upload.fileName }, answer.deduplicated ? "image already known" : "image stored");
     return Response.json(answer, { status: answer.deduplicated ? 200 : 201 });
   } catch (error) {
-    if (error instanceof DecodeBusyError) return decodeBusy(error);
+    if (isDecodeBusy(error)) return decodeBusy(error);
     log.error({ err: error }, "upload failed");
     return httpError.internal();
   }
@@ -160,7 +160,7 @@ export async function handleImageGet(
     try {
       image = await loadCanonicalImage(imageId, deps, tenant);
     } catch (error) {
-      if (error instanceof DecodeBusyError) return decodeBusy(error);
+      if (isDecodeBusy(error)) return decodeBusy(error);
       throw error;
     }
     if (!image) return missing();
