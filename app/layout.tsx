@@ -1,6 +1,10 @@
 import type { Metadata } from "next";
 import "./globals.css";
 
+// Every page is rendered per request: its scripts carry that request's CSP nonce (lib/server/securityHeaders.ts), which
+// a page rendered once at build time could not.
+export const dynamic = "force-dynamic";
+
 export const metadata: Metadata = {
   title: "vlcache",
   description: "Chat about images with Qwen3-VL; repeated work is cached at every level.",

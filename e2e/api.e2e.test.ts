@@ -1,6 +1,7 @@
 import { request as httpRequest } from "node:http";
 import { describe, expect, inject, it } from "vitest";
 import type { ImageInfoResponse } from "@/lib/api/types";
+import { decodeStoredImage } from "@/lib/images/canonicalize";
 import * as img from "@/tests/support/testImages";
 
 /** The HTTP API through the real Next.js server (route handlers, body streaming, headers). */
@@ -21,9 +22,12 @@ describe("HTTP API on the running app", () => {
 
   it("stores, dedupes and serves an image", async () => {
     const picture = img.patternRgb(33, 44);
-    const first = await fetch(`${baseUrl}/api/images`, { method: "POST", body: uploadForm(await img.png(picture)) });
+    const file = await img.png(picture);
+    const first = await fetch(`${baseUrl}/api/images`, { method: "POST", body: uploadForm(file) });
     expect(first.status).toBe(201);
     const created = await first.json();
+    // The store keeps the file as sent.
+    expect(created.bytes).toBe(file.length);
     const second = await fetch(`${baseUrl}/api/images`, { method: "POST", body: uploadForm(await img.tiff(picture)) });
     expect(second.status).toBe(200);
     expect(await second.json()).toMatchObject({ imageId: created.imageId, deduplicated: true });
@@ -37,7 +41,8 @@ describe("HTTP API on the running app", () => {
     expect(meta.encodingMs).toBeGreaterThanOrEqual(0);
     const raw = await fetch(`${baseUrl}/api/images/${created.imageId}?raw=1`);
     expect(raw.headers.get("content-type")).toBe("image/png");
-    expect((await raw.arrayBuffer()).byteLength).toBe(created.bytes);
+    const canonical = await decodeStoredImage(Buffer.from(await raw.arrayBuffer()), created.imageId, { maxPixels: 33 * 44 });
+    expect(canonical?.data.equals(picture.data)).toBe(true);
     expect((await fetch(`${baseUrl}/api/images/${"a".repeat(64)}`)).status).toBe(404);
     expect((await fetch(`${baseUrl}/api/images/NOT-AN-ID`)).status).toBe(400);
   });

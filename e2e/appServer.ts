@@ -5,28 +5,32 @@ import path from "node:path";
 import { freeLoopbackPort } from "@/lib/cache/store/embeddedRedisServer";
 
 /**
- * Builds the app and runs `next start` as a child process, for the e2e tests.
+ * Builds the app and runs it as a child process, the way `npm start` does (the app's HTTP server, server.ts, around
+ * Next.js), for the e2e and HTTP API tests.
  *
- * Next.js is started through its own bin script with this Node (not via npx: npx does not pass SIGTERM on, which
- * would orphan the server). Output goes to a log file so the test report stays readable.
+ * Both run with this Node directly (not via npx or npm: they do not pass SIGTERM on, which would orphan the server).
+ * Output goes to a log file so the test report stays readable.
  */
 const NEXT_BIN = path.join(process.cwd(), "node_modules", "next", "dist", "bin", "next");
+const SERVER_ARGS = ["--import", "tsx", path.join(process.cwd(), "server.ts")];
 
 export interface RunningApp {
   readonly baseUrl: string;
+  /** The app's process (for its memory, see scripts/bench-http.ts). */
+  readonly pid: number;
   stop(): Promise<void>;
 }
 
 function runToLog(args: string[], env: NodeJS.ProcessEnv, logFile: string): ChildProcess {
   const log = createWriteStream(logFile);
-  const child = spawn(process.execPath, [NEXT_BIN, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, args, { env, stdio: ["ignore", "pipe", "pipe"] });
   child.stdout!.pipe(log);
   child.stderr!.pipe(log);
   return child;
 }
 
 export async function buildApp(logFile: string): Promise<void> {
-  const child = runToLog(["build"], { ...process.env, NEXT_TELEMETRY_DISABLED: "1" }, logFile);
+  const child = runToLog([NEXT_BIN, "build"], { ...process.env, NEXT_TELEMETRY_DISABLED: "1" }, logFile);
   const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
   if (code !== 0) throw new Error(`next build failed with code ${code}; see ${logFile}`);
 }
@@ -89,17 +93,13 @@ function isAlive(pid: number): boolean {
 export async function startApp(env: Record<string, string>, logFile: string): Promise<RunningApp> {
   const port = await freeLoopbackPort();
   const baseUrl = `http://127.0.0.1:${port}`;
-  const child = runToLog(
-    ["start", "-H", "127.0.0.1", "-p", String(port)],
-    { ...process.env, ...env, NEXT_TELEMETRY_DISABLED: "1" },
-    logFile,
-  );
+  const child = runToLog(SERVER_ARGS, { ...process.env, ...env, HOST: "127.0.0.1", PORT: String(port), NEXT_TELEMETRY_DISABLED: "1" }, logFile);
   const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
 
   const deadline = Date.now() + 60_000;
   for (;;) {
     const early = await Promise.race([exited, new Promise<"running">((r) => setTimeout(() => r("running"), 250))]);
-    if (early !== "running") throw new Error(`next start exited with code ${early}; see ${logFile}`);
+    if (early !== "running") throw new Error(`the app exited with code ${early}; see ${logFile}`);
     const health = await fetch(`${baseUrl}/api/health`).catch(() => null);
     if (health?.ok) break;
     if (Date.now() > deadline) {
@@ -110,6 +110,7 @@ export async function startApp(env: Record<string, string>, logFile: string): Pr
 
   return {
     baseUrl,
+    pid: child.pid!,
     async stop() {
       child.kill("SIGTERM");
       const timeout = new Promise<"timeout">((r) => setTimeout(() => r("timeout"), 10_000).unref());

@@ -26,6 +26,10 @@ describe("loadConfig", () => {
       maxPromptChars: 32_768,
       rateLimit: { perMinute: 120, burst: 30 },
       apiKeys: new Map(),
+      adminApiKey: undefined,
+      metricsApiKey: undefined,
+      trustedProxies: [],
+      requestImages: { maxImages: 16, maxPixels: 100_000_000, decodingPixels: 120_000_000 },
       caches: {
         l1: { storage: "fp32", ttlSeconds: 86_400, memoryBytes: 256 * 1024 * 1024 },
         l2: { budgetBytes: 1024 * 1024 * 1024, gpuBudgetBytes: 4 * 1024 * 1024 * 1024, idleTtlSeconds: 3600 },
@@ -65,6 +69,30 @@ describe("loadConfig", () => {
       ["sk-team-a", "team-a"],
       ["sk=x", "public"],
     ]);
+  });
+
+  it("reads the admin and metrics keys, trusted proxies and request image bounds", () => {
+    const config = loadConfig({
+      ADMIN_API_KEY: "adm-1",
+      METRICS_API_KEY: "met-1",
+      TRUSTED_PROXIES: "127.0.0.1, 10.0.0.0/8,::1,fd00::/8",
+      MAX_IMAGES_PER_REQUEST: "4",
+      MAX_REQUEST_PIXELS: "5000000",
+      MAX_DECODING_PIXELS: "50000000",
+    });
+    expect(config).toMatchObject({
+      adminApiKey: "adm-1",
+      metricsApiKey: "met-1",
+      trustedProxies: ["127.0.0.1", "10.0.0.0/8", "::1", "fd00::/8"],
+      requestImages: { maxImages: 4, maxPixels: 5_000_000, decodingPixels: 50_000_000 },
+    });
+    for (const entry of ["localhost", "10.0.0.0/33", "::1/129", "10.0.0.1/8/1", "10.0.0.1/x"]) {
+      expect(() => loadConfig({ TRUSTED_PROXIES: entry })).toThrow(`TRUSTED_PROXIES: "${entry}" is not an IP address or CIDR block`);
+    }
+    expect(() => loadConfig({ ADMIN_API_KEY: "two words" })).toThrow(/ADMIN_API_KEY/);
+    expect(() => loadConfig({ MAX_IMAGE_PIXELS: "60000000", MAX_DECODING_PIXELS: "50000000" })).toThrow(
+      "MAX_DECODING_PIXELS: 50000000 is less than MAX_IMAGE_PIXELS (60000000): an image of the largest accepted size could never be decoded",
+    );
   });
 
   it("refuses API_KEYS entries without a valid tenant, without echoing the key", () => {

@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import path from "node:path";
 import { z } from "zod";
 import { DEFAULT_STORE_TIMEOUT_MS } from "@/lib/cache/store/blobStore";
@@ -42,6 +43,28 @@ const apiKeysSchema = z.string().transform((text, ctx) => {
   return keys;
 });
 
+/** A secret sent as `Authorization: Bearer …`: one token of visible characters (no spaces or commas). */
+const bearerSecretSchema = z.string().regex(/^[^\s,]+$/, "must be one token without spaces or commas");
+
+/**
+ * `TRUSTED_PROXIES=127.0.0.1,10.0.0.0/8,::1`: the hops whose `x-forwarded-for` is believed, as addresses or CIDR
+ * blocks (lib/server/clientAddress.ts). Kept as validated text; the matcher is built where it is used.
+ */
+const trustedProxiesSchema = z.string().transform((text, ctx) => {
+  const entries = text.split(",").map((e) => e.trim()).filter((e) => e !== "");
+  for (const entry of entries) {
+    const [address, prefix, extra] = entry.split("/");
+    const family = isIP(address);
+    const bits = family === 4 ? 32 : 128;
+    const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits);
+    if (family === 0 || extra !== undefined || !prefixOk) {
+      ctx.addIssue({ code: "custom", message: `"${entry}" is not an IP address or CIDR block` });
+      return z.NEVER;
+    }
+  }
+  return entries;
+});
+
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -72,6 +95,12 @@ export const envSchema = z.object({
   RATE_LIMIT_PER_MINUTE: optional(nonNegativeInt),
   RATE_LIMIT_BURST: optional(positiveInt),
   API_KEYS: optional(apiKeysSchema),
+  ADMIN_API_KEY: optional(bearerSecretSchema),
+  METRICS_API_KEY: optional(bearerSecretSchema),
+  TRUSTED_PROXIES: optional(trustedProxiesSchema),
+  MAX_IMAGES_PER_REQUEST: optional(positiveInt),
+  MAX_REQUEST_PIXELS: optional(positiveInt),
+  MAX_DECODING_PIXELS: optional(positiveInt),
   L1_STORAGE_DTYPE: optional(z.enum(["fp32", "fp16", "int8"])),
   L1_TTL_SECONDS: optional(positiveInt),
   L1_MEMORY_BYTES: optional(positiveInt),
@@ -131,8 +160,23 @@ export interface AppConfig {
   maxPromptChars: number;
   /** Per-client token bucket for the generating and uploading routes: refill per minute (0: no limit) and burst size. */
   rateLimit: { perMinute: number; burst: number };
-  /** API key → tenant; empty when API_KEYS is unset. */
+  /** API key → tenant; empty when API_KEYS is unset (then no key is needed and the tenant header names the tenant). */
   apiKeys: ReadonlyMap<string, TenantId>;
+  /** The key admin routes require; undefined: admin routes are refused. */
+  adminApiKey: string | undefined;
+  /** The key /api/metrics* require; undefined: they need what every other route needs (an API key when API_KEYS is set). */
+  metricsApiKey: string | undefined;
+  /** Addresses / CIDR blocks of proxies allowed to name the client in x-forwarded-for; empty: the socket's peer is the client. */
+  trustedProxies: readonly string[];
+  /** Cost bounds of one generation request, whichever API it came through (see lib/inference/requestImages.ts). */
+  requestImages: {
+    /** Images in one request, counting the whole conversation. */
+    maxImages: number;
+    /** Sum of width × height over a request's images. */
+    maxPixels: number;
+    /** Pixels being decoded at once by the whole process (uploads and requests); later decodes wait their turn. */
+    decodingPixels: number;
+  };
   caches: CacheSettings;
 }
 
@@ -149,6 +193,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`));
   }
   const e = parsed.data;
+  const maxImagePixels = e.MAX_IMAGE_PIXELS ?? 40_000_000;
+  const decodingPixels = e.MAX_DECODING_PIXELS ?? 120_000_000;
+  if (decodingPixels < maxImagePixels) {
+    throw new ConfigError([
+      `MAX_DECODING_PIXELS: ${decodingPixels} is less than MAX_IMAGE_PIXELS (${maxImagePixels}): an image of the largest accepted size could never be decoded`,
+    ]);
+  }
   return {
     host: e.HOST ?? "127.0.0.1",
     port: e.PORT ?? 3000,
@@ -156,7 +207,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     embeddedStore: e.EMBEDDED_STORE ?? "auto",
     imageTtlSeconds: e.IMAGE_TTL_SECONDS ?? 24 * 60 * 60,
     maxUploadBytes: e.MAX_UPLOAD_BYTES ?? 20 * MIB,
-    maxImagePixels: e.MAX_IMAGE_PIXELS ?? 40_000_000,
+    maxImagePixels,
     storeTimeoutMs: e.STORE_TIMEOUT_MS ?? DEFAULT_STORE_TIMEOUT_MS,
     userStoreMaxBytes: e.USER_STORE_MAX_BYTES ?? 1024 * MIB,
     cacheStoreMaxBytes: e.CACHE_STORE_MAX_BYTES ?? 512 * MIB,
@@ -171,6 +222,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxPromptChars: e.MAX_PROMPT_CHARS ?? 32_768,
     rateLimit: { perMinute: e.RATE_LIMIT_PER_MINUTE ?? 120, burst: e.RATE_LIMIT_BURST ?? 30 },
     apiKeys: e.API_KEYS ?? new Map(),
+    adminApiKey: e.ADMIN_API_KEY,
+    metricsApiKey: e.METRICS_API_KEY,
+    trustedProxies: e.TRUSTED_PROXIES ?? [],
+    requestImages: {
+      maxImages: e.MAX_IMAGES_PER_REQUEST ?? 16,
+      maxPixels: e.MAX_REQUEST_PIXELS ?? 100_000_000,
+      decodingPixels,
+    },
     caches: {
       l1: { storage: e.L1_STORAGE_DTYPE ?? "fp32", ttlSeconds: e.L1_TTL_SECONDS ?? 24 * 60 * 60, memoryBytes: e.L1_MEMORY_BYTES ?? 256 * MIB },
       l2: {

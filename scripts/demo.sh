@@ -29,5 +29,7 @@ fi
 host="${HOST:-127.0.0.1}"
 port="${PORT:-3000}"
 echo "demo: serving http://$host:$port (Ctrl+C stops the app and its redis-servers)"
-# exec: signals reach Next.js directly (npx would not pass SIGTERM on).
-exec node node_modules/next/dist/bin/next start -H "$host" -p "$port"
+# The app's own HTTP server around Next.js (server.ts: client addresses, security headers). exec: signals reach it
+# directly (npx would not pass SIGTERM on).
+export HOST="$host" PORT="$port"
+exec node --import tsx server.ts

@@ -4,7 +4,7 @@
 #   1. npm packages (npm ci when node_modules is missing or stale) and system programs (redis-server, chromium)
 #   2. unit + integration tests: vitest (vitest.config.ts; integration tests start their own redis-server)
 #   3. parity: `npm run parity -- --fixture DIR` for every fixtures/parity/*/reference.json (when scripts/parity.ts exists)
-#   4. e2e: next build + next start with its own redis-server, driven by Debian's Chromium (e2e/vitest.config.ts)
+#   4. e2e: next build + the app's server (server.ts) with its own redis-server, driven by Debian's Chromium (e2e/vitest.config.ts)
 #
 # Every step runs even when an earlier one failed, so one run shows everything; the last line is the total,
 # "N passed, N failed", and the exit status is non-zero when anything failed.
@@ -56,7 +56,7 @@ else
   echo "parity: skipped (needs scripts/parity.ts and fixtures/parity/*/reference.json)"
 fi
 
-echo "== e2e (next start + Chromium) =="
+echo "== e2e (the built app + Chromium) =="
 npx vitest run --config e2e/vitest.config.ts --reporter=default --reporter=json --outputFile.json="$reports/e2e.json"
 add_vitest_counts "$reports/e2e.json"
 

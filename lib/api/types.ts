@@ -90,7 +90,10 @@ export type ChatStreamEventType = ChatStreamEvent["type"];
 /** `encoding` while the vision encoder precomputes the image's features, `ready` once they are in L1. */
 export type ImageStatus = "encoding" | "ready";
 
-/** POST /api/images (multipart field `image`). `deduplicated`: the same canonical pixels were stored before. */
+/**
+ * POST /api/images (multipart field `image`). `deduplicated`: the same canonical pixels were stored before. `bytes`:
+ * the size of the stored file (the upload as sent, the first one for these pixels).
+ */
 export interface ImageUploadResponse {
   imageId: ImageId;
   width: number;

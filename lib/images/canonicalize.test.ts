@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
-import { canonicalize, decodeCanonicalPng, encodeCanonicalPng, imageIdOf, type CanonicalImage } from "@/lib/images/canonicalize";
+import type { ImageId } from "@/lib/ids";
+import { canonicalize, decodeStoredImage, encodeCanonicalPng, imageIdOf, readImageHeader, type CanonicalImage } from "@/lib/images/canonicalize";
 import type { IngestError } from "@/lib/images/ingestErrors";
 import * as img from "@/tests/support/testImages";
 
@@ -176,7 +177,24 @@ describe("canonical PNG", () => {
     const canonical = await ok(await img.losslessWebp(picture));
     const stored = await encodeCanonicalPng(canonical);
     expect((await encodeCanonicalPng(canonical)).equals(stored)).toBe(true);
-    const back = await decodeCanonicalPng(stored);
-    expect(imageIdOf(back.data, back.width, back.height)).toBe(canonical.id);
+    const back = await decodeStoredImage(stored, canonical.id, { maxPixels: 1000 });
+    expect(back?.data.equals(canonical.data)).toBe(true);
+  });
+});
+
+describe("decodeStoredImage", () => {
+  it("answers the pixels only when they hash to the id they were stored under", async () => {
+    const file = await img.jpegWithOrientation(img.patternRgb(30, 20), 6);
+    const canonical = await ok(file);
+    expect((await decodeStoredImage(file, canonical.id, { maxPixels: 1000 }))?.id).toBe(canonical.id);
+    expect(await decodeStoredImage(file, "0".repeat(64) as ImageId, { maxPixels: 1000 })).toBeNull();
+  });
+});
+
+describe("readImageHeader", () => {
+  it("reads format and EXIF-oriented size without decoding, and applies the pixel limit", async () => {
+    const rotated = await img.jpegWithOrientation(img.patternRgb(30, 20), 6);
+    expect(await readImageHeader(rotated, { maxPixels: 1000 })).toEqual({ ok: true, header: { format: "jpeg", width: 20, height: 30 } });
+    expect(await readImageHeader(img.pngBomb(8000, 6000), { maxPixels: 1000 })).toMatchObject({ ok: false, error: { code: "too_many_pixels" } });
   });
 });

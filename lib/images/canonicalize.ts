@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import sharp, { type SharpOptions } from "sharp";
 import type { ImageId } from "@/lib/ids";
 import { ingestError, type IngestError } from "@/lib/images/ingestErrors";
+import type { PixelBudget } from "@/lib/images/pixelBudget";
 import { SNIFF_BYTES, sniffImageFormat, type SupportedImageFormat } from "@/lib/images/sniffFormat";
 
 /**
@@ -25,7 +26,20 @@ export interface CanonicalImage {
 export interface CanonicalizeLimits {
   /** Largest width × height accepted; checked from the header, before any pixel is decoded. */
   maxPixels: number;
+  /** The process's decode budget (pixelBudget.ts): the decode waits for width × height of it. */
+  budget?: PixelBudget;
+  /** Gives up waiting for the budget when the request that needs the image is gone. */
+  signal?: AbortSignal;
 }
+
+/** What a file's header says, read without decoding a pixel: its format and its size once EXIF-oriented. */
+export interface ImageHeader {
+  readonly format: SupportedImageFormat;
+  readonly width: number;
+  readonly height: number;
+}
+
+export type HeaderResult = { ok: true; header: ImageHeader } | { ok: false; error: IngestError };
 
 export type CanonicalizeResult = { ok: true; image: CanonicalImage } | { ok: false; error: IngestError };
 
@@ -49,29 +63,40 @@ function decoderReason(error: unknown): string {
   return message.trim().replace(/:$/, "") || "unknown decoder error";
 }
 
-export async function canonicalize(input: Buffer, limits: CanonicalizeLimits): Promise<CanonicalizeResult> {
+// failOn "error": truncated and corrupt pixel data abort, harmless encoder warnings (that browsers ignore) do not.
+const decodeOptions = (maxPixels: number): SharpOptions => ({ failOn: "error", limitInputPixels: maxPixels, pages: 1 });
+
+/** Format and oriented size from the header alone (sharp's metadata): cheap, whatever size the image declares. */
+export async function readImageHeader(input: Buffer, limits: Pick<CanonicalizeLimits, "maxPixels">): Promise<HeaderResult> {
   const sniffed = sniffImageFormat(input.subarray(0, SNIFF_BYTES));
   if (sniffed.kind === "unknown") return { ok: false, error: ingestError.notAnImage() };
   if (sniffed.kind === "unsupported") return { ok: false, error: ingestError.unsupported(sniffed.label) };
   const format = sniffed.format;
-
-  // failOn "error": truncated and corrupt pixel data abort, harmless encoder warnings (that browsers ignore) do not.
-  const options: SharpOptions = { failOn: "error", limitInputPixels: limits.maxPixels, pages: 1 };
   let width: number;
   let height: number;
   try {
-    const header = await sharp(input, { ...options, limitInputPixels: false }).metadata();
-    width = header.width;
-    height = header.height;
+    const metadata = await sharp(input, { ...decodeOptions(limits.maxPixels), limitInputPixels: false }).metadata();
+    ({ width, height } = metadata.autoOrient);
   } catch (error) {
     return { ok: false, error: ingestError.undecodable(format, decoderReason(error)) };
   }
   if (width * height > limits.maxPixels) {
     return { ok: false, error: ingestError.tooManyPixels(width, height, limits.maxPixels) };
   }
+  return { ok: true, header: { format, width, height } };
+}
 
+export async function canonicalize(input: Buffer, limits: CanonicalizeLimits): Promise<CanonicalizeResult> {
+  const read = await readImageHeader(input, limits);
+  if (!read.ok) return read;
+  const { format, width, height } = read.header;
+  const decode = () => decodeCanonical(input, format, limits.maxPixels);
+  return limits.budget ? limits.budget.use(width * height, decode, limits.signal) : decode();
+}
+
+async function decodeCanonical(input: Buffer, format: SupportedImageFormat, maxPixels: number): Promise<CanonicalizeResult> {
   try {
-    const { data, info } = await sharp(input, options)
+    const { data, info } = await sharp(input, decodeOptions(maxPixels))
       .autoOrient()
       .flatten({ background: "#ffffff" })
       .toColourspace("srgb")
@@ -90,15 +115,19 @@ export async function canonicalize(input: Buffer, limits: CanonicalizeLimits): P
   }
 }
 
-/** The stored form: lossless PNG of the canonical pixels. Deterministic for given pixels (fixed encoder settings). */
+/**
+ * The pixels of a stored image (stored as the file that was uploaded, see lib/server/images.ts), decoded again and
+ * checked against the id they were stored under: null when they no longer hash to it (a decoder that changed between
+ * the upload and now), so an image can never answer for another one.
+ */
+export async function decodeStoredImage(stored: Buffer, id: ImageId, limits: CanonicalizeLimits): Promise<CanonicalImage | null> {
+  const result = await canonicalize(stored, limits);
+  return result.ok && result.image.id === id ? result.image : null;
+}
+
+/** The form GET /api/images/:id?raw=1 serves: lossless PNG of the canonical pixels. Deterministic for given pixels. */
 export function encodeCanonicalPng(image: Pick<CanonicalImage, "data" | "width" | "height">): Promise<Buffer> {
   return sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
     .png({ compressionLevel: 6, adaptiveFiltering: false, palette: false })
     .toBuffer();
-}
-
-/** Reads a stored canonical PNG back into pixels; `imageIdOf` of the result equals the id it was stored under. */
-export async function decodeCanonicalPng(png: Buffer): Promise<Pick<CanonicalImage, "data" | "width" | "height">> {
-  const { data, info } = await sharp(png).removeAlpha().toColourspace("srgb").raw().toBuffer({ resolveWithObject: true });
-  return { data, width: info.width, height: info.height };
 }

@@ -17,7 +17,10 @@ export type InferenceErrorCode =
   | "invalid_image"
   | "unsupported_media_type"
   | "prompt_too_long"
+  | "too_many_images"
+  | "too_many_pixels"
   | "store_unavailable"
+  | "decode_busy"
   | "queue_full";
 
 const FAULT: Record<InferenceErrorCode, Fault> = {
@@ -27,7 +30,10 @@ const FAULT: Record<InferenceErrorCode, Fault> = {
   invalid_image: "request",
   unsupported_media_type: "request",
   prompt_too_long: "request",
+  too_many_images: "request",
+  too_many_pixels: "request",
   store_unavailable: "server",
+  decode_busy: "server",
   queue_full: "server",
 };
 

@@ -9,6 +9,7 @@
 
 import { isStoreUnavailable, type BlobStore } from "@/lib/cache/store/blobStore";
 import type { ImageId, TenantId } from "@/lib/ids";
+import type { PixelBudget } from "@/lib/images/pixelBudget";
 import type { RgbImage } from "@/lib/images/preprocess/resizeImage";
 import { loadCanonicalImage, loadImageRecord } from "@/lib/images/imageStore";
 import { InferenceError } from "./errors";
@@ -18,7 +19,8 @@ export interface ImageSource {
   pixels(imageId: ImageId, tenant: TenantId): Promise<RgbImage | null>;
 }
 
-export function storedImages(store: BlobStore): ImageSource {
+/** `decodeBudget`: the process's decode budget, held while a stored image is decoded (none: not metered). */
+export function storedImages(store: BlobStore, decodeBudget?: PixelBudget): ImageSource {
   const unlessOutage = async <T>(load: Promise<T>): Promise<T> => {
     try {
       return await load;
@@ -33,7 +35,7 @@ export function storedImages(store: BlobStore): ImageSource {
       return record && { width: record.width, height: record.height };
     },
     async pixels(imageId, tenant) {
-      return unlessOutage(loadCanonicalImage(imageId, { store }, tenant));
+      return unlessOutage(loadCanonicalImage(imageId, { store, decodeBudget }, tenant));
     },
   };
 }

@@ -22,12 +22,27 @@ export function imageFeatureIdentity(model: Pick<InferenceModel, "preprocessDige
   return { imageId, preprocess: model.preprocessDigest, storage };
 }
 
+/** The patch grid of an image of this size; throws the preprocessor's ImagePreprocessError for a size this model cannot take (e.g. below its patch grid). */
+export function modelImageGrid(model: Pick<InferenceModel, "preprocessor">, width: number, height: number): GridThw {
+  return planImage(width, height, model.preprocessor).grid;
+}
+
+/** An image whose grid is known (from its size) once its id is known (for bytes sent in a request: after decoding). */
+export function identifiedModelImage(
+  model: Pick<InferenceModel, "preprocessDigest">,
+  storage: FeatureDtype,
+  imageId: ImageId,
+  grid: GridThw,
+): ModelImage {
+  const identity = imageFeatureIdentity(model, storage, imageId);
+  return { identity, key: featureKey(identity), grid };
+}
+
 /** Throws the preprocessor's ImagePreprocessError for a size this model cannot take (e.g. below its patch grid). */
 export function modelImage(
   model: Pick<InferenceModel, "preprocessDigest" | "preprocessor">,
   storage: FeatureDtype,
   image: { readonly imageId: ImageId; readonly width: number; readonly height: number },
 ): ModelImage {
-  const identity = imageFeatureIdentity(model, storage, image.imageId);
-  return { identity, key: featureKey(identity), grid: planImage(image.width, image.height, model.preprocessor).grid };
+  return identifiedModelImage(model, storage, image.imageId, modelImageGrid(model, image.width, image.height));
 }

@@ -7,10 +7,12 @@ import { EventChannel } from "./eventChannel";
 import type { CacheReport, DoneEvent, GenerationEvent } from "./events";
 import { planGeneration } from "./generationPlan";
 import { runGeneration } from "./generationRun";
+import type { PixelBudget } from "@/lib/images/pixelBudget";
 import type { ImageSource } from "./imageSource";
 import type { InferenceModel } from "./inferenceModel";
 import { parseGenerationRequest, type GenerationRequestInput } from "./request";
 import { RequestClock } from "./requestClock";
+import type { RequestImageLimits } from "./requestImages";
 import { GenerationScheduler, type Slot } from "./scheduler";
 
 export interface PipelineOptions {
@@ -18,6 +20,10 @@ export interface PipelineOptions {
   readonly images: ImageSource;
   /** Largest accepted image width × height (AppConfig.maxImagePixels). */
   readonly maxImagePixels: number;
+  /** Count and total-pixel bounds of one request's images (AppConfig.requestImages); unbounded when absent. */
+  readonly imageLimits?: RequestImageLimits;
+  /** The process's decode budget, shared with uploads; decodes are not metered when absent. */
+  readonly decodeBudget?: PixelBudget;
   /** A context limit below the model's max_position_embeddings (prompt + generated tokens). */
   readonly maxContextTokens?: number;
   /** Where the caches plug in; pass-through (no caching) by default. */
@@ -92,6 +98,9 @@ export class InferencePipeline {
         featureStorage: this.seams.features.storage,
         maxImagePixels: this.options.maxImagePixels,
         contextTokens: this.contextTokens,
+        imageLimits: this.options.imageLimits,
+        decodeBudget: this.options.decodeBudget,
+        signal,
       });
       const seamContext: SeamContext = { tenant: request.tenant, model: this.model.fingerprint, flags: request.cache, signal };
 

@@ -12,9 +12,6 @@ import { parseSessionId } from "./sessions";
  * in what is left out (greedy, 256 new tokens).
  */
 
-/** Images one message may attach; the context length bounds them further. */
-export const MAX_IMAGES_PER_MESSAGE = 16;
-
 const sampling = samplingParamsSchema.shape;
 
 const chatRequestSchema = z
@@ -33,7 +30,7 @@ const chatRequestSchema = z
             .refine((value) => parseImageId(value) !== null, "must be an image id (64 lowercase hex characters)")
             .transform((value) => value as ImageId),
         )
-        .max(MAX_IMAGES_PER_MESSAGE)
+        // How many: MAX_IMAGES_PER_REQUEST, checked by the pipeline over the whole conversation (requestImages.ts).
         .optional(),
     }),
     params: z

@@ -1,20 +1,21 @@
 import { DEFAULT_TENANT, parseTenantId, type TenantId } from "@/lib/ids";
+import { CLIENT_ADDRESS_HEADER } from "./clientAddress";
+import { bearerToken, type Credentials } from "./credentials";
 
 /**
  * Who sent a request, as far as caching and rate limiting care: the tenant whose cache namespace it uses and the key
  * of its rate-limit bucket. Pure: it reads headers only.
  *
- * Tenant, in this order:
- * 1. an API key (`Authorization: Bearer KEY`, as the OpenAI clients send it) listed in API_KEYS → that key's tenant;
- *    a key that is not listed is refused (401), so a typo never lands silently in another namespace;
- * 2. the `x-vlcache-tenant` header → that tenant (a namespace, not a security boundary: use API keys to keep tenants
- *    apart);
- * 3. otherwise `public`.
- * When API_KEYS is unset, bearer tokens are ignored (the OpenAI client always sends one, often a placeholder).
+ * With API_KEYS set, the API key is the identity: a request must carry `Authorization: Bearer KEY` with a listed key
+ * (no key, Basic credentials or a malformed header: 401 `missing_api_key`; an unlisted key: 401 `invalid_api_key`),
+ * its tenant is the key's, and the tenant header is ignored. Without API_KEYS, the `x-vlcache-tenant` header names the
+ * tenant (a namespace, not a security boundary), else `public`; bearer tokens are ignored then (the OpenAI client
+ * always sends one, often a placeholder).
  *
- * Rate-limit key: the API key when there is one (one bucket per key, wherever it is used from), else the client
- * address. `next start` fills `x-forwarded-for` from the socket unless the request already carries one, so behind a
- * reverse proxy that sets it, the proxy's view of the client counts; its first entry is the original client.
+ * Rate-limit key: the API key's tenant (one bucket per tenant, wherever its keys are used from), else the client
+ * address that the app's HTTP server (server.ts) resolved from the socket and TRUSTED_PROXIES and wrote into
+ * CLIENT_ADDRESS_HEADER, replacing anything the client sent there. Without that server (`next start` run by hand)
+ * the header is absent and every anonymous client shares the `unknown` bucket: it fails closed, not open.
  */
 export const TENANT_HEADER = "x-vlcache-tenant";
 
@@ -27,15 +28,18 @@ export type IdentityResult =
   | { readonly ok: true; readonly identity: ClientIdentity }
   | { readonly ok: false; readonly status: 400 | 401; readonly code: string; readonly message: string };
 
-export function identifyClient(headers: Headers, apiKeys: ReadonlyMap<string, TenantId>): IdentityResult {
-  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(headers.get("authorization") ?? "")?.[1];
-  if (bearer !== undefined && apiKeys.size > 0) {
-    const tenant = apiKeys.get(bearer);
+export function identifyClient(headers: Headers, credentials: Credentials): IdentityResult {
+  if (credentials.keysRequired) {
+    const token = bearerToken(headers);
+    if (token === null) {
+      return { ok: false, status: 401, code: "missing_api_key", message: "this server requires an API key: send Authorization: Bearer KEY" };
+    }
+    const tenant = credentials.tenantOf(token);
     if (tenant === undefined) return { ok: false, status: 401, code: "invalid_api_key", message: "the API key is not valid" };
-    return { ok: true, identity: { tenant, rateLimitKey: `key:${bearer}` } };
+    return { ok: true, identity: { tenant, rateLimitKey: `key:${tenant}` } };
   }
 
-  const rateLimitKey = `ip:${clientAddress(headers)}`;
+  const rateLimitKey = `ip:${headers.get(CLIENT_ADDRESS_HEADER) || "unknown"}`;
   const named = headers.get(TENANT_HEADER);
   if (named === null || named === "") return { ok: true, identity: { tenant: DEFAULT_TENANT, rateLimitKey } };
   const tenant = parseTenantId(named);
@@ -48,9 +52,4 @@ export function identifyClient(headers: Headers, apiKeys: ReadonlyMap<string, Te
     };
   }
   return { ok: true, identity: { tenant, rateLimitKey } };
-}
-
-function clientAddress(headers: Headers): string {
-  const first = headers.get("x-forwarded-for")?.split(",")[0]?.trim();
-  return first || headers.get("x-real-ip")?.trim() || "unknown";
 }

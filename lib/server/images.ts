@@ -3,9 +3,10 @@ import type { AppConfig } from "@/lib/config";
 import type { PrecomputeState } from "@/lib/cache/precomputeStatus";
 import type { BlobStore } from "@/lib/cache/store/blobStore";
 import { DEFAULT_TENANT, parseImageId, type ImageId, type TenantId } from "@/lib/ids";
-import { canonicalize } from "@/lib/images/canonicalize";
-import { loadImagePng, loadImageRecord, putImage } from "@/lib/images/imageStore";
+import { canonicalize, encodeCanonicalPng } from "@/lib/images/canonicalize";
+import { loadCanonicalImage, loadImageRecord, putImage } from "@/lib/images/imageStore";
 import type { IngestError } from "@/lib/images/ingestErrors";
+import type { PixelBudget } from "@/lib/images/pixelBudget";
 import type { UploadedImage } from "@/lib/inference/modelCaches";
 import type { Logger } from "@/lib/log";
 import { counter } from "@/lib/metrics/registry";
@@ -14,17 +15,23 @@ import { readImageUpload } from "@/lib/server/readImageUpload";
 import { errorAnswer, ingestRefusal, requestErrorResponse } from "@/lib/server/requestError";
 
 /**
- * Image uploads and look-ups behind /api/images, over the image store (lib/images/imageStore.ts: layout, TTLs, strict
- * store operations). Whether the upload stored a new image decides between 201 and 200 (`deduplicated`, someone stored
- * the same pixels before), also under concurrent uploads. Bad input is refused before the first write; an upload the
- * store could not keep answers 503 store_unavailable (or 507 store_full), never a success, and a look-up the store
- * could not answer is a 503, never image_not_found.
+ * Image uploads and look-ups behind /api/images, over the image store (lib/images/imageStore.ts: the uploaded file
+ * kept as sent, layout, TTLs, strict store operations). Whether the upload stored a new image decides between 201 and
+ * 200 (`deduplicated`, someone stored the same pixels before), also under concurrent uploads. Bad input is refused
+ * before the first write; an upload the store could not keep answers 503 store_unavailable (or 507 store_full), never
+ * a success, and a look-up the store could not answer is a 503, never image_not_found. `?raw=1` encodes the canonical
+ * PNG on demand.
+ *
+ * Every decode (upload, read-back, raw) holds its share of the process's decode budget (`decodeBudget`); one that
+ * waited too long for it answers 503 `decode_busy`.
  */
 
 export interface ImageDeps {
   store: BlobStore;
   config: Pick<AppConfig, "imageTtlSeconds" | "maxUploadBytes" | "maxImagePixels">;
   logger: Logger;
+  /** The process's decode budget; decodes are not metered without one (tests). */
+  decodeBudget?: PixelBudget;
   /** The upload precompute, when a model is served (see ImagePrecompute). */
   precompute?: ImagePrecompute | null;
 }
@@ -53,10 +60,10 @@ export type StoreImageResult = { ok: true; answer: ImageUploadResponse } | { ok:
  * or StoreFullError when it could not be stored.
  */
 export async function storeImage(file: Buffer, deps: ImageDeps, tenant: TenantId = DEFAULT_TENANT): Promise<StoreImageResult> {
-  const canonical = await canonicalize(file, { maxPixels: deps.config.maxImagePixels });
+  const canonical = await canonicalize(file, { maxPixels: deps.config.maxImagePixels, budget: deps.decodeBudget });
   if (!canonical.ok) return canonical;
   const image = canonical.image;
-  const { record, created } = await putImage(image, { store: deps.store, ttlSeconds: deps.config.imageTtlSeconds }, tenant);
+  const { record, created } = await putImage(image, file, { store: deps.store, ttlSeconds: deps.config.imageTtlSeconds }, tenant);
   const answer: ImageUploadResponse = {
     ...record,
     deduplicated: !created,
@@ -105,8 +112,9 @@ export async function handleImageGet(
 
 async function imageAnswer(imageId: ImageId, raw: boolean, deps: ImageDeps, tenant: TenantId): Promise<Response> {
   if (raw) {
-    const png = await loadImagePng(imageId, deps, tenant);
-    if (!png) return httpError.imageNotFound(imageId);
+    const image = await loadCanonicalImage(imageId, deps, tenant);
+    if (!image) return httpError.imageNotFound(imageId);
+    const png = await encodeCanonicalPng(image);
     return new Response(new Uint8Array(png), {
       headers: {
         "content-type": "image/png",

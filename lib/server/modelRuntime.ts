@@ -8,6 +8,7 @@ import type { BlobStore } from "@/lib/cache/store/blobStore";
 import type { ImageStatus } from "@/lib/api/types";
 import type { PrecomputeState } from "@/lib/cache/precomputeStatus";
 import type { ImageId, TenantId } from "@/lib/ids";
+import type { PixelBudget } from "@/lib/images/pixelBudget";
 import type { ModelCaches, UploadedImage } from "@/lib/inference/modelCaches";
 import { storedImages } from "@/lib/inference/imageSource";
 import { loadInferenceModel, type InferenceModel } from "@/lib/inference/inferenceModel";
@@ -62,11 +63,13 @@ export type ModelStatus =
 export type CacheFactory = (model: InferenceModel, store: BlobStore, logger: Logger) => ModelCaches;
 
 export interface ModelHostDeps {
-  readonly config: Pick<AppConfig, "modelDir" | "cacheDir" | "executionProvider" | "maxImagePixels" | "maxQueuedRequests">;
+  readonly config: Pick<AppConfig, "modelDir" | "cacheDir" | "executionProvider" | "maxImagePixels" | "maxQueuedRequests" | "requestImages">;
   /** Where uploaded images are (user data). */
   readonly store: BlobStore;
   /** Where the model's caches keep their shared entries. */
   readonly cacheStore: BlobStore;
+  /** The process's decode budget, shared with uploads (runtime.ts). */
+  readonly decodeBudget: PixelBudget;
   readonly logger: Logger;
   readonly createCaches: CacheFactory;
 }
@@ -137,8 +140,10 @@ export class ModelHost implements ImagePrecompute {
       const caches = this.deps.createCaches(model, this.deps.cacheStore, logger);
       const pipeline = new InferencePipeline({
         model,
-        images: storedImages(this.deps.store),
+        images: storedImages(this.deps.store, this.deps.decodeBudget),
         maxImagePixels: config.maxImagePixels,
+        imageLimits: config.requestImages,
+        decodeBudget: this.deps.decodeBudget,
         seams: caches.seams,
         scheduler: new GenerationScheduler({ maxQueued: config.maxQueuedRequests }),
         logger,

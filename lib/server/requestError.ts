@@ -1,11 +1,13 @@
 import type { IngestError, IngestErrorCode } from "@/lib/images/ingestErrors";
+import type { DecodeBusyError } from "@/lib/images/pixelBudget";
 import type { InferenceError, InferenceErrorCode, QueueFullError } from "@/lib/inference/errors";
 import type { Logger } from "@/lib/log";
 import { errorResponse, httpError } from "@/lib/server/httpErrors";
 
 /**
  * A request the API refuses, thrown by the orchestration in lib/server and turned into the `{error: {code, message}}`
- * answer at the route's edge. `retryAfterSeconds` becomes a `Retry-After` header (429 and 503 carry one).
+ * answer at the route's edge. `retryAfterSeconds` becomes a `Retry-After` header (429 and 503 carry one); a 401 carries
+ * the Bearer challenge.
  */
 export class RequestError extends Error {
   constructor(
@@ -30,7 +32,10 @@ const INFERENCE_STATUS: Record<InferenceErrorCode, number> = {
   invalid_image: 422,
   unsupported_media_type: 415,
   prompt_too_long: 400,
+  too_many_images: 400,
+  too_many_pixels: 413,
   store_unavailable: 503,
+  decode_busy: 503,
   queue_full: 503,
 };
 
@@ -80,6 +85,11 @@ export function asRequestError(error: unknown): RequestError | null {
     // expires or is deleted, hence 507 and no retry hint.
     case "StoreUnavailableError":
       return new RequestError(503, "store_unavailable", `the store is unreachable right now; retry shortly (${error.message})`, STORE_RETRY_SECONDS);
+    // The process's decode budget stayed spent (lib/images/pixelBudget.ts): retry once other decodes are done.
+    case "DecodeBusyError": {
+      const e = error as DecodeBusyError;
+      return new RequestError(503, "decode_busy", e.message, e.retryAfterSeconds);
+    }
     case "StoreFullError":
       return new RequestError(507, "store_full", `the store's memory budget for images and sessions is spent; nothing was stored (${error.message})`);
     default:
@@ -90,12 +100,16 @@ export function asRequestError(error: unknown): RequestError | null {
 /** Seconds a client is told to wait after store_unavailable. */
 const STORE_RETRY_SECONDS = 2;
 
-export function retryAfterHeaders(error: RequestError): Record<string, string> {
-  return error.retryAfterSeconds === undefined ? {} : { "retry-after": String(error.retryAfterSeconds) };
+/** The headers a refusal carries: Retry-After when it has a retry hint, the Bearer challenge on a 401 (RFC 6750). */
+export function refusalHeaders(error: RequestError): Record<string, string> {
+  return {
+    ...(error.retryAfterSeconds !== undefined && { "retry-after": String(error.retryAfterSeconds) }),
+    ...(error.status === 401 && { "www-authenticate": 'Bearer realm="vlcache"' }),
+  };
 }
 
 export function requestErrorResponse(error: RequestError): Response {
-  return errorResponse(error.status, error.code, error.message, retryAfterHeaders(error));
+  return errorResponse(error.status, error.code, error.message, refusalHeaders(error));
 }
 
 /** The answer to a failed request: its refusal, or 500 for anything unexpected (logged with its stack). */

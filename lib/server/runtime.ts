@@ -2,6 +2,7 @@ import { loadConfig, type AppConfig } from "@/lib/config";
 import type { BlobStore } from "@/lib/cache/store/blobStore";
 import { openStore, type StoreMode } from "@/lib/cache/store/openStore";
 import { createModelCaches } from "@/lib/inference/modelCaches";
+import { PixelBudget } from "@/lib/images/pixelBudget";
 import { createLogger, type Logger } from "@/lib/log";
 import type { ImagePrecompute } from "@/lib/server/images";
 import { ModelHost } from "@/lib/server/modelRuntime";
@@ -41,6 +42,8 @@ export interface Runtime {
   /** Serialises the turns of one session, across every replica sharing the store (see chat.ts). */
   readonly sessionLocks: SessionLocks;
   readonly rateLimiter: RateLimiter;
+  /** Pixels being decoded at once, by uploads and requests together (MAX_DECODING_PIXELS). */
+  readonly decodeBudget: PixelBudget;
 }
 
 interface RuntimeSlot {
@@ -55,11 +58,13 @@ async function start(): Promise<{ runtime: Runtime; close: () => Promise<void> }
   const logger = createLogger(config.logLevel);
   const opened = await openStore(config, logger);
   const { store, cacheStore } = opened;
+  const decodeBudget = new PixelBudget(config.requestImages.decodingPixels);
   const model = ModelHost.start({
     config,
     store,
     cacheStore,
     logger,
+    decodeBudget,
     createCaches: (served, shared, log) => createModelCaches(served, shared, config.caches, log),
   });
   const runtime: Runtime = {
@@ -74,6 +79,7 @@ async function start(): Promise<{ runtime: Runtime; close: () => Promise<void> }
     sessions: new SessionStore(store, { ttlSeconds: config.sessionTtlSeconds, firstTurnTtlSeconds: config.sessionFirstTurnTtlSeconds }),
     sessionLocks: new SessionLocks(store, { logger }),
     rateLimiter: new RateLimiter(config.rateLimit),
+    decodeBudget,
   };
   const close = async () => {
     await runtime.model.release();

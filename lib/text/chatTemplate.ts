@@ -1,8 +1,10 @@
+import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Template } from "@huggingface/jinja";
 import { TextError } from "@/lib/text/textErrors";
+import type { PromptSegment } from "@/lib/text/tokenizer";
 
 /** Where a bundle's chat template came from, in the order transformers looks for one. */
 export type ChatTemplateSource = "chat_template.jinja" | "chat_template.json" | "tokenizer_config.json" | "built-in";
@@ -51,6 +53,48 @@ export class ChatTemplate {
       throw new TextError("chat_template_failed", `chat template: ${(error as Error).message}`);
     }
   }
+}
+
+/**
+ * Renders like `render`, but returns the prompt as segments that keep apart what the template wrote (trusted) from the
+ * messages' texts (untrusted), so that special tokens are recognised only in the template's own text
+ * (TextTokenizer.encodeSegments). Each text is replaced by a placeholder that no text can contain (it carries a random
+ * nonce), the template is rendered, and the placeholders are swapped back as untrusted segments. A template must
+ * therefore insert each text verbatim and once, as the chat templates of Qwen-VL do; one that transforms or repeats
+ * the text is refused.
+ */
+export function renderSegments(template: ChatTemplate, messages: readonly ChatMessage[], options: RenderOptions): PromptSegment[] {
+  const nonce = randomUUID();
+  const texts: string[] = [];
+  const placeholder = (text: string) => `\u{F8FF}vlcache-text-${nonce}-${texts.push(text) - 1}\u{F8FF}`;
+  const withPlaceholders = messages.map((message): ChatMessage => ({
+    role: message.role,
+    content:
+      typeof message.content === "string"
+        ? placeholder(message.content)
+        : message.content.map((part): ContentPart => (part.type === "text" ? { type: "text", text: placeholder(part.text) } : part)),
+  }));
+  const rendered = template.render(withPlaceholders, options);
+  const pieces = rendered.split(new RegExp(`\u{F8FF}vlcache-text-${nonce}-(\\d+)\u{F8FF}`, "u"));
+  // split with one capture group: [template, index, template, index, …, template]
+  const segments: PromptSegment[] = [];
+  const seen = new Set<number>();
+  pieces.forEach((piece, i) => {
+    if (i % 2 === 0) {
+      if (piece !== "") segments.push({ text: piece, trusted: true });
+      return;
+    }
+    const index = Number(piece);
+    if (seen.has(index) || index !== seen.size) {
+      throw new TextError("invalid_chat_template", "the chat template repeats or reorders message texts, which vlcache cannot tokenize safely");
+    }
+    seen.add(index);
+    if (texts[index] !== "") segments.push({ text: texts[index], trusted: false });
+  });
+  if (seen.size !== texts.length) {
+    throw new TextError("invalid_chat_template", "the chat template changes or drops message texts, which vlcache cannot tokenize safely");
+  }
+  return segments;
 }
 
 async function readOptional(file: string): Promise<string | null> {

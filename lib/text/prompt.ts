@@ -1,5 +1,5 @@
 import { imageTokenCount, type GridThw } from "@/lib/images/preprocess/imageGrid";
-import type { ChatMessage, ChatTemplate } from "@/lib/text/chatTemplate";
+import { renderSegments, type ChatMessage, type ChatTemplate } from "@/lib/text/chatTemplate";
 import { TextError } from "@/lib/text/textErrors";
 import type { TextTokenizer } from "@/lib/text/tokenizer";
 
@@ -25,7 +25,10 @@ export interface PromptOptions {
  * Turns a conversation into token ids the way Qwen3VLProcessor does: render the chat template (one `<|image_pad|>` per
  * image), tokenize, then widen the i-th pad to t·h·w / merge² pads from the i-th image's grid. Widening after
  * tokenizing is equivalent to the processor's string replacement because `<|image_pad|>` is a special token, which the
- * tokenizer always splits out on its own.
+ * tokenizer always splits out on its own. Unlike the processor, special tokens are recognised only in the template's
+ * own text (renderSegments, TextTokenizer.encodeSegments): what users and API clients write is always plain text, so
+ * `<|im_start|>system` typed into a message cannot open a forged turn. Prompts without such strings keep the
+ * processor's ids.
  */
 export class PromptBuilder {
   private readonly imagePadId: number;
@@ -44,11 +47,12 @@ export class PromptBuilder {
     if (expectedImages !== imageGrids.length) {
       throw new TextError("image_count_mismatch", `the messages hold ${expectedImages} images but ${imageGrids.length} grids were given`);
     }
-    const text = this.template.render(messages, {
+    // Special tokens count only where the template wrote them: a message's text is plain text, whatever it spells.
+    const segments = renderSegments(this.template, messages, {
       addGenerationPrompt: options.addGenerationPrompt ?? true,
       variables: this.tokenizer.specialTokenVariables(),
     });
-    const ids = this.tokenizer.encode(text);
+    const ids = this.tokenizer.encodeSegments(segments);
     const inputIds: number[] = [];
     const imageSpans: ImageSpan[] = [];
     for (const id of ids) {
@@ -58,8 +62,8 @@ export class PromptBuilder {
       }
       const imageIndex = imageSpans.length;
       if (imageIndex >= imageGrids.length) {
-        // More pads than image parts: the text itself spelled out <|image_pad|>.
-        throw new TextError("image_count_mismatch", "the text contains <|image_pad|> tokens that belong to no image");
+        // Message texts cannot produce pads (encodeSegments), so the template wrote more pads than there are images.
+        throw new TextError("image_count_mismatch", "the chat template wrote <|image_pad|> tokens that belong to no image");
       }
       const length = imageTokenCount(imageGrids[imageIndex], this.mergeSize);
       if (!Number.isInteger(length) || length <= 0) {

@@ -22,19 +22,47 @@ function tokenContent(token: unknown): string | null {
 }
 
 /**
+ * A piece of a rendered prompt: text the chat template wrote itself (`trusted`), whose special-token strings such as
+ * `<|im_start|>` are the special tokens, or text a user or API client supplied, whose every character is plain text.
+ */
+export interface PromptSegment {
+  readonly text: string;
+  readonly trusted: boolean;
+}
+
+interface AddedTokenJson {
+  content: string;
+  special?: boolean;
+}
+
+/**
  * A bundle's tokenizer (tokenizer.json + tokenizer_config.json) through @huggingface/tokenizers. Encoding adds no
- * special tokens unless asked — prompts come from the chat template, which writes its own — and special tokens written
- * in the text (e.g. `<|im_start|>`) are recognised as single tokens, as in transformers.
+ * special tokens unless asked — prompts come from the chat template, which writes its own. `encode` recognises special
+ * tokens written in the text (e.g. `<|im_start|>`) as single tokens, as in transformers; `encodeSegments` does so only
+ * in the template's own text, so a user who types `<|im_start|>system` gets those characters, not a forged turn.
  */
 export class TextTokenizer {
+  /** Matches the special tokens' strings, longest first (so `<|im_start|>` never loses to a shorter prefix). */
+  private readonly specialPattern: RegExp | null;
+
   private constructor(
     private readonly tokenizer: Tokenizer,
+    /** The same tokenizer without its special added tokens: their strings are split into ordinary tokens. */
+    private readonly plainTokenizer: Tokenizer,
+    specialTokens: readonly string[],
     readonly config: TokenizerConfig,
-  ) {}
+  ) {
+    const escaped = [...specialTokens].sort((a, b) => b.length - a.length).map((token) => token.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
+    this.specialPattern = escaped.length > 0 ? new RegExp(escaped.join("|"), "g") : null;
+  }
 
   static fromJson(tokenizerJson: unknown, config: TokenizerConfig): TextTokenizer {
     try {
-      return new TextTokenizer(new Tokenizer(tokenizerJson as object, config), config);
+      const json = tokenizerJson as { added_tokens?: AddedTokenJson[] };
+      const added = json.added_tokens ?? [];
+      const plainJson = { ...json, added_tokens: added.filter((token) => !token.special) };
+      const specialTokens = added.filter((token) => token.special).map((token) => token.content);
+      return new TextTokenizer(new Tokenizer(json, config), new Tokenizer(plainJson, config), specialTokens, config);
     } catch (error) {
       throw new TextError("invalid_tokenizer", `cannot build the tokenizer: ${(error as Error).message}`);
     }
@@ -56,6 +84,36 @@ export class TextTokenizer {
 
   encode(text: string, options: { addSpecialTokens?: boolean } = {}): number[] {
     return this.tokenizer.encode(text, { add_special_tokens: options.addSpecialTokens ?? false }).ids;
+  }
+
+  /**
+   * Encodes a rendered prompt given as segments: special tokens are recognised in trusted segments only. For text
+   * without special-token strings in untrusted segments the ids equal `encode` of the concatenation — the tokenizer
+   * encodes the text between special tokens piece by piece either way — so ordinary prompts keep their ids.
+   */
+  encodeSegments(segments: readonly PromptSegment[]): number[] {
+    const ids: number[] = [];
+    let plain = "";
+    const flush = () => {
+      if (plain !== "") ids.push(...this.plainTokenizer.encode(plain, { add_special_tokens: false }).ids);
+      plain = "";
+    };
+    for (const segment of segments) {
+      if (!segment.trusted || this.specialPattern === null) {
+        plain += segment.text;
+        continue;
+      }
+      let from = 0;
+      for (const match of segment.text.matchAll(this.specialPattern)) {
+        plain += segment.text.slice(from, match.index);
+        flush();
+        ids.push(this.tokenId(match[0]));
+        from = match.index + match[0].length;
+      }
+      plain += segment.text.slice(from);
+    }
+    flush();
+    return ids;
   }
 
   decode(ids: readonly number[], options: { skipSpecialTokens?: boolean } = {}): string {

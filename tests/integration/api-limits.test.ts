@@ -5,11 +5,13 @@ import { answerOf, buildOnce, postChat, startApiApp, uploadImage, type ApiApp } 
 
 /**
  * Limits, tenants and failure answers of the real app: a tiny rate-limit bucket, small body and prompt limits, no
- * queue, API keys; and an app whose bundle does not exist. Each test speaks from its own client address
- * (x-forwarded-for, which `next start` passes on), so each has its own rate-limit bucket.
+ * queue; an app that trusts no proxy; and an app whose bundle does not exist. The test speaks to `app` as a trusted
+ * proxy would (TRUSTED_PROXIES=127.0.0.1), naming a client address per test in x-forwarded-for, so each test has its
+ * own rate-limit bucket.
  */
 let redis: TestRedis;
 let app: ApiApp;
+let direct: ApiApp;
 let broken: ApiApp;
 
 beforeAll(async () => {
@@ -22,13 +24,15 @@ beforeAll(async () => {
     MAX_JSON_BODY_BYTES: "4096",
     MAX_PROMPT_CHARS: "100",
     MAX_QUEUED_REQUESTS: "0",
-    API_KEYS: "sk-team-a=team-a",
+    TRUSTED_PROXIES: "127.0.0.1,::1",
   });
+  direct = await startApiApp("no-proxy", { REDIS_URL: redis.url, RATE_LIMIT_PER_MINUTE: "1", RATE_LIMIT_BURST: "2" });
   broken = await startApiApp("broken-model", { REDIS_URL: redis.url, MODEL_DIR: "/nonexistent/bundle" });
 }, 600_000);
 
 afterAll(async () => {
   await app?.stop();
+  await direct?.stop();
   await broken?.stop();
   await redis?.teardown();
 });
@@ -50,6 +54,13 @@ describe("rate limit", () => {
     expect((await completions.json()).error).toMatchObject({ code: "rate_limited", type: "rate_limit_error" });
     // Health and reads are not limited.
     expect((await fetch(`${app.baseUrl}/api/health`, { headers: from("10.0.0.1") })).status).toBe(200);
+  });
+
+  it("keys on the connection's address when no proxy is trusted, whatever x-forwarded-for and the tenant header say", async () => {
+    expect((await postChat(direct.baseUrl, hello, from("10.7.0.1"))).status).toBe(200);
+    expect((await postChat(direct.baseUrl, hello, from("10.7.0.2", { "x-vlcache-client-address": "10.7.0.2" }))).status).toBe(200);
+    const refused = await postChat(direct.baseUrl, hello, from("10.7.0.3", { "x-vlcache-tenant": "elsewhere" }));
+    expect(refused).toMatchObject({ status: 429, error: { code: "rate_limited" } });
   });
 });
 
@@ -87,27 +98,30 @@ describe("queue", () => {
 });
 
 describe("tenants", () => {
-  it("keeps an API key's images to its tenant, which the tenant header also names", async () => {
-    const key = { authorization: "Bearer sk-team-a" };
-    const { imageId } = await uploadImage(app.baseUrl, await img.png(img.patternRgb(64, 48)), from("10.0.3.1", key));
+  it("keeps an image to the tenant the header names, and refuses a malformed tenant with 400", async () => {
+    const team = { "x-vlcache-tenant": "team-a" };
+    const { imageId } = await uploadImage(app.baseUrl, await img.png(img.patternRgb(64, 48)), from("10.0.3.1", team));
     const question = { message: { text: "what?", imageIds: [imageId] }, params: { maxNewTokens: 2 } };
-
     expect(await postChat(app.baseUrl, question, from("10.0.3.2"))).toMatchObject({ status: 404, error: { code: "image_not_found" } });
     expect((await fetch(`${app.baseUrl}/api/images/${imageId}`)).status).toBe(404);
-    answerOf(await postChat(app.baseUrl, question, from("10.0.3.3", key)));
-    answerOf(await postChat(app.baseUrl, question, from("10.0.3.4", { "x-vlcache-tenant": "team-a" })));
-    expect((await fetch(`${app.baseUrl}/api/images/${imageId}`, { headers: key })).status).toBe(200);
-  });
-
-  it("refuses an unknown API key with 401 and a malformed tenant with 400", async () => {
-    expect(await postChat(app.baseUrl, hello, from("10.0.4.1", { authorization: "Bearer sk-wrong" }))).toMatchObject({
-      status: 401,
-      error: { code: "invalid_api_key" },
-    });
+    answerOf(await postChat(app.baseUrl, question, from("10.0.3.3", team)));
     expect(await postChat(app.baseUrl, hello, from("10.0.4.2", { "x-vlcache-tenant": "Team A" }))).toMatchObject({
       status: 400,
       error: { code: "invalid_tenant" },
     });
+  });
+});
+
+describe("admin and metrics routes without their keys configured", () => {
+  it("refuses admin routes with 403 whatever the request sends, and serves metrics to anyone", async () => {
+    for (const headers of [{}, { authorization: "Bearer anything" }] as Record<string, string>[]) {
+      const flush = await fetch(`${app.baseUrl}/api/admin/cache`, { method: "DELETE", headers });
+      expect(flush.status).toBe(403);
+      expect(await flush.json()).toEqual({
+        error: { code: "admin_disabled", message: "admin routes are off on this server; set ADMIN_API_KEY to use them" },
+      });
+    }
+    expect((await fetch(`${app.baseUrl}/api/metrics`)).status).toBe(200);
   });
 });
 

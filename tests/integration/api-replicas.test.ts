@@ -13,17 +13,18 @@ import * as img from "@/tests/support/testImages";
 import { answerOf, buildOnce, metricValue, postChat, startApiApp, uploadImage, waitUntilReady, type ApiApp } from "./apiApp";
 
 /**
- * Two replicas of the app (two `next start` processes) sharing one Redis: what one computed or stored (L1 features,
+ * Two replicas of the app (two app processes) sharing one Redis: what one computed or stored (L1 features,
  * L3 answers, chat sessions) serves the other, and what an admin flush through one removed is gone from both.
  */
 let redis: TestRedis;
 let first: ApiApp;
 let second: ApiApp;
+const ADMIN_KEY = "admin-replicas";
 
 beforeAll(async () => {
   await buildOnce();
   redis = await startTestRedis();
-  first = await startApiApp("replica-a", { REDIS_URL: redis.url });
+  first = await startApiApp("replica-a", { REDIS_URL: redis.url, ADMIN_API_KEY: ADMIN_KEY });
   second = await startApiApp("replica-b", { REDIS_URL: redis.url });
 }, 600_000);
 
@@ -132,7 +133,7 @@ describe("replicas sharing one Redis", () => {
     await expect.poll(async () => ((await redis.client().pubsub("NUMSUB", FLUSH_CHANNEL)) as [string, number])[1]).toBe(2);
 
     // Every test here asks as the `public` tenant, so flushing it at every level leaves both replicas' levels empty.
-    const response = await fetch(`${first.baseUrl}/api/admin/cache?level=all`, { method: "DELETE" });
+    const response = await fetch(`${first.baseUrl}/api/admin/cache?level=all`, { method: "DELETE", headers: { authorization: `Bearer ${ADMIN_KEY}` } });
     expect(response.status).toBe(200);
     const flushed = (await response.json()) as { tenant: string; flushed: Record<string, { storeEntries: number; inProcess: number }> };
     expect(flushed.tenant).toBe("public");

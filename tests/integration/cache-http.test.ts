@@ -7,16 +7,17 @@ import { patternRgb, png } from "@/tests/support/testImages";
 import { answerOf, buildOnce, postChat, startApiApp, uploadImage, waitUntilReady, type ApiApp } from "./apiApp";
 
 /**
- * The cache wiring through the real app (next start, the default test model, a real redis-server): the upload
+ * The cache wiring through the real app (the app's server, the default test model, a real redis-server): the upload
  * precompute seen through GET /api/images/:id, GET /api/metrics/summary, and DELETE /api/admin/cache.
  */
 let redis: TestRedis;
 let app: ApiApp;
+const ADMIN_KEY = "admin-cache-http";
 
 beforeAll(async () => {
   redis = await startTestRedis();
   await buildOnce();
-  app = await startApiApp("cache-http", { REDIS_URL: redis.url });
+  app = await startApiApp("cache-http", { REDIS_URL: redis.url, ADMIN_API_KEY: ADMIN_KEY });
 }, 600_000);
 afterAll(async () => {
   await app?.stop();
@@ -57,7 +58,8 @@ describe("cache routes", () => {
     const tenant = parseTenantId("team-flush")!;
     expect((await redis.client().keys(`${levelPrefix(tenant, "l3")}*`)).length).toBeGreaterThan(0);
 
-    const response = await fetch(`${app.baseUrl}/api/admin/cache?level=l3`, { method: "DELETE", headers });
+    const admin = { authorization: `Bearer ${ADMIN_KEY}` };
+    const response = await fetch(`${app.baseUrl}/api/admin/cache?level=l3&tenant=team-flush`, { method: "DELETE", headers: admin });
     expect(response.status).toBe(200);
     const flushed = (await response.json()) as { tenant: string; flushed: Record<string, { storeEntries: number; inProcess: number }> };
     expect(flushed.tenant).toBe("team-flush");
@@ -67,7 +69,7 @@ describe("cache routes", () => {
     expect((await redis.client().keys(`${levelPrefix(tenant, "l1")}*`)).length).toBeGreaterThan(0);
     expect(answerOf(await postChat(app.baseUrl, body, headers)).meta.cache.response).toBe("miss");
 
-    const bad = await fetch(`${app.baseUrl}/api/admin/cache?level=l9`, { method: "DELETE" });
+    const bad = await fetch(`${app.baseUrl}/api/admin/cache?level=l9`, { method: "DELETE", headers: admin });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: { code: string } }).error.code).toBe("invalid_level");
   });

@@ -10,6 +10,7 @@ import type { InferencePipeline } from "@/lib/inference/pipeline";
 import { createLogger } from "@/lib/log";
 import { visionEncoderRuns } from "@/lib/metrics/cacheMetrics";
 import { loadCanonicalImage } from "@/lib/images/imageStore";
+import { PixelBudget } from "@/lib/images/pixelBudget";
 import { handleImageGet, handleImageUpload, storeImage, type ImageDeps, type ImagePrecompute } from "@/lib/server/images";
 import { ModelHost } from "@/lib/server/modelRuntime";
 import { UploadPrecompute } from "@/lib/server/uploadPrecompute";
@@ -119,6 +120,7 @@ describe("upload precompute (L1)", () => {
       config,
       store: harness.store,
       cacheStore: harness.store,
+      decodeBudget: new PixelBudget(1e9),
       logger: silent,
       createCaches: (model, store, logger) => createModelCaches(model, store, config.caches, logger),
     });

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { imageKey, imageMetaKey } from "@/lib/cache/keys";
 import { RedisBlobStore, createRedisClient, waitUntilReady } from "@/lib/cache/store/redisBlobStore";
 import { DEFAULT_TENANT, type ImageId } from "@/lib/ids";
-import { decodeCanonicalPng, imageIdOf } from "@/lib/images/canonicalize";
+import { decodeStoredImage, encodeCanonicalPng, imageIdOf } from "@/lib/images/canonicalize";
+import { PixelBudget } from "@/lib/images/pixelBudget";
 import { createLogger } from "@/lib/log";
 import { loadCanonicalImage } from "@/lib/images/imageStore";
 import { handleImageGet, handleImageUpload, type ImageDeps } from "@/lib/server/images";
@@ -70,6 +71,34 @@ describe("POST /api/images", () => {
     expect(await inspect.ttl(imageMetaKey(DEFAULT_TENANT, pictureId))).toBeGreaterThan(24 * 3600 - 5);
     const canonical = await loadCanonicalImage(pictureId, { store });
     expect(canonical!.data.equals(picture.data)).toBe(true);
+  });
+
+  it("stores a JPEG photo at its own size, not as its canonical PNG, and reads the same pixels back", async () => {
+    const photo = img.noiseRgb(800, 600, 7);
+    const file = await img.jpeg(photo);
+    const { status, body } = await upload(file);
+    expect(status).toBe(201);
+    expect(body.bytes).toBe(file.length);
+    expect((await redis.client().getBuffer(imageKey(DEFAULT_TENANT, body.imageId)))!.equals(file)).toBe(true);
+    const canonical = await loadCanonicalImage(body.imageId, { store });
+    expect(imageIdOf(canonical!.data, 800, 600)).toBe(body.imageId);
+    // What storing the canonical pixels would have cost: several times the upload.
+    expect((await encodeCanonicalPng(canonical!)).length).toBeGreaterThan(3 * file.length);
+  });
+
+  it("answers 503 decode_busy and stores nothing when the decode budget stays spent", async () => {
+    const budget = new PixelBudget(40 * 30, 50);
+    const release = await budget.acquire(40 * 30);
+    const keysBefore = await redis.client().dbsize();
+    const response = await handleImageUpload(multipart(await img.png(img.patternRgb(40, 30))), { ...deps(), decodeBudget: budget });
+    expect(response.status).toBe(503);
+    expect(response.headers.get("retry-after")).toBe("1");
+    expect((await response.json()).error.code).toBe("decode_busy");
+    expect(await redis.client().dbsize()).toBe(keysBefore);
+    release();
+    const retried = await handleImageUpload(multipart(await img.png(img.patternRgb(40, 30))), { ...deps(), decodeBudget: budget });
+    expect(retried.status).toBe(201);
+    expect(budget.pixelsInUse).toBe(0);
   });
 
   it("answers 200 deduplicated for the same pixels in another encoding", async () => {
@@ -233,9 +262,7 @@ describe("GET /api/images/:id", () => {
     expect(raw.status).toBe(200);
     expect(raw.headers.get("content-type")).toBe("image/png");
     const png = Buffer.from(await raw.arrayBuffer());
-    expect(png.length).toBe(uploaded.bytes);
-    const roundTrip = await decodeCanonicalPng(png);
-    expect(imageIdOf(roundTrip.data, roundTrip.width, roundTrip.height)).toBe(uploaded.imageId);
+    expect(await decodeStoredImage(png, uploaded.imageId, { maxPixels: 1000 })).toMatchObject({ id: uploaded.imageId, width: 21, height: 13 });
 
     const unknown = await handleImageGet("0".repeat(64), false, deps());
     expect(unknown.status).toBe(404);

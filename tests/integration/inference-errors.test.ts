@@ -8,6 +8,7 @@ import type { GenerationEvent } from "@/lib/inference/events";
 import { loadInferenceModel } from "@/lib/inference/inferenceModel";
 import type { GenerationRequestInput } from "@/lib/inference/request";
 import { GenerationScheduler } from "@/lib/inference/scheduler";
+import { PixelBudget } from "@/lib/images/pixelBudget";
 import { metricsRegistry } from "@/lib/metrics/registry";
 import { BundleLoadError } from "@/lib/model/engine/errors";
 import * as img from "@/tests/support/testImages";
@@ -124,6 +125,50 @@ describe("refusals before compute", () => {
     // One more position is enough for one token.
     const { done } = await collect(h.pipeline({ maxContextTokens: turn.input_ids.length + 1 }).generate({ messages: h.messages(turn) }));
     expect(done.tokenIds).toEqual(turn.greedy.slice(0, 1));
+  });
+
+  it("more images than the request bound, the whole conversation counted → too_many_images (400)", async () => {
+    const imageId = h.imageIds[h.reference.images_in_order[0]];
+    const messages: GenerationRequestInput["messages"] = [
+      { role: "user", content: [{ type: "image", imageId }, { type: "text", text: "One." }] },
+      { role: "assistant", content: "Yes." },
+      { role: "user", content: [{ type: "image", imageId }, { type: "image", imageId }] },
+    ];
+    const error = await refusal({ messages }, { imageLimits: { maxImages: 2, maxPixels: Infinity } });
+    expect([error.code, asRequestError(error)!.status, error.message]).toEqual([
+      "too_many_images",
+      400,
+      "the request holds 3 images (the whole conversation counts), more than the limit of 2",
+    ]);
+  });
+
+  it("images whose pixels add up past the request bound → too_many_pixels (413), sized from their headers", async () => {
+    const bytes = await img.png(img.patternRgb(64, 64));
+    const error = await refusal(ask([{ type: "image", bytes }, { type: "image", bytes }]), { imageLimits: { maxImages: 16, maxPixels: 64 * 64 * 2 - 1 } });
+    expect([error.code, asRequestError(error)!.status]).toEqual(["too_many_pixels", 413]);
+  });
+
+  it("checks the context from the image headers before decoding any image sent as bytes", async () => {
+    // A header that declares 3000 × 3000 over pixel data cut in half, which would not decode: refused for its size,
+    // so never decoded.
+    const bomb = img.truncated(img.pngBomb(3000, 3000));
+    const error = await refusal(ask([{ type: "image", bytes: bomb }]), { maxContextTokens: 20 });
+    expect([error.code, asRequestError(error)!.status]).toEqual(["prompt_too_long", 400]);
+    // With room for it, the decode is reached and fails.
+    const decoded = await refusal(ask([{ type: "image", bytes: bomb }]));
+    expect(decoded.code).toBe("invalid_image");
+  });
+
+  it("decodes images sent as bytes under the decode budget: decode_busy (503) while it stays spent, nothing held after", async () => {
+    const bytes = await img.png(img.patternRgb(64, 64));
+    const budget = new PixelBudget(64 * 64, 20);
+    const held = await budget.acquire(64 * 64);
+    const busy = await refusal(ask([{ type: "image", bytes }]), { decodeBudget: budget });
+    expect([busy.code, asRequestError(busy)!.status]).toEqual(["decode_busy", 503]);
+    held();
+    const { done } = await collect(h.pipeline({ decodeBudget: budget }).generate({ ...ask([{ type: "image", bytes }]), maxNewTokens: 2, cache: { l1: false } }));
+    expect(done.usage.completionTokens).toBe(2);
+    expect(budget.pixelsInUse).toBe(0);
   });
 
   it("a conversation the chat template rejects (an image in a system message) → invalid_request (400)", async () => {

@@ -34,6 +34,17 @@ export function patternRgb(width: number, height: number): RawRgb {
   return { data, width, height };
 }
 
+/** Seeded noise, like a photo's sensor grain: it compresses poorly without loss and well with JPEG's loss. */
+export function noiseRgb(width: number, height: number, seed = 1): RawRgb {
+  const data = Buffer.alloc(width * height * 3);
+  let state = seed >>> 0 || 1;
+  for (let i = 0; i < data.length; i++) {
+    state = (Math.imul(state, 1_664_525) + 1_013_904_223) >>> 0;
+    data[i] = state >>> 24;
+  }
+  return { data, width, height };
+}
+
 /** Four solid quadrants (top-left, top-right, bottom-left, bottom-right): orientation shows as a colour swap. */
 export function quadrantsRgb(width: number, height: number, colours: readonly [Rgb, Rgb, Rgb, Rgb]): RawRgb {
   const data = Buffer.alloc(width * height * 3);
@@ -52,6 +63,7 @@ export function pixelAt(image: RawRgb, x: number, y: number): Rgb {
 }
 
 export const png = (image: RawRgb) => raw(image).png().toBuffer();
+export const jpeg = (image: RawRgb, quality = 90) => raw(image).jpeg({ quality }).toBuffer();
 export const losslessWebp = (image: RawRgb) => raw(image).webp({ lossless: true }).toBuffer();
 export const tiff = (image: RawRgb) => raw(image).tiff({ compression: "lzw" }).toBuffer();
 export const losslessAvif = (image: RawRgb) => raw(image).avif({ lossless: true }).toBuffer();

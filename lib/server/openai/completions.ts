@@ -4,7 +4,7 @@ import type { Logger } from "@/lib/log";
 import { admitClient } from "@/lib/server/apiGuard";
 import { startGeneration, wireCache, type StartedGeneration } from "@/lib/server/generation";
 import { readJsonBody } from "@/lib/server/jsonBody";
-import { asRequestError, RequestError, retryAfterHeaders } from "@/lib/server/requestError";
+import { asRequestError, RequestError, refusalHeaders } from "@/lib/server/requestError";
 import type { Runtime } from "@/lib/server/runtime";
 import { DATA_DONE, encodeDataEvent, sseResponse } from "@/lib/server/sse";
 import { parseChatCompletionRequest } from "./request";
@@ -97,5 +97,5 @@ function openAIErrorAnswer(error: unknown, log: Logger): Response {
   if (!refusal) log.error({ err: error }, "request failed");
   const status = refusal?.status ?? 500;
   const body = refusal ? openAIErrorBody(status, refusal.code, refusal.message) : openAIErrorBody(500, "internal_error", "the server failed to handle this request; see its log");
-  return Response.json(body, { status, headers: { "cache-control": "no-store", ...(refusal && retryAfterHeaders(refusal)) } });
+  return Response.json(body, { status, headers: { "cache-control": "no-store", ...(refusal && refusalHeaders(refusal)) } });
 }

@@ -1,10 +1,11 @@
 import { z } from "zod";
 import { flushCaches } from "@/lib/cache/flush";
 import { CACHE_LEVELS } from "@/lib/api/types";
-import { identifyClient } from "@/lib/server/clientIdentity";
+import { DEFAULT_TENANT, parseTenantId } from "@/lib/ids";
+import { admitAdmin, admitted } from "@/lib/server/apiGuard";
 import { errorResponse } from "@/lib/server/httpErrors";
 import { errorAnswer } from "@/lib/server/requestError";
-import { getRuntime } from "@/lib/server/runtime";
+import { getRuntime, type Runtime } from "@/lib/server/runtime";
 
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";
@@ -12,18 +13,22 @@ export const dynamic = "force-dynamic";
 const levelSchema = z.enum(["l1", "l2", "l3", "all"]).default("all");
 
 /**
- * DELETE /api/admin/cache?level=l1|l2|l3|all (default all): flushes the caller's tenant — named by its API key, or the
- * x-vlcache-tenant header, else `public` — at that level, for every model; see lib/cache/flush.ts.
+ * DELETE /api/admin/cache?level=l1|l2|l3|all&tenant=NAME (defaults: all, `public`): flushes that tenant's caches at
+ * that level, for every model; see lib/cache/flush.ts. Needs ADMIN_API_KEY as a Bearer token (apiGuard.ts).
  * Answers `{tenant, flushed: {l1: {storeEntries, inProcess}, …}}`.
  */
 export async function DELETE(request: Request): Promise<Response> {
   const app = await getRuntime();
-  const client = identifyClient(request.headers, app.config.apiKeys);
-  if (!client.ok) return errorResponse(client.status, client.code, client.message);
-  const level = levelSchema.safeParse(new URL(request.url).searchParams.get("level") ?? undefined);
+  return admitted(app, () => admitAdmin(request, app), () => flush(request, app));
+}
+
+async function flush(request: Request, app: Runtime): Promise<Response> {
+  const query = new URL(request.url).searchParams;
+  const level = levelSchema.safeParse(query.get("level") ?? undefined);
   if (!level.success) return errorResponse(400, "invalid_level", "level must be l1, l2, l3 or all");
+  const tenant = query.has("tenant") ? parseTenantId(query.get("tenant")!) : DEFAULT_TENANT;
+  if (tenant === null) return errorResponse(400, "invalid_tenant", "tenant must be 1 to 64 of a-z, 0-9, _ or - (starting with a letter or digit)");
   const status = app.model.status;
-  const tenant = client.identity.tenant;
   try {
     const flushed = await flushCaches(
       { store: app.cacheStore, levels: status.state === "ready" ? status.served.caches : null },
