@@ -1,4 +1,5 @@
-import type { Page } from "playwright-core";
+import type { Locator, Page } from "playwright-core";
+import { expect } from "vitest";
 
 /** Sets "Max new tokens" in the chat page's settings panel (opened for it, folded again after). */
 export async function setMaxNewTokens(page: Page, value: number): Promise<void> {
@@ -10,4 +11,26 @@ export async function setMaxNewTokens(page: Page, value: number): Promise<void> 
   await field.press("Enter");
   await summary.filter({ hasText: `max ${value} tokens` }).waitFor();
   await summary.click();
+}
+
+export const answers = (page: Page): Locator => page.getByTestId("answer");
+export const questionBox = (page: Page): Locator => page.getByRole("textbox", { name: "Question" });
+
+/** The rendered Markdown of an answer ("Thinking…", "Stopped." and errors are not in it). */
+export async function answerText(answer: Locator): Promise<string> {
+  const markdown = answer.getByTestId("answer-markdown");
+  return (await markdown.count()) === 0 ? "" : ((await markdown.first().textContent()) ?? "");
+}
+
+export async function waitForStatus(answer: Locator, status: string, timeout = 30_000): Promise<void> {
+  await expect.poll(() => answer.getAttribute("data-status"), { timeout }).toBe(status);
+}
+
+/** Types `text` and presses Send; returns the new answer, named by position so it stays this answer later. */
+export async function send(page: Page, text: string): Promise<Locator> {
+  const before = await answers(page).count();
+  await questionBox(page).fill(text);
+  await page.getByRole("button", { name: "Send", exact: true }).click();
+  await expect.poll(() => answers(page).count()).toBe(before + 1);
+  return answers(page).nth(before);
 }

@@ -41,7 +41,7 @@ async function main(): Promise<void> {
   await mkdir(LOG_DIR, { recursive: true });
   if ((await ensureAppBuilt(path.join(LOG_DIR, "build.log"))) === "built") console.log("readme screenshot: built the app");
   const stack = await startTestStack(path.join(LOG_DIR, "server.log"));
-  const browser = await openBrowser({ width: 1280, height: 800 });
+  const browser = await openBrowser({ viewport: { width: 1280, height: 800 } });
   try {
     const { page } = browser;
     await page.goto(stack.baseUrl);
