@@ -120,7 +120,7 @@ describe("chat page", () => {
     await page.getByRole("button", { name: example.question }).click();
     const chipLabel = await waitForChipReady(exampleId);
     expect(chipLabel).toMatch(/^ready in \d+(\.\d+)? (ms|s)$/);
-    expect(await galleryItem(exampleId).getByRole("button", { name: `Detach ${example.title}` }).getAttribute("aria-pressed")).toBe("true");
+    expect(await galleryItem(exampleId).getByRole("button", { name: `Attached ${example.title}` }).getAttribute("aria-pressed")).toBe("true");
     expect(await page.getByRole("button", { name: `Remove ${example.title}` }).isVisible()).toBe(true);
     expect(await question().inputValue()).toBe(example.question);
     const info = await (await fetch(`${baseUrl}/api/images/${exampleId}`)).json();

@@ -75,11 +75,12 @@ describe.each(LAYOUTS)("chat page at $name", (layout) => {
   let browser: BrowserSession;
   let page: Page;
   const chatRequests: ChatRequest[] = [];
-  /** The answer text of each finished /api/chat stream, as the server sent it (its token events joined). */
-  const streamedAnswers: string[] = [];
+  /** The answer of each finished /api/chat stream as the server sent it (its token events joined), by question text. */
+  const streamedAnswers = new Map<string, string>();
   const shot = (step: string) => screenshot(page, `ux-${layout.name}-${step}`);
   const log = (): Locator => page.getByRole("log", { name: "Conversation" });
   const ask = (text: string) => send(page, `${text} (${layout.name})`);
+  const cacheHitQuestion = `What is this chart about? (${layout.name})`;
 
   async function attachExample(): Promise<void> {
     await page.getByRole("button", { name: `Attach example: ${EXAMPLE_TITLE}` }).click();
@@ -92,12 +93,13 @@ describe.each(LAYOUTS)("chat page at $name", (layout) => {
     page.on("request", (request: Request) => {
       if (request.url().endsWith("/api/chat") && request.method() === "POST") chatRequests.push(request.postDataJSON() as ChatRequest);
     });
-    page.on("response", (response) => {
-      if (!response.url().endsWith("/api/chat")) return;
-      void response.text().then(
-        (body) => streamedAnswers.push(tokenText(body)),
-        () => undefined,
-      );
+    page.on("requestfinished", (request) => {
+      if (!request.url().endsWith("/api/chat")) return;
+      const { message } = request.postDataJSON() as ChatRequest;
+      void request
+        .response()
+        .then((response) => response?.text())
+        .then((body) => streamedAnswers.set(message.text, tokenText(body ?? "")));
     });
     await page.goto(baseUrl);
     await setMaxNewTokens(page, 24);
@@ -210,7 +212,7 @@ describe.each(LAYOUTS)("chat page at $name", (layout) => {
   });
 
   it("an answer from the response cache reads 'from response cache in N ms', without a speed", async () => {
-    const text = `What is this chart about? (${layout.name})`;
+    const text = cacheHitQuestion;
     for (const expected of ["miss", "hit"]) {
       await page.getByRole("button", { name: "New chat" }).click();
       await expect.poll(() => answers(page).count()).toBe(0);
@@ -234,7 +236,7 @@ describe.each(LAYOUTS)("chat page at $name", (layout) => {
     await first.getByRole("button", { name: "Copy answer" }).click();
     await first.getByText("Copied").waitFor();
     // The answer's Markdown source, as streamed (the page shows it rendered).
-    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(streamedAnswers.at(-1));
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(streamedAnswers.get(cacheHitQuestion));
 
     const followUp = await ask("And the colours?");
     await waitForStatus(followUp, "done");

@@ -67,7 +67,7 @@ export function AnswerBubble({ turn, groundingImage }: { turn: Turn; groundingIm
         <AnswerBadges meta={turn.meta} done={turn.done} regenerated={turn.origin === "regenerated"} />
         {!active && turn.answer !== "" && (
           <CopyButton
-            label="Copy answer"
+            what="answer"
             text={() => turn.answer}
             className="rounded-full border border-slate-300 px-2 py-0.5 text-xs text-slate-700 hover:bg-slate-100"
           />

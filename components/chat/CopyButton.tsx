@@ -5,8 +5,11 @@ import { useEffect, useState } from "react";
 /** How long "Copied" shows after a copy. */
 const COPIED_MS = 2_000;
 
-/** Copies `text()` to the clipboard and says so (or says that the browser refused). */
-export function CopyButton({ text, label, className }: { text: () => string; label: string; className: string }) {
+/**
+ * Copies `text()` to the clipboard and says so (or says that the browser refused). `what` completes the accessible
+ * name ("Copy answer"), hidden on screen where the context shows it.
+ */
+export function CopyButton({ text, what, className }: { text: () => string; what: string; className: string }) {
   const [state, setState] = useState<"idle" | "copied" | "failed">("idle");
 
   useEffect(() => {
@@ -18,7 +21,6 @@ export function CopyButton({ text, label, className }: { text: () => string; lab
   return (
     <button
       type="button"
-      aria-label={label}
       onClick={() =>
         navigator.clipboard.writeText(text()).then(
           () => setState("copied"),
@@ -28,6 +30,7 @@ export function CopyButton({ text, label, className }: { text: () => string; lab
       className={className}
     >
       <span aria-live="polite">{state === "copied" ? "Copied" : state === "failed" ? "Copy failed" : "Copy"}</span>
+      <span className="sr-only"> {what}</span>
     </button>
   );
 }

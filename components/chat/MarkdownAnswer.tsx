@@ -15,7 +15,7 @@ function CodeBlock({ children }: { children?: React.ReactNode }) {
         {children}
       </pre>
       <CopyButton
-        label="Copy code"
+        what="code"
         text={() => pre.current?.textContent ?? ""}
         className="absolute top-1.5 right-1.5 rounded border border-[#30363d] bg-[#161b22] px-2 py-0.5 text-xs text-[#e6edf3] hover:bg-[#30363d]"
       />

@@ -38,12 +38,12 @@ export function GalleryItem({ image }: { image: GalleryImage }) {
         type="button"
         onClick={toggle}
         aria-pressed={attached}
-        aria-label={`${attached ? "Detach" : "Attach"} ${image.name}`}
         className={`rounded-md px-2.5 py-1 text-xs font-medium ${
           attached ? "bg-blue-600 text-white hover:bg-blue-700" : "border border-slate-300 text-slate-700 hover:bg-slate-100"
         }`}
       >
         {attached ? "Attached" : "Attach"}
+        <span className="sr-only"> {image.name}</span>
       </button>
     </li>
   );

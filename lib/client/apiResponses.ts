@@ -41,6 +41,7 @@ const imageInfoSchema = z.object({
   height: count,
   bytes: count,
   status: z.enum(["encoding", "ready"]),
+  encodingMs: z.optional(count),
 });
 
 async function getJson<T>(url: string, schema: z.ZodMiniType<T>, signal?: AbortSignal): Promise<T> {

@@ -14,7 +14,7 @@ describe("gallery images", () => {
   it("adds a new upload first, encoding until the server says ready, with the server's timing", () => {
     const images = addUpload([], upload(A, "encoding", false), "cat.png");
     expect(images).toEqual<GalleryImage[]>([
-      { imageId: A, name: "cat.png", width: 640, height: 480, bytes: 9_000, status: "encoding", deduplicated: false, fromCache: false, encodingMs: null },
+      { imageId: A, name: "cat.png", width: 640, height: 480, bytes: 9_000, status: "encoding", deduplicated: false, fromCache: false, encodingStarted: true, encodingMs: null },
     ]);
     expect(statusChip(images[0])).toMatchObject({ label: "encoding…", tone: "busy" });
     expect(statusChip(applyImageInfo(images, A, { status: "encoding" })[0])).toMatchObject({ label: "encoding…", tone: "busy" });
@@ -32,6 +32,11 @@ describe("gallery images", () => {
   it("never calls an image ready that the server reports ready without having encoded it (no model)", () => {
     const images = applyImageInfo(addUpload([], upload(A, "ready", false), "plain.png"), A, { status: "ready" });
     expect(statusChip(images[0])).toMatchObject({ label: "not encoded", tone: "idle" });
+  });
+
+  it("says 'ready' without a time when the server finished an encoding it did not time", () => {
+    const images = applyImageInfo(addUpload([], upload(A, "encoding", false), "joined.png"), A, { status: "ready" });
+    expect(statusChip(images[0])).toMatchObject({ label: "ready", tone: "ready" });
   });
 
   it("keeps one entry per image, moving a re-upload to the front", () => {

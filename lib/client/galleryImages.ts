@@ -4,7 +4,7 @@
  *
  * What the chip claims comes from the server only: `encoding` and `ready` are the server's statuses, and a time is
  * shown only when the server measured one (`encodingMs` of GET /api/images/:id). A server without a model answers
- * `ready` for images it never encoded; those read "not encoded", never "ready".
+ * `ready` at once for images it never encoded (no `encoding` phase, no duplicate); those read "not encoded".
  */
 import type { ImageStatus, ImageUploadResponse } from "@/lib/api/types";
 import type { ImageId } from "@/lib/ids";
@@ -22,6 +22,8 @@ export interface GalleryImage {
   deduplicated: boolean;
   /** Features were ready in the upload's own answer because an earlier upload had computed them. */
   fromCache: boolean;
+  /** The upload's answer said `encoding`: the server started computing the features at upload. */
+  encodingStarted: boolean;
   /** How long the server took to encode the image, as it reported; null while unknown or never encoded. */
   encodingMs: number | null;
 }
@@ -36,6 +38,7 @@ export function addUpload(images: GalleryImage[], upload: ImageUploadResponse, n
     status: upload.status,
     deduplicated: upload.deduplicated,
     fromCache: upload.status === "ready" && upload.deduplicated,
+    encodingStarted: upload.status === "encoding",
     encodingMs: null,
   };
   return [image, ...images.filter((existing) => existing.imageId !== upload.imageId)];
@@ -56,6 +59,7 @@ export function statusChip(image: GalleryImage): { label: string; tone: ChipTone
   if (image.encodingMs !== null) {
     return { label: `ready in ${formatDuration(image.encodingMs)}`, tone: "ready", title: "Vision features computed at upload, timed by the server" };
   }
+  if (image.encodingStarted) return { label: "ready", tone: "ready", title: "Vision features ready (the server did not time this encoding)" };
   return {
     label: "not encoded",
     tone: "idle",
