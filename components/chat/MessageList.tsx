@@ -20,10 +20,23 @@ export function MessageList({ examples }: { examples: Example[] }) {
   const turns = useStore(chatStore, (state) => state.turns);
   const scroller = useRef<HTMLDivElement>(null);
   const [following, setFollowing] = useState(true);
+  /** Content height when the list last scrolled itself to the bottom. */
+  const followedHeight = useRef(0);
 
   useEffect(() => {
     const element = scroller.current;
-    if (element !== null && following) element.scrollTop = element.scrollHeight;
+    if (element === null || !following) return;
+    // A reader's scroll up may not have reached onScroll yet when new text renders: seen from here it is a position
+    // above the bottom the list last scrolled to. Following then stops instead of pulling the reader back down.
+    // (Content that shrank — a new chat, a replaced answer — is followed again.)
+    const scrolledUp =
+      element.scrollHeight >= followedHeight.current && element.scrollTop + element.clientHeight < followedHeight.current - FOLLOW_THRESHOLD_PX;
+    if (scrolledUp) {
+      setFollowing(false);
+      return;
+    }
+    element.scrollTop = element.scrollHeight;
+    followedHeight.current = element.scrollHeight;
   }, [turns, following]);
 
   // The image an answer's grounding boxes refer to: the newest image asked about up to that turn.
@@ -66,7 +79,14 @@ export function MessageList({ examples }: { examples: Example[] }) {
       {!following && turns.length > 0 && (
         <button
           type="button"
-          onClick={() => setFollowing(true)}
+          onClick={() => {
+            const element = scroller.current;
+            if (element !== null) {
+              element.scrollTop = element.scrollHeight;
+              followedHeight.current = element.scrollHeight;
+            }
+            setFollowing(true);
+          }}
           className="absolute bottom-3 left-1/2 -translate-x-1/2 rounded-full border border-slate-300 bg-white px-3 py-1 text-sm text-slate-800 shadow-md hover:bg-slate-100"
         >
           Jump to latest <span aria-hidden>↓</span>

@@ -11,6 +11,7 @@ const count = z.number().check(z.nonnegative());
 
 const healthSchema = z.object({
   status: z.enum(["ok", "starting", "degraded"]),
+  modelError: z.optional(z.object({ code: z.string(), message: z.string() })),
   startedAt: z.number(),
   model: z.nullable(
     z.object({
