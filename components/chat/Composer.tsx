@@ -7,6 +7,7 @@ import { serverProblem } from "@/lib/client/serverProblem";
 import { chatStore, isStreaming } from "@/lib/client/stores/chatStore";
 import { healthStore } from "@/lib/client/stores/healthStore";
 import { uploadsInFlight, uploadStore } from "@/lib/client/stores/uploadStore";
+import { ImageFileInput } from "@/components/upload/ImageFileInput";
 import { AttachmentTray } from "./AttachmentTray";
 
 const REFUSAL_HINT: Record<SendRefusal, string | null> = {
@@ -78,18 +79,7 @@ export function Composer() {
             <path d="M21 11.5l-8.5 8.5a5 5 0 01-7-7l8.5-8.5a3.3 3.3 0 014.7 4.7l-8.5 8.5a1.7 1.7 0 01-2.4-2.4l7.8-7.8" />
           </svg>
         </button>
-        <input
-          ref={fileInput}
-          data-testid="composer-file-input"
-          type="file"
-          accept="image/*"
-          multiple
-          className="hidden"
-          onChange={(event) => {
-            void uploadStore.getState().uploadFiles(Array.from(event.target.files ?? []));
-            event.target.value = "";
-          }}
-        />
+        <ImageFileInput ref={fileInput} testId="composer-file-input" />
         <label htmlFor="question-input" className="sr-only">
           Question
         </label>

@@ -4,6 +4,7 @@ import { useRef } from "react";
 import { useStore } from "zustand";
 import { formatBytes, formatCount } from "@/lib/client/format";
 import { uploadStore, type UploadEntry } from "@/lib/client/stores/uploadStore";
+import { ImageFileInput } from "./ImageFileInput";
 import { UploadCard } from "./UploadCard";
 
 export interface UploadLimits {
@@ -32,18 +33,7 @@ export function UploadPanel({ limits }: { limits: UploadLimits }) {
         >
           Choose a file
         </button>
-        <input
-          ref={input}
-          data-testid="file-input"
-          type="file"
-          accept="image/*"
-          multiple
-          className="hidden"
-          onChange={(event) => {
-            void uploadStore.getState().uploadFiles(Array.from(event.target.files ?? []));
-            event.target.value = "";
-          }}
-        />
+        <ImageFileInput ref={input} testId="file-input" />
         <p className="text-xs text-slate-600">
           JPEG, PNG, WebP, GIF, TIFF or AVIF · up to {formatBytes(limits.maxUploadBytes)} · up to {formatCount(limits.maxImagePixels)} pixels
         </p>
