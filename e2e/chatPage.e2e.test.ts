@@ -270,6 +270,22 @@ describe.each(LAYOUTS)("chat page at $name", (layout) => {
     if (!layout.phone) expect(await page.getByTestId("gallery-item").filter({ hasText: name }).count()).toBe(1);
   });
 
+  it("on a phone, opens the session's images from the composer and attaches an earlier one again", async () => {
+    const imagesButton = page.getByTestId("composer").getByRole("button", { name: "Images", exact: true });
+    expect(await imagesButton.isVisible()).toBe(layout.phone);
+    if (!layout.phone) return;
+    expect(await page.getByRole("button", { name: `Remove ${EXAMPLE_TITLE}` }).count()).toBe(0);
+    await imagesButton.click();
+    expect(await imagesButton.getAttribute("aria-expanded")).toBe("true");
+    const item = page.getByTestId("composer").getByTestId("gallery-item").filter({ hasText: EXAMPLE_TITLE });
+    await item.getByRole("button", { name: `Attach ${EXAMPLE_TITLE}` }).click();
+    await page.getByRole("button", { name: `Remove ${EXAMPLE_TITLE}` }).waitFor();
+    expect(await item.getByTestId("image-status-chip").isVisible()).toBe(true);
+    await shot("07b-phone-images");
+    await imagesButton.click();
+    expect(await page.getByTestId("composer").getByTestId("gallery-item").count()).toBe(0);
+  });
+
   it("has no serious accessibility findings after a conversation", async () => {
     expect(await seriousAccessibilityFindings(page)).toEqual([]);
     await shot("08-conversation");

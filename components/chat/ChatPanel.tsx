@@ -7,7 +7,7 @@ import { Composer } from "./Composer";
 import { MessageList } from "./MessageList";
 
 /** The conversation column: its controls and settings, the transcript (examples while empty), the question box. */
-export function ChatPanel({ examples }: { examples: Example[] }) {
+export function ChatPanel({ examples, imagesPanel }: { examples: Example[]; imagesPanel: React.ReactNode }) {
   return (
     <section aria-label="Chat" className="flex min-h-0 flex-col gap-2 sm:gap-3">
       <div className="flex flex-wrap items-start gap-2">
@@ -17,7 +17,7 @@ export function ChatPanel({ examples }: { examples: Example[] }) {
         </div>
       </div>
       <MessageList examples={examples} />
-      <Composer />
+      <Composer imagesPanel={imagesPanel} />
     </section>
   );
 }

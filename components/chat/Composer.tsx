@@ -27,8 +27,10 @@ const iconButton = "flex h-10 w-10 shrink-0 items-center justify-center rounded-
  * The question box: Enter sends, Shift+Enter starts a new line (never while an IME composes). While an answer streams,
  * Stop (or Esc) ends it and nothing else: Stop and Send are separate buttons, so a Stop can never submit the draft.
  * Images come in through the attach button; a Send pressed while they upload goes out once they have arrived.
+ * Below the desktop breakpoint, where the images panel is not beside the conversation, `imagesPanel` opens above the
+ * question box from the Images button (the gallery: statuses, attaching an earlier image again).
  */
-export function Composer() {
+export function Composer({ imagesPanel }: { imagesPanel: React.ReactNode }) {
   const draft = useStore(chatStore, (state) => state.draft);
   const streaming = useStore(chatStore, isStreaming);
   const hasAttachments = useStore(chatStore, (state) => state.attachments.length > 0);
@@ -37,6 +39,7 @@ export function Composer() {
   const blocked = useStore(healthStore, (state) => serverProblem(state.connection)?.blocksSending ?? null);
   const [hint, setHint] = useState<string | null>(null);
   const fileInput = useRef<HTMLInputElement>(null);
+  const [imagesOpen, setImagesOpen] = useState(false);
 
   useEffect(() => {
     if (!streaming) return;
@@ -72,6 +75,11 @@ export function Composer() {
       data-testid="composer"
       className="shrink-0 rounded-xl border border-slate-300 bg-white p-2 shadow-sm focus-within:border-blue-400"
     >
+      {imagesOpen && (
+        <div id="composer-images" className="mb-2 max-h-[50dvh] overflow-y-auto border-b border-slate-200 p-1 pb-3 lg:hidden">
+          {imagesPanel}
+        </div>
+      )}
       <AttachmentTray />
       <div className="flex items-end gap-2">
         <button type="button" onClick={() => fileInput.current?.click()} aria-label="Attach images" title="Attach images" className={iconButton}>
@@ -80,6 +88,20 @@ export function Composer() {
           </svg>
         </button>
         <ImageFileInput ref={fileInput} testId="composer-file-input" />
+        <button
+          type="button"
+          onClick={() => setImagesOpen(!imagesOpen)}
+          aria-expanded={imagesOpen}
+          aria-controls="composer-images"
+          aria-label="Images"
+          title="The images of this session"
+          className={`${iconButton} lg:hidden`}
+        >
+          <svg viewBox="0 0 24 24" aria-hidden className="h-5 w-5 fill-none stroke-current" strokeWidth="2" strokeLinecap="round" strokeLinejoin="round">
+            <rect x="3" y="5" width="18" height="14" rx="2" />
+            <path d="M3 16l5-5 4 4 3-3 6 6" />
+          </svg>
+        </button>
         <label htmlFor="question-input" className="sr-only">
           Question
         </label>

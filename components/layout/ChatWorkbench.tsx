@@ -14,7 +14,8 @@ import { Header } from "./Header";
 /**
  * The chat page. Desktop (lg and up): the images panel on the left, the conversation on the right. Below that, one
  * full-height column: the conversation, with the composer kept at the bottom; images come in through the composer's
- * attach button, a drop anywhere or a paste, and the examples sit in the empty conversation.
+ * attach button, a drop anywhere or a paste, the images panel opens from the composer's Images button, and the
+ * examples sit in the empty conversation.
  *
  * `historySidebar` is the slot for the chat history list: a left column on desktop, before the images panel.
  */
@@ -42,7 +43,7 @@ export function ChatWorkbench({
           <div className="hidden min-h-0 overflow-y-auto pr-1 lg:block">
             <ImagesPanel uploadLimits={uploadLimits} />
           </div>
-          <ChatPanel examples={examples} />
+          <ChatPanel examples={examples} imagesPanel={<ImagesPanel uploadLimits={uploadLimits} />} />
         </main>
       </div>
       <PageImageInput />
