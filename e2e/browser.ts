@@ -25,7 +25,13 @@ export interface BrowserSession {
   close(): Promise<void>;
 }
 
-export async function openBrowser(viewport = { width: 1100, height: 900 }): Promise<BrowserSession> {
+export interface BrowserOptions {
+  viewport?: { width: number; height: number };
+  /** What `prefers-color-scheme` answers; Chromium's default is light. */
+  colorScheme?: "light" | "dark";
+}
+
+export async function openBrowser({ viewport = { width: 1100, height: 900 }, colorScheme = "light" }: BrowserOptions = {}): Promise<BrowserSession> {
   const profileDir = await mkdtemp(path.join(os.tmpdir(), "vlcache-chromium-"));
   // launchPersistentContext is how playwright takes an explicit --user-data-dir.
   const context = await chromium.launchPersistentContext(profileDir, {
@@ -33,6 +39,9 @@ export async function openBrowser(viewport = { width: 1100, height: 900 }): Prom
     headless: true,
     args: CHROMIUM_ARGS,
     viewport,
+    colorScheme,
+    // Copy buttons write to the clipboard; the tests read it back.
+    permissions: ["clipboard-read", "clipboard-write"],
   });
   const page = context.pages()[0] ?? (await context.newPage());
   return {

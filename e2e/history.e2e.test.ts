@@ -37,7 +37,7 @@ describe.each(VIEWPORTS)("chat history at $width×$height ($name)", (viewport) =
   let lastPressAt = 0;
 
   beforeAll(async () => {
-    browser = await openBrowser({ width: viewport.width, height: viewport.height });
+    browser = await openBrowser({ viewport: { width: viewport.width, height: viewport.height } });
     page = browser.page;
     await page.goto(baseUrl);
     await setMaxNewTokens(page, 12);

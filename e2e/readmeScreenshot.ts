@@ -1,6 +1,7 @@
 /**
- * Makes docs/screenshot.png, the README's picture of the chat page in use (1280×800): an example image, a question
- * with its streamed answer, and a follow-up whose badges show the caches at work.
+ * Makes the README's pictures of the chat page in use: docs/screenshot.png (desktop, 1280×800) and
+ * docs/screenshot-phone.png (a phone, 390×844, dark): an example image, a question with its streamed answer, and a
+ * follow-up whose badges show the caches at work.
  *
  *   npx tsx e2e/readmeScreenshot.ts     # runs `next build` first unless .next is newer than every source
  *
@@ -14,7 +15,10 @@ import { openBrowser } from "./browser";
 import { setMaxNewTokens } from "./chatPageActions";
 import { startTestStack } from "./testStack";
 
-const OUT_FILE = path.join(process.cwd(), "docs", "screenshot.png");
+const SHOTS = [
+  { file: path.join(process.cwd(), "docs", "screenshot.png"), viewport: { width: 1280, height: 800 }, colorScheme: "light" },
+  { file: path.join(process.cwd(), "docs", "screenshot-phone.png"), viewport: { width: 390, height: 844 }, colorScheme: "dark" },
+] as const;
 const LOG_DIR = path.join(process.cwd(), "test-results", "readme-screenshot");
 const EXAMPLE_QUESTION = "Which month had the most active users, and how many?";
 const FOLLOW_UP = "What do the two axes measure?";
@@ -37,33 +41,41 @@ async function askAndWait(page: Page, send: () => Promise<void>): Promise<Locato
   return answer;
 }
 
-async function main(): Promise<void> {
-  await mkdir(LOG_DIR, { recursive: true });
-  if ((await ensureAppBuilt(path.join(LOG_DIR, "build.log"))) === "built") console.log("readme screenshot: built the app");
-  const stack = await startTestStack(path.join(LOG_DIR, "server.log"));
-  const browser = await openBrowser({ width: 1280, height: 800 });
+async function takeScreenshot(baseUrl: string, shot: (typeof SHOTS)[number]): Promise<void> {
+  const browser = await openBrowser({ viewport: shot.viewport, colorScheme: shot.colorScheme });
   try {
     const { page } = browser;
-    await page.goto(stack.baseUrl);
+    await page.goto(baseUrl);
     await setMaxNewTokens(page, MAX_NEW_TOKENS);
     await page.getByRole("button", { name: EXAMPLE_QUESTION }).click();
     const chip = page.getByTestId("image-status-chip").first();
-    await until("the example's features", async () => (await chip.count()) === 1 && (await chip.getAttribute("data-tone")) === "ready");
+    // "ready" on the first picture; the second picture uploads the same example again, whose features are cached.
+    await until("the example's features", async () => (await chip.count()) === 1 && ["ready", "cached"].includes((await chip.getAttribute("data-tone")) ?? ""));
 
-    await askAndWait(page, () => page.getByRole("button", { name: "Send" }).click());
+    await askAndWait(page, () => page.getByRole("button", { name: "Send", exact: true }).click());
     await askAndWait(page, async () => {
       await page.getByRole("textbox", { name: "Question" }).fill(FOLLOW_UP);
-      await page.getByRole("button", { name: "Send" }).click();
+      await page.getByRole("button", { name: "Send", exact: true }).click();
     });
     // Leave the question box unfocused and the conversation at its start, as a reader would after reading it.
     await page.getByRole("textbox", { name: "Question" }).blur();
     await page.getByRole("log", { name: "Conversation" }).evaluate((list) => list.scrollTo(0, 0));
 
-    await mkdir(path.dirname(OUT_FILE), { recursive: true });
-    await page.screenshot({ path: OUT_FILE });
-    console.log(`readme screenshot: wrote ${path.relative(process.cwd(), OUT_FILE)}`);
+    await mkdir(path.dirname(shot.file), { recursive: true });
+    await page.screenshot({ path: shot.file });
+    console.log(`readme screenshot: wrote ${path.relative(process.cwd(), shot.file)}`);
   } finally {
     await browser.close();
+  }
+}
+
+async function main(): Promise<void> {
+  await mkdir(LOG_DIR, { recursive: true });
+  if ((await ensureAppBuilt(path.join(LOG_DIR, "build.log"))) === "built") console.log("readme screenshot: built the app");
+  const stack = await startTestStack(path.join(LOG_DIR, "server.log"));
+  try {
+    for (const shot of SHOTS) await takeScreenshot(stack.baseUrl, shot);
+  } finally {
     await stack.stop();
   }
 }

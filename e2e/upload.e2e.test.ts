@@ -7,9 +7,9 @@ import { openBrowser, type BrowserSession } from "./browser";
 import { screenshot } from "./screenshots";
 
 /**
- * The upload panel in Chromium: pick a file, see its stored thumbnail, size and id; the same pixels in another
- * encoding are marked duplicate; bad files show a readable error; paste and drop upload too.
- * The steps build on each other (newest card first), so they run in order in one page.
+ * The upload panel in Chromium: pick a file and it joins the gallery with its stored thumbnail, size and id; the same
+ * pixels in another encoding are marked duplicate; bad files show a readable error card; paste and drop upload too.
+ * Stored uploads are not repeated as cards: the gallery shows them. The steps build on each other, in one page.
  */
 let browser: BrowserSession;
 const baseUrl = inject("baseUrl");
@@ -20,12 +20,18 @@ beforeAll(async () => {
 });
 afterAll(() => browser.close());
 
-const newestCard = (): Locator => browser.page.getByTestId("upload-card").first();
+/** Waits for the refused upload cards to number `expected`; returns the newest. */
+async function waitForRefusals(expected: number): Promise<Locator> {
+  const cards = browser.page.locator('[data-testid="upload-card"][data-state="refused"]');
+  await expect.poll(() => cards.count(), { timeout: 20_000 }).toBe(expected);
+  return cards.first();
+}
 
-async function waitForSettled(expectedCards: number): Promise<Locator> {
-  const cards = browser.page.locator('[data-testid="upload-card"]:not([data-state="uploading"])');
-  await expect.poll(() => cards.count(), { timeout: 20_000 }).toBe(expectedCards);
-  return newestCard();
+/** Waits for the gallery entry named `name` (a re-upload of the same pixels renames the entry). */
+async function galleryEntry(name: string): Promise<Locator> {
+  const item = browser.page.getByTestId("gallery-item").filter({ hasText: name });
+  await expect.poll(() => item.count(), { timeout: 20_000 }).toBe(1);
+  return item;
 }
 
 async function pickFile(name: string, mimeType: string, buffer: Buffer): Promise<void> {
@@ -33,7 +39,7 @@ async function pickFile(name: string, mimeType: string, buffer: Buffer): Promise
 }
 
 async function thumbnailSize(card: Locator): Promise<[number, number]> {
-  const thumbnail = card.getByTestId("upload-thumbnail");
+  const thumbnail = card.locator("img");
   await expect.poll(() => thumbnail.evaluate((el: HTMLImageElement) => el.complete && el.naturalWidth > 0)).toBe(true);
   return thumbnail.evaluate((el: HTMLImageElement) => [el.naturalWidth, el.naturalHeight] as [number, number]);
 }
@@ -50,29 +56,31 @@ describe("upload panel", () => {
 
   it("uploads a PNG and shows its stored thumbnail, size and id", async () => {
     await pickFile("pattern.png", "image/png", await img.png(picture));
-    const card = await waitForSettled(1);
-    expect(await card.getAttribute("data-state")).toBe("stored");
-    expect(await card.getByTestId("upload-id").textContent()).toBe(pictureId);
-    expect(await card.getByTestId("upload-badge").textContent()).toBe("new");
-    expect(await card.getByTestId("upload-size").textContent()).toMatch(/^160 × 120 px · [\d.]+ KiB canonical PNG$/);
-    expect(await thumbnailSize(card)).toEqual([160, 120]);
+    const item = await galleryEntry("pattern.png");
+    expect(await item.getAttribute("data-image-id")).toBe(pictureId);
+    expect(await item.getByTestId("gallery-duplicate").count()).toBe(0);
+    expect(await item.getByTestId("gallery-size").textContent()).toMatch(/^160 × 120 px · [\d.]+ KiB$/);
+    expect(await item.locator("p[title]").getAttribute("title")).toBe(`pattern.png · id ${pictureId}`);
+    expect(await thumbnailSize(item)).toEqual([160, 120]);
+    expect(await browser.page.getByTestId("upload-card").count()).toBe(0);
     await screenshot(browser.page, "02-uploaded");
   });
 
   it("marks the same pixels as lossless WebP as a duplicate", async () => {
     await pickFile("pattern.webp", "image/webp", await img.losslessWebp(picture));
-    const card = await waitForSettled(2);
-    expect(await card.getByTestId("upload-id").textContent()).toBe(pictureId);
-    expect(await card.getByTestId("upload-badge").textContent()).toBe("duplicate");
-    expect(await card.textContent()).toContain("Same pixels as an image already stored");
+    const item = await galleryEntry("pattern.webp");
+    expect(await item.getAttribute("data-image-id")).toBe(pictureId);
+    expect(await browser.page.getByTestId("gallery-item").count()).toBe(1);
+    const duplicate = item.getByTestId("gallery-duplicate");
+    expect(await duplicate.textContent()).toBe("duplicate");
+    expect(await duplicate.getAttribute("title")).toContain("Same pixels as an image already stored");
     await screenshot(browser.page, "03-duplicate");
   });
 
   it("shows a readable error for a corrupt file", async () => {
     const corrupt = img.truncated(await img.jpegWithOrientation(img.patternRgb(64, 64), 1));
     await pickFile("broken.jpg", "image/jpeg", corrupt);
-    const card = await waitForSettled(3);
-    expect(await card.getAttribute("data-state")).toBe("refused");
+    const card = await waitForRefusals(1);
     expect(await card.getByTestId("upload-error").textContent()).toMatch(
       /^The JPEG file could not be decoded \(truncated or corrupt\): VipsJpeg: premature end of JPEG image\.$/,
     );
@@ -88,9 +96,9 @@ describe("upload panel", () => {
       data.items.add(new File([bytes], "clipboard.jpg", { type: "image/jpeg" }));
       document.dispatchEvent(new ClipboardEvent("paste", { clipboardData: data, bubbles: true, cancelable: true }));
     }, jpeg.toString("base64"));
-    const card = await waitForSettled(4);
-    expect(await card.getByTestId("upload-size").textContent()).toMatch(/^64 × 96 px/);
-    expect(await thumbnailSize(card)).toEqual([64, 96]);
+    const item = await galleryEntry("clipboard.jpg");
+    expect(await item.getByTestId("gallery-size").textContent()).toMatch(/^64 × 96 px/);
+    expect(await thumbnailSize(item)).toEqual([64, 96]);
     await screenshot(browser.page, "05-pasted-rotated");
   });
 
@@ -100,7 +108,7 @@ describe("upload panel", () => {
       data.items.add(new File([text], "drawing.svg", { type: "image/svg+xml" }));
       zone.dispatchEvent(new DragEvent("drop", { dataTransfer: data, bubbles: true, cancelable: true }));
     }, img.svgBytes().toString("utf8"));
-    const card = await waitForSettled(5);
+    const card = await waitForRefusals(2);
     expect(await card.getByTestId("upload-error").textContent()).toBe(
       "SVG files are not supported; send JPEG, PNG, WebP, GIF, TIFF or AVIF.",
     );

@@ -8,11 +8,11 @@ const TONE_CLASS: Record<BadgeTone, string> = {
 };
 
 /** What each cache level did for this answer, and how fast it came. */
-export function AnswerBadges({ meta, done }: { meta: ChatMetaEvent | null; done: ChatDoneEvent | null }) {
-  const badges = answerBadges(meta, done);
+export function AnswerBadges({ meta, done, regenerated }: { meta: ChatMetaEvent | null; done: ChatDoneEvent | null; regenerated: boolean }) {
+  const badges = answerBadges(meta, done, regenerated);
   if (badges.length === 0) return null;
   return (
-    <ul className="mt-2 flex flex-wrap gap-1.5" aria-label="Cache and timing">
+    <ul className="flex flex-wrap gap-1.5" aria-label="Cache and timing">
       {badges.map((badge) => (
         <li
           key={badge.kind}

@@ -1,7 +1,12 @@
 "use client";
 
 import { useStore } from "zustand";
+import { REGENERATE_TEMPERATURE } from "@/lib/client/generationSettings";
 import { chatStore, isStreaming } from "@/lib/client/stores/chatStore";
+
+const REGENERATE_TITLE =
+  `Ask the last question again for a new sample: the response cache is skipped and a fresh seed is used ` +
+  `(greedy settings sample at temperature ${REGENERATE_TEMPERATURE})`;
 
 /** New chat and Regenerate, plus the conversation's notice (e.g. after a server restart). */
 export function ChatToolbar() {
@@ -15,7 +20,7 @@ export function ChatToolbar() {
       <button type="button" className={button} onClick={() => chatStore.getState().newChat()}>
         New chat
       </button>
-      <button type="button" className={button} disabled={!hasTurns || streaming} onClick={() => chatStore.getState().regenerate()}>
+      <button type="button" className={button} disabled={!hasTurns || streaming} title={REGENERATE_TITLE} onClick={() => chatStore.getState().regenerate()}>
         Regenerate
       </button>
       {notice !== null && (

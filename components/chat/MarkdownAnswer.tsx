@@ -1,9 +1,33 @@
+"use client";
+
+import { useRef } from "react";
 import ReactMarkdown, { type Components } from "react-markdown";
+import rehypeHighlight from "rehype-highlight";
 import remarkGfm from "remark-gfm";
+import { CopyButton } from "./CopyButton";
+
+/** A fenced code block, highlighted by rehype-highlight (highlight.js classes), with a button copying its text. */
+function CodeBlock({ children }: { children?: React.ReactNode }) {
+  const pre = useRef<HTMLPreElement>(null);
+  return (
+    <div className="group relative my-2">
+      <pre ref={pre} data-testid="code-block" className="overflow-x-auto rounded-md bg-[#0d1117] p-3 pr-16 text-sm text-[#e6edf3]">
+        {children}
+      </pre>
+      <CopyButton
+        what="code"
+        text={() => pre.current?.textContent ?? ""}
+        className="absolute top-1.5 right-1.5 rounded border border-[#30363d] bg-[#161b22] px-2 py-0.5 text-xs text-[#e6edf3] hover:bg-[#30363d]"
+      />
+    </div>
+  );
+}
 
 /**
  * An answer's Markdown, rendered without raw HTML: react-markdown builds React elements from the Markdown syntax tree
  * (`skipHtml`: HTML in the text is dropped, never parsed) and its default URL filter drops `javascript:` links.
+ * Images in an answer are never loaded: `![alt](url)` becomes a link to the url, so an answer cannot make the
+ * browser fetch a remote address by itself.
  */
 const components: Components = {
   p: ({ children }) => <p className="my-2 first:mt-0 last:mb-0">{children}</p>,
@@ -17,7 +41,15 @@ const components: Components = {
       {children}
     </a>
   ),
-  pre: ({ children }) => <pre className="my-2 overflow-x-auto rounded-md bg-slate-900 p-3 text-sm text-slate-100">{children}</pre>,
+  img: ({ src, alt }) =>
+    typeof src === "string" && src !== "" ? (
+      <a href={src} target="_blank" rel="noopener noreferrer nofollow" data-testid="answer-image-link" className="text-blue-700 underline">
+        {alt || src}
+      </a>
+    ) : (
+      <span>{alt}</span>
+    ),
+  pre: ({ children }) => <CodeBlock>{children}</CodeBlock>,
   blockquote: ({ children }) => <blockquote className="my-2 border-l-4 border-slate-300 pl-3 text-slate-600">{children}</blockquote>,
   table: ({ children }) => (
     <div className="my-2 overflow-x-auto">
@@ -30,8 +62,11 @@ const components: Components = {
 
 export function MarkdownAnswer({ text }: { text: string }) {
   return (
-    <div className="break-words [&_:not(pre)>code]:rounded [&_:not(pre)>code]:bg-slate-100 [&_:not(pre)>code]:px-1 [&_code]:font-mono [&_code]:text-[0.9em]">
-      <ReactMarkdown remarkPlugins={[remarkGfm]} components={components} skipHtml>
+    <div
+      data-testid="answer-markdown"
+      className="break-words [&_:not(pre)>code]:rounded [&_:not(pre)>code]:bg-slate-100 [&_:not(pre)>code]:px-1 [&_code]:font-mono [&_code]:text-[0.9em]"
+    >
+      <ReactMarkdown remarkPlugins={[remarkGfm]} rehypePlugins={[[rehypeHighlight, { detect: false }]]} components={components} skipHtml>
         {text}
       </ReactMarkdown>
     </div>

@@ -1,17 +1,78 @@
-import { ImageThumbnail } from "@/components/gallery/ImageThumbnail";
-import type { Question } from "@/lib/client/chatTranscript";
+"use client";
 
-export function QuestionBubble({ question }: { question: Question }) {
-  return (
-    <div className="ml-auto max-w-[85%] rounded-2xl rounded-br-sm bg-blue-600 px-4 py-2 text-white" data-testid="question">
-      {question.imageIds.length > 0 && (
-        <div className="mb-2 flex flex-wrap gap-1.5">
-          {question.imageIds.map((id) => (
-            <ImageThumbnail key={id} imageId={id} alt="Attached image" size={56} />
-          ))}
+import { useState } from "react";
+import { useStore } from "zustand";
+import { ImageThumbnail } from "@/components/gallery/ImageThumbnail";
+import { useImageName } from "@/components/gallery/useImageName";
+import type { Turn } from "@/lib/client/chatTranscript";
+import type { ImageId } from "@/lib/ids";
+import { chatStore, isStreaming } from "@/lib/client/stores/chatStore";
+
+function QuestionImage({ imageId }: { imageId: ImageId }) {
+  return <ImageThumbnail imageId={imageId} name={useImageName(imageId)} size={56} />;
+}
+
+/** One question with its images; the last one can be edited and resent (its answer is replaced). */
+export function QuestionBubble({ turn, last }: { turn: Turn; last: boolean }) {
+  const streaming = useStore(chatStore, isStreaming);
+  const [editing, setEditing] = useState<string | null>(null);
+  const { question } = turn;
+
+  if (editing !== null) {
+    return (
+      <form
+        className="ml-auto w-full max-w-[85%] space-y-2 rounded-2xl border border-blue-400 bg-white p-2"
+        onSubmit={(event) => {
+          event.preventDefault();
+          chatStore.getState().editLastQuestion(editing);
+          setEditing(null);
+        }}
+      >
+        <label htmlFor={`edit-${turn.id}`} className="sr-only">
+          Edit question
+        </label>
+        <textarea
+          id={`edit-${turn.id}`}
+          value={editing}
+          onChange={(event) => setEditing(event.target.value)}
+          rows={3}
+          autoFocus
+          className="w-full resize-y rounded-md border border-slate-300 bg-transparent p-2 text-sm"
+        />
+        <div className="flex justify-end gap-2">
+          <button type="button" onClick={() => setEditing(null)} className="rounded-md border border-slate-300 px-3 py-1 text-sm text-slate-700 hover:bg-slate-100">
+            Cancel
+          </button>
+          <button type="submit" disabled={streaming} className="rounded-md bg-blue-700 px-3 py-1 text-sm font-medium text-white hover:bg-blue-800 disabled:opacity-50">
+            Resend
+          </button>
         </div>
+      </form>
+    );
+  }
+
+  return (
+    <div className="group ml-auto flex max-w-[85%] flex-col items-end gap-1">
+      <div className="rounded-2xl rounded-br-sm bg-blue-700 px-4 py-2 text-white" data-testid="question">
+        {question.imageIds.length > 0 && (
+          <div className="mb-2 flex flex-wrap gap-1.5">
+            {question.imageIds.map((id) => (
+              <QuestionImage key={id} imageId={id} />
+            ))}
+          </div>
+        )}
+        {question.text !== "" && <p className="break-words whitespace-pre-wrap">{question.text}</p>}
+      </div>
+      {last && !streaming && (
+        <button
+          type="button"
+          onClick={() => setEditing(question.text)}
+          title="Edit this question and ask it again: the conversation before it is reused from the prefix cache"
+          className="rounded px-1.5 text-xs text-slate-600 hover:bg-slate-100 hover:text-slate-900"
+        >
+          Edit question
+        </button>
       )}
-      <p className="whitespace-pre-wrap break-words">{question.text}</p>
     </div>
   );
 }

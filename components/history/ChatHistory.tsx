@@ -21,7 +21,7 @@ export function ChatHistory() {
     <>
       <aside
         aria-label="Chat history"
-        className="hidden w-64 shrink-0 flex-col border-r border-slate-200 bg-white lg:flex dark:border-slate-800 dark:bg-slate-900"
+        className="hidden w-64 shrink-0 flex-col border-r border-slate-200 bg-white lg:flex"
       >
         <HistoryPanel />
       </aside>
@@ -31,7 +31,7 @@ export function ChatHistory() {
           aria-haspopup="dialog"
           aria-expanded={drawerOpen}
           onClick={() => setDrawerOpen(true)}
-          className="rounded-md border border-slate-300 bg-white px-3 py-1.5 text-sm text-slate-700 hover:bg-slate-100 dark:border-slate-600 dark:bg-slate-800 dark:text-slate-200 dark:hover:bg-slate-700"
+          className="rounded-md border border-slate-300 bg-white px-3 py-1.5 text-sm text-slate-700 hover:bg-slate-100"
         >
           Chats ({count})
         </button>

@@ -23,7 +23,7 @@ export function HistoryDrawer({ open, onClose }: { open: boolean; onClose: () =>
         // A click on the dialog element itself (not its contents) landed on the backdrop.
         if (event.target === event.currentTarget) onClose();
       }}
-      className="m-0 h-full max-h-none w-72 max-w-[85vw] bg-white p-0 text-slate-900 backdrop:bg-slate-950/50 lg:hidden dark:bg-slate-900 dark:text-slate-100"
+      className="m-0 h-full max-h-none w-72 max-w-[85vw] bg-white p-0 text-slate-900 backdrop:bg-slate-950/50 lg:hidden"
     >
       {open && (
         <div className="flex h-full flex-col">

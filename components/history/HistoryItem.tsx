@@ -18,20 +18,20 @@ const PENCIL = "M12 20h9M16.5 3.5a2.1 2.1 0 0 1 3 3L7 19l-4 1 1-4Z";
 const TRASH = "M3 6h18M8 6V4h8v2M19 6l-1 14H6L5 6M10 11v6M14 11v6";
 
 const iconButton =
-  "rounded p-1.5 text-slate-500 hover:bg-slate-200 hover:text-slate-800 dark:text-slate-400 dark:hover:bg-slate-700 dark:hover:text-slate-100";
+  "rounded p-1.5 text-slate-500 hover:bg-slate-200 hover:text-slate-800";
 const smallButton =
-  "rounded px-1.5 py-0.5 text-xs text-slate-600 hover:bg-slate-200 dark:text-slate-300 dark:hover:bg-slate-700";
-const dangerButton = "rounded bg-red-600 px-2 py-0.5 text-xs font-medium text-white hover:bg-red-700 dark:bg-red-700 dark:hover:bg-red-600";
+  "rounded px-1.5 py-0.5 text-xs text-slate-600 hover:bg-slate-200";
+const dangerButton = "rounded bg-red-600 px-2 py-0.5 text-xs font-medium text-white hover:bg-red-700";
 
 /** One past chat: opens on click; renames in place; deletes after a confirmation (here and on the server). */
 export function HistoryItem({ chat, current, onOpened }: { chat: ChatSummary; current: boolean; onOpened?: () => void }) {
   const [mode, setMode] = useState<Mode>("view");
   const history = historyStore.getState();
-  const rowTone = current ? "bg-slate-200 dark:bg-slate-800" : "hover:bg-slate-100 dark:hover:bg-slate-800/60";
+  const rowTone = current ? "bg-slate-200" : "hover:bg-slate-100";
 
   if (mode === "rename") {
     return (
-      <li data-testid="history-chat" data-chat-id={chat.id} className="rounded-md bg-slate-100 p-1.5 dark:bg-slate-800">
+      <li data-testid="history-chat" data-chat-id={chat.id} className="rounded-md bg-slate-100 p-1.5">
         <form
           className="flex items-center gap-1"
           onSubmit={(event) => {
@@ -52,7 +52,7 @@ export function HistoryItem({ chat, current, onOpened }: { chat: ChatSummary; cu
                 setMode("view");
               }
             }}
-            className="min-w-0 flex-1 rounded border border-slate-300 bg-white px-1.5 py-0.5 text-sm dark:border-slate-600 dark:bg-slate-900 dark:text-slate-100"
+            className="min-w-0 flex-1 rounded border border-slate-300 bg-white px-1.5 py-0.5 text-sm"
           />
           <button type="submit" className={smallButton}>
             Save
@@ -67,7 +67,7 @@ export function HistoryItem({ chat, current, onOpened }: { chat: ChatSummary; cu
 
   if (mode === "confirm-delete") {
     return (
-      <li data-testid="history-chat" data-chat-id={chat.id} className="rounded-md bg-red-50 p-2 text-xs text-red-900 dark:bg-red-950 dark:text-red-200">
+      <li data-testid="history-chat" data-chat-id={chat.id} className="rounded-md bg-red-50 p-2 text-xs text-red-900">
         <p>
           Delete “{chat.title}”? It is removed from this browser and from the server.
         </p>
@@ -94,10 +94,10 @@ export function HistoryItem({ chat, current, onOpened }: { chat: ChatSummary; cu
         }}
         className="min-w-0 flex-1 px-2 py-1.5 text-left"
       >
-        <span data-testid="history-chat-title" className="block truncate text-sm text-slate-800 dark:text-slate-100">
+        <span data-testid="history-chat-title" className="block truncate text-sm text-slate-800">
           {chat.title}
         </span>
-        <span className="block text-xs text-slate-500 dark:text-slate-400">
+        <span className="block text-xs text-slate-500">
           {chat.questionCount} {chat.questionCount === 1 ? "question" : "questions"}
         </span>
       </button>

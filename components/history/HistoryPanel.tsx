@@ -18,24 +18,24 @@ export function HistoryPanel({ onClose }: { onClose?: () => void }) {
   return (
     <div className="flex min-h-0 flex-1 flex-col gap-2 p-3">
       <div className="flex items-center justify-between px-1">
-        <h2 className="text-sm font-semibold text-slate-700 dark:text-slate-200">Chats</h2>
+        <h2 className="text-sm font-semibold text-slate-700">Chats</h2>
         {onClose && (
           <button
             type="button"
             onClick={onClose}
-            className="rounded-md px-2 py-1 text-sm text-slate-600 hover:bg-slate-100 dark:text-slate-300 dark:hover:bg-slate-800"
+            className="rounded-md px-2 py-1 text-sm text-slate-600 hover:bg-slate-100"
           >
             Close
           </button>
         )}
       </div>
       {status.state === "off" && (
-        <p data-testid="history-off" className="px-1 text-xs text-amber-800 dark:text-amber-300">
+        <p data-testid="history-off" className="px-1 text-xs text-amber-800">
           Chats are not kept in this browser: {status.reason}
         </p>
       )}
       {problem !== null && (
-        <div role="alert" data-testid="history-problem" className="rounded-md bg-amber-50 px-2 py-1.5 text-xs text-amber-900 dark:bg-amber-950 dark:text-amber-200">
+        <div role="alert" data-testid="history-problem" className="rounded-md bg-amber-50 px-2 py-1.5 text-xs text-amber-900">
           <p>{problem}</p>
           <button type="button" className="mt-1 underline" onClick={() => historyStore.getState().dismissProblem()}>
             Dismiss
@@ -43,7 +43,7 @@ export function HistoryPanel({ onClose }: { onClose?: () => void }) {
         </div>
       )}
       {status.state === "ready" && chats.length === 0 && (
-        <p className="px-1 text-xs text-slate-500 dark:text-slate-400">Your chats will be listed here, kept in this browser.</p>
+        <p className="px-1 text-xs text-slate-500">Your chats will be listed here, kept in this browser.</p>
       )}
       <ul aria-label="Past chats" className="min-h-0 flex-1 space-y-1 overflow-y-auto">
         {chats.map((chat) => (

@@ -4,6 +4,7 @@ import Link from "next/link";
 import { useStore } from "zustand";
 import type { HealthResponse, StoreMode } from "@/lib/api/types";
 import { healthStore } from "@/lib/client/stores/healthStore";
+import { ThemePicker } from "./ThemePicker";
 
 const STORE_LABEL: Record<StoreMode, string> = {
   external: "Redis (external)",
@@ -61,13 +62,13 @@ export function Header({ current }: { current: "chat" | "metrics" }) {
     </Link>
   );
   return (
-    <header className="flex flex-wrap items-center gap-4 border-b border-slate-200 bg-white px-4 py-2">
+    <header className="flex flex-wrap items-center gap-x-4 gap-y-1 border-b border-slate-200 bg-white px-3 py-2 sm:px-4">
       <h1 className="text-lg font-semibold tracking-tight">vlcache</h1>
       <nav aria-label="Pages" className="flex gap-1">
         {navLink("/", "Chat", current === "chat")}
         {navLink("/metrics", "Metrics", current === "metrics")}
       </nav>
-      <div className="ml-auto flex flex-wrap items-center gap-1.5" aria-label="Server">
+      <div className="order-last flex w-full flex-wrap items-center gap-1.5 sm:order-none sm:ml-auto sm:w-auto" role="group" aria-label="Server">
         {connection.state === "up" && <ServerChips health={connection.health} />}
         {connection.state === "connecting" && <span className={`${chip} border-slate-300 text-slate-500`}>connecting…</span>}
         {connection.state === "down" && (
@@ -75,6 +76,9 @@ export function Header({ current }: { current: "chat" | "metrics" }) {
             {connection.answered ? "health check failed" : "server unreachable"}
           </span>
         )}
+      </div>
+      <div className="ml-auto sm:ml-0">
+        <ThemePicker />
       </div>
     </header>
   );

@@ -1,4 +1,4 @@
-import { linearScale, niceTicks } from "@/lib/client/chartGeometry";
+import { labelStride, linearScale, niceTicks } from "@/lib/client/chartGeometry";
 import { YGridlines } from "./YGridlines";
 
 export interface BarGroup {
@@ -9,6 +9,7 @@ export interface BarGroup {
 const WIDTH = 560;
 const HEIGHT = 200;
 const MARGIN = { top: 8, right: 8, bottom: 28, left: 40 };
+const LABEL_FONT_SIZE = 10;
 
 /** Side-by-side bars per category (one color per series), y from zero. */
 export function GroupedBarChart({ groups, colors, label }: { groups: BarGroup[]; colors: string[]; label: string }) {
@@ -21,6 +22,12 @@ export function GroupedBarChart({ groups, colors, label }: { groups: BarGroup[];
   const y = linearScale([0, top], [HEIGHT - MARGIN.bottom, MARGIN.top]);
   const slot = (WIDTH - MARGIN.left - MARGIN.right) / Math.max(1, groups.length);
   const barWidth = Math.min(28, (slot * 0.8) / Math.max(1, colors.length));
+  // Narrow slots label only every stride-th group; each bar's tooltip still names its group.
+  const stride = labelStride(
+    groups.map((g) => g.label),
+    slot,
+    LABEL_FONT_SIZE,
+  );
   return (
     <svg viewBox={`0 0 ${WIDTH} ${HEIGHT}`} className="h-auto w-full" role="img" aria-label={label}>
       <YGridlines ticks={yTicks} y={y} left={MARGIN.left} right={WIDTH - MARGIN.right} />
@@ -34,9 +41,11 @@ export function GroupedBarChart({ groups, colors, label }: { groups: BarGroup[];
                 <title>{`${group.label}: ${value}`}</title>
               </rect>
             ))}
-            <text x={center} y={HEIGHT - 10} textAnchor="middle" fontSize="10" fill="#475569">
-              {group.label}
-            </text>
+            {gi % stride === 0 && (
+              <text data-testid="x-label" x={center} y={HEIGHT - 10} textAnchor="middle" fontSize={LABEL_FONT_SIZE} className="fill-slate-600">
+                {group.label}
+              </text>
+            )}
           </g>
         );
       })}

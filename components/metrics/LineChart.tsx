@@ -41,7 +41,7 @@ export function LineChart({
           y={HEIGHT - 6}
           textAnchor={i === 0 ? "start" : i === xTicks.length - 1 ? "end" : "middle"}
           fontSize="11"
-          fill="#64748b"
+          className="fill-slate-600"
         >
           {formatX(tick)}
         </text>

@@ -1,9 +1,11 @@
 "use client";
 
-import { useEffect, useRef, useState, type DragEvent } from "react";
+import { useRef } from "react";
+import { useStore } from "zustand";
 import { formatBytes, formatCount } from "@/lib/client/format";
+import { uploadStore, type UploadEntry } from "@/lib/client/stores/uploadStore";
+import { ImageFileInput } from "./ImageFileInput";
 import { UploadCard } from "./UploadCard";
-import { useUploadStore } from "./uploadStore";
 
 export interface UploadLimits {
   maxUploadBytes: number;
@@ -11,47 +13,19 @@ export interface UploadLimits {
 }
 
 /**
- * Drop zone, file picker and clipboard paste, above the log of uploads. Every file given is sent as it is: the server
- * decides what it accepts and its refusal is shown.
+ * The desktop panel's way in for images: a file picker, with what the server accepts, above the uploads still on their
+ * way and the refused ones. Drops and pastes anywhere on the page land in the same upload store.
  */
 export function UploadPanel({ limits }: { limits: UploadLimits }) {
-  const entries = useUploadStore((state) => state.entries);
-  const uploadFiles = useUploadStore((state) => state.uploadFiles);
-  const [dragging, setDragging] = useState(false);
+  const entries = useStore(uploadStore, (state) => state.entries);
   const input = useRef<HTMLInputElement>(null);
-
-  useEffect(() => {
-    const onPaste = (event: ClipboardEvent) => {
-      const files = Array.from(event.clipboardData?.files ?? []);
-      if (files.length === 0) return;
-      event.preventDefault();
-      void uploadFiles(files);
-    };
-    window.addEventListener("paste", onPaste);
-    return () => window.removeEventListener("paste", onPaste);
-  }, [uploadFiles]);
-
-  const onDrop = (event: DragEvent) => {
-    event.preventDefault();
-    setDragging(false);
-    void uploadFiles(Array.from(event.dataTransfer.files));
-  };
+  // Stored images show in the gallery; the cards are for uploads on their way and refusals.
+  const notStored = entries.filter((entry): entry is Exclude<UploadEntry, { state: "stored" }> => entry.state !== "stored");
 
   return (
-    <section className="space-y-4">
-      <div
-        data-testid="drop-zone"
-        onDragOver={(event) => {
-          event.preventDefault();
-          setDragging(true);
-        }}
-        onDragLeave={() => setDragging(false)}
-        onDrop={onDrop}
-        className={`flex flex-col items-center gap-3 rounded-xl border-2 border-dashed p-8 text-center transition-colors ${
-          dragging ? "border-sky-500 bg-sky-50" : "border-slate-300 bg-white"
-        }`}
-      >
-        <p className="text-sm text-slate-700">Drop an image here, paste one (Ctrl+V), or</p>
+    <section className="space-y-3">
+      <div data-testid="drop-zone" className="flex flex-col items-center gap-2 rounded-xl border-2 border-dashed border-slate-300 bg-white p-5 text-center">
+        <p className="text-sm text-slate-700">Drop images anywhere on the page, paste one (Ctrl+V), or</p>
         <button
           type="button"
           onClick={() => input.current?.click()}
@@ -59,26 +33,14 @@ export function UploadPanel({ limits }: { limits: UploadLimits }) {
         >
           Choose a file
         </button>
-        <input
-          ref={input}
-          data-testid="file-input"
-          type="file"
-          accept="image/*"
-          multiple
-          className="hidden"
-          onChange={(event) => {
-            void uploadFiles(Array.from(event.target.files ?? []));
-            event.target.value = "";
-          }}
-        />
-        <p className="text-xs text-slate-500">
-          JPEG, PNG, WebP, GIF, TIFF or AVIF · up to {formatBytes(limits.maxUploadBytes)} · up to{" "}
-          {formatCount(limits.maxImagePixels)} pixels
+        <ImageFileInput ref={input} testId="file-input" />
+        <p className="text-xs text-slate-600">
+          JPEG, PNG, WebP, GIF, TIFF or AVIF · up to {formatBytes(limits.maxUploadBytes)} · up to {formatCount(limits.maxImagePixels)} pixels
         </p>
       </div>
-      {entries.length > 0 && (
-        <ul data-testid="upload-list" className="space-y-3">
-          {entries.map((entry) => (
+      {notStored.length > 0 && (
+        <ul data-testid="upload-list" className="space-y-2">
+          {notStored.map((entry) => (
             <UploadCard key={entry.localId} entry={entry} />
           ))}
         </ul>

@@ -17,7 +17,7 @@ const done: ChatDoneEvent = {
   timings: { ttftMs: 142.3, totalMs: 1830, tokensPerSecond: 23.44 },
 };
 
-const labels = (m: ChatMetaEvent | null, d: ChatDoneEvent | null) => answerBadges(m, d).map((b) => `${b.kind}|${b.label}|${b.tone}`);
+const labels = (m: ChatMetaEvent | null, d: ChatDoneEvent | null, regenerated = false) => answerBadges(m, d, regenerated).map((b) => `${b.kind}|${b.label}|${b.tone}`);
 
 describe("answerBadges", () => {
   it("shows nothing before the meta event arrives", () => {
@@ -51,14 +51,25 @@ describe("answerBadges", () => {
   });
 
   it("shows prefix reuse of total and the response cache result", () => {
-    expect(labels(meta({ prefix: { reused: 1024, total: 1290 }, response: "hit" }), null)).toEqual([
+    expect(labels(meta({ prefix: { reused: 1024, total: 1290 }, response: "miss" }), null)).toEqual([
       "prefix|prefix 1,024/1,290 reused|saved",
-      "response|response cache hit|saved",
+      "response|response cache miss|spent",
     ]);
     expect(labels(meta({ response: "bypass" }), null)).toEqual([
       "prefix|prefix 0/10 reused|spent",
       "response|response cache off|info",
     ]);
+  });
+
+  it("says a regenerated answer skipped the response cache", () => {
+    expect(labels(meta({ response: "bypass" }), null, true)[1]).toBe("response|response cache skipped|info");
+  });
+
+  it("gives a response cache hit one badge with the server's time, and no prefix, TTFT or speed", () => {
+    const hit = meta({ features: [{ imageId: img(1), source: "l1" }], prefix: { reused: 0, total: 530 }, response: "hit" });
+    expect(labels(hit, null)).toEqual(["response|from response cache|saved"]);
+    const fast = { ...done, timings: { ttftMs: 1.2, totalMs: 3.4, tokensPerSecond: 9000 } };
+    expect(labels(hit, fast)).toEqual(["response|from response cache in 3 ms|saved"]);
   });
 
   it("adds time to first token and speed once the answer is done", () => {

@@ -38,7 +38,22 @@ function featuresBadge(features: ChatMetaEvent["cache"]["features"]): AnswerBadg
   };
 }
 
-export function answerBadges(meta: ChatMetaEvent | null, done: ChatDoneEvent | null): AnswerBadge[] {
+/**
+ * An answer from the response cache (L3) was not generated: it gets one badge, "from response cache in N ms" (the
+ * server's time for the whole answer); prefix reuse, time to first token and tok/s would describe a generation that
+ * did not happen. `regenerated`: the answer is a Regenerate, which skips L3 on purpose.
+ */
+export function answerBadges(meta: ChatMetaEvent | null, done: ChatDoneEvent | null, regenerated = false): AnswerBadge[] {
+  if (meta?.cache.response === "hit") {
+    return [
+      {
+        kind: "response",
+        label: done === null ? "from response cache" : `from response cache in ${formatDuration(done.timings.totalMs)}`,
+        title: "The whole answer was stored from an earlier identical question: the model did not run",
+        tone: "saved",
+      },
+    ];
+  }
   const badges: AnswerBadge[] = [];
   if (meta !== null) {
     const features = featuresBadge(meta.cache.features);
@@ -50,16 +65,7 @@ export function answerBadges(meta: ChatMetaEvent | null, done: ChatDoneEvent | n
       title: "Prompt tokens whose attention keys and values came from the L2 prefix cache, out of the prompt's length",
       tone: reused > 0 ? "saved" : "spent",
     });
-    const response = meta.cache.response;
-    badges.push({
-      kind: "response",
-      label: response === "bypass" ? "response cache off" : `response cache ${response}`,
-      title:
-        response === "bypass"
-          ? "The L3 response cache was not used (switched off, or sampling is not deterministic)"
-          : "Whether the whole answer came from the L3 response cache",
-      tone: response === "hit" ? "saved" : response === "miss" ? "spent" : "info",
-    });
+    badges.push(responseBadge(meta.cache.response, regenerated));
   }
   if (done !== null) {
     badges.push({
@@ -76,4 +82,13 @@ export function answerBadges(meta: ChatMetaEvent | null, done: ChatDoneEvent | n
     });
   }
   return badges;
+}
+
+function responseBadge(response: "miss" | "bypass", regenerated: boolean): AnswerBadge {
+  if (response === "miss") {
+    return { kind: "response", label: "response cache miss", title: "Not in the L3 response cache: the model generated this answer", tone: "spent" };
+  }
+  return regenerated
+    ? { kind: "response", label: "response cache skipped", title: "Regenerate asks for a fresh sample, so the L3 response cache was not used", tone: "info" }
+    : { kind: "response", label: "response cache off", title: "The L3 response cache was not used (switched off, or sampling is not deterministic)", tone: "info" };
 }

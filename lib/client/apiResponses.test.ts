@@ -23,6 +23,8 @@ const SUMMARY: MetricsSummary = {
   queueLength: 0,
 };
 
+const MODEL_ERROR = { code: "bundle_missing_file", message: "cannot load model bundle: /m/config.json: ENOENT" };
+
 /** The path picks the answer; `?variant=` bends it. */
 let variant = "good";
 let server: ScriptedServer;
@@ -34,8 +36,10 @@ beforeAll(async () => {
     if (variant === "html") return res.writeHead(200, { "content-type": "text/html" }).end("<html>");
     if (request.url === "/api/health" && variant === "drifted") return json(200, { ...HEALTH, redis: { mode: "cluster", healthy: true } });
     if (request.url === "/api/health" && variant === "no-model") return json(200, { ...HEALTH, status: "starting", model: null });
+    if (request.url === "/api/health" && variant === "model-failed") return json(200, { ...HEALTH, status: "degraded", model: null, modelError: MODEL_ERROR });
     if (request.url === "/api/health") return json(200, HEALTH);
     if (request.url === "/api/metrics/summary") return json(200, SUMMARY);
+    if (request.url === `/api/images/${"d".repeat(64)}`) return json(200, { imageId: "d".repeat(64), width: 4, height: 3, bytes: 99, status: "ready", encodingMs: 412 });
     if (request.url === `/api/images/${"c".repeat(64)}`) return json(200, { imageId: "c".repeat(64), width: 4, height: 3, bytes: 99, status: "encoding", extra: 1 });
     json(404, {});
   });
@@ -60,6 +64,13 @@ describe("polled API answers", () => {
       bytes: 99,
       status: "encoding",
     });
+  });
+
+  it("keeps the optional fields the page shows: a failed model load and an image's encoding time", async () => {
+    variant = "model-failed";
+    expect(await fetchHealth(undefined, server.baseUrl)).toEqual({ ...HEALTH, status: "degraded", model: null, modelError: MODEL_ERROR });
+    variant = "good";
+    expect(await fetchImageInfo("d".repeat(64) as ImageId, undefined, server.baseUrl)).toMatchObject({ status: "ready", encodingMs: 412 });
   });
 
   it("names the field when the server drifts from the contract", async () => {

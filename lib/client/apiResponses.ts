@@ -12,6 +12,7 @@ const count = z.number().check(z.nonnegative());
 
 const healthSchema = z.object({
   status: z.enum(["ok", "starting", "degraded"]),
+  modelError: z.optional(z.object({ code: z.string(), message: z.string() })),
   startedAt: z.number(),
   model: z.nullable(
     z.object({
@@ -42,6 +43,7 @@ const imageInfoSchema = z.object({
   height: count,
   bytes: count,
   status: z.enum(["encoding", "ready"]),
+  encodingMs: z.optional(count),
 });
 
 async function getJson<T>(url: string, schema: z.ZodMiniType<T>, signal?: AbortSignal): Promise<T> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { linePath, linearScale, niceTicks } from "./chartGeometry";
+import { labelStride, linePath, linearScale, niceTicks } from "./chartGeometry";
 
 describe("linearScale", () => {
   it("maps the domain onto the range, inverted ranges included", () => {
@@ -46,5 +46,17 @@ describe("linePath", () => {
 
   it("is empty without values", () => {
     expect(linePath([{ x: 0, y: null }])).toBe("");
+  });
+});
+
+describe("labelStride", () => {
+  it("labels every slot when the labels fit", () => {
+    expect(labelStride(["≤ 5 ms", "≤ 10 ms"], 60, 10)).toBe(1);
+  });
+
+  it("skips slots so that the widest label and a gap fit between two shown labels", () => {
+    // 8 characters at 10 px ≈ 49.6 px + 6 px gap = 55.6 px: two 30 px slots hold it, one does not.
+    expect(labelStride(["≤ 250 ms", "≤ 1 s"], 30, 10)).toBe(2);
+    expect(labelStride(["≤ 250 ms"], 10, 10)).toBe(6);
   });
 });

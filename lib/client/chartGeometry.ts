@@ -47,3 +47,17 @@ export function linePath(points: { x: number; y: number | null }[]): string {
 function round(value: number): number {
   return Math.round(value * 100) / 100;
 }
+
+/** Average advance of a character in the charts' sans-serif labels, as a fraction of the font size (generous). */
+const CHAR_WIDTH_EM = 0.62;
+
+/**
+ * Every how many category slots an x label fits without touching its neighbour: 1 labels every slot, 2 every other
+ * one, …. Labels are centred on their slot, so two labels `stride` slots apart need `stride * slotWidth` to exceed
+ * the longer label's width plus `gap`.
+ */
+export function labelStride(labels: string[], slotWidth: number, fontSize: number, gap = 6): number {
+  const widest = Math.max(0, ...labels.map((label) => label.length)) * fontSize * CHAR_WIDTH_EM;
+  if (slotWidth <= 0) return Math.max(1, labels.length);
+  return Math.max(1, Math.ceil((widest + gap) / slotWidth));
+}

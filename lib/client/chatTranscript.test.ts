@@ -21,6 +21,7 @@ describe("chat transcript", () => {
     expect(fresh).toEqual({
       id: "t1",
       question: { text: "What is this?", imageIds: [image] },
+      origin: "asked",
       status: "waiting",
       answer: "",
       meta: null,

@@ -15,9 +15,13 @@ export interface Question {
   imageIds: ImageId[];
 }
 
+/** How the turn came to be: a new question, Regenerate (a fresh sample of the last one), or an edited last question. */
+export type TurnOrigin = "asked" | "regenerated" | "edited";
+
 export interface Turn {
   id: string;
   question: Question;
+  origin: TurnOrigin;
   status: TurnStatus;
   answer: string;
   meta: ChatMetaEvent | null;
@@ -29,8 +33,8 @@ export function isTurnActive(turn: Turn): boolean {
   return turn.status === "waiting" || turn.status === "streaming";
 }
 
-export function startTurn(id: string, question: Question): Turn {
-  return { id, question, status: "waiting", answer: "", meta: null, done: null, error: null };
+export function startTurn(id: string, question: Question, origin: TurnOrigin = "asked"): Turn {
+  return { id, question, origin, status: "waiting", answer: "", meta: null, done: null, error: null };
 }
 
 export function applyChatEvent(turn: Turn, event: ChatStreamEvent): Turn {

@@ -1,6 +1,10 @@
 /**
  * The session's gallery: every image uploaded on this page, newest first, with what the status chip says about its
  * vision features. One entry per image id — uploading the same pixels again refreshes the entry instead of adding one.
+ *
+ * What the chip claims comes from the server only: `encoding` and `ready` are the server's statuses, and a time is
+ * shown only when the server measured one (`encodingMs` of GET /api/images/:id). A server without a model answers
+ * `ready` at once for images it never encoded (no `encoding` phase, no duplicate); those read "not encoded".
  */
 import type { ImageStatus, ImageUploadResponse } from "@/lib/api/types";
 import type { ImageId } from "@/lib/ids";
@@ -18,20 +22,13 @@ export interface GalleryImage {
   deduplicated: boolean;
   /** Features were ready in the upload's own answer because an earlier upload had computed them. */
   fromCache: boolean;
-  /** Milliseconds from the start of the upload until the features were ready; null while encoding or from cache. */
-  readyAfterMs: number | null;
-  uploadStartedAt: number;
+  /** The upload's answer said `encoding`: the server started computing the features at upload. */
+  encodingStarted: boolean;
+  /** How long the server took to encode the image, as it reported; null while unknown or never encoded. */
+  encodingMs: number | null;
 }
 
-export function addUpload(
-  images: GalleryImage[],
-  upload: ImageUploadResponse,
-  name: string,
-  uploadStartedAt: number,
-  now: number,
-): GalleryImage[] {
-  const ready = upload.status === "ready";
-  const fromCache = ready && upload.deduplicated;
+export function addUpload(images: GalleryImage[], upload: ImageUploadResponse, name: string): GalleryImage[] {
   const image: GalleryImage = {
     imageId: upload.imageId,
     name,
@@ -40,26 +37,32 @@ export function addUpload(
     bytes: upload.bytes,
     status: upload.status,
     deduplicated: upload.deduplicated,
-    fromCache,
-    readyAfterMs: ready && !fromCache ? now - uploadStartedAt : null,
-    uploadStartedAt,
+    fromCache: upload.status === "ready" && upload.deduplicated,
+    encodingStarted: upload.status === "encoding",
+    encodingMs: null,
   };
   return [image, ...images.filter((existing) => existing.imageId !== upload.imageId)];
 }
 
-/** Records that the server finished encoding `imageId`; images already ready keep their first reading. */
-export function markReady(images: GalleryImage[], imageId: ImageId, now: number): GalleryImage[] {
+/** Records the server's latest status for `imageId`; an image once ready keeps its first reading. */
+export function applyImageInfo(images: GalleryImage[], imageId: ImageId, info: { status: ImageStatus; encodingMs?: number }): GalleryImage[] {
   return images.map((image) =>
-    image.imageId === imageId && image.status === "encoding"
-      ? { ...image, status: "ready", readyAfterMs: now - image.uploadStartedAt }
-      : image,
+    image.imageId === imageId && image.encodingMs === null ? { ...image, status: info.status, encodingMs: info.encodingMs ?? null } : image,
   );
 }
 
-export type ChipTone = "busy" | "ready" | "cached";
+export type ChipTone = "busy" | "ready" | "cached" | "idle";
 
-export function statusChip(image: GalleryImage): { label: string; tone: ChipTone } {
-  if (image.status === "encoding") return { label: "encoding…", tone: "busy" };
-  if (image.fromCache || image.readyAfterMs === null) return { label: "from cache", tone: "cached" };
-  return { label: `ready in ${formatDuration(image.readyAfterMs)}`, tone: "ready" };
+export function statusChip(image: GalleryImage): { label: string; tone: ChipTone; title: string } {
+  if (image.status === "encoding") return { label: "encoding…", tone: "busy", title: "The server is computing this image's vision features" };
+  if (image.fromCache) return { label: "from cache", tone: "cached", title: "Same pixels as an earlier upload: its vision features were cached" };
+  if (image.encodingMs !== null) {
+    return { label: `ready in ${formatDuration(image.encodingMs)}`, tone: "ready", title: "Vision features computed at upload, timed by the server" };
+  }
+  if (image.encodingStarted) return { label: "ready", tone: "ready", title: "Vision features ready (the server did not time this encoding)" };
+  return {
+    label: "not encoded",
+    tone: "idle",
+    title: "The server did not encode this image at upload (no model loaded?): its features are computed when a question needs them",
+  };
 }

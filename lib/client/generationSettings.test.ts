@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_GENERATION_SETTINGS, parseSettingInput, requestOptions, sanitizeSettings } from "./generationSettings";
+import { DEFAULT_GENERATION_SETTINGS, parseSettingInput, regenerateOptions, REGENERATE_TEMPERATURE, requestOptions, sanitizeSettings } from "./generationSettings";
 
 describe("parseSettingInput", () => {
   it("accepts numbers in range as typed", () => {
@@ -60,5 +60,17 @@ describe("sanitizeSettings", () => {
       cache: { l1: true, l2: true, l3: true },
     });
     expect(sanitizeSettings("garbage")).toEqual(DEFAULT_GENERATION_SETTINGS);
+  });
+
+  it("regenerates as a fresh sample: no response cache, sampling instead of greedy, the given seed", () => {
+    expect(regenerateOptions({ ...DEFAULT_GENERATION_SETTINGS, seed: 5 }, 1234)).toEqual({
+      params: { maxNewTokens: 256, temperature: REGENERATE_TEMPERATURE, topP: 1, seed: 1234 },
+      cache: { l1: true, l2: true, l3: false },
+    });
+    const sampled = { ...DEFAULT_GENERATION_SETTINGS, temperature: 1.2, cache: { l1: false, l2: true, l3: true } };
+    expect(regenerateOptions(sampled, 7)).toEqual({
+      params: { maxNewTokens: 256, temperature: 1.2, topP: 1, seed: 7 },
+      cache: { l1: false, l2: true, l3: false },
+    });
   });
 });

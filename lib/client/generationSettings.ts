@@ -69,6 +69,22 @@ export function requestOptions(settings: GenerationSettings): Required<Pick<Chat
   };
 }
 
+/** The temperature Regenerate samples at when the settings say greedy (a greedy answer would come out the same). */
+export const REGENERATE_TEMPERATURE = 0.7;
+
+/**
+ * A request's options for Regenerate: a fresh sample rather than the same answer again. The response cache (L3) is
+ * skipped, greedy decoding becomes sampling at REGENERATE_TEMPERATURE, and the seed is `seed` (a new one per press),
+ * whatever seed the settings fix. L1 and L2 stay as set: they never change an answer, only its cost.
+ */
+export function regenerateOptions(settings: GenerationSettings, seed: number): Required<Pick<ChatRequest, "params" | "cache">> {
+  const { params, cache } = requestOptions(settings);
+  return {
+    params: { ...params, temperature: settings.temperature > 0 ? settings.temperature : REGENERATE_TEMPERATURE, seed },
+    cache: { ...cache, l3: false },
+  };
+}
+
 /**
  * Settings read back from storage (localStorage survives upgrades and hand edits): every field that is missing or
  * invalid takes its default, every number is brought inside its limits.

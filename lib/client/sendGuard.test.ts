@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { guardSend, type SendAttempt } from "./sendGuard";
 
-const base: SendAttempt = { text: "What is in the image?", streaming: false, now: 10_000, lastPressAt: null, debounceMs: 300 };
+const base: SendAttempt = { text: "What is in the image?", imageCount: 0, uploading: 0, unavailable: null, streaming: false, now: 10_000, lastPressAt: null, debounceMs: 300 };
 
 describe("guardSend", () => {
   it("sends the first press at once and remembers its time", () => {
@@ -42,6 +42,21 @@ describe("guardSend", () => {
       decision: { send: false, reason: "empty" },
       lastPressAt: 9_900,
     });
+  });
+
+  it("sends an image without text", () => {
+    expect(guardSend({ ...base, text: "", imageCount: 1 }).decision).toEqual({ send: true });
+  });
+
+  it("refuses while the server cannot answer, without touching the debounce window", () => {
+    expect(guardSend({ ...base, unavailable: "No model is loaded on the server.", lastPressAt: 5 })).toEqual({
+      decision: { send: false, reason: "unavailable" },
+      lastPressAt: 5,
+    });
+  });
+
+  it("refuses as 'uploading' while images upload, even with no text yet", () => {
+    expect(guardSend({ ...base, text: "", uploading: 1 })).toEqual({ decision: { send: false, reason: "uploading" }, lastPressAt: 10_000 });
   });
 
   it("never debounces when the window is zero", () => {

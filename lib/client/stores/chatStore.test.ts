@@ -8,6 +8,7 @@ import { createChatStore, isStreaming, type ChatState } from "./chatStore";
 
 const IMAGE = "b".repeat(64) as ImageId;
 const OPTIONS = { params: { maxNewTokens: 16, temperature: 0, topP: 1 }, cache: { l1: true, l2: true, l3: false } };
+const REGENERATE_OPTIONS = { params: { maxNewTokens: 16, temperature: 0.7, topP: 1, seed: 99 }, cache: { l1: true, l2: true, l3: false } };
 const DONE = { usage: { promptTokens: 30, completionTokens: 2 }, timings: { ttftMs: 12, totalMs: 20, tokensPerSecond: 100 } };
 
 let answered = 0;
@@ -45,6 +46,9 @@ function respond(request: RecordedRequest, res: ServerResponse): void {
 let server: ScriptedServer;
 let store: StoreApi<ChatState>;
 let clock: number;
+let inFlight: number;
+let unavailable: string | null;
+let failures: number;
 
 /** Resolves once no turn is active (the stream has ended one way or another). */
 function untilIdle(): Promise<void> {
@@ -86,7 +90,19 @@ beforeEach(() => {
   server.requests.length = 0;
   answered = 0;
   clock = 1_000_000;
-  store = createChatStore({ requestOptions: () => OPTIONS, debounceMs: 300, baseUrl: server.baseUrl, now: () => clock });
+  inFlight = 0;
+  unavailable = null;
+  failures = 0;
+  store = createChatStore({
+    requestOptions: () => OPTIONS,
+    regenerateOptions: () => REGENERATE_OPTIONS,
+    debounceMs: 300,
+    baseUrl: server.baseUrl,
+    now: () => clock,
+    uploadsInFlight: () => inFlight,
+    unavailable: () => unavailable,
+    onRequestFailed: () => failures++,
+  });
 });
 
 /** Types a question and presses Send one second after the previous press. */
@@ -161,9 +177,10 @@ describe("chat store", () => {
     expect(shownAnswers.every((answer) => expected.startsWith(answer))).toBe(true);
   });
 
-  it("shows an HTTP refusal as a failed turn with a readable message", async () => {
+  it("shows an HTTP refusal as a failed turn with a readable message, and reports the failure", async () => {
     ask("busy");
     await untilIdle();
+    expect(failures).toBe(1);
     expect(store.getState().turns[0]).toMatchObject({
       status: "failed",
       answer: "",
@@ -172,15 +189,63 @@ describe("chat store", () => {
     expect(store.getState().sessionId).toBeNull();
   });
 
-  it("regenerates the last answer in place, asking the server to replace that exchange", async () => {
+  it("regenerates the last answer in place as a fresh sample, asking the server to replace that exchange", async () => {
     ask("first");
     await untilIdle();
     ask("second");
     await untilIdle();
     store.getState().regenerate();
     await untilIdle();
-    expect(store.getState().turns.map((t) => t.question.text)).toEqual(["first", "second"]);
-    expect(chatRequests()[2]).toEqual({ sessionId: "s-1", message: { text: "second" }, ...OPTIONS, regenerate: true });
+    expect(store.getState().turns.map((t) => [t.question.text, t.origin])).toEqual([
+      ["first", "asked"],
+      ["second", "regenerated"],
+    ]);
+    expect(chatRequests()[2]).toEqual({ sessionId: "s-1", message: { text: "second" }, ...REGENERATE_OPTIONS, regenerate: true });
+    expect(failures).toBe(0);
+  });
+
+  it("edits the last question: the server replaces that exchange, earlier turns stay", async () => {
+    store.getState().attach(IMAGE);
+    ask("first");
+    await untilIdle();
+    ask("second");
+    await untilIdle();
+    store.getState().editLastQuestion("  second, reworded ");
+    await untilIdle();
+    expect(store.getState().turns.map((t) => [t.question.text, t.origin, t.answer])).toEqual([
+      ["first", "asked", "Answer to first"],
+      ["second, reworded", "edited", "Answer to second, reworded"],
+    ]);
+    expect(chatRequests()[2]).toEqual({ sessionId: "s-1", message: { text: "second, reworded" }, ...OPTIONS, regenerate: true });
+  });
+
+  it("sends an image without text", async () => {
+    store.getState().attach(IMAGE);
+    expect(ask("")).toEqual({ send: true });
+    await untilIdle();
+    expect(chatRequests()).toEqual([{ message: { text: "", imageIds: [IMAGE] }, ...OPTIONS }]);
+  });
+
+  it("queues a Send pressed while images upload, and sends it with them once they settle", async () => {
+    inFlight = 1;
+    expect(ask("about the new picture")).toEqual({ send: false, reason: "uploading" });
+    expect(store.getState()).toMatchObject({ sendQueued: true, draft: "about the new picture" });
+    expect(chatRequests()).toEqual([]);
+    inFlight = 0;
+    store.getState().attach(IMAGE);
+    store.getState().uploadsSettled();
+    await untilIdle();
+    expect(store.getState().sendQueued).toBe(false);
+    expect(chatRequests()).toEqual([{ message: { text: "about the new picture", imageIds: [IMAGE] }, ...OPTIONS }]);
+    store.getState().uploadsSettled();
+    expect(chatRequests()).toHaveLength(1);
+  });
+
+  it("refuses to send while the server cannot answer, keeping the draft", () => {
+    unavailable = "No model is loaded on the server.";
+    expect(ask("hello")).toEqual({ send: false, reason: "unavailable" });
+    expect(store.getState().draft).toBe("hello");
+    expect(store.getState().turns).toEqual([]);
   });
 
   it("regenerates a refused question as a plain resend, since the server never recorded it", async () => {
@@ -190,7 +255,7 @@ describe("chat store", () => {
     await untilIdle();
     expect(chatRequests()).toEqual([
       { message: { text: "busy" }, ...OPTIONS },
-      { message: { text: "busy" }, ...OPTIONS },
+      { message: { text: "busy" }, ...REGENERATE_OPTIONS },
     ]);
     expect(store.getState().turns).toHaveLength(1);
   });

@@ -6,17 +6,22 @@
  * server named in the latest `meta` event, or null before the first answer, after New chat, or after the server
  * restarted (its sessions are then gone, so the next question starts a new one). `chatId` names the conversation
  * on this page (the browser's history keys transcripts by it); it changes exactly on New chat and `restore`.
+ * `sendQueued` is true only while uploads are in flight: a Send pressed then goes out, with those images attached,
+ * once they have all settled.
  */
 import { createStore, type StoreApi } from "zustand/vanilla";
 import type { ChatRequest } from "@/lib/api/types";
 import type { ImageId, SessionId } from "@/lib/ids";
 import { ApiError, isAbortError } from "../apiError";
 import { streamChat } from "../chatStream";
-import { applyChatEvent, failTurn, isTurnActive, reachedServerSession, startTurn, stopTurn, type Question, type Turn } from "../chatTranscript";
+import { applyChatEvent, failTurn, isTurnActive, reachedServerSession, startTurn, stopTurn, type Question, type Turn, type TurnOrigin } from "../chatTranscript";
 import { SEND_DEBOUNCE_MS } from "../clientConfig";
-import { requestOptions } from "../generationSettings";
+import { regenerateOptions, requestOptions } from "../generationSettings";
 import { guardSend, type SendDecision } from "../sendGuard";
+import { serverProblem } from "../serverProblem";
+import { healthStore, recheckHealth } from "./healthStore";
 import { settingsStore } from "./settingsStore";
+import { uploadsInFlight, uploadStore } from "./uploadStore";
 
 /** What names and fills a conversation: saved by the browser's history, handed back to `restore`. */
 export interface ChatSnapshot {
@@ -34,15 +39,21 @@ export interface ChatState {
   /** Shown above the chat box, e.g. after a server restart; cleared by the next send or New chat. */
   notice: string | null;
   lastPressAt: number | null;
+  /** Send was pressed while images were still uploading; it goes out when they settle. */
+  sendQueued: boolean;
 
   setDraft(text: string): void;
   attach(imageId: ImageId): void;
   detach(imageId: ImageId): void;
-  /** Sends the draft with the attachments; returns why not when it does not. */
+  /** Sends the draft with the attachments; returns why not when it does not (or queues it behind uploads). */
   send(): SendDecision;
+  /** Every upload has settled: sends a queued question. */
+  uploadsSettled(): void;
   stop(): void;
-  /** Asks the last question again, replacing its answer. */
+  /** Asks the last question again for a fresh sample (regenerateOptions), replacing its answer. */
   regenerate(): void;
+  /** Replaces the last question's text and asks it again, replacing its answer; earlier turns stay as they are. */
+  editLastQuestion(text: string): void;
   /** Starts an empty conversation under a new chatId; the server's session stays (the history may reopen it). */
   newChat(): void;
   /** Shows a saved conversation (stopping any answer still streaming); the draft and attachments stay. */
@@ -54,7 +65,15 @@ export interface ChatState {
 export interface ChatStoreDeps {
   /** The settings panel's part of each request, read at send time. */
   requestOptions(): Pick<ChatRequest, "params" | "cache">;
+  /** The same for Regenerate: a fresh sample, the response cache skipped. */
+  regenerateOptions(): Pick<ChatRequest, "params" | "cache">;
   debounceMs: number;
+  /** Images still uploading (a Send waits for them); none when absent. */
+  uploadsInFlight?(): number;
+  /** Why the server cannot answer now, or null; always null when absent. */
+  unavailable?(): string | null;
+  /** Called after a request failed for any reason but Stop (e.g. to re-check the server's health at once). */
+  onRequestFailed?(): void;
   /** Origin of the API; empty means the page's own. */
   baseUrl?: string;
   now?: () => number;
@@ -125,6 +144,7 @@ export function createChatStore(deps: ChatStoreDeps): StoreApi<ChatState> {
           return;
         }
         showTokens();
+        deps.onRequestFailed?.();
         if (error instanceof ApiError) updateTurn(id, (turn) => failTurn(turn, { code: error.code, message: error.message }));
         else updateTurn(id, (turn) => failTurn(turn, { code: "client_error", message: String(error) }));
       } finally {
@@ -132,17 +152,20 @@ export function createChatStore(deps: ChatStoreDeps): StoreApi<ChatState> {
       }
     }
 
-    function ask(question: Question, replaceLast: boolean, regenerate: boolean): void {
+    function ask(question: Question, origin: TurnOrigin): void {
       const id = `turn-${++turnCounter}`;
-      const { sessionId } = get();
+      const { sessionId, turns } = get();
+      const replaced = origin === "asked" ? undefined : turns.at(-1);
+      // The server replaces the exchange it recorded; a replaced turn it never saw (refused, network) is a plain resend.
+      const replaceOnServer = replaced !== undefined && sessionId !== null && reachedServerSession(replaced);
       const request: ChatRequest = {
         ...(sessionId === null ? {} : { sessionId }),
         message: { text: question.text, ...(question.imageIds.length > 0 ? { imageIds: question.imageIds } : {}) },
-        ...deps.requestOptions(),
-        ...(regenerate ? { regenerate: true } : {}),
+        ...(origin === "regenerated" ? deps.regenerateOptions() : deps.requestOptions()),
+        ...(replaceOnServer ? { regenerate: true } : {}),
       };
       set((state) => ({
-        turns: [...(replaceLast ? state.turns.slice(0, -1) : state.turns), startTurn(id, question)],
+        turns: [...(replaced === undefined ? state.turns : state.turns.slice(0, -1)), startTurn(id, question, origin)],
         notice: null,
       }));
       void run(id, request);
@@ -156,6 +179,7 @@ export function createChatStore(deps: ChatStoreDeps): StoreApi<ChatState> {
       attachments: [],
       notice: null,
       lastPressAt: null,
+      sendQueued: false,
 
       setDraft: (text) => set({ draft: text }),
       attach: (imageId) =>
@@ -166,17 +190,27 @@ export function createChatStore(deps: ChatStoreDeps): StoreApi<ChatState> {
         const state = get();
         const { decision, lastPressAt } = guardSend({
           text: state.draft,
+          imageCount: state.attachments.length,
+          uploading: deps.uploadsInFlight?.() ?? 0,
+          unavailable: deps.unavailable?.() ?? null,
           streaming: isStreaming(state),
           now: now(),
           lastPressAt: state.lastPressAt,
           debounceMs: deps.debounceMs,
         });
-        set({ lastPressAt });
+        set({ lastPressAt, sendQueued: !decision.send && decision.reason === "uploading" });
         if (!decision.send) return decision;
         const question: Question = { text: state.draft.trim(), imageIds: state.attachments };
         set({ draft: "", attachments: [] });
-        ask(question, false, false);
+        ask(question, "asked");
         return decision;
+      },
+
+      uploadsSettled() {
+        if (!get().sendQueued) return;
+        // The queued press already counted for the debounce; this send is its continuation, not a new press.
+        set({ sendQueued: false, lastPressAt: null });
+        get().send();
       },
 
       stop() {
@@ -186,15 +220,21 @@ export function createChatStore(deps: ChatStoreDeps): StoreApi<ChatState> {
       },
 
       regenerate() {
-        const state = get();
-        const last = state.turns.at(-1);
+        const last = get().turns.at(-1);
         if (last === undefined || isTurnActive(last)) return;
-        ask(last.question, true, state.sessionId !== null && reachedServerSession(last));
+        ask(last.question, "regenerated");
+      },
+
+      editLastQuestion(text) {
+        const last = get().turns.at(-1);
+        if (last === undefined || isTurnActive(last)) return;
+        if (text.trim() === "" && last.question.imageIds.length === 0) return;
+        ask({ text: text.trim(), imageIds: last.question.imageIds }, "edited");
       },
 
       newChat() {
         controller?.abort();
-        set({ chatId: newChatId(), sessionId: null, turns: [], draft: "", attachments: [], notice: null, lastPressAt: null });
+        set({ chatId: newChatId(), sessionId: null, turns: [], draft: "", attachments: [], notice: null, lastPressAt: null, sendQueued: false });
       },
 
       restore({ chatId, sessionId, turns }) {
@@ -209,8 +249,18 @@ export function createChatStore(deps: ChatStoreDeps): StoreApi<ChatState> {
   });
 }
 
-/** The page's conversation, sending with the settings panel's current values. */
+/** A new seed for each Regenerate, inside the server's seed range. */
+const freshSeed = () => Math.floor(Math.random() * 2 ** 31);
+
+/**
+ * The page's conversation: sends with the settings panel's current values, waits for the upload store's images,
+ * refuses while the server cannot answer, and re-checks the server's health after any failed request.
+ */
 export const chatStore = createChatStore({
   requestOptions: () => requestOptions(settingsStore.getState().settings),
+  regenerateOptions: () => regenerateOptions(settingsStore.getState().settings, freshSeed()),
   debounceMs: SEND_DEBOUNCE_MS,
+  uploadsInFlight: () => uploadsInFlight(uploadStore.getState().entries),
+  unavailable: () => serverProblem(healthStore.getState().connection)?.blocksSending ?? null,
+  onRequestFailed: recheckHealth,
 });

@@ -1,18 +1,19 @@
 /**
- * The session's gallery (see galleryImages.ts), plus the background watch that flips an image from "encoding…" to
- * "ready" by polling GET /api/images/:id until the server reports its features ready.
+ * The session's gallery (see galleryImages.ts), plus the background watch that reads each new image's status from
+ * GET /api/images/:id until the server reports it ready (with the encoding time it measured).
  */
 import { createStore } from "zustand/vanilla";
 import type { ImageUploadResponse } from "@/lib/api/types";
 import type { ImageId } from "@/lib/ids";
 import { fetchImageInfo } from "../apiResponses";
-import { addUpload, markReady, type GalleryImage } from "../galleryImages";
+import { addUpload, applyImageInfo, type GalleryImage } from "../galleryImages";
 import { startPolling } from "../polling";
+import { recheckHealth } from "./healthStore";
 
 export interface GalleryState {
   images: GalleryImage[];
-  /** Records a finished upload; starts watching it when its features are still being computed. */
-  addUpload(upload: ImageUploadResponse, name: string, uploadStartedAt: number): void;
+  /** Records a finished upload and starts reading its status from the server. */
+  addUpload(upload: ImageUploadResponse, name: string): void;
 }
 
 const FIRST_STATUS_POLL_MS = 150;
@@ -23,7 +24,7 @@ const STATUS_WATCH_LIMIT_MS = 5 * 60_000;
 export const galleryStore = createStore<GalleryState>()((set) => {
   const watched = new Set<ImageId>();
 
-  function watchEncoding(imageId: ImageId): void {
+  function watchStatus(imageId: ImageId): void {
     if (watched.has(imageId)) return;
     watched.add(imageId);
     const started = Date.now();
@@ -31,13 +32,14 @@ export const galleryStore = createStore<GalleryState>()((set) => {
     startPolling(async (signal) => {
       try {
         const info = await fetchImageInfo(imageId, signal);
+        set((state) => ({ images: applyImageInfo(state.images, imageId, info) }));
         if (info.status === "ready") {
-          set((state) => ({ images: markReady(state.images, imageId, Date.now()) }));
           watched.delete(imageId);
           return null;
         }
       } catch {
-        // A failed status read is retried like an "encoding" answer; the chip keeps saying "encoding…".
+        // A failed status read is retried; the chip keeps its last reading. The server may have gone away.
+        recheckHealth();
       }
       if (Date.now() - started > STATUS_WATCH_LIMIT_MS) {
         watched.delete(imageId);
@@ -50,9 +52,9 @@ export const galleryStore = createStore<GalleryState>()((set) => {
 
   return {
     images: [],
-    addUpload(upload, name, uploadStartedAt) {
-      set((state) => ({ images: addUpload(state.images, upload, name, uploadStartedAt, Date.now()) }));
-      if (upload.status === "encoding") watchEncoding(upload.imageId);
+    addUpload(upload, name) {
+      set((state) => ({ images: addUpload(state.images, upload, name) }));
+      if (!(upload.status === "ready" && upload.deduplicated)) watchStatus(upload.imageId);
     },
   };
 });

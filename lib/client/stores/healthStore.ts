@@ -23,12 +23,23 @@ export const healthStore = createStore<HealthState>()((set) => ({
 
 const HEALTH_TIMEOUT_MS = 5_000;
 
+/** The running poll loop, so any failed request elsewhere on the page can ask for a health check at once. */
+let activePoller: Poller | null = null;
+
+/**
+ * Checks the server's health now instead of at the next scheduled poll. Called after any failed request: a dead server
+ * is then reported within one request's failure, not up to UP_POLL_INTERVAL_MS later.
+ */
+export function recheckHealth(): void {
+  activePoller?.pollNow();
+}
+
 /**
  * Polls until the returned poller is stopped. `onNotice` hears about reconnects and restarts (e.g. so the chat can
  * forget a session the restarted server no longer has).
  */
 export function startHealthPolling(onNotice: (notice: Exclude<ConnectionNotice, null>) => void): Poller {
-  return startPolling(async (signal) => {
+  const poller = startPolling(async (signal) => {
     const timeout = AbortSignal.timeout(HEALTH_TIMEOUT_MS);
     let poll: HealthPoll;
     try {
@@ -43,4 +54,12 @@ export function startHealthPolling(onNotice: (notice: Exclude<ConnectionNotice, 
     if (notice !== null) onNotice(notice);
     return nextPollDelayMs(connection);
   });
+  activePoller = poller;
+  return {
+    stop() {
+      poller.stop();
+      if (activePoller === poller) activePoller = null;
+    },
+    pollNow: () => poller.pollNow(),
+  };
 }

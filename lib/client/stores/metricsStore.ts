@@ -4,6 +4,7 @@ import type { MetricsSummary } from "@/lib/api/types";
 import { fetchMetricsSummary } from "../apiResponses";
 import { appendSnapshot } from "../metricsHistory";
 import { startPolling, type Poller } from "../polling";
+import { recheckHealth } from "./healthStore";
 
 export interface MetricsState {
   history: MetricsSummary[];
@@ -23,6 +24,7 @@ export function startMetricsPolling(): Poller {
     } catch (error) {
       if (signal.aborted) return null;
       metricsStore.setState({ error: error instanceof Error ? error.message : String(error) });
+      recheckHealth();
     }
     return METRICS_POLL_MS;
   });
