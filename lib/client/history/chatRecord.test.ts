@@ -22,8 +22,8 @@ describe("chat record", () => {
 
   it("saves turns without ids, an answer still streaming as stopped with what it had", () => {
     expect(savedTurns(turns)).toEqual([
-      { question: { text: "What is this?", imageIds: [image] }, status: "done", answer: "A chart.", meta, done, error: null },
-      { question: { text: "And the peak?", imageIds: [] }, status: "stopped", answer: "March", meta, done: null, error: null },
+      { question: { text: "What is this?", imageIds: [image] }, origin: "asked", status: "done", answer: "A chart.", meta, done, error: null },
+      { question: { text: "And the peak?", imageIds: [] }, origin: "asked", status: "stopped", answer: "March", meta, done: null, error: null },
     ]);
   });
 

@@ -66,6 +66,7 @@ export function snapshotOf(record: ChatRecord): ChatSnapshot {
 
 const savedTurnSchema = z.object({
   question: z.object({ text: z.string(), imageIds: z.array(z.string()) }),
+  origin: z.enum(["asked", "regenerated", "edited"]),
   status: z.enum(["done", "stopped", "failed"]),
   answer: z.string(),
   meta: z.nullable(metaSchema),
