@@ -97,7 +97,7 @@ export function HistoryItem({ chat, current, onOpened }: { chat: ChatSummary; cu
         <span data-testid="history-chat-title" className="block truncate text-sm text-slate-800">
           {chat.title}
         </span>
-        <span className="block text-xs text-slate-500">
+        <span className="block text-xs text-slate-600">
           {chat.questionCount} {chat.questionCount === 1 ? "question" : "questions"}
         </span>
       </button>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { contentSecurityPolicy, newNonce, rawErrorResponse } from "./securityHeaders";
+import { contentSecurityPolicy, newNonce, nonceOfPolicy, rawErrorResponse } from "./securityHeaders";
 
 describe("contentSecurityPolicy", () => {
   it("allows scripts by nonce only, and eval only in development", () => {
@@ -14,6 +14,15 @@ describe("contentSecurityPolicy", () => {
     const nonces = new Set(Array.from({ length: 100 }, newNonce));
     expect(nonces.size).toBe(100);
     for (const nonce of nonces) expect(Buffer.from(nonce, "base64")).toHaveLength(16);
+  });
+});
+
+describe("nonceOfPolicy", () => {
+  it("reads back the nonce of a policy this module built, and nothing from any other", () => {
+    const nonce = newNonce();
+    expect(nonceOfPolicy(contentSecurityPolicy({ nonce, dev: false }))).toBe(nonce);
+    expect(nonceOfPolicy("default-src 'self'")).toBeUndefined();
+    expect(nonceOfPolicy(null)).toBeUndefined();
   });
 });
 

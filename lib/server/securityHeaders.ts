@@ -33,6 +33,11 @@ export function contentSecurityPolicy(options: { nonce: string; dev: boolean }):
   ].join("; ");
 }
 
+/** The nonce a policy built by `contentSecurityPolicy` allows scripts by, or undefined for any other policy (or none). */
+export function nonceOfPolicy(policy: string | null): string | undefined {
+  return policy?.match(/'nonce-([A-Za-z0-9+/=]+)'/)?.[1];
+}
+
 /** The headers besides the CSP (which `contentSecurityPolicy` builds per request). */
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   "x-content-type-options": "nosniff",
