@@ -99,7 +99,7 @@ describe("the page under its Content-Security-Policy, in Chromium", () => {
     });
 
     await page.getByTestId("file-input").setInputFiles({ name: "csp.png", mimeType: "image/png", buffer: await img.png(img.patternRgb(90, 60)) });
-    const thumbnail = page.getByTestId("upload-card").first().getByTestId("upload-thumbnail");
+    const thumbnail = page.getByTestId("gallery-item").filter({ hasText: "csp.png" }).locator("img");
     await expect.poll(() => thumbnail.evaluate((el: HTMLImageElement) => el.complete && el.naturalWidth), { timeout: 20_000 }).toBe(90);
     expect(await page.evaluate(() => (window as unknown as { violations: string[] }).violations)).toEqual([]);
 
