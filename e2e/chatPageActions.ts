@@ -42,6 +42,7 @@ export async function send(page: Page, text: string): Promise<Locator> {
   if (wait > 0) await page.waitForTimeout(wait);
   lastPress.set(page, Date.now());
   await page.getByRole("button", { name: "Send", exact: true }).click();
-  await expect.poll(() => answers(page).count()).toBe(before + 1);
+  // A new turn shows within a frame or two; on a loaded machine rendering can take seconds (poll's default is 1 s).
+  await expect.poll(() => answers(page).count(), { timeout: 10_000 }).toBe(before + 1);
   return answers(page).nth(before);
 }
