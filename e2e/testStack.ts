@@ -16,12 +16,12 @@ export interface TestStack {
 const MODEL_LOAD_TIMEOUT_MS = 120_000;
 
 /**
- * The built app serving the test model (testModel.ts) with a private redis-server, started and ready to answer
+ * The built app serving the test model (testModel.ts), or the bundle in `modelDir`, with a private redis-server, started and ready to answer
  * questions: `next start` answers /api/health while the model still loads, so this also waits for the model.
  * Used by the e2e global setup and by the README screenshot script. Requires a fresh `next build`.
  */
-export async function startTestStack(logFile: string): Promise<TestStack> {
-  const modelDir = await ensureTestModel();
+export async function startTestStack(logFile: string, modelDir?: string): Promise<TestStack> {
+  modelDir ??= await ensureTestModel();
   const redis = await startTestRedis();
   const cacheDir = await mkdtemp(path.join(os.tmpdir(), "vlcache-e2e-cache-"));
   let app: RunningApp | undefined;

@@ -415,16 +415,16 @@ function encodingFor(rng: Rng, family: DemoFamily): TestItem["encoding"] {
   return { format: "jpeg", quality: int(rng, 50, 95), ...(exif ? { exifOrientation: exif } : {}) };
 }
 
+/** One item of a family, a pure function of its seed. */
+export function buildTestItem(family: DemoFamily, seed: number, id: string): TestItem {
+  const rng = seededRng(seed);
+  const item = MAKERS[family](rng, demoTasks());
+  return { ...item, id, encoding: encodingFor(rng, family) };
+}
+
 /** `perFamily` items of each family (a follow-up item holds two questions). The default seed is the published set. */
 export function buildTestSet(perFamily: number, seed = 20261203): TestItem[] {
-  const tasks = demoTasks();
-  const items: TestItem[] = [];
-  DEMO_FAMILIES.forEach((family, f) => {
-    for (let i = 0; i < perFamily; i++) {
-      const rng = seededRng(seed + 7919 * f + i * 104729);
-      const item = MAKERS[family](rng, tasks);
-      items.push({ ...item, id: `${family}-${String(i).padStart(3, "0")}`, encoding: encodingFor(rng, family) });
-    }
-  });
-  return items;
+  return DEMO_FAMILIES.flatMap((family, f) =>
+    Array.from({ length: perFamily }, (_, i) => buildTestItem(family, seed + 7919 * f + i * 104729, `${family}-${String(i).padStart(3, "0")}`)),
+  );
 }

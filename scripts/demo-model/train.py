@@ -410,8 +410,10 @@ def train(args, out: Path, smoke: bool) -> None:
     batch_size = 8 if smoke else args.batch
     workers = 2 if smoke else args.workers
     stream = SyntheticStream(enc, args.seed, 10_000_000)
+    # One intra-op thread per worker: the image processor's numpy/torch work would otherwise oversubscribe the cores.
     loader = torch.utils.data.DataLoader(stream, batch_size=batch_size, shuffle=False, num_workers=workers, collate_fn=collate,
-                                         pin_memory=device == "cuda", prefetch_factor=4, persistent_workers=False, drop_last=True)
+                                         pin_memory=device == "cuda", prefetch_factor=4, persistent_workers=False, drop_last=True,
+                                         worker_init_fn=lambda _: torch.set_num_threads(1))
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.98), weight_decay=0.0, eps=1e-8)
     planned = 12 if smoke else args.steps
     warmup = 4 if smoke else 250
@@ -419,9 +421,12 @@ def train(args, out: Path, smoke: bool) -> None:
     started = time.time()
     last_save = started
     window, window_n, violations = 0.0, 0, 0
+    data_wait = 0.0  # seconds spent waiting for the loader: the run is data-bound when this approaches the total
     model.train()
     step = 0
+    waited_from = time.time()
     for batch in loader:
+        data_wait += time.time() - waited_from
         if planned is not None and step >= planned:
             break
         elapsed = time.time() - started
@@ -455,12 +460,13 @@ def train(args, out: Path, smoke: bool) -> None:
         step += 1
         if step % 25 == 0 or smoke:
             curve.append({"step": step, "seconds": round(time.time() - started, 1), "loss": round(window / window_n, 4), "lr": lr})
-            log(f"step {step}/{planned} {time.time() - started:.0f}s loss {window / window_n:.4f} lr {lr:.2e}")
+            log(f"step {step}/{planned} {time.time() - started:.0f}s loss {window / window_n:.4f} lr {lr:.2e} waiting for data {data_wait:.0f}s")
             window, window_n = 0.0, 0
         if not smoke and time.time() - last_save > args.save_every:
             save_checkpoint(model, out, "partial.safetensors.gz")
             write_json(out / "train_log.json", {"curve": curve, "stepsSoFar": step})
             last_save = time.time()
+        waited_from = time.time()
     train_seconds = time.time() - started
     log(f"trained {step} steps in {train_seconds:.0f} s; {violations} tokens outside the trainable vocabulary")
     assert violations == 0, "training texts used tokens whose embedding rows are frozen at zero"
@@ -472,7 +478,7 @@ def train(args, out: Path, smoke: bool) -> None:
     write_json(out / "train_log.json", {
         "seed": args.seed, "steps": step, "batch": batch_size, "lr": args.lr, "warmup": warmup, "seconds": round(train_seconds, 1),
         "text": TEXT, "vision": VISION, "parameters": n_params, "trainableVocabularyRows": int(allowed.sum()),
-        "safetensorsBytes": size, "gzipBytes": gz, "torch": torch.__version__, "transformers": transformers.__version__,
+        "safetensorsBytes": size, "gzipBytes": gz, "dataWaitSeconds": round(data_wait, 1), "torch": torch.__version__, "transformers": transformers.__version__,
         "gpu": torch.cuda.get_device_name(0) if device == "cuda" else "cpu", "curve": curve,
     })
 
