@@ -13,7 +13,14 @@ export interface DemoExample {
   seed: number;
 }
 
-export const DEMO_EXAMPLES: readonly DemoExample[] = [];
+export const DEMO_EXAMPLES: readonly DemoExample[] = [
+  { file: "dialog-close.png", title: "Dialog: where to click", family: "gui", seed: 777186 },
+  { file: "dialog-disabled.png", title: "Dialog: disabled button", family: "gui", seed: 777310 },
+  { file: "dialog-title.png", title: "Dialog: window title", family: "gui", seed: 779077 },
+  { file: "shapes.png", title: "Shapes", family: "shapes", seed: 777341 },
+  { file: "chart-lowest.png", title: "Chart: lowest value", family: "charts", seed: 777837 },
+  { file: "chart-value.png", title: "Chart: a value", family: "charts", seed: 777589 },
+];
 
 /** The example's picture and questions with their right answers; always a PNG. */
 export function demoExampleItem(example: DemoExample): TestItem {
