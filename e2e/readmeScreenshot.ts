@@ -16,8 +16,8 @@ import { startTestStack } from "./testStack";
 
 const OUT_FILE = path.join(process.cwd(), "docs", "screenshot.png");
 const LOG_DIR = path.join(process.cwd(), "test-results", "readme-screenshot");
-const EXAMPLE_QUESTION = "Which month had the most active users, and how many?";
-const FOLLOW_UP = "What do the two axes measure?";
+const EXAMPLE_QUESTION = "What value does Jan have?";
+const FOLLOW_UP = "And Mar?";
 /** Short answers, so both turns and their badges fit in the picture. */
 const MAX_NEW_TOKENS = 32;
 

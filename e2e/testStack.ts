@@ -43,9 +43,11 @@ export async function startTestStack(logFile: string, modelDir?: string): Promis
 async function waitForModel(baseUrl: string, logFile: string): Promise<void> {
   const deadline = Date.now() + MODEL_LOAD_TIMEOUT_MS;
   for (;;) {
-    const health = (await (await fetch(`${baseUrl}/api/health`)).json()) as HealthResponse;
-    if (health.model !== null) return;
-    if (health.modelError !== undefined) {
+    // A failed poll is retried: while a large bundle loads, the server can stall past its keep-alive timeout and a
+    // poll on the connection it is closing fails with ECONNRESET.
+    const health = (await fetch(`${baseUrl}/api/health`).then((r) => r.json(), () => null)) as HealthResponse | null;
+    if (health?.model) return;
+    if (health?.modelError !== undefined) {
       throw new Error(`the app could not load the test model (${health.modelError.code}): ${health.modelError.message}; see ${logFile}`);
     }
     if (Date.now() > deadline) throw new Error(`the app reported no loaded model within ${MODEL_LOAD_TIMEOUT_MS / 1000} s; see ${logFile}`);

@@ -41,6 +41,9 @@ interface TurnResult {
   cachesOff: string;
   /** Prompt tokens whose KV came from L2 (caches on). */
   l2Reused: number;
+  /** Server-side time of the whole answer, caches on and off. */
+  totalMsOn: number;
+  totalMsOff: number;
 }
 
 const pytorchSchema = z.object({
@@ -52,7 +55,7 @@ const pytorchSchema = z.object({
 });
 
 async function askAll(baseUrl: string, items: readonly TestItem[], imageIds: Map<string, ImageId>, cache: CacheSwitches, label: string) {
-  const answers = new Map<string, { text: string; reused: number }>();
+  const answers = new Map<string, { text: string; reused: number; totalMs: number }>();
   const total = items.reduce((n, it) => n + it.turns.length, 0);
   const progress = createProgress(label, total, { unit: "items" });
   let done = 0;
@@ -62,7 +65,7 @@ async function askAll(baseUrl: string, items: readonly TestItem[], imageIds: Map
       const message = turn === 0 ? { text: question, imageIds: [imageIds.get(item.id)!] } : { text: question };
       const reply = answerOf(await postChat(baseUrl, { sessionId, message, params: { maxNewTokens: MAX_NEW_TOKENS, temperature: 0 }, cache }));
       sessionId = reply.meta.sessionId;
-      answers.set(`${item.id}/${turn}`, { text: reply.text, reused: reply.meta.cache.prefix.reused });
+      answers.set(`${item.id}/${turn}`, { text: reply.text, reused: reply.meta.cache.prefix.reused, totalMs: reply.done.timings.totalMs });
       progress.update(++done);
     }
   }
@@ -95,6 +98,12 @@ function markdown(rows: readonly TurnResult[], table: Record<string, FamilyScore
         `${py === undefined ? "–" : `${py}%`} | ${pytorch ? `${samePy}/${mine.length}` : "–"} | ${same}/${mine.length} | ${l2} |`,
     );
   }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  lines.push(
+    "",
+    `Median server time of a whole answer: ${median(rows.map((r) => r.totalMsOff)).toFixed(1)} ms with caches off (every turn computed from scratch), ` +
+      `${median(rows.map((r) => r.totalMsOn)).toFixed(1)} ms with caches on.`,
+  );
   return lines.join("\n") + "\n";
 }
 
@@ -126,7 +135,7 @@ async function main(): Promise<void> {
     rows = items.flatMap((item) =>
       item.turns.map((t, turn) => {
         const key = `${item.id}/${turn}`;
-        return { id: item.id, family: item.family, turn, question: t.question, expected: t.answer, cachesOn: on.get(key)!.text, cachesOff: off.get(key)!.text, l2Reused: on.get(key)!.reused };
+        return { id: item.id, family: item.family, turn, question: t.question, expected: t.answer, cachesOn: on.get(key)!.text, cachesOff: off.get(key)!.text, l2Reused: on.get(key)!.reused, totalMsOn: on.get(key)!.totalMs, totalMsOff: off.get(key)!.totalMs };
       }),
     );
   } finally {
