@@ -105,7 +105,7 @@ async function statValue(testId: string): Promise<number> {
 // ── the story ───────────────────────────────────────────────────────────────────────────────────────────────────
 
 describe("chat page", () => {
-  const example = { title: "Chart: a value", file: "chart-value.png", question: "What value does Jan have?" };
+  const example = { title: "Chart: a value", file: "chart-value.png", question: "What value does Apr have?" };
   let exampleId: ImageId;
   let firstAnswer = "";
 

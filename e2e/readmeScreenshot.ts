@@ -16,7 +16,7 @@ import { startTestStack } from "./testStack";
 
 const OUT_FILE = path.join(process.cwd(), "docs", "screenshot.png");
 const LOG_DIR = path.join(process.cwd(), "test-results", "readme-screenshot");
-const EXAMPLE_QUESTION = "What value does Jan have?";
+const EXAMPLE_QUESTION = "What value does Apr have?";
 const FOLLOW_UP = "And Mar?";
 /** Short answers, so both turns and their badges fit in the picture. */
 const MAX_NEW_TOKENS = 32;
