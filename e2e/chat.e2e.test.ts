@@ -99,7 +99,7 @@ async function statValue(testId: string): Promise<number> {
 // ── the story ───────────────────────────────────────────────────────────────────────────────────────────────────
 
 describe("chat page", () => {
-  const example = { title: "Bar chart", file: "bar-chart.png", question: "Which month had the most active users, and how many?" };
+  const example = { title: "Chart: a value", file: "chart-value.png", question: "What value does Apr have?" };
   let exampleId: ImageId;
   let firstAnswer = "";
 

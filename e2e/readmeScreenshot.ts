@@ -20,8 +20,8 @@ const SHOTS = [
   { file: path.join(process.cwd(), "docs", "screenshot-phone.png"), viewport: { width: 390, height: 844 }, colorScheme: "dark" },
 ] as const;
 const LOG_DIR = path.join(process.cwd(), "test-results", "readme-screenshot");
-const EXAMPLE_QUESTION = "Which month had the most active users, and how many?";
-const FOLLOW_UP = "What do the two axes measure?";
+const EXAMPLE_QUESTION = "What value does Apr have?";
+const FOLLOW_UP = "And Mar?";
 /** Short answers, so both turns and their badges fit in the picture. */
 const MAX_NEW_TOKENS = 32;
 

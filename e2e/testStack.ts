@@ -16,12 +16,12 @@ export interface TestStack {
 const MODEL_LOAD_TIMEOUT_MS = 120_000;
 
 /**
- * The built app serving the test model (testModel.ts) with a private redis-server, started and ready to answer
+ * The built app serving the test model (testModel.ts), or the bundle in `modelDir`, with a private redis-server, started and ready to answer
  * questions: `next start` answers /api/health while the model still loads, so this also waits for the model.
  * Used by the e2e global setup and by the README screenshot script. Requires a fresh `next build`.
  */
-export async function startTestStack(logFile: string): Promise<TestStack> {
-  const modelDir = await ensureTestModel();
+export async function startTestStack(logFile: string, modelDir?: string): Promise<TestStack> {
+  modelDir ??= await ensureTestModel();
   const redis = await startTestRedis();
   const cacheDir = await mkdtemp(path.join(os.tmpdir(), "vlcache-e2e-cache-"));
   let app: RunningApp | undefined;
@@ -43,9 +43,11 @@ export async function startTestStack(logFile: string): Promise<TestStack> {
 async function waitForModel(baseUrl: string, logFile: string): Promise<void> {
   const deadline = Date.now() + MODEL_LOAD_TIMEOUT_MS;
   for (;;) {
-    const health = (await (await fetch(`${baseUrl}/api/health`)).json()) as HealthResponse;
-    if (health.model !== null) return;
-    if (health.modelError !== undefined) {
+    // A failed poll is retried: while a large bundle loads, the server can stall past its keep-alive timeout and a
+    // poll on the connection it is closing fails with ECONNRESET.
+    const health = (await fetch(`${baseUrl}/api/health`).then((r) => r.json(), () => null)) as HealthResponse | null;
+    if (health?.model) return;
+    if (health?.modelError !== undefined) {
       throw new Error(`the app could not load the test model (${health.modelError.code}): ${health.modelError.message}; see ${logFile}`);
     }
     if (Date.now() > deadline) throw new Error(`the app reported no loaded model within ${MODEL_LOAD_TIMEOUT_MS / 1000} s; see ${logFile}`);

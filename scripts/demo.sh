@@ -11,8 +11,13 @@ if [[ -z "${REDIS_URL:-}" ]]; then
   bash scripts/ensure-system-deps.sh --optional redis-server
 fi
 
-# The model: with MODEL_DIR unset, the default random-weight test bundle is built once under CACHE_DIR (with progress).
-bash scripts/demo-model.sh
+# The model: with MODEL_DIR unset, the trained demo model (models/vlcache-demo), converted once under CACHE_DIR.
+if [[ -z "${MODEL_DIR:-}" ]]; then
+  MODEL_DIR="$(bash scripts/demo-model.sh)"
+  export MODEL_DIR
+else
+  echo "demo: serving the bundle in MODEL_DIR=$MODEL_DIR"
+fi
 
 stale_build() {
   [[ ! -f .next/BUILD_ID ]] && return 0

@@ -4,6 +4,7 @@ import Link from "next/link";
 import { useStore } from "zustand";
 import type { HealthResponse, StoreMode } from "@/lib/api/types";
 import { healthStore } from "@/lib/client/stores/healthStore";
+import { DEMO_MODEL_DESCRIPTION, DEMO_MODEL_NAME } from "@/lib/demoModel/identity";
 import { ThemePicker } from "./ThemePicker";
 
 const STORE_LABEL: Record<StoreMode, string> = {
@@ -27,6 +28,11 @@ function ServerChips({ health }: { health: HealthResponse }) {
           <span data-testid="header-model" className={`${chip} border-slate-300 font-medium text-slate-800`} title="Model">
             {model.name}
           </span>
+          {model.name === DEMO_MODEL_NAME && (
+            <span data-testid="header-demo-model" className={`${chip} border-sky-300 bg-sky-50 text-sky-800`} title="Answers questions about shapes, charts, signs and dialog screenshots">
+              {DEMO_MODEL_DESCRIPTION}
+            </span>
+          )}
           {model.isRandomTestModel && (
             <span className={`${chip} border-amber-300 bg-amber-50 text-amber-800`} title="Random weights: answers are gibberish by design">
               random test model

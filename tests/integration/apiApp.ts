@@ -44,14 +44,26 @@ export async function startApiApp(name: string, env: Record<string, string>): Pr
   try {
     const deadline = Date.now() + MODEL_WAIT_MS;
     for (;;) {
-      const health = (await (await fetch(`${app.baseUrl}/api/health`)).json()) as HealthResponse;
-      if (health.status !== "starting") return { baseUrl: app.baseUrl, logFile, health, stop };
+      const health = await fetchHealth(app.baseUrl);
+      if (health !== null && health.status !== "starting") return { baseUrl: app.baseUrl, logFile, health, stop };
       if (Date.now() > deadline) throw new Error(`${name}: the model did not load within ${MODEL_WAIT_MS / 1000} s; see ${logFile}`);
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
   } catch (error) {
     await stop();
     throw error;
+  }
+}
+
+/**
+ * GET /api/health, or null when the request fails: while a large bundle loads, the server's event loop can stall
+ * past its keep-alive timeout, and a poll on the connection it is closing fails with ECONNRESET.
+ */
+async function fetchHealth(baseUrl: string): Promise<HealthResponse | null> {
+  try {
+    return (await (await fetch(`${baseUrl}/api/health`)).json()) as HealthResponse;
+  } catch {
+    return null;
   }
 }
 

