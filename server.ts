@@ -35,7 +35,10 @@ await app.prepare();
 
 function serve(request: IncomingMessage, response: ServerResponse): void {
   const forwardedFor = request.headers["x-forwarded-for"];
-  request.headers[CLIENT_ADDRESS_HEADER] = proxies.clientAddress(request.socket.remoteAddress, Array.isArray(forwardedFor) ? forwardedFor.join(",") : forwardedFor);
+  request.headers[CLIENT_ADDRESS_HEADER] = proxies.clientAddress(
+    request.socket.remoteAddress,
+    Array.isArray(forwardedFor) ? forwardedFor.join(",") : forwardedFor,
+  );
   const policy = contentSecurityPolicy({ nonce: newNonce(), dev });
   // Next.js takes the nonce for the scripts it renders from the request's CSP header.
   request.headers["content-security-policy"] = policy;
@@ -44,7 +47,11 @@ function serve(request: IncomingMessage, response: ServerResponse): void {
   handle(request, response).catch((error: unknown) => {
     logger.error({ err: error, url: request.url }, "request handler failed");
     if (!response.headersSent) response.writeHead(500, { "content-type": "application/json" });
-    response.end(JSON.stringify({ error: { code: "internal_error", message: "the server failed to handle this request; see its log" } }));
+    response.end(
+      JSON.stringify({
+        error: { code: "internal_error", message: "the server failed to handle this request; see its log" },
+      }),
+    );
   });
 }
 
@@ -67,5 +74,8 @@ const server = createServer(serve);
 server.keepAliveTimeout = 65_000;
 server.on("clientError", refuseMalformed);
 server.listen(config.port, config.host, () => {
-  logger.info({ host: config.host, port: config.port, dev, trustedProxies: config.trustedProxies }, `serving http://${config.host}:${config.port}`);
+  logger.info(
+    { host: config.host, port: config.port, dev, trustedProxies: config.trustedProxies },
+    `serving http://${config.host}:${config.port}`,
+  );
 });

@@ -33,7 +33,8 @@ describe("HTTP API on the running app", () => {
     expect(await second.json()).toMatchObject({ imageId: created.imageId, deduplicated: true });
 
     // The upload starts the vision encode in the background: the image is `encoding` until its features are in L1.
-    const info = async () => (await fetch(`${baseUrl}/api/images/${created.imageId}`)).json() as Promise<ImageInfoResponse>;
+    const info = async () =>
+      (await fetch(`${baseUrl}/api/images/${created.imageId}`)).json() as Promise<ImageInfoResponse>;
     await expect.poll(async () => (await info()).status, { timeout: 20_000 }).toBe("ready");
     const meta = await info();
     const { imageId, width, height, bytes } = created;
@@ -41,7 +42,9 @@ describe("HTTP API on the running app", () => {
     expect(meta.encodingMs).toBeGreaterThanOrEqual(0);
     const raw = await fetch(`${baseUrl}/api/images/${created.imageId}?raw=1`);
     expect(raw.headers.get("content-type")).toBe("image/png");
-    const canonical = await decodeStoredImage(Buffer.from(await raw.arrayBuffer()), created.imageId, { maxPixels: 33 * 44 });
+    const canonical = await decodeStoredImage(Buffer.from(await raw.arrayBuffer()), created.imageId, {
+      maxPixels: 33 * 44,
+    });
     expect(canonical?.data.equals(picture.data)).toBe(true);
     expect((await fetch(`${baseUrl}/api/images/${"a".repeat(64)}`)).status).toBe(404);
     expect((await fetch(`${baseUrl}/api/images/NOT-AN-ID`)).status).toBe(400);

@@ -36,7 +36,16 @@ export async function buildApp(logFile: string): Promise<void> {
 }
 
 /** What a production build is made from; a change to any of them (tests aside) makes `.next` stale. */
-const BUILD_INPUTS = ["app", "components", "lib", "public", "instrumentation.ts", "next.config.ts", "postcss.config.mjs", "package-lock.json"];
+const BUILD_INPUTS = [
+  "app",
+  "components",
+  "lib",
+  "public",
+  "instrumentation.ts",
+  "next.config.ts",
+  "postcss.config.mjs",
+  "package-lock.json",
+];
 const BUILD_LOCK = path.join(process.cwd(), ".cache", "next-build.lock");
 
 function newestInputMtime(entry: string): number {
@@ -93,7 +102,11 @@ function isAlive(pid: number): boolean {
 export async function startApp(env: Record<string, string>, logFile: string): Promise<RunningApp> {
   const port = await freeLoopbackPort();
   const baseUrl = `http://127.0.0.1:${port}`;
-  const child = runToLog(SERVER_ARGS, { ...process.env, ...env, HOST: "127.0.0.1", PORT: String(port), NEXT_TELEMETRY_DISABLED: "1" }, logFile);
+  const child = runToLog(
+    SERVER_ARGS,
+    { ...process.env, ...env, HOST: "127.0.0.1", PORT: String(port), NEXT_TELEMETRY_DISABLED: "1" },
+    logFile,
+  );
   const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
 
   const deadline = Date.now() + 60_000;

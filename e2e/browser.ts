@@ -31,7 +31,10 @@ export interface BrowserOptions {
   colorScheme?: "light" | "dark";
 }
 
-export async function openBrowser({ viewport = { width: 1100, height: 900 }, colorScheme = "light" }: BrowserOptions = {}): Promise<BrowserSession> {
+export async function openBrowser({
+  viewport = { width: 1100, height: 900 },
+  colorScheme = "light",
+}: BrowserOptions = {}): Promise<BrowserSession> {
   const profileDir = await mkdtemp(path.join(os.tmpdir(), "vlcache-chromium-"));
   // launchPersistentContext is how playwright takes an explicit --user-data-dir.
   const context = await chromium.launchPersistentContext(profileDir, {

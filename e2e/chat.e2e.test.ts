@@ -32,8 +32,10 @@ afterAll(() => browser.close());
 // ── page helpers ────────────────────────────────────────────────────────────────────────────────────────────────
 
 const answers = (): Locator => page.getByTestId("answer");
-const badge = (answer: Locator, kind: string): Promise<string | null> => answer.getByTestId(`badge-${kind}`).textContent();
-const galleryItem = (imageId: ImageId): Locator => page.locator(`[data-testid="gallery-item"][data-image-id="${imageId}"]`);
+const badge = (answer: Locator, kind: string): Promise<string | null> =>
+  answer.getByTestId(`badge-${kind}`).textContent();
+const galleryItem = (imageId: ImageId): Locator =>
+  page.locator(`[data-testid="gallery-item"][data-image-id="${imageId}"]`);
 const question = (): Locator => page.getByRole("textbox", { name: "Question" });
 
 async function waitForStatus(answer: Locator, status: string, timeout = 30_000): Promise<void> {
@@ -67,8 +69,11 @@ async function startRecording(): Promise<void> {
 
 async function stopRecording(): Promise<{ length: number; status: string }[]> {
   return page.evaluate(() => {
-    const recording = (window as unknown as { __answerRecording: { samples: { length: number; status: string }[]; observer: MutationObserver } })
-      .__answerRecording;
+    const recording = (
+      window as unknown as {
+        __answerRecording: { samples: { length: number; status: string }[]; observer: MutationObserver };
+      }
+    ).__answerRecording;
     recording.observer.disconnect();
     return recording.samples;
   });
@@ -113,14 +118,20 @@ describe("chat page", () => {
   });
 
   it("attaches an example with its starter question, and its chip turns ready", async () => {
-    const canonical = await canonicalize(await readFile(path.join("public", "examples", example.file)), { maxPixels: 40_000_000 });
+    const canonical = await canonicalize(await readFile(path.join("public", "examples", example.file)), {
+      maxPixels: 40_000_000,
+    });
     if (!canonical.ok) throw new Error(canonical.error.message);
     exampleId = canonical.image.id;
 
     await page.getByRole("button", { name: example.question }).click();
     const chipLabel = await waitForChipReady(exampleId);
     expect(chipLabel).toMatch(/^ready in \d+(\.\d+)? (ms|s)$/);
-    expect(await galleryItem(exampleId).getByRole("button", { name: `Attached ${example.title}` }).getAttribute("aria-pressed")).toBe("true");
+    expect(
+      await galleryItem(exampleId)
+        .getByRole("button", { name: `Attached ${example.title}` })
+        .getAttribute("aria-pressed"),
+    ).toBe("true");
     expect(await page.getByRole("button", { name: `Remove ${example.title}` }).isVisible()).toBe(true);
     expect(await question().inputValue()).toBe(example.question);
     const info = await (await fetch(`${baseUrl}/api/images/${exampleId}`)).json();
@@ -158,7 +169,9 @@ describe("chat page", () => {
   it("asks the same question in a new chat: the answer comes from the response cache, word for word", async () => {
     await page.getByRole("button", { name: "New chat" }).click();
     await expect.poll(() => answers().count()).toBe(0);
-    await galleryItem(exampleId).getByRole("button", { name: `Attach ${example.title}` }).click();
+    await galleryItem(exampleId)
+      .getByRole("button", { name: `Attach ${example.title}` })
+      .click();
     const answer = await send(example.question);
     await waitForStatus(answer, "done");
     expect(await badge(answer, "response")).toMatch(/^from response cache in \d+ ms$/);
@@ -169,7 +182,9 @@ describe("chat page", () => {
   it("a new chat about the same image reuses its vision features (L1) and the prompt prefix (L2)", async () => {
     await page.getByRole("button", { name: "New chat" }).click();
     await expect.poll(() => answers().count()).toBe(0);
-    await galleryItem(exampleId).getByRole("button", { name: `Attach ${example.title}` }).click();
+    await galleryItem(exampleId)
+      .getByRole("button", { name: `Attach ${example.title}` })
+      .click();
     const answer = await send("What do the two axes measure?");
     await waitForStatus(answer, "done");
 
@@ -235,7 +250,9 @@ describe("chat page", () => {
     await page.getByTestId("file-input").setInputFiles({ name: "broken.png", mimeType: "image/png", buffer: broken });
     const card = page.locator('[data-testid="upload-card"][data-state="refused"]').first();
     await expect.poll(() => card.count(), { timeout: 20_000 }).toBe(1);
-    expect(await card.getByTestId("upload-error").textContent()).toMatch(/^The PNG file could not be decoded \(truncated or corrupt\): \S.*$/);
+    expect(await card.getByTestId("upload-error").textContent()).toMatch(
+      /^The PNG file could not be decoded \(truncated or corrupt\): \S.*$/,
+    );
     expect(await card.textContent()).toContain("broken.png was not accepted");
     expect(await page.getByTestId("gallery-item").count()).toBe(galleryBefore);
     await screenshot(page, "chat-08-corrupt-file");
@@ -246,7 +263,10 @@ describe("chat page", () => {
     await page.waitForURL(`${baseUrl}/metrics`);
     await expect.poll(() => statValue("stat-l3-hits"), { timeout: 10_000 }).toBeGreaterThanOrEqual(1);
     // A line needs two polls (2 s apart): wait for two dots per level that saw lookups (L2 and L3 at least).
-    const hitRatioDots = page.getByTestId("chart-hit-ratio").getByRole("img", { name: "Hit ratio per cache level over time" }).locator("circle");
+    const hitRatioDots = page
+      .getByTestId("chart-hit-ratio")
+      .getByRole("img", { name: "Hit ratio per cache level over time" })
+      .locator("circle");
     await expect.poll(() => hitRatioDots.count(), { timeout: 10_000 }).toBeGreaterThanOrEqual(4);
 
     // Nothing runs between this fetch and the page's last poll, so both show the same counters.

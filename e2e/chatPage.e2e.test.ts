@@ -62,7 +62,9 @@ async function dropFile(target: Locator, name: string, bytes: Buffer): Promise<v
   await target.evaluate(
     (element, [fileName, base64]) => {
       const data = new DataTransfer();
-      data.items.add(new File([Uint8Array.from(atob(base64), (c) => c.charCodeAt(0))], fileName, { type: "image/png" }));
+      data.items.add(
+        new File([Uint8Array.from(atob(base64), (c) => c.charCodeAt(0))], fileName, { type: "image/png" }),
+      );
       for (const type of ["dragenter", "dragover", "drop"]) {
         element.dispatchEvent(new DragEvent(type, { dataTransfer: data, bubbles: true, cancelable: true }));
       }
@@ -90,7 +92,8 @@ describe.each(LAYOUTS)("chat page at $name", (layout) => {
     browser = await openBrowser({ viewport: layout.viewport, colorScheme: layout.colorScheme });
     page = browser.page;
     page.on("request", (request: Request) => {
-      if (request.url().endsWith("/api/chat") && request.method() === "POST") chatRequests.push(request.postDataJSON() as ChatRequest);
+      if (request.url().endsWith("/api/chat") && request.method() === "POST")
+        chatRequests.push(request.postDataJSON() as ChatRequest);
     });
 
     await page.goto(baseUrl);
@@ -108,7 +111,11 @@ describe.each(LAYOUTS)("chat page at $name", (layout) => {
     const composerBox = (await page.getByTestId("composer").boundingBox())!;
     expect(composerBox.y + composerBox.height).toBeLessThanOrEqual(viewportHeight);
     expect(logBox.height).toBeGreaterThan(viewportHeight * (layout.phone ? 0.45 : 0.4));
-    expect(await log().getByRole("button", { name: `Attach example: ${EXAMPLE_TITLE}` }).isVisible()).toBe(true);
+    expect(
+      await log()
+        .getByRole("button", { name: `Attach example: ${EXAMPLE_TITLE}` })
+        .isVisible(),
+    ).toBe(true);
     expect(await page.getByTestId("composer").getByRole("button", { name: "Attach images" }).isVisible()).toBe(true);
     expect(await page.getByRole("complementary", { name: "Images" }).isVisible()).toBe(!layout.phone);
     // The conversation scrolls from the keyboard: it can take focus.
@@ -127,7 +134,10 @@ describe.each(LAYOUTS)("chat page at $name", (layout) => {
     const question = page.getByTestId("question").nth(0);
     expect(await question.locator("img").count()).toBe(1);
     expect((await question.textContent())?.trim()).toBe("");
-    expect(chatRequests.at(-1)?.message).toMatchObject({ text: "", imageIds: [expect.stringMatching(/^[0-9a-f]{64}$/)] });
+    expect(chatRequests.at(-1)?.message).toMatchObject({
+      text: "",
+      imageIds: [expect.stringMatching(/^[0-9a-f]{64}$/)],
+    });
     await shot("02-image-only");
   });
 
@@ -138,7 +148,9 @@ describe.each(LAYOUTS)("chat page at $name", (layout) => {
       await route.continue();
     });
     const picture = await img.png(img.patternRgb(90 + layout.name.length, 60));
-    await page.getByTestId("composer-file-input").setInputFiles({ name: "slow.png", mimeType: "image/png", buffer: picture });
+    await page
+      .getByTestId("composer-file-input")
+      .setInputFiles({ name: "slow.png", mimeType: "image/png", buffer: picture });
     const before = await answers(page).count();
     await questionBox(page).fill(`What is in the slow picture? (${layout.name})`);
     await page.getByRole("button", { name: "Send", exact: true }).click();
@@ -230,7 +242,11 @@ describe.each(LAYOUTS)("chat page at $name", (layout) => {
     // The answer's Markdown source as the server streams it (the page shows it rendered): the page's request for it,
     // sent again, is answered from the response cache with the same text.
     const request = chatRequests.findLast((r) => r.message.text === cacheHitQuestion)!;
-    const again = await fetch(`${baseUrl}/api/chat`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(request) });
+    const again = await fetch(`${baseUrl}/api/chat`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(request),
+    });
     expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(tokenText(await again.text()));
 
     const followUp = await ask("And the colours?");
@@ -252,11 +268,17 @@ describe.each(LAYOUTS)("chat page at $name", (layout) => {
   });
 
   it("opens an attached image full size", async () => {
-    await page.getByTestId("question").first().getByRole("button", { name: /^View full size/ }).click();
+    await page
+      .getByTestId("question")
+      .first()
+      .getByRole("button", { name: /^View full size/ })
+      .click();
     const viewer = page.getByRole("dialog", { name: /full size/i });
     await viewer.waitFor();
     const image = viewer.locator("img");
-    await expect.poll(() => image.evaluate((el: HTMLImageElement) => el.complete && el.naturalWidth)).toBeGreaterThan(100);
+    await expect
+      .poll(() => image.evaluate((el: HTMLImageElement) => el.complete && el.naturalWidth))
+      .toBeGreaterThan(100);
     await shot("07-image-viewer");
     await page.keyboard.press("Escape");
     await expect.poll(() => viewer.isVisible()).toBe(false);
@@ -300,7 +322,9 @@ describe.each(LAYOUTS)("chat page at $name", (layout) => {
     await expect.poll(luminance).toSatisfy((value: number) => (other === "dark" ? value < 0.1 : value > 0.8));
     expect(await page.getByLabel("Theme").inputValue()).toBe(other);
     await page.getByLabel("Theme").selectOption("system");
-    await expect.poll(luminance).toSatisfy((value: number) => (layout.colorScheme === "dark" ? value < 0.1 : value > 0.8));
+    await expect
+      .poll(luminance)
+      .toSatisfy((value: number) => (layout.colorScheme === "dark" ? value < 0.1 : value > 0.8));
   });
 
   it("the metrics page follows the scheme, its TTFT labels do not overlap, and axe finds nothing serious", async () => {

@@ -48,14 +48,21 @@ describe("the demo model in the chat page", () => {
     const label = parseGrounding(turn.answer)!.label;
     await page.getByRole("button", { name: turn.question }).click();
     await expect.poll(() => page.getByRole("textbox", { name: "Question" }).inputValue()).toBe(turn.question);
-    await expect.poll(() => page.getByTestId("gallery-item").getByTestId("image-status-chip").getAttribute("data-tone"), { timeout: 30_000 }).toBe("ready");
+    await expect
+      .poll(() => page.getByTestId("gallery-item").getByTestId("image-status-chip").getAttribute("data-tone"), {
+        timeout: 30_000,
+      })
+      .toBe("ready");
     await page.getByRole("button", { name: "Send" }).click();
 
     const answer = page.getByTestId("answer").first();
     await expect.poll(() => answer.getAttribute("data-status"), { timeout: 30_000 }).toBe("done");
     // Right = Qwen3-VL's grounding form with the expected label and a box overlapping the true one by IoU ≥ 0.5.
     const shown = /\{"bbox_2d".*?\}/.exec((await answer.textContent()) ?? "")?.[0] ?? "";
-    expect({ example: example.file, shown, ...scoreAnswer(turn.answer, shown) }).toMatchObject({ example: example.file, correct: true });
+    expect({ example: example.file, shown, ...scoreAnswer(turn.answer, shown) }).toMatchObject({
+      example: example.file,
+      correct: true,
+    });
     const box = page.locator(`[data-testid="grounding-box"][data-label="${label}"]`);
     await expect.poll(() => box.count()).toBeGreaterThan(0);
     expect(await box.first().isVisible()).toBe(true);

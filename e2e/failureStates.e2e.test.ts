@@ -24,7 +24,11 @@ const LAYOUTS = [
 ] as const;
 
 /** Visible text only: the content of a closed <details> is not rendered, so innerText leaves it out. */
-const visibleText = (page: Page, testId: string) => page.getByTestId(testId).first().evaluate((element) => (element as HTMLElement).innerText);
+const visibleText = (page: Page, testId: string) =>
+  page
+    .getByTestId(testId)
+    .first()
+    .evaluate((element) => (element as HTMLElement).innerText);
 
 /** Waits until the app's health reports the failed model load (it answers /api/health before trying to load). */
 async function waitForModelError(baseUrl: string): Promise<void> {
@@ -104,7 +108,9 @@ describe.each(LAYOUTS)("failure states at $name", (layout) => {
 
   it("an uploaded image is not called ready when nothing encoded it", async () => {
     const name = `unencoded-${layout.name}.png`;
-    await page.getByTestId("composer-file-input").setInputFiles({ name, mimeType: "image/png", buffer: await img.png(img.patternRgb(48, 40)) });
+    await page
+      .getByTestId("composer-file-input")
+      .setInputFiles({ name, mimeType: "image/png", buffer: await img.png(img.patternRgb(48, 40)) });
     await page.getByRole("button", { name: `Remove ${name}` }).waitFor({ timeout: 20_000 });
     if (!layout.phone) {
       const chip = page.getByTestId("gallery-item").filter({ hasText: name }).getByTestId("image-status-chip");
@@ -116,7 +122,9 @@ describe.each(LAYOUTS)("failure states at $name", (layout) => {
 
   it("notices a dead server at the next failed request, well before the next scheduled health poll", async () => {
     await app.stop();
-    await page.getByTestId("composer-file-input").setInputFiles({ name: "after-death.png", mimeType: "image/png", buffer: await img.png(img.patternRgb(30, 30)) });
+    await page
+      .getByTestId("composer-file-input")
+      .setInputFiles({ name: "after-death.png", mimeType: "image/png", buffer: await img.png(img.patternRgb(30, 30)) });
     const banner = page.getByTestId("connection-banner");
     // The scheduled poll comes every 10 s while the server is up; the failed upload triggers one at once.
     await expect.poll(() => banner.getAttribute("data-state"), { timeout: 4_000 }).toBe("down");

@@ -23,7 +23,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const started = Date.now();
     console.log("e2e: next build unless .next is fresh … (log: test-results/e2e/build.log)");
     const outcome = await ensureAppBuilt(path.join(ARTIFACTS_DIR, "build.log"));
-    console.log(outcome === "built" ? `e2e: built in ${((Date.now() - started) / 1000).toFixed(0)} s` : "e2e: .next is fresh, not rebuilt");
+    console.log(
+      outcome === "built"
+        ? `e2e: built in ${((Date.now() - started) / 1000).toFixed(0)} s`
+        : "e2e: .next is fresh, not rebuilt",
+    );
   }
   const stack = await startTestStack(path.join(ARTIFACTS_DIR, "server.log"));
   console.log(`e2e: app on ${stack.baseUrl}, redis on ${stack.redisUrl}`);

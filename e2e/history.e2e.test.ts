@@ -26,7 +26,6 @@ function prefixNumbers(label: string | null): [number, number] {
   return [Number(match[1].replaceAll(",", "")), Number(match[2].replaceAll(",", ""))];
 }
 
-
 describe.each(VIEWPORTS)("chat history at $width×$height ($name)", (viewport) => {
   let browser: BrowserSession;
   let page: Page;
@@ -46,7 +45,8 @@ describe.each(VIEWPORTS)("chat history at $width×$height ($name)", (viewport) =
 
   const answers = (): Locator => page.getByTestId("answer");
   const questions = (): Locator => page.getByTestId("question");
-  const answerText = async (answer: Locator): Promise<string> => (await answer.locator(":scope > div > div").first().textContent()) ?? "";
+  const answerText = async (answer: Locator): Promise<string> =>
+    (await answer.locator(":scope > div > div").first().textContent()) ?? "";
   const prefixBadge = async (answer: Locator) => prefixNumbers(await answer.getByTestId("badge-prefix").textContent());
 
   /**
@@ -186,7 +186,9 @@ describe.each(VIEWPORTS)("chat history at $width×$height ($name)", (viewport) =
     };
     panel = await historyPanel();
     expect(await deleteFromList(panel, "Colour questions")).toBe(firstSession);
-    await expect.poll(() => panel.getByTestId("history-chat-title").allTextContents()).toEqual(["A different question?"]);
+    await expect
+      .poll(() => panel.getByTestId("history-chat-title").allTextContents())
+      .toEqual(["A different question?"]);
     expect(await answers().count()).toBe(0);
     const otherSession = await deleteFromList(panel, "A different question?");
     expect(otherSession).not.toBe(firstSession);
@@ -214,7 +216,9 @@ describe.each(VIEWPORTS)("chat history at $width×$height ($name)", (viewport) =
     await page.getByRole("textbox", { name: "Question" }).fill("Tell me everything about it.");
     await page.getByRole("button", { name: "Send" }).click();
     const streaming = answers().nth(0);
-    await expect.poll(async () => (await answerText(streaming).catch(() => "")).length, { timeout: 30_000 }).toBeGreaterThan(20);
+    await expect
+      .poll(async () => (await answerText(streaming).catch(() => "")).length, { timeout: 30_000 })
+      .toBeGreaterThan(20);
     await reload();
 
     await expect.poll(() => answers().count(), { timeout: 10_000 }).toBe(1);
@@ -242,18 +246,22 @@ describe.each(VIEWPORTS)("chat history at $width×$height ($name)", (viewport) =
     lastPressAt = Date.now();
     const failed = answers().nth(3);
     await expect.poll(() => failed.getAttribute("data-status"), { timeout: 10_000 }).toBe("failed");
-    await expect.poll(() => page.getByTestId("chat-notice").textContent()).toMatch(/^The server no longer has this conversation/);
+    await expect
+      .poll(() => page.getByTestId("chat-notice").textContent())
+      .toMatch(/^The server no longer has this conversation/);
 
     const fresh = await send("From a new session?");
     expect(fresh.request.sessionId).toBeUndefined();
     await reload();
-    await expect.poll(() => questions().allTextContents(), { timeout: 10_000 }).toEqual([
-      "Tell me everything about it.",
-      "In short?",
-      "Still here?",
-      "After it expired?",
-      "From a new session?",
-    ]);
+    await expect
+      .poll(() => questions().allTextContents(), { timeout: 10_000 })
+      .toEqual([
+        "Tell me everything about it.",
+        "In short?",
+        "Still here?",
+        "After it expired?",
+        "From a new session?",
+      ]);
     const continued = await send("And now?");
     expect(continued.request.sessionId).toMatch(/\S/);
     expect(continued.request.sessionId).not.toBe(sessionId);

@@ -16,8 +16,16 @@ import { setMaxNewTokens } from "./chatPageActions";
 import { startTestStack } from "./testStack";
 
 const SHOTS = [
-  { file: path.join(process.cwd(), "docs", "screenshot.png"), viewport: { width: 1280, height: 800 }, colorScheme: "light" },
-  { file: path.join(process.cwd(), "docs", "screenshot-phone.png"), viewport: { width: 390, height: 844 }, colorScheme: "dark" },
+  {
+    file: path.join(process.cwd(), "docs", "screenshot.png"),
+    viewport: { width: 1280, height: 800 },
+    colorScheme: "light",
+  },
+  {
+    file: path.join(process.cwd(), "docs", "screenshot-phone.png"),
+    viewport: { width: 390, height: 844 },
+    colorScheme: "dark",
+  },
 ] as const;
 const LOG_DIR = path.join(process.cwd(), "test-results", "readme-screenshot");
 const EXAMPLE_QUESTION = "What value does Apr have?";
@@ -37,7 +45,10 @@ async function askAndWait(page: Page, send: () => Promise<void>): Promise<Locato
   const index = await page.getByTestId("answer").count();
   await send();
   const answer = page.getByTestId("answer").nth(index);
-  await until("the answer to finish", async () => (await answer.count()) === 1 && (await answer.getAttribute("data-status")) === "done");
+  await until(
+    "the answer to finish",
+    async () => (await answer.count()) === 1 && (await answer.getAttribute("data-status")) === "done",
+  );
   return answer;
 }
 
@@ -50,7 +61,11 @@ async function takeScreenshot(baseUrl: string, shot: (typeof SHOTS)[number]): Pr
     await page.getByRole("button", { name: EXAMPLE_QUESTION }).click();
     const chip = page.getByTestId("image-status-chip").first();
     // "ready" on the first picture; the second picture uploads the same example again, whose features are cached.
-    await until("the example's features", async () => (await chip.count()) === 1 && ["ready", "cached"].includes((await chip.getAttribute("data-tone")) ?? ""));
+    await until(
+      "the example's features",
+      async () =>
+        (await chip.count()) === 1 && ["ready", "cached"].includes((await chip.getAttribute("data-tone")) ?? ""),
+    );
 
     await askAndWait(page, () => page.getByRole("button", { name: "Send", exact: true }).click());
     await askAndWait(page, async () => {
@@ -71,7 +86,8 @@ async function takeScreenshot(baseUrl: string, shot: (typeof SHOTS)[number]): Pr
 
 async function main(): Promise<void> {
   await mkdir(LOG_DIR, { recursive: true });
-  if ((await ensureAppBuilt(path.join(LOG_DIR, "build.log"))) === "built") console.log("readme screenshot: built the app");
+  if ((await ensureAppBuilt(path.join(LOG_DIR, "build.log"))) === "built")
+    console.log("readme screenshot: built the app");
   const stack = await startTestStack(path.join(LOG_DIR, "server.log"));
   try {
     for (const shot of SHOTS) await takeScreenshot(stack.baseUrl, shot);

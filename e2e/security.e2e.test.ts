@@ -31,13 +31,21 @@ afterAll(async () => {
 
 function expectSecurityHeaders(headers: Headers, what: string): string {
   const policy = headers.get("content-security-policy") ?? "";
-  const directives = new Map(policy.split(";").map((d) => d.trim().split(/\s+/)).map(([name, ...values]) => [name, values]));
+  const directives = new Map(
+    policy
+      .split(";")
+      .map((d) => d.trim().split(/\s+/))
+      .map(([name, ...values]) => [name, values]),
+  );
   expect(directives.get("frame-ancestors"), what).toEqual(["'none'"]);
   expect(directives.get("object-src"), what).toEqual(["'none'"]);
   expect(directives.get("img-src"), what).toEqual(["'self'", "data:", "blob:"]);
   expect(directives.get("connect-src"), what).toEqual(["'self'"]);
   const scripts = directives.get("script-src") ?? [];
-  expect(scripts.some((source) => /^'nonce-[A-Za-z0-9+/]{22}=='$/.test(source)), what).toBe(true);
+  expect(
+    scripts.some((source) => /^'nonce-[A-Za-z0-9+/]{22}=='$/.test(source)),
+    what,
+  ).toBe(true);
   expect(scripts, what).not.toContain("'unsafe-inline'");
   expect(scripts, what).not.toContain("'unsafe-eval'");
   expect(headers.get("x-content-type-options"), what).toBe("nosniff");
@@ -69,17 +77,22 @@ describe("security headers", () => {
   it("answers a 20,000-character header with JSON 431", async () => {
     const url = new URL(baseUrl);
     const answer = await new Promise<{ status: number; type: string | undefined; body: string }>((resolve, reject) => {
-      const req = httpRequest({ host: url.hostname, port: url.port, path: "/api/health", headers: { "x-long": "a".repeat(20_000) } }, (res) => {
-        let body = "";
-        res.on("data", (chunk) => (body += chunk));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, type: res.headers["content-type"], body }));
-      });
+      const req = httpRequest(
+        { host: url.hostname, port: url.port, path: "/api/health", headers: { "x-long": "a".repeat(20_000) } },
+        (res) => {
+          let body = "";
+          res.on("data", (chunk) => (body += chunk));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, type: res.headers["content-type"], body }));
+        },
+      );
       req.on("error", reject);
       req.end();
     });
     expect(answer.status).toBe(431);
     expect(answer.type).toBe("application/json");
-    expect(JSON.parse(answer.body)).toEqual({ error: { code: "headers_too_large", message: "the request's headers exceed 16384 bytes" } });
+    expect(JSON.parse(answer.body)).toEqual({
+      error: { code: "headers_too_large", message: "the request's headers exceed 16384 bytes" },
+    });
   });
 });
 
@@ -94,13 +107,19 @@ describe("the page under its Content-Security-Policy, in Chromium", () => {
     await page.evaluate(() => {
       (window as unknown as { violations: string[] }).violations = [];
       document.addEventListener("securitypolicyviolation", (event) =>
-        (window as unknown as { violations: string[] }).violations.push(`${event.violatedDirective} ${event.blockedURI}`),
+        (window as unknown as { violations: string[] }).violations.push(
+          `${event.violatedDirective} ${event.blockedURI}`,
+        ),
       );
     });
 
-    await page.getByTestId("file-input").setInputFiles({ name: "csp.png", mimeType: "image/png", buffer: await img.png(img.patternRgb(90, 60)) });
+    await page
+      .getByTestId("file-input")
+      .setInputFiles({ name: "csp.png", mimeType: "image/png", buffer: await img.png(img.patternRgb(90, 60)) });
     const thumbnail = page.getByTestId("gallery-item").filter({ hasText: "csp.png" }).locator("img");
-    await expect.poll(() => thumbnail.evaluate((el: HTMLImageElement) => el.complete && el.naturalWidth), { timeout: 20_000 }).toBe(90);
+    await expect
+      .poll(() => thumbnail.evaluate((el: HTMLImageElement) => el.complete && el.naturalWidth), { timeout: 20_000 })
+      .toBe(90);
     expect(await page.evaluate(() => (window as unknown as { violations: string[] }).violations)).toEqual([]);
 
     const target = `http://127.0.0.1:${(elsewhere.address() as AddressInfo).port}/pixel.png?q=secret`;
@@ -109,7 +128,9 @@ describe("the page under its Content-Security-Policy, in Chromium", () => {
       leak.src = src;
       document.body.append(leak);
     }, target);
-    await expect.poll(() => page.evaluate(() => (window as unknown as { violations: string[] }).violations)).toEqual([`img-src ${target}`]);
+    await expect
+      .poll(() => page.evaluate(() => (window as unknown as { violations: string[] }).violations))
+      .toEqual([`img-src ${target}`]);
     expect(elsewhereHits).toBe(0);
     // Chromium's own report: that image, and nothing the page itself needed.
     expect(refusals).toHaveLength(1);

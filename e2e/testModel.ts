@@ -11,6 +11,7 @@ export async function ensureTestModel(): Promise<string> {
   const bundleDir = defaultBundleDir(path.join(process.cwd(), ".cache"));
   const started = Date.now();
   const outcome = await ensureDefaultBundle(bundleDir, createLogger("info"));
-  if (outcome === "built") console.log(`e2e: test model built in ${((Date.now() - started) / 1000).toFixed(0)} s at ${bundleDir}`);
+  if (outcome === "built")
+    console.log(`e2e: test model built in ${((Date.now() - started) / 1000).toFixed(0)} s at ${bundleDir}`);
   return bundleDir;
 }

@@ -31,7 +31,10 @@ export async function startTestStack(logFile: string, modelDir?: string): Promis
     await rm(cacheDir, { recursive: true, force: true });
   };
   try {
-    app = await startApp({ REDIS_URL: redis.url, CACHE_DIR: cacheDir, MODEL_DIR: modelDir, LOG_LEVEL: "info" }, logFile);
+    app = await startApp(
+      { REDIS_URL: redis.url, CACHE_DIR: cacheDir, MODEL_DIR: modelDir, LOG_LEVEL: "info" },
+      logFile,
+    );
     await waitForModel(app.baseUrl, logFile);
     return { baseUrl: app.baseUrl, redisUrl: redis.url, stop: stopAll };
   } catch (error) {
@@ -45,12 +48,18 @@ async function waitForModel(baseUrl: string, logFile: string): Promise<void> {
   for (;;) {
     // A failed poll is retried: while a large bundle loads, the server can stall past its keep-alive timeout and a
     // poll on the connection it is closing fails with ECONNRESET.
-    const health = (await fetch(`${baseUrl}/api/health`).then((r) => r.json(), () => null)) as HealthResponse | null;
+    const health = (await fetch(`${baseUrl}/api/health`).then(
+      (r) => r.json(),
+      () => null,
+    )) as HealthResponse | null;
     if (health?.model) return;
     if (health?.modelError !== undefined) {
-      throw new Error(`the app could not load the test model (${health.modelError.code}): ${health.modelError.message}; see ${logFile}`);
+      throw new Error(
+        `the app could not load the test model (${health.modelError.code}): ${health.modelError.message}; see ${logFile}`,
+      );
     }
-    if (Date.now() > deadline) throw new Error(`the app reported no loaded model within ${MODEL_LOAD_TIMEOUT_MS / 1000} s; see ${logFile}`);
+    if (Date.now() > deadline)
+      throw new Error(`the app reported no loaded model within ${MODEL_LOAD_TIMEOUT_MS / 1000} s; see ${logFile}`);
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }

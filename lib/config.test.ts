@@ -39,7 +39,16 @@ describe("loadConfig", () => {
   });
 
   it("reads the cache settings and refuses an unknown feature dtype", () => {
-    const config = loadConfig({ L1_STORAGE_DTYPE: "int8", L2_BUDGET_BYTES: "4096", L2_GPU_BUDGET_BYTES: "8192", L2_IDLE_TTL_SECONDS: "5", L3_NEAR_DUPLICATES: "true" }, "/srv/app");
+    const config = loadConfig(
+      {
+        L1_STORAGE_DTYPE: "int8",
+        L2_BUDGET_BYTES: "4096",
+        L2_GPU_BUDGET_BYTES: "8192",
+        L2_IDLE_TTL_SECONDS: "5",
+        L3_NEAR_DUPLICATES: "true",
+      },
+      "/srv/app",
+    );
     expect(config.caches.l1.storage).toBe("int8");
     expect(config.caches.l2).toEqual({ budgetBytes: 4096, gpuBudgetBytes: 8192, idleTtlSeconds: 5 });
     expect(config.caches.l3.nearDuplicates).toBe(true);
@@ -87,7 +96,9 @@ describe("loadConfig", () => {
       requestImages: { maxImages: 4, maxPixels: 5_000_000, decodingPixels: 50_000_000 },
     });
     for (const entry of ["localhost", "10.0.0.0/33", "::1/129", "10.0.0.1/8/1", "10.0.0.1/x"]) {
-      expect(() => loadConfig({ TRUSTED_PROXIES: entry })).toThrow(`TRUSTED_PROXIES: "${entry}" is not an IP address or CIDR block`);
+      expect(() => loadConfig({ TRUSTED_PROXIES: entry })).toThrow(
+        `TRUSTED_PROXIES: "${entry}" is not an IP address or CIDR block`,
+      );
     }
     expect(() => loadConfig({ ADMIN_API_KEY: "two words" })).toThrow(/ADMIN_API_KEY/);
     expect(() => loadConfig({ MAX_IMAGE_PIXELS: "60000000", MAX_DECODING_PIXELS: "50000000" })).toThrow(
@@ -101,7 +112,9 @@ describe("loadConfig", () => {
         loadConfig({ API_KEYS: `k=ok,${value}` });
         expect.unreachable(`accepted API_KEYS=${value}`);
       } catch (error) {
-        expect((error as ConfigError).issues).toEqual(["API_KEYS: entry 2 is not KEY=TENANT (tenant: a-z, 0-9, _ or -)"]);
+        expect((error as ConfigError).issues).toEqual([
+          "API_KEYS: entry 2 is not KEY=TENANT (tenant: a-z, 0-9, _ or -)",
+        ]);
       }
     }
   });

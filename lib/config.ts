@@ -28,7 +28,10 @@ export type ExecutionProviderSetting = ExecutionProviderChoice;
 /** `API_KEYS=key1=tenant1,key2=tenant2`: each key names the tenant whose caches its requests use. */
 const apiKeysSchema = z.string().transform((text, ctx) => {
   const keys = new Map<string, TenantId>();
-  const entries = text.split(",").map((e) => e.trim()).filter((e) => e !== "");
+  const entries = text
+    .split(",")
+    .map((e) => e.trim())
+    .filter((e) => e !== "");
   for (const [index, entry] of entries.entries()) {
     const separator = entry.lastIndexOf("=");
     const key = entry.slice(0, separator);
@@ -51,7 +54,10 @@ const bearerSecretSchema = z.string().regex(/^[^\s,]+$/, "must be one token with
  * blocks (lib/server/clientAddress.ts). Kept as validated text; the matcher is built where it is used.
  */
 const trustedProxiesSchema = z.string().transform((text, ctx) => {
-  const entries = text.split(",").map((e) => e.trim()).filter((e) => e !== "");
+  const entries = text
+    .split(",")
+    .map((e) => e.trim())
+    .filter((e) => e !== "");
   for (const entry of entries) {
     const [address, prefix, extra] = entry.split("/");
     const family = isIP(address);
@@ -81,8 +87,18 @@ export const envSchema = z.object({
   MAX_UPLOAD_BYTES: optional(positiveInt),
   MAX_IMAGE_PIXELS: optional(positiveInt),
   STORE_TIMEOUT_MS: optional(z.coerce.number().int().min(10).max(60_000)),
-  USER_STORE_MAX_BYTES: optional(z.coerce.number().int().min(8 * MIB)),
-  CACHE_STORE_MAX_BYTES: optional(z.coerce.number().int().min(8 * MIB)),
+  USER_STORE_MAX_BYTES: optional(
+    z.coerce
+      .number()
+      .int()
+      .min(8 * MIB),
+  ),
+  CACHE_STORE_MAX_BYTES: optional(
+    z.coerce
+      .number()
+      .int()
+      .min(8 * MIB),
+  ),
   CACHE_DIR: optional(z.string().min(1)),
   LOG_LEVEL: optional(z.enum(LOG_LEVELS)),
   MODEL_DIR: optional(z.string().min(1)),
@@ -109,7 +125,9 @@ export const envSchema = z.object({
   L2_IDLE_TTL_SECONDS: optional(positiveInt),
   L3_TTL_SECONDS: optional(positiveInt),
   L3_MEMORY_BYTES: optional(positiveInt),
-  L3_NEAR_DUPLICATES: optional(z.enum(["true", "false", "1", "0"]).transform((value) => value === "true" || value === "1")),
+  L3_NEAR_DUPLICATES: optional(
+    z.enum(["true", "false", "1", "0"]).transform((value) => value === "true" || value === "1"),
+  ),
 });
 
 /** The three cache levels' budgets and lifetimes (lib/inference/modelCaches.ts builds the levels from them). */
@@ -231,13 +249,21 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       decodingPixels,
     },
     caches: {
-      l1: { storage: e.L1_STORAGE_DTYPE ?? "fp32", ttlSeconds: e.L1_TTL_SECONDS ?? 24 * 60 * 60, memoryBytes: e.L1_MEMORY_BYTES ?? 256 * MIB },
+      l1: {
+        storage: e.L1_STORAGE_DTYPE ?? "fp32",
+        ttlSeconds: e.L1_TTL_SECONDS ?? 24 * 60 * 60,
+        memoryBytes: e.L1_MEMORY_BYTES ?? 256 * MIB,
+      },
       l2: {
         budgetBytes: e.L2_BUDGET_BYTES ?? 1024 * MIB,
         gpuBudgetBytes: e.L2_GPU_BUDGET_BYTES ?? 4096 * MIB,
         idleTtlSeconds: e.L2_IDLE_TTL_SECONDS ?? 60 * 60,
       },
-      l3: { ttlSeconds: e.L3_TTL_SECONDS ?? 60 * 60, memoryBytes: e.L3_MEMORY_BYTES ?? 32 * MIB, nearDuplicates: e.L3_NEAR_DUPLICATES ?? false },
+      l3: {
+        ttlSeconds: e.L3_TTL_SECONDS ?? 60 * 60,
+        memoryBytes: e.L3_MEMORY_BYTES ?? 32 * MIB,
+        nearDuplicates: e.L3_NEAR_DUPLICATES ?? false,
+      },
     },
   };
 }

@@ -66,7 +66,13 @@ export function createProgress(label: string, total: number, opts: ProgressOptio
 }
 
 /** `label: 42% (1.2 GB / 2.9 GB), ETA 31s` — the ETA extrapolates the average rate so far. */
-export function progressLine(label: string, done: number, total: number, elapsedMs: number, format: (n: number) => string): string {
+export function progressLine(
+  label: string,
+  done: number,
+  total: number,
+  elapsedMs: number,
+  format: (n: number) => string,
+): string {
   const fraction = total > 0 ? Math.min(1, done / total) : 1;
   const eta = done > 0 ? formatDuration((elapsedMs * (total - done)) / done) : "?";
   return `${label}: ${Math.floor(fraction * 100)}% (${format(done)} / ${format(total)}), ETA ${eta}`;

@@ -127,16 +127,28 @@ async function encoderRunCount(): Promise<number> {
 async function freshCaches(bench: Bench, settings: CacheSettings, tenant: TenantId): Promise<InferencePipeline> {
   await flushCaches({ store: bench.cacheStore, levels: null }, tenant, ["l1", "l3"]);
   const caches = createModelCaches(bench.model, bench.cacheStore, settings);
-  return new InferencePipeline({ model: bench.model, images: storedImages(bench.store), maxImagePixels: 40_000_000, seams: caches.seams });
+  return new InferencePipeline({
+    model: bench.model,
+    images: storedImages(bench.store),
+    maxImagePixels: 40_000_000,
+    seams: caches.seams,
+  });
 }
 
-async function ask(pipeline: InferencePipeline, messages: Messages, cache: Flags, tenant: TenantId): Promise<Sample & { text: string }> {
+async function ask(
+  pipeline: InferencePipeline,
+  messages: Messages,
+  cache: Flags,
+  tenant: TenantId,
+): Promise<Sample & { text: string }> {
   const runsBefore = await encoderRunCount();
   const events: GenerationEvent[] = [];
-  for await (const event of pipeline.generate({ messages, maxNewTokens: MAX_NEW_TOKENS, cache, tenant })) events.push(event);
+  for await (const event of pipeline.generate({ messages, maxNewTokens: MAX_NEW_TOKENS, cache, tenant }))
+    events.push(event);
   const meta = events.find((event) => event.type === "meta");
   const done = events.at(-1);
-  if (meta?.type !== "meta" || done?.type !== "done" || done.timings.ttftMs === null) throw new Error("a request ended without meta, done or a first token");
+  if (meta?.type !== "meta" || done?.type !== "done" || done.timings.ttftMs === null)
+    throw new Error("a request ended without meta, done or a first token");
   return {
     ttftMs: done.timings.ttftMs,
     totalMs: done.timings.totalMs,
@@ -168,7 +180,13 @@ function summarise(scenario: string, levels: string, samples: Sample[]): Row {
 
 const user = (imageId: ImageId | null, text: string): Messages[number] => ({
   role: "user",
-  content: imageId === null ? text : [{ type: "image", imageId }, { type: "text", text }],
+  content:
+    imageId === null
+      ? text
+      : [
+          { type: "image", imageId },
+          { type: "text", text },
+        ],
 });
 
 /**
@@ -190,7 +208,11 @@ interface Variant {
 async function newTenant(bench: Bench): Promise<TenantId> {
   bench.tenants += 1;
   const tenant = `bench-${bench.tenants}` as TenantId;
-  const stored = await storeImage(bench.imagePng, { store: bench.store, logger: bench.logger, config: bench.config }, tenant);
+  const stored = await storeImage(
+    bench.imagePng,
+    { store: bench.store, logger: bench.logger, config: bench.config },
+    tenant,
+  );
   if (!stored.ok || stored.answer.imageId !== bench.imageId) throw new Error("the benchmark image could not be stored");
   return tenant;
 }
@@ -276,22 +298,29 @@ async function scenarioVariants(bench: Bench): Promise<Variant[]> {
   const l1l2: Flags = { l1: true, l2: true, l3: false };
 
   // Cold: every run starts from empty caches.
-  const cold: Setup = async (tenant) => async () => ({ pipeline: await freshCaches(bench, settingsWith(), tenant), messages: [user(imageId, QUESTION)] });
+  const cold: Setup = async (tenant) => async () => ({
+    pipeline: await freshCaches(bench, settingsWith(), tenant),
+    messages: [user(imageId, QUESTION)],
+  });
 
   // Same image, new chat, new question: one chat on the image first (not measured), then a new chat per run.
-  const sameImage = (tag: string): Setup => async (tenant) => {
-    const pipeline = await freshCaches(bench, settingsWith(), tenant);
-    await ask(pipeline, [user(imageId, QUESTION)], ALL_ON, tenant);
-    return async (i) => ({ pipeline, messages: [user(imageId, `${pick(NEW_QUESTIONS, i)} (${tag}, ${i})`)] });
-  };
+  const sameImage =
+    (tag: string): Setup =>
+    async (tenant) => {
+      const pipeline = await freshCaches(bench, settingsWith(), tenant);
+      await ask(pipeline, [user(imageId, QUESTION)], ALL_ON, tenant);
+      return async (i) => ({ pipeline, messages: [user(imageId, `${pick(NEW_QUESTIONS, i)} (${tag}, ${i})`)] });
+    };
 
   // Same chat, follow-up: the first turn answered (not measured), then one follow-up per run.
-  const followUp = (tag: string): Setup => async (tenant) => {
-    const pipeline = await freshCaches(bench, settingsWith(), tenant);
-    const first = await ask(pipeline, [user(imageId, QUESTION)], ALL_ON, tenant);
-    const history: Messages = [user(imageId, QUESTION), { role: "assistant", content: first.text }];
-    return async (i) => ({ pipeline, messages: [...history, user(null, `${pick(FOLLOW_UPS, i)} (${tag}, ${i})`)] });
-  };
+  const followUp =
+    (tag: string): Setup =>
+    async (tenant) => {
+      const pipeline = await freshCaches(bench, settingsWith(), tenant);
+      const first = await ask(pipeline, [user(imageId, QUESTION)], ALL_ON, tenant);
+      const history: Messages = [user(imageId, QUESTION), { role: "assistant", content: first.text }];
+      return async (i) => ({ pipeline, messages: [...history, user(null, `${pick(FOLLOW_UPS, i)} (${tag}, ${i})`)] });
+    };
 
   // Identical request: asked once (not measured), then again per run.
   const identical: Setup = async (tenant) => {
@@ -323,11 +352,22 @@ async function scenarioVariants(bench: Bench): Promise<Variant[]> {
       ["L1 + L2 (L3 off)", l1l2, followUp("l1l2")],
       ["L2 only", only("l2"), followUp("l2")],
     ])),
-    ...(await variants(bench, "identical request", [["all on", ALL_ON, identical], ["L3 only", only("l3"), identical]], L3_RUNS_PER_ROUND)),
+    ...(await variants(
+      bench,
+      "identical request",
+      [
+        ["all on", ALL_ON, identical],
+        ["L3 only", only("l3"), identical],
+      ],
+      L3_RUNS_PER_ROUND,
+    )),
     ...(await variants(
       bench,
       "near-duplicate",
-      [["all on (SimHash on)", ALL_ON, nearDuplicate], ["L3 only (SimHash on)", only("l3"), nearDuplicate]],
+      [
+        ["all on (SimHash on)", ALL_ON, nearDuplicate],
+        ["L3 only (SimHash on)", only("l3"), nearDuplicate],
+      ],
       L3_RUNS_PER_ROUND,
     )),
   ];
@@ -365,7 +405,8 @@ async function storageVariants(bench: Bench): Promise<StorageSetup> {
     const tenant = await newTenant(bench);
     const pipeline = await freshCaches(bench, settingsWith({ storage }), tenant);
     const answers: (readonly number[])[] = [];
-    for (const question of questions) answers.push((await ask(pipeline, [user(bench.imageId, question)], l1Only, tenant)).tokenIds);
+    for (const question of questions)
+      answers.push((await ask(pipeline, [user(bench.imageId, question)], l1Only, tenant)).tokenIds);
     tokens.set(storage, answers);
     variantList.push({
       scenario: STORAGE_SCENARIO,
@@ -375,7 +416,12 @@ async function storageVariants(bench: Bench): Promise<StorageSetup> {
       runsPerRound: 1,
       prepare: async (i) => {
         const caches = createModelCaches(bench.model, bench.cacheStore, settingsWith({ storage }));
-        const fresh = new InferencePipeline({ model: bench.model, images: storedImages(bench.store), maxImagePixels: 40_000_000, seams: caches.seams });
+        const fresh = new InferencePipeline({
+          model: bench.model,
+          images: storedImages(bench.store),
+          maxImagePixels: 40_000_000,
+          seams: caches.seams,
+        });
         return { pipeline: fresh, messages: [user(bench.imageId, questions[i])] };
       },
     });
@@ -391,7 +437,8 @@ async function storageVariants(bench: Bench): Promise<StorageSetup> {
         rows.push({
           storage,
           recordBytes: (await bench.cacheStore.get(key))?.length ?? 0,
-          l1FromRedisTtftMs: measured.find((row) => row.scenario === STORAGE_SCENARIO && row.levels === storage)!.ttftMs,
+          l1FromRedisTtftMs: measured.find((row) => row.scenario === STORAGE_SCENARIO && row.levels === storage)!
+            .ttftMs,
           unchangedRuns: tokens.get(storage)!.filter((t, i) => t.join(",") === reference[i].join(",")).length,
           runs: questions.length,
         });
@@ -466,13 +513,23 @@ async function simHashPrecision(): Promise<SimHashResult> {
     fingerprint: parseModelFingerprint("0".repeat(64))!,
     nearDuplicates: { enabled: true },
   });
-  const image = { imageId: parseImageId("1".repeat(64))!, preprocess: preprocessDigest({ bench: "simhash" }), storage: "fp32" as const };
+  const image = {
+    imageId: parseImageId("1".repeat(64))!,
+    preprocess: preprocessDigest({ bench: "simhash" }),
+    storage: "fp32" as const,
+  };
   const params = { maxNewTokens: 8, temperature: 0, topP: 1, topK: 0, seed: null };
   let pair = 0;
   const served = async ([stored, asked]: [string, string]) => {
     // A tenant per pair keeps the pairs from matching each other's entries.
     const tenant = `pair-${pair++}` as TenantId;
-    const query = (text: string) => ({ tenant, conversation: [{ role: "user" as const, text, images: [image] }], params, caseFold: false, extra: null });
+    const query = (text: string) => ({
+      tenant,
+      conversation: [{ role: "user" as const, text, images: [image] }],
+      params,
+      caseFold: false,
+      extra: null,
+    });
     await cache.store(query(stored), {
       version: RESPONSE_RECORD_VERSION,
       tokens: [1],
@@ -504,10 +561,24 @@ async function simHashPrecision(): Promise<SimHashResult> {
 
 /** A 1024×768 desktop-app screenshot: title bar, toolbar, sidebar, a bar chart, a settings panel, lines of text. */
 async function screenshotPng(): Promise<Buffer> {
-  const lines = Array.from({ length: 14 }, (_, i) => `<rect x="300" y="${470 + i * 18}" width="${260 + ((i * 97) % 180)}" height="8" rx="3" fill="#9aa3ad"/>`);
-  const bars = [120, 200, 90, 260, 180, 230, 150].map((h, i) => `<rect x="${320 + i * 52}" y="${420 - h}" width="34" height="${h}" fill="${i === 3 ? "#e4572e" : "#3a86ff"}"/>`);
-  const sidebar = Array.from({ length: 12 }, (_, i) => `<rect x="20" y="${120 + i * 44}" width="210" height="30" rx="6" fill="${i === 2 ? "#d0e2ff" : "#eef1f4"}"/>`);
-  const settings = Array.from({ length: 8 }, (_, i) => `<rect x="760" y="${130 + i * 48}" width="220" height="10" rx="4" fill="#7d8794"/><rect x="940" y="${150 + i * 48}" width="40" height="18" rx="9" fill="${i % 3 === 0 ? "#2ec4b6" : "#c9ced6"}"/>`);
+  const lines = Array.from(
+    { length: 14 },
+    (_, i) => `<rect x="300" y="${470 + i * 18}" width="${260 + ((i * 97) % 180)}" height="8" rx="3" fill="#9aa3ad"/>`,
+  );
+  const bars = [120, 200, 90, 260, 180, 230, 150].map(
+    (h, i) =>
+      `<rect x="${320 + i * 52}" y="${420 - h}" width="34" height="${h}" fill="${i === 3 ? "#e4572e" : "#3a86ff"}"/>`,
+  );
+  const sidebar = Array.from(
+    { length: 12 },
+    (_, i) =>
+      `<rect x="20" y="${120 + i * 44}" width="210" height="30" rx="6" fill="${i === 2 ? "#d0e2ff" : "#eef1f4"}"/>`,
+  );
+  const settings = Array.from(
+    { length: 8 },
+    (_, i) =>
+      `<rect x="760" y="${130 + i * 48}" width="220" height="10" rx="4" fill="#7d8794"/><rect x="940" y="${150 + i * 48}" width="40" height="18" rx="9" fill="${i % 3 === 0 ? "#2ec4b6" : "#c9ced6"}"/>`,
+  );
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="1024" height="768">
     <rect width="1024" height="768" fill="#f7f8fa"/>
     <rect width="1024" height="40" fill="#2b2d42"/><circle cx="20" cy="20" r="7" fill="#ef476f"/><circle cx="42" cy="20" r="7" fill="#ffd166"/><circle cx="64" cy="20" r="7" fill="#06d6a0"/>
@@ -550,7 +621,8 @@ function report(
     "| L1 storage | record bytes | TTFT p50, features from Redis (ms) | greedy tokens unchanged |",
     "| --- | ---: | ---: | --- |",
     ...storage.map(
-      (s) => `| ${s.storage} | ${s.recordBytes} | ${fmt(s.l1FromRedisTtftMs)} | ${s.unchangedRuns === s.runs ? "yes" : "no"} (${s.unchangedRuns}/${s.runs} runs) |`,
+      (s) =>
+        `| ${s.storage} | ${s.recordBytes} | ${fmt(s.l1FromRedisTtftMs)} | ${s.unchangedRuns === s.runs ? "yes" : "no"} (${s.unchangedRuns}/${s.runs} runs) |`,
     ),
   ];
   const row = (scenario: string, levels: string) => rows.find((r) => r.scenario === scenario && r.levels === levels)!;
@@ -559,15 +631,33 @@ function report(
   const l3 = row("identical request", "all on");
   const repeats = rows.filter((r) => r.scenario !== "cold" && r.levels.startsWith("all on"));
   const checks = [
-    { target: `follow-up TTFT ≤ ${TARGETS.prefixRatio} × cold`, value: (followUp.ttftMs / cold.ttftMs).toFixed(3), met: followUp.ttftMs <= TARGETS.prefixRatio * cold.ttftMs },
-    { target: `same image, new question TTFT ≤ ${TARGETS.prefixRatio} × cold`, value: (sameImage.ttftMs / cold.ttftMs).toFixed(3), met: sameImage.ttftMs <= TARGETS.prefixRatio * cold.ttftMs },
-    { target: `L3 hit ≤ ${TARGETS.l3HitMs} ms (p50, server-side TTFT)`, value: `${fmt(l3.ttftMs)} ms`, met: l3.ttftMs <= TARGETS.l3HitMs },
-    { target: "zero vision-encoder runs on repeats (all-on rows)", value: String(repeats.reduce((sum, r) => sum + r.visionRuns, 0)), met: repeats.every((r) => r.visionRuns === 0) },
+    {
+      target: `follow-up TTFT ≤ ${TARGETS.prefixRatio} × cold`,
+      value: (followUp.ttftMs / cold.ttftMs).toFixed(3),
+      met: followUp.ttftMs <= TARGETS.prefixRatio * cold.ttftMs,
+    },
+    {
+      target: `same image, new question TTFT ≤ ${TARGETS.prefixRatio} × cold`,
+      value: (sameImage.ttftMs / cold.ttftMs).toFixed(3),
+      met: sameImage.ttftMs <= TARGETS.prefixRatio * cold.ttftMs,
+    },
+    {
+      target: `L3 hit ≤ ${TARGETS.l3HitMs} ms (p50, server-side TTFT)`,
+      value: `${fmt(l3.ttftMs)} ms`,
+      met: l3.ttftMs <= TARGETS.l3HitMs,
+    },
+    {
+      target: "zero vision-encoder runs on repeats (all-on rows)",
+      value: String(repeats.reduce((sum, r) => sum + r.visionRuns, 0)),
+      met: repeats.every((r) => r.visionRuns === 0),
+    },
   ];
   const markdown = [
     `# Cache benchmark (${context.date})`,
     "",
-    Object.entries(context).map(([key, value]) => `- ${key}: ${value}`).join("\n"),
+    Object.entries(context)
+      .map(([key, value]) => `- ${key}: ${value}`)
+      .join("\n"),
     "",
     "## Time to first token and total latency (medians)",
     "",
@@ -606,7 +696,9 @@ async function main(): Promise<void> {
   const storeDir = await mkdtemp(path.join(os.tmpdir(), "vlcache-bench-store-"));
   const opened = await openStore({ ...config, embeddedStore, cacheDir: storeDir }, logger);
   // The CPU unless EXECUTION_PROVIDER names another (the header records the provider opened).
-  const model = await loadInferenceModel(bundleDir, { executionProvider: process.env.EXECUTION_PROVIDER ? config.executionProvider : "cpu" });
+  const model = await loadInferenceModel(bundleDir, {
+    executionProvider: process.env.EXECUTION_PROVIDER ? config.executionProvider : "cpu",
+  });
   try {
     const imagePng = await screenshotPng();
     const stored = await storeImage(imagePng, { store: opened.store, logger, config });
@@ -626,7 +718,12 @@ async function main(): Promise<void> {
     };
     // One request outside the table warms the ORT sessions (first-run allocations).
     const warmTenant = await newTenant(bench);
-    await ask(await freshCaches(bench, settingsWith(), warmTenant), [user(bench.imageId, "warm-up")], { l1: false, l2: false, l3: false }, warmTenant);
+    await ask(
+      await freshCaches(bench, settingsWith(), warmTenant),
+      [user(bench.imageId, "warm-up")],
+      { l1: false, l2: false, l3: false },
+      warmTenant,
+    );
 
     const storageSetup = await storageVariants(bench);
     const measured = await interleave(bench, [...(await scenarioVariants(bench)), ...storageSetup.variants]);
@@ -667,6 +764,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`bench:cache failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.stderr.write(
+    `bench:cache failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
   process.exit(1);
 });

@@ -67,9 +67,17 @@ async function main(): Promise<void> {
   const feeds = (from: number, to: number, past: ort.InferenceSession.OnnxValueMapType | null) => {
     const seq = to - from;
     const f: Record<string, ort.Tensor> = {
-      inputs_embeds: new ort.Tensor(floatType, floatData(embeds.slice(from * t.hiddenSize, to * t.hiddenSize)), [1, seq, t.hiddenSize]),
+      inputs_embeds: new ort.Tensor(floatType, floatData(embeds.slice(from * t.hiddenSize, to * t.hiddenSize)), [
+        1,
+        seq,
+        t.hiddenSize,
+      ]),
       attention_mask: new ort.Tensor("int64", new BigInt64Array(to).fill(1n), [1, to]),
-      position_ids: new ort.Tensor("int64", BigInt64Array.from({ length: 3 * seq }, (_, i) => BigInt(from + (i % seq))), [3, 1, seq]),
+      position_ids: new ort.Tensor(
+        "int64",
+        BigInt64Array.from({ length: 3 * seq }, (_, i) => BigInt(from + (i % seq))),
+        [3, 1, seq],
+      ),
       num_logits_to_keep: new ort.Tensor("int64", BigInt64Array.of(1n), []),
     };
     if (deepstackCount > 0) {
@@ -129,7 +137,9 @@ async function main(): Promise<void> {
     decodeMedianMs: median(decodeMs[v]),
     maxLogitDiffFromPlain: lastLogits[v].reduce((m, x, i) => Math.max(m, Math.abs(x - lastLogits[0][i])), 0),
   }));
-  line(`\n${"variant".padEnd(30)} | prefill ${prefillTokens} tok min / median | decode ms/token min / median | max |Δlogit| vs plain`);
+  line(
+    `\n${"variant".padEnd(30)} | prefill ${prefillTokens} tok min / median | decode ms/token min / median | max |Δlogit| vs plain`,
+  );
   for (const row of results) {
     line(
       `${row.variant.padEnd(30)} | ${row.prefillMinMs.toFixed(0).padStart(8)} / ${row.prefillMedianMs.toFixed(0).padStart(6)} ms` +
@@ -153,7 +163,12 @@ async function main(): Promise<void> {
   await mkdir("bench/results", { recursive: true });
   const file = path.join("bench/results", `decoder-variants-${out.date.replace(/[:.]/g, "-")}.json`);
   await writeFile(file, JSON.stringify(out, null, 2) + "\n");
-  line(`wrote ${file} (load average at the end: ${os.loadavg().map((x) => x.toFixed(1)).join(", ")})`);
+  line(
+    `wrote ${file} (load average at the end: ${os
+      .loadavg()
+      .map((x) => x.toFixed(1))
+      .join(", ")})`,
+  );
 }
 
 await main();

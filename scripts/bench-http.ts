@@ -75,7 +75,10 @@ async function main(): Promise<void> {
   progress(`next build unless fresh (log: ${logDir}/build.log)`);
   await ensureAppBuilt(path.join(logDir, "build.log"));
   const modelDir = await ensureTestModel();
-  const app = await startApp({ MODEL_DIR: modelDir, RATE_LIMIT_PER_MINUTE: "0", LOG_LEVEL: "warn", CACHE_DIR: path.resolve(logDir, "cache") }, path.join(logDir, "server.log"));
+  const app = await startApp(
+    { MODEL_DIR: modelDir, RATE_LIMIT_PER_MINUTE: "0", LOG_LEVEL: "warn", CACHE_DIR: path.resolve(logDir, "cache") },
+    path.join(logDir, "server.log"),
+  );
   try {
     while (((await (await fetch(`${app.baseUrl}/api/health`)).json()) as { model: unknown }).model === null) {
       await new Promise((resolve) => setTimeout(resolve, 250));
@@ -86,7 +89,9 @@ async function main(): Promise<void> {
     let question = 0;
     const phases = [
       await load(app, "L3 hits", () => hitBody),
-      await load(app, "misses", () => JSON.stringify({ message: { text: `Question number ${question++}?` }, params: { maxNewTokens: 4 } })),
+      await load(app, "misses", () =>
+        JSON.stringify({ message: { text: `Question number ${question++}?` }, params: { maxNewTokens: 4 } }),
+      ),
     ];
     await report({ rssStartMb, phases });
   } finally {
@@ -102,14 +107,18 @@ async function report(out: { rssStartMb: number; phases: Phase[] }): Promise<voi
     "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     `| start | | | | | | ${out.rssStartMb.toFixed(0)} MB |`,
     ...out.phases.map(
-      (p) => `| ${p.name} | ${p.answersPerSecond.toFixed(1)} | ${p.p50Ms} ms | ${p.p99Ms} ms | ${p.non2xx} | ${p.errors} | ${p.rssAfterMb.toFixed(0)} MB |`,
+      (p) =>
+        `| ${p.name} | ${p.answersPerSecond.toFixed(1)} | ${p.p50Ms} ms | ${p.p99Ms} ms | ${p.non2xx} | ${p.errors} | ${p.rssAfterMb.toFixed(0)} MB |`,
     ),
   ];
   process.stdout.write(`${rows.join("\n")}\n`);
   await mkdir(args.out, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
   await writeFile(path.join(args.out, `http-${stamp}.md`), `${rows.join("\n")}\n`);
-  await writeFile(path.join(args.out, `http-${stamp}.json`), `${JSON.stringify({ date: new Date().toISOString(), connections, duration, ...out }, null, 2)}\n`);
+  await writeFile(
+    path.join(args.out, `http-${stamp}.json`),
+    `${JSON.stringify({ date: new Date().toISOString(), connections, duration, ...out }, null, 2)}\n`,
+  );
 }
 
 await main();

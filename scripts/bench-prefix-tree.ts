@@ -13,7 +13,12 @@ import { mkdir, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { firstInFirstOut, leastFrequentlyUsed, leastRecentlyUsed, type EvictionPolicy } from "@/lib/cache/evictionPolicy";
+import {
+  firstInFirstOut,
+  leastFrequentlyUsed,
+  leastRecentlyUsed,
+  type EvictionPolicy,
+} from "@/lib/cache/evictionPolicy";
 import type { PrefixKey } from "@/lib/cache/prefixKey";
 import { PrefixTree, type SegmentValue } from "@/lib/cache/prefixTree";
 import { line, median } from "./benchSupport";
@@ -41,7 +46,11 @@ const { values } = parseArgs({
     policy: { type: "string", default: "lru" },
   },
 });
-const POLICIES: Record<string, EvictionPolicy> = { lru: leastRecentlyUsed, lfu: leastFrequentlyUsed, fifo: firstInFirstOut };
+const POLICIES: Record<string, EvictionPolicy> = {
+  lru: leastRecentlyUsed,
+  lfu: leastFrequentlyUsed,
+  fifo: firstInFirstOut,
+};
 const evictionPolicy = POLICIES[values.policy];
 if (evictionPolicy === undefined) throw new Error(`--policy must be one of ${Object.keys(POLICIES).join(", ")}`);
 const nodes = Number(values.nodes);
@@ -58,7 +67,8 @@ function buildFullTree(): { tree: PrefixTree<ByteSegment>; storedBytes: number }
   const storedBytes = namespaceCount * (SYSTEM_PROMPT_TOKENS + branchesPerNamespace * BRANCH_TOKENS);
   const tree = new PrefixTree<ByteSegment>({ budgetBytes: storedBytes, evictionPolicy });
   for (let n = 0; n < namespaceCount; n++) {
-    for (let b = 0; b < branchesPerNamespace; b++) tree.insert(namespaceName(n), branchKey(b), (start, end) => new ByteSegment(end - start));
+    for (let b = 0; b < branchesPerNamespace; b++)
+      tree.insert(namespaceName(n), branchKey(b), (start, end) => new ByteSegment(end - start));
   }
   if (tree.totalBytes !== storedBytes) throw new Error(`tree holds ${tree.totalBytes} bytes, expected ${storedBytes}`);
   return { tree, storedBytes };
@@ -79,7 +89,9 @@ const p90 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length
 async function main(): Promise<void> {
   const buildStart = performance.now();
   const { tree } = buildFullTree();
-  line(`built ${tree.nodeCount} nodes in ${namespaceCount} namespaces (eviction policy ${evictionPolicy.name}) in ${(performance.now() - buildStart).toFixed(0)} ms`);
+  line(
+    `built ${tree.nodeCount} nodes in ${namespaceCount} namespaces (eviction policy ${evictionPolicy.name}) in ${(performance.now() - buildStart).toFixed(0)} ms`,
+  );
 
   const cases: { label: string; micros: number[] }[] = [];
   let next = branchesPerNamespace;
@@ -101,14 +113,17 @@ async function main(): Promise<void> {
     label: "match (hit)",
     micros: timeEach(ops, (i) => {
       const key = branchKey(next - 1 - (i % 50));
-      if (tree.matchPrefix(namespaceName((next - 1 - (i % 50)) % namespaceCount), key).length === 0) throw new Error("a stored branch did not match");
+      if (tree.matchPrefix(namespaceName((next - 1 - (i % 50)) % namespaceCount), key).length === 0)
+        throw new Error("a stored branch did not match");
     }),
   });
 
   line("");
   line(`${"case".padEnd(16)} |   nodes | ops | median µs |  p90 µs`);
   for (const c of cases) {
-    line(`${c.label.padEnd(16)} | ${String(nodes).padStart(7)} | ${String(ops).padStart(3)} | ${median(c.micros).toFixed(1).padStart(9)} | ${p90(c.micros).toFixed(1).padStart(7)}`);
+    line(
+      `${c.label.padEnd(16)} | ${String(nodes).padStart(7)} | ${String(ops).padStart(3)} | ${median(c.micros).toFixed(1).padStart(9)} | ${p90(c.micros).toFixed(1).padStart(7)}`,
+    );
   }
   const out = {
     date: new Date().toISOString(),

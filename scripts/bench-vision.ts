@@ -25,7 +25,15 @@ type Grid = [number, number, number];
 const CASES: { label: string; calls: Grid[][] }[] = [
   { label: "1024×768 image", calls: [[[1, 48, 64]]] },
   { label: "512×512 image", calls: [[[1, 32, 32]]] },
-  { label: "both images, one call", calls: [[[1, 48, 64], [1, 32, 32]]] },
+  {
+    label: "both images, one call",
+    calls: [
+      [
+        [1, 48, 64],
+        [1, 32, 32],
+      ],
+    ],
+  },
   { label: "both images, two calls", calls: [[[1, 48, 64]], [[1, 32, 32]]] },
 ];
 
@@ -57,7 +65,11 @@ async function main(): Promise<void> {
   const checkpoint = await SafetensorsCheckpoint.open(values.checkpoint);
   await writeModel(g, file, checkpoint);
   await checkpoint.close();
-  const session = await ort.InferenceSession.create(file, { executionProviders: ["cpu"], graphOptimizationLevel: "all", intraOpNumThreads: threads });
+  const session = await ort.InferenceSession.create(file, {
+    executionProviders: ["cpu"],
+    graphOptimizationLevel: "all",
+    intraOpNumThreads: threads,
+  });
 
   const feeds = (grids: Grid[]) => {
     const patches = patchCount(grids);
@@ -84,9 +96,17 @@ async function main(): Promise<void> {
 
   const results = CASES.map((c, i) => {
     const patches = c.calls.reduce((sum, grids) => sum + patchCount(grids), 0);
-    return { case: c.label, patches, minMs: Math.min(...ms[i]), medianMs: median(ms[i]), patchesPerSecond: (patches / Math.min(...ms[i])) * 1000 };
+    return {
+      case: c.label,
+      patches,
+      minMs: Math.min(...ms[i]),
+      medianMs: median(ms[i]),
+      patchesPerSecond: (patches / Math.min(...ms[i])) * 1000,
+    };
   });
-  line(`\nvision encoder, ${values.checkpoint} (depth ${v.depth}, hidden ${v.hiddenSize}, ${v.numHeads} heads), ${values.dtype}, threads ${threads || "default"}`);
+  line(
+    `\nvision encoder, ${values.checkpoint} (depth ${v.depth}, hidden ${v.hiddenSize}, ${v.numHeads} heads), ${values.dtype}, threads ${threads || "default"}`,
+  );
   line(`${"case".padEnd(26)} | patches | min ms | median ms | patches/s`);
   for (const row of results) {
     line(
@@ -107,7 +127,12 @@ async function main(): Promise<void> {
   await mkdir("bench/results", { recursive: true });
   const resultFile = path.join("bench/results", `vision-encoder-${out.date.replace(/[:.]/g, "-")}.json`);
   await writeFile(resultFile, JSON.stringify(out, null, 2) + "\n");
-  line(`wrote ${resultFile} (load average at the end: ${os.loadavg().map((x) => x.toFixed(1)).join(", ")})`);
+  line(
+    `wrote ${resultFile} (load average at the end: ${os
+      .loadavg()
+      .map((x) => x.toFixed(1))
+      .join(", ")})`,
+  );
 }
 
 await main();

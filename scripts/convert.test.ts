@@ -16,7 +16,10 @@ describe("scripts/convert.ts", () => {
     [["--random", "tiny", "--out", "x", "--seed", "-3"], /seed/i],
     [["--from", "a", "--out", "x", "--checkpoint-out", "c"], /--checkpoint-out only applies to --random/],
     [["--random", "tiny", "--out", "x", "--min-pixels", "4096"], /both --min-pixels and --max-pixels/],
-    [["--random", "tiny", "--out", "x", "--min-pixels", "9000", "--max-pixels", "4096"], /--min-pixels must not exceed --max-pixels/],
+    [
+      ["--random", "tiny", "--out", "x", "--min-pixels", "9000", "--max-pixels", "4096"],
+      /--min-pixels must not exceed --max-pixels/,
+    ],
     [["--from", "a", "--out", "x", "--min-pixels", "1", "--max-pixels", "2"], /only apply to --random/],
     [["--bogus"], /Unknown option '--bogus'/],
   ])("rejects %j", (args, message) => {

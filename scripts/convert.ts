@@ -35,11 +35,21 @@ const argsSchema = z
     "min-pixels": z.coerce.number({ error: "--min-pixels must be a number" }).int().positive().optional(),
     "max-pixels": z.coerce.number({ error: "--max-pixels must be a number" }).int().positive().optional(),
   })
-  .refine((a) => (a.from === undefined) !== (a.random === undefined), { message: "give exactly one of --from DIR or --random PRESET" })
-  .refine((a) => a["checkpoint-out"] === undefined || a.random !== undefined, { message: "--checkpoint-out only applies to --random" })
-  .refine((a) => (a["min-pixels"] === undefined) === (a["max-pixels"] === undefined), { message: "give both --min-pixels and --max-pixels, or neither" })
-  .refine((a) => a["min-pixels"] === undefined || a.random !== undefined, { message: "--min-pixels and --max-pixels only apply to --random" })
-  .refine((a) => a["min-pixels"] === undefined || a["min-pixels"] <= a["max-pixels"]!, { message: "--min-pixels must not exceed --max-pixels" });
+  .refine((a) => (a.from === undefined) !== (a.random === undefined), {
+    message: "give exactly one of --from DIR or --random PRESET",
+  })
+  .refine((a) => a["checkpoint-out"] === undefined || a.random !== undefined, {
+    message: "--checkpoint-out only applies to --random",
+  })
+  .refine((a) => (a["min-pixels"] === undefined) === (a["max-pixels"] === undefined), {
+    message: "give both --min-pixels and --max-pixels, or neither",
+  })
+  .refine((a) => a["min-pixels"] === undefined || a.random !== undefined, {
+    message: "--min-pixels and --max-pixels only apply to --random",
+  })
+  .refine((a) => a["min-pixels"] === undefined || a["min-pixels"] <= a["max-pixels"]!, {
+    message: "--min-pixels must not exceed --max-pixels",
+  });
 
 function fail(message: string): never {
   process.stderr.write(`convert: ${message}\n\n${USAGE}\n`);
@@ -85,7 +95,9 @@ async function main(): Promise<void> {
           ...common,
           seed: args.seed,
           checkpointDir: args["checkpoint-out"],
-          ...(args["min-pixels"] !== undefined ? { imageSize: { shortestEdge: args["min-pixels"], longestEdge: args["max-pixels"]! } } : {}),
+          ...(args["min-pixels"] !== undefined
+            ? { imageSize: { shortestEdge: args["min-pixels"], longestEdge: args["max-pixels"]! } }
+            : {}),
         });
 
   const bytes = Object.values(manifest.graphs).reduce((sum, g) => sum + g.bytes, 0);

@@ -14,7 +14,8 @@ async function main(): Promise<void> {
   process.stderr.write("demo: checking the demo model bundle …\n");
   const bundle = await ensureDemoBundle(config.cacheDir, { progress: true });
   const relative = path.relative(process.cwd(), bundle.dir);
-  const how = bundle.outcome === "built" ? `built in ${((Date.now() - startedAt) / 1000).toFixed(1)} s` : "already built";
+  const how =
+    bundle.outcome === "built" ? `built in ${((Date.now() - startedAt) / 1000).toFixed(1)} s` : "already built";
   process.stderr.write(
     `demo: serving the ${DEMO_MODEL_DESCRIPTION} from ${relative.startsWith("..") ? bundle.dir : relative} (${how}). ` +
       `Set MODEL_DIR to serve a converted Qwen3-VL checkpoint instead (see README).\n`,
@@ -23,6 +24,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`demo: could not prepare the demo model: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.stderr.write(
+    `demo: could not prepare the demo model: ${error instanceof Error ? error.message : String(error)}\n`,
+  );
   process.exit(1);
 });

@@ -54,7 +54,13 @@ const pytorchSchema = z.object({
   }),
 });
 
-async function askAll(baseUrl: string, items: readonly TestItem[], imageIds: Map<string, ImageId>, cache: CacheSwitches, label: string) {
+async function askAll(
+  baseUrl: string,
+  items: readonly TestItem[],
+  imageIds: Map<string, ImageId>,
+  cache: CacheSwitches,
+  label: string,
+) {
   const answers = new Map<string, { text: string; reused: number; totalMs: number }>();
   const total = items.reduce((n, it) => n + it.turns.length, 0);
   const progress = createProgress(label, total, { unit: "items" });
@@ -63,9 +69,20 @@ async function askAll(baseUrl: string, items: readonly TestItem[], imageIds: Map
     let sessionId: SessionId | undefined;
     for (const [turn, { question }] of item.turns.entries()) {
       const message = turn === 0 ? { text: question, imageIds: [imageIds.get(item.id)!] } : { text: question };
-      const reply = answerOf(await postChat(baseUrl, { sessionId, message, params: { maxNewTokens: MAX_NEW_TOKENS, temperature: 0 }, cache }));
+      const reply = answerOf(
+        await postChat(baseUrl, {
+          sessionId,
+          message,
+          params: { maxNewTokens: MAX_NEW_TOKENS, temperature: 0 },
+          cache,
+        }),
+      );
       sessionId = reply.meta.sessionId;
-      answers.set(`${item.id}/${turn}`, { text: reply.text, reused: reply.meta.cache.prefix.reused, totalMs: reply.done.timings.totalMs });
+      answers.set(`${item.id}/${turn}`, {
+        text: reply.text,
+        reused: reply.meta.cache.prefix.reused,
+        totalMs: reply.done.timings.totalMs,
+      });
       progress.update(++done);
     }
   }
@@ -73,7 +90,12 @@ async function askAll(baseUrl: string, items: readonly TestItem[], imageIds: Map
   return answers;
 }
 
-function markdown(rows: readonly TurnResult[], table: Record<string, FamilyScore>, pytorch: z.infer<typeof pytorchSchema> | null, machine: string): string {
+function markdown(
+  rows: readonly TurnResult[],
+  table: Record<string, FamilyScore>,
+  pytorch: z.infer<typeof pytorchSchema> | null,
+  machine: string,
+): string {
   const lines = [
     `# Demo model on its held-out test set (${new Date().toISOString().slice(0, 10)})`,
     "",
@@ -109,33 +131,58 @@ function markdown(rows: readonly TurnResult[], table: Record<string, FamilyScore
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { "per-family": { type: "string", default: "60" }, pytorch: { type: "string", default: DEFAULT_PYTORCH }, "write-test-set": { type: "string" } },
+    options: {
+      "per-family": { type: "string", default: "60" },
+      pytorch: { type: "string", default: DEFAULT_PYTORCH },
+      "write-test-set": { type: "string" },
+    },
     strict: true,
   });
   const perFamily = z.coerce.number().int().positive().parse(values["per-family"]);
   const items = buildTestSet(perFamily);
   if (values["write-test-set"]) {
     await writeTestSet(values["write-test-set"], items);
-    process.stdout.write(`eval:demo: wrote ${items.length} test images and manifest.json to ${values["write-test-set"]}\n`);
+    process.stdout.write(
+      `eval:demo: wrote ${items.length} test images and manifest.json to ${values["write-test-set"]}\n`,
+    );
     return;
   }
-  const pytorch = await readFile(values.pytorch!, "utf8").then((text) => pytorchSchema.parse(JSON.parse(text)), () => null);
+  const pytorch = await readFile(values.pytorch!, "utf8").then(
+    (text) => pytorchSchema.parse(JSON.parse(text)),
+    () => null,
+  );
 
   const bundle = await ensureDemoBundle(path.join(process.cwd(), ".cache"), { progress: true });
   await buildOnce();
   const redis = await startTestRedis();
   // RATE_LIMIT_PER_MINUTE=0: one client asks hundreds of questions in a row.
-  const app = await startApiApp("eval-demo", { REDIS_URL: redis.url, MODEL_DIR: bundle.dir, RATE_LIMIT_PER_MINUTE: "0" });
+  const app = await startApiApp("eval-demo", {
+    REDIS_URL: redis.url,
+    MODEL_DIR: bundle.dir,
+    RATE_LIMIT_PER_MINUTE: "0",
+  });
   let rows: TurnResult[];
   try {
     const imageIds = new Map<string, ImageId>();
-    for (const item of items) imageIds.set(item.id, (await uploadImage(app.baseUrl, await renderTestImage(item))).imageId);
+    for (const item of items)
+      imageIds.set(item.id, (await uploadImage(app.baseUrl, await renderTestImage(item))).imageId);
     const on = await askAll(app.baseUrl, items, imageIds, CACHES_ON, "caches on");
     const off = await askAll(app.baseUrl, items, imageIds, CACHES_OFF, "caches off");
     rows = items.flatMap((item) =>
       item.turns.map((t, turn) => {
         const key = `${item.id}/${turn}`;
-        return { id: item.id, family: item.family, turn, question: t.question, expected: t.answer, cachesOn: on.get(key)!.text, cachesOff: off.get(key)!.text, l2Reused: on.get(key)!.reused, totalMsOn: on.get(key)!.totalMs, totalMsOff: off.get(key)!.totalMs };
+        return {
+          id: item.id,
+          family: item.family,
+          turn,
+          question: t.question,
+          expected: t.answer,
+          cachesOn: on.get(key)!.text,
+          cachesOff: off.get(key)!.text,
+          l2Reused: on.get(key)!.reused,
+          totalMsOn: on.get(key)!.totalMs,
+          totalMsOff: off.get(key)!.totalMs,
+        };
       }),
     );
   } finally {
@@ -151,7 +198,14 @@ async function main(): Promise<void> {
   await mkdir(RESULTS_DIR, { recursive: true });
   const stem = path.join(RESULTS_DIR, `demo-eval-${new Date().toISOString().slice(0, 10)}`);
   await writeFile(`${stem}.md`, report);
-  await writeFile(`${stem}.json`, JSON.stringify({ machine, perFamily, table, pytorch: pytorch?.nodeRendered.table ?? null, answers: scored }, null, 1) + "\n");
+  await writeFile(
+    `${stem}.json`,
+    JSON.stringify(
+      { machine, perFamily, table, pytorch: pytorch?.nodeRendered.table ?? null, answers: scored },
+      null,
+      1,
+    ) + "\n",
+  );
   process.stdout.write(`eval:demo: wrote ${path.relative(process.cwd(), stem)}.{md,json}\n`);
 }
 

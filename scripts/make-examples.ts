@@ -17,7 +17,8 @@ async function main(): Promise<void> {
   const outDir = path.resolve(values.out!);
   await mkdir(outDir, { recursive: true });
   const wanted = new Set(DEMO_EXAMPLES.map((e) => e.file));
-  for (const stale of (await readdir(outDir)).filter((f) => f.endsWith(".png") && !wanted.has(f))) await rm(path.join(outDir, stale));
+  for (const stale of (await readdir(outDir)).filter((f) => f.endsWith(".png") && !wanted.has(f)))
+    await rm(path.join(outDir, stale));
   const manifest: Example[] = [];
   for (const [i, example] of DEMO_EXAMPLES.entries()) {
     const item = demoExampleItem(example);
@@ -25,7 +26,9 @@ async function main(): Promise<void> {
     await writeFile(path.join(outDir, example.file), png);
     // A follow-up's second question refers to the first answer, so only the first one starts a conversation.
     manifest.push({ file: example.file, title: example.title, questions: [item.turns[0].question] });
-    console.log(`[${i + 1}/${DEMO_EXAMPLES.length}] ${example.file}: ${item.width}×${item.height}, ${png.length} bytes`);
+    console.log(
+      `[${i + 1}/${DEMO_EXAMPLES.length}] ${example.file}: ${item.width}×${item.height}, ${png.length} bytes`,
+    );
   }
   await writeFile(path.join(outDir, "examples.json"), `${JSON.stringify(manifest, null, 2)}\n`);
   console.log(`wrote ${path.join(outDir, "examples.json")}`);

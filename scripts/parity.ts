@@ -51,13 +51,19 @@ async function main(): Promise<number> {
   const runs: (ParityRun & { seconds: number })[] = [];
   for (const fixture of fixtures) {
     const start = performance.now();
-    const run = { ...(await runParity(fixture, { progress: true, executionProvider: provider })), seconds: (performance.now() - start) / 1000 };
+    const run = {
+      ...(await runParity(fixture, { progress: true, executionProvider: provider })),
+      seconds: (performance.now() - start) / 1000,
+    };
     runs.push(run);
     const on = run.executionProvider ?? `${provider} (not opened)`;
-    process.stdout.write(`parity ${run.fixture} on ${on} (bundle ${run.bundleDir}${run.bundleReused ? ", reused" : ""}), ${run.seconds.toFixed(1)} s\n\n`);
+    process.stdout.write(
+      `parity ${run.fixture} on ${on} (bundle ${run.bundleDir}${run.bundleReused ? ", reused" : ""}), ${run.seconds.toFixed(1)} s\n\n`,
+    );
     process.stdout.write(`${formatParityTable(run.rows)}\n\n${run.passed ? "PASS" : "FAIL"}\n\n`);
   }
-  if (values.json !== undefined) await writeFile(values.json, JSON.stringify({ requested: provider, runs }, null, 2) + "\n");
+  if (values.json !== undefined)
+    await writeFile(values.json, JSON.stringify({ requested: provider, runs }, null, 2) + "\n");
   return runs.every((r) => r.passed) ? 0 : 1;
 }
 

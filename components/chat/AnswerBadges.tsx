@@ -8,7 +8,15 @@ const TONE_CLASS: Record<BadgeTone, string> = {
 };
 
 /** What each cache level did for this answer, and how fast it came. */
-export function AnswerBadges({ meta, done, regenerated }: { meta: ChatMetaEvent | null; done: ChatDoneEvent | null; regenerated: boolean }) {
+export function AnswerBadges({
+  meta,
+  done,
+  regenerated,
+}: {
+  meta: ChatMetaEvent | null;
+  done: ChatDoneEvent | null;
+  regenerated: boolean;
+}) {
   const badges = answerBadges(meta, done, regenerated);
   if (badges.length === 0) return null;
   return (

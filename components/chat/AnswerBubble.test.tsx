@@ -18,7 +18,9 @@ describe("AnswerBubble grounding", () => {
   it("draws each bbox_2d of a finished answer as a labelled box over the image, in percentages of it", () => {
     const html = renderToStaticMarkup(<AnswerBubble turn={grounding} groundingImage={IMAGE} />);
     expect(html).toContain(`src="/api/images/${IMAGE}?raw=1"`);
-    const boxes = [...html.matchAll(/data-testid="grounding-box" data-label="([^"]*)"[^>]*style="([^"]*)"/g)].map((m) => [m[1], m[2]]);
+    const boxes = [...html.matchAll(/data-testid="grounding-box" data-label="([^"]*)"[^>]*style="([^"]*)"/g)].map(
+      (m) => [m[1], m[2]],
+    );
     expect(boxes).toEqual([
       ["cat", "left:10%;top:20%;width:40%;height:40%;border-color:#e11d48"],
       ["dog", "left:60%;top:0%;width:40%;height:100%;border-color:#2563eb"],
@@ -27,11 +29,17 @@ describe("AnswerBubble grounding", () => {
 
   it("draws nothing while the answer streams, or without an image to draw on", () => {
     const streaming = { ...grounding, status: "streaming" as const };
-    expect(renderToStaticMarkup(<AnswerBubble turn={streaming} groundingImage={IMAGE} />)).not.toContain("grounding-box");
-    expect(renderToStaticMarkup(<AnswerBubble turn={grounding} groundingImage={null} />)).not.toContain("grounding-box");
+    expect(renderToStaticMarkup(<AnswerBubble turn={streaming} groundingImage={IMAGE} />)).not.toContain(
+      "grounding-box",
+    );
+    expect(renderToStaticMarkup(<AnswerBubble turn={grounding} groundingImage={null} />)).not.toContain(
+      "grounding-box",
+    );
   });
 
   it("draws nothing for an answer without boxes", () => {
-    expect(renderToStaticMarkup(<AnswerBubble turn={answered("A cat and a dog.")} groundingImage={IMAGE} />)).not.toContain("grounding-box");
+    expect(
+      renderToStaticMarkup(<AnswerBubble turn={answered("A cat and a dog.")} groundingImage={IMAGE} />),
+    ).not.toContain("grounding-box");
   });
 });

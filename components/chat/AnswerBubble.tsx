@@ -24,7 +24,9 @@ function OriginNote({ turn }: { turn: Turn }) {
     return (
       <p data-testid="edit-note" className="text-xs text-slate-600">
         Edited and resent
-        {prefix !== undefined && `: ${formatCount(prefix.reused)} of ${formatCount(prefix.total)} prompt tokens came from the prefix cache`}.
+        {prefix !== undefined &&
+          `: ${formatCount(prefix.reused)} of ${formatCount(prefix.total)} prompt tokens came from the prefix cache`}
+        .
       </p>
     );
   }
@@ -49,7 +51,9 @@ export function AnswerBubble({ turn, groundingImage }: { turn: Turn; groundingIm
         ) : (
           turn.answer !== "" && <MarkdownAnswer text={turn.answer} />
         )}
-        {active && turn.answer !== "" && <span className="ml-0.5 inline-block h-4 w-2 animate-pulse bg-slate-400 align-middle" aria-hidden />}
+        {active && turn.answer !== "" && (
+          <span className="ml-0.5 inline-block h-4 w-2 animate-pulse bg-slate-400 align-middle" aria-hidden />
+        )}
         {boxes.length > 0 && groundingImage !== null && <GroundedImage imageId={groundingImage} boxes={boxes} />}
         {turn.status === "stopped" && <p className="mt-1 text-xs text-slate-600">Stopped.</p>}
         {error !== null && (

@@ -42,9 +42,18 @@ export function AttachmentTray() {
             <Attachment key={id} imageId={id} />
           ))}
           {uploading.map((entry) => (
-            <li key={entry.localId} data-testid="pending-upload" className="flex w-40 flex-col gap-1 rounded border border-slate-200 px-2 py-1 text-xs text-slate-700">
+            <li
+              key={entry.localId}
+              data-testid="pending-upload"
+              className="flex w-40 flex-col gap-1 rounded border border-slate-200 px-2 py-1 text-xs text-slate-700"
+            >
               <span className="truncate">Uploading {entry.fileName}…</span>
-              <progress value={entry.progress} max={1} aria-label={`Uploading ${entry.fileName}`} className="h-1.5 w-full" />
+              <progress
+                value={entry.progress}
+                max={1}
+                aria-label={`Uploading ${entry.fileName}`}
+                className="h-1.5 w-full"
+              />
             </li>
           ))}
         </ul>

@@ -20,7 +20,13 @@ export function ChatToolbar() {
       <button type="button" className={button} onClick={() => chatStore.getState().newChat()}>
         New chat
       </button>
-      <button type="button" className={button} disabled={!hasTurns || streaming} title={REGENERATE_TITLE} onClick={() => chatStore.getState().regenerate()}>
+      <button
+        type="button"
+        className={button}
+        disabled={!hasTurns || streaming}
+        title={REGENERATE_TITLE}
+        onClick={() => chatStore.getState().regenerate()}
+      >
         Regenerate
       </button>
       {notice !== null && (

@@ -21,7 +21,8 @@ const REFUSAL_HINT: Record<SendRefusal, string | null> = {
   debounced: null,
 };
 
-const iconButton = "flex h-10 w-10 shrink-0 items-center justify-center rounded-lg border border-slate-300 text-slate-700 hover:bg-slate-100";
+const iconButton =
+  "flex h-10 w-10 shrink-0 items-center justify-center rounded-lg border border-slate-300 text-slate-700 hover:bg-slate-100";
 
 /**
  * The question box: Enter sends, Shift+Enter starts a new line (never while an IME composes). While an answer streams,
@@ -76,14 +77,30 @@ export function Composer({ imagesPanel }: { imagesPanel: React.ReactNode }) {
       className="shrink-0 rounded-xl border border-slate-300 bg-white p-2 shadow-sm focus-within:border-blue-400"
     >
       {imagesOpen && (
-        <div id="composer-images" className="mb-2 max-h-[50dvh] overflow-y-auto border-b border-slate-200 p-1 pb-3 lg:hidden">
+        <div
+          id="composer-images"
+          className="mb-2 max-h-[50dvh] overflow-y-auto border-b border-slate-200 p-1 pb-3 lg:hidden"
+        >
           {imagesPanel}
         </div>
       )}
       <AttachmentTray />
       <div className="flex items-end gap-2">
-        <button type="button" onClick={() => fileInput.current?.click()} aria-label="Attach images" title="Attach images" className={iconButton}>
-          <svg viewBox="0 0 24 24" aria-hidden className="h-5 w-5 fill-none stroke-current" strokeWidth="2" strokeLinecap="round" strokeLinejoin="round">
+        <button
+          type="button"
+          onClick={() => fileInput.current?.click()}
+          aria-label="Attach images"
+          title="Attach images"
+          className={iconButton}
+        >
+          <svg
+            viewBox="0 0 24 24"
+            aria-hidden
+            className="h-5 w-5 fill-none stroke-current"
+            strokeWidth="2"
+            strokeLinecap="round"
+            strokeLinejoin="round"
+          >
             <path d="M21 11.5l-8.5 8.5a5 5 0 01-7-7l8.5-8.5a3.3 3.3 0 014.7 4.7l-8.5 8.5a1.7 1.7 0 01-2.4-2.4l7.8-7.8" />
           </svg>
         </button>
@@ -97,7 +114,14 @@ export function Composer({ imagesPanel }: { imagesPanel: React.ReactNode }) {
           title="The images of this session"
           className={`${iconButton} lg:hidden`}
         >
-          <svg viewBox="0 0 24 24" aria-hidden className="h-5 w-5 fill-none stroke-current" strokeWidth="2" strokeLinecap="round" strokeLinejoin="round">
+          <svg
+            viewBox="0 0 24 24"
+            aria-hidden
+            className="h-5 w-5 fill-none stroke-current"
+            strokeWidth="2"
+            strokeLinecap="round"
+            strokeLinejoin="round"
+          >
             <rect x="3" y="5" width="18" height="14" rx="2" />
             <path d="M3 16l5-5 4 4 3-3 6 6" />
           </svg>

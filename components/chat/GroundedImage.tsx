@@ -16,7 +16,11 @@ export function GroundedImage({ imageId, boxes }: { imageId: ImageId; boxes: Gro
   return (
     <figure className="mt-2" data-testid="grounded-image">
       <div className="relative inline-block max-w-full">
-        <img src={imageRawUrl(imageId)} alt={`${name}, with the regions named in the answer`} className="block max-h-96 max-w-full rounded border border-slate-200" />
+        <img
+          src={imageRawUrl(imageId)}
+          alt={`${name}, with the regions named in the answer`}
+          className="block max-h-96 max-w-full rounded border border-slate-200"
+        />
         {boxes.map((box, index) => {
           const place = boxPlacement(box);
           const color = BOX_COLORS[index % BOX_COLORS.length];
@@ -26,10 +30,19 @@ export function GroundedImage({ imageId, boxes }: { imageId: ImageId; boxes: Gro
               data-testid="grounding-box"
               data-label={box.label}
               className="pointer-events-none absolute border-2"
-              style={{ left: `${place.leftPct}%`, top: `${place.topPct}%`, width: `${place.widthPct}%`, height: `${place.heightPct}%`, borderColor: color }}
+              style={{
+                left: `${place.leftPct}%`,
+                top: `${place.topPct}%`,
+                width: `${place.widthPct}%`,
+                height: `${place.heightPct}%`,
+                borderColor: color,
+              }}
             >
               {box.label !== "" && (
-                <span className="absolute -top-5 left-0 max-w-[12rem] truncate rounded-sm px-1 text-xs leading-5 font-medium text-white" style={{ background: color }}>
+                <span
+                  className="absolute -top-5 left-0 max-w-[12rem] truncate rounded-sm px-1 text-xs leading-5 font-medium text-white"
+                  style={{ background: color }}
+                >
                   {box.label}
                 </span>
               )}

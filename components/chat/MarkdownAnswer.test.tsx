@@ -8,7 +8,9 @@ describe("MarkdownAnswer", () => {
   it("renders a remote image as a link to it, never as an <img>", () => {
     const html = render("Look: ![a cat](https://example.com/cat.png) and ![](https://example.com/x.png)");
     expect(html).not.toContain("<img");
-    expect(html).toContain('<a href="https://example.com/cat.png" target="_blank" rel="noopener noreferrer nofollow" data-testid="answer-image-link"');
+    expect(html).toContain(
+      '<a href="https://example.com/cat.png" target="_blank" rel="noopener noreferrer nofollow" data-testid="answer-image-link"',
+    );
     expect(html).toContain(">a cat</a>");
     expect(html).toContain(">https://example.com/x.png</a>");
   });
@@ -19,7 +21,9 @@ describe("MarkdownAnswer", () => {
     expect(html).toContain('class="hljs language-python"');
     expect(html).toContain('<span class="hljs-keyword">def</span>');
     expect(html).toContain('<span class="hljs-string">&quot;hi&quot;</span>');
-    expect(html).toMatch(/<button type="button"[^>]*><span aria-live="polite">Copy<\/span><span class="sr-only"> code<\/span><\/button>/);
+    expect(html).toMatch(
+      /<button type="button"[^>]*><span aria-live="polite">Copy<\/span><span class="sr-only"> code<\/span><\/button>/,
+    );
   });
 
   it("drops raw HTML and javascript: links", () => {

@@ -11,7 +11,11 @@ function CodeBlock({ children }: { children?: React.ReactNode }) {
   const pre = useRef<HTMLPreElement>(null);
   return (
     <div className="group relative my-2">
-      <pre ref={pre} data-testid="code-block" className="overflow-x-auto rounded-md bg-[#0d1117] p-3 pr-16 text-sm text-[#e6edf3]">
+      <pre
+        ref={pre}
+        data-testid="code-block"
+        className="overflow-x-auto rounded-md bg-[#0d1117] p-3 pr-16 text-sm text-[#e6edf3]"
+      >
         {children}
       </pre>
       <CopyButton
@@ -43,14 +47,22 @@ const components: Components = {
   ),
   img: ({ src, alt }) =>
     typeof src === "string" && src !== "" ? (
-      <a href={src} target="_blank" rel="noopener noreferrer nofollow" data-testid="answer-image-link" className="text-blue-700 underline">
+      <a
+        href={src}
+        target="_blank"
+        rel="noopener noreferrer nofollow"
+        data-testid="answer-image-link"
+        className="text-blue-700 underline"
+      >
         {alt || src}
       </a>
     ) : (
       <span>{alt}</span>
     ),
   pre: ({ children }) => <CodeBlock>{children}</CodeBlock>,
-  blockquote: ({ children }) => <blockquote className="my-2 border-l-4 border-slate-300 pl-3 text-slate-600">{children}</blockquote>,
+  blockquote: ({ children }) => (
+    <blockquote className="my-2 border-l-4 border-slate-300 pl-3 text-slate-600">{children}</blockquote>
+  ),
   table: ({ children }) => (
     <div className="my-2 overflow-x-auto">
       <table className="border-collapse text-sm">{children}</table>
@@ -66,7 +78,12 @@ export function MarkdownAnswer({ text }: { text: string }) {
       data-testid="answer-markdown"
       className="break-words [&_:not(pre)>code]:rounded [&_:not(pre)>code]:bg-slate-100 [&_:not(pre)>code]:px-1 [&_code]:font-mono [&_code]:text-[0.9em]"
     >
-      <ReactMarkdown remarkPlugins={[remarkGfm]} rehypePlugins={[[rehypeHighlight, { detect: false }]]} components={components} skipHtml>
+      <ReactMarkdown
+        remarkPlugins={[remarkGfm]}
+        rehypePlugins={[[rehypeHighlight, { detect: false }]]}
+        components={components}
+        skipHtml
+      >
         {text}
       </ReactMarkdown>
     </div>

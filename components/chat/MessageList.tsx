@@ -30,7 +30,8 @@ export function MessageList({ examples }: { examples: Example[] }) {
     // above the bottom the list last scrolled to. Following then stops instead of pulling the reader back down.
     // (Content that shrank — a new chat, a replaced answer — is followed again.)
     const scrolledUp =
-      element.scrollHeight >= followedHeight.current && element.scrollTop + element.clientHeight < followedHeight.current - FOLLOW_THRESHOLD_PX;
+      element.scrollHeight >= followedHeight.current &&
+      element.scrollTop + element.clientHeight < followedHeight.current - FOLLOW_THRESHOLD_PX;
     if (scrolledUp) {
       setFollowing(false);
       return;

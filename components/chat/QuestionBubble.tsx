@@ -40,10 +40,18 @@ export function QuestionBubble({ turn, last }: { turn: Turn; last: boolean }) {
           className="w-full resize-y rounded-md border border-slate-300 bg-transparent p-2 text-sm"
         />
         <div className="flex justify-end gap-2">
-          <button type="button" onClick={() => setEditing(null)} className="rounded-md border border-slate-300 px-3 py-1 text-sm text-slate-700 hover:bg-slate-100">
+          <button
+            type="button"
+            onClick={() => setEditing(null)}
+            className="rounded-md border border-slate-300 px-3 py-1 text-sm text-slate-700 hover:bg-slate-100"
+          >
             Cancel
           </button>
-          <button type="submit" disabled={streaming} className="rounded-md bg-blue-700 px-3 py-1 text-sm font-medium text-white hover:bg-blue-800 disabled:opacity-50">
+          <button
+            type="submit"
+            disabled={streaming}
+            className="rounded-md bg-blue-700 px-3 py-1 text-sm font-medium text-white hover:bg-blue-800 disabled:opacity-50"
+          >
             Resend
           </button>
         </div>

@@ -14,7 +14,8 @@ type LoadState = { file: string; state: "loading" } | { file: string; state: "fa
  */
 async function attachExample(example: Example, question: string | null): Promise<void> {
   const response = await fetch(exampleUrl(example));
-  if (!response.ok) throw new ApiError(response.status, "example_missing", `The example image ${example.file} could not be loaded.`);
+  if (!response.ok)
+    throw new ApiError(response.status, "example_missing", `The example image ${example.file} could not be loaded.`);
   const blob = await response.blob();
   if (question !== null) chatStore.getState().setDraft(question);
   await uploadStore.getState().uploadFiles([new File([blob], example.title, { type: blob.type })]);
@@ -44,28 +45,45 @@ export function ExamplesRow({ examples }: { examples: Example[] }) {
       </h2>
       <ul className="grid gap-2 md:grid-cols-2 xl:grid-cols-3">
         {examples.map((example) => (
-          <li key={example.file} data-testid="example" className="flex gap-3 rounded-lg border border-slate-200 bg-white p-2">
+          <li
+            key={example.file}
+            data-testid="example"
+            className="flex gap-3 rounded-lg border border-slate-200 bg-white p-2"
+          >
             <button
               type="button"
               onClick={() => void pick(example, null)}
               aria-label={`Attach example: ${example.title}`}
               className="shrink-0 self-start rounded focus-visible:ring-2 focus-visible:ring-blue-500"
             >
-              <img src={exampleUrl(example)} alt="" width={64} height={42} className="h-[42px] w-16 rounded border border-slate-200 object-cover" />
+              <img
+                src={exampleUrl(example)}
+                alt=""
+                width={64}
+                height={42}
+                className="h-[42px] w-16 rounded border border-slate-200 object-cover"
+              />
             </button>
             <div className="min-w-0 space-y-1">
               <p className="text-xs font-semibold text-slate-700">{example.title}</p>
               <ul className="space-y-0.5">
                 {example.questions.map((question) => (
                   <li key={question}>
-                    <button type="button" onClick={() => void pick(example, question)} className="text-left text-xs text-blue-700 hover:underline">
+                    <button
+                      type="button"
+                      onClick={() => void pick(example, question)}
+                      className="text-left text-xs text-blue-700 hover:underline"
+                    >
                       {question}
                     </button>
                   </li>
                 ))}
               </ul>
               {load?.file === example.file && (
-                <p role={load.state === "failed" ? "alert" : "status"} className={`text-xs ${load.state === "failed" ? "text-red-700" : "text-slate-600"}`}>
+                <p
+                  role={load.state === "failed" ? "alert" : "status"}
+                  className={`text-xs ${load.state === "failed" ? "text-red-700" : "text-slate-600"}`}
+                >
                   {load.state === "failed" ? load.message : "uploading…"}
                 </p>
               )}

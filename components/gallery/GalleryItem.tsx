@@ -10,7 +10,8 @@ import { StatusChip } from "./StatusChip";
 /** One image of the session: thumbnail, status chip, size, and a toggle attaching it to the next question. */
 export function GalleryItem({ image }: { image: GalleryImage }) {
   const attached = useStore(chatStore, (state) => state.attachments.includes(image.imageId));
-  const toggle = () => (attached ? chatStore.getState().detach(image.imageId) : chatStore.getState().attach(image.imageId));
+  const toggle = () =>
+    attached ? chatStore.getState().detach(image.imageId) : chatStore.getState().attach(image.imageId);
   return (
     <li
       data-testid="gallery-item"
@@ -25,7 +26,11 @@ export function GalleryItem({ image }: { image: GalleryImage }) {
         <div className="flex flex-wrap items-center gap-1.5">
           <StatusChip image={image} />
           {image.deduplicated && (
-            <span data-testid="gallery-duplicate" title="Same pixels as an image already stored: nothing new was kept" className="rounded-full bg-amber-100 px-2 py-0.5 text-xs font-medium text-amber-800">
+            <span
+              data-testid="gallery-duplicate"
+              title="Same pixels as an image already stored: nothing new was kept"
+              className="rounded-full bg-amber-100 px-2 py-0.5 text-xs font-medium text-amber-800"
+            >
               duplicate
             </span>
           )}
@@ -39,7 +44,9 @@ export function GalleryItem({ image }: { image: GalleryImage }) {
         onClick={toggle}
         aria-pressed={attached}
         className={`rounded-md px-2.5 py-1 text-xs font-medium ${
-          attached ? "bg-blue-600 text-white hover:bg-blue-700" : "border border-slate-300 text-slate-700 hover:bg-slate-100"
+          attached
+            ? "bg-blue-600 text-white hover:bg-blue-700"
+            : "border border-slate-300 text-slate-700 hover:bg-slate-100"
         }`}
       >
         {attached ? "Attached" : "Attach"}

@@ -9,7 +9,16 @@ type Mode = "view" | "rename" | "confirm-delete";
 /** 16-pixel line icons (paths from the 24-unit grid), so the row keeps its width for the title. */
 function Icon({ path }: { path: string }) {
   return (
-    <svg viewBox="0 0 24 24" aria-hidden="true" className="h-4 w-4" fill="none" stroke="currentColor" strokeWidth={2} strokeLinecap="round" strokeLinejoin="round">
+    <svg
+      viewBox="0 0 24 24"
+      aria-hidden="true"
+      className="h-4 w-4"
+      fill="none"
+      stroke="currentColor"
+      strokeWidth={2}
+      strokeLinecap="round"
+      strokeLinejoin="round"
+    >
       <path d={path} />
     </svg>
   );
@@ -17,14 +26,20 @@ function Icon({ path }: { path: string }) {
 const PENCIL = "M12 20h9M16.5 3.5a2.1 2.1 0 0 1 3 3L7 19l-4 1 1-4Z";
 const TRASH = "M3 6h18M8 6V4h8v2M19 6l-1 14H6L5 6M10 11v6M14 11v6";
 
-const iconButton =
-  "rounded p-1.5 text-slate-500 hover:bg-slate-200 hover:text-slate-800";
-const smallButton =
-  "rounded px-1.5 py-0.5 text-xs text-slate-600 hover:bg-slate-200";
+const iconButton = "rounded p-1.5 text-slate-500 hover:bg-slate-200 hover:text-slate-800";
+const smallButton = "rounded px-1.5 py-0.5 text-xs text-slate-600 hover:bg-slate-200";
 const dangerButton = "rounded bg-red-600 px-2 py-0.5 text-xs font-medium text-white hover:bg-red-700";
 
 /** One past chat: opens on click; renames in place; deletes after a confirmation (here and on the server). */
-export function HistoryItem({ chat, current, onOpened }: { chat: ChatSummary; current: boolean; onOpened?: () => void }) {
+export function HistoryItem({
+  chat,
+  current,
+  onOpened,
+}: {
+  chat: ChatSummary;
+  current: boolean;
+  onOpened?: () => void;
+}) {
   const [mode, setMode] = useState<Mode>("view");
   const history = historyStore.getState();
   const rowTone = current ? "bg-slate-200" : "hover:bg-slate-100";
@@ -68,9 +83,7 @@ export function HistoryItem({ chat, current, onOpened }: { chat: ChatSummary; cu
   if (mode === "confirm-delete") {
     return (
       <li data-testid="history-chat" data-chat-id={chat.id} className="rounded-md bg-red-50 p-2 text-xs text-red-900">
-        <p>
-          Delete “{chat.title}”? It is removed from this browser and from the server.
-        </p>
+        <p>Delete “{chat.title}”? It is removed from this browser and from the server.</p>
         <div className="mt-1.5 flex gap-1">
           <button type="button" className={dangerButton} onClick={() => history.remove(chat.id)}>
             Delete
@@ -84,7 +97,11 @@ export function HistoryItem({ chat, current, onOpened }: { chat: ChatSummary; cu
   }
 
   return (
-    <li data-testid="history-chat" data-chat-id={chat.id} className={`flex items-center gap-0.5 rounded-md pr-1 ${rowTone}`}>
+    <li
+      data-testid="history-chat"
+      data-chat-id={chat.id}
+      className={`flex items-center gap-0.5 rounded-md pr-1 ${rowTone}`}
+    >
       <button
         type="button"
         aria-current={current ? "true" : undefined}
@@ -101,10 +118,22 @@ export function HistoryItem({ chat, current, onOpened }: { chat: ChatSummary; cu
           {chat.questionCount} {chat.questionCount === 1 ? "question" : "questions"}
         </span>
       </button>
-      <button type="button" aria-label={`Rename ${chat.title}`} title="Rename" className={iconButton} onClick={() => setMode("rename")}>
+      <button
+        type="button"
+        aria-label={`Rename ${chat.title}`}
+        title="Rename"
+        className={iconButton}
+        onClick={() => setMode("rename")}
+      >
         <Icon path={PENCIL} />
       </button>
-      <button type="button" aria-label={`Delete ${chat.title}`} title="Delete" className={iconButton} onClick={() => setMode("confirm-delete")}>
+      <button
+        type="button"
+        aria-label={`Delete ${chat.title}`}
+        title="Delete"
+        className={iconButton}
+        onClick={() => setMode("confirm-delete")}
+      >
         <Icon path={TRASH} />
       </button>
     </li>

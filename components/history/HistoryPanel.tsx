@@ -35,7 +35,11 @@ export function HistoryPanel({ onClose }: { onClose?: () => void }) {
         </p>
       )}
       {problem !== null && (
-        <div role="alert" data-testid="history-problem" className="rounded-md bg-amber-50 px-2 py-1.5 text-xs text-amber-900">
+        <div
+          role="alert"
+          data-testid="history-problem"
+          className="rounded-md bg-amber-50 px-2 py-1.5 text-xs text-amber-900"
+        >
           <p>{problem}</p>
           <button type="button" className="mt-1 underline" onClick={() => historyStore.getState().dismissProblem()}>
             Dismiss

@@ -28,7 +28,11 @@ export function UndoNewChatToast() {
       className="fixed bottom-24 left-1/2 z-50 flex w-max max-w-[calc(100vw-2rem)] -translate-x-1/2 items-center lg:bottom-4 lg:left-4 lg:max-w-md lg:translate-x-0 gap-3 rounded-lg bg-slate-900 px-4 py-2.5 text-sm text-white shadow-lg"
     >
       <span className="min-w-0 truncate">New chat started. “{undo.title}” is kept in your chats.</span>
-      <button type="button" onClick={() => historyStore.getState().undoNewChat()} className="font-semibold text-sky-300 underline">
+      <button
+        type="button"
+        onClick={() => historyStore.getState().undoNewChat()}
+        className="font-semibold text-sky-300 underline"
+      >
         Undo
       </button>
     </div>

@@ -29,10 +29,18 @@ export function ImageViewer() {
     >
       {shown !== null && (
         <figure className="space-y-2">
-          <img src={imageRawUrl(shown.imageId)} alt={shown.name} className="max-h-[80dvh] max-w-[90vw] object-contain" />
+          <img
+            src={imageRawUrl(shown.imageId)}
+            alt={shown.name}
+            className="max-h-[80dvh] max-w-[90vw] object-contain"
+          />
           <figcaption className="flex items-center justify-between gap-4 text-sm">
             <span className="truncate">{shown.name}</span>
-            <button type="button" onClick={() => dialog.current?.close()} className="rounded-md border border-slate-300 px-3 py-1 hover:bg-slate-100">
+            <button
+              type="button"
+              onClick={() => dialog.current?.close()}
+              className="rounded-md border border-slate-300 px-3 py-1 hover:bg-slate-100"
+            >
               Close
             </button>
           </figcaption>

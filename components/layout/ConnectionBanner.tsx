@@ -22,7 +22,8 @@ export function ConnectionBanner() {
 
   useEffect(() => {
     const poller = startHealthPolling((kind) => {
-      if (kind === "restarted" && chatStore.getState().sessionId !== null) chatStore.getState().forgetSession(RESTART_NOTICE);
+      if (kind === "restarted" && chatStore.getState().sessionId !== null)
+        chatStore.getState().forgetSession(RESTART_NOTICE);
     });
     return () => poller.stop();
   }, []);
@@ -48,7 +49,11 @@ export function ConnectionBanner() {
           {connection.state === "down" && ` Retrying (attempt ${connection.failures})…`}
         </p>
         {connection.state === "down" && (
-          <button type="button" onClick={recheckHealth} className="rounded border border-current px-2 py-0.5 text-xs hover:opacity-80">
+          <button
+            type="button"
+            onClick={recheckHealth}
+            className="rounded border border-current px-2 py-0.5 text-xs hover:opacity-80"
+          >
             Retry now
           </button>
         )}
@@ -63,7 +68,12 @@ export function ConnectionBanner() {
   }
   if (notice !== null) {
     return (
-      <div role="status" data-testid="connection-banner" data-state={notice.kind} className="bg-emerald-700 px-4 py-2 text-sm text-white">
+      <div
+        role="status"
+        data-testid="connection-banner"
+        data-state={notice.kind}
+        className="bg-emerald-700 px-4 py-2 text-sm text-white"
+      >
         {notice.kind === "restarted" ? "Reconnected: the server restarted." : "Reconnected to the server."}
       </div>
     );

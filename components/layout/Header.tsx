@@ -25,20 +25,35 @@ function ServerChips({ health }: { health: HealthResponse }) {
         </span>
       ) : (
         <>
-          <span data-testid="header-model" className={`${chip} border-slate-300 font-medium text-slate-800`} title="Model">
+          <span
+            data-testid="header-model"
+            className={`${chip} border-slate-300 font-medium text-slate-800`}
+            title="Model"
+          >
             {model.name}
           </span>
           {model.name === DEMO_MODEL_NAME && (
-            <span data-testid="header-demo-model" className={`${chip} border-sky-300 bg-sky-50 text-sky-800`} title="Answers questions about shapes, charts, signs and dialog screenshots">
+            <span
+              data-testid="header-demo-model"
+              className={`${chip} border-sky-300 bg-sky-50 text-sky-800`}
+              title="Answers questions about shapes, charts, signs and dialog screenshots"
+            >
               {DEMO_MODEL_DESCRIPTION}
             </span>
           )}
           {model.isRandomTestModel && (
-            <span className={`${chip} border-amber-300 bg-amber-50 text-amber-800`} title="Random weights: answers are gibberish by design">
+            <span
+              className={`${chip} border-amber-300 bg-amber-50 text-amber-800`}
+              title="Random weights: answers are gibberish by design"
+            >
               random test model
             </span>
           )}
-          <span data-testid="header-provider" className={`${chip} border-slate-300 text-slate-700`} title="onnxruntime execution provider">
+          <span
+            data-testid="header-provider"
+            className={`${chip} border-slate-300 text-slate-700`}
+            title="onnxruntime execution provider"
+          >
             {model.executionProvider.toUpperCase()}
           </span>
         </>
@@ -74,9 +89,15 @@ export function Header({ current }: { current: "chat" | "metrics" }) {
         {navLink("/", "Chat", current === "chat")}
         {navLink("/metrics", "Metrics", current === "metrics")}
       </nav>
-      <div className="order-last flex w-full flex-wrap items-center gap-1.5 sm:order-none sm:ml-auto sm:w-auto" role="group" aria-label="Server">
+      <div
+        className="order-last flex w-full flex-wrap items-center gap-1.5 sm:order-none sm:ml-auto sm:w-auto"
+        role="group"
+        aria-label="Server"
+      >
         {connection.state === "up" && <ServerChips health={connection.health} />}
-        {connection.state === "connecting" && <span className={`${chip} border-slate-300 text-slate-500`}>connecting…</span>}
+        {connection.state === "connecting" && (
+          <span className={`${chip} border-slate-300 text-slate-500`}>connecting…</span>
+        )}
         {connection.state === "down" && (
           <span data-testid="header-offline" className={`${chip} border-red-300 bg-red-50 text-red-800`}>
             {connection.answered ? "health check failed" : "server unreachable"}

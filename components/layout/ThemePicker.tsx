@@ -1,7 +1,14 @@
 "use client";
 
 import { useEffect, useState } from "react";
-import { DARK_CLASS, isDark, parseThemePreference, THEME_PREFERENCES, THEME_STORAGE_KEY, type ThemePreference } from "@/lib/client/theme";
+import {
+  DARK_CLASS,
+  isDark,
+  parseThemePreference,
+  THEME_PREFERENCES,
+  THEME_STORAGE_KEY,
+  type ThemePreference,
+} from "@/lib/client/theme";
 
 const LABEL: Record<ThemePreference, string> = { system: "System", light: "Light", dark: "Dark" };
 const SYSTEM_DARK = "(prefers-color-scheme: dark)";

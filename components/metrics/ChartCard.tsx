@@ -1,7 +1,21 @@
 /** A titled panel holding one chart or figure of the metrics page. */
-export function ChartCard({ title, subtitle, children, testId }: { title: string; subtitle?: string; children: React.ReactNode; testId: string }) {
+export function ChartCard({
+  title,
+  subtitle,
+  children,
+  testId,
+}: {
+  title: string;
+  subtitle?: string;
+  children: React.ReactNode;
+  testId: string;
+}) {
   return (
-    <section data-testid={testId} aria-label={title} className="rounded-xl border border-slate-200 bg-white p-4 shadow-sm">
+    <section
+      data-testid={testId}
+      aria-label={title}
+      className="rounded-xl border border-slate-200 bg-white p-4 shadow-sm"
+    >
       <h2 className="text-sm font-semibold text-slate-800">{title}</h2>
       {subtitle !== undefined && <p className="mt-0.5 text-xs text-slate-500">{subtitle}</p>}
       <div className="mt-3">{children}</div>

@@ -37,12 +37,26 @@ export function GroupedBarChart({ groups, colors, label }: { groups: BarGroup[];
         return (
           <g key={group.label}>
             {group.values.map((value, si) => (
-              <rect key={si} x={start + si * barWidth} y={y(value)} width={barWidth - 2} height={y(0) - y(value)} fill={colors[si]}>
+              <rect
+                key={si}
+                x={start + si * barWidth}
+                y={y(value)}
+                width={barWidth - 2}
+                height={y(0) - y(value)}
+                fill={colors[si]}
+              >
                 <title>{`${group.label}: ${value}`}</title>
               </rect>
             ))}
             {gi % stride === 0 && (
-              <text data-testid="x-label" x={center} y={HEIGHT - 10} textAnchor="middle" fontSize={LABEL_FONT_SIZE} className="fill-slate-600">
+              <text
+                data-testid="x-label"
+                x={center}
+                y={HEIGHT - 10}
+                textAnchor="middle"
+                fontSize={LABEL_FONT_SIZE}
+                className="fill-slate-600"
+              >
                 {group.label}
               </text>
             )}

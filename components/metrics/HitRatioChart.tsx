@@ -16,7 +16,11 @@ export function HitRatioChart({ history }: { history: MetricsSummary[] }) {
   const points = hitRatioSeries(history, WINDOW_SNAPSHOTS);
   const hasData = points.some((p) => CACHE_LEVELS.some((level) => p.ratio[level] !== null));
   return (
-    <ChartCard testId="chart-hit-ratio" title="Hit ratio per cache level" subtitle="Hits over lookups in the last 30 s; gaps where a level saw no lookups">
+    <ChartCard
+      testId="chart-hit-ratio"
+      title="Hit ratio per cache level"
+      subtitle="Hits over lookups in the last 30 s; gaps where a level saw no lookups"
+    >
       {hasData ? (
         <>
           <LineChart
@@ -30,7 +34,9 @@ export function HitRatioChart({ history }: { history: MetricsSummary[] }) {
               points: points.map((p) => ({ x: p.timestamp, y: p.ratio[level] })),
             }))}
           />
-          <Legend items={CACHE_LEVELS.map((level) => ({ label: LEVEL_STYLE[level].name, color: LEVEL_STYLE[level].color }))} />
+          <Legend
+            items={CACHE_LEVELS.map((level) => ({ label: LEVEL_STYLE[level].name, color: LEVEL_STYLE[level].color }))}
+          />
         </>
       ) : (
         <EmptyChart message="No cache lookups yet: ask a question on the chat page." />

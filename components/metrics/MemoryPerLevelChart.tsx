@@ -10,7 +10,11 @@ import { LEVEL_STYLE } from "./levelStyle";
 export function MemoryPerLevelChart({ levels }: { levels: Record<CacheLevel, CacheLevelSummary> }) {
   const largest = Math.max(1, ...CACHE_LEVELS.map((level) => levels[level].bytes));
   return (
-    <ChartCard testId="chart-memory" title="Memory per cache level" subtitle="Bytes held now, against the level's budget where it has one">
+    <ChartCard
+      testId="chart-memory"
+      title="Memory per cache level"
+      subtitle="Bytes held now, against the level's budget where it has one"
+    >
       <ul className="space-y-3">
         {CACHE_LEVELS.map((level) => {
           const { bytes, capacityBytes, evictions } = levels[level];
@@ -33,7 +37,10 @@ export function MemoryPerLevelChart({ levels }: { levels: Record<CacheLevel, Cac
                 aria-valuemax={scale}
                 aria-valuenow={bytes}
               >
-                <div className="h-full rounded" style={{ width: `${share * 100}%`, background: LEVEL_STYLE[level].color }} />
+                <div
+                  className="h-full rounded"
+                  style={{ width: `${share * 100}%`, background: LEVEL_STYLE[level].color }}
+                />
               </div>
             </li>
           );

@@ -25,7 +25,11 @@ export function MetricsDashboard() {
   return (
     <div className="space-y-4">
       {error !== null && (
-        <p role="alert" data-testid="metrics-error" className="rounded-lg border border-red-300 bg-red-50 px-3 py-2 text-sm text-red-800">
+        <p
+          role="alert"
+          data-testid="metrics-error"
+          className="rounded-lg border border-red-300 bg-red-50 px-3 py-2 text-sm text-red-800"
+        >
           Metrics are unavailable: {error}
           {latest !== undefined && " Showing the last values received."}
         </p>
@@ -41,14 +45,24 @@ export function MetricsDashboard() {
               value={formatCount(savings.saved)}
               note={`${formatCount(savings.runs)} runs done${savings.savedShare === null ? "" : ` · ${formatPercent(savings.savedShare)} of encodings saved`}`}
             />
-            <StatCard testId="stat-prefix-tokens" label="Prefix tokens reused" value={formatCount(latest.prefixTokensReused)} note="KV served from the L2 prefix cache" />
+            <StatCard
+              testId="stat-prefix-tokens"
+              label="Prefix tokens reused"
+              value={formatCount(latest.prefixTokensReused)}
+              note="KV served from the L2 prefix cache"
+            />
             <StatCard
               testId="stat-l3-hits"
               label="Answers from the response cache"
               value={formatCount(latest.levels.l3.hits)}
               note={`${formatCount(latest.levels.l3.misses)} generated`}
             />
-            <StatCard testId="stat-queue" label="Queue length" value={formatCount(latest.queueLength)} note="requests waiting for the engine" />
+            <StatCard
+              testId="stat-queue"
+              label="Queue length"
+              value={formatCount(latest.queueLength)}
+              note="requests waiting for the engine"
+            />
           </div>
           <div className="grid gap-4 lg:grid-cols-2">
             <HitRatioChart history={history} />

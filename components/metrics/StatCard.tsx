@@ -1,5 +1,15 @@
 /** One headline number with its label and an optional note below it. */
-export function StatCard({ label, value, note, testId }: { label: string; value: string; note?: string; testId: string }) {
+export function StatCard({
+  label,
+  value,
+  note,
+  testId,
+}: {
+  label: string;
+  value: string;
+  note?: string;
+  testId: string;
+}) {
   return (
     <div data-testid={testId} className="rounded-xl border border-slate-200 bg-white p-4 shadow-sm">
       <p className="text-xs font-medium text-slate-500">{label}</p>

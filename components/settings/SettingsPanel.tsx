@@ -28,15 +28,37 @@ export function SettingsPanel() {
         </span>{" "}
         Settings
         <span className="ml-2 text-xs font-normal text-slate-500">
-          {settings.temperature === 0 ? "greedy" : `temperature ${settings.temperature}`} · max {settings.maxNewTokens} tokens
+          {settings.temperature === 0 ? "greedy" : `temperature ${settings.temperature}`} · max {settings.maxNewTokens}{" "}
+          tokens
         </span>
       </summary>
       <div className="grid gap-4 border-t border-slate-200 p-3 sm:grid-cols-2">
         <div className="grid grid-cols-2 gap-3">
-          <NumberSetting setting="maxNewTokens" label="Max new tokens" value={settings.maxNewTokens} onCommit={(v) => setNumber("maxNewTokens", v ?? 1)} />
-          <NumberSetting setting="temperature" label="Temperature" value={settings.temperature} onCommit={(v) => setNumber("temperature", v ?? 0)} />
-          <NumberSetting setting="topP" label="Top-p" value={settings.topP} onCommit={(v) => setNumber("topP", v ?? 1)} />
-          <NumberSetting setting="seed" label="Seed" value={settings.seed} placeholder="random" onCommit={(v) => setNumber("seed", v)} />
+          <NumberSetting
+            setting="maxNewTokens"
+            label="Max new tokens"
+            value={settings.maxNewTokens}
+            onCommit={(v) => setNumber("maxNewTokens", v ?? 1)}
+          />
+          <NumberSetting
+            setting="temperature"
+            label="Temperature"
+            value={settings.temperature}
+            onCommit={(v) => setNumber("temperature", v ?? 0)}
+          />
+          <NumberSetting
+            setting="topP"
+            label="Top-p"
+            value={settings.topP}
+            onCommit={(v) => setNumber("topP", v ?? 1)}
+          />
+          <NumberSetting
+            setting="seed"
+            label="Seed"
+            value={settings.seed}
+            placeholder="random"
+            onCommit={(v) => setNumber("seed", v)}
+          />
         </div>
         <div className="space-y-1">
           <p className="text-xs font-medium text-slate-600">Caches</p>

@@ -20,11 +20,16 @@ export function UploadPanel({ limits }: { limits: UploadLimits }) {
   const entries = useStore(uploadStore, (state) => state.entries);
   const input = useRef<HTMLInputElement>(null);
   // Stored images show in the gallery; the cards are for uploads on their way and refusals.
-  const notStored = entries.filter((entry): entry is Exclude<UploadEntry, { state: "stored" }> => entry.state !== "stored");
+  const notStored = entries.filter(
+    (entry): entry is Exclude<UploadEntry, { state: "stored" }> => entry.state !== "stored",
+  );
 
   return (
     <section className="space-y-3">
-      <div data-testid="drop-zone" className="flex flex-col items-center gap-2 rounded-xl border-2 border-dashed border-slate-300 bg-white p-5 text-center">
+      <div
+        data-testid="drop-zone"
+        className="flex flex-col items-center gap-2 rounded-xl border-2 border-dashed border-slate-300 bg-white p-5 text-center"
+      >
         <p className="text-sm text-slate-700">Drop images anywhere on the page, paste one (Ctrl+V), or</p>
         <button
           type="button"
@@ -35,7 +40,8 @@ export function UploadPanel({ limits }: { limits: UploadLimits }) {
         </button>
         <ImageFileInput ref={input} testId="file-input" />
         <p className="text-xs text-slate-600">
-          JPEG, PNG, WebP, GIF, TIFF or AVIF · up to {formatBytes(limits.maxUploadBytes)} · up to {formatCount(limits.maxImagePixels)} pixels
+          JPEG, PNG, WebP, GIF, TIFF or AVIF · up to {formatBytes(limits.maxUploadBytes)} · up to{" "}
+          {formatCount(limits.maxImagePixels)} pixels
         </p>
       </div>
       {notStored.length > 0 && (

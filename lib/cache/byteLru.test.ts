@@ -4,7 +4,10 @@ import { createRng } from "@/lib/model/sampling/prng";
 
 function lruWithLog(maxBytes: number) {
   const evicted: string[] = [];
-  const lru = new ByteLru<string, string>({ maxBytes, onEvict: (key, _value, bytes) => evicted.push(`${key}:${bytes}`) });
+  const lru = new ByteLru<string, string>({
+    maxBytes,
+    onEvict: (key, _value, bytes) => evicted.push(`${key}:${bytes}`),
+  });
   return { lru, evicted };
 }
 

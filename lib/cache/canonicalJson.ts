@@ -32,7 +32,8 @@ function write(value: unknown, path: string): string {
     case "string":
       return JSON.stringify(value);
     case "number":
-      if (!Number.isFinite(value)) throw new TypeError(`canonicalJson: ${path} is ${value}, which JSON cannot represent`);
+      if (!Number.isFinite(value))
+        throw new TypeError(`canonicalJson: ${path} is ${value}, which JSON cannot represent`);
       return Object.is(value, -0) ? "0" : JSON.stringify(value);
     case "object":
       return Array.isArray(value) ? writeArray(value, path) : writeObject(value as object, path);
@@ -53,7 +54,9 @@ function writeArray(items: readonly unknown[], path: string): string {
 function writeObject(object: object, path: string): string {
   const proto = Object.getPrototypeOf(object);
   if (proto !== Object.prototype && proto !== null) {
-    throw new TypeError(`canonicalJson: ${path} is a ${proto?.constructor?.name ?? "class instance"}, not a plain object`);
+    throw new TypeError(
+      `canonicalJson: ${path} is a ${proto?.constructor?.name ?? "class instance"}, not a plain object`,
+    );
   }
   const record = object as Record<string, unknown>;
   const keys = Object.keys(record).sort();

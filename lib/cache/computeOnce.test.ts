@@ -11,10 +11,20 @@ const VALUE_KEY = "vlc:v1:public:test:value";
 const LOCK_KEY = "vlc:v1:public:test:lock";
 
 function oneProcess(store: MemoryBlobStore) {
-  return new ComputeOnce<string>({ store, fallback: new StoreFallback("l1", store, undefined), lockTtlSeconds: 5, pollIntervalMs: 2 });
+  return new ComputeOnce<string>({
+    store,
+    fallback: new StoreFallback("l1", store, undefined),
+    lockTtlSeconds: 5,
+    pollIntervalMs: 2,
+  });
 }
 
-function valueJob(store: MemoryBlobStore, computed: string[], name: string, release: Promise<void> = Promise.resolve()): ComputeOnceJob<string> {
+function valueJob(
+  store: MemoryBlobStore,
+  computed: string[],
+  name: string,
+  release: Promise<void> = Promise.resolve(),
+): ComputeOnceJob<string> {
   return {
     lockKey: LOCK_KEY,
     find: async () => (await store.get(VALUE_KEY))?.toString("utf8") ?? null,
@@ -54,7 +64,11 @@ describe("ComputeOnce", () => {
     const store = new MemoryBlobStore({ maxBytes: 1 << 20 });
     const once = oneProcess(store);
     const outcomes: unknown[] = [];
-    const failing: ComputeOnceJob<string> = { lockKey: LOCK_KEY, find: async () => null, computeAndKeep: async () => Promise.reject(new Error("encoder failed")) };
+    const failing: ComputeOnceJob<string> = {
+      lockKey: LOCK_KEY,
+      find: async () => null,
+      computeAndKeep: async () => Promise.reject(new Error("encoder failed")),
+    };
     await expect(once.run(VALUE_KEY, failing, (outcome) => outcomes.push(outcome))).rejects.toThrow("encoder failed");
     expect(await store.get(LOCK_KEY)).toBeNull();
     await once.run(VALUE_KEY, valueJob(store, [], "a"), (outcome) => outcomes.push(outcome));

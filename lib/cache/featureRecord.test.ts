@@ -231,7 +231,9 @@ describe("feature record", () => {
     expect(codeOf(withValue(Infinity), "int8")).toBe("non-finite");
     expect(codeOf(withValue(70000), "fp16")).toBe("out-of-range");
     expect(codeOf(withValue(70000), "fp32")).toBe("encoded");
-    expect(codeOf({ ...good, imageFeatures: { data: good.imageFeatures.data, dims: [N, H + 1] } }, "fp32")).toBe("shape");
+    expect(codeOf({ ...good, imageFeatures: { data: good.imageFeatures.data, dims: [N, H + 1] } }, "fp32")).toBe(
+      "shape",
+    );
     expect(codeOf({ ...good, deepstack: { data: good.deepstack!.data, dims: [D, N + 1, H] } }, "fp32")).toBe("shape");
     expect(codeOf({ ...good, gridThw: [1, 0, 6] }, "fp32")).toBe("shape");
   });

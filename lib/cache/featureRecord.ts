@@ -66,13 +66,7 @@ export interface ExpectedFeatureShape {
 }
 
 export type FeatureDecodeFailure =
-  | "bad-magic"
-  | "version"
-  | "truncated"
-  | "trailing-bytes"
-  | "checksum"
-  | "header"
-  | "shape-mismatch";
+  "bad-magic" | "version" | "truncated" | "trailing-bytes" | "checksum" | "header" | "shape-mismatch";
 
 export type FeatureDecodeResult =
   | { readonly ok: true; readonly record: FeatureRecord }
@@ -106,7 +100,10 @@ export function encodeFeatureRecord(tensors: FeatureTensors, dtype: FeatureDtype
   const rows = tokens * (1 + layers);
   const payloadBytes = payloadSize(dtype, rows, hidden);
   if (payloadBytes >= UINT32_LIMIT) {
-    throw new FeatureRecordEncodeError("too-large", `payload of ${payloadBytes} bytes does not fit the 32-bit length field`);
+    throw new FeatureRecordEncodeError(
+      "too-large",
+      `payload of ${payloadBytes} bytes does not fit the 32-bit length field`,
+    );
   }
   const out = Buffer.alloc(FEATURE_RECORD_HEADER_BYTES + payloadBytes);
   const header = new DataView(out.buffer, out.byteOffset, FEATURE_RECORD_HEADER_BYTES);
@@ -119,7 +116,9 @@ export function encodeFeatureRecord(tensors: FeatureTensors, dtype: FeatureDtype
   tensors.gridThw.forEach((extent, i) => header.setUint32(20 + 4 * i, extent, true));
   header.setUint32(32, payloadBytes, true);
 
-  const sections = tensors.deepstack ? [tensors.imageFeatures.data, tensors.deepstack.data] : [tensors.imageFeatures.data];
+  const sections = tensors.deepstack
+    ? [tensors.imageFeatures.data, tensors.deepstack.data]
+    : [tensors.imageFeatures.data];
   const payload = out.subarray(FEATURE_RECORD_HEADER_BYTES);
   writePayload(payload, dtype, sections, rows, hidden);
   header.setUint32(CHECKSUM_OFFSET, checksum(out.subarray(0, CHECKSUM_OFFSET), payload), true);
@@ -199,7 +198,9 @@ function checkTensors(tensors: FeatureTensors): { tokens: number; hidden: number
   }
   const [tokens, hidden] = imageFeatures.dims;
   if (imageFeatures.data.length !== tokens * hidden) {
-    throw shapeError(`image features hold ${imageFeatures.data.length} values, [${tokens}, ${hidden}] needs ${tokens * hidden}`);
+    throw shapeError(
+      `image features hold ${imageFeatures.data.length} values, [${tokens}, ${hidden}] needs ${tokens * hidden}`,
+    );
   }
   let layers = 0;
   if (deepstack !== null) {
@@ -246,7 +247,10 @@ function writePayload(
   for (const section of sections) {
     for (let i = 0; i < section.length; i++) {
       if (!Number.isFinite(section[i])) {
-        throw new FeatureRecordEncodeError("non-finite", `value ${offset + i} is ${section[i]}; features must be finite`);
+        throw new FeatureRecordEncodeError(
+          "non-finite",
+          `value ${offset + i} is ${section[i]}; features must be finite`,
+        );
       }
     }
     offset += section.length;
@@ -267,7 +271,10 @@ function writePayload(
       for (let i = 0; i < section.length; i++) {
         const bits = float32ToFloat16Bits(section[i]);
         if ((bits & 0x7c00) === 0x7c00) {
-          throw new FeatureRecordEncodeError("out-of-range", `value ${offset + i} is ${section[i]}, beyond fp16's ±${FP16_MAX}`);
+          throw new FeatureRecordEncodeError(
+            "out-of-range",
+            `value ${offset + i} is ${section[i]}, beyond fp16's ±${FP16_MAX}`,
+          );
         }
         halves[offset + i] = bits;
       }

@@ -141,7 +141,10 @@ export class FeatureStore {
   /** Encodes features as a record and returns them as that record decodes: what is served (see the invariants). */
   throughStorage(features: ImageFeatures): { features: ImageFeatures; record: Buffer } {
     const record = encodeFeatureRecord(toTensors(features), this.storage);
-    const decoded = decodeFeatureRecord(record, { hidden: this.shape.hidden, deepstackLayers: this.shape.deepstackLayers });
+    const decoded = decodeFeatureRecord(record, {
+      hidden: this.shape.hidden,
+      deepstackLayers: this.shape.deepstackLayers,
+    });
     if (!decoded.ok) throw new Error(`l1: features do not fit the model (${decoded.reason}: ${decoded.detail})`);
     return { features: fromRecord(decoded.record), record };
   }
@@ -169,7 +172,10 @@ export class FeatureStore {
     // Other processes must read exactly what this one serves; re-encoding decoded features reproduces them in practice
     // (int8 recovers each row's scale), but a record that would decode differently is not written.
     if (!sameValues(features, entry.features)) {
-      this.logger?.warn({ storage: this.storage }, "l1: features would not survive re-encoding unchanged; not written back");
+      this.logger?.warn(
+        { storage: this.storage },
+        "l1: features would not survive re-encoding unchanged; not written back",
+      );
       return;
     }
     const remainingSeconds = Math.max(1, Math.ceil((entry.expiresAt - Date.now()) / 1000));
@@ -192,19 +198,27 @@ function toTensors(features: ImageFeatures): FeatureTensors {
   const deepstackLayers = features.deepstack === null ? 0 : features.deepstack.length / (tokens * hidden);
   return {
     imageFeatures: { data: features.features, dims: [tokens, hidden] },
-    deepstack: features.deepstack === null ? null : { data: features.deepstack, dims: [deepstackLayers, tokens, hidden] },
+    deepstack:
+      features.deepstack === null ? null : { data: features.deepstack, dims: [deepstackLayers, tokens, hidden] },
     gridThw: [grid.t, grid.h, grid.w],
   };
 }
 
 /** Bit-for-bit equality of the feature arrays (grids and shapes follow from them here). */
 function sameValues(a: ImageFeatures, b: ImageFeatures): boolean {
-  const bytes = (values: Float32Array | null) => (values === null ? Buffer.alloc(0) : Buffer.from(values.buffer, values.byteOffset, values.byteLength));
+  const bytes = (values: Float32Array | null) =>
+    values === null ? Buffer.alloc(0) : Buffer.from(values.buffer, values.byteOffset, values.byteLength);
   return bytes(a.features).equals(bytes(b.features)) && bytes(a.deepstack).equals(bytes(b.deepstack));
 }
 
 function fromRecord(record: FeatureRecord): ImageFeatures {
   const [t, h, w] = record.gridThw;
   const [tokens, hidden] = record.imageFeatures.dims;
-  return { grid: { t, h, w }, tokens, hidden, features: record.imageFeatures.data, deepstack: record.deepstack?.data ?? null };
+  return {
+    grid: { t, h, w },
+    tokens,
+    hidden,
+    features: record.imageFeatures.data,
+    deepstack: record.deepstack?.data ?? null,
+  };
 }

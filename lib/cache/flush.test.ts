@@ -12,11 +12,21 @@ import { createLogger } from "@/lib/log";
 const fingerprint = parseModelFingerprint("a".repeat(64))!;
 const teamA = parseTenantId("team-a")!;
 const teamB = parseTenantId("team-b")!;
-const image = { imageId: parseImageId("1".repeat(64))!, preprocess: preprocessDigest({ t: 1 }), storage: "fp32" as const };
+const image = {
+  imageId: parseImageId("1".repeat(64))!,
+  preprocess: preprocessDigest({ t: 1 }),
+  storage: "fp32" as const,
+};
 
 function query(tenant: TenantId): ResponseQuery {
   const params = { maxNewTokens: 8, temperature: 0, topP: 1, topK: 0, seed: null };
-  return { tenant, conversation: [{ role: "user", text: "Flush?", images: [image] }], params, caseFold: false, extra: {} };
+  return {
+    tenant,
+    conversation: [{ role: "user", text: "Flush?", images: [image] }],
+    params,
+    caseFold: false,
+    extra: {},
+  };
 }
 
 function levelsOver(store: MemoryBlobStore): CacheLevels {
@@ -33,19 +43,34 @@ describe("flush notices", () => {
     const levels = levelsOver(store);
     const lines: string[] = [];
     const stop = followFlushes(store, levels, createLogger("info", { write: (line: string) => lines.push(line) }));
-    const answer: ResponseRecord = { version: RESPONSE_RECORD_VERSION, tokens: [1, 2], text: "t", finishReason: "length", usage: { promptTokens: 3, completionTokens: 2 }, createdAt: 1 };
+    const answer: ResponseRecord = {
+      version: RESPONSE_RECORD_VERSION,
+      tokens: [1, 2],
+      text: "t",
+      finishReason: "length",
+      usage: { promptTokens: 3, completionTokens: 2 },
+      createdAt: 1,
+    };
     await levels.responses.store(query(teamA), answer);
     const oneTenant = levels.responses.memoryBytes;
     await levels.responses.store(query(teamB), answer);
     const bothTenants = levels.responses.memoryBytes;
 
-    for (const malformed of ["{", JSON.stringify({ tenant: "team-a", levels: ["l4"] }), JSON.stringify({ tenant: "Team A!", levels: ["l3"] })]) {
+    for (const malformed of [
+      "{",
+      JSON.stringify({ tenant: "team-a", levels: ["l4"] }),
+      JSON.stringify({ tenant: "Team A!", levels: ["l3"] }),
+    ]) {
       expect(await store.publish(FLUSH_CHANNEL, malformed)).toBe(1);
     }
     expect(levels.responses.memoryBytes).toBe(bothTenants);
-    expect(lines.map((line) => (JSON.parse(line) as { level: number; msg: string }).msg)).toEqual(Array(3).fill("flush: ignored a malformed flush notice"));
+    expect(lines.map((line) => (JSON.parse(line) as { level: number; msg: string }).msg)).toEqual(
+      Array(3).fill("flush: ignored a malformed flush notice"),
+    );
 
-    expect(await flushCaches({ store, levels: null }, teamA, ["l3"])).toEqual({ l3: { storeEntries: 1, inProcess: 0 } });
+    expect(await flushCaches({ store, levels: null }, teamA, ["l3"])).toEqual({
+      l3: { storeEntries: 1, inProcess: 0 },
+    });
     expect(levels.responses.memoryBytes).toBe(bothTenants - oneTenant);
 
     stop();

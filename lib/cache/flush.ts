@@ -51,7 +51,11 @@ export const FLUSH_CHANNEL = `${KEY_ROOT}:flush`;
 
 const flushNoticeSchema = z.strictObject({ tenant: z.string(), levels: z.array(z.enum(CACHE_LEVELS)) });
 
-export async function flushCaches(targets: FlushTargets, tenant: TenantId, levels: readonly CacheLevel[]): Promise<FlushReport> {
+export async function flushCaches(
+  targets: FlushTargets,
+  tenant: TenantId,
+  levels: readonly CacheLevel[],
+): Promise<FlushReport> {
   const report: FlushReport = {};
   const chosen = [...new Set(levels)];
   for (const level of chosen) {

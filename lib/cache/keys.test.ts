@@ -1,7 +1,17 @@
 import { describe, expect, it } from "vitest";
 import { parseImageId, parseModelFingerprint, parseTenantId } from "@/lib/ids";
 import { featureKey, preprocessDigest, type FeatureIdentity } from "@/lib/cache/featureIdentity";
-import { imageKey, l1FeaturesKey, l1LockKey, l2Namespace, l3NearDuplicateKey, l3ResponseKey, levelModelPrefix, levelPrefix, parseLevelKey } from "@/lib/cache/keys";
+import {
+  imageKey,
+  l1FeaturesKey,
+  l1LockKey,
+  l2Namespace,
+  l3NearDuplicateKey,
+  l3ResponseKey,
+  levelModelPrefix,
+  levelPrefix,
+  parseLevelKey,
+} from "@/lib/cache/keys";
 import type { NearDuplicateDigest, ResponseDigest } from "@/lib/cache/responseIdentity";
 
 const hex = (c: string) => c.repeat(64);
@@ -17,7 +27,9 @@ const nearDigest = hex("2") as NearDuplicateDigest;
 describe("cache keys", () => {
   it("lays out L1 feature and lock keys as vlc:v1:<tenant>:l1:<fingerprint>:feat|lock:<featureKey>", () => {
     expect(featureKey(identity)).toBe(`${hex("a")}:${preprocess}:fp32`);
-    expect(l1FeaturesKey(tenant, fingerprint, identity)).toBe(`vlc:v1:team-a:l1:${hex("f")}:feat:${featureKey(identity)}`);
+    expect(l1FeaturesKey(tenant, fingerprint, identity)).toBe(
+      `vlc:v1:team-a:l1:${hex("f")}:feat:${featureKey(identity)}`,
+    );
     expect(l1LockKey(tenant, fingerprint, identity)).toBe(`vlc:v1:team-a:l1:${hex("f")}:lock:${featureKey(identity)}`);
   });
 

@@ -79,7 +79,11 @@ export function l3ResponseKey(tenant: TenantId, fingerprint: ModelFingerprint, d
   return `${levelModelPrefix(tenant, "l3", fingerprint)}resp:${digest}`;
 }
 
-export function l3NearDuplicateKey(tenant: TenantId, fingerprint: ModelFingerprint, digest: NearDuplicateDigest): string {
+export function l3NearDuplicateKey(
+  tenant: TenantId,
+  fingerprint: ModelFingerprint,
+  digest: NearDuplicateDigest,
+): string {
   return `${levelModelPrefix(tenant, "l3", fingerprint)}near:${digest}`;
 }
 

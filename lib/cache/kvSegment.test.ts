@@ -3,7 +3,10 @@ import { concatKvSegments, KvSegment, type KvArray, type KvArrays } from "@/lib/
 import { PrefixTree } from "@/lib/cache/prefixTree";
 
 /** A [layers × (key, value)] cache of `length` positions whose every element says where it sits. */
-function labelled(length: number, opts: { kvHeads?: number; headDim?: number; layers?: number; half?: boolean } = {}): KvArrays {
+function labelled(
+  length: number,
+  opts: { kvHeads?: number; headDim?: number; layers?: number; half?: boolean } = {},
+): KvArrays {
   const kvHeads = opts.kvHeads ?? 2;
   const headDim = opts.headDim ?? 3;
   const layerCount = opts.layers ?? 2;
@@ -11,12 +14,18 @@ function labelled(length: number, opts: { kvHeads?: number; headDim?: number; la
     const out = opts.half ? new Uint16Array(kvHeads * length * headDim) : new Float32Array(kvHeads * length * headDim);
     for (let h = 0; h < kvHeads; h++) {
       for (let p = 0; p < length; p++) {
-        for (let d = 0; d < headDim; d++) out[(h * length + p) * headDim + d] = layer * 10000 + which * 5000 + h * 1000 + p * 10 + d;
+        for (let d = 0; d < headDim; d++)
+          out[(h * length + p) * headDim + d] = layer * 10000 + which * 5000 + h * 1000 + p * 10 + d;
       }
     }
     return out;
   };
-  return { kvHeads, headDim, length, layers: Array.from({ length: layerCount }, (_, i) => ({ key: make(i, 0), value: make(i, 1) })) };
+  return {
+    kvHeads,
+    headDim,
+    length,
+    layers: Array.from({ length: layerCount }, (_, i) => ({ key: make(i, 0), value: make(i, 1) })),
+  };
 }
 
 /** Element (layer, which, head, position, dim) of a cache, read through its layout. */
@@ -33,7 +42,8 @@ describe("KvSegment", () => {
       for (const which of ["key", "value"] as const) {
         for (let h = 0; h < 2; h++) {
           for (let p = 0; p < 3; p++) {
-            for (let d = 0; d < 3; d++) expect(at(segment, layer, which, h, p, d)).toBe(at(source, layer, which, h, p + 2, d));
+            for (let d = 0; d < 3; d++)
+              expect(at(segment, layer, which, h, p, d)).toBe(at(source, layer, which, h, p + 2, d));
           }
         }
       }
@@ -67,8 +77,12 @@ describe("KvSegment", () => {
     expect(() => KvSegment.slice(source, 0, 5)).toThrow(RangeError);
     expect(() => KvSegment.slice(source, 0, 4).split(0)).toThrow(RangeError);
     expect(() => KvSegment.slice(source, 0, 4).split(4)).toThrow(RangeError);
-    expect(() => concatKvSegments([KvSegment.slice(source, 0, 2), KvSegment.slice(labelled(4, { headDim: 5 }), 0, 2)])).toThrow(RangeError);
-    expect(() => concatKvSegments([KvSegment.slice(source, 0, 2), KvSegment.slice(labelled(4, { half: true }), 0, 2)])).toThrow(RangeError);
+    expect(() =>
+      concatKvSegments([KvSegment.slice(source, 0, 2), KvSegment.slice(labelled(4, { headDim: 5 }), 0, 2)]),
+    ).toThrow(RangeError);
+    expect(() =>
+      concatKvSegments([KvSegment.slice(source, 0, 2), KvSegment.slice(labelled(4, { half: true }), 0, 2)]),
+    ).toThrow(RangeError);
   });
 
   it("serves from a prefix tree exactly the KV of the matched positions, across edge splits", () => {

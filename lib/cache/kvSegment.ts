@@ -43,7 +43,9 @@ export class KvSegment implements SegmentValue<KvSegment>, KvArrays {
     for (const layer of layers) {
       for (const array of [layer.key, layer.value]) {
         if (array.length !== kvHeads * length * headDim) {
-          throw new RangeError(`KvSegment: an array holds ${array.length} values, [${kvHeads}, ${length}, ${headDim}] needs ${kvHeads * length * headDim}`);
+          throw new RangeError(
+            `KvSegment: an array holds ${array.length} values, [${kvHeads}, ${length}, ${headDim}] needs ${kvHeads * length * headDim}`,
+          );
         }
         bytes += array.byteLength;
       }
@@ -89,9 +91,11 @@ export function concatKvSegments(segments: readonly KvArrays[]): KvArrays {
     const out = allocLike(parts[0], kvHeads * length * headDim);
     let offset = 0;
     parts.forEach((part, s) => {
-      if (part.constructor !== out.constructor) throw new RangeError("concatKvSegments: segments of different element types");
+      if (part.constructor !== out.constructor)
+        throw new RangeError("concatKvSegments: segments of different element types");
       const width = segments[s].length * headDim;
-      for (let h = 0; h < kvHeads; h++) out.set(part.subarray(h * width, (h + 1) * width), h * length * headDim + offset);
+      for (let h = 0; h < kvHeads; h++)
+        out.set(part.subarray(h * width, (h + 1) * width), h * length * headDim + offset);
       offset += width;
     });
     return out;
@@ -108,9 +112,18 @@ function allocLike(array: KvArray, length: number): KvArray {
 }
 
 /** Positions [start, end) of an array [kvHeads, length, headDim], as a new array [kvHeads, end − start, headDim]. */
-function sliceSequence(array: KvArray, kvHeads: number, length: number, headDim: number, start: number, end: number): KvArray {
+function sliceSequence(
+  array: KvArray,
+  kvHeads: number,
+  length: number,
+  headDim: number,
+  start: number,
+  end: number,
+): KvArray {
   if (array.length !== kvHeads * length * headDim) {
-    throw new RangeError(`KvSegment: an array holds ${array.length} values, [${kvHeads}, ${length}, ${headDim}] needs ${kvHeads * length * headDim}`);
+    throw new RangeError(
+      `KvSegment: an array holds ${array.length} values, [${kvHeads}, ${length}, ${headDim}] needs ${kvHeads * length * headDim}`,
+    );
   }
   const width = (end - start) * headDim;
   const out = allocLike(array, kvHeads * width);

@@ -146,7 +146,10 @@ export class FeatureCache {
     const flight = this.once.run(key, this.job(request, key, compute, undefined), settle);
     if (joined) flight.then(settle, () => settle(null));
     flight.catch((error: unknown) => {
-      this.logger?.error({ err: error, imageId: request.identity.imageId }, "l1: precompute failed; the first request will compute the features");
+      this.logger?.error(
+        { err: error, imageId: request.identity.imageId },
+        "l1: precompute failed; the first request will compute the features",
+      );
     });
     return "encoding";
   }
@@ -181,7 +184,10 @@ export class FeatureCache {
       computeAndKeep: async (shared) => this.features.keep(key, await compute(), shared),
       signal,
       onLockLost: () =>
-        this.logger?.warn({ imageId }, "l1: encode lock lost while encoding (expired or Redis restarted); another process may encode this image too"),
+        this.logger?.warn(
+          { imageId },
+          "l1: encode lock lost while encoding (expired or Redis restarted); another process may encode this image too",
+        ),
     };
   }
 

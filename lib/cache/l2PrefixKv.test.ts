@@ -23,7 +23,8 @@ function kvFor(tag: number, length: number): KvCache {
     const data = new Float32Array(KV_HEADS * length * HEAD_DIM);
     for (let h = 0; h < KV_HEADS; h++) {
       for (let p = 0; p < length; p++) {
-        for (let d = 0; d < HEAD_DIM; d++) data[(h * length + p) * HEAD_DIM + d] = tag * 1e6 + layer * 1e5 + which * 1e4 + h * 1e3 + p * 10 + d;
+        for (let d = 0; d < HEAD_DIM; d++)
+          data[(h * length + p) * HEAD_DIM + d] = tag * 1e6 + layer * 1e5 + which * 1e4 + h * 1e3 + p * 10 + d;
       }
     }
     return new ort.Tensor("float32", data, [1, KV_HEADS, length, HEAD_DIM]);

@@ -3,10 +3,22 @@ import { DeviceKvSegment } from "@/lib/cache/deviceKvSegment";
 import { levelPrefix, type L2Namespace } from "@/lib/cache/keys";
 import { concatKvSegments, KvSegment, type KvArray, type KvArrays } from "@/lib/cache/kvSegment";
 import type { PrefixKey } from "@/lib/cache/prefixKey";
-import { DEFAULT_L2_BUDGET_BYTES, DEFAULT_L2_IDLE_TTL_MS, PrefixTree, type PrefixEvictionReason, type PrefixInsert } from "@/lib/cache/prefixTree";
+import {
+  DEFAULT_L2_BUDGET_BYTES,
+  DEFAULT_L2_IDLE_TTL_MS,
+  PrefixTree,
+  type PrefixEvictionReason,
+  type PrefixInsert,
+} from "@/lib/cache/prefixTree";
 import type { TenantId } from "@/lib/ids";
 import type { Logger } from "@/lib/log";
-import { cacheBytes, cacheCapacityBytes, cacheEvictions, countLookup, prefixTokensReused } from "@/lib/metrics/cacheMetrics";
+import {
+  cacheBytes,
+  cacheCapacityBytes,
+  cacheEvictions,
+  countLookup,
+  prefixTokensReused,
+} from "@/lib/metrics/cacheMetrics";
 import { releaseKvCache, retainKvCache, type KvCache } from "@/lib/model/engine/kvCache";
 import type { KvOps } from "@/lib/model/engine/kvOps";
 
@@ -124,7 +136,10 @@ export class PrefixKvCache {
       this.tree.unlock(node);
       if (!this.deviceKv) throw error;
       // Joining needs device memory beside the stored KV; without it the request recomputes the prefix.
-      this.logger?.warn({ err: error, namespace, length: match.length }, "l2: could not join the stored KV on the device; served as a miss");
+      this.logger?.warn(
+        { err: error, namespace, length: match.length },
+        "l2: could not join the stored KV on the device; served as a miss",
+      );
       countLookup("l2", "miss");
       return null;
     }
@@ -145,7 +160,8 @@ export class PrefixKvCache {
 
   /** Stores the positions of `key` not stored yet, taken from `kv` (key.length === kv.length); `kv` stays the caller's. */
   insert(namespace: L2Namespace, key: PrefixKey, kv: KvCache): PrefixInsert {
-    if (key.length !== kv.length) throw new RangeError(`l2: a ${key.length}-token key for KV of ${kv.length} positions`);
+    if (key.length !== kv.length)
+      throw new RangeError(`l2: a ${key.length}-token key for KV of ${kv.length} positions`);
     this.sweepIdle();
     if (key.length === 0) return { reusedLength: 0, addedLength: 0 };
     let makeValue: (start: number, end: number) => StoredKv;
@@ -198,7 +214,10 @@ export class PrefixKvCache {
     this.compaction = this.compaction.then(async () => {
       for (const segment of [...this.uncompacted]) {
         await segment.compactWith(ops).catch((error: unknown) => {
-          this.logger?.warn({ err: error }, "l2: could not compact a stored KV segment on the device; it keeps sharing its backing");
+          this.logger?.warn(
+            { err: error },
+            "l2: could not compact a stored KV segment on the device; it keeps sharing its backing",
+          );
         });
       }
     });
@@ -216,7 +235,10 @@ export class PrefixKvCache {
     if (value instanceof DeviceKvSegment) value.release();
     if (reason === "budget" || reason === "idle") cacheEvictions.inc({ level: "l2" });
     if (reason === "refused") {
-      this.logger?.debug({ namespace, bytes: value.bytes, lockedBytes: this.tree.lockedBytes }, "l2: KV does not fit beside locked entries; not stored");
+      this.logger?.debug(
+        { namespace, bytes: value.bytes, lockedBytes: this.tree.lockedBytes },
+        "l2: KV does not fit beside locked entries; not stored",
+      );
     }
   }
 
@@ -239,7 +261,8 @@ function fromKvCache(kv: KvCache): KvArrays {
 }
 
 function tensorArray(tensor: ort.Tensor): KvArray {
-  if (tensor.location !== "cpu") throw new RangeError(`l2: host-memory L2 got KV in ${tensor.location} memory (give it deviceKv)`);
+  if (tensor.location !== "cpu")
+    throw new RangeError(`l2: host-memory L2 got KV in ${tensor.location} memory (give it deviceKv)`);
   if (tensor.type === "float32" || tensor.type === "float16") return tensor.data as KvArray;
   throw new RangeError(`l2: KV tensors must be float32 or float16, got ${tensor.type}`);
 }
@@ -247,5 +270,8 @@ function tensorArray(tensor: ort.Tensor): KvArray {
 function toKvCache(arrays: KvArrays): KvCache {
   const dims = [1, arrays.kvHeads, arrays.length, arrays.headDim];
   const tensor = (data: KvArray) => new ort.Tensor(data instanceof Float32Array ? "float32" : "float16", data, dims);
-  return { length: arrays.length, layers: arrays.layers.map((layer) => ({ key: tensor(layer.key), value: tensor(layer.value) })) };
+  return {
+    length: arrays.length,
+    layers: arrays.layers.map((layer) => ({ key: tensor(layer.key), value: tensor(layer.value) })),
+  };
 }

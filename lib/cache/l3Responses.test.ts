@@ -9,21 +9,43 @@ import { parseImageId, parseModelFingerprint, parseTenantId, type ModelFingerpri
 const modelA = parseModelFingerprint("a".repeat(64))!;
 const modelB = parseModelFingerprint("b".repeat(64))!;
 const tenant = parseTenantId("public")!;
-const image: FeatureIdentity = { imageId: parseImageId("1".repeat(64))!, preprocess: preprocessDigest({ t: 1 }), storage: "fp32" };
+const image: FeatureIdentity = {
+  imageId: parseImageId("1".repeat(64))!,
+  preprocess: preprocessDigest({ t: 1 }),
+  storage: "fp32",
+};
 const otherImage: FeatureIdentity = { ...image, imageId: parseImageId("2".repeat(64))! };
 const greedy = { maxNewTokens: 8, temperature: 0, topP: 1, topK: 0, seed: null };
 
 function query(text: string, overrides: Partial<ResponseQuery> = {}): ResponseQuery {
-  return { tenant, conversation: [{ role: "user", text, images: [image] }], params: greedy, caseFold: false, extra: { stop: [] }, ...overrides };
+  return {
+    tenant,
+    conversation: [{ role: "user", text, images: [image] }],
+    params: greedy,
+    caseFold: false,
+    extra: { stop: [] },
+    ...overrides,
+  };
 }
 
 function record(tokens: number[]): ResponseRecord {
-  return { version: RESPONSE_RECORD_VERSION, tokens, text: "t", finishReason: "length", usage: { promptTokens: 3, completionTokens: tokens.length }, createdAt: 1 };
+  return {
+    version: RESPONSE_RECORD_VERSION,
+    tokens,
+    text: "t",
+    finishReason: "length",
+    usage: { promptTokens: 3, completionTokens: tokens.length },
+    createdAt: 1,
+  };
 }
 
 function open(options: { nearDuplicates?: boolean; fingerprint?: ModelFingerprint; store?: MemoryBlobStore } = {}) {
   const store = options.store ?? new MemoryBlobStore({ maxBytes: 1 << 20 });
-  const cache = new ResponseCache({ store, fingerprint: options.fingerprint ?? modelA, nearDuplicates: { enabled: options.nearDuplicates ?? false } });
+  const cache = new ResponseCache({
+    store,
+    fingerprint: options.fingerprint ?? modelA,
+    nearDuplicates: { enabled: options.nearDuplicates ?? false },
+  });
   return { store, cache };
 }
 
@@ -35,8 +57,16 @@ describe("ResponseCache", () => {
     const hit = await cache.lookup(query("  What   is\nthis?  "));
     expect(hit).toMatchObject({ result: "hit", match: "exact", record: { tokens: [5, 6, 7] } });
     expect((await cache.lookup(query("What is that?"))).result).toBe("miss");
-    expect((await cache.lookup(query("What is this?", { conversation: [{ role: "user", text: "What is this?", images: [otherImage] }] }))).result).toBe("miss");
-    expect((await cache.lookup(query("What is this?", { params: { ...greedy, maxNewTokens: 9 } }))).result).toBe("miss");
+    expect(
+      (
+        await cache.lookup(
+          query("What is this?", { conversation: [{ role: "user", text: "What is this?", images: [otherImage] }] }),
+        )
+      ).result,
+    ).toBe("miss");
+    expect((await cache.lookup(query("What is this?", { params: { ...greedy, maxNewTokens: 9 } }))).result).toBe(
+      "miss",
+    );
     expect((await cache.lookup(query("What is this?", { extra: { stop: ["."] } }))).result).toBe("miss");
   });
 
@@ -67,9 +97,15 @@ describe("ResponseCache", () => {
 
     const on = open({ nearDuplicates: true });
     await on.cache.store(query("Which button saves the file?"), record([8]));
-    expect(await on.cache.lookup(query("which button saves the file"))).toMatchObject({ result: "hit", match: "near", record: { tokens: [8] } });
+    expect(await on.cache.lookup(query("which button saves the file"))).toMatchObject({
+      result: "hit",
+      match: "near",
+      record: { tokens: [8] },
+    });
     expect((await on.cache.lookup(query("Which menu opens the printer settings dialog?"))).result).toBe("miss");
-    const elsewhere = query("which button saves the file", { conversation: [{ role: "user", text: "which button saves the file", images: [otherImage] }] });
+    const elsewhere = query("which button saves the file", {
+      conversation: [{ role: "user", text: "which button saves the file", images: [otherImage] }],
+    });
     expect((await on.cache.lookup(elsewhere)).result).toBe("miss");
   });
 

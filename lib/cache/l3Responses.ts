@@ -34,7 +34,13 @@ import type { BlobStore } from "@/lib/cache/store/blobStore";
 import { StoreFallback } from "@/lib/cache/storeFallback";
 import type { ModelFingerprint, TenantId } from "@/lib/ids";
 import type { Logger } from "@/lib/log";
-import { cacheBytes, cacheCapacityBytes, cacheEvictions, countLookup, droppedEntries } from "@/lib/metrics/cacheMetrics";
+import {
+  cacheBytes,
+  cacheCapacityBytes,
+  cacheEvictions,
+  countLookup,
+  droppedEntries,
+} from "@/lib/metrics/cacheMetrics";
 
 export const DEFAULT_L3_TTL_SECONDS = 60 * 60;
 export const DEFAULT_L3_MEMORY_BYTES = 32 * 1024 * 1024;
@@ -72,7 +78,9 @@ interface MemoryEntry {
   readonly expiresAt: number;
 }
 
-const nearIndexSchema = z.array(z.strictObject({ simhash: z.string().regex(/^[0-9a-f]{16}$/), digest: z.string().regex(/^[0-9a-f]{64}$/) }));
+const nearIndexSchema = z.array(
+  z.strictObject({ simhash: z.string().regex(/^[0-9a-f]{16}$/), digest: z.string().regex(/^[0-9a-f]{64}$/) }),
+);
 type NearIndex = { simhash: SimHash64; digest: ResponseDigest }[];
 
 export class ResponseCache {
@@ -127,7 +135,10 @@ export class ResponseCache {
   async store(query: ResponseQuery, record: ResponseRecord): Promise<void> {
     const identity = this.identity(query);
     if (identity === null) return;
-    await this.write(l3ResponseKey(query.tenant, this.fingerprint, identity.digest), Buffer.from(encodeResponseRecord(record)));
+    await this.write(
+      l3ResponseKey(query.tenant, this.fingerprint, identity.digest),
+      Buffer.from(encodeResponseRecord(record)),
+    );
     if (this.nearDuplicates.enabled) {
       const indexKey = l3NearDuplicateKey(query.tenant, this.fingerprint, identity.nearDuplicateBucket);
       const listed = (await this.readNearIndex(indexKey)).filter((entry) => entry.digest !== identity.digest);
@@ -207,7 +218,11 @@ export class ResponseCache {
   }
 
   private async write(key: string, value: Buffer): Promise<void> {
-    this.memory.set(key, { value, expiresAt: Date.now() + this.ttlSeconds * 1000 }, value.length + key.length + ENTRY_OVERHEAD_BYTES);
+    this.memory.set(
+      key,
+      { value, expiresAt: Date.now() + this.ttlSeconds * 1000 },
+      value.length + key.length + ENTRY_OVERHEAD_BYTES,
+    );
     this.publishBytes();
     if (this.fallback.available()) await this.shared.set(key, value, this.ttlSeconds);
   }

@@ -14,7 +14,9 @@ describe("modelFingerprint", () => {
   it("is a stable SHA-256 that key ids accept, independent of field order in the preprocessing config", () => {
     const fingerprint = modelFingerprint(base);
     expect(parseModelFingerprint(fingerprint)).toBe(fingerprint);
-    expect(modelFingerprint({ ...base, preprocessor: { mergeSize: 2, patchSize: 16, maxPixels: 40000, minPixels: 4096 } })).toBe(fingerprint);
+    expect(
+      modelFingerprint({ ...base, preprocessor: { mergeSize: 2, patchSize: 16, maxPixels: 40000, minPixels: 4096 } }),
+    ).toBe(fingerprint);
   });
 
   it("changes with the weights, the dtype, the converter, the preprocessing and the chat template", () => {

@@ -28,7 +28,9 @@ const FINGERPRINT_VERSION = 1;
 
 export function modelFingerprint(input: ModelFingerprintInput): ModelFingerprint {
   if (!/^[0-9a-f]{64}$/.test(input.sourceFingerprint)) {
-    throw new RangeError(`modelFingerprint: sourceFingerprint must be 64 lowercase hex characters, got "${input.sourceFingerprint}"`);
+    throw new RangeError(
+      `modelFingerprint: sourceFingerprint must be 64 lowercase hex characters, got "${input.sourceFingerprint}"`,
+    );
   }
   return digestJson({
     version: FINGERPRINT_VERSION,

@@ -36,7 +36,13 @@ export class PrecomputeStatus {
 
   /** Records the start of a precompute of `key`; returns the callback that records its end. */
   start(key: string): (outcome: { computedHere: boolean } | null) => void {
-    const entry: PrecomputeEntry = { startedAt: Date.now(), startedMs: performance.now(), encodingMs: null, done: false, served: false };
+    const entry: PrecomputeEntry = {
+      startedAt: Date.now(),
+      startedMs: performance.now(),
+      encodingMs: null,
+      done: false,
+      served: false,
+    };
     this.entries.set(key, entry, 1);
     return (outcome) => {
       entry.encodingMs = outcome?.computedHere ? performance.now() - entry.startedMs : null;
@@ -48,7 +54,9 @@ export class PrecomputeStatus {
   state(key: string): PrecomputeState | null {
     const entry = this.entries.get(key);
     if (entry === undefined) return null;
-    return entry.done ? { status: "ready", encodingMs: entry.encodingMs } : { status: "encoding", startedAt: entry.startedAt };
+    return entry.done
+      ? { status: "ready", encodingMs: entry.encodingMs }
+      : { status: "encoding", startedAt: entry.startedAt };
   }
 
   /** True exactly once per precompute: for the first request served its features (which reports `precomputed`). */

@@ -2,7 +2,12 @@ import { describe, expect, it } from "vitest";
 import { parseImageId } from "@/lib/ids";
 import { featureKey, preprocessDigest, type FeatureKey } from "@/lib/cache/featureIdentity";
 import { buildPrefixKey, type KeyToken, type PrefixKey } from "@/lib/cache/prefixKey";
-import { firstInFirstOut, leastFrequentlyUsed, leastRecentlyUsed, type EvictionPolicy } from "@/lib/cache/evictionPolicy";
+import {
+  firstInFirstOut,
+  leastFrequentlyUsed,
+  leastRecentlyUsed,
+  type EvictionPolicy,
+} from "@/lib/cache/evictionPolicy";
 import { PrefixTree, type PrefixEvictionReason, type PrefixNodeView, type SegmentValue } from "@/lib/cache/prefixTree";
 import { createRng } from "@/lib/model/sampling/prng";
 
@@ -36,7 +41,9 @@ const NS = "vlc:v1:public:l2:test";
 const expectedItems = (key: PrefixKey, length: number) => ArraySegment.of(key, 0, length).items;
 const joined = (values: readonly ArraySegment[]) => values.flatMap((v) => v.items);
 
-function makeTree(options: { budgetTokens?: number; idleTtlMs?: number; clock?: () => number; evictionPolicy?: EvictionPolicy } = {}) {
+function makeTree(
+  options: { budgetTokens?: number; idleTtlMs?: number; clock?: () => number; evictionPolicy?: EvictionPolicy } = {},
+) {
   const evicted: string[][] = [];
   const reasons: PrefixEvictionReason[] = [];
   const factoryCalls: [number, number][] = [];
@@ -136,8 +143,16 @@ describe("PrefixTree: match and insert", () => {
   });
 
   it("keeps two different images of the same size apart from their first image token on", () => {
-    const imageA = featureKey({ imageId: parseImageId("a".repeat(64))!, preprocess: preprocessDigest({}), storage: "fp32" });
-    const imageB = featureKey({ imageId: parseImageId("b".repeat(64))!, preprocess: preprocessDigest({}), storage: "fp32" });
+    const imageA = featureKey({
+      imageId: parseImageId("a".repeat(64))!,
+      preprocess: preprocessDigest({}),
+      storage: "fp32",
+    });
+    const imageB = featureKey({
+      imageId: parseImageId("b".repeat(64))!,
+      preprocess: preprocessDigest({}),
+      storage: "fp32",
+    });
     const PAD = 151655;
     // <|im_start|>user <|vision_start|> pad×4 <|vision_end|> text…
     const ids = [151644, 872, 198, 151652, PAD, PAD, PAD, PAD, 151653, 3838, 374, 419, 30];
@@ -401,7 +416,12 @@ describe("PrefixTree: randomised operations (seeded)", () => {
       const rng = createRng(5);
       let now = 0;
       const budgetTokens = 60;
-      const { tree, insert, evicted, factoryCalls } = makeTree({ budgetTokens, idleTtlMs: 50_000, clock: () => now, evictionPolicy });
+      const { tree, insert, evicted, factoryCalls } = makeTree({
+        budgetTokens,
+        idleTtlMs: 50_000,
+        clock: () => now,
+        evictionPolicy,
+      });
       const locks: { node: PrefixNodeView; key: PrefixKey }[] = [];
       const counts = { insert: 0, match: 0, lock: 0, unlock: 0, idle: 0, evictedByBudget: 0 };
       for (let step = 0; step < 500; step++) {

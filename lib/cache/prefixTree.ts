@@ -317,7 +317,8 @@ export class PrefixTree<V extends SegmentValue<V>> {
   }
 
   private own(view: PrefixNodeView): TreeNode<V> {
-    if (!(view instanceof TreeNode) || view.owner !== this) throw new Error("PrefixTree: the node belongs to another tree");
+    if (!(view instanceof TreeNode) || view.owner !== this)
+      throw new Error("PrefixTree: the node belongs to another tree");
     return view as TreeNode<V>;
   }
 
@@ -332,7 +333,14 @@ export class PrefixTree<V extends SegmentValue<V>> {
       );
     }
     const parent = node.parent!;
-    const upper = new TreeNode<V>(this, node.namespace, node.key.slice(0, at), head, parent, node.depth - node.key.length + at);
+    const upper = new TreeNode<V>(
+      this,
+      node.namespace,
+      node.key.slice(0, at),
+      head,
+      parent,
+      node.depth - node.key.length + at,
+    );
     upper.lockCount = node.lockCount;
     upper.lastUse = node.lastUse;
     upper.uses = node.uses;
@@ -351,7 +359,11 @@ export class PrefixTree<V extends SegmentValue<V>> {
    * Evicts the evictable `candidates` that pass `eligible`, in the policy's order, and each parent that becomes an
    * eligible evictable leaf on the way; returns the bytes freed.
    */
-  private evictWhere(candidates: readonly TreeNode<V>[], reason: PrefixEvictionReason, eligible: (node: TreeNode<V>) => boolean): number {
+  private evictWhere(
+    candidates: readonly TreeNode<V>[],
+    reason: PrefixEvictionReason,
+    eligible: (node: TreeNode<V>) => boolean,
+  ): number {
     const queue = new IndexedMinHeap(this.order);
     for (const node of candidates) if (eligible(node)) queue.upsert(node);
     let freed = 0;

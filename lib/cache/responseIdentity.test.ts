@@ -30,7 +30,10 @@ function identity(overrides: Partial<ResponseIdentityInput>) {
   return result;
 }
 
-const withNewest = (turn: Partial<ConversationTurn>): ConversationTurn[] => [conversation[0], { ...conversation[1], ...turn }];
+const withNewest = (turn: Partial<ConversationTurn>): ConversationTurn[] => [
+  conversation[0],
+  { ...conversation[1], ...turn },
+];
 
 describe("responseIdentity", () => {
   it("exists only for deterministic requests: greedy, or sampled with a fixed seed", () => {
@@ -59,7 +62,9 @@ describe("responseIdentity", () => {
     const variants = [
       identity({ conversation: withNewest({ images: [image("b")] }) }),
       identity({ conversation: withNewest({ images: [image("a", "int8")] }) }),
-      identity({ conversation: withNewest({ images: [{ ...image("a"), preprocess: preprocessDigest({ maxPixels: 1 }) }] }) }),
+      identity({
+        conversation: withNewest({ images: [{ ...image("a"), preprocess: preprocessDigest({ maxPixels: 1 }) }] }),
+      }),
       identity({ conversation: withNewest({ images: [image("a"), image("a")] }) }),
       identity({ conversation: withNewest({ images: [] }) }),
       identity({ conversation: [conversation[1]] }),
@@ -91,7 +96,9 @@ describe("responseIdentity", () => {
 
   it("gives a different bucket when history, images, parameters or the newest role differ", () => {
     const bucket = identity({}).nearDuplicateBucket;
-    expect(identity({ conversation: [{ ...conversation[0], text: "Be brief." }, conversation[1]] }).nearDuplicateBucket).not.toBe(bucket);
+    expect(
+      identity({ conversation: [{ ...conversation[0], text: "Be brief." }, conversation[1]] }).nearDuplicateBucket,
+    ).not.toBe(bucket);
     expect(identity({ conversation: withNewest({ images: [image("b")] }) }).nearDuplicateBucket).not.toBe(bucket);
     expect(identity({ params: { ...greedy, maxNewTokens: 8 } }).nearDuplicateBucket).not.toBe(bucket);
     expect(identity({ conversation: withNewest({ role: "assistant" }) }).nearDuplicateBucket).not.toBe(bucket);

@@ -60,7 +60,11 @@ export function decodeResponseRecord(text: string): ResponseDecodeResult {
   }
   const version = (parsed as { version?: unknown } | null)?.version;
   if (version !== RESPONSE_RECORD_VERSION) {
-    return { ok: false, reason: "version", detail: `version ${String(version)}, this reader knows ${RESPONSE_RECORD_VERSION}` };
+    return {
+      ok: false,
+      reason: "version",
+      detail: `version ${String(version)}, this reader knows ${RESPONSE_RECORD_VERSION}`,
+    };
   }
   const checked = responseRecordSchema.safeParse(parsed);
   if (!checked.success) return { ok: false, reason: "schema", detail: z.prettifyError(checked.error) };

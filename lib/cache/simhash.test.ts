@@ -1,10 +1,5 @@
 import { describe, expect, it } from "vitest";
-import {
-  DEFAULT_NEAR_DUPLICATE_DISTANCE,
-  hammingDistance,
-  simHash,
-  type SimHash64,
-} from "@/lib/cache/simhash";
+import { DEFAULT_NEAR_DUPLICATE_DISTANCE, hammingDistance, simHash, type SimHash64 } from "@/lib/cache/simhash";
 import { createRng } from "@/lib/model/sampling/prng";
 
 /** What L3's near-duplicate matching accepts (l3Responses.ts): at most the default distance apart. */
@@ -18,22 +13,43 @@ const NEAR_DUPLICATES: [string, string][] = [
   ["Describe the picture in detail.", "Describe the picture in detail please."],
   ["How many people are standing near the red car?", "How many people are standing next to the red car?"],
   ["Can you describe what the cat on the sofa is doing?", "Can you describe what the cat on the sofa is doing"],
-  ["Please summarise the text written on the sign in this photo.", "Please summarize the text written on the sign in this photo."],
-  ["What is the name of the building shown in the picture and when was it built?", "What is the name of the building shown in this picture and when was it built?"],
+  [
+    "Please summarise the text written on the sign in this photo.",
+    "Please summarize the text written on the sign in this photo.",
+  ],
+  [
+    "What is the name of the building shown in the picture and when was it built?",
+    "What is the name of the building shown in this picture and when was it built?",
+  ],
   ["Translate the menu in the image into English.", "Translate the menu in the image to English."],
   ["Is there a dog in the photo?", "Is there a dog in the photo ??"],
-  ["List all the objects on the kitchen table, from left to right.", "List all of the objects on the kitchen table, from left to right."],
-  ["Explain the chart: which month had the highest sales and by how much?", "Explain the chart - which month had the highest sales, and by how much?"],
+  [
+    "List all the objects on the kitchen table, from left to right.",
+    "List all of the objects on the kitchen table, from left to right.",
+  ],
+  [
+    "Explain the chart: which month had the highest sales and by how much?",
+    "Explain the chart - which month had the highest sales, and by how much?",
+  ],
   ["What brand is the laptop on the desk?", "what brand is the laptop on teh desk?"],
   ["Write a short poem about the sunset in this photo.", "Write a short poem about the sunset in this picture."],
   ["Read the handwritten note and tell me what it says.", "Read the hand-written note and tell me what it says."],
   ["What colour is the umbrella the woman is holding?", "What color is the umbrella the woman is holding?"],
   ["Could you tell me what breed this dog is?", "Could you tell me what breed this dog is, please?"],
-  ["Which of the two shirts in the photo would go better with blue jeans?", "Which of the two shirts in the photo would go best with blue jeans?"],
+  [
+    "Which of the two shirts in the photo would go better with blue jeans?",
+    "Which of the two shirts in the photo would go best with blue jeans?",
+  ],
   ["Give me a one-sentence caption for this image.", "Give me a one sentence caption for this image"],
-  ["Are there any safety hazards visible in this construction site photo?", "Are there any safety hazards visible in this construction-site photo?"],
+  [
+    "Are there any safety hazards visible in this construction site photo?",
+    "Are there any safety hazards visible in this construction-site photo?",
+  ],
   ["How old do you think the person in the picture is?", "How old do you think the person in the picture is ?"],
-  ["Identify the plant in the pot and tell me how often to water it.", "Identify the plant in the pot, and tell me how often to water it."],
+  [
+    "Identify the plant in the pot and tell me how often to water it.",
+    "Identify the plant in the pot, and tell me how often to water it.",
+  ],
 ];
 
 // Different requests, many of them one word apart: serving one's answer for the other would be wrong.
@@ -42,12 +58,21 @@ const DIFFERENT: [string, string][] = [
   ["Describe the picture in detail.", "Count the birds in the sky."],
   ["How many people are standing near the red car?", "What is the licence plate of the red car?"],
   ["Can you describe what the cat on the sofa is doing?", "Is the sofa made of leather or fabric?"],
-  ["Please summarise the text written on the sign in this photo.", "Please translate the text on the sign into French."],
-  ["What is the name of the building shown in the picture and when was it built?", "Which architect designed the bridge in the background?"],
+  [
+    "Please summarise the text written on the sign in this photo.",
+    "Please translate the text on the sign into French.",
+  ],
+  [
+    "What is the name of the building shown in the picture and when was it built?",
+    "Which architect designed the bridge in the background?",
+  ],
   ["Translate the menu in the image into English.", "What is the cheapest dish on the menu?"],
   ["Is there a dog in the photo?", "Is there a cat in the photo?"],
   ["List all the objects on the kitchen table, from left to right.", "What colour are the kitchen walls?"],
-  ["Explain the chart: which month had the highest sales and by how much?", "Explain the chart: which month had the lowest costs?"],
+  [
+    "Explain the chart: which month had the highest sales and by how much?",
+    "Explain the chart: which month had the lowest costs?",
+  ],
   ["What brand is the laptop on the desk?", "What time does the clock on the wall show?"],
   ["Write a short poem about the sunset in this photo.", "Write a limerick about the dog in this photo."],
   ["What is on the left side of the image?", "What is on the right side of the image?"],

@@ -47,8 +47,10 @@ export function simHash(text: string): SimHash64 {
 }
 
 export function hammingDistance(a: SimHash64, b: SimHash64): number {
-  return popcount32(parseInt(a.slice(0, 8), 16) ^ parseInt(b.slice(0, 8), 16)) +
-    popcount32(parseInt(a.slice(8), 16) ^ parseInt(b.slice(8), 16));
+  return (
+    popcount32(parseInt(a.slice(0, 8), 16) ^ parseInt(b.slice(0, 8), 16)) +
+    popcount32(parseInt(a.slice(8), 16) ^ parseInt(b.slice(8), 16))
+  );
 }
 
 function popcount32(value: number): number {

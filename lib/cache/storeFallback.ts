@@ -33,7 +33,10 @@ export class StoreFallback {
     storeFallbacks.inc({ level: this.level });
     if (!this.degraded) {
       this.degraded = true;
-      this.logger?.warn({ cacheLevel: this.level }, `${this.level}: shared store unreachable; serving from the in-process layer until it is back`);
+      this.logger?.warn(
+        { cacheLevel: this.level },
+        `${this.level}: shared store unreachable; serving from the in-process layer until it is back`,
+      );
     }
     return false;
   }

@@ -17,7 +17,8 @@ const done: ChatDoneEvent = {
   timings: { ttftMs: 142.3, totalMs: 1830, tokensPerSecond: 23.44 },
 };
 
-const labels = (m: ChatMetaEvent | null, d: ChatDoneEvent | null, regenerated = false) => answerBadges(m, d, regenerated).map((b) => `${b.kind}|${b.label}|${b.tone}`);
+const labels = (m: ChatMetaEvent | null, d: ChatDoneEvent | null, regenerated = false) =>
+  answerBadges(m, d, regenerated).map((b) => `${b.kind}|${b.label}|${b.tone}`);
 
 describe("answerBadges", () => {
   it("shows nothing before the meta event arrives", () => {
@@ -28,7 +29,9 @@ describe("answerBadges", () => {
     expect(labels(meta({ features: [{ imageId: img(1), source: "precomputed" }] }), null)[0]).toBe(
       "features|features: precomputed|saved",
     );
-    expect(labels(meta({ features: [{ imageId: img(1), source: "l1" }] }), null)[0]).toBe("features|features: L1|saved");
+    expect(labels(meta({ features: [{ imageId: img(1), source: "l1" }] }), null)[0]).toBe(
+      "features|features: L1|saved",
+    );
     expect(labels(meta({ features: [{ imageId: img(1), source: "computed" }] }), null)[0]).toBe(
       "features|features: computed|spent",
     );
@@ -66,7 +69,11 @@ describe("answerBadges", () => {
   });
 
   it("gives a response cache hit one badge with the server's time, and no prefix, TTFT or speed", () => {
-    const hit = meta({ features: [{ imageId: img(1), source: "l1" }], prefix: { reused: 0, total: 530 }, response: "hit" });
+    const hit = meta({
+      features: [{ imageId: img(1), source: "l1" }],
+      prefix: { reused: 0, total: 530 },
+      response: "hit",
+    });
     expect(labels(hit, null)).toEqual(["response|from response cache|saved"]);
     const fast = { ...done, timings: { ttftMs: 1.2, totalMs: 3.4, tokensPerSecond: 9000 } };
     expect(labels(hit, fast)).toEqual(["response|from response cache in 3 ms|saved"]);

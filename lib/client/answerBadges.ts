@@ -22,9 +22,10 @@ const SOURCE_ORDER: FeatureSource[] = ["precomputed", "l1", "computed"];
 
 function featuresBadge(features: ChatMetaEvent["cache"]["features"]): AnswerBadge | null {
   if (features.length === 0) return null;
-  const counts = SOURCE_ORDER.map((source) => ({ source, n: features.filter((f) => f.source === source).length })).filter(
-    (c) => c.n > 0,
-  );
+  const counts = SOURCE_ORDER.map((source) => ({
+    source,
+    n: features.filter((f) => f.source === source).length,
+  })).filter((c) => c.n > 0);
   const label =
     counts.length === 1 && features.length === 1
       ? `features: ${SOURCE_LABEL[counts[0].source]}`
@@ -33,7 +34,8 @@ function featuresBadge(features: ChatMetaEvent["cache"]["features"]): AnswerBadg
   return {
     kind: "features",
     label,
-    title: "Vision features of the attached images: precomputed at upload, found in the L1 cache, or computed for this question",
+    title:
+      "Vision features of the attached images: precomputed at upload, found in the L1 cache, or computed for this question",
     tone: allComputed ? "spent" : "saved",
   };
 }
@@ -43,7 +45,11 @@ function featuresBadge(features: ChatMetaEvent["cache"]["features"]): AnswerBadg
  * server's time for the whole answer); prefix reuse, time to first token and tok/s would describe a generation that
  * did not happen. `regenerated`: the answer is a Regenerate, which skips L3 on purpose.
  */
-export function answerBadges(meta: ChatMetaEvent | null, done: ChatDoneEvent | null, regenerated = false): AnswerBadge[] {
+export function answerBadges(
+  meta: ChatMetaEvent | null,
+  done: ChatDoneEvent | null,
+  regenerated = false,
+): AnswerBadge[] {
   if (meta?.cache.response === "hit") {
     return [
       {
@@ -86,9 +92,24 @@ export function answerBadges(meta: ChatMetaEvent | null, done: ChatDoneEvent | n
 
 function responseBadge(response: "miss" | "bypass", regenerated: boolean): AnswerBadge {
   if (response === "miss") {
-    return { kind: "response", label: "response cache miss", title: "Not in the L3 response cache: the model generated this answer", tone: "spent" };
+    return {
+      kind: "response",
+      label: "response cache miss",
+      title: "Not in the L3 response cache: the model generated this answer",
+      tone: "spent",
+    };
   }
   return regenerated
-    ? { kind: "response", label: "response cache skipped", title: "Regenerate asks for a fresh sample, so the L3 response cache was not used", tone: "info" }
-    : { kind: "response", label: "response cache off", title: "The L3 response cache was not used (switched off, or sampling is not deterministic)", tone: "info" };
+    ? {
+        kind: "response",
+        label: "response cache skipped",
+        title: "Regenerate asks for a fresh sample, so the L3 response cache was not used",
+        tone: "info",
+      }
+    : {
+        kind: "response",
+        label: "response cache off",
+        title: "The L3 response cache was not used (switched off, or sampling is not deterministic)",
+        tone: "info",
+      };
 }

@@ -50,7 +50,12 @@ describe("describeHttpFailure", () => {
   });
 
   it("says 'not ready' for a 503 without a JSON body and rounds a zero wait up to one second", () => {
-    const error = describeHttpFailure({ ...failure, status: 503, bodyText: "<html>down</html>", retryAfterHeader: "0" });
+    const error = describeHttpFailure({
+      ...failure,
+      status: 503,
+      bodyText: "<html>down</html>",
+      retryAfterHeader: "0",
+    });
     expect(error.code).toBe("http_503");
     expect(error.message).toBe("The server is not ready yet. Try again in 1 s.");
   });
@@ -66,7 +71,12 @@ describe("describeHttpFailure", () => {
   });
 
   it("ignores a JSON body whose error has the wrong shape", () => {
-    const error = describeHttpFailure({ ...failure, status: 500, statusText: "Internal Server Error", bodyText: '{"error":"boom"}' });
+    const error = describeHttpFailure({
+      ...failure,
+      status: 500,
+      statusText: "Internal Server Error",
+      bodyText: '{"error":"boom"}',
+    });
     expect(error.code).toBe("http_500");
     expect(error.message).toBe("The server failed (500 Internal Server Error).");
   });

@@ -31,16 +31,22 @@ let server: ScriptedServer;
 
 beforeAll(async () => {
   server = await startScriptedServer((request, res) => {
-    const json = (status: number, body: unknown) => res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
+    const json = (status: number, body: unknown) =>
+      res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
     if (variant === "missing") return json(404, { error: { code: "not_found", message: "No such route" } });
     if (variant === "html") return res.writeHead(200, { "content-type": "text/html" }).end("<html>");
-    if (request.url === "/api/health" && variant === "drifted") return json(200, { ...HEALTH, redis: { mode: "cluster", healthy: true } });
-    if (request.url === "/api/health" && variant === "no-model") return json(200, { ...HEALTH, status: "starting", model: null });
-    if (request.url === "/api/health" && variant === "model-failed") return json(200, { ...HEALTH, status: "degraded", model: null, modelError: MODEL_ERROR });
+    if (request.url === "/api/health" && variant === "drifted")
+      return json(200, { ...HEALTH, redis: { mode: "cluster", healthy: true } });
+    if (request.url === "/api/health" && variant === "no-model")
+      return json(200, { ...HEALTH, status: "starting", model: null });
+    if (request.url === "/api/health" && variant === "model-failed")
+      return json(200, { ...HEALTH, status: "degraded", model: null, modelError: MODEL_ERROR });
     if (request.url === "/api/health") return json(200, HEALTH);
     if (request.url === "/api/metrics/summary") return json(200, SUMMARY);
-    if (request.url === `/api/images/${"d".repeat(64)}`) return json(200, { imageId: "d".repeat(64), width: 4, height: 3, bytes: 99, status: "ready", encodingMs: 412 });
-    if (request.url === `/api/images/${"c".repeat(64)}`) return json(200, { imageId: "c".repeat(64), width: 4, height: 3, bytes: 99, status: "encoding", extra: 1 });
+    if (request.url === `/api/images/${"d".repeat(64)}`)
+      return json(200, { imageId: "d".repeat(64), width: 4, height: 3, bytes: 99, status: "ready", encodingMs: 412 });
+    if (request.url === `/api/images/${"c".repeat(64)}`)
+      return json(200, { imageId: "c".repeat(64), width: 4, height: 3, bytes: 99, status: "encoding", extra: 1 });
     json(404, {});
   });
 });
@@ -68,9 +74,17 @@ describe("polled API answers", () => {
 
   it("keeps the optional fields the page shows: a failed model load and an image's encoding time", async () => {
     variant = "model-failed";
-    expect(await fetchHealth(undefined, server.baseUrl)).toEqual({ ...HEALTH, status: "degraded", model: null, modelError: MODEL_ERROR });
+    expect(await fetchHealth(undefined, server.baseUrl)).toEqual({
+      ...HEALTH,
+      status: "degraded",
+      model: null,
+      modelError: MODEL_ERROR,
+    });
     variant = "good";
-    expect(await fetchImageInfo("d".repeat(64) as ImageId, undefined, server.baseUrl)).toMatchObject({ status: "ready", encodingMs: 412 });
+    expect(await fetchImageInfo("d".repeat(64) as ImageId, undefined, server.baseUrl)).toMatchObject({
+      status: "ready",
+      encodingMs: 412,
+    });
   });
 
   it("names the field when the server drifts from the contract", async () => {
@@ -87,6 +101,9 @@ describe("polled API answers", () => {
       message: "No such route.",
     });
     variant = "html";
-    await expect(fetchHealth(undefined, server.baseUrl)).rejects.toMatchObject({ code: "bad_response", message: `${server.baseUrl}/api/health did not answer with JSON.` });
+    await expect(fetchHealth(undefined, server.baseUrl)).rejects.toMatchObject({
+      code: "bad_response",
+      message: `${server.baseUrl}/api/health did not answer with JSON.`,
+    });
   });
 });

@@ -24,7 +24,13 @@ const healthSchema = z.object({
   redis: z.object({ mode: z.enum(["external", "embedded", "memory"]), healthy: z.boolean() }),
 });
 
-const levelSchema = z.object({ hits: count, misses: count, bytes: count, capacityBytes: z.nullable(count), evictions: count });
+const levelSchema = z.object({
+  hits: count,
+  misses: count,
+  bytes: count,
+  capacityBytes: z.nullable(count),
+  evictions: count,
+});
 
 const metricsSummarySchema = z.object({
   timestamp: z.number(),
@@ -62,7 +68,12 @@ async function getJson<T>(url: string, schema: z.ZodMiniType<T>, signal?: AbortS
     throw new ApiError(response.status, "bad_response", `${url} did not answer with JSON.`);
   }
   const result = schema.safeParse(body);
-  if (!result.success) throw new ApiError(response.status, "bad_response", `${url} answered an unexpected shape: ${z.prettifyError(result.error)}`);
+  if (!result.success)
+    throw new ApiError(
+      response.status,
+      "bad_response",
+      `${url} answered an unexpected shape: ${z.prettifyError(result.error)}`,
+    );
   return result.data;
 }
 

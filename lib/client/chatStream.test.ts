@@ -4,17 +4,32 @@ import type { ChatRequest, ChatStreamEvent } from "@/lib/api/types";
 import type { SessionId } from "@/lib/ids";
 import { ApiError } from "./apiError";
 import { streamChat } from "./chatStream";
-import { SSE_HEADERS, sleep, sseMessage as sse, startScriptedServer, type RecordedRequest, type ScriptedServer } from "./testing/scriptedServer";
+import {
+  SSE_HEADERS,
+  sleep,
+  sseMessage as sse,
+  startScriptedServer,
+  type RecordedRequest,
+  type ScriptedServer,
+} from "./testing/scriptedServer";
 
 const META = { sessionId: "sess-1", cache: { features: [], prefix: { reused: 0, total: 12 }, response: "miss" } };
-const DONE = { usage: { promptTokens: 12, completionTokens: 3 }, timings: { ttftMs: 40, totalMs: 90, tokensPerSecond: 33.3 } };
+const DONE = {
+  usage: { promptTokens: 12, completionTokens: 3 },
+  timings: { ttftMs: 40, totalMs: 90, tokensPerSecond: 33.3 },
+};
 
 /** The question's text picks what the server answers. */
 async function answer(request: RecordedRequest, res: ServerResponse): Promise<void> {
   switch ((request.body as ChatRequest).message.text) {
     case "chunked": {
       res.writeHead(200, SSE_HEADERS);
-      const stream = ": hello\n\n" + sse("meta", META) + sse("token", { text: "Hé " }) + sse("token", { text: "✓" }) + sse("done", DONE);
+      const stream =
+        ": hello\n\n" +
+        sse("meta", META) +
+        sse("token", { text: "Hé " }) +
+        sse("token", { text: "✓" }) +
+        sse("done", DONE);
       // 3-byte pieces split "é" (2 bytes) and "✓" (3 bytes) across reads.
       const bytes = Buffer.from(stream, "utf8");
       for (let i = 0; i < bytes.length; i += 3) {
@@ -31,7 +46,11 @@ async function answer(request: RecordedRequest, res: ServerResponse): Promise<vo
       return;
     case "generation-error":
       res.writeHead(200, SSE_HEADERS);
-      res.end(sse("meta", META) + sse("token", { text: "par" }) + sse("error", { code: "engine_failed", message: "ORT failed" }));
+      res.end(
+        sse("meta", META) +
+          sse("token", { text: "par" }) +
+          sse("error", { code: "engine_failed", message: "ORT failed" }),
+      );
       return;
     case "truncated":
       res.writeHead(200, SSE_HEADERS);
@@ -74,7 +93,10 @@ async function collectUntilFailure(request: ChatRequest, options: { stopAfter?: 
   const events: ChatStreamEvent[] = [];
   const controller = new AbortController();
   try {
-    for await (const event of streamChat(request, { baseUrl: options.baseUrl ?? server.baseUrl, signal: controller.signal })) {
+    for await (const event of streamChat(request, {
+      baseUrl: options.baseUrl ?? server.baseUrl,
+      signal: controller.signal,
+    })) {
       events.push(event);
       if (events.length === options.stopAfter) controller.abort();
     }

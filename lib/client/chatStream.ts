@@ -16,7 +16,10 @@ export interface ChatStreamOptions {
   baseUrl?: string;
 }
 
-export async function* streamChat(request: ChatRequest, options: ChatStreamOptions = {}): AsyncGenerator<ChatStreamEvent> {
+export async function* streamChat(
+  request: ChatRequest,
+  options: ChatStreamOptions = {},
+): AsyncGenerator<ChatStreamEvent> {
   let response: Response;
   try {
     response = await fetch(`${options.baseUrl ?? ""}/api/chat`, {
@@ -33,7 +36,11 @@ export async function* streamChat(request: ChatRequest, options: ChatStreamOptio
   const contentType = response.headers.get("content-type") ?? "";
   if (!contentType.startsWith("text/event-stream") || response.body === null) {
     await response.body?.cancel();
-    throw new ApiError(response.status, "bad_response", `The server answered with ${contentType || "no content type"} instead of an event stream.`);
+    throw new ApiError(
+      response.status,
+      "bad_response",
+      `The server answered with ${contentType || "no content type"} instead of an event stream.`,
+    );
   }
 
   const reader = response.body.getReader();

@@ -8,7 +8,10 @@ const meta = (sessionId: string): ChatMetaEvent => ({
   sessionId: sessionId as SessionId,
   cache: { features: [{ imageId: image, source: "l1" }], prefix: { reused: 0, total: 20 }, response: "miss" },
 });
-const done: ChatDoneEvent = { usage: { promptTokens: 20, completionTokens: 2 }, timings: { ttftMs: 5, totalMs: 9, tokensPerSecond: 50 } };
+const done: ChatDoneEvent = {
+  usage: { promptTokens: 20, completionTokens: 2 },
+  timings: { ttftMs: 5, totalMs: 9, tokensPerSecond: 50 },
+};
 
 function play(turn: Turn, ...steps: ((t: Turn) => Turn)[]): Turn {
   return steps.reduce((t, step) => step(t), turn);

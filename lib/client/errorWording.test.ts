@@ -3,7 +3,10 @@ import { plainError } from "./errorWording";
 
 describe("plainError", () => {
   it("words a missing model plainly and keeps the loader's message as detail", () => {
-    const error = { code: "model_unavailable", message: "no model is being served: cannot load model bundle: /srv/m/config.json: ENOENT" };
+    const error = {
+      code: "model_unavailable",
+      message: "no model is being served: cannot load model bundle: /srv/m/config.json: ENOENT",
+    };
     expect(plainError(error)).toEqual({
       summary: "No model is loaded on the server, so it cannot answer.",
       detail: "model_unavailable: no model is being served: cannot load model bundle: /srv/m/config.json: ENOENT",
@@ -11,9 +14,9 @@ describe("plainError", () => {
   });
 
   it("shows a readable server message as it is", () => {
-    expect(plainError({ code: "invalid_request", message: "A message needs text or at least one image." }).summary).toBe(
-      "A message needs text or at least one image.",
-    );
+    expect(
+      plainError({ code: "invalid_request", message: "A message needs text or at least one image." }).summary,
+    ).toBe("A message needs text or at least one image.");
   });
 
   it("never shows a path or a system error code of an unknown error", () => {

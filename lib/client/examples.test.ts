@@ -9,7 +9,9 @@ const EXAMPLES_DIR = path.resolve(__dirname, "../../public/examples");
 
 describe("bundled examples", () => {
   it("lists the demo model's examples (lib/demoModel/examples.ts) as readable PNGs with their starter questions", async () => {
-    const examples = parseExamplesManifest(JSON.parse(await readFile(path.join(EXAMPLES_DIR, "examples.json"), "utf8")));
+    const examples = parseExamplesManifest(
+      JSON.parse(await readFile(path.join(EXAMPLES_DIR, "examples.json"), "utf8")),
+    );
     expect(examples.map((e) => e.file)).toEqual(DEMO_EXAMPLES.map((e) => e.file));
     for (const [i, example] of examples.entries()) {
       const item = demoExampleItem(DEMO_EXAMPLES[i]);

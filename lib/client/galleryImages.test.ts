@@ -14,10 +14,24 @@ describe("gallery images", () => {
   it("adds a new upload first, encoding until the server says ready, with the server's timing", () => {
     const images = addUpload([], upload(A, "encoding", false), "cat.png");
     expect(images).toEqual<GalleryImage[]>([
-      { imageId: A, name: "cat.png", width: 640, height: 480, bytes: 9_000, status: "encoding", deduplicated: false, fromCache: false, encodingStarted: true, encodingMs: null },
+      {
+        imageId: A,
+        name: "cat.png",
+        width: 640,
+        height: 480,
+        bytes: 9_000,
+        status: "encoding",
+        deduplicated: false,
+        fromCache: false,
+        encodingStarted: true,
+        encodingMs: null,
+      },
     ]);
     expect(statusChip(images[0])).toMatchObject({ label: "encoding…", tone: "busy" });
-    expect(statusChip(applyImageInfo(images, A, { status: "encoding" })[0])).toMatchObject({ label: "encoding…", tone: "busy" });
+    expect(statusChip(applyImageInfo(images, A, { status: "encoding" })[0])).toMatchObject({
+      label: "encoding…",
+      tone: "busy",
+    });
     const ready = applyImageInfo(images, A, { status: "ready", encodingMs: 420 });
     expect(ready[0]).toMatchObject({ status: "ready", encodingMs: 420 });
     expect(statusChip(ready[0])).toMatchObject({ label: "ready in 420 ms", tone: "ready" });
@@ -26,7 +40,10 @@ describe("gallery images", () => {
   it("says 'from cache' for a duplicate whose features were ready in the upload's answer", () => {
     const [image] = addUpload([], upload(A, "ready", true), "again.png");
     expect(image).toMatchObject({ fromCache: true });
-    expect(statusChip(applyImageInfo([image], A, { status: "ready", encodingMs: 90 })[0])).toMatchObject({ label: "from cache", tone: "cached" });
+    expect(statusChip(applyImageInfo([image], A, { status: "ready", encodingMs: 90 })[0])).toMatchObject({
+      label: "from cache",
+      tone: "cached",
+    });
   });
 
   it("never calls an image ready that the server reports ready without having encoded it (no model)", () => {
@@ -50,7 +67,10 @@ describe("gallery images", () => {
   });
 
   it("keeps the first timing of an image and ignores other images' readings", () => {
-    const images = applyImageInfo(addUpload([], upload(A, "encoding", false), "a.png"), A, { status: "ready", encodingMs: 300 });
+    const images = applyImageInfo(addUpload([], upload(A, "encoding", false), "a.png"), A, {
+      status: "ready",
+      encodingMs: 300,
+    });
     expect(applyImageInfo(images, A, { status: "ready", encodingMs: 900 })).toEqual(images);
     expect(applyImageInfo(images, B, { status: "ready", encodingMs: 900 })).toEqual(images);
   });

@@ -45,24 +45,42 @@ export function addUpload(images: GalleryImage[], upload: ImageUploadResponse, n
 }
 
 /** Records the server's latest status for `imageId`; an image once ready keeps its first reading. */
-export function applyImageInfo(images: GalleryImage[], imageId: ImageId, info: { status: ImageStatus; encodingMs?: number }): GalleryImage[] {
+export function applyImageInfo(
+  images: GalleryImage[],
+  imageId: ImageId,
+  info: { status: ImageStatus; encodingMs?: number },
+): GalleryImage[] {
   return images.map((image) =>
-    image.imageId === imageId && image.encodingMs === null ? { ...image, status: info.status, encodingMs: info.encodingMs ?? null } : image,
+    image.imageId === imageId && image.encodingMs === null
+      ? { ...image, status: info.status, encodingMs: info.encodingMs ?? null }
+      : image,
   );
 }
 
 export type ChipTone = "busy" | "ready" | "cached" | "idle";
 
 export function statusChip(image: GalleryImage): { label: string; tone: ChipTone; title: string } {
-  if (image.status === "encoding") return { label: "encoding…", tone: "busy", title: "The server is computing this image's vision features" };
-  if (image.fromCache) return { label: "from cache", tone: "cached", title: "Same pixels as an earlier upload: its vision features were cached" };
+  if (image.status === "encoding")
+    return { label: "encoding…", tone: "busy", title: "The server is computing this image's vision features" };
+  if (image.fromCache)
+    return {
+      label: "from cache",
+      tone: "cached",
+      title: "Same pixels as an earlier upload: its vision features were cached",
+    };
   if (image.encodingMs !== null) {
-    return { label: `ready in ${formatDuration(image.encodingMs)}`, tone: "ready", title: "Vision features computed at upload, timed by the server" };
+    return {
+      label: `ready in ${formatDuration(image.encodingMs)}`,
+      tone: "ready",
+      title: "Vision features computed at upload, timed by the server",
+    };
   }
-  if (image.encodingStarted) return { label: "ready", tone: "ready", title: "Vision features ready (the server did not time this encoding)" };
+  if (image.encodingStarted)
+    return { label: "ready", tone: "ready", title: "Vision features ready (the server did not time this encoding)" };
   return {
     label: "not encoded",
     tone: "idle",
-    title: "The server did not encode this image at upload (no model loaded?): its features are computed when a question needs them",
+    title:
+      "The server did not encode this image at upload (no model loaded?): its features are computed when a question needs them",
   };
 }

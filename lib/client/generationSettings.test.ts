@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_GENERATION_SETTINGS, parseSettingInput, regenerateOptions, REGENERATE_TEMPERATURE, requestOptions, sanitizeSettings } from "./generationSettings";
+import {
+  DEFAULT_GENERATION_SETTINGS,
+  parseSettingInput,
+  regenerateOptions,
+  REGENERATE_TEMPERATURE,
+  requestOptions,
+  sanitizeSettings,
+} from "./generationSettings";
 
 describe("parseSettingInput", () => {
   it("accepts numbers in range as typed", () => {
@@ -37,7 +44,12 @@ describe("requestOptions", () => {
   });
 
   it("includes the seed when one is set and each cache switch as set", () => {
-    const settings = { ...DEFAULT_GENERATION_SETTINGS, temperature: 0.8, seed: 7, cache: { l1: true, l2: false, l3: false } };
+    const settings = {
+      ...DEFAULT_GENERATION_SETTINGS,
+      temperature: 0.8,
+      seed: 7,
+      cache: { l1: true, l2: false, l3: false },
+    };
     expect(requestOptions(settings)).toEqual({
       params: { maxNewTokens: 256, temperature: 0.8, topP: 1, seed: 7 },
       cache: { l1: true, l2: false, l3: false },
@@ -47,7 +59,13 @@ describe("requestOptions", () => {
 
 describe("sanitizeSettings", () => {
   it("keeps valid stored settings as they are", () => {
-    const stored = { maxNewTokens: 64, temperature: 0.5, topP: 0.9, seed: 3, cache: { l1: false, l2: true, l3: false } };
+    const stored = {
+      maxNewTokens: 64,
+      temperature: 0.5,
+      topP: 0.9,
+      seed: 3,
+      cache: { l1: false, l2: true, l3: false },
+    };
     expect(sanitizeSettings(stored)).toEqual(stored);
   });
 

@@ -77,7 +77,10 @@ export const REGENERATE_TEMPERATURE = 0.7;
  * skipped, greedy decoding becomes sampling at REGENERATE_TEMPERATURE, and the seed is `seed` (a new one per press),
  * whatever seed the settings fix. L1 and L2 stay as set: they never change an answer, only its cost.
  */
-export function regenerateOptions(settings: GenerationSettings, seed: number): Required<Pick<ChatRequest, "params" | "cache">> {
+export function regenerateOptions(
+  settings: GenerationSettings,
+  seed: number,
+): Required<Pick<ChatRequest, "params" | "cache">> {
   const { params, cache } = requestOptions(settings);
   return {
     params: { ...params, temperature: settings.temperature > 0 ? settings.temperature : REGENERATE_TEMPERATURE, seed },
@@ -98,14 +101,18 @@ export function sanitizeSettings(stored: unknown): GenerationSettings {
     const parsed = parseSettingInput(name, String(value));
     return (parsed.ok ? parsed.value : DEFAULT_GENERATION_SETTINGS[name]) as GenerationSettings[K];
   };
-  const cache = typeof record.cache === "object" && record.cache !== null ? (record.cache as Record<string, unknown>) : {};
+  const cache =
+    typeof record.cache === "object" && record.cache !== null ? (record.cache as Record<string, unknown>) : {};
   return {
     maxNewTokens: numeric("maxNewTokens"),
     temperature: numeric("temperature"),
     topP: numeric("topP"),
     seed: numeric("seed"),
     cache: Object.fromEntries(
-      CACHE_LEVELS.map((level) => [level, typeof cache[level] === "boolean" ? cache[level] : DEFAULT_GENERATION_SETTINGS.cache[level]]),
+      CACHE_LEVELS.map((level) => [
+        level,
+        typeof cache[level] === "boolean" ? cache[level] : DEFAULT_GENERATION_SETTINGS.cache[level],
+      ]),
     ) as Record<CacheLevel, boolean>,
   };
 }

@@ -16,7 +16,8 @@ describe("parseGroundingBoxes", () => {
   });
 
   it("reads bare objects between words, and a label holding brackets and quotes", () => {
-    const answer = 'The sign {"bbox_2d":[1,2,3,4],"label":"stop {\\"red\\"]"} and the car {"bbox_2d":[5,6,7,8],"label":"car"}.';
+    const answer =
+      'The sign {"bbox_2d":[1,2,3,4],"label":"stop {\\"red\\"]"} and the car {"bbox_2d":[5,6,7,8],"label":"car"}.';
     expect(parseGroundingBoxes(answer)).toEqual([
       { label: 'stop {"red"]', bbox: [1, 2, 3, 4] },
       { label: "car", bbox: [5, 6, 7, 8] },
@@ -24,7 +25,8 @@ describe("parseGroundingBoxes", () => {
   });
 
   it("skips other JSON, malformed boxes and an object still streaming", () => {
-    const answer = '{"answer": 42} [1, 2] {"bbox_2d": [1, 2, 3], "label": "short"} {"bbox_2d": ["a", 2, 3, 4]} {"bbox_2d": [1, 2, 3, 4], "lab';
+    const answer =
+      '{"answer": 42} [1, 2] {"bbox_2d": [1, 2, 3], "label": "short"} {"bbox_2d": ["a", 2, 3, 4]} {"bbox_2d": [1, 2, 3, 4], "lab';
     expect(parseGroundingBoxes(answer)).toEqual([]);
   });
 
@@ -39,10 +41,20 @@ describe("parseGroundingBoxes", () => {
 
 describe("boxPlacement", () => {
   it("maps 0–1000 coordinates to percentages of the image", () => {
-    expect(boxPlacement({ label: "a", bbox: [100, 250, 600, 750] })).toEqual({ leftPct: 10, topPct: 25, widthPct: 50, heightPct: 50 });
+    expect(boxPlacement({ label: "a", bbox: [100, 250, 600, 750] })).toEqual({
+      leftPct: 10,
+      topPct: 25,
+      widthPct: 50,
+      heightPct: 50,
+    });
   });
 
   it("orders swapped corners and clamps to the image", () => {
-    expect(boxPlacement({ label: "a", bbox: [1200, 900, 800, -50] })).toEqual({ leftPct: 80, topPct: 0, widthPct: 20, heightPct: 90 });
+    expect(boxPlacement({ label: "a", bbox: [1200, 900, 800, -50] })).toEqual({
+      leftPct: 80,
+      topPct: 0,
+      widthPct: 20,
+      heightPct: 90,
+    });
   });
 });

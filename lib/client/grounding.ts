@@ -26,7 +26,8 @@ function asBox(value: unknown): GroundingBox | null {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return null;
   const record = value as Record<string, unknown>;
   const bbox = record.bbox_2d;
-  if (!Array.isArray(bbox) || bbox.length !== 4 || !bbox.every((n) => typeof n === "number" && Number.isFinite(n))) return null;
+  if (!Array.isArray(bbox) || bbox.length !== 4 || !bbox.every((n) => typeof n === "number" && Number.isFinite(n)))
+    return null;
   const label = typeof record.label === "string" ? record.label : "";
   return { label, bbox: bbox as GroundingBox["bbox"] };
 }
@@ -89,5 +90,10 @@ const clampPct = (value: number) => Math.min(100, Math.max(0, (value / GROUNDING
 export function boxPlacement({ bbox: [x1, y1, x2, y2] }: GroundingBox): BoxPlacement {
   const left = clampPct(Math.min(x1, x2));
   const top = clampPct(Math.min(y1, y2));
-  return { leftPct: left, topPct: top, widthPct: clampPct(Math.max(x1, x2)) - left, heightPct: clampPct(Math.max(y1, y2)) - top };
+  return {
+    leftPct: left,
+    topPct: top,
+    widthPct: clampPct(Math.max(x1, x2)) - left,
+    heightPct: clampPct(Math.max(y1, y2)) - top,
+  };
 }

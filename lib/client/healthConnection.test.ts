@@ -20,13 +20,27 @@ describe("applyHealthPoll", () => {
   it("goes down on a failure, remembering when and the last health seen", () => {
     const up: Connection = { state: "up", health: health(1) };
     expect(applyHealthPoll(up, { ok: false, reason: "fetch failed", answered: false }, 5_000)).toEqual({
-      connection: { state: "down", failures: 1, downSince: 5_000, reason: "fetch failed", answered: false, lastHealth: health(1) },
+      connection: {
+        state: "down",
+        failures: 1,
+        downSince: 5_000,
+        reason: "fetch failed",
+        answered: false,
+        lastHealth: health(1),
+      },
       notice: null,
     });
   });
 
   it("counts consecutive failures and keeps the time it went down", () => {
-    const down: Connection = { state: "down", failures: 2, downSince: 5_000, reason: "a", answered: false, lastHealth: null };
+    const down: Connection = {
+      state: "down",
+      failures: 2,
+      downSince: 5_000,
+      reason: "a",
+      answered: false,
+      lastHealth: null,
+    };
     expect(applyHealthPoll(down, { ok: false, reason: "b", answered: true }, 9_000).connection).toEqual({
       state: "down",
       failures: 3,
@@ -38,14 +52,30 @@ describe("applyHealthPoll", () => {
   });
 
   it("says reconnected when the same process answers again", () => {
-    const down: Connection = { state: "down", failures: 4, downSince: 0, reason: "x", answered: false, lastHealth: health(1) };
+    const down: Connection = {
+      state: "down",
+      failures: 4,
+      downSince: 0,
+      reason: "x",
+      answered: false,
+      lastHealth: health(1),
+    };
     expect(applyHealthPoll(down, { ok: true, health: health(1) }, 1).notice).toBe("reconnected");
   });
 
   it("says restarted when a new process answers, whether or not a failure was seen", () => {
-    const down: Connection = { state: "down", failures: 1, downSince: 0, reason: "x", answered: false, lastHealth: health(1) };
+    const down: Connection = {
+      state: "down",
+      failures: 1,
+      downSince: 0,
+      reason: "x",
+      answered: false,
+      lastHealth: health(1),
+    };
     expect(applyHealthPoll(down, { ok: true, health: health(2) }, 1).notice).toBe("restarted");
-    expect(applyHealthPoll({ state: "up", health: health(1) }, { ok: true, health: health(2) }, 1).notice).toBe("restarted");
+    expect(applyHealthPoll({ state: "up", health: health(1) }, { ok: true, health: health(2) }, 1).notice).toBe(
+      "restarted",
+    );
   });
 });
 

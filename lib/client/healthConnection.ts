@@ -58,7 +58,14 @@ export function applyHealthPoll(
     };
   }
   return {
-    connection: { state: "down", failures: 1, downSince: now, reason: poll.reason, answered: poll.answered, lastHealth: previous },
+    connection: {
+      state: "down",
+      failures: 1,
+      downSince: now,
+      reason: poll.reason,
+      answered: poll.answered,
+      lastHealth: previous,
+    },
     notice: null,
   };
 }

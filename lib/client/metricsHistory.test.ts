@@ -22,7 +22,8 @@ function snapshot(timestamp: number, counts: Record<CacheLevel, [number, number]
 describe("appendSnapshot", () => {
   it("keeps the most recent snapshots up to the limit", () => {
     let history: MetricsSummary[] = [];
-    for (let t = 1; t <= 5; t++) history = appendSnapshot(history, snapshot(t, { l1: [0, 0], l2: [0, 0], l3: [0, 0] }), 3);
+    for (let t = 1; t <= 5; t++)
+      history = appendSnapshot(history, snapshot(t, { l1: [0, 0], l2: [0, 0], l3: [0, 0] }), 3);
     expect(history.map((s) => s.timestamp)).toEqual([3, 4, 5]);
   });
 
@@ -56,7 +57,11 @@ describe("hitRatioSeries", () => {
 describe("encoderSavings", () => {
   it("gives the share of encodings saved, or null before any image", () => {
     const base = snapshot(1, { l1: [0, 0], l2: [0, 0], l3: [0, 0] });
-    expect(encoderSavings({ ...base, visionEncoderRuns: 1, visionEncoderRunsSaved: 3 })).toEqual({ runs: 1, saved: 3, savedShare: 0.75 });
+    expect(encoderSavings({ ...base, visionEncoderRuns: 1, visionEncoderRunsSaved: 3 })).toEqual({
+      runs: 1,
+      saved: 3,
+      savedShare: 0.75,
+    });
     expect(encoderSavings(base)).toEqual({ runs: 0, saved: 0, savedShare: null });
   });
 });

@@ -11,7 +11,11 @@ import { formatDuration } from "./format";
 /** About six minutes of history at the page's two-second polling. */
 export const HISTORY_LIMIT = 180;
 
-export function appendSnapshot(history: MetricsSummary[], snapshot: MetricsSummary, limit = HISTORY_LIMIT): MetricsSummary[] {
+export function appendSnapshot(
+  history: MetricsSummary[],
+  snapshot: MetricsSummary,
+  limit = HISTORY_LIMIT,
+): MetricsSummary[] {
   const last = history.at(-1);
   if (last !== undefined && last.startedAt !== snapshot.startedAt) return [snapshot];
   const next = [...history, snapshot];

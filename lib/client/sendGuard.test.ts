@@ -1,7 +1,16 @@
 import { describe, expect, it } from "vitest";
 import { guardSend, type SendAttempt } from "./sendGuard";
 
-const base: SendAttempt = { text: "What is in the image?", imageCount: 0, uploading: 0, unavailable: null, streaming: false, now: 10_000, lastPressAt: null, debounceMs: 300 };
+const base: SendAttempt = {
+  text: "What is in the image?",
+  imageCount: 0,
+  uploading: 0,
+  unavailable: null,
+  streaming: false,
+  now: 10_000,
+  lastPressAt: null,
+  debounceMs: 300,
+};
 
 describe("guardSend", () => {
   it("sends the first press at once and remembers its time", () => {
@@ -56,7 +65,10 @@ describe("guardSend", () => {
   });
 
   it("refuses as 'uploading' while images upload, even with no text yet", () => {
-    expect(guardSend({ ...base, text: "", uploading: 1 })).toEqual({ decision: { send: false, reason: "uploading" }, lastPressAt: 10_000 });
+    expect(guardSend({ ...base, text: "", uploading: 1 })).toEqual({
+      decision: { send: false, reason: "uploading" },
+      lastPressAt: 10_000,
+    });
   });
 
   it("never debounces when the window is zero", () => {

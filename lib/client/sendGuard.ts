@@ -34,9 +34,11 @@ export interface SendGuardResult {
 
 export function guardSend(attempt: SendAttempt): SendGuardResult {
   if (attempt.streaming) return { decision: { send: false, reason: "streaming" }, lastPressAt: attempt.lastPressAt };
-  if (attempt.unavailable !== null) return { decision: { send: false, reason: "unavailable" }, lastPressAt: attempt.lastPressAt };
+  if (attempt.unavailable !== null)
+    return { decision: { send: false, reason: "unavailable" }, lastPressAt: attempt.lastPressAt };
   if (attempt.uploading > 0) return { decision: { send: false, reason: "uploading" }, lastPressAt: attempt.now };
-  if (attempt.text.trim() === "" && attempt.imageCount === 0) return { decision: { send: false, reason: "empty" }, lastPressAt: attempt.lastPressAt };
+  if (attempt.text.trim() === "" && attempt.imageCount === 0)
+    return { decision: { send: false, reason: "empty" }, lastPressAt: attempt.lastPressAt };
   if (attempt.lastPressAt !== null && attempt.now - attempt.lastPressAt < attempt.debounceMs) {
     // Swallowed presses extend the window: a burst of presses sends exactly once.
     return { decision: { send: false, reason: "debounced" }, lastPressAt: attempt.now };

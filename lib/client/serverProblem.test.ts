@@ -18,7 +18,14 @@ describe("serverProblem", () => {
   });
 
   it("blocks sending while the server does not respond, keeping the reason as detail", () => {
-    const down: Connection = { state: "down", failures: 2, downSince: 0, reason: "Cannot reach the server.", answered: false, lastHealth: null };
+    const down: Connection = {
+      state: "down",
+      failures: 2,
+      downSince: 0,
+      reason: "Cannot reach the server.",
+      answered: false,
+      lastHealth: null,
+    };
     expect(serverProblem(down)).toEqual({
       kind: "down",
       headline: "The server is not responding.",
@@ -29,7 +36,11 @@ describe("serverProblem", () => {
 
   it("puts a failed model load in plain words and folds the loader's message (paths, ENOENT) into the detail", () => {
     const problem = serverProblem(
-      up({ status: "degraded", model: null, modelError: { code: "bundle_missing_file", message: "cannot load model bundle: /m/config.json: ENOENT" } }),
+      up({
+        status: "degraded",
+        model: null,
+        modelError: { code: "bundle_missing_file", message: "cannot load model bundle: /m/config.json: ENOENT" },
+      }),
     );
     expect(problem).toMatchObject({ kind: "no-model", blocksSending: "No model is loaded on the server." });
     expect(problem?.headline).not.toMatch(/ENOENT|\//);
@@ -37,7 +48,10 @@ describe("serverProblem", () => {
   });
 
   it("blocks sending while the model loads", () => {
-    expect(serverProblem(up({ status: "starting", model: null }))).toMatchObject({ kind: "starting", blocksSending: "The model is still loading." });
+    expect(serverProblem(up({ status: "starting", model: null }))).toMatchObject({
+      kind: "starting",
+      blocksSending: "The model is still loading.",
+    });
   });
 
   it("warns without blocking when only the cache store is down", () => {

@@ -21,7 +21,9 @@ export function serverProblem(connection: Connection): ServerProblem | null {
   if (connection.state === "down") {
     return {
       kind: "down",
-      headline: connection.answered ? "The server answered its health check with an error." : "The server is not responding.",
+      headline: connection.answered
+        ? "The server answered its health check with an error."
+        : "The server is not responding.",
       detail: connection.reason,
       blocksSending: connection.answered ? "The server reports a problem." : "The server is not responding.",
     };
@@ -31,13 +33,19 @@ export function serverProblem(connection: Connection): ServerProblem | null {
   if (health.model === null && health.modelError !== undefined) {
     return {
       kind: "no-model",
-      headline: "No model is loaded, so questions cannot be answered. The operator has to fix the model files and restart the server.",
+      headline:
+        "No model is loaded, so questions cannot be answered. The operator has to fix the model files and restart the server.",
       detail: `${health.modelError.code}: ${health.modelError.message}`,
       blocksSending: "No model is loaded on the server.",
     };
   }
   if (health.model === null) {
-    return { kind: "starting", headline: "The model is still loading; questions can be sent once it is ready.", detail: null, blocksSending: "The model is still loading." };
+    return {
+      kind: "starting",
+      headline: "The model is still loading; questions can be sent once it is ready.",
+      detail: null,
+      blocksSending: "The model is still loading.",
+    };
   }
   if (!health.redis.healthy) {
     return {
@@ -47,5 +55,10 @@ export function serverProblem(connection: Connection): ServerProblem | null {
       blocksSending: null,
     };
   }
-  return { kind: "degraded", headline: "The server reports a problem; answers may fail.", detail: `status: ${health.status}`, blocksSending: null };
+  return {
+    kind: "degraded",
+    headline: "The server reports a problem; answers may fail.",
+    detail: `status: ${health.status}`,
+    blocksSending: null,
+  };
 }

@@ -35,7 +35,7 @@ function prng(seed: number): () => number {
 const MIXED_STREAM =
   ": keep-alive\n\n" +
   'event: meta\ndata: {"sessionId":"s1"}\n\n' +
-  "event: token\r\ndata: {\"text\":\"Hé\"}\r\n\r\n" +
+  'event: token\r\ndata: {"text":"Hé"}\r\n\r\n' +
   "id: 7\revent: token\rdata: line one\rdata: line two\r\r" +
   ":another comment\nretry: 1000\nfoo: bar\nevent: done\ndata:no-space\ndata:  two spaces\n\n";
 
@@ -111,7 +111,9 @@ describe("createSseParser", () => {
 
   it("discards a message cut off by the end of the stream", () => {
     const parser = createSseParser();
-    expect(parser.push("data: complete\n\ndata: cut")).toEqual([{ event: "message", data: "complete", lastEventId: "" }]);
+    expect(parser.push("data: complete\n\ndata: cut")).toEqual([
+      { event: "message", data: "complete", lastEventId: "" },
+    ]);
     parser.end();
     expect(parser.push("\n\n")).toEqual([]);
   });
@@ -119,7 +121,7 @@ describe("createSseParser", () => {
   it("returns nothing until the blank line arrives", () => {
     const parser = createSseParser();
     expect(parser.push("event: token\n")).toEqual([]);
-    expect(parser.push("data: {\"text\":\"a\"}\n")).toEqual([]);
+    expect(parser.push('data: {"text":"a"}\n')).toEqual([]);
     expect(parser.push("\n")).toEqual([{ event: "token", data: '{"text":"a"}', lastEventId: "" }]);
   });
 });

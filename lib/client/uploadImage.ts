@@ -6,7 +6,11 @@ import { describeHttpFailure, networkError } from "./apiError";
  * fraction 0–1). XMLHttpRequest, because fetch does not report upload progress. Resolves with the server's answer;
  * rejects with an ApiError.
  */
-export function uploadImage(file: Blob, fileName: string, onProgress?: (fraction: number) => void): Promise<ImageUploadResponse> {
+export function uploadImage(
+  file: Blob,
+  fileName: string,
+  onProgress?: (fraction: number) => void,
+): Promise<ImageUploadResponse> {
   const form = new FormData();
   form.append("image", file, fileName);
   return new Promise((resolve, reject) => {

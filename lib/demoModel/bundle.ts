@@ -6,7 +6,12 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { gunzip } from "node:zlib";
 import { parseQwen3VLConfig } from "@/lib/model/config";
-import { CHAT_TEMPLATE_PATH, GENERATION_CONFIG, preprocessorConfig, writeTokenizerFiles } from "@/lib/model/checkpoint/randomCheckpoint";
+import {
+  CHAT_TEMPLATE_PATH,
+  GENERATION_CONFIG,
+  preprocessorConfig,
+  writeTokenizerFiles,
+} from "@/lib/model/checkpoint/randomCheckpoint";
 import { CONVERTER_VERSION, convertCheckpoint } from "@/lib/model/convert/convert";
 import { demoTasks } from "./tasks";
 import { DEMO_MODEL_NAME } from "./identity";
@@ -37,7 +42,11 @@ export async function demoBundleDir(cacheDir: string): Promise<string> {
 export async function ensureDemoBundle(cacheDir: string, opts: { progress?: boolean } = {}): Promise<DemoBundle> {
   const dir = await demoBundleDir(cacheDir);
   const manifest = path.join(dir, "vlcache.json");
-  if (existsSync(manifest) && (JSON.parse(await readFile(manifest, "utf8")) as { converterVersion?: unknown }).converterVersion === CONVERTER_VERSION) {
+  if (
+    existsSync(manifest) &&
+    (JSON.parse(await readFile(manifest, "utf8")) as { converterVersion?: unknown }).converterVersion ===
+      CONVERTER_VERSION
+  ) {
     return { dir, outcome: "reused" };
   }
   const checkpoint = await mkdtemp(path.join(os.tmpdir(), `${DEMO_MODEL_NAME}-`));
@@ -57,14 +66,23 @@ export async function ensureDemoBundle(cacheDir: string, opts: { progress?: bool
 
 /** The committed files plus the side files every Hub checkpoint has, as the converter's `--from` expects them. */
 export async function writeDemoCheckpoint(dir: string): Promise<void> {
-  const configJson = JSON.parse(await readFile(path.join(DEMO_CHECKPOINT_DIR, "config.json"), "utf8")) as Record<string, unknown>;
+  const configJson = JSON.parse(await readFile(path.join(DEMO_CHECKPOINT_DIR, "config.json"), "utf8")) as Record<
+    string,
+    unknown
+  >;
   const cfg = parseQwen3VLConfig(configJson);
   await copyFile(path.join(DEMO_CHECKPOINT_DIR, "config.json"), path.join(dir, "config.json"));
-  await writeFile(path.join(dir, "model.safetensors"), await promisify(gunzip)(await readFile(path.join(DEMO_CHECKPOINT_DIR, WEIGHTS_FILE))));
+  await writeFile(
+    path.join(dir, "model.safetensors"),
+    await promisify(gunzip)(await readFile(path.join(DEMO_CHECKPOINT_DIR, WEIGHTS_FILE))),
+  );
   const { minPixels, maxPixels } = demoTasks().image;
   const json = (value: unknown) => JSON.stringify(value, null, 2) + "\n";
   await writeFile(path.join(dir, "generation_config.json"), json(GENERATION_CONFIG));
-  await writeFile(path.join(dir, "preprocessor_config.json"), json(preprocessorConfig(cfg.vision, { shortestEdge: minPixels, longestEdge: maxPixels })));
+  await writeFile(
+    path.join(dir, "preprocessor_config.json"),
+    json(preprocessorConfig(cfg.vision, { shortestEdge: minPixels, longestEdge: maxPixels })),
+  );
   await writeTokenizerFiles(dir);
   await copyFile(CHAT_TEMPLATE_PATH, path.join(dir, "chat_template.jinja"));
 }

@@ -24,5 +24,8 @@ export const DEMO_EXAMPLES: readonly DemoExample[] = [
 
 /** The example's picture and questions with their right answers; always a PNG. */
 export function demoExampleItem(example: DemoExample): TestItem {
-  return { ...buildTestItem(example.family, example.seed, example.file.replace(/\.png$/, "")), encoding: { format: "png" } };
+  return {
+    ...buildTestItem(example.family, example.seed, example.file.replace(/\.png$/, "")),
+    encoding: { format: "png" },
+  };
 }

@@ -18,12 +18,15 @@ describe("demo model scoring", () => {
   });
 
   it("accepts a box with the right label and IoU ≥ 0.5, and exact text otherwise", () => {
-    expect(scoreAnswer(save, '{"bbox_2d": [110, 210, 300, 400], "label": "Save"}')).toEqual({ correct: true, iou: (190 * 190) / (200 * 200) });
+    expect(scoreAnswer(save, '{"bbox_2d": [110, 210, 300, 400], "label": "Save"}')).toEqual({
+      correct: true,
+      iou: (190 * 190) / (200 * 200),
+    });
     expect(scoreAnswer(save, '{"bbox_2d": [100, 200, 300, 400], "label": "Open"}').correct).toBe(false);
     expect(scoreAnswer(save, '{"bbox_2d": [250, 200, 450, 400], "label": "Save"}')).toMatchObject({ correct: false });
     expect(scoreAnswer(save, "no idea")).toEqual({ correct: false, iou: 0 });
-    expect(scoreAnswer("It says \"OPEN\".", "It says \"OPEN\".")).toEqual({ correct: true, iou: null });
-    expect(scoreAnswer("It says \"OPEN\".", "It says \"OPEN\"")).toEqual({ correct: false, iou: null });
+    expect(scoreAnswer('It says "OPEN".', 'It says "OPEN".')).toEqual({ correct: true, iou: null });
+    expect(scoreAnswer('It says "OPEN".', 'It says "OPEN"')).toEqual({ correct: false, iou: null });
   });
 
   it("tabulates per family", () => {

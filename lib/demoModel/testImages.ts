@@ -13,9 +13,12 @@ export async function renderTestImage(item: TestItem): Promise<Buffer> {
   const enc = item.encoding;
   if (enc.format === "png") return png;
   // Orientation 6 displays the stored pixels turned 90° clockwise, 8 turned 90° anticlockwise.
-  const stored = enc.exifOrientation === undefined ? sharp(png) : sharp(png).rotate(enc.exifOrientation === 6 ? 270 : 90);
+  const stored =
+    enc.exifOrientation === undefined ? sharp(png) : sharp(png).rotate(enc.exifOrientation === 6 ? 270 : 90);
   const jpeg = stored.jpeg({ quality: enc.quality });
-  return (enc.exifOrientation === undefined ? jpeg : jpeg.withMetadata({ orientation: enc.exifOrientation })).toBuffer();
+  return (
+    enc.exifOrientation === undefined ? jpeg : jpeg.withMetadata({ orientation: enc.exifOrientation })
+  ).toBuffer();
 }
 
 export const fileNameOf = (item: TestItem): string => `${item.id}.${item.encoding.format === "png" ? "png" : "jpg"}`;
@@ -25,6 +28,8 @@ export const fileNameOf = (item: TestItem): string => `${item.id}.${item.encodin
 export async function writeTestSet(dir: string, items: readonly TestItem[]): Promise<void> {
   await mkdir(dir, { recursive: true });
   for (const item of items) await writeFile(path.join(dir, fileNameOf(item)), await renderTestImage(item));
-  const manifest = { items: items.map((it) => ({ id: it.id, family: it.family, image: fileNameOf(it), turns: it.turns })) };
+  const manifest = {
+    items: items.map((it) => ({ id: it.id, family: it.family, image: fileNameOf(it), turns: it.turns })),
+  };
   await writeFile(path.join(dir, "manifest.json"), JSON.stringify(manifest, null, 1) + "\n");
 }

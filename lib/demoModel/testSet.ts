@@ -54,7 +54,8 @@ function sample<T>(rng: Rng, list: readonly T[], n: number): T[] {
 }
 
 const css = ([r, g, b]: readonly number[]): string => `rgb(${r},${g},${b})`;
-const esc = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+const esc = (s: string): string =>
+  s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 
 function background(rng: Rng): string {
   const r = rng();
@@ -70,7 +71,9 @@ function background(rng: Rng): string {
 function canvas(rng: Rng, aspects: readonly [number, number][], lo: number, hi: number): [number, number] {
   const [aw, ah] = pick(rng, aspects);
   const long = int(rng, lo, hi);
-  return aw >= ah ? [long, Math.max(48, Math.round((long * ah) / aw))] : [Math.max(48, Math.round((long * aw) / ah)), long];
+  return aw >= ah
+    ? [long, Math.max(48, Math.round((long * ah) / aw))]
+    : [Math.max(48, Math.round((long * aw) / ah)), long];
 }
 
 function svgDoc(width: number, height: number, bg: string, body: string): string {
@@ -81,14 +84,16 @@ function svgDoc(width: number, height: number, bg: string, body: string): string
 function svgFont(file: string): { family: string; weight: "normal" | "bold" } {
   const weight = /-Bold/.test(file) ? "bold" : "normal";
   const base = file.replace(/-(Bold|Regular)$/, "");
-  const family = base.replace(/^(DejaVu|Liberation)(Sans|Serif|Mono)(Mono)?$/, (_, vendor: string, kind: string, mono?: string) =>
-    [vendor, kind, mono].filter(Boolean).join(" "),
+  const family = base.replace(
+    /^(DejaVu|Liberation)(Sans|Serif|Mono)(Mono)?$/,
+    (_, vendor: string, kind: string, mono?: string) => [vendor, kind, mono].filter(Boolean).join(" "),
   );
   return { family, weight };
 }
 
 /** Approximate advance width of `text` at `size` px (SVG has no font metrics here): generous, so text fits its box. */
-const textWidth = (text: string, size: number, mono = false, bold = false): number => text.length * size * (mono ? 0.62 : bold ? 0.7 : 0.6);
+const textWidth = (text: string, size: number, mono = false, bold = false): number =>
+  text.length * size * (mono ? 0.62 : bold ? 0.7 : 0.6);
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Shapes
@@ -121,10 +126,29 @@ function shapeSvg(kind: ShapeKind, cx: number, cy: number, r: number, fill: stri
   }
 }
 
-function shapesScene(rng: Rng, tasks: DemoTasks, minShapes: number): { w: number; h: number; svg: string; shapes: PlacedShape[] } {
-  const [w, h] = canvas(rng, [[1, 1], [4, 3], [3, 4], [2, 1], [1, 2]], 180, 400);
+function shapesScene(
+  rng: Rng,
+  tasks: DemoTasks,
+  minShapes: number,
+): { w: number; h: number; svg: string; shapes: PlacedShape[] } {
+  const [w, h] = canvas(
+    rng,
+    [
+      [1, 1],
+      [4, 3],
+      [3, 4],
+      [2, 1],
+      [1, 2],
+    ],
+    180,
+    400,
+  );
   const [cols, rows] = Math.abs(w - h) < 0.2 * Math.max(w, h) ? [3, 3] : w >= h ? [3, 2] : [2, 3];
-  const cells = sample(rng, Array.from({ length: cols * rows }, (_, i) => [i % cols, Math.floor(i / cols)] as const), int(rng, minShapes, 4));
+  const cells = sample(
+    rng,
+    Array.from({ length: cols * rows }, (_, i) => [i % cols, Math.floor(i / cols)] as const),
+    int(rng, minShapes, 4),
+  );
   const kinds = sample(rng, tasks.shapes, cells.length);
   const colours = sample(rng, Object.keys(tasks.colours), cells.length);
   const cw = w / cols;
@@ -143,25 +167,40 @@ function shapesScene(rng: Rng, tasks: DemoTasks, minShapes: number): { w: number
 
 function shapeColourTurn(rng: Rng, tasks: DemoTasks, s: PlacedShape): TestTurn {
   const q = tasks.questions.shapeColour;
-  return { question: fillTemplate(pick(rng, q.ask), { shape: s.kind }), answer: fillTemplate(q.answer!, { shape: s.kind, colour: s.colour }) };
+  return {
+    question: fillTemplate(pick(rng, q.ask), { shape: s.kind }),
+    answer: fillTemplate(q.answer!, { shape: s.kind, colour: s.colour }),
+  };
 }
 
 function shapesItem(rng: Rng, tasks: DemoTasks): Omit<TestItem, "id" | "encoding"> {
   const scene = shapesScene(rng, tasks, 1);
   const qs = tasks.questions;
   const s = pick(rng, scene.shapes);
-  const pairs = scene.shapes.flatMap((a) => scene.shapes.filter((b) => b !== a && Math.abs(a.cx - b.cx) > scene.w * 0.15).map((b) => [a, b] as const));
+  const pairs = scene.shapes.flatMap((a) =>
+    scene.shapes.filter((b) => b !== a && Math.abs(a.cx - b.cx) > scene.w * 0.15).map((b) => [a, b] as const),
+  );
   const kind = pick(rng, ["colour", "kind", "count", ...(pairs.length > 0 ? ["side"] : [])]);
   let turn: TestTurn;
   if (kind === "colour") turn = shapeColourTurn(rng, tasks, s);
-  else if (kind === "kind") turn = { question: fillTemplate(pick(rng, qs.shapeKind.ask), { colour: s.colour }), answer: fillTemplate(qs.shapeKind.answer!, { colour: s.colour, shape: s.kind }) };
+  else if (kind === "kind")
+    turn = {
+      question: fillTemplate(pick(rng, qs.shapeKind.ask), { colour: s.colour }),
+      answer: fillTemplate(qs.shapeKind.answer!, { colour: s.colour, shape: s.kind }),
+    };
   else if (kind === "count") {
     const n = scene.shapes.length;
-    turn = { question: pick(rng, qs.shapeCount.ask), answer: n === 1 ? qs.shapeCount.answerOne! : fillTemplate(qs.shapeCount.answer!, { count: n }) };
+    turn = {
+      question: pick(rng, qs.shapeCount.ask),
+      answer: n === 1 ? qs.shapeCount.answerOne! : fillTemplate(qs.shapeCount.answer!, { count: n }),
+    };
   } else {
     const [a, b] = pick(rng, pairs);
     const values = { shape: a.kind, other: b.kind, side: a.cx < b.cx ? "left" : "right" };
-    turn = { question: fillTemplate(pick(rng, qs.shapeSide.ask), values), answer: fillTemplate(qs.shapeSide.answer!, values) };
+    turn = {
+      question: fillTemplate(pick(rng, qs.shapeSide.ask), values),
+      answer: fillTemplate(qs.shapeSide.answer!, values),
+    };
   }
   return { family: "shapes", width: scene.w, height: scene.h, svg: scene.svg, turns: [turn] };
 }
@@ -181,14 +220,27 @@ interface Chart {
 
 function chartScene(rng: Rng, tasks: DemoTasks): Chart {
   const line = rng() < 0.35;
-  const [w, h] = canvas(rng, [[4, 3], [16, 9], [2, 1], [3, 2]], 240, 440);
+  const [w, h] = canvas(
+    rng,
+    [
+      [4, 3],
+      [16, 9],
+      [2, 1],
+      [3, 2],
+    ],
+    240,
+    440,
+  );
   const n = int(rng, 3, 6);
   const set = pick(rng, tasks.chartLabelSets);
   const start = int(rng, 0, set.length - n);
   const labels = set.slice(start, start + n);
   let values: number[];
   do values = labels.map(() => int(rng, 1, 9));
-  while (values.filter((v) => v === Math.max(...values)).length !== 1 || values.filter((v) => v === Math.min(...values)).length !== 1);
+  while (
+    values.filter((v) => v === Math.max(...values)).length !== 1 ||
+    values.filter((v) => v === Math.min(...values)).length !== 1
+  );
   const fs = Math.max(10, Math.min(15, Math.round(h * 0.052)));
   const title = rng() < 0.5 ? pick(rng, tasks.chartTitles) : null;
   const top = fs * 2 + (title ? fs + 4 : 0);
@@ -202,7 +254,9 @@ function chartScene(rng: Rng, tasks: DemoTasks): Chart {
   body += `<polyline points="${left},${top - 4} ${left},${bottom} ${right},${bottom}" fill="none" stroke="rgb(60,60,60)" stroke-width="1"/>`;
   for (const tick of [0, 5, 10]) {
     const y = bottom - ((bottom - top) * tick) / 10;
-    body += `<line x1="${left - 4}" y1="${y}" x2="${left}" y2="${y}" stroke="rgb(60,60,60)"/>` + text(left - 6, y + fs * 0.35, String(tick), "end");
+    body +=
+      `<line x1="${left - 4}" y1="${y}" x2="${left}" y2="${y}" stroke="rgb(60,60,60)"/>` +
+      text(left - 6, y + fs * 0.35, String(tick), "end");
   }
   const slot = (right - left) / n;
   const points: string[] = [];
@@ -224,7 +278,10 @@ function chartScene(rng: Rng, tasks: DemoTasks): Chart {
 
 function chartValueTurn(rng: Rng, tasks: DemoTasks, chart: Chart, i: number): TestTurn {
   const q = tasks.questions.chartValue;
-  return { question: fillTemplate(pick(rng, q.ask), { label: chart.labels[i] }), answer: fillTemplate(q.answer!, { label: chart.labels[i], value: chart.values[i] }) };
+  return {
+    question: fillTemplate(pick(rng, q.ask), { label: chart.labels[i] }),
+    answer: fillTemplate(q.answer!, { label: chart.labels[i], value: chart.values[i] }),
+  };
 }
 
 function chartsItem(rng: Rng, tasks: DemoTasks): Omit<TestItem, "id" | "encoding"> {
@@ -235,7 +292,10 @@ function chartsItem(rng: Rng, tasks: DemoTasks): Omit<TestItem, "id" | "encoding
   else {
     const q = tasks.questions[kind];
     const target = kind === "chartHighest" ? Math.max(...chart.values) : Math.min(...chart.values);
-    turn = { question: pick(rng, chart.line ? q.askLine! : q.ask), answer: fillTemplate(q.answer!, { label: chart.labels[chart.values.indexOf(target)] }) };
+    turn = {
+      question: pick(rng, chart.line ? q.askLine! : q.ask),
+      answer: fillTemplate(q.answer!, { label: chart.labels[chart.values.indexOf(target)] }),
+    };
   }
   return { family: "charts", width: chart.w, height: chart.h, svg: chart.svg, turns: [turn] };
 }
@@ -249,10 +309,24 @@ function textItem(rng: Rng, tasks: DemoTasks): Omit<TestItem, "id" | "encoding">
   const colour = pick(rng, tasks.textColours);
   const fontFile = pick(rng, tasks.fonts);
   const font = svgFont(fontFile);
-  const [w, h] = canvas(rng, [[2, 1], [3, 1], [4, 3], [1, 1], [16, 9]], 180, 420);
+  const [w, h] = canvas(
+    rng,
+    [
+      [2, 1],
+      [3, 1],
+      [4, 3],
+      [1, 1],
+      [16, 9],
+    ],
+    180,
+    420,
+  );
   const mono = font.family.includes("Mono");
   const bold = font.weight === "bold";
-  const size = Math.max(12, Math.min(Math.floor(h * 0.45), Math.floor((w * (0.5 + rng() * 0.3)) / textWidth(text, 1, mono, bold))));
+  const size = Math.max(
+    12,
+    Math.min(Math.floor(h * 0.45), Math.floor((w * (0.5 + rng() * 0.3)) / textWidth(text, 1, mono, bold))),
+  );
   const tw = textWidth(text, size, mono, bold);
   const cx = w / 2 + (rng() * 2 - 1) * Math.max(0, (w - tw) / 2 - 0.05 * w);
   const cy = h / 2 + (rng() * 2 - 1) * Math.max(0, (h - size) / 2 - 0.12 * h);
@@ -324,9 +398,15 @@ function guiScene(rng: Rng, tasks: DemoTasks, minButtons: number): Gui {
     const cy = y + rowH / 2;
     const checked = rng() < 0.5;
     body += `<rect x="${margin}" y="${cy - s / 2}" width="${s}" height="${s}" fill="white" stroke="rgb(80,80,80)"/>`;
-    if (checked) body += `<polyline points="${margin + 3},${cy} ${margin + s / 2 - 1},${cy + s / 2 - 3} ${margin + s - 3},${cy - s / 2 + 3}" fill="none" stroke="rgb(30,30,30)" stroke-width="2"/>`;
+    if (checked)
+      body += `<polyline points="${margin + 3},${cy} ${margin + s / 2 - 1},${cy + s / 2 - 3} ${margin + s - 3},${cy - s / 2 + 3}" fill="none" stroke="rgb(30,30,30)" stroke-width="2"/>`;
     body += label(margin + s + 6, cy + fs * 0.36, name, "rgb(30,30,30)");
-    widgets.push({ kind: "checkbox", label: name, box: [margin, cy - s / 2, margin + s + 6 + textWidth(name, fs), cy + s / 2], checked });
+    widgets.push({
+      kind: "checkbox",
+      label: name,
+      box: [margin, cy - s / 2, margin + s + 6 + textWidth(name, fs), cy + s / 2],
+      checked,
+    });
     y += rowH;
   }
   const disabled = rng() < 0.6 ? int(rng, 0, buttons.length - 1) : -1;
@@ -335,7 +415,11 @@ function guiScene(rng: Rng, tasks: DemoTasks, minButtons: number): Gui {
   const by = toolbar ? titleH + margin : h - margin - btnH;
   buttons.forEach((name, i) => {
     const [face, ink, edge] =
-      i === disabled ? ["rgb(232,232,232)", "rgb(165,165,165)", "rgb(200,200,200)"] : i === primary ? ["rgb(50,110,210)", "white", "rgb(40,90,180)"] : ["rgb(250,250,250)", "rgb(20,20,20)", "rgb(120,120,120)"];
+      i === disabled
+        ? ["rgb(232,232,232)", "rgb(165,165,165)", "rgb(200,200,200)"]
+        : i === primary
+          ? ["rgb(50,110,210)", "white", "rgb(40,90,180)"]
+          : ["rgb(250,250,250)", "rgb(20,20,20)", "rgb(120,120,120)"];
     body += `<rect x="${x}" y="${by}" width="${btnW[i]}" height="${btnH}" rx="${pick(rng, [0, 3, 5])}" fill="${face}" stroke="${edge}"/>`;
     body += label(x + btnW[i] / 2, by + btnH / 2 + fs * 0.36, name, ink, "middle");
     widgets.push({ kind: "button", label: name, box: [x, by, x + btnW[i], by + btnH], disabled: i === disabled });
@@ -346,13 +430,23 @@ function guiScene(rng: Rng, tasks: DemoTasks, minButtons: number): Gui {
 
 /** Qwen3-VL's grounding answer: integer corners on a 0..1000 grid relative to the image. */
 export function groundingAnswer(box: readonly number[], width: number, height: number, label: string): string {
-  const rel = [box[0] / width, box[1] / height, box[2] / width, box[3] / height].map((v) => Math.max(0, Math.min(1000, Math.round(v * 1000))));
+  const rel = [box[0] / width, box[1] / height, box[2] / width, box[3] / height].map((v) =>
+    Math.max(0, Math.min(1000, Math.round(v * 1000))),
+  );
   return `{"bbox_2d": [${rel.join(", ")}], "label": "${label}"}`;
 }
 
 function groundTurn(rng: Rng, tasks: DemoTasks, gui: Gui, target: Widget): TestTurn {
-  const asks = target.kind === "field" ? tasks.questions.guiField.ask : target.kind === "checkbox" ? ["Where is the {label} checkbox?"] : tasks.questions.guiButton.ask;
-  return { question: fillTemplate(pick(rng, asks), { label: target.label }), answer: groundingAnswer(target.box, gui.w, gui.h, target.label) };
+  const asks =
+    target.kind === "field"
+      ? tasks.questions.guiField.ask
+      : target.kind === "checkbox"
+        ? ["Where is the {label} checkbox?"]
+        : tasks.questions.guiButton.ask;
+  return {
+    question: fillTemplate(pick(rng, asks), { label: target.label }),
+    answer: groundingAnswer(target.box, gui.w, gui.h, target.label),
+  };
 }
 
 function guiItem(rng: Rng, tasks: DemoTasks): Omit<TestItem, "id" | "encoding"> {
@@ -360,16 +454,36 @@ function guiItem(rng: Rng, tasks: DemoTasks): Omit<TestItem, "id" | "encoding"> 
   const qs = tasks.questions;
   const disabled = gui.widgets.find((w) => w.disabled);
   const checks = gui.widgets.filter((w) => w.kind === "checkbox");
-  const kind = pick(rng, ["ground", "ground", "ground", "title", ...(disabled ? ["disabled"] : []), ...(checks.length ? ["checked"] : [])]);
+  const kind = pick(rng, [
+    "ground",
+    "ground",
+    "ground",
+    "title",
+    ...(disabled ? ["disabled"] : []),
+    ...(checks.length ? ["checked"] : []),
+  ]);
   let turn: TestTurn;
   if (kind === "ground") {
     const buttons = gui.widgets.filter((w) => w.kind === "button");
-    turn = groundTurn(rng, tasks, gui, pick(rng, [...buttons, ...buttons, ...gui.widgets.filter((w) => w.kind !== "button")]));
-  } else if (kind === "title") turn = { question: pick(rng, qs.guiTitle.ask), answer: fillTemplate(qs.guiTitle.answer!, { title: gui.title }) };
-  else if (kind === "disabled") turn = { question: pick(rng, qs.guiDisabled.ask), answer: fillTemplate(qs.guiDisabled.answer!, { label: disabled!.label }) };
+    turn = groundTurn(
+      rng,
+      tasks,
+      gui,
+      pick(rng, [...buttons, ...buttons, ...gui.widgets.filter((w) => w.kind !== "button")]),
+    );
+  } else if (kind === "title")
+    turn = { question: pick(rng, qs.guiTitle.ask), answer: fillTemplate(qs.guiTitle.answer!, { title: gui.title }) };
+  else if (kind === "disabled")
+    turn = {
+      question: pick(rng, qs.guiDisabled.ask),
+      answer: fillTemplate(qs.guiDisabled.answer!, { label: disabled!.label }),
+    };
   else {
     const c = pick(rng, checks);
-    turn = { question: fillTemplate(pick(rng, qs.guiChecked.ask), { label: c.label }), answer: fillTemplate(c.checked ? qs.guiChecked.answer! : qs.guiChecked.answerNo!, { label: c.label }) };
+    turn = {
+      question: fillTemplate(pick(rng, qs.guiChecked.ask), { label: c.label }),
+      answer: fillTemplate(c.checked ? qs.guiChecked.answer! : qs.guiChecked.answerNo!, { label: c.label }),
+    };
   }
   return { family: "gui", width: gui.w, height: gui.h, svg: gui.svg, turns: [turn] };
 }
@@ -384,19 +498,50 @@ function followUpItem(rng: Rng, tasks: DemoTasks): Omit<TestItem, "id" | "encodi
   if (which === "shapes") {
     const scene = shapesScene(rng, tasks, 2);
     const [a, b] = sample(rng, scene.shapes, 2);
-    const second = { question: fillTemplate(pick(rng, qs.followShape.ask), { shape: b.kind }), answer: shapeColourTurn(rng, tasks, b).answer };
-    return { family: "follow-up", width: scene.w, height: scene.h, svg: scene.svg, turns: [shapeColourTurn(rng, tasks, a), second] };
+    const second = {
+      question: fillTemplate(pick(rng, qs.followShape.ask), { shape: b.kind }),
+      answer: shapeColourTurn(rng, tasks, b).answer,
+    };
+    return {
+      family: "follow-up",
+      width: scene.w,
+      height: scene.h,
+      svg: scene.svg,
+      turns: [shapeColourTurn(rng, tasks, a), second],
+    };
   }
   if (which === "charts") {
     const chart = chartScene(rng, tasks);
     const [i, j] = sample(rng, [...chart.labels.keys()], 2);
-    const second = { question: fillTemplate(pick(rng, qs.followChart.ask), { label: chart.labels[j] }), answer: chartValueTurn(rng, tasks, chart, j).answer };
-    return { family: "follow-up", width: chart.w, height: chart.h, svg: chart.svg, turns: [chartValueTurn(rng, tasks, chart, i), second] };
+    const second = {
+      question: fillTemplate(pick(rng, qs.followChart.ask), { label: chart.labels[j] }),
+      answer: chartValueTurn(rng, tasks, chart, j).answer,
+    };
+    return {
+      family: "follow-up",
+      width: chart.w,
+      height: chart.h,
+      svg: chart.svg,
+      turns: [chartValueTurn(rng, tasks, chart, i), second],
+    };
   }
   const gui = guiScene(rng, tasks, 2);
-  const [a, b] = sample(rng, gui.widgets.filter((w) => w.kind === "button"), 2);
-  const second = { question: fillTemplate(pick(rng, qs.followButton.ask), { label: b.label }), answer: groundingAnswer(b.box, gui.w, gui.h, b.label) };
-  return { family: "follow-up", width: gui.w, height: gui.h, svg: gui.svg, turns: [groundTurn(rng, tasks, gui, a), second] };
+  const [a, b] = sample(
+    rng,
+    gui.widgets.filter((w) => w.kind === "button"),
+    2,
+  );
+  const second = {
+    question: fillTemplate(pick(rng, qs.followButton.ask), { label: b.label }),
+    answer: groundingAnswer(b.box, gui.w, gui.h, b.label),
+  };
+  return {
+    family: "follow-up",
+    width: gui.w,
+    height: gui.h,
+    svg: gui.svg,
+    turns: [groundTurn(rng, tasks, gui, a), second],
+  };
 }
 
 const MAKERS: Record<DemoFamily, (rng: Rng, tasks: DemoTasks) => Omit<TestItem, "id" | "encoding">> = {
@@ -425,6 +570,8 @@ export function buildTestItem(family: DemoFamily, seed: number, id: string): Tes
 /** `perFamily` items of each family (a follow-up item holds two questions). The default seed is the published set. */
 export function buildTestSet(perFamily: number, seed = 20261203): TestItem[] {
   return DEMO_FAMILIES.flatMap((family, f) =>
-    Array.from({ length: perFamily }, (_, i) => buildTestItem(family, seed + 7919 * f + i * 104729, `${family}-${String(i).padStart(3, "0")}`)),
+    Array.from({ length: perFamily }, (_, i) =>
+      buildTestItem(family, seed + 7919 * f + i * 104729, `${family}-${String(i).padStart(3, "0")}`),
+    ),
   );
 }

@@ -2,7 +2,14 @@ import { createHash } from "node:crypto";
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import type { ImageId } from "@/lib/ids";
-import { canonicalize, decodeStoredImage, encodeCanonicalPng, imageIdOf, readImageHeader, type CanonicalImage } from "@/lib/images/canonicalize";
+import {
+  canonicalize,
+  decodeStoredImage,
+  encodeCanonicalPng,
+  imageIdOf,
+  readImageHeader,
+  type CanonicalImage,
+} from "@/lib/images/canonicalize";
 import type { IngestError } from "@/lib/images/ingestErrors";
 import * as img from "@/tests/support/testImages";
 
@@ -27,7 +34,9 @@ function expectClose(actual: readonly number[], expected: readonly number[], tol
 describe("imageIdOf", () => {
   it("is SHA-256 over big-endian width, height, then the pixels", () => {
     const pixels = Buffer.from([1, 2, 3, 4, 5, 6]);
-    const expected = createHash("sha256").update(Buffer.from([0, 0, 0, 2, 0, 0, 0, 1, 1, 2, 3, 4, 5, 6])).digest("hex");
+    const expected = createHash("sha256")
+      .update(Buffer.from([0, 0, 0, 2, 0, 0, 0, 1, 1, 2, 3, 4, 5, 6]))
+      .digest("hex");
     expect(imageIdOf(pixels, 2, 1)).toBe(expected);
   });
 
@@ -85,7 +94,12 @@ describe("canonicalize: same pixels, same id", () => {
   });
 
   it("flattens alpha onto white", async () => {
-    const base = img.quadrantsRgb(8, 8, [[200, 0, 0], [0, 200, 0], [0, 0, 200], [10, 20, 30]]);
+    const base = img.quadrantsRgb(8, 8, [
+      [200, 0, 0],
+      [0, 200, 0],
+      [0, 0, 200],
+      [10, 20, 30],
+    ]);
     // Alpha by quadrant: opaque, transparent, half, quarter.
     const alphaOf = (x: number, y: number) => [255, 0, 128, 64][(y < 4 ? 0 : 2) + (x < 4 ? 0 : 1)];
     const canonical = await ok(await img.rgbaPng(base, alphaOf));
@@ -115,8 +129,18 @@ describe("canonicalize: same pixels, same id", () => {
   });
 
   it("uses the first frame of an animated GIF", async () => {
-    const first = img.quadrantsRgb(16, 16, [[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 255]]);
-    const second = img.quadrantsRgb(16, 16, [[0, 0, 0], [0, 0, 0], [0, 0, 0], [0, 0, 0]]);
+    const first = img.quadrantsRgb(16, 16, [
+      [255, 0, 0],
+      [0, 255, 0],
+      [0, 0, 255],
+      [255, 255, 255],
+    ]);
+    const second = img.quadrantsRgb(16, 16, [
+      [0, 0, 0],
+      [0, 0, 0],
+      [0, 0, 0],
+      [0, 0, 0],
+    ]);
     const gif = await img.animatedGif([first, second]);
     expect((await sharp(gif).metadata()).pages).toBe(2);
     const canonical = await ok(gif);
@@ -166,7 +190,12 @@ describe("canonicalize: refusals", () => {
 
   it("applies a configured pixel limit", async () => {
     const picture = await img.png(img.patternRgb(20, 10));
-    expect(await fails(picture, 199)).toMatchObject({ code: "too_many_pixels", width: 20, height: 10, limitPixels: 199 });
+    expect(await fails(picture, 199)).toMatchObject({
+      code: "too_many_pixels",
+      width: 20,
+      height: 10,
+      limitPixels: 199,
+    });
     expect((await canonicalize(picture, { maxPixels: 200 })).ok).toBe(true);
   });
 });
@@ -194,7 +223,13 @@ describe("decodeStoredImage", () => {
 describe("readImageHeader", () => {
   it("reads format and EXIF-oriented size without decoding, and applies the pixel limit", async () => {
     const rotated = await img.jpegWithOrientation(img.patternRgb(30, 20), 6);
-    expect(await readImageHeader(rotated, { maxPixels: 1000 })).toEqual({ ok: true, header: { format: "jpeg", width: 20, height: 30 } });
-    expect(await readImageHeader(img.pngBomb(8000, 6000), { maxPixels: 1000 })).toMatchObject({ ok: false, error: { code: "too_many_pixels" } });
+    expect(await readImageHeader(rotated, { maxPixels: 1000 })).toEqual({
+      ok: true,
+      header: { format: "jpeg", width: 20, height: 30 },
+    });
+    expect(await readImageHeader(img.pngBomb(8000, 6000), { maxPixels: 1000 })).toMatchObject({
+      ok: false,
+      error: { code: "too_many_pixels" },
+    });
   });
 });

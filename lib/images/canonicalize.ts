@@ -67,7 +67,10 @@ function decoderReason(error: unknown): string {
 const decodeOptions = (maxPixels: number): SharpOptions => ({ failOn: "error", limitInputPixels: maxPixels, pages: 1 });
 
 /** Format and oriented size from the header alone (sharp's metadata): cheap, whatever size the image declares. */
-export async function readImageHeader(input: Buffer, limits: Pick<CanonicalizeLimits, "maxPixels">): Promise<HeaderResult> {
+export async function readImageHeader(
+  input: Buffer,
+  limits: Pick<CanonicalizeLimits, "maxPixels">,
+): Promise<HeaderResult> {
   const sniffed = sniffImageFormat(input.subarray(0, SNIFF_BYTES));
   if (sniffed.kind === "unknown") return { ok: false, error: ingestError.notAnImage() };
   if (sniffed.kind === "unsupported") return { ok: false, error: ingestError.unsupported(sniffed.label) };
@@ -94,7 +97,11 @@ export async function canonicalize(input: Buffer, limits: CanonicalizeLimits): P
   return limits.budget ? limits.budget.use(width * height, decode, limits.signal) : decode();
 }
 
-async function decodeCanonical(input: Buffer, format: SupportedImageFormat, maxPixels: number): Promise<CanonicalizeResult> {
+async function decodeCanonical(
+  input: Buffer,
+  format: SupportedImageFormat,
+  maxPixels: number,
+): Promise<CanonicalizeResult> {
   try {
     const { data, info } = await sharp(input, decodeOptions(maxPixels))
       .autoOrient()
@@ -104,11 +111,19 @@ async function decodeCanonical(input: Buffer, format: SupportedImageFormat, maxP
       .raw()
       .toBuffer({ resolveWithObject: true });
     if (info.channels !== 3 || data.length !== info.width * info.height * 3) {
-      throw new Error(`decoder produced ${info.channels} channels / ${data.length} bytes for ${info.width}×${info.height}`);
+      throw new Error(
+        `decoder produced ${info.channels} channels / ${data.length} bytes for ${info.width}×${info.height}`,
+      );
     }
     return {
       ok: true,
-      image: { id: imageIdOf(data, info.width, info.height), width: info.width, height: info.height, data, sourceFormat: format },
+      image: {
+        id: imageIdOf(data, info.width, info.height),
+        width: info.width,
+        height: info.height,
+        data,
+        sourceFormat: format,
+      },
     };
   } catch (error) {
     return { ok: false, error: ingestError.undecodable(format, decoderReason(error)) };
@@ -120,7 +135,11 @@ async function decodeCanonical(input: Buffer, format: SupportedImageFormat, maxP
  * checked against the id they were stored under: null when they no longer hash to it (a decoder that changed between
  * the upload and now), so an image can never answer for another one.
  */
-export async function decodeStoredImage(stored: Buffer, id: ImageId, limits: CanonicalizeLimits): Promise<CanonicalImage | null> {
+export async function decodeStoredImage(
+  stored: Buffer,
+  id: ImageId,
+  limits: CanonicalizeLimits,
+): Promise<CanonicalImage | null> {
   const result = await canonicalize(stored, limits);
   return result.ok && result.image.id === id ? result.image : null;
 }

@@ -66,7 +66,12 @@ export async function putImage(
 }
 
 /** The size of the file kept for a known image: from its record, or (a concurrent first upload has not written it yet) the file itself. */
-async function storedFileBytes(imageId: ImageId, deps: ImageStoreDeps, tenant: TenantId, fallback: Buffer): Promise<number> {
+async function storedFileBytes(
+  imageId: ImageId,
+  deps: ImageStoreDeps,
+  tenant: TenantId,
+  fallback: Buffer,
+): Promise<number> {
   const record = await loadImageRecord(imageId, deps, tenant);
   if (record) return record.bytes;
   return ((await deps.store.strict.get(imageKey(tenant, imageId))) ?? fallback).length;
@@ -86,13 +91,20 @@ export async function loadCanonicalImage(
   const stored = await deps.store.strict.get(imageKey(tenant, imageId));
   if (!stored) return null;
   // The file was size-checked on upload; the limit here only has to let it through again.
-  const image = await decodeStoredImage(stored, imageId, { maxPixels: Number.MAX_SAFE_INTEGER, budget: deps.decodeBudget });
+  const image = await decodeStoredImage(stored, imageId, {
+    maxPixels: Number.MAX_SAFE_INTEGER,
+    budget: deps.decodeBudget,
+  });
   if (!image) throw new Error(`stored image ${imageId} no longer decodes to its id`);
   return image;
 }
 
 /** The stored record (size, file bytes) of an image, or null when unknown or expired; rejects with StoreUnavailableError when the store cannot tell. */
-export async function loadImageRecord(imageId: ImageId, deps: ImageStoreDeps, tenant: TenantId = DEFAULT_TENANT): Promise<ImageRecord | null> {
+export async function loadImageRecord(
+  imageId: ImageId,
+  deps: ImageStoreDeps,
+  tenant: TenantId = DEFAULT_TENANT,
+): Promise<ImageRecord | null> {
   const meta = await deps.store.strict.get(imageMetaKey(tenant, imageId));
   return meta ? (JSON.parse(meta.toString("utf8")) as ImageRecord) : null;
 }

@@ -42,7 +42,8 @@ export class PixelBudget {
     /** How long a decode may wait for its share before it is refused with DecodeBusyError. */
     private readonly maxWaitMs = 10_000,
   ) {
-    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`capacity must be a positive integer, got ${capacity}`);
+    if (!Number.isInteger(capacity) || capacity < 1)
+      throw new RangeError(`capacity must be a positive integer, got ${capacity}`);
   }
 
   get pixelsInUse(): number {
@@ -56,7 +57,9 @@ export class PixelBudget {
   /** Resolves with the release function once `pixels` are granted; rejects (DecodeBusyError or the abort reason) otherwise. */
   acquire(pixels: number, signal?: AbortSignal): Promise<ReleasePixels> {
     if (pixels > this.capacity) {
-      return Promise.reject(new RangeError(`an image of ${pixels} pixels exceeds the decode budget of ${this.capacity}`));
+      return Promise.reject(
+        new RangeError(`an image of ${pixels} pixels exceeds the decode budget of ${this.capacity}`),
+      );
     }
     signal?.throwIfAborted();
     if (this.waiting.length === 0 && this.inUse + pixels <= this.capacity) return Promise.resolve(this.grant(pixels));
@@ -77,7 +80,12 @@ export class PixelBudget {
       const timer = setTimeout(() => {
         leave();
         this.serveWaiting();
-        reject(new DecodeBusyError(`the server is decoding too many images right now; retry in a few seconds`, Math.ceil(this.maxWaitMs / 1000)));
+        reject(
+          new DecodeBusyError(
+            `the server is decoding too many images right now; retry in a few seconds`,
+            Math.ceil(this.maxWaitMs / 1000),
+          ),
+        );
       }, this.maxWaitMs);
       const onAbort = () => {
         leave();

@@ -32,8 +32,13 @@ describe("sniffImageFormat", () => {
   it("recognises formats that are refused", () => {
     expect(sniffImageFormat(bytes("%PDF-1.7"))).toEqual({ kind: "unsupported", label: "PDF" });
     expect(sniffImageFormat(bytes("BM", [0, 0, 0, 0]))).toEqual({ kind: "unsupported", label: "BMP" });
-    expect(sniffImageFormat(Buffer.from("\uFEFF  <svg width='1'/>", "utf8"))).toEqual({ kind: "unsupported", label: "SVG" });
-    expect(sniffImageFormat(bytes('<?xml version="1.0"?>\n<!-- x -->\n<svg xmlns="http://www.w3.org/2000/svg">'))).toEqual({
+    expect(sniffImageFormat(Buffer.from("\uFEFF  <svg width='1'/>", "utf8"))).toEqual({
+      kind: "unsupported",
+      label: "SVG",
+    });
+    expect(
+      sniffImageFormat(bytes('<?xml version="1.0"?>\n<!-- x -->\n<svg xmlns="http://www.w3.org/2000/svg">')),
+    ).toEqual({
       kind: "unsupported",
       label: "SVG",
     });

@@ -10,9 +10,7 @@
 export type SupportedImageFormat = "jpeg" | "png" | "gif" | "webp" | "tiff" | "avif";
 
 export type SniffedFormat =
-  | { kind: "supported"; format: SupportedImageFormat }
-  | { kind: "unsupported"; label: string }
-  | { kind: "unknown" };
+  { kind: "supported"; format: SupportedImageFormat } | { kind: "unsupported"; label: string } | { kind: "unknown" };
 
 /** Enough bytes for every signature below, including an ISO-BMFF `ftyp` box with its brand list. */
 export const SNIFF_BYTES = 512;
@@ -31,8 +29,10 @@ const ascii = (text: string) => Array.from(text, (c) => c.charCodeAt(0));
 export function sniffImageFormat(head: Uint8Array): SniffedFormat {
   if (startsWith(head, [0xff, 0xd8, 0xff])) return { kind: "supported", format: "jpeg" };
   if (startsWith(head, [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) return { kind: "supported", format: "png" };
-  if (startsWith(head, ascii("GIF87a")) || startsWith(head, ascii("GIF89a"))) return { kind: "supported", format: "gif" };
-  if (startsWith(head, ascii("RIFF")) && startsWith(head, ascii("WEBP"), 8)) return { kind: "supported", format: "webp" };
+  if (startsWith(head, ascii("GIF87a")) || startsWith(head, ascii("GIF89a")))
+    return { kind: "supported", format: "gif" };
+  if (startsWith(head, ascii("RIFF")) && startsWith(head, ascii("WEBP"), 8))
+    return { kind: "supported", format: "webp" };
   if (startsWith(head, [0x49, 0x49, 0x2a, 0x00]) || startsWith(head, [0x4d, 0x4d, 0x00, 0x2a])) {
     return { kind: "supported", format: "tiff" };
   }
@@ -67,7 +67,10 @@ function sniffIsoMedia(head: Uint8Array): SniffedFormat {
 
 /** SVG is XML text: optional BOM, whitespace, XML declaration, comments or doctype, then an `<svg` element. */
 function looksLikeSvg(head: Uint8Array): boolean {
-  const text = new TextDecoder("utf-8", { fatal: false }).decode(head).replace(/^\uFEFF/, "").trimStart();
+  const text = new TextDecoder("utf-8", { fatal: false })
+    .decode(head)
+    .replace(/^\uFEFF/, "")
+    .trimStart();
   if (!text.startsWith("<")) return false;
   return /<svg[\s>]/i.test(text);
 }

@@ -19,7 +19,11 @@ export function replayAnswer(
 ): void {
   const promptTokens = plan.prompt.inputIds.length;
   emit({ type: "meta", cache: { features: [], prefix: { reused: 0, total: promptTokens }, response: "hit" } });
-  const text = new CompletionText((ids) => model.tokenizer.decode(ids, { skipSpecialTokens: true }), model.stopTokenIds, plan.request.stop);
+  const text = new CompletionText(
+    (ids) => model.tokenizer.decode(ids, { skipSpecialTokens: true }),
+    model.stopTokenIds,
+    plan.request.stop,
+  );
   const replayed: number[] = [];
   let stopped = false;
   for (const token of answer.tokens) {

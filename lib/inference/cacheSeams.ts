@@ -65,7 +65,11 @@ export interface FeatureSeam {
    * The features of one image; `compute` preprocesses the image and runs the vision encoder (source "computed").
    * Null only for an image that is not `required` and not cached.
    */
-  getFeatures(image: FeatureRequest, compute: () => Promise<ImageFeatures>, ctx: SeamContext): Promise<FeatureResult | null>;
+  getFeatures(
+    image: FeatureRequest,
+    compute: () => Promise<ImageFeatures>,
+    ctx: SeamContext,
+  ): Promise<FeatureResult | null>;
 }
 
 // (b) ─ prefix KV ────────────────────────────────────────────────────────────────────────────────────────────────
@@ -95,12 +99,16 @@ export interface PrefixSeam {
 
 // (c) ─ whole responses ──────────────────────────────────────────────────────────────────────────────────────────
 
-export type ResponsePart = { readonly type: "text"; readonly text: string } | { readonly type: "image"; readonly feature: FeatureIdentity };
+export type ResponsePart =
+  { readonly type: "text"; readonly text: string } | { readonly type: "image"; readonly feature: FeatureIdentity };
 
 /** Everything a deterministic request's answer depends on. Only deterministic requests (greedy, or seeded) reach L3. */
 export interface ResponseRequest {
   /** The conversation, parts in order, each image named by its feature identity. */
-  readonly messages: readonly { readonly role: "system" | "user" | "assistant"; readonly parts: readonly ResponsePart[] }[];
+  readonly messages: readonly {
+    readonly role: "system" | "user" | "assistant";
+    readonly parts: readonly ResponsePart[];
+  }[];
   readonly params: ResolvedGenerationParams & { readonly repetitionPenalty: number; readonly stop: readonly string[] };
   /** The exact prompt: token ids, image tokens as feature-key tokens (prefixKey.ts). */
   readonly promptKey: PrefixKey;

@@ -55,7 +55,10 @@ export class QueueFullError extends InferenceError {
     readonly queueLength: number,
     readonly retryAfterSeconds: number,
   ) {
-    super("queue_full", `the model is busy: ${queueLength} requests are already waiting; retry in about ${retryAfterSeconds} s`);
+    super(
+      "queue_full",
+      `the model is busy: ${queueLength} requests are already waiting; retry in about ${retryAfterSeconds} s`,
+    );
     this.name = "QueueFullError";
   }
 }

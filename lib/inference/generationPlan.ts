@@ -24,7 +24,12 @@ import type { ImageSource } from "./imageSource";
 import type { InferenceModel } from "./inferenceModel";
 import { identifiedModelImage, modelImageGrid, type ModelImage } from "./modelImage";
 import type { GenerationRequest, ImagePart } from "./request";
-import { identifyRequestImages, measureRequestImages, type RequestImage, type RequestImageLimits } from "./requestImages";
+import {
+  identifyRequestImages,
+  measureRequestImages,
+  type RequestImage,
+  type RequestImageLimits,
+} from "./requestImages";
 
 export interface PlannedImage extends ModelImage {
   readonly image: RequestImage;
@@ -58,7 +63,9 @@ export interface PlanDeps {
 }
 
 export async function planGeneration(request: GenerationRequest, deps: PlanDeps): Promise<GenerationPlan> {
-  const imageParts = request.messages.flatMap((m) => (typeof m.content === "string" ? [] : m.content.filter((p): p is ImagePart => p.type === "image")));
+  const imageParts = request.messages.flatMap((m) =>
+    typeof m.content === "string" ? [] : m.content.filter((p): p is ImagePart => p.type === "image"),
+  );
   const resolveDeps = {
     source: deps.images,
     tenant: request.tenant,
@@ -77,9 +84,10 @@ export async function planGeneration(request: GenerationRequest, deps: PlanDeps)
     );
   }
   const identified = await identifyRequestImages(measured, resolveDeps);
-  const images = identified.map(
-    (image, index): PlannedImage => ({ image, ...identifiedModelImage(deps.model, deps.featureStorage, image.imageId, grids[index]) }),
-  );
+  const images = identified.map((image, index): PlannedImage => ({
+    image,
+    ...identifiedModelImage(deps.model, deps.featureStorage, image.imageId, grids[index]),
+  }));
   const promptKey = buildPrefixKey(
     prompt.inputIds,
     prompt.imageSpans.map((span) => ({ start: span.start, length: span.length, feature: images[span.imageIndex].key })),
@@ -94,13 +102,20 @@ export async function planGeneration(request: GenerationRequest, deps: PlanDeps)
   };
 }
 
-function gridOf(image: { part: ImagePart; width: number; height: number }, index: number, model: InferenceModel): GridThw {
+function gridOf(
+  image: { part: ImagePart; width: number; height: number },
+  index: number,
+  model: InferenceModel,
+): GridThw {
   try {
     return modelImageGrid(model, image.width, image.height);
   } catch (error) {
     if (error instanceof ImagePreprocessError && error.code !== "invalid_preprocessor_config") {
       const name = "imageId" in image.part ? image.part.imageId : `${index + 1} (sent as data)`;
-      throw new InferenceError(error.code === "image_too_large" ? "image_too_large" : "invalid_image", `image ${name}: ${error.message}`);
+      throw new InferenceError(
+        error.code === "image_too_large" ? "image_too_large" : "invalid_image",
+        `image ${name}: ${error.message}`,
+      );
     }
     throw error;
   }
@@ -109,19 +124,27 @@ function gridOf(image: { part: ImagePart; width: number; height: number }, index
 function buildPrompt(request: GenerationRequest, grids: readonly GridThw[], model: InferenceModel): Prompt {
   const messages: ChatMessage[] = request.messages.map((m) => ({
     role: m.role,
-    content: typeof m.content === "string" ? m.content : m.content.map((p): ContentPart => (p.type === "text" ? p : { type: "image" })),
+    content:
+      typeof m.content === "string"
+        ? m.content
+        : m.content.map((p): ContentPart => (p.type === "text" ? p : { type: "image" })),
   }));
   try {
     return model.prompts.build(messages, grids, { addGenerationPrompt: true });
   } catch (error) {
     // Template failures caused by the request (an image in a system message, text spelling out <|image_pad|>) are the
     // request's fault; a broken tokenizer or template is the server's and stays a TextError.
-    if (error instanceof TextError && error.fault === "request") throw new InferenceError("invalid_request", error.message);
+    if (error instanceof TextError && error.fault === "request")
+      throw new InferenceError("invalid_request", error.message);
     throw error;
   }
 }
 
-function responseRequest(request: GenerationRequest, images: readonly PlannedImage[], promptKey: PrefixKey): ResponseRequest {
+function responseRequest(
+  request: GenerationRequest,
+  images: readonly PlannedImage[],
+  promptKey: PrefixKey,
+): ResponseRequest {
   let next = 0;
   return {
     messages: request.messages.map((m) => ({
@@ -129,7 +152,9 @@ function responseRequest(request: GenerationRequest, images: readonly PlannedIma
       parts:
         typeof m.content === "string"
           ? [{ type: "text", text: m.content }]
-          : m.content.map((p): ResponsePart => (p.type === "text" ? p : { type: "image", feature: images[next++].identity })),
+          : m.content.map((p): ResponsePart =>
+              p.type === "text" ? p : { type: "image", feature: images[next++].identity },
+            ),
     })),
     params: {
       maxNewTokens: request.maxNewTokens,

@@ -39,11 +39,21 @@ export async function runGeneration(input: RunInput): Promise<void> {
   const { request, prompt } = plan;
   const promptTokens = prompt.inputIds.length;
   const done = (finishReason: FinishReason, tokenIds: readonly number[], seed: number | null) =>
-    emit({ type: "done", finishReason, usage: { promptTokens, completionTokens: tokenIds.length }, timings: clock.timings(), tokenIds, seed });
+    emit({
+      type: "done",
+      finishReason,
+      usage: { promptTokens, completionTokens: tokenIds.length },
+      timings: clock.timings(),
+      tokenIds,
+      seed,
+    });
   const sampler = new TokenSampler(request);
 
   const engine = model.engine;
-  const prepared = engine.prepare(prompt.inputIds, plan.images.map((i) => i.grid));
+  const prepared = engine.prepare(
+    prompt.inputIds,
+    plan.images.map((i) => i.grid),
+  );
   const hit = await seams.prefix.lookup(plan.promptKey.slice(0, -1), ctx);
   // The hit is released exactly once: right after prefill has read it, or in `finally` when the run ends before.
   let unreleasedHit = hit;
@@ -70,7 +80,11 @@ export async function runGeneration(input: RunInput): Promise<void> {
     releaseHit();
     clock.addPrefill(clock.time() - prefillStart);
 
-    const text = new CompletionText((ids) => model.tokenizer.decode(ids, { skipSpecialTokens: true }), model.stopTokenIds, request.stop);
+    const text = new CompletionText(
+      (ids) => model.tokenizer.decode(ids, { skipSpecialTokens: true }),
+      model.stopTokenIds,
+      request.stop,
+    );
     const sequence = prompt.inputIds.slice();
     const generated: number[] = [];
     let finishReason: FinishReason;
@@ -104,7 +118,12 @@ export async function runGeneration(input: RunInput): Promise<void> {
       const key: PrefixKey = [...plan.promptKey, ...generated.slice(0, kv.length - promptTokens)];
       seams.prefix.insert(key, kv, ctx);
       if (plan.responseRequest) {
-        const answer = { tokens: generated, text: text.text, finishReason, usage: { promptTokens, completionTokens: generated.length } };
+        const answer = {
+          tokens: generated,
+          text: text.text,
+          finishReason,
+          usage: { promptTokens, completionTokens: generated.length },
+        };
         await seams.responses.store(plan.responseRequest, answer, ctx);
       }
     }
@@ -142,8 +161,13 @@ async function imageFeatures(input: RunInput, needed: readonly boolean[]): Promi
       clock.addVision(encoded.visionMs);
       return encoded.features;
     };
-    const result = await seams.features.getFeatures({ identity: image.identity, key: image.key, grid: image.grid, required }, compute, ctx);
-    if (result === null && required) throw new Error(`features seam gave no features for required image ${image.identity.imageId}`);
+    const result = await seams.features.getFeatures(
+      { identity: image.identity, key: image.key, grid: image.grid, required },
+      compute,
+      ctx,
+    );
+    if (result === null && required)
+      throw new Error(`features seam gave no features for required image ${image.identity.imageId}`);
     results.set(image.key, result);
     if (result !== null) distinct.push({ imageId: image.identity.imageId, source: result.source });
   }
@@ -163,6 +187,8 @@ function imagesNeededFrom(imageOf: Int32Array, from: number): boolean[] {
 /** A seam answering more than it was asked would make prefill skip tokens it never saw. */
 function checkPrefixHit(hit: PrefixHit, promptTokens: number): void {
   if (hit.length !== hit.kv.length || hit.length < 1 || hit.length >= promptTokens) {
-    throw new Error(`prefix seam returned ${hit.length} positions (KV of ${hit.kv.length}) for a ${promptTokens}-token prompt`);
+    throw new Error(
+      `prefix seam returned ${hit.length} positions (KV of ${hit.kv.length}) for a ${promptTokens}-token prompt`,
+    );
   }
 }

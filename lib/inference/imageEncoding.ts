@@ -19,7 +19,9 @@ export interface EncodedImage {
 export async function encodeImage(model: InferenceModel, pixels: RgbImage): Promise<EncodedImage> {
   const preprocessStart = performance.now();
   // The pixels were size-checked when the image was accepted; the preprocessor's own input bound must not refuse them.
-  const input = await preprocessImage({ kind: "rgb", image: pixels }, model.preprocessor, { maxInputPixels: pixels.width * pixels.height });
+  const input = await preprocessImage({ kind: "rgb", image: pixels }, model.preprocessor, {
+    maxInputPixels: pixels.width * pixels.height,
+  });
   const visionStart = performance.now();
   const [features] = await model.engine.encodeImages(input.pixelValues, [input.grid]);
   visionEncoderRuns.inc();

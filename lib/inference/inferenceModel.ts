@@ -54,10 +54,15 @@ async function sideFile<T>(file: string, load: () => Promise<T>): Promise<T> {
 export async function loadInferenceModel(dir: string, options: LoadModelOptions = {}): Promise<InferenceModel> {
   const root = path.resolve(dir);
   const tokenizer = await sideFile(path.join(root, "tokenizer.json"), () => TextTokenizer.load(root));
-  const template = await sideFile(path.join(root, "chat_template.jinja"), () => loadChatTemplate(root, tokenizer.config));
+  const template = await sideFile(path.join(root, "chat_template.jinja"), () =>
+    loadChatTemplate(root, tokenizer.config),
+  );
   const preprocessor = await sideFile(path.join(root, "preprocessor_config.json"), () => loadPreprocessorConfig(root));
   const imEnd = await sideFile(path.join(root, "tokenizer.json"), async () => tokenizer.tokenId("<|im_end|>"));
-  const prompts = await sideFile(path.join(root, "tokenizer.json"), async () => new PromptBuilder(tokenizer, template, preprocessor.mergeSize));
+  const prompts = await sideFile(
+    path.join(root, "tokenizer.json"),
+    async () => new PromptBuilder(tokenizer, template, preprocessor.mergeSize),
+  );
 
   const engine = await Engine.load(root, options);
   const preprocessorJson = preprocessor as unknown as JsonValue;

@@ -58,11 +58,19 @@ export interface ModelCaches {
 /** A stored upload: its canonical id and pixels ([height, width, 3] u8 sRGB). */
 export type UploadedImage = Pick<CanonicalImage, "id" | "width" | "height" | "data">;
 
-export function createModelCaches(model: InferenceModel, store: BlobStore, settings: CacheSettings, logger?: Logger): ModelCaches {
+export function createModelCaches(
+  model: InferenceModel,
+  store: BlobStore,
+  settings: CacheSettings,
+  logger?: Logger,
+): ModelCaches {
   const features = new FeatureCache({
     store,
     fingerprint: model.fingerprint,
-    shape: { hidden: model.engine.config.text.hiddenSize, deepstackLayers: model.engine.config.vision.deepstackVisualIndexes.length },
+    shape: {
+      hidden: model.engine.config.text.hiddenSize,
+      deepstackLayers: model.engine.config.vision.deepstackVisualIndexes.length,
+    },
     storage: settings.l1.storage,
     ttlSeconds: settings.l1.ttlSeconds,
     memoryBytes: settings.l1.memoryBytes,
@@ -86,10 +94,15 @@ export function createModelCaches(model: InferenceModel, store: BlobStore, setti
   });
   followFlushes(store, { features, prefix, responses }, logger);
   const checkModel = (ctx: SeamContext) => {
-    if (ctx.model !== model.fingerprint) throw new Error(`cache seams of model ${model.fingerprint} asked for model ${ctx.model}`);
+    if (ctx.model !== model.fingerprint)
+      throw new Error(`cache seams of model ${model.fingerprint} asked for model ${ctx.model}`);
   };
 
-  const lookUpFeatures = async (image: FeatureRequest, compute: () => Promise<ImageFeatures>, ctx: SeamContext): Promise<FeatureResult | null> => {
+  const lookUpFeatures = async (
+    image: FeatureRequest,
+    compute: () => Promise<ImageFeatures>,
+    ctx: SeamContext,
+  ): Promise<FeatureResult | null> => {
     const request = { tenant: ctx.tenant, identity: image.identity, grid: image.grid };
     if (image.required) return features.getOrCompute(request, compute, { useCache: ctx.flags.l1, signal: ctx.signal });
     // Prefill will not read these features (the reused prefix covers the image): serve them only when at hand, so the
@@ -132,7 +145,11 @@ export function createModelCaches(model: InferenceModel, store: BlobStore, setti
     async store(request, answer, ctx) {
       checkModel(ctx);
       if (!ctx.flags.l3) return;
-      await responses.store(responseQuery(request, ctx.tenant), { version: RESPONSE_RECORD_VERSION, ...answer, createdAt: Date.now() });
+      await responses.store(responseQuery(request, ctx.tenant), {
+        version: RESPONSE_RECORD_VERSION,
+        ...answer,
+        createdAt: Date.now(),
+      });
     },
   };
 
@@ -142,7 +159,11 @@ export function createModelCaches(model: InferenceModel, store: BlobStore, setti
     responses,
     seams: { features: featureSeam, prefix: prefixSeam, responses: responseSeam },
     precompute(image, tenant) {
-      const { identity, grid } = modelImage(model, features.storage, { imageId: image.id, width: image.width, height: image.height });
+      const { identity, grid } = modelImage(model, features.storage, {
+        imageId: image.id,
+        width: image.width,
+        height: image.height,
+      });
       const pixels = { data: image.data, width: image.width, height: image.height };
       return features.precompute({ tenant, identity, grid }, async () => (await encodeImage(model, pixels)).features);
     },
@@ -172,7 +193,9 @@ function responseQuery(request: ResponseRequest, tenant: TenantId): ResponseQuer
     extra: {
       repetitionPenalty,
       stop: [...stop],
-      layout: request.messages.map((message) => message.parts.map((part) => (part.type === "text" ? "t" : "i")).join("")),
+      layout: request.messages.map((message) =>
+        message.parts.map((part) => (part.type === "text" ? "t" : "i")).join(""),
+      ),
     },
   };
 }

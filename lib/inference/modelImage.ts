@@ -18,7 +18,11 @@ export interface ModelImage {
   readonly grid: GridThw;
 }
 
-export function imageFeatureIdentity(model: Pick<InferenceModel, "preprocessDigest">, storage: FeatureDtype, imageId: ImageId): FeatureIdentity {
+export function imageFeatureIdentity(
+  model: Pick<InferenceModel, "preprocessDigest">,
+  storage: FeatureDtype,
+  imageId: ImageId,
+): FeatureIdentity {
   return { imageId, preprocess: model.preprocessDigest, storage };
 }
 

@@ -77,7 +77,11 @@ export class InferencePipeline {
     };
   }
 
-  private async produce(input: GenerationRequestInput, channel: EventChannel<GenerationEvent>, consumerGone: AbortSignal): Promise<void> {
+  private async produce(
+    input: GenerationRequestInput,
+    channel: EventChannel<GenerationEvent>,
+    consumerGone: AbortSignal,
+  ): Promise<void> {
     const clock = new RequestClock();
     let slot: Slot | null = null;
     let report: CacheReport | null = null;
@@ -85,7 +89,8 @@ export class InferencePipeline {
       if (event.type === "meta") report = event.cache;
       if (event.type === "done") {
         this.logDone(event);
-        if (event.timings.ttftMs !== null) observeTtft(event.timings.ttftMs / 1000, report !== null && cacheHelped(report));
+        if (event.timings.ttftMs !== null)
+          observeTtft(event.timings.ttftMs / 1000, report !== null && cacheHelped(report));
       }
       channel.push(event);
     };
@@ -102,7 +107,12 @@ export class InferencePipeline {
         decodeBudget: this.options.decodeBudget,
         signal,
       });
-      const seamContext: SeamContext = { tenant: request.tenant, model: this.model.fingerprint, flags: request.cache, signal };
+      const seamContext: SeamContext = {
+        tenant: request.tenant,
+        model: this.model.fingerprint,
+        flags: request.cache,
+        signal,
+      };
 
       const lookup: ResponseLookup = plan.responseRequest
         ? await this.seams.responses.lookup(plan.responseRequest, seamContext)
@@ -120,10 +130,25 @@ export class InferencePipeline {
       clock.slotGranted(admittedAt);
       if (outcome === "cancelled") {
         const promptTokens = plan.prompt.inputIds.length;
-        emit({ type: "done", finishReason: "cancelled", usage: { promptTokens, completionTokens: 0 }, timings: clock.timings(), tokenIds: [], seed: null });
+        emit({
+          type: "done",
+          finishReason: "cancelled",
+          usage: { promptTokens, completionTokens: 0 },
+          timings: clock.timings(),
+          tokenIds: [],
+          seed: null,
+        });
         return;
       }
-      await runGeneration({ plan, model: this.model, seams: this.seams, seamContext, response: lookup.result, clock, emit });
+      await runGeneration({
+        plan,
+        model: this.model,
+        seams: this.seams,
+        seamContext,
+        response: lookup.result,
+        clock,
+        emit,
+      });
     } catch (error) {
       if (!(error instanceof InferenceError)) this.logger?.error({ err: error }, "generation failed");
       channel.fail(error);

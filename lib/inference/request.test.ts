@@ -35,7 +35,11 @@ describe("parseGenerationRequest", () => {
     const signal = new AbortController().signal;
     const bytes = new Uint8Array([137, 80, 78, 71]);
     const request = parseGenerationRequest({
-      ...user([{ type: "image", imageId: IMAGE_ID }, { type: "image", bytes }, { type: "text", text: "Compare." }]),
+      ...user([
+        { type: "image", imageId: IMAGE_ID },
+        { type: "image", bytes },
+        { type: "text", text: "Compare." },
+      ]),
       maxNewTokens: 12,
       temperature: 0.7,
       topK: 20,
@@ -47,8 +51,20 @@ describe("parseGenerationRequest", () => {
       tenant: "team-a",
       signal,
     });
-    expect(request.messages[0].content).toEqual([{ type: "image", imageId: IMAGE_ID }, { type: "image", bytes }, { type: "text", text: "Compare." }]);
-    expect(request).toMatchObject({ maxNewTokens: 12, temperature: 0.7, topK: 20, topP: 0.8, repetitionPenalty: 1.1, seed: 42, stop: ["\n\n"] });
+    expect(request.messages[0].content).toEqual([
+      { type: "image", imageId: IMAGE_ID },
+      { type: "image", bytes },
+      { type: "text", text: "Compare." },
+    ]);
+    expect(request).toMatchObject({
+      maxNewTokens: 12,
+      temperature: 0.7,
+      topK: 20,
+      topP: 0.8,
+      repetitionPenalty: 1.1,
+      seed: 42,
+      stop: ["\n\n"],
+    });
     expect(request.cache).toEqual({ l1: true, l2: false, l3: true });
     expect(request.tenant).toBe("team-a");
     expect(request.signal).toBe(signal);
@@ -59,7 +75,11 @@ describe("parseGenerationRequest", () => {
     ["an unknown role", { messages: [{ role: "tool", content: "x" }] }, "messages.0.role"],
     ["a malformed image id", user([{ type: "image", imageId: "xyz" }]), "messages.0.content.0.imageId"],
     ["empty image bytes", user([{ type: "image", bytes: new Uint8Array(0) }]), "messages.0.content.0.bytes"],
-    ["an image with both id and bytes", user([{ type: "image", imageId: IMAGE_ID, bytes: new Uint8Array(1) }]), "messages.0.content"],
+    [
+      "an image with both id and bytes",
+      user([{ type: "image", imageId: IMAGE_ID, bytes: new Uint8Array(1) }]),
+      "messages.0.content",
+    ],
     ["maxNewTokens 0", { ...user("Hi"), maxNewTokens: 0 }, "maxNewTokens"],
     ["a fractional maxNewTokens", { ...user("Hi"), maxNewTokens: 2.5 }, "maxNewTokens"],
     ["a negative temperature", { ...user("Hi"), temperature: -1 }, "temperature"],

@@ -65,8 +65,7 @@ export type CacheFlags = z.output<typeof cacheFlagsSchema>;
 
 export type TextPart = { readonly type: "text"; readonly text: string };
 export type ImagePart =
-  | { readonly type: "image"; readonly imageId: ImageId }
-  | { readonly type: "image"; readonly bytes: Uint8Array };
+  { readonly type: "image"; readonly imageId: ImageId } | { readonly type: "image"; readonly bytes: Uint8Array };
 export type MessagePart = TextPart | ImagePart;
 
 export interface RequestMessage {

@@ -47,7 +47,8 @@ export class RequestClock {
   }
 
   timings(): GenerationTimings {
-    const decodeSeconds = this.firstTokenAt !== null && this.lastTokenAt !== null ? (this.lastTokenAt - this.firstTokenAt) / 1000 : 0;
+    const decodeSeconds =
+      this.firstTokenAt !== null && this.lastTokenAt !== null ? (this.lastTokenAt - this.firstTokenAt) / 1000 : 0;
     return {
       queueMs: this.queueMs,
       preprocessMs: this.preprocessMs,

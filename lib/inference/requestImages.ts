@@ -53,29 +53,44 @@ export interface ResolveImageDeps {
   readonly signal?: AbortSignal;
 }
 
-export async function measureRequestImages(parts: readonly ImagePart[], deps: ResolveImageDeps): Promise<MeasuredImage[]> {
+export async function measureRequestImages(
+  parts: readonly ImagePart[],
+  deps: ResolveImageDeps,
+): Promise<MeasuredImage[]> {
   const maxImages = deps.limits?.maxImages ?? Infinity;
   if (parts.length > maxImages) {
-    throw new InferenceError("too_many_images", `the request holds ${parts.length} images (the whole conversation counts), more than the limit of ${maxImages}`);
+    throw new InferenceError(
+      "too_many_images",
+      `the request holds ${parts.length} images (the whole conversation counts), more than the limit of ${maxImages}`,
+    );
   }
   const measured: MeasuredImage[] = [];
   let totalPixels = 0;
   for (const part of parts) {
     const size = "imageId" in part ? await storedSize(part.imageId, deps) : await sentSize(part.bytes, deps);
     if (size.width * size.height > deps.maxImagePixels) {
-      throw new InferenceError("image_too_large", `the image is ${size.width}×${size.height} = ${size.width * size.height} pixels, more than the limit of ${deps.maxImagePixels}`);
+      throw new InferenceError(
+        "image_too_large",
+        `the image is ${size.width}×${size.height} = ${size.width * size.height} pixels, more than the limit of ${deps.maxImagePixels}`,
+      );
     }
     totalPixels += size.width * size.height;
     measured.push({ part, ...size });
   }
   const maxPixels = deps.limits?.maxPixels ?? Infinity;
   if (totalPixels > maxPixels) {
-    throw new InferenceError("too_many_pixels", `the request's images hold ${totalPixels} pixels together, more than the limit of ${maxPixels}`);
+    throw new InferenceError(
+      "too_many_pixels",
+      `the request's images hold ${totalPixels} pixels together, more than the limit of ${maxPixels}`,
+    );
   }
   return measured;
 }
 
-export async function identifyRequestImages(measured: readonly MeasuredImage[], deps: ResolveImageDeps): Promise<RequestImage[]> {
+export async function identifyRequestImages(
+  measured: readonly MeasuredImage[],
+  deps: ResolveImageDeps,
+): Promise<RequestImage[]> {
   const identified: RequestImage[] = [];
   for (const image of measured) {
     const { part, width, height } = image;
@@ -103,14 +118,20 @@ async function storedPixels(imageId: ImageId, deps: ResolveImageDeps): Promise<R
 }
 
 async function sentSize(bytes: Uint8Array, deps: ResolveImageDeps): Promise<{ width: number; height: number }> {
-  const read = await readImageHeader(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length), { maxPixels: deps.maxImagePixels });
+  const read = await readImageHeader(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length), {
+    maxPixels: deps.maxImagePixels,
+  });
   if (!read.ok) throw fromIngestError(read.error);
   return { width: read.header.width, height: read.header.height };
 }
 
 async function decodeSent(bytes: Buffer, deps: ResolveImageDeps): Promise<{ id: ImageId; pixels: RgbImage }> {
   try {
-    const result = await canonicalize(bytes, { maxPixels: deps.maxImagePixels, budget: deps.budget, signal: deps.signal });
+    const result = await canonicalize(bytes, {
+      maxPixels: deps.maxImagePixels,
+      budget: deps.budget,
+      signal: deps.signal,
+    });
     if (!result.ok) throw fromIngestError(result.error);
     const { id, width, height, data } = result.image;
     return { id, pixels: { data, width, height } };

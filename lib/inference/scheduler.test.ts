@@ -6,7 +6,10 @@ import { GenerationScheduler, type Slot, type SlotOutcome } from "./scheduler";
 /** Outcome of a slot if it is already settled, else "pending" (after letting queued promise callbacks run). */
 async function state(slot: Slot): Promise<SlotOutcome | "pending"> {
   const pending = Symbol("pending");
-  const result = await Promise.race([slot.outcome, new Promise<typeof pending>((resolve) => setImmediate(() => resolve(pending)))]);
+  const result = await Promise.race([
+    slot.outcome,
+    new Promise<typeof pending>((resolve) => setImmediate(() => resolve(pending))),
+  ]);
   return result === pending ? "pending" : result;
 }
 

@@ -81,8 +81,10 @@ export class GenerationScheduler {
   constructor(options: SchedulerOptions = {}) {
     this.concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
     this.maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
-    if (!Number.isInteger(this.concurrency) || this.concurrency < 1) throw new RangeError(`concurrency must be an integer ≥ 1, got ${this.concurrency}`);
-    if (!Number.isInteger(this.maxQueued) || this.maxQueued < 0) throw new RangeError(`maxQueued must be an integer ≥ 0, got ${this.maxQueued}`);
+    if (!Number.isInteger(this.concurrency) || this.concurrency < 1)
+      throw new RangeError(`concurrency must be an integer ≥ 1, got ${this.concurrency}`);
+    if (!Number.isInteger(this.maxQueued) || this.maxQueued < 0)
+      throw new RangeError(`maxQueued must be an integer ≥ 0, got ${this.maxQueued}`);
     this.clock = options.clock ?? (() => performance.now());
   }
 

@@ -9,14 +9,25 @@ function registryWithMetrics() {
   const registers = [registry];
   return {
     registry,
-    requests: new Counter({ name: "vlcache_cache_requests_total", help: "h", labelNames: ["level", "result"], registers }),
+    requests: new Counter({
+      name: "vlcache_cache_requests_total",
+      help: "h",
+      labelNames: ["level", "result"],
+      registers,
+    }),
     bytes: new Gauge({ name: "vlcache_cache_bytes", help: "h", labelNames: ["level"], registers }),
     capacity: new Gauge({ name: "vlcache_cache_capacity_bytes", help: "h", labelNames: ["level"], registers }),
     evictions: new Counter({ name: "vlcache_cache_evictions_total", help: "h", labelNames: ["level"], registers }),
     runs: new Counter({ name: "vlcache_vision_encoder_runs_total", help: "h", registers }),
     saved: new Counter({ name: "vlcache_vision_encoder_runs_saved_total", help: "h", registers }),
     reused: new Counter({ name: "vlcache_prefix_tokens_reused_total", help: "h", registers }),
-    ttft: new Histogram({ name: "vlcache_ttft_seconds", help: "h", labelNames: ["cache"], buckets: TTFT_BUCKETS_SECONDS, registers }),
+    ttft: new Histogram({
+      name: "vlcache_ttft_seconds",
+      help: "h",
+      labelNames: ["cache"],
+      buckets: TTFT_BUCKETS_SECONDS,
+      registers,
+    }),
     queue: new Gauge({ name: "vlcache_queue_length", help: "h", registers }),
   };
 }

@@ -49,7 +49,10 @@ export async function buildMetricsSummary(options: SummaryOptions): Promise<Metr
       evictions: sum(evictions, { level: name }),
     };
   };
-  const levels = Object.fromEntries(CACHE_LEVELS.map((name) => [name, level(name)])) as Record<CacheLevel, CacheLevelSummary>;
+  const levels = Object.fromEntries(CACHE_LEVELS.map((name) => [name, level(name)])) as Record<
+    CacheLevel,
+    CacheLevelSummary
+  >;
 
   return {
     timestamp: (options.now ?? Date.now)(),
@@ -67,10 +70,16 @@ export async function buildMetricsSummary(options: SummaryOptions): Promise<Metr
 function ttftHistogram(values: Values): TtftHistogram {
   const perBucket = (cache: "hit" | "miss") => {
     const cumulative = (le: string) =>
-      values.find((v) => v.metricName === "vlcache_ttft_seconds_bucket" && v.labels.cache === cache && String(v.labels.le) === le)?.value ?? 0;
+      values.find(
+        (v) => v.metricName === "vlcache_ttft_seconds_bucket" && v.labels.cache === cache && String(v.labels.le) === le,
+      )?.value ?? 0;
     const bounds = [...TTFT_BUCKETS_SECONDS.map(String), "+Inf"];
     const counts = bounds.map(cumulative);
     return counts.map((count, i) => count - (i === 0 ? 0 : counts[i - 1]));
   };
-  return { upperBoundsMs: TTFT_BUCKETS_SECONDS.map((s) => Math.round(s * 1000 * 1000) / 1000), hit: perBucket("hit"), miss: perBucket("miss") };
+  return {
+    upperBoundsMs: TTFT_BUCKETS_SECONDS.map((s) => Math.round(s * 1000 * 1000) / 1000),
+    hit: perBucket("hit"),
+    miss: perBucket("miss"),
+  };
 }

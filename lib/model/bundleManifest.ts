@@ -16,7 +16,11 @@ export const bundleSourceSchema = z.discriminatedUnion("kind", [
 /** Where the weights came from: a checkpoint folder, or seeded random weights of a preset or config.json path. */
 export type BundleSource = z.infer<typeof bundleSourceSchema>;
 
-const float32ComputeSchema = z.object({ norms: z.boolean(), attention: z.boolean(), matmuls: z.boolean() }) satisfies z.ZodType<Float32Compute>;
+const float32ComputeSchema = z.object({
+  norms: z.boolean(),
+  attention: z.boolean(),
+  matmuls: z.boolean(),
+}) satisfies z.ZodType<Float32Compute>;
 
 export const bundleManifestSchema = z.object({
   converterVersion: z.union([z.string(), z.number()]),
@@ -36,10 +40,14 @@ export const bundleManifestSchema = z.object({
     .object({
       minPixels: z.number().int().positive(),
       maxPixels: z.number().int().positive(),
-      from: z.discriminatedUnion("kind", [z.object({ kind: z.literal("option") }), z.object({ kind: z.literal("preset"), preset: z.string() })]),
+      from: z.discriminatedUnion("kind", [
+        z.object({ kind: z.literal("option") }),
+        z.object({ kind: z.literal("preset"), preset: z.string() }),
+      ]),
     })
     .optional(),
 });
 export type BundleManifest = z.infer<typeof bundleManifestSchema>;
 
-export type WrittenBundleManifest = BundleManifest & Required<Pick<BundleManifest, "createdAt" | "source" | "graphs">> & { converterVersion: string };
+export type WrittenBundleManifest = BundleManifest &
+  Required<Pick<BundleManifest, "createdAt" | "source" | "graphs">> & { converterVersion: string };

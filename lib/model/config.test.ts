@@ -80,7 +80,12 @@ describe("parseQwen3VLConfig", () => {
       withText({
         rope_scaling: undefined,
         rope_theta: undefined,
-        rope_parameters: { rope_type: "default", rope_theta: 1000000, mrope_section: [16, 24, 24], mrope_interleaved: false },
+        rope_parameters: {
+          rope_type: "default",
+          rope_theta: 1000000,
+          mrope_section: [16, 24, 24],
+          mrope_interleaved: false,
+        },
       }),
     );
     expect(cfg.text.ropeTheta).toBe(1000000);
@@ -90,7 +95,13 @@ describe("parseQwen3VLConfig", () => {
 
   it("derives head_dim and kv heads when absent, and defaults M-RoPE like transformers", () => {
     const cfg = parseQwen3VLConfig(
-      withText({ head_dim: undefined, num_key_value_heads: undefined, rope_scaling: undefined, hidden_size: 2048, num_attention_heads: 16 }),
+      withText({
+        head_dim: undefined,
+        num_key_value_heads: undefined,
+        rope_scaling: undefined,
+        hidden_size: 2048,
+        num_attention_heads: 16,
+      }),
     );
     expect(cfg.text.headDim).toBe(128);
     expect(cfg.text.numKeyValueHeads).toBe(16);
@@ -114,9 +125,17 @@ describe("parseQwen3VLConfig", () => {
     ["a missing field", withText({ num_hidden_layers: undefined }), /text_config\.num_hidden_layers/],
     ["no rope_theta anywhere", withText({ rope_theta: undefined }), /rope_theta/],
     ["an unsupported rope type", withText({ rope_scaling: { rope_type: "yarn" } }), /rope_type "yarn"/],
-    ["sections that do not fill head_dim", withText({ rope_scaling: { mrope_section: [24, 20, 19] } }), /must sum to head_dim/],
+    [
+      "sections that do not fill head_dim",
+      withText({ rope_scaling: { mrope_section: [24, 20, 19] } }),
+      /must sum to head_dim/,
+    ],
     ["another model type", { ...released2B, model_type: "qwen2_5_vl" }, /only "qwen3_vl"/],
-    ["a DeepStack index past the depth", { ...released2B, vision_config: { ...released2B.vision_config, deepstack_visual_indexes: [24] } }, /not below depth/],
+    [
+      "a DeepStack index past the depth",
+      { ...released2B, vision_config: { ...released2B.vision_config, deepstack_visual_indexes: [24] } },
+      /not below depth/,
+    ],
     ["not an object", "config", /not a Qwen3-VL config/],
   ])("rejects %s with a ConfigError", (_name, json, message) => {
     expect(() => parseQwen3VLConfig(json)).toThrow(ConfigError);

@@ -133,23 +133,30 @@ export function parseQwen3VLConfig(json: unknown): Qwen3VLConfig {
 
   const rope = t.rope_parameters ?? t.rope_scaling ?? {};
   const ropeType = rope.rope_type ?? "default";
-  if (ropeType !== "default") throw new ConfigError(`rope_type "${ropeType}" is not supported; Qwen3-VL uses "default"`);
+  if (ropeType !== "default")
+    throw new ConfigError(`rope_type "${ropeType}" is not supported; Qwen3-VL uses "default"`);
   const ropeTheta = rope.rope_theta ?? t.rope_theta;
-  if (ropeTheta === undefined) throw new ConfigError("text_config has no rope_theta (neither in rope_parameters nor top level)");
+  if (ropeTheta === undefined)
+    throw new ConfigError("text_config has no rope_theta (neither in rope_parameters nor top level)");
 
   const headDim = t.head_dim ?? t.hidden_size / t.num_attention_heads;
-  if (!Number.isInteger(headDim)) throw new ConfigError("text_config.head_dim is missing and hidden_size is not divisible by heads");
+  if (!Number.isInteger(headDim))
+    throw new ConfigError("text_config.head_dim is missing and hidden_size is not divisible by heads");
   const numKeyValueHeads = t.num_key_value_heads ?? t.num_attention_heads;
   if (t.num_attention_heads % numKeyValueHeads !== 0) {
-    throw new ConfigError(`num_attention_heads ${t.num_attention_heads} is not a multiple of num_key_value_heads ${numKeyValueHeads}`);
+    throw new ConfigError(
+      `num_attention_heads ${t.num_attention_heads} is not a multiple of num_key_value_heads ${numKeyValueHeads}`,
+    );
   }
   const mropeSection = rope.mrope_section ?? [24, 20, 20];
   if (mropeSection.reduce((a, b) => a + b, 0) !== headDim / 2) {
     throw new ConfigError(`mrope_section [${mropeSection.join(", ")}] must sum to head_dim / 2 = ${headDim / 2}`);
   }
-  if (v.hidden_size % v.num_heads !== 0) throw new ConfigError("vision_config.hidden_size is not divisible by num_heads");
+  if (v.hidden_size % v.num_heads !== 0)
+    throw new ConfigError("vision_config.hidden_size is not divisible by num_heads");
   for (const index of v.deepstack_visual_indexes) {
-    if (index >= v.depth) throw new ConfigError(`deepstack_visual_indexes entry ${index} is not below depth ${v.depth}`);
+    if (index >= v.depth)
+      throw new ConfigError(`deepstack_visual_indexes entry ${index} is not below depth ${v.depth}`);
   }
 
   return {

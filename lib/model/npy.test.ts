@@ -2,7 +2,12 @@ import { describe, expect, it } from "vitest";
 import { NpyFormatError, npyAsFloat32, parseNpy } from "./npy";
 
 /** Builds .npy bytes the way numpy.save does (v1 header padded so the data starts 64-byte aligned). */
-function npyBytes(descr: string, shape: number[], data: ArrayBufferView, opts: { version?: 1 | 2; fortran?: boolean } = {}): Uint8Array {
+function npyBytes(
+  descr: string,
+  shape: number[],
+  data: ArrayBufferView,
+  opts: { version?: 1 | 2; fortran?: boolean } = {},
+): Uint8Array {
   const version = opts.version ?? 1;
   const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(", ")})`;
   let header = `{'descr': '${descr}', 'fortran_order': ${opts.fortran ? "True" : "False"}, 'shape': ${shapeText}, }`;

@@ -25,10 +25,17 @@ export class NpyFormatError extends Error {
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 
-const DTYPES = { "<f4": ["float32", 4], "<f2": ["float16", 2], "<i8": ["int64", 8], "<i4": ["int32", 4], "|b1": ["bool", 1] } as const;
+const DTYPES = {
+  "<f4": ["float32", 4],
+  "<f2": ["float16", 2],
+  "<i8": ["int64", 8],
+  "<i4": ["int32", 4],
+  "|b1": ["bool", 1],
+} as const;
 
 export function parseNpy(bytes: Uint8Array): NpyArray {
-  if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) throw new NpyFormatError("not an .npy file (bad magic)");
+  if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b))
+    throw new NpyFormatError("not an .npy file (bad magic)");
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const major = bytes[6];
   let headerStart: number;
@@ -42,14 +49,18 @@ export function parseNpy(bytes: Uint8Array): NpyArray {
   } else {
     throw new NpyFormatError(`unsupported .npy format version ${major}`);
   }
-  const header = new TextDecoder(major === 3 ? "utf-8" : "latin1").decode(bytes.subarray(headerStart, headerStart + headerLength));
+  const header = new TextDecoder(major === 3 ? "utf-8" : "latin1").decode(
+    bytes.subarray(headerStart, headerStart + headerLength),
+  );
 
   const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
   const fortran = /'fortran_order':\s*(True|False)/.exec(header)?.[1];
   const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
-  if (descr === undefined || fortran === undefined || shapeText === undefined) throw new NpyFormatError(`unreadable .npy header: ${header.trim()}`);
+  if (descr === undefined || fortran === undefined || shapeText === undefined)
+    throw new NpyFormatError(`unreadable .npy header: ${header.trim()}`);
   if (fortran === "True") throw new NpyFormatError("Fortran-order .npy arrays are not supported");
-  if (!(descr in DTYPES)) throw new NpyFormatError(`unsupported .npy dtype ${descr} (supported: ${Object.keys(DTYPES).join(", ")})`);
+  if (!(descr in DTYPES))
+    throw new NpyFormatError(`unsupported .npy dtype ${descr} (supported: ${Object.keys(DTYPES).join(", ")})`);
   const [dtype, itemSize] = DTYPES[descr as keyof typeof DTYPES];
   const shape = shapeText
     .split(",")
@@ -61,7 +72,9 @@ export function parseNpy(bytes: Uint8Array): NpyArray {
   const count = shape.reduce((a, b) => a * b, 1);
   const dataStart = headerStart + headerLength;
   if (bytes.length - dataStart !== count * itemSize) {
-    throw new NpyFormatError(`.npy data is ${bytes.length - dataStart} bytes; shape (${shape.join(", ")}) of ${descr} needs ${count * itemSize}`);
+    throw new NpyFormatError(
+      `.npy data is ${bytes.length - dataStart} bytes; shape (${shape.join(", ")}) of ${descr} needs ${count * itemSize}`,
+    );
   }
   // Copy into a fresh, aligned buffer: typed arrays need offsets that are multiples of the item size. (`new
   // Uint8Array(view)` copies; Buffer#slice would not.)

@@ -13,13 +13,22 @@ import { errorAnswer, RequestError } from "./requestError";
  * Refusals are thrown as RequestErrors: 400 for a bad tenant header, 401 (with WWW-Authenticate) for a missing or
  * wrong key, 403 for admin routes without an admin key configured, 429 with Retry-After for an empty bucket.
  */
-export function admitClient(request: Request, runtime: Pick<Runtime, "config" | "rateLimiter">, options: { rateLimited: boolean }): ClientIdentity {
+export function admitClient(
+  request: Request,
+  runtime: Pick<Runtime, "config" | "rateLimiter">,
+  options: { rateLimited: boolean },
+): ClientIdentity {
   const identified = identifyClient(request.headers, credentialsOf(runtime.config));
   if (!identified.ok) throw new RequestError(identified.status, identified.code, identified.message);
   if (options.rateLimited) {
     const decision = runtime.rateLimiter.take(identified.identity.rateLimitKey, performance.now());
     if (!decision.allowed) {
-      throw new RequestError(429, "rate_limited", `too many requests from this client; retry in ${decision.retryAfterSeconds} s`, decision.retryAfterSeconds);
+      throw new RequestError(
+        429,
+        "rate_limited",
+        `too many requests from this client; retry in ${decision.retryAfterSeconds} s`,
+        decision.retryAfterSeconds,
+      );
     }
   }
   return identified.identity;
@@ -28,7 +37,8 @@ export function admitClient(request: Request, runtime: Pick<Runtime, "config" | 
 /** Admits a request to an admin route (see the module comment). */
 export function admitAdmin(request: Request, runtime: Pick<Runtime, "config">): void {
   const credentials = credentialsOf(runtime.config);
-  if (!credentials.hasKey("admin")) throw new RequestError(403, "admin_disabled", "admin routes are off on this server; set ADMIN_API_KEY to use them");
+  if (!credentials.hasKey("admin"))
+    throw new RequestError(403, "admin_disabled", "admin routes are off on this server; set ADMIN_API_KEY to use them");
   requireRoleKey(request, credentials, "admin");
 }
 
@@ -47,12 +57,22 @@ const ROLE_VARIABLE: Record<SecretRole, string> = { admin: "ADMIN_API_KEY", metr
 
 function requireRoleKey(request: Request, credentials: Credentials, role: SecretRole): void {
   const token = bearerToken(request.headers);
-  if (token === null) throw new RequestError(401, "missing_api_key", `this route requires the ${ROLE_VARIABLE[role]} key: send Authorization: Bearer KEY`);
-  if (!credentials.isKeyOf(role, token)) throw new RequestError(401, "invalid_api_key", `the key is not this server's ${ROLE_VARIABLE[role]}`);
+  if (token === null)
+    throw new RequestError(
+      401,
+      "missing_api_key",
+      `this route requires the ${ROLE_VARIABLE[role]} key: send Authorization: Bearer KEY`,
+    );
+  if (!credentials.isKeyOf(role, token))
+    throw new RequestError(401, "invalid_api_key", `the key is not this server's ${ROLE_VARIABLE[role]}`);
 }
 
 /** Runs `handle` with what `admit` returned; a refusal thrown by `admit` is answered as `{error}` instead. */
-export async function admitted<T>(runtime: Pick<Runtime, "logger">, admit: () => T, handle: (admission: T) => Promise<Response>): Promise<Response> {
+export async function admitted<T>(
+  runtime: Pick<Runtime, "logger">,
+  admit: () => T,
+  handle: (admission: T) => Promise<Response>,
+): Promise<Response> {
   let admission: T;
   try {
     admission = admit();

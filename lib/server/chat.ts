@@ -8,7 +8,15 @@ import { startGeneration, wireCache, wireDone, type StartedGeneration } from "./
 import { readJsonBody } from "./jsonBody";
 import { asRequestError, errorAnswer, RequestError } from "./requestError";
 import type { Runtime } from "./runtime";
-import { conversationMessages, newSession, parseSessionId, withoutLastTurn, withTurn, type Session, type UserMessage } from "./sessions";
+import {
+  conversationMessages,
+  newSession,
+  parseSessionId,
+  withoutLastTurn,
+  withTurn,
+  type Session,
+  type UserMessage,
+} from "./sessions";
 import type { ReleaseSessionLock } from "./sessionLocks";
 import { encodeChatEvent, sseResponse } from "./sse";
 
@@ -64,13 +72,19 @@ export async function handleChat(request: Request, runtime: Runtime): Promise<Re
   }
 }
 
-async function openSession(id: SessionId, body: ValidChatRequest, tenant: TenantId, runtime: Runtime): Promise<Session> {
+async function openSession(
+  id: SessionId,
+  body: ValidChatRequest,
+  tenant: TenantId,
+  runtime: Runtime,
+): Promise<Session> {
   if (body.sessionId === undefined) {
     runtime.sessions.assertReachable();
     return { id, turns: [] };
   }
   const session = await runtime.sessions.load(tenant, id);
-  if (session === null) throw new RequestError(404, "session_not_found", `no session ${id} (unknown, deleted or expired); start a new one`);
+  if (session === null)
+    throw new RequestError(404, "session_not_found", `no session ${id} (unknown, deleted or expired); start a new one`);
   return body.regenerate ? withoutLastTurn(session) : session;
 }
 
@@ -120,7 +134,9 @@ async function* streamTurn(generation: StartedGeneration, turn: TurnContext): As
     if (!refusal) turn.log.error({ err: error, sessionId: turn.session.id }, "generation failed mid-stream");
     yield encode({
       type: "error",
-      data: refusal ? { code: refusal.code, message: refusal.message } : { code: "internal_error", message: "generation failed; see the server log" },
+      data: refusal
+        ? { code: refusal.code, message: refusal.message }
+        : { code: "internal_error", message: "generation failed; see the server log" },
     });
   } finally {
     await end();
@@ -133,7 +149,8 @@ export async function handleDeleteSession(request: Request, id: string, runtime:
   try {
     const client = admitClient(request, runtime, { rateLimited: false });
     const sessionId = parseSessionId(id);
-    if (sessionId === null) throw new RequestError(400, "invalid_session_id", `"${id.slice(0, 80)}" is not a session id`);
+    if (sessionId === null)
+      throw new RequestError(400, "invalid_session_id", `"${id.slice(0, 80)}" is not a session id`);
     const releaseLock = await runtime.sessionLocks.acquire(client.tenant, sessionId, request.signal);
     try {
       if (!(await runtime.sessions.delete(client.tenant, sessionId))) {

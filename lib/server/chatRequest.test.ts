@@ -30,18 +30,36 @@ describe("parseChatRequest", () => {
   });
 
   it("accepts an image without text, and text without images", () => {
-    expect(parseChatRequest({ message: { text: "", imageIds: [imageId] } }, limits).message.imageIds).toEqual([imageId]);
+    expect(parseChatRequest({ message: { text: "", imageIds: [imageId] } }, limits).message.imageIds).toEqual([
+      imageId,
+    ]);
     expect(parseChatRequest({ message: { text: "hi" } }, limits)).toEqual({ message: { text: "hi" } });
   });
 
   it("refuses bad bodies with the field at fault", () => {
-    expect(refusal({ message: { text: " " } })).toEqual({ status: 400, code: "invalid_request", message: "message: a message needs text or at least one image" });
-    expect(refusal({ message: { text: "hi" }, regenerate: true })).toMatchObject({ message: "regenerate: regenerate needs the sessionId of the answer to replace" });
-    expect(refusal({ message: { text: "hi", imageIds: ["x"] } })).toMatchObject({ message: "message.imageIds.0: must be an image id (64 lowercase hex characters)" });
-    expect(refusal({ sessionId: "abc", message: { text: "hi" } })).toMatchObject({ message: expect.stringMatching(/^sessionId: /) });
-    expect(refusal({ message: { text: "hi" }, params: { temperature: -1 } })).toMatchObject({ message: expect.stringMatching(/^params\.temperature: /) });
-    expect(refusal({ message: { text: "hi" }, params: { maxNewTokens: 0 } })).toMatchObject({ message: expect.stringMatching(/^params\.maxNewTokens: /) });
-    expect(refusal({ message: { text: "hi" }, cache: { l4: true } })).toMatchObject({ message: expect.stringMatching(/^cache: /) });
+    expect(refusal({ message: { text: " " } })).toEqual({
+      status: 400,
+      code: "invalid_request",
+      message: "message: a message needs text or at least one image",
+    });
+    expect(refusal({ message: { text: "hi" }, regenerate: true })).toMatchObject({
+      message: "regenerate: regenerate needs the sessionId of the answer to replace",
+    });
+    expect(refusal({ message: { text: "hi", imageIds: ["x"] } })).toMatchObject({
+      message: "message.imageIds.0: must be an image id (64 lowercase hex characters)",
+    });
+    expect(refusal({ sessionId: "abc", message: { text: "hi" } })).toMatchObject({
+      message: expect.stringMatching(/^sessionId: /),
+    });
+    expect(refusal({ message: { text: "hi" }, params: { temperature: -1 } })).toMatchObject({
+      message: expect.stringMatching(/^params\.temperature: /),
+    });
+    expect(refusal({ message: { text: "hi" }, params: { maxNewTokens: 0 } })).toMatchObject({
+      message: expect.stringMatching(/^params\.maxNewTokens: /),
+    });
+    expect(refusal({ message: { text: "hi" }, cache: { l4: true } })).toMatchObject({
+      message: expect.stringMatching(/^cache: /),
+    });
     expect(refusal({ message: { text: "hi" }, stream: true })).toMatchObject({ status: 400, code: "invalid_request" });
     expect(refusal({ message: "hi" })).toMatchObject({ message: expect.stringMatching(/^message: /) });
     expect(refusal(null)).toMatchObject({ status: 400, code: "invalid_request" });

@@ -42,14 +42,19 @@ const chatRequestSchema = z
         seed: sampling.seed,
       })
       .optional(),
-    cache: z.strictObject({ l1: z.boolean().optional(), l2: z.boolean().optional(), l3: z.boolean().optional() }).optional(),
+    cache: z
+      .strictObject({ l1: z.boolean().optional(), l2: z.boolean().optional(), l3: z.boolean().optional() })
+      .optional(),
     regenerate: z.boolean().optional(),
   })
   .refine((r) => r.message.text.trim() !== "" || (r.message.imageIds?.length ?? 0) > 0, {
     message: "a message needs text or at least one image",
     path: ["message"],
   })
-  .refine((r) => !r.regenerate || r.sessionId !== undefined, { message: "regenerate needs the sessionId of the answer to replace", path: ["regenerate"] });
+  .refine((r) => !r.regenerate || r.sessionId !== undefined, {
+    message: "regenerate needs the sessionId of the answer to replace",
+    path: ["regenerate"],
+  });
 
 export type ValidChatRequest = ChatRequest & z.output<typeof chatRequestSchema>;
 
@@ -61,7 +66,11 @@ export function parseChatRequest(body: unknown, limits: { maxPromptChars: number
   }
   const { text } = parsed.data.message;
   if (text.length > limits.maxPromptChars) {
-    throw new RequestError(413, "prompt_too_large", `message.text has ${text.length} characters, more than the limit of ${limits.maxPromptChars} (MAX_PROMPT_CHARS)`);
+    throw new RequestError(
+      413,
+      "prompt_too_large",
+      `message.text has ${text.length} characters, more than the limit of ${limits.maxPromptChars} (MAX_PROMPT_CHARS)`,
+    );
   }
   return parsed.data;
 }

@@ -4,9 +4,14 @@ import { CLIENT_ADDRESS_HEADER } from "./clientAddress";
 import { identifyClient } from "./clientIdentity";
 import { Credentials } from "./credentials";
 
-const keyed = new Credentials({ apiKeys: new Map([["sk-a", "team-a" as TenantId]]), adminApiKey: undefined, metricsApiKey: undefined });
+const keyed = new Credentials({
+  apiKeys: new Map([["sk-a", "team-a" as TenantId]]),
+  adminApiKey: undefined,
+  metricsApiKey: undefined,
+});
 const open = new Credentials({ apiKeys: new Map(), adminApiKey: undefined, metricsApiKey: undefined });
-const from = (address: string, extra: Record<string, string> = {}) => new Headers({ [CLIENT_ADDRESS_HEADER]: address, ...extra });
+const from = (address: string, extra: Record<string, string> = {}) =>
+  new Headers({ [CLIENT_ADDRESS_HEADER]: address, ...extra });
 
 describe("identifyClient without API keys", () => {
   it("defaults to the public tenant, keyed by the address the server resolved (never x-forwarded-for)", () => {
@@ -21,24 +26,40 @@ describe("identifyClient without API keys", () => {
 
   it("refuses a tenant header outside the key-safe alphabet", () => {
     for (const tenant of ["Acme", "a:b", "-x", "a".repeat(65)]) {
-      expect(identifyClient(new Headers({ "x-vlcache-tenant": tenant }), open)).toMatchObject({ ok: false, status: 400, code: "invalid_tenant" });
+      expect(identifyClient(new Headers({ "x-vlcache-tenant": tenant }), open)).toMatchObject({
+        ok: false,
+        status: 400,
+        code: "invalid_tenant",
+      });
     }
   });
 
   it("ignores bearer tokens", () => {
-    expect(identifyClient(new Headers({ authorization: "Bearer placeholder" }), open)).toMatchObject({ ok: true, identity: { tenant: "public" } });
+    expect(identifyClient(new Headers({ authorization: "Bearer placeholder" }), open)).toMatchObject({
+      ok: true,
+      identity: { tenant: "public" },
+    });
   });
 
   it("puts requests that did not come through the app's server into one bucket", () => {
-    expect(identifyClient(new Headers({ "x-forwarded-for": "10.9.9.9" }), open)).toMatchObject({ ok: true, identity: { rateLimitKey: "ip:unknown" } });
+    expect(identifyClient(new Headers({ "x-forwarded-for": "10.9.9.9" }), open)).toMatchObject({
+      ok: true,
+      identity: { rateLimitKey: "ip:unknown" },
+    });
   });
 });
 
 describe("identifyClient with API keys", () => {
   it("maps a listed key to its tenant, ignores the tenant header and buckets by tenant", () => {
     const headers = from("10.0.0.7", { authorization: "Bearer sk-a", "x-vlcache-tenant": "other" });
-    expect(identifyClient(headers, keyed)).toEqual({ ok: true, identity: { tenant: "team-a", rateLimitKey: "key:team-a" } });
-    expect(identifyClient(new Headers({ authorization: "bearer  sk-a" }), keyed)).toMatchObject({ ok: true, identity: { tenant: "team-a" } });
+    expect(identifyClient(headers, keyed)).toEqual({
+      ok: true,
+      identity: { tenant: "team-a", rateLimitKey: "key:team-a" },
+    });
+    expect(identifyClient(new Headers({ authorization: "bearer  sk-a" }), keyed)).toMatchObject({
+      ok: true,
+      identity: { tenant: "team-a" },
+    });
   });
 
   it("refuses an unlisted key", () => {

@@ -32,10 +32,16 @@ export function identifyClient(headers: Headers, credentials: Credentials): Iden
   if (credentials.keysRequired) {
     const token = bearerToken(headers);
     if (token === null) {
-      return { ok: false, status: 401, code: "missing_api_key", message: "this server requires an API key: send Authorization: Bearer KEY" };
+      return {
+        ok: false,
+        status: 401,
+        code: "missing_api_key",
+        message: "this server requires an API key: send Authorization: Bearer KEY",
+      };
     }
     const tenant = credentials.tenantOf(token);
-    if (tenant === undefined) return { ok: false, status: 401, code: "invalid_api_key", message: "the API key is not valid" };
+    if (tenant === undefined)
+      return { ok: false, status: 401, code: "invalid_api_key", message: "the API key is not valid" };
     return { ok: true, identity: { tenant, rateLimitKey: `key:${tenant}` } };
   }
 

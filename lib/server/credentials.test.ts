@@ -3,7 +3,11 @@ import type { TenantId } from "@/lib/ids";
 import { bearerToken, Credentials, credentialsOf } from "./credentials";
 
 describe("Credentials", () => {
-  const config = { apiKeys: new Map([["sk=a", "team-a" as TenantId]]), adminApiKey: "admin-secret", metricsApiKey: undefined };
+  const config = {
+    apiKeys: new Map([["sk=a", "team-a" as TenantId]]),
+    adminApiKey: "admin-secret",
+    metricsApiKey: undefined,
+  };
   const credentials = new Credentials(config);
 
   it("finds a tenant by its key and nothing by a near miss", () => {

@@ -22,11 +22,14 @@ export async function startGeneration(
   clientSignal: AbortSignal,
 ): Promise<StartedGeneration> {
   const stopper = new AbortController();
-  const iterator = pipeline.generate({ ...input, signal: AbortSignal.any([clientSignal, stopper.signal]) })[Symbol.asyncIterator]();
+  const stream = pipeline.generate({ ...input, signal: AbortSignal.any([clientSignal, stopper.signal]) });
+  const iterator = stream[Symbol.asyncIterator]();
   const first = await iterator.next();
   if (first.done || first.value.type !== "accepted") {
     await iterator.return?.();
-    throw new Error(`the pipeline opened a stream with ${first.done ? "nothing" : first.value.type} instead of "accepted"`);
+    throw new Error(
+      `the pipeline opened a stream with ${first.done ? "nothing" : first.value.type} instead of "accepted"`,
+    );
   }
   async function* rest() {
     try {
@@ -45,11 +48,19 @@ export function wireDone(event: DoneEvent): ChatDoneEvent {
   const { timings } = event;
   return {
     usage: { promptTokens: event.usage.promptTokens, completionTokens: event.usage.completionTokens },
-    timings: { ttftMs: timings.ttftMs ?? timings.totalMs, totalMs: timings.totalMs, tokensPerSecond: timings.decodeTokensPerSecond },
+    timings: {
+      ttftMs: timings.ttftMs ?? timings.totalMs,
+      totalMs: timings.totalMs,
+      tokensPerSecond: timings.decodeTokensPerSecond,
+    },
   };
 }
 
 /** The cache report of the HTTP API's `meta` event (and of a completion's `vlcache.cache`). */
 export function wireCache(report: CacheReport): ChatMetaEvent["cache"] {
-  return { features: report.features.map((f) => ({ imageId: f.imageId, source: f.source })), prefix: { ...report.prefix }, response: report.response };
+  return {
+    features: report.features.map((f) => ({ imageId: f.imageId, source: f.source })),
+    prefix: { ...report.prefix },
+    response: report.response,
+  };
 }

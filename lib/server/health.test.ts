@@ -18,16 +18,26 @@ describe("healthAnswer", () => {
   });
 
   it("is starting while the model loads", () => {
-    expect(healthAnswer({ startedAt, model: { state: "loading", bundleDir: "/m" }, store: healthyRedis })).toMatchObject({ status: "starting", model: null });
+    expect(
+      healthAnswer({ startedAt, model: { state: "loading", bundleDir: "/m" }, store: healthyRedis }),
+    ).toMatchObject({ status: "starting", model: null });
   });
 
   it("is degraded with the store down", () => {
     const store = { mode: "embedded" as const, healthy: false };
-    expect(healthAnswer({ startedAt, model: ready, store })).toMatchObject({ status: "degraded", model: info, redis: store });
+    expect(healthAnswer({ startedAt, model: ready, store })).toMatchObject({
+      status: "degraded",
+      model: info,
+      redis: store,
+    });
   });
 
   it("is degraded with the reason when the model failed to load", () => {
-    const failed: ModelStatus = { state: "failed", code: "bundle_missing_file", message: "cannot load model bundle: /m/config.json: ENOENT" };
+    const failed: ModelStatus = {
+      state: "failed",
+      code: "bundle_missing_file",
+      message: "cannot load model bundle: /m/config.json: ENOENT",
+    };
     expect(healthAnswer({ startedAt, model: failed, store: healthyRedis })).toEqual({
       status: "degraded",
       startedAt: 1_700_000_000_000,

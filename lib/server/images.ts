@@ -59,11 +59,20 @@ export type StoreImageResult = { ok: true; answer: ImageUploadResponse } | { ok:
  * Canonicalises an uploaded file, stores it and starts its precompute; rejects with the store's StoreUnavailableError
  * or StoreFullError when it could not be stored.
  */
-export async function storeImage(file: Buffer, deps: ImageDeps, tenant: TenantId = DEFAULT_TENANT): Promise<StoreImageResult> {
+export async function storeImage(
+  file: Buffer,
+  deps: ImageDeps,
+  tenant: TenantId = DEFAULT_TENANT,
+): Promise<StoreImageResult> {
   const canonical = await canonicalize(file, { maxPixels: deps.config.maxImagePixels, budget: deps.decodeBudget });
   if (!canonical.ok) return canonical;
   const image = canonical.image;
-  const { record, created } = await putImage(image, file, { store: deps.store, ttlSeconds: deps.config.imageTtlSeconds }, tenant);
+  const { record, created } = await putImage(
+    image,
+    file,
+    { store: deps.store, ttlSeconds: deps.config.imageTtlSeconds },
+    tenant,
+  );
   const answer: ImageUploadResponse = {
     ...record,
     deduplicated: !created,
@@ -73,7 +82,11 @@ export async function storeImage(file: Buffer, deps: ImageDeps, tenant: TenantId
 }
 
 /** POST /api/images */
-export async function handleImageUpload(request: Request, deps: ImageDeps, tenant: TenantId = DEFAULT_TENANT): Promise<Response> {
+export async function handleImageUpload(
+  request: Request,
+  deps: ImageDeps,
+  tenant: TenantId = DEFAULT_TENANT,
+): Promise<Response> {
   const log = deps.logger.child({ module: "images" });
   const refuse = (error: IngestError) => {
     uploadsTotal.inc({ result: "refused" });

@@ -3,7 +3,12 @@ import { readJsonBody } from "./jsonBody";
 import { RequestError } from "./requestError";
 
 const post = (body: BodyInit | null, headers: Record<string, string> = {}) =>
-  new Request("http://x/api", { method: "POST", body, headers, ...(body instanceof ReadableStream ? { duplex: "half" } : {}) } as RequestInit);
+  new Request("http://x/api", {
+    method: "POST",
+    body,
+    headers,
+    ...(body instanceof ReadableStream ? { duplex: "half" } : {}),
+  } as RequestInit);
 
 async function refusal(request: Request, maxBytes: number): Promise<Pick<RequestError, "status" | "code">> {
   try {
@@ -18,18 +23,23 @@ async function refusal(request: Request, maxBytes: number): Promise<Pick<Request
 
 function chunked(parts: string[]): { stream: ReadableStream<Uint8Array>; pulled: () => number } {
   let pulled = 0;
-  const stream = new ReadableStream<Uint8Array>({
-    pull(controller) {
-      if (pulled === parts.length) return controller.close();
-      controller.enqueue(new TextEncoder().encode(parts[pulled++]));
+  const stream = new ReadableStream<Uint8Array>(
+    {
+      pull(controller) {
+        if (pulled === parts.length) return controller.close();
+        controller.enqueue(new TextEncoder().encode(parts[pulled++]));
+      },
     },
-  }, { highWaterMark: 0 });
+    { highWaterMark: 0 },
+  );
   return { stream, pulled: () => pulled };
 }
 
 describe("readJsonBody", () => {
   it("parses a JSON body, whatever its content type", async () => {
-    expect(await readJsonBody(post('{"a":[1,"é"]}', { "content-type": "application/x-www-form-urlencoded" }), 100)).toEqual({ a: [1, "é"] });
+    expect(
+      await readJsonBody(post('{"a":[1,"é"]}', { "content-type": "application/x-www-form-urlencoded" }), 100),
+    ).toEqual({ a: [1, "é"] });
   });
 
   it("parses a chunked body within the limit", async () => {

@@ -6,7 +6,12 @@ import { RequestError } from "./requestError";
  * so `curl -d '{…}'` works without a header.
  */
 export async function readJsonBody(request: Request, maxBytes: number): Promise<unknown> {
-  const tooLarge = () => new RequestError(413, "payload_too_large", `the request body is larger than ${maxBytes} bytes (MAX_JSON_BODY_BYTES)`);
+  const tooLarge = () =>
+    new RequestError(
+      413,
+      "payload_too_large",
+      `the request body is larger than ${maxBytes} bytes (MAX_JSON_BODY_BYTES)`,
+    );
   const declared = Number(request.headers.get("content-length") ?? Number.NaN);
   if (declared > maxBytes) throw tooLarge();
 

@@ -63,7 +63,10 @@ export type ModelStatus =
 export type CacheFactory = (model: InferenceModel, store: BlobStore, logger: Logger) => ModelCaches;
 
 export interface ModelHostDeps {
-  readonly config: Pick<AppConfig, "modelDir" | "cacheDir" | "executionProvider" | "maxImagePixels" | "maxQueuedRequests" | "requestImages">;
+  readonly config: Pick<
+    AppConfig,
+    "modelDir" | "cacheDir" | "executionProvider" | "maxImagePixels" | "maxQueuedRequests" | "requestImages"
+  >;
   /** Where uploaded images are (user data). */
   readonly store: BlobStore;
   /** Where the model's caches keep their shared entries. */
@@ -106,7 +109,12 @@ export class ModelHost implements ImagePrecompute {
     const status = this.current;
     if (status.state === "ready") return status.served;
     if (status.state === "loading") {
-      throw new RequestError(503, "model_loading", `the model is still loading from ${status.bundleDir}; retry shortly`, LOADING_RETRY_SECONDS);
+      throw new RequestError(
+        503,
+        "model_loading",
+        `the model is still loading from ${status.bundleDir}; retry shortly`,
+        LOADING_RETRY_SECONDS,
+      );
     }
     throw new RequestError(503, "model_unavailable", `no model is being served: ${status.message}`);
   }
@@ -132,7 +140,10 @@ export class ModelHost implements ImagePrecompute {
     try {
       if (config.modelDir === undefined) await ensureDefaultBundle(bundleDir, log);
       else if (!existsSync(config.modelDir)) {
-        throw new ModelSetupError("model_dir_missing", `MODEL_DIR=${config.modelDir} does not exist; convert a checkpoint into it with npm run convert (see README)`);
+        throw new ModelSetupError(
+          "model_dir_missing",
+          `MODEL_DIR=${config.modelDir} does not exist; convert a checkpoint into it with npm run convert (see README)`,
+        );
       }
       log.info({ bundleDir, executionProvider: config.executionProvider }, "loading model bundle");
       const model = await loadInferenceModel(bundleDir, { executionProvider: config.executionProvider, logger: log });
@@ -150,7 +161,11 @@ export class ModelHost implements ImagePrecompute {
       });
       const served: ServedModel = {
         id: origin.name,
-        info: { name: origin.name, isRandomTestModel: origin.random, executionProvider: model.engine.executionProvider },
+        info: {
+          name: origin.name,
+          isRandomTestModel: origin.random,
+          executionProvider: model.engine.executionProvider,
+        },
         created: origin.created,
         model,
         caches,
@@ -159,11 +174,19 @@ export class ModelHost implements ImagePrecompute {
       this.current = { state: "ready", served };
       void this.uploads.modelReady(servedPrecompute(caches, log));
       log.info(
-        { model: served.id, randomWeights: origin.random, executionProvider: served.info.executionProvider, ms: Date.now() - startedAt },
-        origin.random ? `model ${served.id} ready: a RANDOM-WEIGHT TEST MODEL, its answers are gibberish by design` : `model ${served.id} ready`,
+        {
+          model: served.id,
+          randomWeights: origin.random,
+          executionProvider: served.info.executionProvider,
+          ms: Date.now() - startedAt,
+        },
+        origin.random
+          ? `model ${served.id} ready: a RANDOM-WEIGHT TEST MODEL, its answers are gibberish by design`
+          : `model ${served.id} ready`,
       );
     } catch (error) {
-      const code = error instanceof BundleLoadError || error instanceof ModelSetupError ? error.code : "model_load_failed";
+      const code =
+        error instanceof BundleLoadError || error instanceof ModelSetupError ? error.code : "model_load_failed";
       const message = error instanceof Error ? error.message : String(error);
       this.current = { state: "failed", code, message };
       this.uploads.modelFailed();
@@ -218,18 +241,38 @@ export async function ensureDefaultBundle(bundleDir: string, log: Logger): Promi
     const manifest = bundleManifestSchema.safeParse(JSON.parse(await readFile(manifestFile, "utf8")));
     const builtBy = manifest.success ? manifest.data.converterVersion : null;
     if (builtBy === CONVERTER_VERSION) return "reused";
-    log.info({ bundleDir, was: builtBy, now: CONVERTER_VERSION }, "the default test bundle was built by another converter version; rebuilding it");
+    log.info(
+      { bundleDir, was: builtBy, now: CONVERTER_VERSION },
+      "the default test bundle was built by another converter version; rebuilding it",
+    );
   }
   const { preset, seed } = DEFAULT_BUNDLE;
-  log.info({ bundleDir, preset, seed }, `MODEL_DIR is unset: building the default random-weight test bundle (${preset}, seed ${seed})`);
+  log.info(
+    { bundleDir, preset, seed },
+    `MODEL_DIR is unset: building the default random-weight test bundle (${preset}, seed ${seed})`,
+  );
   const tsx = path.join(process.cwd(), "node_modules", "tsx", "dist", "cli.mjs");
-  const args = [tsx, path.join("scripts", "convert.ts"), "--random", preset, "--seed", String(seed), "--out", bundleDir, "--force"];
+  const args = [
+    tsx,
+    path.join("scripts", "convert.ts"),
+    "--random",
+    preset,
+    "--seed",
+    String(seed),
+    "--out",
+    bundleDir,
+    "--force",
+  ];
   const child = spawn(process.execPath, args, { cwd: process.cwd(), stdio: ["ignore", "inherit", "inherit"] });
   const exit = await new Promise<number | string>((resolve, reject) => {
     child.once("error", reject);
     child.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown"));
   });
-  if (exit !== 0) throw new ModelSetupError("default_bundle_failed", `building the default test bundle in ${bundleDir} failed (npm run convert exited with ${exit}; its output is above)`);
+  if (exit !== 0)
+    throw new ModelSetupError(
+      "default_bundle_failed",
+      `building the default test bundle in ${bundleDir} failed (npm run convert exited with ${exit}; its output is above)`,
+    );
   return "built";
 }
 
@@ -238,11 +281,15 @@ export async function ensureDefaultBundle(bundleDir: string, log: Logger): Promi
  * Qwen3-VL-2B-Instruct), or `random-<preset>-seed<N>` for random weights; the bundle folder's name when the manifest
  * does not say.
  */
-function bundleIdentity(bundleDir: string, manifest: BundleManifest): { name: string; random: boolean; created: number } {
+function bundleIdentity(
+  bundleDir: string,
+  manifest: BundleManifest,
+): { name: string; random: boolean; created: number } {
   const createdMs = Date.parse(manifest.createdAt ?? "");
   const created = Math.floor((Number.isNaN(createdMs) ? Date.now() : createdMs) / 1000);
   const source = manifest.source;
-  if (source?.kind === "random") return { name: `random-${path.basename(source.preset, ".json")}-seed${source.seed}`, random: true, created };
+  if (source?.kind === "random")
+    return { name: `random-${path.basename(source.preset, ".json")}-seed${source.seed}`, random: true, created };
   if (source?.kind === "checkpoint") return { name: path.basename(source.path), random: false, created };
   return { name: path.basename(path.resolve(bundleDir)), random: false, created };
 }

@@ -31,8 +31,10 @@ export class RateLimiter {
   private takesSinceSweep = 0;
 
   constructor(readonly settings: RateLimitSettings) {
-    if (!Number.isFinite(settings.perMinute) || settings.perMinute < 0) throw new RangeError(`perMinute must be ≥ 0, got ${settings.perMinute}`);
-    if (!Number.isInteger(settings.burst) || settings.burst < 1) throw new RangeError(`burst must be an integer ≥ 1, got ${settings.burst}`);
+    if (!Number.isFinite(settings.perMinute) || settings.perMinute < 0)
+      throw new RangeError(`perMinute must be ≥ 0, got ${settings.perMinute}`);
+    if (!Number.isInteger(settings.burst) || settings.burst < 1)
+      throw new RangeError(`burst must be an integer ≥ 1, got ${settings.burst}`);
     this.tokensPerMs = settings.perMinute / 60_000;
   }
 

@@ -39,7 +39,9 @@ export async function readImageUpload(request: Request, maxFileBytes: number): P
   const limit = byteLimit(maxBodyBytes);
   let form: FormData;
   try {
-    form = await new Response(request.body.pipeThrough(limit.stream), { headers: { "content-type": contentType } }).formData();
+    form = await new Response(request.body.pipeThrough(limit.stream), {
+      headers: { "content-type": contentType },
+    }).formData();
   } catch (error) {
     if (error instanceof BodyLimitExceeded) return { ok: false, error: ingestError.payloadTooLarge(maxFileBytes) };
     if (limit.counted() === 0) return { ok: false, error: ingestError.emptyBody() };

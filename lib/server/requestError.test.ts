@@ -6,13 +6,28 @@ import { asRequestError, ingestRefusal, RequestError, requestErrorResponse } fro
 
 describe("asRequestError", () => {
   it("keeps the pipeline's refusals with their status, and a full queue's retry hint", () => {
-    expect(asRequestError(new InferenceError("image_not_found", "no image"))).toMatchObject({ status: 404, code: "image_not_found", message: "no image" });
-    expect(asRequestError(new QueueFullError(32, 7))).toMatchObject({ status: 503, code: "queue_full", retryAfterSeconds: 7 });
-    expect(asRequestError(new InferenceError("store_unavailable", "down"))).toMatchObject({ status: 503, retryAfterSeconds: 2 });
+    expect(asRequestError(new InferenceError("image_not_found", "no image"))).toMatchObject({
+      status: 404,
+      code: "image_not_found",
+      message: "no image",
+    });
+    expect(asRequestError(new QueueFullError(32, 7))).toMatchObject({
+      status: 503,
+      code: "queue_full",
+      retryAfterSeconds: 7,
+    });
+    expect(asRequestError(new InferenceError("store_unavailable", "down"))).toMatchObject({
+      status: 503,
+      retryAfterSeconds: 2,
+    });
   });
 
   it("answers the store's strict failures: unavailable is a retryable 503, full a 507", () => {
-    expect(asRequestError(new StoreUnavailableError("timed out"))).toMatchObject({ status: 503, code: "store_unavailable", retryAfterSeconds: 2 });
+    expect(asRequestError(new StoreUnavailableError("timed out"))).toMatchObject({
+      status: 503,
+      code: "store_unavailable",
+      retryAfterSeconds: 2,
+    });
     const full = asRequestError(new StoreFullError("OOM"));
     expect(full).toMatchObject({ status: 507, code: "store_full" });
     expect(full!.retryAfterSeconds).toBeUndefined();
@@ -57,9 +72,15 @@ describe("ingestRefusal", () => {
   it("gives each upload refusal its status", () => {
     expect(ingestRefusal(ingestError.emptyBody())).toMatchObject({ status: 400, code: "empty_body" });
     expect(ingestRefusal(ingestError.payloadTooLarge(10))).toMatchObject({ status: 413, code: "payload_too_large" });
-    expect(ingestRefusal(ingestError.unsupported("BMP"))).toMatchObject({ status: 415, code: "unsupported_media_type" });
+    expect(ingestRefusal(ingestError.unsupported("BMP"))).toMatchObject({
+      status: 415,
+      code: "unsupported_media_type",
+    });
     expect(ingestRefusal(ingestError.notAnImage())).toMatchObject({ status: 422, code: "invalid_image" });
-    expect(ingestRefusal(ingestError.tooManyPixels(10, 10, 50))).toMatchObject({ status: 422, code: "too_many_pixels" });
+    expect(ingestRefusal(ingestError.tooManyPixels(10, 10, 50))).toMatchObject({
+      status: 422,
+      code: "too_many_pixels",
+    });
   });
 });
 

@@ -84,14 +84,23 @@ export function asRequestError(error: unknown): RequestError | null {
     // The store's strict operations (user data): an outage is a retryable 503; a full store stays full until data
     // expires or is deleted, hence 507 and no retry hint.
     case "StoreUnavailableError":
-      return new RequestError(503, "store_unavailable", `the store is unreachable right now; retry shortly (${error.message})`, STORE_RETRY_SECONDS);
+      return new RequestError(
+        503,
+        "store_unavailable",
+        `the store is unreachable right now; retry shortly (${error.message})`,
+        STORE_RETRY_SECONDS,
+      );
     // The process's decode budget stayed spent (lib/images/pixelBudget.ts): retry once other decodes are done.
     case "DecodeBusyError": {
       const e = error as DecodeBusyError;
       return new RequestError(503, "decode_busy", e.message, e.retryAfterSeconds);
     }
     case "StoreFullError":
-      return new RequestError(507, "store_full", `the store's memory budget for images and sessions is spent; nothing was stored (${error.message})`);
+      return new RequestError(
+        507,
+        "store_full",
+        `the store's memory budget for images and sessions is spent; nothing was stored (${error.message})`,
+      );
     default:
       return null;
   }

@@ -76,7 +76,10 @@ async function start(): Promise<{ runtime: Runtime; close: () => Promise<void> }
     startedAt: new Date(),
     model,
     precompute: model,
-    sessions: new SessionStore(store, { ttlSeconds: config.sessionTtlSeconds, firstTurnTtlSeconds: config.sessionFirstTurnTtlSeconds }),
+    sessions: new SessionStore(store, {
+      ttlSeconds: config.sessionTtlSeconds,
+      firstTurnTtlSeconds: config.sessionFirstTurnTtlSeconds,
+    }),
     sessionLocks: new SessionLocks(store, { logger }),
     rateLimiter: new RateLimiter(config.rateLimit),
     decodeBudget,

@@ -55,12 +55,21 @@ export class SessionLocks {
     const releaseLocal = await this.local.acquire(key);
     try {
       for (;;) {
-        if (signal?.aborted) throw new RequestError(499, "client_closed_request", "the client went away while waiting for the session's previous turn");
+        if (signal?.aborted)
+          throw new RequestError(
+            499,
+            "client_closed_request",
+            "the client went away while waiting for the session's previous turn",
+          );
         if (!this.store.isHealthy()) return once(async () => releaseLocal());
         const claim = await claimStoreLock(this.store, key, {
           ttlSeconds: this.ttlSeconds,
           owner: this.owner,
-          onLost: () => this.options.logger?.warn({ sessionId }, "session lock lost during a turn (expired or Redis restarted); another replica may run a turn of this session meanwhile"),
+          onLost: () =>
+            this.options.logger?.warn(
+              { sessionId },
+              "session lock lost during a turn (expired or Redis restarted); another replica may run a turn of this session meanwhile",
+            ),
         });
         if (claim.state === "unavailable") return once(async () => releaseLocal());
         if (claim.state === "held") {

@@ -4,7 +4,15 @@ import { RedisBlobStore, createRedisClient } from "@/lib/cache/store/redisBlobSt
 import { createLogger } from "@/lib/log";
 import type { ImageId, SessionId, TenantId } from "@/lib/ids";
 import { RequestError } from "./requestError";
-import { SessionStore, conversationMessages, newSession, parseSessionId, withTurn, withoutLastTurn, type Session } from "./sessions";
+import {
+  SessionStore,
+  conversationMessages,
+  newSession,
+  parseSessionId,
+  withTurn,
+  withoutLastTurn,
+  type Session,
+} from "./sessions";
 
 const img = (c: string) => c.repeat(64) as ImageId;
 const tenant = "public" as TenantId;
@@ -16,7 +24,8 @@ describe("session ids", () => {
     expect(a.id).not.toBe(b.id);
     expect(parseSessionId(a.id)).toBe(a.id);
     expect(a.turns).toEqual([]);
-    for (const bad of ["", "x", a.id.toUpperCase(), `${a.id}:x`, "vlc:v1:other:session:1"]) expect(parseSessionId(bad)).toBeNull();
+    for (const bad of ["", "x", a.id.toUpperCase(), `${a.id}:x`, "vlc:v1:other:session:1"])
+      expect(parseSessionId(bad)).toBeNull();
   });
 });
 
@@ -27,7 +36,13 @@ describe("conversationMessages", () => {
       { user: { text: "and its colour?", imageIds: [] }, answer: "grey" },
     ];
     expect(conversationMessages(turns, { text: "compare", imageIds: [img("b"), img("c")] })).toEqual([
-      { role: "user", content: [{ type: "image", imageId: img("a") }, { type: "text", text: "what is this?" }] },
+      {
+        role: "user",
+        content: [
+          { type: "image", imageId: img("a") },
+          { type: "text", text: "what is this?" },
+        ],
+      },
       { role: "assistant", content: "a cat" },
       { role: "user", content: [{ type: "text", text: "and its colour?" }] },
       { role: "assistant", content: "grey" },
@@ -43,13 +58,18 @@ describe("conversationMessages", () => {
   });
 
   it("sends an image without text as the image alone", () => {
-    expect(conversationMessages([], { text: "", imageIds: [img("a")] })).toEqual([{ role: "user", content: [{ type: "image", imageId: img("a") }] }]);
+    expect(conversationMessages([], { text: "", imageIds: [img("a")] })).toEqual([
+      { role: "user", content: [{ type: "image", imageId: img("a") }] },
+    ]);
   });
 });
 
 describe("regenerate", () => {
   it("drops the last turn only", () => {
-    const session = withTurn(withTurn(newSession(), { user: { text: "1", imageIds: [] }, answer: "a" }), { user: { text: "2", imageIds: [] }, answer: "b" });
+    const session = withTurn(withTurn(newSession(), { user: { text: "1", imageIds: [] }, answer: "a" }), {
+      user: { text: "2", imageIds: [] },
+      answer: "b",
+    });
     expect(withoutLastTurn(session)).toEqual({ id: session.id, turns: [session.turns[0]] });
   });
 
@@ -76,7 +96,10 @@ describe("SessionStore", () => {
 
   it("keeps a one-turn chat for the first-turn TTL, and a continued one for the full TTL after its last turn", async () => {
     let now = 0;
-    const sessions = new SessionStore(new MemoryBlobStore({ maxBytes: 1 << 20, now: () => now }), { ttlSeconds: 600, firstTurnTtlSeconds: 60 });
+    const sessions = new SessionStore(new MemoryBlobStore({ maxBytes: 1 << 20, now: () => now }), {
+      ttlSeconds: 600,
+      firstTurnTtlSeconds: 60,
+    });
     const oneShot = withTurn(newSession(), { user: { text: "q", imageIds: [] }, answer: "a" });
     await sessions.save(tenant, oneShot);
     const continued = withTurn(oneShot, { user: { text: "q2", imageIds: [] }, answer: "b" });
@@ -93,7 +116,10 @@ describe("SessionStore", () => {
   });
 
   it("rejects a save the store could not keep, and does not take a full store's refusal for success", async () => {
-    const sessions = new SessionStore(new MemoryBlobStore({ maxBytes: 64, whenFull: "refuse" }), { ttlSeconds: 60, firstTurnTtlSeconds: 60 });
+    const sessions = new SessionStore(new MemoryBlobStore({ maxBytes: 64, whenFull: "refuse" }), {
+      ttlSeconds: 60,
+      firstTurnTtlSeconds: 60,
+    });
     const session = withTurn(newSession(), { user: { text: "q".repeat(100), imageIds: [] }, answer: "a" });
     await expect(sessions.save(tenant, session)).rejects.toMatchObject({ name: "StoreFullError" });
     expect(await sessions.load(tenant, session.id)).toBeNull();
@@ -109,14 +135,20 @@ describe("SessionStore", () => {
     } finally {
       await down.close();
     }
-    expect(() => new SessionStore(store(), { ttlSeconds: 60, firstTurnTtlSeconds: 60 }).assertReachable()).not.toThrow();
+    expect(() =>
+      new SessionStore(store(), { ttlSeconds: 60, firstTurnTtlSeconds: 60 }).assertReachable(),
+    ).not.toThrow();
   });
 
   it("treats a stored value it cannot read as unknown", async () => {
     const blobs = store();
     const sessions = new SessionStore(blobs, { ttlSeconds: 60, firstTurnTtlSeconds: 60 });
     const id = newSession().id;
-    for (const value of ["{", JSON.stringify({ version: 2, id, turns: [] }), JSON.stringify({ version: 1, id: "other", turns: [] })]) {
+    for (const value of [
+      "{",
+      JSON.stringify({ version: 2, id, turns: [] }),
+      JSON.stringify({ version: 1, id: "other", turns: [] }),
+    ]) {
       await blobs.set(`vlc:v1:public:session:${id}`, Buffer.from(value), 60);
       expect(await sessions.load(tenant, id as SessionId)).toBeNull();
     }

@@ -46,7 +46,10 @@ export function newSession(): Session {
 }
 
 /** The conversation as pipeline messages: every earlier turn (question, answer), then `next`. Images before text. */
-export function conversationMessages(turns: readonly SessionTurn[], next: UserMessage): GenerationRequestInput["messages"] {
+export function conversationMessages(
+  turns: readonly SessionTurn[],
+  next: UserMessage,
+): GenerationRequestInput["messages"] {
   const user = (message: UserMessage): GenerationRequestInput["messages"][number] => ({
     role: "user",
     content: [
@@ -54,7 +57,10 @@ export function conversationMessages(turns: readonly SessionTurn[], next: UserMe
       ...(message.text === "" && message.imageIds.length > 0 ? [] : [{ type: "text" as const, text: message.text }]),
     ],
   });
-  return [...turns.flatMap((turn) => [user(turn.user), { role: "assistant" as const, content: turn.answer }]), user(next)];
+  return [
+    ...turns.flatMap((turn) => [user(turn.user), { role: "assistant" as const, content: turn.answer }]),
+    user(next),
+  ];
 }
 
 /** Regenerate: the conversation as if the last answer (and the question it answered) had never been given. */

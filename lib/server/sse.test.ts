@@ -7,7 +7,10 @@ describe("SSE encoding", () => {
     expect(encodeChatEvent({ type: "token", data: { text: "a\nb" } })).toBe('event: token\ndata: {"text":"a\\nb"}\n\n');
     const meta = encodeChatEvent({
       type: "meta",
-      data: { sessionId: "s1" as SessionId, cache: { features: [], prefix: { reused: 0, total: 9 }, response: "miss" } },
+      data: {
+        sessionId: "s1" as SessionId,
+        cache: { features: [], prefix: { reused: 0, total: 9 }, response: "miss" },
+      },
     });
     expect(meta.split("\n")).toEqual([
       "event: meta",

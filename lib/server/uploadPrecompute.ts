@@ -23,7 +23,10 @@ export type LoadUploadedImage = (imageId: ImageId, tenant: TenantId) => Promise<
 export class UploadPrecompute implements ImagePrecompute {
   private model: ImagePrecompute | null = null;
   private failed = false;
-  private readonly waiting = new Map<string, { readonly imageId: ImageId; readonly tenant: TenantId; readonly since: number }>();
+  private readonly waiting = new Map<
+    string,
+    { readonly imageId: ImageId; readonly tenant: TenantId; readonly since: number }
+  >();
 
   constructor(
     private readonly loadImage: LoadUploadedImage,
@@ -53,7 +56,10 @@ export class UploadPrecompute implements ImagePrecompute {
         const image = await this.loadImage(imageId, tenant);
         if (image !== null) model.precompute(image, tenant);
       } catch (error) {
-        this.logger.warn({ module: "model", imageId, err: error }, "precompute of an image uploaded while the model loaded failed; its first question encodes it");
+        this.logger.warn(
+          { module: "model", imageId, err: error },
+          "precompute of an image uploaded while the model loaded failed; its first question encodes it",
+        );
       } finally {
         this.waiting.delete(key);
       }

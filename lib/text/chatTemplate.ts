@@ -37,7 +37,10 @@ export class ChatTemplate {
     try {
       this.template = new Template(text);
     } catch (error) {
-      throw new TextError("invalid_chat_template", `chat template from ${source} does not parse: ${(error as Error).message}`);
+      throw new TextError(
+        "invalid_chat_template",
+        `chat template from ${source} does not parse: ${(error as Error).message}`,
+      );
     }
   }
 
@@ -63,7 +66,11 @@ export class ChatTemplate {
  * therefore insert each text verbatim and once, as the chat templates of Qwen-VL do; one that transforms or repeats
  * the text is refused.
  */
-export function renderSegments(template: ChatTemplate, messages: readonly ChatMessage[], options: RenderOptions): PromptSegment[] {
+export function renderSegments(
+  template: ChatTemplate,
+  messages: readonly ChatMessage[],
+  options: RenderOptions,
+): PromptSegment[] {
   const nonce = randomUUID();
   const texts: string[] = [];
   const placeholder = (text: string) => `\u{F8FF}vlcache-text-${nonce}-${texts.push(text) - 1}\u{F8FF}`;
@@ -72,7 +79,9 @@ export function renderSegments(template: ChatTemplate, messages: readonly ChatMe
     content:
       typeof message.content === "string"
         ? placeholder(message.content)
-        : message.content.map((part): ContentPart => (part.type === "text" ? { type: "text", text: placeholder(part.text) } : part)),
+        : message.content.map((part): ContentPart =>
+            part.type === "text" ? { type: "text", text: placeholder(part.text) } : part,
+          ),
   }));
   const rendered = template.render(withPlaceholders, options);
   const pieces = rendered.split(new RegExp(`\u{F8FF}vlcache-text-${nonce}-(\\d+)\u{F8FF}`, "u"));
@@ -86,13 +95,19 @@ export function renderSegments(template: ChatTemplate, messages: readonly ChatMe
     }
     const index = Number(piece);
     if (seen.has(index) || index !== seen.size) {
-      throw new TextError("invalid_chat_template", "the chat template repeats or reorders message texts, which vlcache cannot tokenize safely");
+      throw new TextError(
+        "invalid_chat_template",
+        "the chat template repeats or reorders message texts, which vlcache cannot tokenize safely",
+      );
     }
     seen.add(index);
     if (texts[index] !== "") segments.push({ text: texts[index], trusted: false });
   });
   if (seen.size !== texts.length) {
-    throw new TextError("invalid_chat_template", "the chat template changes or drops message texts, which vlcache cannot tokenize safely");
+    throw new TextError(
+      "invalid_chat_template",
+      "the chat template changes or drops message texts, which vlcache cannot tokenize safely",
+    );
   }
   return segments;
 }
@@ -121,7 +136,10 @@ function templateFromConfigValue(value: unknown): string | null {
  * Finds a bundle's chat template: `chat_template.jinja`, else `chat_template.json`'s `chat_template`, else
  * tokenizer_config.json's `chat_template`, else the built-in Qwen3-VL template.
  */
-export async function loadChatTemplate(dir: string, tokenizerConfig: { chat_template?: unknown } = {}): Promise<ChatTemplate> {
+export async function loadChatTemplate(
+  dir: string,
+  tokenizerConfig: { chat_template?: unknown } = {},
+): Promise<ChatTemplate> {
   const jinja = await readOptional(path.join(dir, "chat_template.jinja"));
   if (jinja !== null) return new ChatTemplate("chat_template.jinja", jinja);
   const json = await readOptional(path.join(dir, "chat_template.json"));
@@ -132,7 +150,8 @@ export async function loadChatTemplate(dir: string, tokenizerConfig: { chat_temp
     } catch (error) {
       throw new TextError("invalid_chat_template", `chat_template.json: ${(error as Error).message}`);
     }
-    if (template === null) throw new TextError("invalid_chat_template", "chat_template.json has no chat_template string");
+    if (template === null)
+      throw new TextError("invalid_chat_template", "chat_template.json has no chat_template string");
     return new ChatTemplate("chat_template.json", template);
   }
   const fromConfig = templateFromConfigValue(tokenizerConfig.chat_template);

@@ -45,7 +45,10 @@ export class PromptBuilder {
   build(messages: readonly ChatMessage[], imageGrids: readonly GridThw[], options: PromptOptions = {}): Prompt {
     const expectedImages = countImageParts(messages);
     if (expectedImages !== imageGrids.length) {
-      throw new TextError("image_count_mismatch", `the messages hold ${expectedImages} images but ${imageGrids.length} grids were given`);
+      throw new TextError(
+        "image_count_mismatch",
+        `the messages hold ${expectedImages} images but ${imageGrids.length} grids were given`,
+      );
     }
     // Special tokens count only where the template wrote them: a message's text is plain text, whatever it spells.
     const segments = renderSegments(this.template, messages, {
@@ -63,17 +66,26 @@ export class PromptBuilder {
       const imageIndex = imageSpans.length;
       if (imageIndex >= imageGrids.length) {
         // Message texts cannot produce pads (encodeSegments), so the template wrote more pads than there are images.
-        throw new TextError("image_count_mismatch", "the chat template wrote <|image_pad|> tokens that belong to no image");
+        throw new TextError(
+          "image_count_mismatch",
+          "the chat template wrote <|image_pad|> tokens that belong to no image",
+        );
       }
       const length = imageTokenCount(imageGrids[imageIndex], this.mergeSize);
       if (!Number.isInteger(length) || length <= 0) {
-        throw new TextError("invalid_messages", `image ${imageIndex}'s grid does not divide into ${this.mergeSize}×${this.mergeSize} merges`);
+        throw new TextError(
+          "invalid_messages",
+          `image ${imageIndex}'s grid does not divide into ${this.mergeSize}×${this.mergeSize} merges`,
+        );
       }
       imageSpans.push({ imageIndex, start: inputIds.length, length });
       for (let k = 0; k < length; k++) inputIds.push(this.imagePadId);
     }
     if (imageSpans.length !== imageGrids.length) {
-      throw new TextError("image_count_mismatch", `the chat template emitted ${imageSpans.length} image slots for ${imageGrids.length} images`);
+      throw new TextError(
+        "image_count_mismatch",
+        `the chat template emitted ${imageSpans.length} image slots for ${imageGrids.length} images`,
+      );
     }
     return { inputIds, imageSpans };
   }

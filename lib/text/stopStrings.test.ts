@@ -19,7 +19,10 @@ describe("StopStringMatcher", () => {
   });
 
   it("catches a stop string split across pieces", () => {
-    expect(run(["</answer>"], ["The result is 4", "</ans", "wer> trailing"])).toEqual({ text: "The result is 4", stopped: true });
+    expect(run(["</answer>"], ["The result is 4", "</ans", "wer> trailing"])).toEqual({
+      text: "The result is 4",
+      stopped: true,
+    });
     expect(run(["STOP"], ["S", "T", "O", "P", "x"])).toEqual({ text: "", stopped: true });
   });
 

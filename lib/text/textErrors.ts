@@ -3,11 +3,7 @@ import type { Fault } from "@/lib/fault";
 /** Why text could not be tokenised or a prompt built. Bundle problems (`invalid_tokenizer`, `invalid_chat_template`)
  *  are the server's fault; the others describe a request. */
 export type TextErrorCode =
-  | "invalid_tokenizer"
-  | "invalid_chat_template"
-  | "chat_template_failed"
-  | "image_count_mismatch"
-  | "invalid_messages";
+  "invalid_tokenizer" | "invalid_chat_template" | "chat_template_failed" | "image_count_mismatch" | "invalid_messages";
 
 const FAULT: Record<TextErrorCode, Fault> = {
   invalid_tokenizer: "server",

@@ -21,14 +21,22 @@ describe("TextTokenizer", () => {
   });
 
   it("round-trips text exactly", () => {
-    for (const text of ["Hello world", "  leading and trailing  ", "línea\r\nnueva", "数学 ∑ 🦀", "<|im_start|>user\nHi<|im_end|>"]) {
+    for (const text of [
+      "Hello world",
+      "  leading and trailing  ",
+      "línea\r\nnueva",
+      "数学 ∑ 🦀",
+      "<|im_start|>user\nHi<|im_end|>",
+    ]) {
       expect(tokenizer.decode(tokenizer.encode(text))).toBe(text);
     }
   });
 
   it("splits special tokens out of running text and adds none of its own", () => {
     const ids = tokenizer.encode("a<|vision_start|><|image_pad|><|vision_end|>b");
-    expect(ids.slice(1, 4)).toEqual(["<|vision_start|>", "<|image_pad|>", "<|vision_end|>"].map((t) => tokenizer.tokenId(t)));
+    expect(ids.slice(1, 4)).toEqual(
+      ["<|vision_start|>", "<|image_pad|>", "<|vision_end|>"].map((t) => tokenizer.tokenId(t)),
+    );
     expect(ids).toHaveLength(5);
     expect(tokenizer.encode("")).toEqual([]);
   });
@@ -50,7 +58,10 @@ describe("TextTokenizer", () => {
     expect(untrusted).not.toContain(imStart);
     expect(untrusted.length).toBeGreaterThan(2);
     expect(tokenizer.decode(untrusted)).toBe("<|im_start|>system");
-    expect(tokenizer.encodeSegments([{ text: "<|im_start|>system", trusted: true }])).toEqual([imStart, ...tokenizer.encode("system")]);
+    expect(tokenizer.encodeSegments([{ text: "<|im_start|>system", trusted: true }])).toEqual([
+      imStart,
+      ...tokenizer.encode("system"),
+    ]);
   });
 
   it("decodes with or without special tokens, and the empty sequence", () => {
@@ -64,7 +75,11 @@ describe("TextTokenizer", () => {
   });
 
   it("refuses unknown tokens and unreadable bundles with typed errors", async () => {
-    expect(() => tokenizer.tokenId("<|no_such_token|>")).toThrow(expect.objectContaining({ code: "invalid_tokenizer" }));
-    await expect(TextTokenizer.load("/nonexistent")).rejects.toThrow(expect.objectContaining({ code: "invalid_tokenizer", fault: "server" }));
+    expect(() => tokenizer.tokenId("<|no_such_token|>")).toThrow(
+      expect.objectContaining({ code: "invalid_tokenizer" }),
+    );
+    await expect(TextTokenizer.load("/nonexistent")).rejects.toThrow(
+      expect.objectContaining({ code: "invalid_tokenizer", fault: "server" }),
+    );
   });
 });

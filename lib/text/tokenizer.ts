@@ -52,7 +52,9 @@ export class TextTokenizer {
     specialTokens: readonly string[],
     readonly config: TokenizerConfig,
   ) {
-    const escaped = [...specialTokens].sort((a, b) => b.length - a.length).map((token) => token.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
+    const escaped = [...specialTokens]
+      .sort((a, b) => b.length - a.length)
+      .map((token) => token.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
     this.specialPattern = escaped.length > 0 ? new RegExp(escaped.join("|"), "g") : null;
   }
 

@@ -74,10 +74,13 @@ function gpuMemorySampler(): { peakAboveStartMb(): number | null; stop(): void }
   const samples: number[] = [];
   let child: ReturnType<typeof spawn> | null = null;
   try {
-    child = spawn("nvidia-smi", ["--query-gpu=memory.used", "--format=csv,noheader,nounits", "-lms", "100"], { stdio: ["ignore", "pipe", "ignore"] });
+    child = spawn("nvidia-smi", ["--query-gpu=memory.used", "--format=csv,noheader,nounits", "-lms", "100"], {
+      stdio: ["ignore", "pipe", "ignore"],
+    });
     child.on("error", () => {});
     child.stdout?.on("data", (chunk: Buffer) => {
-      for (const line of chunk.toString().split("\n")) if (line.trim() !== "") samples.push(Number(line.trim().split(",")[0]));
+      for (const line of chunk.toString().split("\n"))
+        if (line.trim() !== "") samples.push(Number(line.trim().split(",")[0]));
     });
   } catch {
     child = null;
@@ -90,9 +93,20 @@ function gpuMemorySampler(): { peakAboveStartMb(): number | null; stop(): void }
 
 type Messages = GenerationRequestInput["messages"];
 
-async function ask(pipeline: InferencePipeline, tenant: TenantId, messages: Messages, maxNewTokens: number): Promise<{ ttftMs: number; visionMs: number; text: string }> {
+async function ask(
+  pipeline: InferencePipeline,
+  tenant: TenantId,
+  messages: Messages,
+  maxNewTokens: number,
+): Promise<{ ttftMs: number; visionMs: number; text: string }> {
   const events: GenerationEvent[] = [];
-  for await (const event of pipeline.generate({ messages, maxNewTokens, cache: { l1: true, l2: true, l3: false }, tenant })) events.push(event);
+  for await (const event of pipeline.generate({
+    messages,
+    maxNewTokens,
+    cache: { l1: true, l2: true, l3: false },
+    tenant,
+  }))
+    events.push(event);
   const done = events.at(-1);
   if (done?.type !== "done" || done.timings.ttftMs === null) throw new Error("a request ended without a first token");
   const text = events.map((event) => (event.type === "token" ? event.text : "")).join("");
@@ -129,7 +143,9 @@ async function measure(): Promise<void> {
   const steps = Number(args.decode);
   const cancelled = Number(args.cancelled);
   if (!bundle || !system || !out || !(rounds >= 1) || !(steps >= 1) || !(cancelled >= 0)) {
-    throw new Error("usage: bench-vs-hf measure --bundle DIR --system NAME --out ROWS.json [--n 5] [--decode 32] [--cancelled 100]");
+    throw new Error(
+      "usage: bench-vs-hf measure --bundle DIR --system NAME --out ROWS.json [--n 5] [--decode 32] [--cancelled 100]",
+    );
   }
   const memory = gpuMemorySampler();
   await new Promise((resolve) => setTimeout(resolve, 400));
@@ -137,11 +153,26 @@ async function measure(): Promise<void> {
   const logger = createLogger("silent");
   const config = loadConfig({ ...process.env, EMBEDDED_STORE: "memory", MEMORY_STORE_MAX_BYTES: String(8 * 2 ** 30) });
   const opened = await openStore(config, logger);
-  const model = await loadInferenceModel(path.resolve(bundle), { executionProvider: (process.env.EXECUTION_PROVIDER as "webgpu") ?? "webgpu" });
+  const model = await loadInferenceModel(path.resolve(bundle), {
+    executionProvider: (process.env.EXECUTION_PROVIDER as "webgpu") ?? "webgpu",
+  });
   log(`${system}: ${bundle} on ${model.engine.executionProvider}, KV on the device: ${model.engine.kvOnDevice}`);
   const caches: ModelCaches = createModelCaches(model, opened.store, config.caches, logger);
-  const pipeline = new InferencePipeline({ model, images: storedImages(opened.store), maxImagePixels: 40_000_000, seams: caches.seams });
-  const png = await sharp({ create: { width: 1024, height: 768, channels: 3, background: "#808080", noise: { type: "gaussian", mean: 128, sigma: 40 } } })
+  const pipeline = new InferencePipeline({
+    model,
+    images: storedImages(opened.store),
+    maxImagePixels: 40_000_000,
+    seams: caches.seams,
+  });
+  const png = await sharp({
+    create: {
+      width: 1024,
+      height: 768,
+      channels: 3,
+      background: "#808080",
+      noise: { type: "gaussian", mean: 128, sigma: 40 },
+    },
+  })
     .png()
     .toBuffer();
   const row: VsHfRow = {
@@ -163,9 +194,16 @@ async function measure(): Promise<void> {
     };
     const user = (imageId: string | null, text: string): Messages[number] => ({
       role: "user",
-      content: imageId === null ? text : [{ type: "image", imageId: imageId as never }, { type: "text", text }],
+      content:
+        imageId === null
+          ? text
+          : [
+              { type: "image", imageId: imageId as never },
+              { type: "text", text },
+            ],
     });
-    const question = "Describe every panel of this screenshot, the chart, the settings and the text lines, in detail please.";
+    const question =
+      "Describe every panel of this screenshot, the chart, the settings and the text lines, in detail please.";
     {
       const warm = await tenantWithImage("warm");
       await ask(pipeline, warm.tenant, [user(warm.imageId, question)], 2);
@@ -179,8 +217,21 @@ async function measure(): Promise<void> {
       samples.cold.push(cold.ttftMs);
       samples.vision.push(cold.visionMs);
       const runsBefore = await encoderRuns();
-      samples.same.push((await ask(pipeline, tenant, [user(imageId, `Round ${round}: which colour is the tallest bar of the chart?`)], 4)).ttftMs);
-      const followup = [user(imageId, question), { role: "assistant", content: cold.text }, user(null, `Round ${round}: and what does the status bar say?`)] as Messages;
+      samples.same.push(
+        (
+          await ask(
+            pipeline,
+            tenant,
+            [user(imageId, `Round ${round}: which colour is the tallest bar of the chart?`)],
+            4,
+          )
+        ).ttftMs,
+      );
+      const followup = [
+        user(imageId, question),
+        { role: "assistant", content: cold.text },
+        user(null, `Round ${round}: and what does the status bar say?`),
+      ] as Messages;
       samples.followup.push((await ask(pipeline, tenant, followup, 4)).ttftMs);
       repeatVisionRuns += (await encoderRuns()) - runsBefore;
       log(`round ${round + 1}/${rounds}: cold ${cold.ttftMs.toFixed(0)} ms, vision ${cold.visionMs.toFixed(0)} ms`);
@@ -189,7 +240,9 @@ async function measure(): Promise<void> {
     row.ttft_cold_ms = median(samples.cold);
     row.ttft_same_image_ms = median(samples.same);
     row.ttft_followup_ms = median(samples.followup);
-    notes.push(`vision-encoder runs on the ${rounds * 2} repeat requests (same image new chat, follow-up): ${repeatVisionRuns}`);
+    notes.push(
+      `vision-encoder runs on the ${rounds * 2} repeat requests (same image new chat, follow-up): ${repeatVisionRuns}`,
+    );
 
     row.decode_tok_s_800 = await decodeTokensPerSecond(model, 800, steps);
     log(`decode at 800: ${row.decode_tok_s_800.toFixed(1)} tok/s`);
@@ -200,7 +253,12 @@ async function measure(): Promise<void> {
     const { tenant, imageId } = await tenantWithImage("cancelled");
     for (let i = 0; i < cancelled; i++) {
       const messages = [user(imageId, i % 2 === 0 ? question : `Question ${i % 7}: what is in the sidebar?`)];
-      for await (const event of pipeline.generate({ messages, maxNewTokens: 8, cache: { l1: true, l2: i % 3 !== 0, l3: false }, tenant })) {
+      for await (const event of pipeline.generate({
+        messages,
+        maxNewTokens: 8,
+        cache: { l1: true, l2: i % 3 !== 0, l3: false },
+        tenant,
+      })) {
         if (event.type === "token") break;
       }
     }
@@ -210,7 +268,8 @@ async function measure(): Promise<void> {
     (await caches.prefix.lookup(l2Namespace(tenant, model.fingerprint), [0]))?.release();
     const l2Bytes = caches.prefix.onDevice ? caches.prefix.totalBytes : 0;
     const beyondL2 = liveDeviceKvBytes() - l2Bytes;
-    for (const name of ["warm", "cancelled", ...Array.from({ length: rounds }, (_, r) => `round-${r}`)]) caches.prefix.forgetTenant(name as TenantId);
+    for (const name of ["warm", "cancelled", ...Array.from({ length: rounds }, (_, r) => `round-${r}`)])
+      caches.prefix.forgetTenant(name as TenantId);
     notes.push(
       `after ${cancelled} requests cancelled at their first token: device KV beyond L2's ${(l2Bytes / 2 ** 20).toFixed(0)} MiB ` +
         `= ${beyondL2} bytes; after flushing L2: device KV ${liveDeviceKvBytes()} bytes, all KV ${liveKvBytes()} bytes`,
@@ -232,7 +291,8 @@ async function measure(): Promise<void> {
 /** The issue's targets, as ratios to HF eager of the same dtype (fp16 vs bf16) or to vlcache's own cold TTFT. */
 function ratios(row: VsHfRow, hf: VsHfRow | undefined): string[] {
   const r = (a: number | null, b: number | null) => (a === null || b === null || b === 0 ? null : a / b);
-  const fmt = (x: number | null, target: string, ok: (x: number) => boolean) => (x === null ? `n/a (target ${target})` : `${x.toFixed(2)}× (target ${target}: ${ok(x) ? "met" : "missed"})`);
+  const fmt = (x: number | null, target: string, ok: (x: number) => boolean) =>
+    x === null ? `n/a (target ${target})` : `${x.toFixed(2)}× (target ${target}: ${ok(x) ? "met" : "missed"})`;
   const lines = [
     `decode at 800 vs ${hf?.system ?? "HF"}: ${fmt(r(row.decode_tok_s_800, hf?.decode_tok_s_800 ?? null), "≥ 1.0×", (x) => x >= 1)}`,
     `decode at 4000 vs ${hf?.system ?? "HF"}: ${fmt(r(row.decode_tok_s_4000, hf?.decode_tok_s_4000 ?? null), "≥ 1.0×", (x) => x >= 1)}`,

@@ -51,8 +51,14 @@ const providers = values.providers.split(",") as ExecutionProviderName[];
 const reps = Number(values.reps);
 const promptTokens = Number(values.prompt);
 const decodeSteps = Number(values.decode);
-if (bundles.length === 0 || providers.some((p) => !EXECUTION_PROVIDERS.includes(p)) || !(reps >= 1 && decodeSteps >= 1)) {
-  process.stderr.write(`usage: bench.ts --bundle DIR … [--providers ${EXECUTION_PROVIDERS.join(",")}] [--reps N] [--prompt N] [--decode N] [--out PREFIX]\n`);
+if (
+  bundles.length === 0 ||
+  providers.some((p) => !EXECUTION_PROVIDERS.includes(p)) ||
+  !(reps >= 1 && decodeSteps >= 1)
+) {
+  process.stderr.write(
+    `usage: bench.ts --bundle DIR … [--providers ${EXECUTION_PROVIDERS.join(",")}] [--reps N] [--prompt N] [--decode N] [--out PREFIX]\n`,
+  );
   process.exit(2);
 }
 
@@ -121,7 +127,13 @@ function promptIds(engine: Engine): number[] {
   if (text < 2) throw new Error(`--prompt ${promptTokens} leaves no room for text around ${imageTokens} image tokens`);
   const textIds = Array.from({ length: text }, (_, i) => 1000 + ((i * 7919) % 50000));
   const before = Math.floor(text / 4);
-  return [...textIds.slice(0, before), cfg.visionStartTokenId, ...Array(imageTokens).fill(cfg.imageTokenId), cfg.visionEndTokenId, ...textIds.slice(before)];
+  return [
+    ...textIds.slice(0, before),
+    cfg.visionStartTokenId,
+    ...Array(imageTokens).fill(cfg.imageTokenId),
+    cfg.visionEndTokenId,
+    ...textIds.slice(before),
+  ];
 }
 
 interface Row {
@@ -152,17 +164,23 @@ async function benchBundle(dir: string): Promise<Row[]> {
     const patches = GRID.t * GRID.h * GRID.w;
     const pixels = Float32Array.from({ length: patches * patchRowSize(first.config) }, (_, i) => Math.sin(i * 0.618));
     const inputIds = promptIds(first);
-    line(`${dir} (${first.manifest.dtype}): ${inputIds.length}-token prompt, ${patches} patches, ${decodeSteps} decode steps`);
+    line(
+      `${dir} (${first.manifest.dtype}): ${inputIds.length}-token prompt, ${patches} patches, ${decodeSteps} decode steps`,
+    );
 
     const warm: Sample[] = [];
     for (const { provider, engine } of engines) {
       warm.push(await runOnce(engine, pixels, inputIds));
-      line(`  ${provider} first run: vision ${warm.at(-1)?.visionMs.toFixed(0)} ms, prefill ${warm.at(-1)?.prefillMs.toFixed(0)} ms`);
+      line(
+        `  ${provider} first run: vision ${warm.at(-1)?.visionMs.toFixed(0)} ms, prefill ${warm.at(-1)?.prefillMs.toFixed(0)} ms`,
+      );
     }
     const samples: Sample[][] = engines.map(() => []);
     for (let r = 0; r < reps; r++) {
       for (const [i, { engine }] of engines.entries()) samples[i].push(await runOnce(engine, pixels, inputIds));
-      line(`  round ${r + 1}/${reps}: ${engines.map((e, i) => `${e.provider} ${samples[i][r].visionMs.toFixed(0)}/${samples[i][r].prefillMs.toFixed(0)}/${samples[i][r].decodeMs.toFixed(0)} ms`).join(", ")}`);
+      line(
+        `  round ${r + 1}/${reps}: ${engines.map((e, i) => `${e.provider} ${samples[i][r].visionMs.toFixed(0)}/${samples[i][r].prefillMs.toFixed(0)}/${samples[i][r].decodeMs.toFixed(0)} ms`).join(", ")}`,
+      );
     }
 
     const reference = samples[0][reps - 1];
@@ -180,8 +198,10 @@ async function benchBundle(dir: string): Promise<Row[]> {
         visionMs: { median: median(s.map((x) => x.visionMs)), min: Math.min(...s.map((x) => x.visionMs)) },
         prefillMs: { median: median(s.map((x) => x.prefillMs)), min: Math.min(...s.map((x) => x.prefillMs)) },
         decodeTokensPerS: { median: median(tokensPerS), max: Math.max(...tokensPerS) },
-        maxAbsLogitDiff: i === 0 ? null : last.logits.reduce((m, x, k) => Math.max(m, Math.abs(x - reference.logits[k])), 0),
-        sameTokens: i === 0 ? null : firstDiff === -1 ? `${decodeSteps}/${decodeSteps}` : `first ${firstDiff}/${decodeSteps}`,
+        maxAbsLogitDiff:
+          i === 0 ? null : last.logits.reduce((m, x, k) => Math.max(m, Math.abs(x - reference.logits[k])), 0),
+        sameTokens:
+          i === 0 ? null : firstDiff === -1 ? `${decodeSteps}/${decodeSteps}` : `first ${firstDiff}/${decodeSteps}`,
         tokens: last.tokens,
       };
     });
@@ -212,7 +232,10 @@ function markdown(rows: Row[], probes: ProbeResult[], date: string): string {
     "",
     "| requested | opened | failures |",
     "| --- | --- | --- |",
-    ...probes.map((p) => `| ${p.requested} | ${p.opened.join(", ") || "none"} | ${p.failures.map((f) => `${f.provider}: ${f.reason.replaceAll("|", "\\|")}`).join("; ") || "-"} |`),
+    ...probes.map(
+      (p) =>
+        `| ${p.requested} | ${p.opened.join(", ") || "none"} | ${p.failures.map((f) => `${f.provider}: ${f.reason.replaceAll("|", "\\|")}`).join("; ") || "-"} |`,
+    ),
     "",
   ];
   return out.join("\n");
@@ -221,7 +244,10 @@ function markdown(rows: Row[], probes: ProbeResult[], date: string): string {
 async function main(): Promise<void> {
   const date = new Date().toISOString();
   const probes = await probe(bundles[0]);
-  for (const p of probes) line(`provider ${p.requested}: ${p.opened.join(", ") || "none"}${p.failures.map((f) => `; ${f.provider} failed: ${f.reason}`).join("")}`);
+  for (const p of probes)
+    line(
+      `provider ${p.requested}: ${p.opened.join(", ") || "none"}${p.failures.map((f) => `; ${f.provider} failed: ${f.reason}`).join("")}`,
+    );
   const prefix = values.out ?? path.join("bench/results", `gpu-webgpu-${date.slice(0, 10)}`);
   await mkdir(path.dirname(prefix), { recursive: true });
   const host = { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadAverage: os.loadavg() };
@@ -230,7 +256,14 @@ async function main(): Promise<void> {
   for (const dir of bundles) {
     rows.push(...(await benchBundle(dir)));
     const md = markdown(rows, probes, date);
-    await writeFile(`${prefix}.json`, JSON.stringify({ benchmark: "gpu-webgpu", date, host, reps, promptTokens, decodeSteps, grid: GRID, probes, rows }, null, 2) + "\n");
+    await writeFile(
+      `${prefix}.json`,
+      JSON.stringify(
+        { benchmark: "gpu-webgpu", date, host, reps, promptTokens, decodeSteps, grid: GRID, probes, rows },
+        null,
+        2,
+      ) + "\n",
+    );
     await writeFile(`${prefix}.md`, md);
     line(`\n${md}\nwrote ${prefix}.md and ${prefix}.json`);
   }

@@ -42,7 +42,10 @@ const moduleUrl: Plugin = {
       const source = await readFile(args.path, "utf8");
       if (!source.includes("import.meta.url")) return undefined;
       const relative = path.relative(REPO_ROOT, args.path).split(path.sep).join("/");
-      return { contents: source.replaceAll("import.meta.url", `new URL(${JSON.stringify(relative)}, ${RUNTIME_ROOT}).href`), loader: "ts" };
+      return {
+        contents: source.replaceAll("import.meta.url", `new URL(${JSON.stringify(relative)}, ${RUNTIME_ROOT}).href`),
+        loader: "ts",
+      };
     });
   },
 };

@@ -11,7 +11,10 @@ import { parseArgs } from "node:util";
 import * as ort from "onnxruntime-node";
 import { ONNX_FILES } from "@/lib/model/engine/bundle";
 
-const { values } = parseArgs({ options: { bundle: { type: "string" }, provider: { type: "string", default: "webgpu" } }, strict: true });
+const { values } = parseArgs({
+  options: { bundle: { type: "string" }, provider: { type: "string", default: "webgpu" } },
+  strict: true,
+});
 if (values.bundle === undefined) {
   process.stderr.write("usage: placement.ts --bundle DIR [--provider webgpu|cuda|cpu]\n");
   process.exit(2);

@@ -24,7 +24,11 @@ import * as ort from "onnxruntime-node";
 import { parseQwen3VLConfig, type Qwen3VLConfig } from "@/lib/model/config";
 import { SafetensorsCheckpoint } from "@/lib/model/checkpoint/safetensors";
 import { convertCheckpoint } from "@/lib/model/convert/convert";
-import { providerSessionFactory, EXECUTION_PROVIDERS, type ExecutionProviderName } from "@/lib/model/engine/executionProvider";
+import {
+  providerSessionFactory,
+  EXECUTION_PROVIDERS,
+  type ExecutionProviderName,
+} from "@/lib/model/engine/executionProvider";
 import { buildDecoderGraph } from "@/lib/model/graphs/decoder";
 import { buildEmbedTokensGraph } from "@/lib/model/graphs/embedTokens";
 import { buildVisionEncoderGraph } from "@/lib/model/graphs/visionEncoder";
@@ -54,15 +58,23 @@ const checkpoints = values.checkpoint ?? [];
 const providers = values.providers.split(",") as ExecutionProviderName[];
 const promptTokens = Number(values.prompt);
 const keep = Number(values.keep);
-if (checkpoints.length === 0 || providers.some((p) => !EXECUTION_PROVIDERS.includes(p)) || providers[0] !== "cpu" || !(keep >= 1)) {
-  process.stderr.write("usage: precision.ts --checkpoint DIR … [--providers cpu,webgpu (cpu first)] [--prompt N] [--keep N] [--variants V,…] [--out PREFIX]\n");
+if (
+  checkpoints.length === 0 ||
+  providers.some((p) => !EXECUTION_PROVIDERS.includes(p)) ||
+  providers[0] !== "cpu" ||
+  !(keep >= 1)
+) {
+  process.stderr.write(
+    "usage: precision.ts --checkpoint DIR … [--providers cpu,webgpu (cpu first)] [--prompt N] [--keep N] [--variants V,…] [--out PREFIX]\n",
+  );
   process.exit(2);
 }
 
 /** `none`, `all`, or parts joined by "+" (`norms+attention`). */
 function parseVariant(name: string): Float32Compute {
   const parts = name === "all" ? PARTS : name === "none" ? [] : name.split("+");
-  for (const p of parts) if (!PARTS.includes(p as Float32Part)) throw new Error(`unknown variant part ${p} (parts: ${PARTS.join(", ")})`);
+  for (const p of parts)
+    if (!PARTS.includes(p as Float32Part)) throw new Error(`unknown variant part ${p} (parts: ${PARTS.join(", ")})`);
   return { norms: parts.includes("norms"), attention: parts.includes("attention"), matmuls: parts.includes("matmuls") };
 }
 
@@ -111,7 +123,9 @@ function argmaxRows(logits: Float32Array, vocab: number): { best: number[]; marg
 }
 
 function floatTensor(type: FloatType, values: Float32Array, dims: number[]): ort.Tensor {
-  return type === "float16" ? new ort.Tensor("float16", toFloat16Array(values), dims) : new ort.Tensor("float32", values, dims);
+  return type === "float16"
+    ? new ort.Tensor("float16", toFloat16Array(values), dims)
+    : new ort.Tensor("float32", values, dims);
 }
 
 function toFloat32(t: ort.Tensor): Float32Array {
@@ -142,7 +156,11 @@ function decoderFeeds(cfg: Qwen3VLConfig, type: FloatType, embeds: Float32Array)
   const feeds: Record<string, ort.Tensor> = {
     inputs_embeds: floatTensor(type, embeds, [1, S, t.hiddenSize]),
     attention_mask: new ort.Tensor("int64", new BigInt64Array(S).fill(1n), [1, S]),
-    position_ids: new ort.Tensor("int64", BigInt64Array.from({ length: 3 * S }, (_, i) => BigInt(i % S)), [3, 1, S]),
+    position_ids: new ort.Tensor(
+      "int64",
+      BigInt64Array.from({ length: 3 * S }, (_, i) => BigInt(i % S)),
+      [3, 1, S],
+    ),
     num_logits_to_keep: new ort.Tensor("int64", BigInt64Array.of(BigInt(keep)), []),
   };
   const deepstack = cfg.vision.deepstackVisualIndexes.length;
@@ -151,7 +169,8 @@ function decoderFeeds(cfg: Qwen3VLConfig, type: FloatType, embeds: Float32Array)
     feeds.deepstack_visual_embeds = floatTensor(type, empty, [deepstack, 0, t.hiddenSize]);
   }
   for (let i = 0; i < t.numHiddenLayers; i++) {
-    for (const kind of ["key", "value"]) feeds[`past_key_values.${i}.${kind}`] = floatTensor(type, empty, [1, t.numKeyValueHeads, 0, t.headDim]);
+    for (const kind of ["key", "value"])
+      feeds[`past_key_values.${i}.${kind}`] = floatTensor(type, empty, [1, t.numKeyValueHeads, 0, t.headDim]);
   }
   return feeds;
 }
@@ -168,7 +187,12 @@ function visionFeeds(cfg: Qwen3VLConfig): Record<string, ort.Tensor> {
 }
 
 /** Runs `file` twice on `provider` (the second run is timed) and returns its float outputs as float32. */
-async function runGraph(provider: ExecutionProviderName, file: string, feeds: Record<string, ort.Tensor>, outputs: string[]) {
+async function runGraph(
+  provider: ExecutionProviderName,
+  file: string,
+  feeds: Record<string, ort.Tensor>,
+  outputs: string[],
+) {
   const session = await providerSessionFactory(provider).open(file);
   try {
     await session.run(feeds, outputs);
@@ -200,7 +224,8 @@ async function compareCheckpoint(dir: string, graphs: Graph[]): Promise<Row[]> {
         graph: "vision" as const,
         build: buildVisionEncoderGraph,
         feeds: () => visionFeeds(cfg),
-        outputs: cfg.vision.deepstackVisualIndexes.length > 0 ? ["image_features", "deepstack_features"] : ["image_features"],
+        outputs:
+          cfg.vision.deepstackVisualIndexes.length > 0 ? ["image_features", "deepstack_features"] : ["image_features"],
       },
     ];
     for (const kind of kinds) {
@@ -215,7 +240,14 @@ async function compareCheckpoint(dir: string, graphs: Graph[]): Promise<Row[]> {
           const run = await runGraph(provider, file, kind.feeds(graph.floatType), kind.outputs);
           if (provider === "cpu") cpu = run.outputs;
           reference ??= run.outputs;
-          const row: Row = { checkpoint: dir, graph: kind.graph, variant: graph.variant, provider, ms: run.ms, diffs: {} };
+          const row: Row = {
+            checkpoint: dir,
+            graph: kind.graph,
+            variant: graph.variant,
+            provider,
+            ms: run.ms,
+            diffs: {},
+          };
           for (const name of kind.outputs) {
             const out = run.outputs[name];
             row.diffs[name] = {
@@ -227,8 +259,12 @@ async function compareCheckpoint(dir: string, graphs: Graph[]): Promise<Row[]> {
           if (kind.graph === "decoder") {
             const vocab = cfg.text.vocabSize;
             const mine = argmaxRows(run.outputs.logits, vocab);
-            const same = (other: Outputs) => argmaxRows(other.logits, vocab).best.filter((b, i) => b === mine.best[i]).length;
-            row.argmaxSame = { vsFp32Cpu: same(reference), vsCpu: provider === "cpu" || cpu === null ? null : same(cpu) };
+            const same = (other: Outputs) =>
+              argmaxRows(other.logits, vocab).best.filter((b, i) => b === mine.best[i]).length;
+            row.argmaxSame = {
+              vsFp32Cpu: same(reference),
+              vsCpu: provider === "cpu" || cpu === null ? null : same(cpu),
+            };
             if (reference === run.outputs) row.minMargin = Math.min(...mine.margins);
           }
           rows.push(row);
@@ -246,9 +282,20 @@ async function compareCheckpoint(dir: string, graphs: Graph[]): Promise<Row[]> {
 
 function formatRow(r: Row): string {
   const e = (x: number | null) => (x === null ? "-" : x.toExponential(2));
-  const diffs = Object.entries(r.diffs).map(([name, d]) => `${name}: ${e(d.vsFp32Cpu)} / ${e(d.vsCpu)} (max |x| ${d.maxAbs.toPrecision(3)})`);
-  const argmax = r.argmaxSame ? `argmax same ${r.argmaxSame.vsFp32Cpu}/${keep} / ${r.argmaxSame.vsCpu ?? "-"}/${keep}` : "";
-  return [`| ${path.basename(r.checkpoint)} | ${r.graph} | ${r.variant} | ${r.provider} | ${r.ms.toFixed(0)}`, diffs.join("; "), argmax || "-", r.minMargin?.toExponential(2) ?? "-"].join(" | ") + " |";
+  const diffs = Object.entries(r.diffs).map(
+    ([name, d]) => `${name}: ${e(d.vsFp32Cpu)} / ${e(d.vsCpu)} (max |x| ${d.maxAbs.toPrecision(3)})`,
+  );
+  const argmax = r.argmaxSame
+    ? `argmax same ${r.argmaxSame.vsFp32Cpu}/${keep} / ${r.argmaxSame.vsCpu ?? "-"}/${keep}`
+    : "";
+  return (
+    [
+      `| ${path.basename(r.checkpoint)} | ${r.graph} | ${r.variant} | ${r.provider} | ${r.ms.toFixed(0)}`,
+      diffs.join("; "),
+      argmax || "-",
+      r.minMargin?.toExponential(2) ?? "-",
+    ].join(" | ") + " |"
+  );
 }
 
 async function main(): Promise<void> {
@@ -258,8 +305,14 @@ async function main(): Promise<void> {
     for (const variant of values["bundle-variants"].split(",").filter((v) => v !== "")) {
       const out = path.join(values.bundles, variant);
       const start = performance.now();
-      await convertCheckpoint(checkpoints[0], out, { dtype: "fp16", force: true, float32Compute: parseVariant(variant) });
-      line(`converted ${checkpoints[0]} → ${out} (fp16, float32 ${variant}) in ${((performance.now() - start) / 1000).toFixed(0)} s`);
+      await convertCheckpoint(checkpoints[0], out, {
+        dtype: "fp16",
+        force: true,
+        float32Compute: parseVariant(variant),
+      });
+      line(
+        `converted ${checkpoints[0]} → ${out} (fp16, float32 ${variant}) in ${((performance.now() - start) / 1000).toFixed(0)} s`,
+      );
     }
   }
 }
@@ -267,9 +320,15 @@ async function main(): Promise<void> {
 async function compare(date: string): Promise<void> {
   const graphs: Graph[] = [
     { variant: "fp32", floatType: "float32", compute: parseVariant("none") },
-    ...values.variants.split(",").map((variant) => ({ variant: `fp16-${variant}`, floatType: "float16" as const, compute: parseVariant(variant) })),
+    ...values.variants.split(",").map((variant) => ({
+      variant: `fp16-${variant}`,
+      floatType: "float16" as const,
+      compute: parseVariant(variant),
+    })),
   ];
-  line(`| checkpoint | graph | variant | provider | ms (2nd run) | max abs Δ vs fp32 cpu / vs same graph on cpu | argmax same vs fp32 cpu / vs cpu | min top-2 margin (fp32 cpu) |`);
+  line(
+    `| checkpoint | graph | variant | provider | ms (2nd run) | max abs Δ vs fp32 cpu / vs same graph on cpu | argmax same vs fp32 cpu / vs cpu | min top-2 margin (fp32 cpu) |`,
+  );
   line(`| --- | --- | --- | --- | ---: | --- | --- | ---: |`);
   const rows: Row[] = [];
   for (const dir of checkpoints) rows.push(...(await compareCheckpoint(dir, graphs)));
@@ -286,7 +345,10 @@ async function compare(date: string): Promise<void> {
     "| --- | --- | --- | --- | ---: | --- | --- | ---: |",
   ];
   await writeFile(`${prefix}.md`, [...header, ...rows.map(formatRow), ""].join("\n"));
-  await writeFile(`${prefix}.json`, JSON.stringify({ benchmark: "precision", date, promptTokens, keep, grid: GRID, providers, rows }, null, 2) + "\n");
+  await writeFile(
+    `${prefix}.json`,
+    JSON.stringify({ benchmark: "precision", date, promptTokens, keep, grid: GRID, providers, rows }, null, 2) + "\n",
+  );
   line(`wrote ${prefix}.md and ${prefix}.json`);
 }
 

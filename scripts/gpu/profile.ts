@@ -52,9 +52,17 @@ async function pass(engine: Engine, decodeSteps: number): Promise<void> {
   const cfg = engine.config;
   const merge = cfg.vision.spatialMergeSize;
   const imageTokens = (GRID.t * GRID.h * GRID.w) / merge ** 2;
-  const pixels = Float32Array.from({ length: GRID.t * GRID.h * GRID.w * patchRowSize(cfg) }, (_, i) => Math.sin(i * 0.618));
+  const pixels = Float32Array.from({ length: GRID.t * GRID.h * GRID.w * patchRowSize(cfg) }, (_, i) =>
+    Math.sin(i * 0.618),
+  );
   const text = (n: number, salt: number) => Array.from({ length: n }, (_, i) => 1000 + ((i * 7919 + salt) % 50000));
-  const ids = [...text(16, 0), cfg.visionStartTokenId, ...new Array<number>(imageTokens).fill(cfg.imageTokenId), cfg.visionEndTokenId, ...text(14, 1)];
+  const ids = [
+    ...text(16, 0),
+    cfg.visionStartTokenId,
+    ...new Array<number>(imageTokens).fill(cfg.imageTokenId),
+    cfg.visionEndTokenId,
+    ...text(14, 1),
+  ];
   const images = await engine.encodeImages(pixels, [GRID]);
   const prompt = engine.prepare(ids, [GRID]);
   const loop = engine.decodeLoop(prompt, await engine.prefill(prompt, images));
@@ -83,7 +91,12 @@ function summarise(session: string, events: ProfileEvent[]): SessionProfile {
     byOp.set(key, entry);
   }
   const perRun = (us: number) => us / 1000 / Math.max(1, measured.length);
-  const ops = [...byOp.values()].map((o) => ({ op: o.op, provider: o.provider, nodes: o.nodes / Math.max(1, measured.length), ms: perRun(o.us) }));
+  const ops = [...byOp.values()].map((o) => ({
+    op: o.op,
+    provider: o.provider,
+    nodes: o.nodes / Math.max(1, measured.length),
+    ms: perRun(o.us),
+  }));
   ops.sort((a, b) => b.ms - a.ms);
   return {
     session,
@@ -101,7 +114,10 @@ async function main(): Promise<void> {
   }
   const dir = await mkdtemp(path.join(tmpdir(), "vlcache-profile-"));
   try {
-    const engine = await Engine.load(values.bundle, { executionProvider: values.provider as ExecutionProviderName, profilePrefix: path.join(dir, "ort") });
+    const engine = await Engine.load(values.bundle, {
+      executionProvider: values.provider as ExecutionProviderName,
+      profilePrefix: path.join(dir, "ort"),
+    });
     await pass(engine, decodeSteps);
     await pass(engine, decodeSteps);
     // Released sessions write their profiles.
@@ -120,16 +136,26 @@ async function main(): Promise<void> {
       "",
     ];
     for (const s of sessions) {
-      md.push(`## ${s.session}: ${s.runs} runs, ${s.runMs.toFixed(1)} ms per run, ${s.kernelMs.toFixed(1)} ms in kernels`, "");
+      md.push(
+        `## ${s.session}: ${s.runs} runs, ${s.runMs.toFixed(1)} ms per run, ${s.kernelMs.toFixed(1)} ms in kernels`,
+        "",
+      );
       md.push("| op | provider | nodes per run | ms per run |", "|---|---|---:|---:|");
-      for (const o of s.ops.slice(0, 15)) md.push(`| ${o.op} | ${o.provider} | ${o.nodes.toFixed(0)} | ${o.ms.toFixed(2)} |`);
+      for (const o of s.ops.slice(0, 15))
+        md.push(`| ${o.op} | ${o.provider} | ${o.nodes.toFixed(0)} | ${o.ms.toFixed(2)} |`);
       const cpu = s.ops.filter((o) => o.provider === "CPU");
       if (s.ops.some((o) => o.provider !== "CPU")) {
-        md.push("", `Left to the CPU: ${cpu.map((o) => `${o.op} ×${o.nodes.toFixed(0)} (${o.ms.toFixed(2)} ms)`).join(", ") || "nothing"}`);
+        md.push(
+          "",
+          `Left to the CPU: ${cpu.map((o) => `${o.op} ×${o.nodes.toFixed(0)} (${o.ms.toFixed(2)} ms)`).join(", ") || "nothing"}`,
+        );
       }
       md.push("");
     }
-    await writeFile(`${values.out}.json`, JSON.stringify({ bundle: values.bundle, provider: values.provider, sessions }, null, 2));
+    await writeFile(
+      `${values.out}.json`,
+      JSON.stringify({ bundle: values.bundle, provider: values.provider, sessions }, null, 2),
+    );
     await writeFile(`${values.out}.md`, md.join("\n"));
     process.stdout.write(md.join("\n") + "\n");
   } finally {

@@ -38,14 +38,23 @@ afterAll(async () => {
 async function teamAData() {
   const { imageId } = await uploadImage(app.baseUrl, await img.png(img.patternRgb(64, 48)), bearer(KEY_A));
   await waitUntilReady(app.baseUrl, imageId, bearer(KEY_A));
-  const turn = answerOf(await postChat(app.baseUrl, { message: { text: "What is it?", imageIds: [imageId] }, params: { maxNewTokens: 3 } }, bearer(KEY_A)));
+  const turn = answerOf(
+    await postChat(
+      app.baseUrl,
+      { message: { text: "What is it?", imageIds: [imageId] }, params: { maxNewTokens: 3 } },
+      bearer(KEY_A),
+    ),
+  );
   return { imageId, sessionId: turn.meta.sessionId };
 }
 
 /** Every way of not presenting a listed key; each also names team A's tenant, which must not matter. */
 const NOT_A_KEY: Record<string, Record<string, string>> = {
   "no key": { "x-vlcache-tenant": "team-a" },
-  "Basic credentials": { authorization: `Basic ${Buffer.from(`team-a:${KEY_A}`).toString("base64")}`, "x-vlcache-tenant": "team-a" },
+  "Basic credentials": {
+    authorization: `Basic ${Buffer.from(`team-a:${KEY_A}`).toString("base64")}`,
+    "x-vlcache-tenant": "team-a",
+  },
   "a malformed Bearer": { authorization: `Bearer ${KEY_A} x`, "x-vlcache-tenant": "team-a" },
   "an empty Bearer": { authorization: "Bearer ", "x-vlcache-tenant": "team-a" },
 };
@@ -81,11 +90,20 @@ describe("with API_KEYS set", () => {
     }
     // An unlisted key, and keys of other roles, are no tenant keys.
     for (const key of ["sk-guess", ADMIN_KEY, METRICS_KEY]) {
-      expect(await postChat(app.baseUrl, { message: { text: "hi" } }, bearer(key))).toMatchObject({ status: 401, error: { code: "invalid_api_key" } });
+      expect(await postChat(app.baseUrl, { message: { text: "hi" } }, bearer(key))).toMatchObject({
+        status: 401,
+        error: { code: "invalid_api_key" },
+      });
     }
     // Team A's data is untouched, and still its own.
     expect((await fetch(`${app.baseUrl}/api/images/${imageId}`, { headers: bearer(KEY_A) })).status).toBe(200);
-    const followUp = answerOf(await postChat(app.baseUrl, { sessionId, message: { text: "And now?" }, params: { maxNewTokens: 2 } }, bearer(KEY_A)));
+    const followUp = answerOf(
+      await postChat(
+        app.baseUrl,
+        { sessionId, message: { text: "And now?" }, params: { maxNewTokens: 2 } },
+        bearer(KEY_A),
+      ),
+    );
     expect(followUp.meta.sessionId).toBe(sessionId);
   });
 
@@ -94,11 +112,18 @@ describe("with API_KEYS set", () => {
     const asB = { ...bearer(KEY_B), "x-vlcache-tenant": "team-a" };
     expect((await fetch(`${app.baseUrl}/api/images/${imageId}`, { headers: asB })).status).toBe(404);
     expect((await fetch(`${app.baseUrl}/api/images/${imageId}?raw=1`, { headers: asB })).status).toBe(404);
-    expect(await postChat(app.baseUrl, { sessionId, message: { text: "mine now?" } }, asB)).toMatchObject({ status: 404, error: { code: "session_not_found" } });
-    expect((await fetch(`${app.baseUrl}/api/sessions/${sessionId}`, { method: "DELETE", headers: asB })).status).toBe(404);
+    expect(await postChat(app.baseUrl, { sessionId, message: { text: "mine now?" } }, asB)).toMatchObject({
+      status: 404,
+      error: { code: "session_not_found" },
+    });
+    expect((await fetch(`${app.baseUrl}/api/sessions/${sessionId}`, { method: "DELETE", headers: asB })).status).toBe(
+      404,
+    );
     // Team A still has both.
     expect((await fetch(`${app.baseUrl}/api/images/${imageId}?raw=1`, { headers: bearer(KEY_A) })).status).toBe(200);
-    expect((await fetch(`${app.baseUrl}/api/sessions/${sessionId}`, { method: "DELETE", headers: bearer(KEY_A) })).status).toBe(204);
+    expect(
+      (await fetch(`${app.baseUrl}/api/sessions/${sessionId}`, { method: "DELETE", headers: bearer(KEY_A) })).status,
+    ).toBe(204);
   });
 
   it("lets only ADMIN_API_KEY flush, any tenant it names", async () => {
@@ -108,15 +133,24 @@ describe("with API_KEYS set", () => {
     expect(answerOf(await postChat(app.baseUrl, question, bearer(KEY_A))).meta.cache.response).toBe("hit");
 
     for (const key of [KEY_A, METRICS_KEY, `${ADMIN_KEY}x`]) {
-      const refused = await fetch(`${app.baseUrl}/api/admin/cache?level=l3&tenant=team-a`, { method: "DELETE", headers: bearer(key) });
+      const refused = await fetch(`${app.baseUrl}/api/admin/cache?level=l3&tenant=team-a`, {
+        method: "DELETE",
+        headers: bearer(key),
+      });
       expect(refused.status).toBe(401);
       expect((await refused.json()).error.code).toBe("invalid_api_key");
     }
     expect(answerOf(await postChat(app.baseUrl, question, bearer(KEY_A))).meta.cache.response).toBe("hit");
 
-    const flushed = await fetch(`${app.baseUrl}/api/admin/cache?level=l3&tenant=team-a`, { method: "DELETE", headers: bearer(ADMIN_KEY) });
+    const flushed = await fetch(`${app.baseUrl}/api/admin/cache?level=l3&tenant=team-a`, {
+      method: "DELETE",
+      headers: bearer(ADMIN_KEY),
+    });
     expect(flushed.status).toBe(200);
-    expect(await flushed.json()).toMatchObject({ tenant: "team-a", flushed: { l3: { storeEntries: expect.any(Number) } } });
+    expect(await flushed.json()).toMatchObject({
+      tenant: "team-a",
+      flushed: { l3: { storeEntries: expect.any(Number) } },
+    });
     expect(answerOf(await postChat(app.baseUrl, question, bearer(KEY_A))).meta.cache.response).toBe("miss");
   });
 

@@ -50,7 +50,10 @@ describe("the served model", () => {
 
 describe("POST /api/chat", () => {
   it("streams meta, then tokens, then done, for a question about an uploaded image", async () => {
-    const outcome = await postChat(app.baseUrl, { message: { text: "What is in this picture?", imageIds: [imageId] }, params: { maxNewTokens: 12 } });
+    const outcome = await postChat(app.baseUrl, {
+      message: { text: "What is in this picture?", imageIds: [imageId] },
+      params: { maxNewTokens: 12 },
+    });
     expect(outcome.status).toBe(200);
     expect(outcome.headers.get("content-type")).toBe("text/event-stream; charset=utf-8");
     const { meta, text, done, types } = answerOf(outcome);
@@ -65,13 +68,24 @@ describe("POST /api/chat", () => {
     expect(text.length).toBeGreaterThan(0);
 
     // The same question in a fresh session with every cache off: the token texts make up the same answer.
-    const uncached = await chat({ message: { text: "What is in this picture?", imageIds: [imageId] }, params: { maxNewTokens: 12 }, cache: CACHES_OFF });
-    expect(uncached.meta.cache).toMatchObject({ features: [{ imageId, source: "computed" }], prefix: { reused: 0 }, response: "bypass" });
+    const uncached = await chat({
+      message: { text: "What is in this picture?", imageIds: [imageId] },
+      params: { maxNewTokens: 12 },
+      cache: CACHES_OFF,
+    });
+    expect(uncached.meta.cache).toMatchObject({
+      features: [{ imageId, source: "computed" }],
+      prefix: { reused: 0 },
+      response: "bypass",
+    });
     expect(uncached.text).toBe(text);
   });
 
   it("answers a follow-up from the session, reusing the first turn's KV, exactly as without caches", async () => {
-    const first = await chat({ message: { text: "Describe the image.", imageIds: [imageId] }, params: { maxNewTokens: 10 } });
+    const first = await chat({
+      message: { text: "Describe the image.", imageIds: [imageId] },
+      params: { maxNewTokens: 10 },
+    });
     const sessionId = first.meta.sessionId;
     const followUp = await chat({ sessionId, message: { text: "And the colours?" }, params: { maxNewTokens: 10 } });
     expect(followUp.meta.sessionId).toBe(sessionId);
@@ -79,7 +93,11 @@ describe("POST /api/chat", () => {
     // The follow-up's prompt holds the first turn: question, image tokens and answer.
     expect(followUp.done.usage.promptTokens).toBeGreaterThan(first.done.usage.promptTokens + 10);
 
-    const plainFirst = await chat({ message: { text: "Describe the image.", imageIds: [imageId] }, params: { maxNewTokens: 10 }, cache: CACHES_OFF });
+    const plainFirst = await chat({
+      message: { text: "Describe the image.", imageIds: [imageId] },
+      params: { maxNewTokens: 10 },
+      cache: CACHES_OFF,
+    });
     const plainFollowUp = await chat({
       sessionId: plainFirst.meta.sessionId,
       message: { text: "And the colours?" },
@@ -187,7 +205,9 @@ describe("refusals", () => {
       status: 404,
       error: { code: "image_not_found" },
     });
-    expect(await postChat(app.baseUrl, { sessionId: "0f8fad5b-d9cb-469f-a165-70867728950e", message: { text: "hi" } })).toMatchObject({
+    expect(
+      await postChat(app.baseUrl, { sessionId: "0f8fad5b-d9cb-469f-a165-70867728950e", message: { text: "hi" } }),
+    ).toMatchObject({
       status: 404,
       error: { code: "session_not_found" },
     });
@@ -195,6 +215,9 @@ describe("refusals", () => {
 
   it("answers text over MAX_PROMPT_CHARS (default 32768) with 413", async () => {
     const long = await postChat(app.baseUrl, { message: { text: "x".repeat(32_769) } });
-    expect(long).toMatchObject({ status: 413, error: { code: "prompt_too_large", message: expect.stringContaining("32769 characters") } });
+    expect(long).toMatchObject({
+      status: 413,
+      error: { code: "prompt_too_large", message: expect.stringContaining("32769 characters") },
+    });
   });
 });

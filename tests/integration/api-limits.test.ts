@@ -45,11 +45,18 @@ describe("rate limit", () => {
     expect((await postChat(app.baseUrl, hello, from("10.0.0.1"))).status).toBe(200);
     expect((await postChat(app.baseUrl, hello, from("10.0.0.1"))).status).toBe(200);
     const refused = await postChat(app.baseUrl, hello, from("10.0.0.1"));
-    expect(refused).toMatchObject({ status: 429, error: { code: "rate_limited", message: "too many requests from this client; retry in 60 s" } });
+    expect(refused).toMatchObject({
+      status: 429,
+      error: { code: "rate_limited", message: "too many requests from this client; retry in 60 s" },
+    });
     expect(refused.headers.get("retry-after")).toBe("60");
     // The bucket is per client, and shared by the routes that cost work (uploads, completions).
     expect((await postChat(app.baseUrl, hello, from("10.0.0.2"))).status).toBe(200);
-    const completions = await fetch(`${app.baseUrl}/v1/chat/completions`, { method: "POST", headers: from("10.0.0.1"), body: "{}" });
+    const completions = await fetch(`${app.baseUrl}/v1/chat/completions`, {
+      method: "POST",
+      headers: from("10.0.0.1"),
+      body: "{}",
+    });
     expect(completions.status).toBe(429);
     expect((await completions.json()).error).toMatchObject({ code: "rate_limited", type: "rate_limit_error" });
     // Health and reads are not limited.
@@ -58,7 +65,9 @@ describe("rate limit", () => {
 
   it("keys on the connection's address when no proxy is trusted, whatever x-forwarded-for and the tenant header say", async () => {
     expect((await postChat(direct.baseUrl, hello, from("10.7.0.1"))).status).toBe(200);
-    expect((await postChat(direct.baseUrl, hello, from("10.7.0.2", { "x-vlcache-client-address": "10.7.0.2" }))).status).toBe(200);
+    expect(
+      (await postChat(direct.baseUrl, hello, from("10.7.0.2", { "x-vlcache-client-address": "10.7.0.2" }))).status,
+    ).toBe(200);
     const refused = await postChat(direct.baseUrl, hello, from("10.7.0.3", { "x-vlcache-tenant": "elsewhere" }));
     expect(refused).toMatchObject({ status: 429, error: { code: "rate_limited" } });
   });
@@ -69,7 +78,10 @@ describe("size limits", () => {
     const big = await postChat(app.baseUrl, { message: { text: "x".repeat(5000) } }, from("10.0.1.1"));
     expect(big).toMatchObject({ status: 413, error: { code: "payload_too_large" } });
     const long = await postChat(app.baseUrl, { message: { text: "y".repeat(101) } }, from("10.0.1.1"));
-    expect(long).toMatchObject({ status: 413, error: { code: "prompt_too_large", message: expect.stringContaining("limit of 100") } });
+    expect(long).toMatchObject({
+      status: 413,
+      error: { code: "prompt_too_large", message: expect.stringContaining("limit of 100") },
+    });
   });
 });
 
@@ -102,7 +114,10 @@ describe("tenants", () => {
     const team = { "x-vlcache-tenant": "team-a" };
     const { imageId } = await uploadImage(app.baseUrl, await img.png(img.patternRgb(64, 48)), from("10.0.3.1", team));
     const question = { message: { text: "what?", imageIds: [imageId] }, params: { maxNewTokens: 2 } };
-    expect(await postChat(app.baseUrl, question, from("10.0.3.2"))).toMatchObject({ status: 404, error: { code: "image_not_found" } });
+    expect(await postChat(app.baseUrl, question, from("10.0.3.2"))).toMatchObject({
+      status: 404,
+      error: { code: "image_not_found" },
+    });
     expect((await fetch(`${app.baseUrl}/api/images/${imageId}`)).status).toBe(404);
     answerOf(await postChat(app.baseUrl, question, from("10.0.3.3", team)));
     expect(await postChat(app.baseUrl, hello, from("10.0.4.2", { "x-vlcache-tenant": "Team A" }))).toMatchObject({
@@ -118,7 +133,10 @@ describe("admin and metrics routes without their keys configured", () => {
       const flush = await fetch(`${app.baseUrl}/api/admin/cache`, { method: "DELETE", headers });
       expect(flush.status).toBe(403);
       expect(await flush.json()).toEqual({
-        error: { code: "admin_disabled", message: "admin routes are off on this server; set ADMIN_API_KEY to use them" },
+        error: {
+          code: "admin_disabled",
+          message: "admin routes are off on this server; set ADMIN_API_KEY to use them",
+        },
       });
     }
     expect((await fetch(`${app.baseUrl}/api/metrics`)).status).toBe(200);
@@ -142,11 +160,18 @@ describe("a bundle that does not load", () => {
     expect(broken.health).toMatchObject({
       status: "degraded",
       model: null,
-      modelError: { code: "model_dir_missing", message: "MODEL_DIR=/nonexistent/bundle does not exist; convert a checkpoint into it with npm run convert (see README)" },
+      modelError: {
+        code: "model_dir_missing",
+        message:
+          "MODEL_DIR=/nonexistent/bundle does not exist; convert a checkpoint into it with npm run convert (see README)",
+      },
       redis: { mode: "external", healthy: true },
     });
     const chat = await postChat(broken.baseUrl, hello);
-    expect(chat).toMatchObject({ status: 503, error: { code: "model_unavailable", message: expect.stringContaining("/nonexistent/bundle") } });
+    expect(chat).toMatchObject({
+      status: 503,
+      error: { code: "model_unavailable", message: expect.stringContaining("/nonexistent/bundle") },
+    });
     const models = await fetch(`${broken.baseUrl}/v1/models`);
     expect(models.status).toBe(503);
     expect((await models.json()).error).toMatchObject({ code: "model_unavailable", type: "server_error" });

@@ -46,7 +46,8 @@ export async function startApiApp(name: string, env: Record<string, string>): Pr
     for (;;) {
       const health = await fetchHealth(app.baseUrl);
       if (health !== null && health.status !== "starting") return { baseUrl: app.baseUrl, logFile, health, stop };
-      if (Date.now() > deadline) throw new Error(`${name}: the model did not load within ${MODEL_WAIT_MS / 1000} s; see ${logFile}`);
+      if (Date.now() > deadline)
+        throw new Error(`${name}: the model did not load within ${MODEL_WAIT_MS / 1000} s; see ${logFile}`);
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
   } catch (error) {
@@ -67,7 +68,11 @@ async function fetchHealth(baseUrl: string): Promise<HealthResponse | null> {
   }
 }
 
-export async function uploadImage(baseUrl: string, file: Buffer, headers: Record<string, string> = {}): Promise<ImageUploadResponse> {
+export async function uploadImage(
+  baseUrl: string,
+  file: Buffer,
+  headers: Record<string, string> = {},
+): Promise<ImageUploadResponse> {
   const form = new FormData();
   form.append("image", new Blob([new Uint8Array(file)]), "image.png");
   const response = await fetch(`${baseUrl}/api/images`, { method: "POST", body: form, headers });
@@ -76,7 +81,11 @@ export async function uploadImage(baseUrl: string, file: Buffer, headers: Record
 }
 
 /** Waits until the upload's background encode (L1 precompute) has finished on that app. */
-export async function waitUntilReady(baseUrl: string, imageId: ImageId, headers: Record<string, string> = {}): Promise<void> {
+export async function waitUntilReady(
+  baseUrl: string,
+  imageId: ImageId,
+  headers: Record<string, string> = {},
+): Promise<void> {
   const deadline = Date.now() + 30_000;
   while ((await (await fetch(`${baseUrl}/api/images/${imageId}`, { headers })).json()).status !== "ready") {
     if (Date.now() > deadline) throw new Error(`image ${imageId} did not become ready`);
@@ -89,13 +98,22 @@ export type ChatOutcome =
   | { readonly status: 200; readonly events: ChatStreamEvent[]; readonly headers: Headers }
   | { readonly status: number; readonly error: ApiErrorBody["error"]; readonly headers: Headers };
 
-export async function postChat(baseUrl: string, body: ChatRequest | unknown, headers: Record<string, string> = {}): Promise<ChatOutcome> {
+export async function postChat(
+  baseUrl: string,
+  body: ChatRequest | unknown,
+  headers: Record<string, string> = {},
+): Promise<ChatOutcome> {
   const response = await fetch(`${baseUrl}/api/chat`, {
     method: "POST",
     headers: { "content-type": "application/json", ...headers },
     body: typeof body === "string" ? body : JSON.stringify(body),
   });
-  if (response.status !== 200) return { status: response.status, error: ((await response.json()) as ApiErrorBody).error, headers: response.headers };
+  if (response.status !== 200)
+    return {
+      status: response.status,
+      error: ((await response.json()) as ApiErrorBody).error,
+      headers: response.headers,
+    };
   const parser = createSseParser();
   const events: ChatStreamEvent[] = [];
   for (const message of parser.push(await response.text())) {
@@ -108,12 +126,14 @@ export async function postChat(baseUrl: string, body: ChatRequest | unknown, hea
 
 /** A 200 chat turn, taken apart: its meta, the answer (token texts joined) and its done event. */
 export function answerOf(outcome: ChatOutcome) {
-  if (!("events" in outcome)) throw new Error(`chat refused: ${outcome.status} ${outcome.error.code}: ${outcome.error.message}`);
+  if (!("events" in outcome))
+    throw new Error(`chat refused: ${outcome.status} ${outcome.error.code}: ${outcome.error.message}`);
   const meta = outcome.events.find((e) => e.type === "meta");
   const done = outcome.events.find((e) => e.type === "done");
   const failed = outcome.events.find((e) => e.type === "error");
   if (failed) throw new Error(`chat failed mid-stream: ${failed.data.code}: ${failed.data.message}`);
-  if (!meta || !done) throw new Error(`chat stream without meta or done: ${outcome.events.map((e) => e.type).join(",")}`);
+  if (!meta || !done)
+    throw new Error(`chat stream without meta or done: ${outcome.events.map((e) => e.type).join(",")}`);
   const text = outcome.events.flatMap((e) => (e.type === "token" ? [e.data.text] : [])).join("");
   return { meta: meta.data, text, done: done.data, types: outcome.events.map((e) => e.type) };
 }

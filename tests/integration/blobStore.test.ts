@@ -150,7 +150,9 @@ describe("RedisBlobStore", () => {
       expect(heard.sort()).toEqual(["0:one", "1:one", "1b:one"]);
 
       await redis.restart();
-      await expect.poll(() => stores.every((store) => store.isHealthy()), { timeout: 10_000, interval: 100 }).toBe(true);
+      await expect
+        .poll(() => stores.every((store) => store.isHealthy()), { timeout: 10_000, interval: 100 })
+        .toBe(true);
       await expect.poll(() => subscribers("chan:news"), { timeout: 10_000, interval: 100 }).toBe(2);
       stops[0]();
       await expect.poll(() => subscribers("chan:news")).toBe(1);
@@ -212,7 +214,9 @@ describe("RedisBlobStore", () => {
       expect(Date.now() - startedAt).toBeLessThan(deadlineMs + 2_000);
       expect(store.isHealthy()).toBe(false);
       // Once a deadline is missed, the next operations fail without being sent, and soft ones answer their fallback.
-      await expect(store.strict.setIfAbsent("stall:new", Buffer.from("x"), 60)).rejects.toMatchObject({ name: "StoreUnavailableError" });
+      await expect(store.strict.setIfAbsent("stall:new", Buffer.from("x"), 60)).rejects.toMatchObject({
+        name: "StoreUnavailableError",
+      });
       expect(await store.get("stall:image")).toBeNull();
       redis.resume();
       await expect.poll(() => store.isHealthy(), { timeout: 5_000, interval: 50 }).toBe(true);
@@ -247,7 +251,12 @@ describe("RedisBlobStore", () => {
 
   it("past maxmemory with noeviction, a strict write rejects with StoreFullError and nothing is evicted", async () => {
     const parentDir = await mkdtemp(path.join(os.tmpdir(), "vlcache-full-"));
-    const server = await startRedisServer({ binary: findRedisServerBinary()!, parentDir, maxMemoryBytes: 4 << 20, evictionPolicy: "noeviction" });
+    const server = await startRedisServer({
+      binary: findRedisServerBinary()!,
+      parentDir,
+      maxMemoryBytes: 4 << 20,
+      evictionPolicy: "noeviction",
+    });
     const store = await openRedisStore(server.url);
     try {
       const value = Buffer.alloc(256 << 10, 7);

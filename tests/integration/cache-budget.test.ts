@@ -26,10 +26,31 @@ const images: ImageId[] = [];
 
 beforeAll(async () => {
   harness = await startInferenceHarness("tiny-deepstack-tied");
-  const deps = { store: harness.store, logger: createLogger("silent"), config: { imageTtlSeconds: 600, maxUploadBytes: 1 << 24, maxImagePixels: MAX_IMAGE_PIXELS } };
-  const sizes = [[64, 64], [96, 64], [64, 96], [128, 64], [96, 96], [160, 96], [64, 128], [128, 128]] as const;
+  const deps = {
+    store: harness.store,
+    logger: createLogger("silent"),
+    config: { imageTtlSeconds: 600, maxUploadBytes: 1 << 24, maxImagePixels: MAX_IMAGE_PIXELS },
+  };
+  const sizes = [
+    [64, 64],
+    [96, 64],
+    [64, 96],
+    [128, 64],
+    [96, 96],
+    [160, 96],
+    [64, 128],
+    [128, 128],
+  ] as const;
   for (const [i, [width, height]] of sizes.entries()) {
-    const picture = i % 2 === 0 ? patternRgb(width, height) : quadrantsRgb(width, height, [[i * 20, 0, 0], [0, i * 20, 0], [0, 0, i * 20], [i * 10, i * 10, 0]]);
+    const picture =
+      i % 2 === 0
+        ? patternRgb(width, height)
+        : quadrantsRgb(width, height, [
+            [i * 20, 0, 0],
+            [0, i * 20, 0],
+            [0, 0, i * 20],
+            [i * 10, i * 10, 0],
+          ]);
     const stored = await storeImage(await png(picture), deps);
     if (!stored.ok) throw new Error(stored.error.message);
     images.push(stored.answer.imageId);
@@ -80,7 +101,10 @@ describe("cache budgets under load", () => {
         messages = [userMessage([pick(QUESTIONS)])];
       } else {
         counts.newChat += 1;
-        const turn: ScriptTurn = next() < 0.2 ? [{ image: pick(images) }, { image: pick(images) }, pick(QUESTIONS)] : [{ image: pick(images) }, pick(QUESTIONS)];
+        const turn: ScriptTurn =
+          next() < 0.2
+            ? [{ image: pick(images) }, { image: pick(images) }, pick(QUESTIONS)]
+            : [{ image: pick(images) }, pick(QUESTIONS)];
         const chat = [userMessage(turn)];
         chats.push(chat);
         if (chats.length > 12) chats.shift();

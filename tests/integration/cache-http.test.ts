@@ -32,7 +32,12 @@ describe("cache routes", () => {
     const info = (await (await fetch(`${app.baseUrl}/api/images/${uploaded.imageId}`)).json()) as ImageInfoResponse;
     expect(info.status).toBe("ready");
     expect(info.encodingMs).toBeGreaterThanOrEqual(0);
-    const answer = answerOf(await postChat(app.baseUrl, { message: { text: "What is this?", imageIds: [uploaded.imageId] }, params: { maxNewTokens: 4 } }));
+    const answer = answerOf(
+      await postChat(app.baseUrl, {
+        message: { text: "What is this?", imageIds: [uploaded.imageId] },
+        params: { maxNewTokens: 4 },
+      }),
+    );
     expect(answer.meta.cache.features).toEqual([{ imageId: uploaded.imageId, source: "precomputed" }]);
   });
 
@@ -59,9 +64,15 @@ describe("cache routes", () => {
     expect((await redis.client().keys(`${levelPrefix(tenant, "l3")}*`)).length).toBeGreaterThan(0);
 
     const admin = { authorization: `Bearer ${ADMIN_KEY}` };
-    const response = await fetch(`${app.baseUrl}/api/admin/cache?level=l3&tenant=team-flush`, { method: "DELETE", headers: admin });
+    const response = await fetch(`${app.baseUrl}/api/admin/cache?level=l3&tenant=team-flush`, {
+      method: "DELETE",
+      headers: admin,
+    });
     expect(response.status).toBe(200);
-    const flushed = (await response.json()) as { tenant: string; flushed: Record<string, { storeEntries: number; inProcess: number }> };
+    const flushed = (await response.json()) as {
+      tenant: string;
+      flushed: Record<string, { storeEntries: number; inProcess: number }>;
+    };
     expect(flushed.tenant).toBe("team-flush");
     expect(Object.keys(flushed.flushed)).toEqual(["l3"]);
     expect(flushed.flushed.l3.storeEntries).toBeGreaterThan(0);

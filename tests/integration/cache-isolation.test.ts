@@ -33,7 +33,8 @@ beforeAll(async () => {
   harness = await startInferenceHarness("tiny-deepstack-tied");
   screenshot = harness.imageIds["screenshot.png"];
   screenshotFile = await readFile(path.join(fixtureDir("tiny-deepstack-tied"), "images", "screenshot.png"));
-  for (const tenant of [teamA, teamB]) await storeImage(screenshotFile, { store: harness.store, logger: silent, config: UPLOAD_CONFIG }, tenant);
+  for (const tenant of [teamA, teamB])
+    await storeImage(screenshotFile, { store: harness.store, logger: silent, config: UPLOAD_CONFIG }, tenant);
 });
 afterAll(() => harness?.teardown());
 
@@ -42,7 +43,10 @@ function settings(l3: Partial<CacheSettings["l3"]> = {}): CacheSettings {
   return { ...defaults, l3: { ...defaults.l3, ...l3 } };
 }
 
-function cached(model: InferenceModel = harness.model, l3: Partial<CacheSettings["l3"]> = {}): { caches: ModelCaches; pipeline: InferencePipeline } {
+function cached(
+  model: InferenceModel = harness.model,
+  l3: Partial<CacheSettings["l3"]> = {},
+): { caches: ModelCaches; pipeline: InferencePipeline } {
   const caches = createModelCaches(model, harness.store, settings(l3), silent);
   return { caches, pipeline: harness.pipeline({ model, seams: caches.seams }) };
 }
@@ -62,7 +66,10 @@ describe("cache scope", () => {
 
       const second = cached(other);
       const answer = await ask(second.pipeline, question());
-      expect(answer.meta!.cache).toMatchObject({ features: [{ imageId: screenshot, source: "computed" }], response: "miss" });
+      expect(answer.meta!.cache).toMatchObject({
+        features: [{ imageId: screenshot, source: "computed" }],
+        response: "miss",
+      });
       const identity = { imageId: screenshot, preprocess: other.preprocessDigest, storage: "fp32" as const };
       const raw = harness.redis.client();
       const tenant = parseTenantId("public")!;
@@ -78,7 +85,8 @@ describe("cache scope", () => {
     const targets = { store: harness.store, levels: caches };
     for (const tenant of [teamA, teamB]) await ask(pipeline, question("Flush me?"), { tenant });
     const raw = harness.redis.client();
-    const keysOf = async (tenant: TenantId, level: "l1" | "l3") => (await raw.keys(`${levelPrefix(tenant, level)}*`)).length;
+    const keysOf = async (tenant: TenantId, level: "l1" | "l3") =>
+      (await raw.keys(`${levelPrefix(tenant, level)}*`)).length;
     expect(await keysOf(teamA, "l1")).toBeGreaterThan(0);
     expect(await keysOf(teamA, "l3")).toBeGreaterThan(0);
 
@@ -148,7 +156,11 @@ describe("L1 integrity", () => {
     const first = cached();
     const clean = await ask(first.pipeline, question("Corruption?"), { cache: { l2: false, l3: false } });
     const tenant = parseTenantId("public")!;
-    const key = l1FeaturesKey(tenant, harness.model.fingerprint, { imageId: screenshot, preprocess: harness.model.preprocessDigest, storage: "fp32" });
+    const key = l1FeaturesKey(tenant, harness.model.fingerprint, {
+      imageId: screenshot,
+      preprocess: harness.model.preprocessDigest,
+      storage: "fp32",
+    });
     const raw = harness.redis.client();
     const record = (await raw.getBuffer(key))!;
     record[record.length - 1] ^= 0x40;
@@ -161,6 +173,9 @@ describe("L1 integrity", () => {
     const healed = (await raw.getBuffer(key))!;
     expect(healed.equals(record)).toBe(false);
     const third = cached();
-    expect((await ask(third.pipeline, question("Corruption?"), { cache: { l2: false, l3: false } })).meta!.cache.features[0].source).toBe("l1");
+    expect(
+      (await ask(third.pipeline, question("Corruption?"), { cache: { l2: false, l3: false } })).meta!.cache.features[0]
+        .source,
+    ).toBe("l1");
   });
 });

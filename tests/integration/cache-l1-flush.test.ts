@@ -63,7 +63,11 @@ async function followers(): Promise<number> {
 
 /** What a replica holds in process: L1 and L3 memory layer bytes, L2 tree bytes. */
 function held(replica: Replica): { l1: number; l2: number; l3: number } {
-  return { l1: replica.caches.features.memoryBytes, l2: replica.caches.prefix.totalBytes, l3: replica.caches.responses.memoryBytes };
+  return {
+    l1: replica.caches.features.memoryBytes,
+    l2: replica.caches.prefix.totalBytes,
+    l3: replica.caches.responses.memoryBytes,
+  };
 }
 
 const question = (text: string) => [userMessage([{ bytes: screenshotBytes }, text])];
@@ -92,14 +96,20 @@ describe("admin flush across replicas", () => {
       l2: { storeEntries: 0, inProcess: 0 },
       l3: { storeEntries: 1, inProcess: 0 },
     });
-    await expect.poll(() => held(b)).toEqual({ l1: ofBoth.l1 - ofTeamA.l1, l2: ofBoth.l2 - ofTeamA.l2, l3: ofBoth.l3 - ofTeamA.l3 });
+    await expect
+      .poll(() => held(b))
+      .toEqual({ l1: ofBoth.l1 - ofTeamA.l1, l2: ofBoth.l2 - ofTeamA.l2, l3: ofBoth.l3 - ofTeamA.l3 });
 
     // With Redis down only B's process memory could answer: team A's entries are gone there, team B's are not.
     await harness.redis.stop();
     try {
       await expect.poll(() => b.store.isHealthy()).toBe(false);
       const again = await ask(b.pipeline, asked, { tenant: teamA });
-      expect(again.meta!.cache).toMatchObject({ features: [{ imageId: screenshot, source: "computed" }], prefix: { reused: 0 }, response: "miss" });
+      expect(again.meta!.cache).toMatchObject({
+        features: [{ imageId: screenshot, source: "computed" }],
+        prefix: { reused: 0 },
+        response: "miss",
+      });
       expect(again.tokenIds).toEqual(first.tokenIds);
       expect((await ask(b.pipeline, asked, { tenant: teamB })).meta!.cache.response).toBe("hit");
       const followUp = await ask(b.pipeline, question("And the other tenant?"), { tenant: teamB });
@@ -132,11 +142,15 @@ describe("admin flush across replicas", () => {
     const replica = await openReplica();
     harness.redis.pause();
     try {
-      await expect(flushCaches({ store: replica.store, levels: replica.caches }, untouched, CACHE_LEVELS)).rejects.toMatchObject({ name: "StoreUnavailableError" });
+      await expect(
+        flushCaches({ store: replica.store, levels: replica.caches }, untouched, CACHE_LEVELS),
+      ).rejects.toMatchObject({ name: "StoreUnavailableError" });
     } finally {
       harness.redis.resume();
     }
     await expect.poll(() => replica.store.isHealthy(), { timeout: 5_000, interval: 50 }).toBe(true);
-    expect(await flushCaches({ store: replica.store, levels: replica.caches }, untouched, ["l1"])).toEqual({ l1: { storeEntries: 0, inProcess: 0 } });
+    expect(await flushCaches({ store: replica.store, levels: replica.caches }, untouched, ["l1"])).toEqual({
+      l1: { storeEntries: 0, inProcess: 0 },
+    });
   });
 });

@@ -67,7 +67,10 @@ async function openCache(options: CacheOptions = {}) {
   const cache = new FeatureCache({
     store: await openStore(),
     fingerprint: parseModelFingerprint(options.fingerprint ?? fingerprint)!,
-    shape: { hidden: engine.config.text.hiddenSize, deepstackLayers: engine.config.vision.deepstackVisualIndexes.length },
+    shape: {
+      hidden: engine.config.text.hiddenSize,
+      deepstackLayers: engine.config.vision.deepstackVisualIndexes.length,
+    },
     storage: options.storage,
     memoryBytes: options.memoryBytes,
     lockTtlSeconds: options.lockTtlSeconds,
@@ -107,7 +110,9 @@ function capturingLogger(): { logger: Logger; messages: () => Array<{ level: num
 
 async function metricValue(name: string, labels: Record<string, string> = {}): Promise<number> {
   const values = (await metricsRegistry.getSingleMetric(name)!.get()).values;
-  return values.filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x)).reduce((sum, v) => sum + v.value, 0);
+  return values
+    .filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x))
+    .reduce((sum, v) => sum + v.value, 0);
 }
 
 /** Resolves once every command `cache` sent before has been answered: one connection answers in order. */
@@ -122,7 +127,11 @@ async function restartRedis(): Promise<void> {
 
 function sameFeatures(a: ImageFeatures, b: ImageFeatures): void {
   expect(a.grid).toEqual(b.grid);
-  expect(Buffer.from(a.features.buffer, a.features.byteOffset, a.features.byteLength).equals(Buffer.from(b.features.buffer, b.features.byteOffset, b.features.byteLength))).toBe(true);
+  expect(
+    Buffer.from(a.features.buffer, a.features.byteOffset, a.features.byteLength).equals(
+      Buffer.from(b.features.buffer, b.features.byteOffset, b.features.byteLength),
+    ),
+  ).toBe(true);
   expect(maxAbsDiff(a.deepstack!, b.deepstack!)).toBe(0);
 }
 
@@ -204,7 +213,12 @@ describe("L1 feature cache", () => {
     encodeA.open();
     expect((await answerA).source).toBe("computed");
     expect(await raw.get(lockKey)).toBe(tokenB);
-    expect(log.messages().filter((m) => m.msg.includes("encode lock lost")).map((m) => m.level)).toEqual([40]);
+    expect(
+      log
+        .messages()
+        .filter((m) => m.msg.includes("encode lock lost"))
+        .map((m) => m.level),
+    ).toEqual([40]);
 
     // B (which claimed while A still encoded) finishes and releases its own claim.
     encodeB.open();
@@ -233,8 +247,13 @@ describe("L1 feature cache", () => {
     const answer = await reader.cache.getOrCompute({ tenant, identity, grid }, reader.compute);
     expect(answer.source).toBe("computed");
     expect(reader.counter.runs).toBe(1);
-    expect(await metricValue("vlcache_cache_dropped_entries_total", { level: "l1", reason: "checksum" })).toBe(droppedBefore + 1);
-    const rewritten = decodeFeatureRecord((await raw.getBuffer(key))!, { hidden: engine.config.text.hiddenSize, deepstackLayers: 2 });
+    expect(await metricValue("vlcache_cache_dropped_entries_total", { level: "l1", reason: "checksum" })).toBe(
+      droppedBefore + 1,
+    );
+    const rewritten = decodeFeatureRecord((await raw.getBuffer(key))!, {
+      hidden: engine.config.text.hiddenSize,
+      deepstackLayers: 2,
+    });
     expect(rewritten.ok).toBe(true);
   });
 
@@ -248,23 +267,28 @@ describe("L1 feature cache", () => {
     expect(await redis.client().exists(l1FeaturesKey(tenant, fingerprint, identity))).toBe(0);
   });
 
-  it.each<FeatureDtype>(["fp16", "int8"])("serves %s features identically when computed and when cached, close to fp32", async (storage) => {
-    const identity = freshIdentity(storage);
-    const first = await openCache({ storage });
-    const computed = await first.cache.getOrCompute({ tenant, identity, grid }, first.compute);
-    const second = await openCache({ storage });
-    const cached = await second.cache.getOrCompute({ tenant, identity, grid }, second.compute);
-    expect(cached.source).toBe("l1");
-    sameFeatures(cached.features, computed.features);
-    const [exact] = await engine.encodeImages(pixelValues, [grid]);
-    const scale = exact.features.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-    const error = maxAbsDiff(computed.features.features, exact.features);
-    expect(error).toBeGreaterThan(0);
-    expect(error).toBeLessThanOrEqual(storage === "fp16" ? scale / 1024 : scale / 127);
-    const values = exact.features.length + exact.deepstack!.length;
-    const rows = values / engine.config.text.hiddenSize;
-    expect(await redis.client().strlen(l1FeaturesKey(tenant, fingerprint, identity))).toBe(40 + (storage === "fp16" ? 2 * values : 4 * rows + values));
-  });
+  it.each<FeatureDtype>(["fp16", "int8"])(
+    "serves %s features identically when computed and when cached, close to fp32",
+    async (storage) => {
+      const identity = freshIdentity(storage);
+      const first = await openCache({ storage });
+      const computed = await first.cache.getOrCompute({ tenant, identity, grid }, first.compute);
+      const second = await openCache({ storage });
+      const cached = await second.cache.getOrCompute({ tenant, identity, grid }, second.compute);
+      expect(cached.source).toBe("l1");
+      sameFeatures(cached.features, computed.features);
+      const [exact] = await engine.encodeImages(pixelValues, [grid]);
+      const scale = exact.features.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      const error = maxAbsDiff(computed.features.features, exact.features);
+      expect(error).toBeGreaterThan(0);
+      expect(error).toBeLessThanOrEqual(storage === "fp16" ? scale / 1024 : scale / 127);
+      const values = exact.features.length + exact.deepstack!.length;
+      const rows = values / engine.config.text.hiddenSize;
+      expect(await redis.client().strlen(l1FeaturesKey(tenant, fingerprint, identity))).toBe(
+        40 + (storage === "fp16" ? 2 * values : 4 * rows + values),
+      );
+    },
+  );
 
   it("keeps tenants and models apart", async () => {
     const identity = freshIdentity();
@@ -276,7 +300,9 @@ describe("L1 feature cache", () => {
     expect((await b.cache.getOrCompute({ tenant: otherTenant, identity, grid }, b.compute)).source).toBe("computed");
     const otherModel = await openCache({ fingerprint: "b".repeat(64) });
     expect(await otherModel.cache.lookup({ tenant, identity, grid })).toBeNull();
-    expect((await otherModel.cache.getOrCompute({ tenant, identity, grid }, otherModel.compute)).source).toBe("computed");
+    expect((await otherModel.cache.getOrCompute({ tenant, identity, grid }, otherModel.compute)).source).toBe(
+      "computed",
+    );
     expect(await b.cache.lookup({ tenant, identity, grid })).not.toBeNull();
   });
 
@@ -298,7 +324,12 @@ describe("L1 feature cache", () => {
     expect((await a.cache.precomputeState({ tenant, identity, grid })).status).toBe("encoding");
     // Another process sees the encode lock.
     const b = await openCache();
-    await expect.poll(async () => (await b.cache.precomputeState({ tenant, identity, grid })).status, { interval: 5, timeout: 2000 }).toBe("encoding");
+    await expect
+      .poll(async () => (await b.cache.precomputeState({ tenant, identity, grid })).status, {
+        interval: 5,
+        timeout: 2000,
+      })
+      .toBe("encoding");
     const request = a.cache.getOrCompute({ tenant, identity, grid }, a.compute);
     encode.open();
     const answer = await request;
@@ -364,7 +395,9 @@ describe("L1 feature cache", () => {
       expect(during.source).toBe("computed");
       expect((await a.cache.getOrCompute({ tenant, identity, grid }, a.compute)).source).toBe("l1");
       expect(a.counter.runs).toBe(1);
-      expect(await metricValue("vlcache_cache_store_fallbacks_total", { level: "l1" })).toBeGreaterThan(fallbacksBefore);
+      expect(await metricValue("vlcache_cache_store_fallbacks_total", { level: "l1" })).toBeGreaterThan(
+        fallbacksBefore,
+      );
     } finally {
       await restartRedis();
     }

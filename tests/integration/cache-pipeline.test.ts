@@ -22,7 +22,9 @@ import { MAX_IMAGE_PIXELS, startInferenceHarness, type InferenceHarness } from "
  * multi-image chats, with budgets small enough to evict constantly, and across a Redis restart — and each level
  * contributes what it should (meta events).
  */
-const silentSettings = (overrides: Partial<{ [K in keyof CacheSettings]: Partial<CacheSettings[K]> }> = {}): CacheSettings => {
+const silentSettings = (
+  overrides: Partial<{ [K in keyof CacheSettings]: Partial<CacheSettings[K]> }> = {},
+): CacheSettings => {
   const defaults = loadConfig({}).caches;
   return {
     l1: { ...defaults.l1, ...overrides.l1 },
@@ -53,7 +55,9 @@ describe.each(["tiny-deepstack-tied", "tiny-plain-untied"])("caches in the pipel
   });
   afterAll(() => harness?.teardown());
 
-  const cachedPipeline = (settings: CacheSettings = silentSettings()): { caches: ModelCaches; pipeline: InferencePipeline } => {
+  const cachedPipeline = (
+    settings: CacheSettings = silentSettings(),
+  ): { caches: ModelCaches; pipeline: InferencePipeline } => {
     const caches = createModelCaches(harness.model, harness.store, settings);
     return { caches, pipeline: harness.pipeline({ seams: caches.seams }) };
   };
@@ -118,7 +122,11 @@ describe.each(["tiny-deepstack-tied", "tiny-plain-untied"])("caches in the pipel
     const { pipeline, caches } = cachedPipeline();
     const messages = [userMessage([{ image: chart }, "Switches?"])];
     const off = await ask(pipeline, messages, { cache: { l1: false, l2: false, l3: false } });
-    expect(off.meta!.cache).toMatchObject({ features: [{ imageId: chart, source: "computed" }], prefix: { reused: 0 }, response: "bypass" });
+    expect(off.meta!.cache).toMatchObject({
+      features: [{ imageId: chart, source: "computed" }],
+      prefix: { reused: 0 },
+      response: "bypass",
+    });
     expect(caches.prefix.totalBytes).toBe(0);
     const on = await ask(pipeline, messages);
     expect(on.meta!.cache.response).toBe("miss");
@@ -137,7 +145,11 @@ describe.each(["tiny-deepstack-tied", "tiny-plain-untied"])("caches in the pipel
     const first = await ask(pipeline, messages, noL1);
     const encoderRuns = async () => (await buildMetricsSummary({ startedAt: new Date(0) })).visionEncoderRuns;
 
-    const followUpMessages = [...messages, { role: "assistant" as const, content: first.text }, userMessage(["And then?"])];
+    const followUpMessages = [
+      ...messages,
+      { role: "assistant" as const, content: first.text },
+      userMessage(["And then?"]),
+    ];
     const runsBefore = await encoderRuns();
     const followUp = await ask(pipeline, followUpMessages, noL1);
     expect((await encoderRuns()) - runsBefore).toBe(0);
@@ -155,15 +167,28 @@ describe.each(["tiny-deepstack-tied", "tiny-plain-untied"])("caches in the pipel
       return stored.answer.imageId;
     };
     const first = await store(await png(patternRgb(size.width, size.height)));
-    const second = await store(await png(quadrantsRgb(size.width, size.height, [[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 0]])));
+    const second = await store(
+      await png(
+        quadrantsRgb(size.width, size.height, [
+          [255, 0, 0],
+          [0, 255, 0],
+          [0, 0, 255],
+          [255, 255, 0],
+        ]),
+      ),
+    );
     const { pipeline } = cachedPipeline();
     const question = "Describe the picture.";
     await ask(pipeline, [userMessage([{ image: first }, question])]);
     const other = await ask(pipeline, [userMessage([{ image: second }, question])]);
     const grid = planImage(size.width, size.height, harness.model.preprocessor).grid;
-    const prompt = harness.model.prompts.build([{ role: "user", content: [{ type: "image" }, { type: "text", text: question }] }], [grid], {
-      addGenerationPrompt: true,
-    });
+    const prompt = harness.model.prompts.build(
+      [{ role: "user", content: [{ type: "image" }, { type: "text", text: question }] }],
+      [grid],
+      {
+        addGenerationPrompt: true,
+      },
+    );
     // Everything up to the first image token is shared; not one image token is.
     expect(other.meta!.cache.prefix.reused).toBe(prompt.imageSpans[0].start);
     const expected = await ask(baseline, [userMessage([{ image: second }, question])]);
@@ -189,7 +214,8 @@ describe.each(["tiny-deepstack-tied", "tiny-plain-untied"])("caches in the pipel
     }
     await expect.poll(() => harness.store.isHealthy(), { interval: 50, timeout: 10_000 }).toBe(true);
     // The restarted redis-server has no persistence: upload the fixture images again for the tests that follow.
-    for (const bytes of [screenshotBytes, chartBytes]) await storeImage(Buffer.from(bytes), { store: harness.store, logger: silent, config: UPLOAD_CONFIG });
+    for (const bytes of [screenshotBytes, chartBytes])
+      await storeImage(Buffer.from(bytes), { store: harness.store, logger: silent, config: UPLOAD_CONFIG });
     const after = await playChat(pipeline, chat, { maxNewTokens: MAX_NEW_TOKENS });
     expect(before[0].tokenIds).toEqual(expected[0].tokenIds);
     expect(during.map((t) => t.tokenIds)).toEqual(expected.map((t) => t.tokenIds));
@@ -206,7 +232,11 @@ describe.each(["tiny-deepstack-tied", "tiny-plain-untied"])("caches in the pipel
     const { pipeline } = cachedPipeline();
     // Images belong to a tenant too: each uploads its own copy (the same pixels, so the same id).
     for (const tenant of ["team-a", "team-b"]) {
-      await storeImage(Buffer.from(screenshotBytes), { store: harness.store, logger: silent, config: UPLOAD_CONFIG }, parseTenantId(tenant)!);
+      await storeImage(
+        Buffer.from(screenshotBytes),
+        { store: harness.store, logger: silent, config: UPLOAD_CONFIG },
+        parseTenantId(tenant)!,
+      );
     }
     const messages = [userMessage([{ image: screenshot }, "Tenant check."])];
     await ask(pipeline, messages, { tenant: parseTenantId("team-a")! });
@@ -228,7 +258,11 @@ describe.each(["tiny-deepstack-tied", "tiny-plain-untied"])("caches in the pipel
     const messages = [userMessage([{ bytes: chartBytes }, "Metrics?"])];
     const before = await buildMetricsSummary({ startedAt: new Date(0) });
     const first = await ask(pipeline, messages, options);
-    const followUp = await ask(pipeline, [...messages, { role: "assistant", content: first.text }, userMessage(["And then?"])], options);
+    const followUp = await ask(
+      pipeline,
+      [...messages, { role: "assistant", content: first.text }, userMessage(["And then?"])],
+      options,
+    );
     await ask(pipeline, messages, options);
     const after = await buildMetricsSummary({ startedAt: new Date(0) });
     const delta = (pick: (s: typeof after) => number) => pick(after) - pick(before);

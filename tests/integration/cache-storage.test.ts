@@ -20,17 +20,28 @@ describe.each(["tiny-deepstack-tied", "tiny-plain-untied"])("L1 storage dtype an
   });
   afterAll(() => harness?.teardown());
 
-  it.each<FeatureDtype>(["fp32", "fp16", "int8"])("keeps every turn's greedy tokens with %s features, computed and cached", async (storage) => {
-    const defaults = loadConfig({}).caches;
-    const caches = createModelCaches(harness.model, harness.store, { ...defaults, l1: { ...defaults.l1, storage } }, createLogger("silent"));
-    const pipeline = harness.pipeline({ seams: caches.seams });
-    for (const name of TURNS) {
-      const turn = harness.reference[name];
-      // Twice: features computed (first) and served from L1 (second); L2 and L3 off so each run prefills in full.
-      for (let run = 0; run < 2; run++) {
-        const answer = await ask(pipeline, harness.messages(turn), { maxNewTokens: STEPS, cache: { l2: false, l3: false } });
-        expect(answer.tokenIds, `${name}, ${storage}, run ${run + 1}`).toEqual(turn.greedy.slice(0, STEPS));
+  it.each<FeatureDtype>(["fp32", "fp16", "int8"])(
+    "keeps every turn's greedy tokens with %s features, computed and cached",
+    async (storage) => {
+      const defaults = loadConfig({}).caches;
+      const caches = createModelCaches(
+        harness.model,
+        harness.store,
+        { ...defaults, l1: { ...defaults.l1, storage } },
+        createLogger("silent"),
+      );
+      const pipeline = harness.pipeline({ seams: caches.seams });
+      for (const name of TURNS) {
+        const turn = harness.reference[name];
+        // Twice: features computed (first) and served from L1 (second); L2 and L3 off so each run prefills in full.
+        for (let run = 0; run < 2; run++) {
+          const answer = await ask(pipeline, harness.messages(turn), {
+            maxNewTokens: STEPS,
+            cache: { l2: false, l3: false },
+          });
+          expect(answer.tokenIds, `${name}, ${storage}, run ${run + 1}`).toEqual(turn.greedy.slice(0, STEPS));
+        }
       }
-    }
-  });
+    },
+  );
 });

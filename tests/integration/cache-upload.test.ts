@@ -11,7 +11,13 @@ import { createLogger } from "@/lib/log";
 import { visionEncoderRuns } from "@/lib/metrics/cacheMetrics";
 import { loadCanonicalImage } from "@/lib/images/imageStore";
 import { PixelBudget } from "@/lib/images/pixelBudget";
-import { handleImageGet, handleImageUpload, storeImage, type ImageDeps, type ImagePrecompute } from "@/lib/server/images";
+import {
+  handleImageGet,
+  handleImageUpload,
+  storeImage,
+  type ImageDeps,
+  type ImagePrecompute,
+} from "@/lib/server/images";
 import { ModelHost } from "@/lib/server/modelRuntime";
 import { UploadPrecompute } from "@/lib/server/uploadPrecompute";
 import { ask, userMessage } from "@/tests/support/chatScript";
@@ -49,7 +55,10 @@ const deps = (precompute: ImagePrecompute = caches): ImageDeps => ({
 async function upload(file: Buffer, precompute?: ImagePrecompute): Promise<ImageUploadResponse> {
   const form = new FormData();
   form.append("image", new Blob([new Uint8Array(file)]), "upload.png");
-  const response = await handleImageUpload(new Request("http://127.0.0.1/api/images", { method: "POST", body: form }), deps(precompute));
+  const response = await handleImageUpload(
+    new Request("http://127.0.0.1/api/images", { method: "POST", body: form }),
+    deps(precompute),
+  );
   expect(response.status).toBe(201);
   return (await response.json()) as ImageUploadResponse;
 }
@@ -69,7 +78,9 @@ describe("upload precompute (L1)", () => {
     const runsBefore = await encoderRuns();
     const uploaded = await upload(await png(patternRgb(120, 90)));
     expect(uploaded.status).toBe("encoding");
-    await expect.poll(async () => (await info(uploaded.imageId)).status, { interval: 5, timeout: 10_000 }).toBe("ready");
+    await expect
+      .poll(async () => (await info(uploaded.imageId)).status, { interval: 5, timeout: 10_000 })
+      .toBe("ready");
     const ready = await info(uploaded.imageId);
     expect(ready.encodingMs).toBeGreaterThanOrEqual(0);
     expect(await encoderRuns()).toBe(runsBefore + 1);
@@ -83,7 +94,16 @@ describe("upload precompute (L1)", () => {
 
   it("lets a question that arrives during the encode wait for it instead of encoding again", async () => {
     const runsBefore = await encoderRuns();
-    const uploaded = await upload(await png(quadrantsRgb(128, 96, [[200, 10, 10], [10, 200, 10], [10, 10, 200], [90, 90, 90]])));
+    const uploaded = await upload(
+      await png(
+        quadrantsRgb(128, 96, [
+          [200, 10, 10],
+          [10, 200, 10],
+          [10, 10, 200],
+          [90, 90, 90],
+        ]),
+      ),
+    );
     const answer = await ask(pipeline, [userMessage([{ image: uploaded.imageId }, QUESTION])]);
     expect(answer.meta!.cache.features).toEqual([{ imageId: uploaded.imageId, source: "precomputed" }]);
     expect(await encoderRuns()).toBe(runsBefore + 1);
@@ -101,7 +121,9 @@ describe("upload precompute (L1)", () => {
     expect(await encoderRuns()).toBe(runsBefore);
 
     await uploads.modelReady(caches);
-    await expect.poll(async () => (await info(uploaded.imageId, uploads)).status, { interval: 5, timeout: 10_000 }).toBe("ready");
+    await expect
+      .poll(async () => (await info(uploaded.imageId, uploads)).status, { interval: 5, timeout: 10_000 })
+      .toBe("ready");
     expect((await info(uploaded.imageId, uploads)).encodingMs).toBeGreaterThanOrEqual(0);
     expect(await encoderRuns()).toBe(runsBefore + 1);
     const answer = await ask(pipeline, [userMessage([{ image: uploaded.imageId }, QUESTION])]);
@@ -152,12 +174,25 @@ describe("upload precompute (L1)", () => {
 
   it("serves an image encoded in this process to a second app process from L1, with zero encoder runs there", async () => {
     const uploaded = await upload(await png(patternRgb(160, 64)));
-    await expect.poll(async () => (await info(uploaded.imageId)).status, { interval: 5, timeout: 10_000 }).toBe("ready");
-    const here = await ask(pipeline, [userMessage([{ image: uploaded.imageId }, QUESTION])], { maxNewTokens: 6, cache: { l3: false } });
+    await expect
+      .poll(async () => (await info(uploaded.imageId)).status, { interval: 5, timeout: 10_000 })
+      .toBe("ready");
+    const here = await ask(pipeline, [userMessage([{ image: uploaded.imageId }, QUESTION])], {
+      maxNewTokens: 6,
+      cache: { l3: false },
+    });
 
     const { stdout } = await run(
       "npx",
-      ["tsx", path.join(REPO, "tests/support/cachePeer.ts"), harness.redis.url, harness.bundleDir, uploaded.imageId, QUESTION, "6"],
+      [
+        "tsx",
+        path.join(REPO, "tests/support/cachePeer.ts"),
+        harness.redis.url,
+        harness.bundleDir,
+        uploaded.imageId,
+        QUESTION,
+        "6",
+      ],
       { cwd: REPO, timeout: 120_000 },
     );
     const peer = JSON.parse(stdout.trim().split("\n").at(-1)!) as {

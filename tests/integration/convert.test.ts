@@ -45,14 +45,20 @@ describe("convertRandom / convertCheckpoint", () => {
       "tokenizer_config.json",
       "vlcache.json",
     ]);
-    expect((await readdir(path.join(fp32Dir, "onnx"))).sort()).toEqual(["decoder_model_merged.onnx", "embed_tokens.onnx", "vision_encoder.onnx"]);
+    expect((await readdir(path.join(fp32Dir, "onnx"))).sort()).toEqual([
+      "decoder_model_merged.onnx",
+      "embed_tokens.onnx",
+      "vision_encoder.onnx",
+    ]);
     const manifest = JSON.parse(await readFile(path.join(fp32Dir, "vlcache.json"), "utf8"));
     expect(manifest).toEqual(fp32);
     expect(manifest.dtype).toBe("fp32");
     expect(manifest.sourceFingerprint).toMatch(/^[0-9a-f]{64}$/);
     expect(manifest.source).toEqual({ kind: "random", preset: "tiny", seed: 3 });
     expect(manifest.graphs.decoder_model_merged.externalData).toBe(false);
-    expect(manifest.graphs.decoder_model_merged.bytes).toBe((await stat(path.join(fp32Dir, "onnx/decoder_model_merged.onnx"))).size);
+    expect(manifest.graphs.decoder_model_merged.bytes).toBe(
+      (await stat(path.join(fp32Dir, "onnx/decoder_model_merged.onnx"))).size,
+    );
     const generation = JSON.parse(await readFile(path.join(fp32Dir, "generation_config.json"), "utf8"));
     expect(generation.eos_token_id).toEqual([151645, 151643]);
     // No staging folder is left behind.
@@ -62,18 +68,39 @@ describe("convertRandom / convertCheckpoint", () => {
   it("takes a config.json's image bounds from an option or the closest preset, and records which in vlcache.json", async () => {
     const configPath = path.join(root, "config-like-tiny.json");
     await writeFile(configPath, JSON.stringify(getPreset("tiny").configJson));
-    const imageSizeOf = async (dir: string) => JSON.parse(await readFile(path.join(dir, "preprocessor_config.json"), "utf8")).size;
+    const imageSizeOf = async (dir: string) =>
+      JSON.parse(await readFile(path.join(dir, "preprocessor_config.json"), "utf8")).size;
 
     const byPreset = await convertRandom(configPath, path.join(root, "from-config"), { dtype: "fp32", seed: 3 });
-    expect(byPreset.imageBounds).toEqual({ minPixels: 64 * 64, maxPixels: 512 * 512, from: { kind: "preset", preset: "tiny" } });
-    expect(await imageSizeOf(path.join(root, "from-config"))).toEqual({ shortest_edge: 64 * 64, longest_edge: 512 * 512 });
+    expect(byPreset.imageBounds).toEqual({
+      minPixels: 64 * 64,
+      maxPixels: 512 * 512,
+      from: { kind: "preset", preset: "tiny" },
+    });
+    expect(await imageSizeOf(path.join(root, "from-config"))).toEqual({
+      shortest_edge: 64 * 64,
+      longest_edge: 512 * 512,
+    });
 
     const imageSize = { shortestEdge: 128 * 128, longestEdge: 1024 * 768 };
-    const byOption = await convertRandom(configPath, path.join(root, "from-option"), { dtype: "fp32", seed: 3, imageSize });
+    const byOption = await convertRandom(configPath, path.join(root, "from-option"), {
+      dtype: "fp32",
+      seed: 3,
+      imageSize,
+    });
     expect(byOption.imageBounds).toEqual({ minPixels: 128 * 128, maxPixels: 1024 * 768, from: { kind: "option" } });
-    expect(await imageSizeOf(path.join(root, "from-option"))).toEqual({ shortest_edge: 128 * 128, longest_edge: 1024 * 768 });
-    expect(JSON.parse(await readFile(path.join(root, "from-option", "vlcache.json"), "utf8")).imageBounds).toEqual(byOption.imageBounds);
-    expect(fp32.imageBounds).toEqual({ minPixels: 64 * 64, maxPixels: 512 * 512, from: { kind: "preset", preset: "tiny" } });
+    expect(await imageSizeOf(path.join(root, "from-option"))).toEqual({
+      shortest_edge: 128 * 128,
+      longest_edge: 1024 * 768,
+    });
+    expect(JSON.parse(await readFile(path.join(root, "from-option", "vlcache.json"), "utf8")).imageBounds).toEqual(
+      byOption.imageBounds,
+    );
+    expect(fp32.imageBounds).toEqual({
+      minPixels: 64 * 64,
+      maxPixels: 512 * 512,
+      from: { kind: "preset", preset: "tiny" },
+    });
   });
 
   it("keeps a Hub-style checkpoint whose tokenizer config carries no competing chat template", async () => {
@@ -81,7 +108,12 @@ describe("convertRandom / convertCheckpoint", () => {
     const tokenizerConfig = JSON.parse(await readFile(path.join(checkpointDir, "tokenizer_config.json"), "utf8"));
     expect(tokenizerConfig.chat_template).toBeUndefined();
     const preprocessor = JSON.parse(await readFile(path.join(checkpointDir, "preprocessor_config.json"), "utf8"));
-    expect(preprocessor).toMatchObject({ patch_size: 16, merge_size: 2, temporal_patch_size: 2, image_mean: [0.5, 0.5, 0.5] });
+    expect(preprocessor).toMatchObject({
+      patch_size: 16,
+      merge_size: 2,
+      temporal_patch_size: 2,
+      image_mean: [0.5, 0.5, 0.5],
+    });
     const ckpt = await SafetensorsCheckpoint.open(checkpointDir);
     try {
       expect(ckpt.dtype("model.language_model.embed_tokens.weight")).toBe("BF16");
@@ -107,7 +139,10 @@ describe("convertRandom / convertCheckpoint", () => {
     expect(fp16.graphs.embed_tokens.bytes).toBeLessThan(fp32.graphs.embed_tokens.bytes * 0.55);
 
     const externalDir = path.join(root, "tiny-external");
-    const external = await convertCheckpoint(checkpointDir, externalDir, { dtype: "fp32", externalDataThresholdBytes: 0 });
+    const external = await convertCheckpoint(checkpointDir, externalDir, {
+      dtype: "fp32",
+      externalDataThresholdBytes: 0,
+    });
     expect(external.graphs.decoder_model_merged.externalData).toBe(true);
     expect(existsSync(path.join(externalDir, "onnx/decoder_model_merged.onnx_data"))).toBe(true);
 
@@ -141,9 +176,15 @@ describe("convertRandom / convertCheckpoint", () => {
     await convertRandom("tiny", path.join(root, "unused"), { dtype: "fp32", seed: 0, checkpointDir: broken });
     await unlink(path.join(broken, "preprocessor_config.json"));
     const out = path.join(root, "never");
-    await expect(convertCheckpoint(broken, out, { dtype: "fp32" })).rejects.toThrow(/is missing preprocessor_config\.json/);
-    await expect(convertCheckpoint(path.join(root, "nope"), out, { dtype: "fp32" })).rejects.toMatchObject({ code: "missing_source" });
-    await expect(convertCheckpoint(checkpointDir, fp32Dir, { dtype: "fp32" })).rejects.toMatchObject({ code: "out_exists" });
+    await expect(convertCheckpoint(broken, out, { dtype: "fp32" })).rejects.toThrow(
+      /is missing preprocessor_config\.json/,
+    );
+    await expect(convertCheckpoint(path.join(root, "nope"), out, { dtype: "fp32" })).rejects.toMatchObject({
+      code: "missing_source",
+    });
+    await expect(convertCheckpoint(checkpointDir, fp32Dir, { dtype: "fp32" })).rejects.toMatchObject({
+      code: "out_exists",
+    });
     await expect(convertRandom("huge", out, { dtype: "fp32", seed: 0 })).rejects.toBeInstanceOf(ConvertError);
     expect(existsSync(out)).toBe(false);
   });

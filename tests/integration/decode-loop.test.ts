@@ -10,7 +10,10 @@ describe("DecodeLoop", () => {
   const ids = [1, 2, 3, 4, 5, 6, 7, 8];
 
   beforeAll(async () => {
-    engine = await Engine.load(await fixtureBundle("tiny-deepstack-tied"), { executionProvider: "cpu", intraOpNumThreads: 1 });
+    engine = await Engine.load(await fixtureBundle("tiny-deepstack-tied"), {
+      executionProvider: "cpu",
+      intraOpNumThreads: 1,
+    });
   });
   afterAll(() => engine?.release());
 

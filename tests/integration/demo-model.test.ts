@@ -36,7 +36,9 @@ async function converse(imageId: ImageId, questions: readonly string[], cache?: 
   const replies = [];
   for (const [turn, text] of questions.entries()) {
     const message = turn === 0 ? { text, imageIds: [imageId] } : { text };
-    const reply = answerOf(await postChat(app.baseUrl, { sessionId, message, params: { maxNewTokens: 48, temperature: 0 }, cache }));
+    const reply = answerOf(
+      await postChat(app.baseUrl, { sessionId, message, params: { maxNewTokens: 48, temperature: 0 }, cache }),
+    );
     sessionId = reply.meta.sessionId;
     replies.push(reply);
   }
@@ -48,18 +50,25 @@ describe("the demo model", () => {
     expect(app.health.model).toEqual({ name: DEMO_MODEL_NAME, isRandomTestModel: false, executionProvider: "cpu" });
   });
 
-  it.each(DEMO_EXAMPLES.map((e) => [e.title, e] as const))("answers the example %s right, the same with caches off", async (_, example) => {
-    const item = demoExampleItem(example);
-    const { imageId } = await uploadImage(app.baseUrl, await renderTestImage(item));
-    const questions = item.turns.map((t) => t.question);
-    const cached = await converse(imageId, questions);
-    const uncached = await converse(imageId, questions, CACHES_OFF);
-    item.turns.forEach((turn, i) => {
-      expect({ question: turn.question, answer: cached[i].text, ...scoreAnswer(turn.answer, cached[i].text) }).toMatchObject({
-        question: turn.question,
-        correct: true,
+  it.each(DEMO_EXAMPLES.map((e) => [e.title, e] as const))(
+    "answers the example %s right, the same with caches off",
+    async (_, example) => {
+      const item = demoExampleItem(example);
+      const { imageId } = await uploadImage(app.baseUrl, await renderTestImage(item));
+      const questions = item.turns.map((t) => t.question);
+      const cached = await converse(imageId, questions);
+      const uncached = await converse(imageId, questions, CACHES_OFF);
+      item.turns.forEach((turn, i) => {
+        expect({
+          question: turn.question,
+          answer: cached[i].text,
+          ...scoreAnswer(turn.answer, cached[i].text),
+        }).toMatchObject({
+          question: turn.question,
+          correct: true,
+        });
+        expect(uncached[i].text).toBe(cached[i].text);
       });
-      expect(uncached[i].text).toBe(cached[i].text);
-    });
-  });
+    },
+  );
 });

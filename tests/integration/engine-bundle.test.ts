@@ -58,7 +58,9 @@ describe("engine bundle loading", () => {
     const engine = await Engine.load(good, { executionProvider: "auto", logger });
     try {
       expect(EXECUTION_PROVIDERS).toContain(engine.executionProvider);
-      const selections = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === "onnxruntime execution provider selected");
+      const selections = lines
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((l) => l.msg === "onnxruntime execution provider selected");
       expect(selections).toHaveLength(1);
       expect(selections[0]).toMatchObject({ executionProvider: engine.executionProvider, requested: "auto" });
       // Here (no GPU) only the CPU initialises; on a GPU machine the reason lists each provider's probe time.
@@ -86,26 +88,34 @@ describe("engine bundle loading", () => {
     expect(notJson.file).toMatch(/config\.json$/);
     expect(notJson.reason).toMatch(/not valid JSON/);
 
-    const wrongModel = await loadError(await variantOf("wrong-model", { "config.json": JSON.stringify({ model_type: "llama" }) }));
+    const wrongModel = await loadError(
+      await variantOf("wrong-model", { "config.json": JSON.stringify({ model_type: "llama" }) }),
+    );
     expect(wrongModel.code).toBe("bundle_bad_file");
     expect(wrongModel.reason).toMatch(/text_config/);
 
     const badDtype = await loadError(
-      await variantOf("bad-dtype", { "vlcache.json": JSON.stringify({ converterVersion: "1", sourceFingerprint: "x", dtype: "int3" }) }),
+      await variantOf("bad-dtype", {
+        "vlcache.json": JSON.stringify({ converterVersion: "1", sourceFingerprint: "x", dtype: "int3" }),
+      }),
     );
     expect(badDtype.file).toMatch(/vlcache\.json$/);
     expect(badDtype.reason).toMatch(/dtype/);
   });
 
   it("names a graph file ONNX Runtime cannot open", async () => {
-    const error = await loadError(await variantOf("garbage-vision", { [ONNX_FILES.visionEncoder]: "this is not a protobuf" }));
+    const error = await loadError(
+      await variantOf("garbage-vision", { [ONNX_FILES.visionEncoder]: "this is not a protobuf" }),
+    );
     expect(error.code).toBe("bundle_session_failed");
     expect(error.file).toMatch(/onnx\/vision_encoder\.onnx$/);
   });
 
   it("refuses a decoder that was built for another config", async () => {
     const error = await loadError(
-      await variantOf("mismatched-decoder", { [ONNX_FILES.decoder]: { linkTo: path.join(otherModel, ONNX_FILES.decoder) } }),
+      await variantOf("mismatched-decoder", {
+        [ONNX_FILES.decoder]: { linkTo: path.join(otherModel, ONNX_FILES.decoder) },
+      }),
     );
     expect(error.code).toBe("bundle_bad_file");
     expect(error.reason).toMatch(/past_key_values\.2\.key.*visual_pos_masks/);

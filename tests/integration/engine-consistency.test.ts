@@ -4,7 +4,14 @@ import { argmax } from "@/lib/model/engine/decoderSteps";
 import { EngineInputError } from "@/lib/model/engine/errors";
 import type { ImageFeatures } from "@/lib/model/engine/imageFeatures";
 import { truncateKvCache, type KvCache } from "@/lib/model/engine/kvCache";
-import { fixtureBundle, fixtureGrids, fixturePixelValues, maxAbsDiff, readReference, type Reference } from "./engineFixtures";
+import {
+  fixtureBundle,
+  fixtureGrids,
+  fixturePixelValues,
+  maxAbsDiff,
+  readReference,
+  type Reference,
+} from "./engineFixtures";
 
 /**
  * Self-consistency of the engine's steps, independent of PyTorch: a KV-cached decode step equals a full recompute,
@@ -61,7 +68,13 @@ describe("engine self-consistency", () => {
     const whole = await engine.prefill(prompt, images);
     const firstImageToken = reference.turn1.input_ids.indexOf(engine.config.imageTokenId);
     // Text only | inside image 1 | between the images | inside image 2 | in the question.
-    for (const cut of [2, firstImageToken + 5, firstImageToken + 29, firstImageToken + 35, reference.turn1.input_ids.length - 3]) {
+    for (const cut of [
+      2,
+      firstImageToken + 5,
+      firstImageToken + 29,
+      firstImageToken + 35,
+      reference.turn1.input_ids.length - 3,
+    ]) {
       const head = await engine.prefill(prompt, images, engine.emptyKv(), cut);
       const tail = await engine.prefill(prompt, images, head.kv);
       expect(maxAbsDiff(tail.logits, whole.logits)).toBeLessThan(LOGIT_TOLERANCE);
@@ -78,7 +91,9 @@ describe("engine self-consistency", () => {
     const tail = await engine.prefill(prompt, [undefined, undefined], head.kv);
     const whole = await engine.prefill(prompt, images);
     expect(maxAbsDiff(tail.logits, whole.logits)).toBeLessThan(LOGIT_TOLERANCE);
-    await expect(engine.prefill(prompt, [images[0], undefined])).rejects.toMatchObject({ code: "image_tokens_mismatch" });
+    await expect(engine.prefill(prompt, [images[0], undefined])).rejects.toMatchObject({
+      code: "image_tokens_mismatch",
+    });
   });
 
   it("resumes from a longer run's cache truncated to a prefix (the L2 case), needing only later images", async () => {
@@ -99,18 +114,32 @@ describe("engine self-consistency", () => {
 
   it("rejects pixel values that do not fit the grids, prompts whose image tokens do not fit them, and bad ids", async () => {
     const grids = fixtureGrids(reference);
-    await expect(engine.encodeImages(new Float32Array(1536 * 3), grids)).rejects.toMatchObject({ code: "bad_pixel_values" });
+    await expect(engine.encodeImages(new Float32Array(1536 * 3), grids)).rejects.toMatchObject({
+      code: "bad_pixel_values",
+    });
     expect(() => engine.prepare(reference.text_only.input_ids, grids)).toThrow(EngineInputError);
-    const missingOnePad = reference.turn1.input_ids.filter((_, i) => i !== reference.turn1.input_ids.indexOf(engine.config.imageTokenId));
-    expect(() => engine.prepare(missingOnePad, grids)).toThrow(expect.objectContaining({ code: "image_tokens_mismatch" }));
+    const missingOnePad = reference.turn1.input_ids.filter(
+      (_, i) => i !== reference.turn1.input_ids.indexOf(engine.config.imageTokenId),
+    );
+    expect(() => engine.prepare(missingOnePad, grids)).toThrow(
+      expect.objectContaining({ code: "image_tokens_mismatch" }),
+    );
     expect(() => engine.prepare([1, -2, 3])).toThrow(expect.objectContaining({ code: "bad_input_ids" }));
-    expect(() => engine.prepare([engine.config.text.vocabSize])).toThrow(expect.objectContaining({ code: "bad_input_ids" }));
-    await expect(engine.generate({ inputIds: [1, 2], maxNewTokens: 0 })).rejects.toMatchObject({ code: "bad_input_ids" });
+    expect(() => engine.prepare([engine.config.text.vocabSize])).toThrow(
+      expect.objectContaining({ code: "bad_input_ids" }),
+    );
+    await expect(engine.generate({ inputIds: [1, 2], maxNewTokens: 0 })).rejects.toMatchObject({
+      code: "bad_input_ids",
+    });
   });
 
   it("stops at an EOS token and includes it", async () => {
     const eos = reference.text_only.greedy[3];
-    const tokens = await engine.generate({ inputIds: reference.text_only.input_ids, maxNewTokens: 24, eosTokenIds: [eos] });
+    const tokens = await engine.generate({
+      inputIds: reference.text_only.input_ids,
+      maxNewTokens: 24,
+      eosTokenIds: [eos],
+    });
     expect(tokens).toEqual(reference.text_only.greedy.slice(0, reference.text_only.greedy.indexOf(eos) + 1));
   });
 });

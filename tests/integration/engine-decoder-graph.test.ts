@@ -74,7 +74,11 @@ describe("decoder graph", () => {
     }
     const n = config.vision.deepstackVisualIndexes.length;
     if (n > 0) {
-      const visual = run.visual ?? { mask: new Array<number>(run.batch * seq).fill(0), rows: new Float32Array(0), count: 0 };
+      const visual = run.visual ?? {
+        mask: new Array<number>(run.batch * seq).fill(0),
+        rows: new Float32Array(0),
+        count: 0,
+      };
       f.visual_pos_masks = new ort.Tensor("bool", Uint8Array.from(visual.mask), [run.batch, seq]);
       f.deepstack_visual_embeds = new ort.Tensor("float32", visual.rows, [n, visual.count, t.hiddenSize]);
     }
@@ -124,7 +128,10 @@ describe("decoder graph", () => {
     const added = await logits(on, cfg, { ...base, visual: { mask: visualMask, rows, count: 3 } });
     const vocab = cfg.text.vocabSize;
     for (let p = 0; p < seq; p++) {
-      const diff = maxAbsDiff(added.subarray(p * vocab, (p + 1) * vocab), reference.subarray(p * vocab, (p + 1) * vocab));
+      const diff = maxAbsDiff(
+        added.subarray(p * vocab, (p + 1) * vocab),
+        reference.subarray(p * vocab, (p + 1) * vocab),
+      );
       if (p < 3) expect(diff).toBe(0);
       else expect(diff).toBeGreaterThan(1e-3);
     }
@@ -145,10 +152,13 @@ describe("decoder graph", () => {
       const rows = [0, 1];
       const slice = (batch: number[], from: number, to: number) => {
         const out = new Float32Array(batch.length * (to - from) * hidden);
-        batch.forEach((b, i) => out.set(embeds.subarray((b * 9 + from) * hidden, (b * 9 + to) * hidden), i * (to - from) * hidden));
+        batch.forEach((b, i) =>
+          out.set(embeds.subarray((b * 9 + from) * hidden, (b * 9 + to) * hidden), i * (to - from) * hidden),
+        );
         return out;
       };
-      const maskOf = (b: number, to: number) => (b === 0 ? [0, 0, 1, 1, 1, 1, 1, 1, 1] : new Array<number>(9).fill(1)).slice(0, to);
+      const maskOf = (b: number, to: number) =>
+        (b === 0 ? [0, 0, 1, 1, 1, 1, 1, 1, 1] : new Array<number>(9).fill(1)).slice(0, to);
       const positionsOf = (b: number, from: number, to: number) =>
         Array.from({ length: to - from }, (_, i) => (b === 0 ? Math.max(0, from + i - 2) : from + i));
       const run = (batch: number[], from: number, to: number, past: Run["past"]): Run => ({
@@ -194,7 +204,9 @@ describe("decoder graph", () => {
             for (let h = 0; h < kvHeads; h++) {
               for (let p = b === 0 ? 2 : 0; p < total; p++) {
                 const at = ((i * kvHeads + h) * total + p) * headDim;
-                expect(maxAbsDiff(oursKv.subarray(at, at + headDim), theirsKv.subarray(at, at + headDim))).toBeLessThan(1e-4);
+                expect(maxAbsDiff(oursKv.subarray(at, at + headDim), theirsKv.subarray(at, at + headDim))).toBeLessThan(
+                  1e-4,
+                );
               }
             }
           });

@@ -59,7 +59,8 @@ for (const name of ["tiny-deepstack-tied", "tiny-plain-untied"]) {
       const hidden = engine.config.text.hiddenSize;
       const features = readFloatNpy(path.join(fixtureDir(name), "vision_image_features.npy"));
       const deepstackCount = engine.config.vision.deepstackVisualIndexes.length;
-      const deepstackAll = deepstackCount > 0 ? readFloatNpy(path.join(fixtureDir(name), "vision_deepstack.npy")) : null;
+      const deepstackAll =
+        deepstackCount > 0 ? readFloatNpy(path.join(fixtureDir(name), "vision_deepstack.npy")) : null;
       const total = features.length / hidden;
       let offset = 0;
       const images: ImageFeatures[] = reference.image_tokens.map((tokens, k) => {
@@ -67,10 +68,19 @@ for (const name of ["tiny-deepstack-tied", "tiny-plain-untied"]) {
         if (deepstackAll) {
           deepstack = new Float32Array(deepstackCount * tokens * hidden);
           for (let l = 0; l < deepstackCount; l++) {
-            deepstack.set(deepstackAll.subarray((l * total + offset) * hidden, (l * total + offset + tokens) * hidden), l * tokens * hidden);
+            deepstack.set(
+              deepstackAll.subarray((l * total + offset) * hidden, (l * total + offset + tokens) * hidden),
+              l * tokens * hidden,
+            );
           }
         }
-        const image = { grid: grids[k], tokens, hidden, features: features.slice(offset * hidden, (offset + tokens) * hidden), deepstack };
+        const image = {
+          grid: grids[k],
+          tokens,
+          hidden,
+          features: features.slice(offset * hidden, (offset + tokens) * hidden),
+          deepstack,
+        };
         offset += tokens;
         return image;
       });

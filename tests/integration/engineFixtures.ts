@@ -51,7 +51,9 @@ export function fixtureGrids(reference: Reference): ImageGrid[] {
 
 /** Pixel values of the fixture's images in `images_in_order`, concatenated: [Σ patches, C·T·P·P]. */
 export function fixturePixelValues(name: string, reference: Reference): Float32Array {
-  const parts = reference.images_in_order.map((image) => readFloatNpy(path.join(fixtureDir(name), "images", `${image}.pixel_values.npy`)));
+  const parts = reference.images_in_order.map((image) =>
+    readFloatNpy(path.join(fixtureDir(name), "images", `${image}.pixel_values.npy`)),
+  );
   const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
   let offset = 0;
   for (const part of parts) {
@@ -67,7 +69,10 @@ export async function fixtureBundle(name: string): Promise<string> {
 }
 
 /** A fresh bundle of fixture `name` in another dtype, in a temporary folder that `remove` deletes. */
-export async function temporaryFixtureBundle(name: string, dtype: BundleDtype): Promise<{ dir: string; remove: () => Promise<void> }> {
+export async function temporaryFixtureBundle(
+  name: string,
+  dtype: BundleDtype,
+): Promise<{ dir: string; remove: () => Promise<void> }> {
   const root = await mkdtemp(path.join(os.tmpdir(), `vlcache-${name}-${dtype}-`));
   const dir = path.join(root, "bundle");
   await convertCheckpoint(path.join(fixtureDir(name), "model"), dir, { dtype });

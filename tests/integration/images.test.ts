@@ -90,13 +90,19 @@ describe("POST /api/images", () => {
     const budget = new PixelBudget(40 * 30, 50);
     const release = await budget.acquire(40 * 30);
     const keysBefore = await redis.client().dbsize();
-    const response = await handleImageUpload(multipart(await img.png(img.patternRgb(40, 30))), { ...deps(), decodeBudget: budget });
+    const response = await handleImageUpload(multipart(await img.png(img.patternRgb(40, 30))), {
+      ...deps(),
+      decodeBudget: budget,
+    });
     expect(response.status).toBe(503);
     expect(response.headers.get("retry-after")).toBe("1");
     expect((await response.json()).error.code).toBe("decode_busy");
     expect(await redis.client().dbsize()).toBe(keysBefore);
     release();
-    const retried = await handleImageUpload(multipart(await img.png(img.patternRgb(40, 30))), { ...deps(), decodeBudget: budget });
+    const retried = await handleImageUpload(multipart(await img.png(img.patternRgb(40, 30))), {
+      ...deps(),
+      decodeBudget: budget,
+    });
     expect(retried.status).toBe(201);
     expect(budget.pixelsInUse).toBe(0);
   });
@@ -149,8 +155,16 @@ describe("POST /api/images", () => {
     const gray = await upload(await img.grayscalePng(Buffer.alloc(12, 99), 4, 3));
     expect(gray.body.imageId).toBe(imageIdOf(Buffer.alloc(36, 99), 4, 3));
     expect((await upload(await img.png16(picture))).body).toMatchObject({ imageId: pictureId, deduplicated: false });
-    expect((await upload(await img.rgbaPng(picture, () => 255))).body).toMatchObject({ imageId: pictureId, deduplicated: true });
-    const frame = img.quadrantsRgb(8, 8, [[255, 0, 0], [0, 255, 0], [0, 0, 255], [0, 0, 0]]);
+    expect((await upload(await img.rgbaPng(picture, () => 255))).body).toMatchObject({
+      imageId: pictureId,
+      deduplicated: true,
+    });
+    const frame = img.quadrantsRgb(8, 8, [
+      [255, 0, 0],
+      [0, 255, 0],
+      [0, 0, 255],
+      [0, 0, 0],
+    ]);
     const gif = await upload(await img.animatedGif([frame, img.patternRgb(8, 8)]));
     expect(gif.body.imageId).toBe(imageIdOf(frame.data, 8, 8));
   });
@@ -158,7 +172,11 @@ describe("POST /api/images", () => {
 
 describe("POST /api/images refusals change nothing", () => {
   it("400 for a body that is not multipart", async () => {
-    const request = new Request(URL_IMAGES, { method: "POST", body: "{}", headers: { "content-type": "application/json" } });
+    const request = new Request(URL_IMAGES, {
+      method: "POST",
+      body: "{}",
+      headers: { "content-type": "application/json" },
+    });
     expect(await expectRefusal(request, 400, "not_multipart")).toContain("multipart/form-data");
   });
 
@@ -184,12 +202,16 @@ describe("POST /api/images refusals change nothing", () => {
   });
 
   it("415 for SVG and PDF", async () => {
-    expect(await expectRefusal(multipart(img.svgBytes()), 415, "unsupported_media_type")).toMatch(/^SVG files are not supported/);
+    expect(await expectRefusal(multipart(img.svgBytes()), 415, "unsupported_media_type")).toMatch(
+      /^SVG files are not supported/,
+    );
     expect(await expectRefusal(multipart(img.pdfBytes()), 415, "unsupported_media_type")).toMatch(/^PDF files/);
   });
 
   it("422 for a decompression bomb", async () => {
-    expect(await expectRefusal(multipart(img.pngBomb(8000, 6000)), 422, "too_many_pixels")).toContain("48000000 pixels");
+    expect(await expectRefusal(multipart(img.pngBomb(8000, 6000)), 422, "too_many_pixels")).toContain(
+      "48000000 pixels",
+    );
   });
 
   it("413 from Content-Length alone, without reading the body", async () => {
@@ -240,7 +262,9 @@ describe("POST /api/images refusals change nothing", () => {
 
   it("413 for a file over the limit inside a small-enough body", async () => {
     const file = await img.png(img.patternRgb(64, 64));
-    await expectRefusal(multipart(file), 413, "payload_too_large", { config: { ...config, maxUploadBytes: file.length - 1 } });
+    await expectRefusal(multipart(file), 413, "payload_too_large", {
+      config: { ...config, maxUploadBytes: file.length - 1 },
+    });
   });
 
   it("422 past a configured pixel limit", async () => {
@@ -256,13 +280,23 @@ describe("GET /api/images/:id", () => {
     const { body: uploaded } = await upload(await img.losslessWebp(picture));
     const meta = await handleImageGet(uploaded.imageId, false, deps());
     expect(meta.status).toBe(200);
-    expect(await meta.json()).toEqual({ imageId: uploaded.imageId, width: 21, height: 13, bytes: uploaded.bytes, status: "ready" });
+    expect(await meta.json()).toEqual({
+      imageId: uploaded.imageId,
+      width: 21,
+      height: 13,
+      bytes: uploaded.bytes,
+      status: "ready",
+    });
 
     const raw = await handleImageGet(uploaded.imageId, true, deps());
     expect(raw.status).toBe(200);
     expect(raw.headers.get("content-type")).toBe("image/png");
     const png = Buffer.from(await raw.arrayBuffer());
-    expect(await decodeStoredImage(png, uploaded.imageId, { maxPixels: 1000 })).toMatchObject({ id: uploaded.imageId, width: 21, height: 13 });
+    expect(await decodeStoredImage(png, uploaded.imageId, { maxPixels: 1000 })).toMatchObject({
+      id: uploaded.imageId,
+      width: 21,
+      height: 13,
+    });
 
     const unknown = await handleImageGet("0".repeat(64), false, deps());
     expect(unknown.status).toBe(404);

@@ -45,7 +45,11 @@ async function until(condition: () => boolean, what: string): Promise<void> {
  * Consumes a stream, aborting its request once `abortAfterTokens` token events have arrived (0: right after
  * `accepted`). Returns the events and how many tokens the consumer had seen when it aborted.
  */
-async function runAndAbort(pipeline: InferencePipeline, messages: ReturnType<typeof textOnly>, abortAfterTokens: number) {
+async function runAndAbort(
+  pipeline: InferencePipeline,
+  messages: ReturnType<typeof textOnly>,
+  abortAfterTokens: number,
+) {
   const controller = new AbortController();
   const events: GenerationEvent[] = [];
   let tokensAtAbort = -1;
@@ -57,7 +61,8 @@ async function runAndAbort(pipeline: InferencePipeline, messages: ReturnType<typ
       tokens++;
       liveKvWhileRunning = Math.max(liveKvWhileRunning, liveKvBytes());
     }
-    const ready = abortAfterTokens === 0 ? event.type === "accepted" : event.type === "token" && tokens === abortAfterTokens;
+    const ready =
+      abortAfterTokens === 0 ? event.type === "accepted" : event.type === "token" && tokens === abortAfterTokens;
     if (ready && tokensAtAbort === -1) {
       tokensAtAbort = tokens;
       controller.abort();
@@ -110,7 +115,9 @@ describe("one engine, many requests", () => {
     const pipeline = h.pipeline({ scheduler });
     const gaugeBefore = await queueGauge();
     const controllers = [0, 1, 2].map(() => new AbortController());
-    const streams = controllers.map((c) => pipeline.generate({ messages: textOnly(), maxNewTokens: LONG, signal: c.signal })[Symbol.asyncIterator]());
+    const streams = controllers.map((c) =>
+      pipeline.generate({ messages: textOnly(), maxNewTokens: LONG, signal: c.signal })[Symbol.asyncIterator](),
+    );
     for (const stream of streams) expect((await stream.next()).value).toMatchObject({ type: "accepted" });
     expect([scheduler.running, scheduler.queueLength]).toEqual([1, 2]);
     expect(await queueGauge()).toBe(gaugeBefore + 2);
@@ -128,8 +135,13 @@ describe("one engine, many requests", () => {
 
     for (const c of controllers) c.abort();
     const ends: GenerationEvent[] = [];
-    for (const stream of streams) for (let r = await stream.next(); !r.done; r = await stream.next()) ends.push(r.value);
-    expect(ends.filter((e) => e.type === "done").map((e) => (e as DoneEvent).finishReason)).toEqual(["cancelled", "cancelled", "cancelled"]);
+    for (const stream of streams)
+      for (let r = await stream.next(); !r.done; r = await stream.next()) ends.push(r.value);
+    expect(ends.filter((e) => e.type === "done").map((e) => (e as DoneEvent).finishReason)).toEqual([
+      "cancelled",
+      "cancelled",
+      "cancelled",
+    ]);
     expect(await queueGauge()).toBe(gaugeBefore);
   });
 });
@@ -139,7 +151,8 @@ describe("cancellation", () => {
     const scheduler = new GenerationScheduler();
     const pipeline = h.pipeline({ scheduler });
     const running = new AbortController();
-    const first = pipeline.generate({ messages: textOnly(), maxNewTokens: LONG, signal: running.signal })[Symbol.asyncIterator]();
+    const firstEvents = pipeline.generate({ messages: textOnly(), maxNewTokens: LONG, signal: running.signal });
+    const first = firstEvents[Symbol.asyncIterator]();
     expect((await first.next()).value).toMatchObject({ type: "accepted", queuedBehind: 0 });
     const waiting = runAndAbort(pipeline, withImages(), 0);
     await until(() => scheduler.queueLength === 0 && scheduler.running === 1, "the waiting request left the queue");

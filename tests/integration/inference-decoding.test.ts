@@ -25,7 +25,17 @@ const decode = (ids: readonly number[]) => h.model.tokenizer.decode(ids, { skipS
 
 describe("seeded sampling", () => {
   const sampled = (seed?: number) =>
-    collect(h.pipeline().generate({ messages: textOnly(), maxNewTokens: 16, temperature: 1, topK: 200, topP: 0.95, repetitionPenalty: 1.1, seed }));
+    collect(
+      h.pipeline().generate({
+        messages: textOnly(),
+        maxNewTokens: 16,
+        temperature: 1,
+        topK: 200,
+        topP: 0.95,
+        repetitionPenalty: 1.1,
+        seed,
+      }),
+    );
 
   it("gives the same tokens for the same seed, and different tokens for another seed", async () => {
     const [first, again, other] = [await sampled(7), await sampled(7), await sampled(8)];
@@ -46,7 +56,9 @@ describe("seeded sampling", () => {
   });
 
   it("decodes greedily at temperature 0, whatever the seed and filters", async () => {
-    const { done } = await collect(h.pipeline().generate({ messages: textOnly(), maxNewTokens: 10, temperature: 0, topK: 3, seed: 5 }));
+    const { done } = await collect(
+      h.pipeline().generate({ messages: textOnly(), maxNewTokens: 10, temperature: 0, topK: 3, seed: 5 }),
+    );
     expect(done.tokenIds).toEqual(greedy().slice(0, 10));
     expect(done.seed).toBeNull();
   });
@@ -74,7 +86,9 @@ describe("where an answer ends", () => {
     const full = decode(greedy());
     const stop = "Kyotopes";
     expect(full).toContain(stop);
-    const { done, text, events } = await collect(h.pipeline().generate({ messages: textOnly(), maxNewTokens: 24, stop: [stop] }));
+    const { done, text, events } = await collect(
+      h.pipeline().generate({ messages: textOnly(), maxNewTokens: 24, stop: [stop] }),
+    );
     expect(done.finishReason).toBe("stop");
     expect(text).toBe(full.slice(0, full.indexOf(stop)));
     expect(text.endsWith(" Rubin ")).toBe(true);
@@ -84,7 +98,9 @@ describe("where an answer ends", () => {
 
   it("cuts at the earliest of several stop strings", async () => {
     const full = decode(greedy());
-    const { text, done } = await collect(h.pipeline().generate({ messages: textOnly(), maxNewTokens: 24, stop: ["Kyoto", "Twice"] }));
+    const { text, done } = await collect(
+      h.pipeline().generate({ messages: textOnly(), maxNewTokens: 24, stop: ["Kyoto", "Twice"] }),
+    );
     expect(text).toBe(full.slice(0, full.indexOf("Twice")));
     expect(done.finishReason).toBe("stop");
     expect(done.tokenIds).toEqual(greedy().slice(0, 4));
@@ -99,12 +115,19 @@ describe("where an answer ends", () => {
       }
       const generationConfig = JSON.parse(await readFile(path.join(h.bundleDir, "generation_config.json"), "utf8"));
       const eos = greedy()[6];
-      await writeFile(path.join(variant, "generation_config.json"), JSON.stringify({ ...generationConfig, eos_token_id: [eos] }));
+      await writeFile(
+        path.join(variant, "generation_config.json"),
+        JSON.stringify({ ...generationConfig, eos_token_id: [eos] }),
+      );
       const model = await loadInferenceModel(variant, { executionProvider: "cpu" });
       try {
         expect(model.stopTokenIds.has(eos)).toBe(true);
         expect(model.stopTokenIds.has(h.model.tokenizer.tokenId("<|im_end|>"))).toBe(true);
-        const pipeline = new InferencePipeline({ model, images: storedImages(h.store), maxImagePixels: MAX_IMAGE_PIXELS });
+        const pipeline = new InferencePipeline({
+          model,
+          images: storedImages(h.store),
+          maxImagePixels: MAX_IMAGE_PIXELS,
+        });
         const { done, text } = await collect(pipeline.generate({ messages: textOnly(), maxNewTokens: 24 }));
         expect(done.finishReason).toBe("stop");
         expect(done.tokenIds).toEqual(greedy().slice(0, 7));
@@ -122,7 +145,9 @@ describe("where an answer ends", () => {
 describe("streamed text", () => {
   it("never splits a multi-byte character and concatenates to the decoded answer (turn1 starts with an emoji)", async () => {
     const turn = h.reference.turn1;
-    const { events, text, done } = await collect(h.pipeline().generate({ messages: h.messages(turn), maxNewTokens: 24 }));
+    const { events, text, done } = await collect(
+      h.pipeline().generate({ messages: h.messages(turn), maxNewTokens: 24 }),
+    );
     expect(done.tokenIds).toEqual(turn.greedy);
     expect(text).toBe(decode(turn.greedy));
     const pieces = events.flatMap((e) => (e.type === "token" ? [e.text] : []));

@@ -41,15 +41,27 @@ function countingSeams(): { seams: CacheSeams; calls: { features: number; prefix
   return {
     calls,
     seams: {
-      features: { storage: p.features.storage, getFeatures: (...args) => (calls.features++, p.features.getFeatures(...args)) },
-      prefix: { lookup: (...args) => (calls.prefix++, p.prefix.lookup(...args)), insert: (...args) => p.prefix.insert(...args) },
-      responses: { lookup: (...args) => (calls.responses++, p.responses.lookup(...args)), store: (...args) => p.responses.store(...args) },
+      features: {
+        storage: p.features.storage,
+        getFeatures: (...args) => (calls.features++, p.features.getFeatures(...args)),
+      },
+      prefix: {
+        lookup: (...args) => (calls.prefix++, p.prefix.lookup(...args)),
+        insert: (...args) => p.prefix.insert(...args),
+      },
+      responses: {
+        lookup: (...args) => (calls.responses++, p.responses.lookup(...args)),
+        store: (...args) => p.responses.store(...args),
+      },
     },
   };
 }
 
 /** Runs a request that must be refused; checks that nothing happened and returns the error. */
-async function refusal(request: GenerationRequestInput, options: Parameters<InferenceHarness["pipeline"]>[0] = {}): Promise<InferenceError> {
+async function refusal(
+  request: GenerationRequestInput,
+  options: Parameters<InferenceHarness["pipeline"]>[0] = {},
+): Promise<InferenceError> {
   const { seams, calls } = countingSeams();
   const scheduler = new GenerationScheduler();
   const pipeline = h.pipeline({ seams, scheduler, ...options });
@@ -89,7 +101,12 @@ describe("refusals before compute", () => {
   });
 
   it("an unknown image id → image_not_found (404)", async () => {
-    const error = await refusal(ask([{ type: "image", imageId: UNKNOWN_ID }, { type: "text", text: "What is this?" }]));
+    const error = await refusal(
+      ask([
+        { type: "image", imageId: UNKNOWN_ID },
+        { type: "text", text: "What is this?" },
+      ]),
+    );
     expect([error.code, asRequestError(error)!.status]).toEqual(["image_not_found", 404]);
     expect(error.message).toContain(UNKNOWN_ID);
   });
@@ -123,16 +140,30 @@ describe("refusals before compute", () => {
     expect([error.code, asRequestError(error)!.status]).toEqual(["prompt_too_long", 400]);
     expect(error.message).toContain(String(turn.input_ids.length));
     // One more position is enough for one token.
-    const { done } = await collect(h.pipeline({ maxContextTokens: turn.input_ids.length + 1 }).generate({ messages: h.messages(turn) }));
+    const { done } = await collect(
+      h.pipeline({ maxContextTokens: turn.input_ids.length + 1 }).generate({ messages: h.messages(turn) }),
+    );
     expect(done.tokenIds).toEqual(turn.greedy.slice(0, 1));
   });
 
   it("more images than the request bound, the whole conversation counted → too_many_images (400)", async () => {
     const imageId = h.imageIds[h.reference.images_in_order[0]];
     const messages: GenerationRequestInput["messages"] = [
-      { role: "user", content: [{ type: "image", imageId }, { type: "text", text: "One." }] },
+      {
+        role: "user",
+        content: [
+          { type: "image", imageId },
+          { type: "text", text: "One." },
+        ],
+      },
       { role: "assistant", content: "Yes." },
-      { role: "user", content: [{ type: "image", imageId }, { type: "image", imageId }] },
+      {
+        role: "user",
+        content: [
+          { type: "image", imageId },
+          { type: "image", imageId },
+        ],
+      },
     ];
     const error = await refusal({ messages }, { imageLimits: { maxImages: 2, maxPixels: Infinity } });
     expect([error.code, asRequestError(error)!.status, error.message]).toEqual([
@@ -144,7 +175,13 @@ describe("refusals before compute", () => {
 
   it("images whose pixels add up past the request bound → too_many_pixels (413), sized from their headers", async () => {
     const bytes = await img.png(img.patternRgb(64, 64));
-    const error = await refusal(ask([{ type: "image", bytes }, { type: "image", bytes }]), { imageLimits: { maxImages: 16, maxPixels: 64 * 64 * 2 - 1 } });
+    const error = await refusal(
+      ask([
+        { type: "image", bytes },
+        { type: "image", bytes },
+      ]),
+      { imageLimits: { maxImages: 16, maxPixels: 64 * 64 * 2 - 1 } },
+    );
     expect([error.code, asRequestError(error)!.status]).toEqual(["too_many_pixels", 413]);
   });
 
@@ -166,14 +203,23 @@ describe("refusals before compute", () => {
     const busy = await refusal(ask([{ type: "image", bytes }]), { decodeBudget: budget });
     expect([busy.code, asRequestError(busy)!.status]).toEqual(["decode_busy", 503]);
     held();
-    const { done } = await collect(h.pipeline({ decodeBudget: budget }).generate({ ...ask([{ type: "image", bytes }]), maxNewTokens: 2, cache: { l1: false } }));
+    const { done } = await collect(
+      h
+        .pipeline({ decodeBudget: budget })
+        .generate({ ...ask([{ type: "image", bytes }]), maxNewTokens: 2, cache: { l1: false } }),
+    );
     expect(done.usage.completionTokens).toBe(2);
     expect(budget.pixelsInUse).toBe(0);
   });
 
   it("a conversation the chat template rejects (an image in a system message) → invalid_request (400)", async () => {
     const imageId = h.imageIds[h.reference.images_in_order[0]];
-    const error = await refusal({ messages: [{ role: "system", content: [{ type: "image", imageId }] }, { role: "user", content: "Hi" }] });
+    const error = await refusal({
+      messages: [
+        { role: "system", content: [{ type: "image", imageId }] },
+        { role: "user", content: "Hi" },
+      ],
+    });
     expect([error.code, asRequestError(error)!.status]).toEqual(["invalid_request", 400]);
   });
 });

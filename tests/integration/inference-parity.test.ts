@@ -29,16 +29,21 @@ for (const fixture of ["tiny-deepstack-tied", "tiny-plain-untied"]) {
           contextTokens: h.model.maxPositions,
         });
         expect(plan.prompt.inputIds).toEqual(turn.input_ids);
-        const expectedGrids = name === "text_only" ? [] : h.reference.image_grid_thw.map(([t, gh, w]) => ({ t, h: gh, w }));
+        const expectedGrids =
+          name === "text_only" ? [] : h.reference.image_grid_thw.map(([t, gh, w]) => ({ t, h: gh, w }));
         expect(plan.images.map((i) => i.grid)).toEqual(expectedGrids);
-        expect(plan.prompt.imageSpans.map((s) => s.length)).toEqual(name === "text_only" ? [] : h.reference.image_tokens);
+        expect(plan.prompt.imageSpans.map((s) => s.length)).toEqual(
+          name === "text_only" ? [] : h.reference.image_tokens,
+        );
       }
     });
 
     for (const name of TURNS) {
       it(`generates ${name}'s greedy tokens and streams their text`, async () => {
         const turn = h.reference[name];
-        const { done, meta, text, events } = await collect(h.pipeline().generate({ messages: h.messages(turn), maxNewTokens: turn.greedy.length }));
+        const { done, meta, text, events } = await collect(
+          h.pipeline().generate({ messages: h.messages(turn), maxNewTokens: turn.greedy.length }),
+        );
         expect(done.tokenIds).toEqual(turn.greedy);
         expect(done.finishReason).toBe("length");
         expect(done.usage).toEqual({ promptTokens: turn.input_ids.length, completionTokens: turn.greedy.length });
@@ -46,8 +51,15 @@ for (const fixture of ["tiny-deepstack-tied", "tiny-plain-untied"]) {
         expect(text).toBe(h.model.tokenizer.decode(turn.greedy, { skipSpecialTokens: true }));
         expect(events[0]).toEqual({ type: "accepted", queuedBehind: 0 });
         expect(events[1]).toBe(meta);
-        const images = name === "text_only" ? [] : h.reference.images_in_order.map((image) => ({ imageId: h.imageIds[image], source: "computed" }));
-        expect(meta?.cache).toEqual({ features: images, prefix: { reused: 0, total: turn.input_ids.length }, response: "bypass" });
+        const images =
+          name === "text_only"
+            ? []
+            : h.reference.images_in_order.map((image) => ({ imageId: h.imageIds[image], source: "computed" }));
+        expect(meta?.cache).toEqual({
+          features: images,
+          prefix: { reused: 0, total: turn.input_ids.length },
+          response: "bypass",
+        });
         const t = done.timings;
         expect(t.ttftMs).toBeGreaterThan(0);
         expect(t.totalMs).toBeGreaterThanOrEqual(t.ttftMs as number);

@@ -64,14 +64,25 @@ function prefixCache(): PrefixSeam & { released: number } {
       const dims = [1, segment.kvHeads, segment.length, segment.headDim];
       const kv: KvCache = {
         length: segment.length,
-        layers: segment.layers.map((l) => ({ key: new ort.Tensor("float32", l.key, dims), value: new ort.Tensor("float32", l.value, dims) })),
+        layers: segment.layers.map((l) => ({
+          key: new ort.Tensor("float32", l.key, dims),
+          value: new ort.Tensor("float32", l.value, dims),
+        })),
       };
       return { kv, length: kv.length, release: () => cache.released++ };
     },
     insert(key: PrefixKey, kv: KvCache) {
       const [, kvHeads, length, headDim] = kv.layers[0].key.dims;
       const copy = (t: ort.Tensor) => Float32Array.from(t.data as Float32Array);
-      runs.push({ key: [...key], arrays: { kvHeads, headDim, length, layers: kv.layers.map((l) => ({ key: copy(l.key), value: copy(l.value) })) } });
+      runs.push({
+        key: [...key],
+        arrays: {
+          kvHeads,
+          headDim,
+          length,
+          layers: kv.layers.map((l) => ({ key: copy(l.key), value: copy(l.value) })),
+        },
+      });
       releaseKvCache(kv);
     },
   };
@@ -80,7 +91,8 @@ function prefixCache(): PrefixSeam & { released: number } {
 
 function answerCache(): ResponseSeam & { lookups: number; stored: Map<string, StoredAnswer> } {
   const stored = new Map<string, StoredAnswer>();
-  const identity = (request: ResponseRequest) => JSON.stringify({ key: request.promptKey as KeyToken[], params: request.params });
+  const identity = (request: ResponseRequest) =>
+    JSON.stringify({ key: request.promptKey as KeyToken[], params: request.params });
   const cache = {
     stored,
     lookups: 0,
@@ -118,7 +130,9 @@ describe("features seam (a)", () => {
     expect(features.contexts.at(-1)?.model).toBe(h.model.fingerprint);
 
     // The same image twice in one prompt is fetched once.
-    const twice = h.messages(turn).map((m) => (typeof m.content === "string" ? m : { ...m, content: [m.content[0], ...m.content] }));
+    const twice = h
+      .messages(turn)
+      .map((m) => (typeof m.content === "string" ? m : { ...m, content: [m.content[0], ...m.content] }));
     const repeated = await collect(pipeline.generate({ messages: twice, maxNewTokens: 2 }));
     expect(repeated.meta?.cache.features).toEqual(ids.map((imageId) => ({ imageId, source: "l1" })));
   });
@@ -162,7 +176,11 @@ describe("response seam (c)", () => {
     expect(replayed.meta?.cache).toEqual({ features: [], prefix: { reused: 0, total: 33 }, response: "hit" });
     expect(tokensOf(replayed.events)).toEqual(tokensOf(first.events));
     expect(replayed.text).toBe(first.text);
-    expect(replayed.done).toMatchObject({ finishReason: first.done.finishReason, usage: first.done.usage, tokenIds: first.done.tokenIds });
+    expect(replayed.done).toMatchObject({
+      finishReason: first.done.finishReason,
+      usage: first.done.usage,
+      tokenIds: first.done.tokenIds,
+    });
     expect(replayed.done.timings.prefillMs).toBe(0);
   });
 

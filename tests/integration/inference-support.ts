@@ -22,7 +22,10 @@ export const MAX_IMAGE_PIXELS = 40_000_000;
 
 /** A fixture turn as reference.json has it: messages name images by file name. */
 export interface FixtureTurn extends Turn {
-  messages: { role: "system" | "user" | "assistant"; content: string | ({ type: "text"; text: string } | { type: "image"; image: string })[] }[];
+  messages: {
+    role: "system" | "user" | "assistant";
+    content: string | ({ type: "text"; text: string } | { type: "image"; image: string })[];
+  }[];
 }
 
 export type FixtureReference = Reference & { turn1: FixtureTurn; turn2: FixtureTurn; text_only: FixtureTurn };
@@ -53,7 +56,11 @@ export async function startInferenceHarness(fixture: string): Promise<InferenceH
   const imageIds: Record<string, ImageId> = {};
   for (const name of reference.images_in_order) {
     const file = await readFile(path.join(fixtureDir(fixture), "images", name));
-    const stored = await storeImage(file, { store, logger, config: { imageTtlSeconds: 3600, maxUploadBytes: 1 << 24, maxImagePixels: MAX_IMAGE_PIXELS } });
+    const stored = await storeImage(file, {
+      store,
+      logger,
+      config: { imageTtlSeconds: 3600, maxUploadBytes: 1 << 24, maxImagePixels: MAX_IMAGE_PIXELS },
+    });
     if (!stored.ok) throw new Error(`fixture image ${name}: ${stored.error.message}`);
     imageIds[name] = stored.answer.imageId;
   }
@@ -67,7 +74,8 @@ export async function startInferenceHarness(fixture: string): Promise<InferenceH
     store,
     redis,
     imageIds,
-    pipeline: (options = {}) => new InferencePipeline({ model, images: storedImages(store), maxImagePixels: MAX_IMAGE_PIXELS, ...options }),
+    pipeline: (options = {}) =>
+      new InferencePipeline({ model, images: storedImages(store), maxImagePixels: MAX_IMAGE_PIXELS, ...options }),
     messages: (turn) =>
       turn.messages.map((m) => ({
         role: m.role,

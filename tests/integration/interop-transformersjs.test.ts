@@ -29,7 +29,10 @@ describe("interop with transformers.js", () => {
     env.allowRemoteModels = false;
     env.allowLocalModels = true;
     env.localModelPath = `${path.dirname(bundle)}/`;
-    model = await Qwen3VLForConditionalGeneration.from_pretrained(path.basename(bundle), { dtype: "fp32", device: "cpu" });
+    model = await Qwen3VLForConditionalGeneration.from_pretrained(path.basename(bundle), {
+      dtype: "fp32",
+      device: "cpu",
+    });
 
     const ids = reference.turn1.input_ids;
     const grids = fixtureGrids(reference);
@@ -39,7 +42,14 @@ describe("interop with transformers.js", () => {
       input_ids: new Tensor("int64", BigInt64Array.from(ids, BigInt), [1, ids.length]),
       attention_mask: new Tensor("int64", new BigInt64Array(ids.length).fill(1n), [1, ids.length]),
       pixel_values: new Tensor("float32", pixelValues, [pixelValues.length / rowSize, rowSize]),
-      image_grid_thw: new Tensor("int64", BigInt64Array.from(grids.flatMap((g) => [g.t, g.h, g.w]), BigInt), [grids.length, 3]),
+      image_grid_thw: new Tensor(
+        "int64",
+        BigInt64Array.from(
+          grids.flatMap((g) => [g.t, g.h, g.w]),
+          BigInt,
+        ),
+        [grids.length, 3],
+      ),
       max_new_tokens: reference.turn1.greedy.length,
       do_sample: false,
     } as Parameters<typeof model.generate>[0])) as Tensor;

@@ -95,9 +95,12 @@ async function runModel(modelPath: string, floatType: FloatType, x: Float32Array
   const session = await ort.InferenceSession.create(modelPath);
   try {
     const input =
-      floatType === "float16" ? new ort.Tensor("float16", toFloat16Array(x), [batch, IN]) : new ort.Tensor("float32", x, [batch, IN]);
+      floatType === "float16"
+        ? new ort.Tensor("float16", toFloat16Array(x), [batch, IN])
+        : new ort.Tensor("float32", x, [batch, IN]);
     const out = await session.run({ x: input });
-    const read = (t: ort.Tensor) => (floatType === "float16" ? fromFloat16Array(t.data as Uint16Array) : (t.data as Float32Array));
+    const read = (t: ort.Tensor) =>
+      floatType === "float16" ? fromFloat16Array(t.data as Uint16Array) : (t.data as Float32Array);
     expect(out.normed.dims).toEqual([batch, OUT]);
     return { normed: read(out.normed), gelu: read(out.gelu_x2) };
   } finally {

@@ -127,7 +127,16 @@ describe("openStore", () => {
       const [userPid, cachePid] = [user.pid(), cache.pid()];
       process.kill(userPid, "SIGKILL");
       process.kill(cachePid, "SIGKILL");
-      await expect.poll(() => opened.store.isHealthy() && opened.cacheStore.isHealthy() && user.pid() !== userPid && cache.pid() !== cachePid, { timeout: 15_000, interval: 100 }).toBe(true);
+      await expect
+        .poll(
+          () =>
+            opened.store.isHealthy() &&
+            opened.cacheStore.isHealthy() &&
+            user.pid() !== userPid &&
+            cache.pid() !== cachePid,
+          { timeout: 15_000, interval: 100 },
+        )
+        .toBe(true);
       expect(await restartCount()).toBe(restartsBefore + 2);
       expect((await opened.store.strict.get("kept"))!.toString()).toBe("image bytes");
       // Caches may be dropped: the cache server keeps nothing across a restart.
@@ -158,9 +167,9 @@ describe("openStore", () => {
     const memory = await openStore({ ...base(), embeddedStore: "memory" }, logger);
     expect(memory.mode).toBe("memory");
     await memory.close();
-    await expect(openStore({ ...base(), embeddedStore: "redis-server" }, logger, { findBinary: () => null })).rejects.toThrow(
-      /EMBEDDED_STORE=redis-server but redis-server not found/,
-    );
+    await expect(
+      openStore({ ...base(), embeddedStore: "redis-server" }, logger, { findBinary: () => null }),
+    ).rejects.toThrow(/EMBEDDED_STORE=redis-server but redis-server not found/);
   });
 
   it("starts even when REDIS_URL points at nothing, unhealthy until Redis appears", async () => {

@@ -24,7 +24,11 @@ type TurnJson = { greedy: number[]; margins: number[] };
 type ReferenceJson = Record<"turn1" | "turn2" | "text_only", TurnJson>;
 
 /** A copy of `fixture` whose reference.json is edited by `edit`; the model folder is linked, not copied. */
-async function doctoredFixture(fixture: string, name: string, edit: (reference: ReferenceJson) => void): Promise<string> {
+async function doctoredFixture(
+  fixture: string,
+  name: string,
+  edit: (reference: ReferenceJson) => void,
+): Promise<string> {
   const dir = path.join(scratch, name);
   await cp(path.join(FIXTURES, fixture), dir, { recursive: true, filter: (src) => !src.includes(`${path.sep}model`) });
   await symlink(path.join(FIXTURES, fixture, "model"), path.join(dir, "model"));
@@ -37,8 +41,17 @@ async function doctoredFixture(fixture: string, name: string, edit: (reference: 
 describe("runParity", () => {
   it("passes on the DeepStack fixture with every row checked", async () => {
     const run = await runParity(path.join(FIXTURES, "tiny-deepstack-tied"));
-    const model = ["vision features", "vision deepstack", "turn1 first logits", "greedy turn1", "greedy turn2", "greedy text_only"];
-    expect(run.rows.filter((r) => model.includes(r.check)).map((r) => [r.check, r.pass])).toEqual(model.map((check) => [check, true]));
+    const model = [
+      "vision features",
+      "vision deepstack",
+      "turn1 first logits",
+      "greedy turn1",
+      "greedy turn2",
+      "greedy text_only",
+    ];
+    expect(run.rows.filter((r) => model.includes(r.check)).map((r) => [r.check, r.pass])).toEqual(
+      model.map((check) => [check, true]),
+    );
     expect(run.rows.every((r) => r.pass === true)).toBe(true);
     expect(run.passed).toBe(true);
     expect(run.executionProvider).toBe("cpu");
@@ -60,7 +73,9 @@ describe("runParity", () => {
     expect(row).toMatchObject({ pass: false, value: "5/24" });
     expect(row?.note).toMatch(/step 5 gave \d+, reference \d+ \(reference margin 5\.00e-1\)/);
     expect(run.passed).toBe(false);
-    expect(formatParityTable(run.rows)).toMatch(/^greedy text_only +tokens +5\/24 +identical \(tie < 1e-4 forgiven\) +NO$/m);
+    expect(formatParityTable(run.rows)).toMatch(
+      /^greedy text_only +tokens +5\/24 +identical \(tie < 1e-4 forgiven\) +NO$/m,
+    );
   });
 
   it("forgives a difference at a step where the reference margin is below 1e-4", async () => {

@@ -7,7 +7,13 @@ import { ONNX_FILES, presentOutputNames } from "@/lib/model/engine/bundle";
 import type { DecoderSessions } from "@/lib/model/engine/decoderSteps";
 import { providerSessionFactory } from "@/lib/model/engine/executionProvider";
 import { liveKvBytes } from "@/lib/model/engine/kvCache";
-import { chooseProvider, fastestProvider, PROBE_DECODE_STEPS, PROBE_PROMPT_TOKENS, timeShortRequest } from "@/lib/model/engine/providerProbe";
+import {
+  chooseProvider,
+  fastestProvider,
+  PROBE_DECODE_STEPS,
+  PROBE_PROMPT_TOKENS,
+  timeShortRequest,
+} from "@/lib/model/engine/providerProbe";
 import { fixtureBundle } from "./engineFixtures";
 
 /** `auto`'s comparison of providers: a short request on the bundle's own decoder (real ORT CPU sessions here). */
@@ -21,7 +27,9 @@ describe("provider probe", () => {
     const factory = providerSessionFactory("cpu", { intraOpNumThreads: 1 });
     sessions = {
       embedTokens: await factory.open(path.join(dir, ONNX_FILES.embedTokens)),
-      decoder: await factory.open(path.join(dir, ONNX_FILES.decoder), { outputsOnDevice: presentOutputNames(config.text.numHiddenLayers) }),
+      decoder: await factory.open(path.join(dir, ONNX_FILES.decoder), {
+        outputsOnDevice: presentOutputNames(config.text.numHiddenLayers),
+      }),
       config,
       floatType: "float32",
       deepstack: true,
@@ -45,7 +53,9 @@ describe("provider probe", () => {
       { provider: "webgpu", ms: 85.2 },
     ]);
     expect(choice.provider).toBe("webgpu");
-    expect(choice.why).toBe(`fastest on a short request (${PROBE_PROMPT_TOKENS}-token prefill + ${PROBE_DECODE_STEPS} decode steps): webgpu 85 ms, cpu 1450 ms`);
+    expect(choice.why).toBe(
+      `fastest on a short request (${PROBE_PROMPT_TOKENS}-token prefill + ${PROBE_DECODE_STEPS} decode steps): webgpu 85 ms, cpu 1450 ms`,
+    );
     expect(() => fastestProvider([])).toThrow(RangeError);
   });
 
@@ -65,7 +75,9 @@ describe("provider probe", () => {
       sessions: (embedTokens, decoder) => ({ ...sessions, embedTokens, decoder }),
     });
     expect(opened).toHaveLength(2);
-    expect(chosen.why).toMatch(/^fastest on a short request \(256-token prefill \+ 8 decode steps\): cpu \d+ ms, cpu \d+ ms$/);
+    expect(chosen.why).toMatch(
+      /^fastest on a short request \(256-token prefill \+ 8 decode steps\): cpu \d+ ms, cpu \d+ ms$/,
+    );
     expect(chosen.embedTokens).toBe(candidates[0].session);
     expect(chosen.decoder).toBe(opened[0]);
     // The loser's sessions are released: running them fails; the chosen ones still run.

@@ -74,7 +74,9 @@ describe("session locks across replicas", () => {
     await pause(4_500);
     expect(bHolds).toBe(false);
     await releaseA();
-    await (await waitingB)();
+    await (
+      await waitingB
+    )();
     expect(bHolds).toBe(true);
   });
 
@@ -114,7 +116,9 @@ describe("session locks across replicas", () => {
     await pause(100);
     expect(events).toEqual([]);
     await first();
-    await (await second)();
+    await (
+      await second
+    )();
     expect(events).toEqual(["second holds"]);
     await redis.restart();
   });

@@ -69,7 +69,8 @@ interface Ledger {
   slowestMs: number;
 }
 
-const tally = (ledger: Ledger, outcome: string) => ledger.outcomes.set(outcome, (ledger.outcomes.get(outcome) ?? 0) + 1);
+const tally = (ledger: Ledger, outcome: string) =>
+  ledger.outcomes.set(outcome, (ledger.outcomes.get(outcome) ?? 0) + 1);
 
 /** Runs `request`, checking it ended within the bound; records a violation otherwise. */
 async function timed<T>(ledger: Ledger, what: string, request: () => Promise<T>): Promise<T | null> {
@@ -119,7 +120,8 @@ async function client(id: number, ledger: Ledger, stop: AbortSignal): Promise<vo
       if (read === null) continue;
       tally(ledger, `image GET ${read.status}`);
       // Never 404 for an image the store acknowledged: unknown and unavailable must not be confused.
-      if (read.status !== 200 && read.status !== 503) ledger.violations.push(`GET of stored image ${readId} answered ${read.status}`);
+      if (read.status !== 200 && read.status !== 503)
+        ledger.violations.push(`GET of stored image ${readId} answered ${read.status}`);
       await read.body?.cancel();
     }
     let sessionId: string | undefined;
@@ -134,7 +136,8 @@ async function client(id: number, ledger: Ledger, stop: AbortSignal): Promise<vo
       if (turn === null) break;
       if (!("events" in turn)) {
         tally(ledger, `chat ${turn.status}`);
-        if (turn.status !== 503 || turn.error.code !== "store_unavailable") ledger.violations.push(`chat answered ${turn.status} ${turn.error.code}`);
+        if (turn.status !== 503 || turn.error.code !== "store_unavailable")
+          ledger.violations.push(`chat answered ${turn.status} ${turn.error.code}`);
         await pause(BACKOFF_MS);
         break;
       }
@@ -142,7 +145,8 @@ async function client(id: number, ledger: Ledger, stop: AbortSignal): Promise<vo
       const failed = turn.events.find((e) => e.type === "error");
       if (failed) {
         tally(ledger, "chat error event");
-        if (failed.data.code !== "store_unavailable") ledger.violations.push(`chat stream failed with ${failed.data.code}: ${failed.data.message}`);
+        if (failed.data.code !== "store_unavailable")
+          ledger.violations.push(`chat stream failed with ${failed.data.code}: ${failed.data.message}`);
         await pause(BACKOFF_MS);
         break;
       }
@@ -187,7 +191,13 @@ async function sessionLocks(port: number): Promise<string[]> {
 
 describe("store faults under traffic", () => {
   it("loses nothing a user stored through stalls, kills and restarts, answers soft within the bound, and leaves no lock", async () => {
-    const ledger: Ledger = { images: new Set(), sessions: new Map(), outcomes: new Map(), violations: [], slowestMs: 0 };
+    const ledger: Ledger = {
+      images: new Set(),
+      sessions: new Map(),
+      outcomes: new Map(),
+      violations: [],
+      slowestMs: 0,
+    };
     const ports = await storePorts(app.logFile);
     const user = new Redis(ports.user, "127.0.0.1", { maxRetriesPerRequest: 1, retryStrategy: () => 100 });
     const cache = new Redis(ports.cache, "127.0.0.1", { maxRetriesPerRequest: 1, retryStrategy: () => 100 });
@@ -196,14 +206,17 @@ describe("store faults under traffic", () => {
     const restartsBefore = await metricValue(app.baseUrl, "vlcache_store_restarts_total");
     const stop = new AbortController();
     const traffic = Promise.all(Array.from({ length: CLIENTS }, (_, i) => client(i, ledger, stop.signal)));
-    const waitHealthy = () => expect.poll(async () => (await health(app.baseUrl)).status, { timeout: 20_000, interval: 100 }).toBe("ok");
+    const waitHealthy = () =>
+      expect.poll(async () => (await health(app.baseUrl)).status, { timeout: 20_000, interval: 100 }).toBe("ok");
     try {
       await pause(1_500);
       // A stall: both servers keep their connections open and answer nothing.
       const pids = [await serverPid(user), await serverPid(cache)];
       for (const pid of pids) process.kill(pid, "SIGSTOP");
       try {
-        await expect.poll(async () => (await health(app.baseUrl)).status, { timeout: 5_000, interval: 100 }).toBe("degraded");
+        await expect
+          .poll(async () => (await health(app.baseUrl)).status, { timeout: 5_000, interval: 100 })
+          .toBe("degraded");
         await pause(STALL_MS);
       } finally {
         for (const pid of pids) process.kill(pid, "SIGCONT");
@@ -236,6 +249,8 @@ describe("store faults under traffic", () => {
     app = await startApiApp("store-faults-restarted", appEnv());
     expect((await health(app.baseUrl)).status).toBe("ok");
     await expectNothingLost(ledger, (await storePorts(app.logFile)).user);
-    console.info(`store faults: ${JSON.stringify(Object.fromEntries(ledger.outcomes))}; slowest request ${ledger.slowestMs} ms`);
+    console.info(
+      `store faults: ${JSON.stringify(Object.fromEntries(ledger.outcomes))}; slowest request ${ledger.slowestMs} ms`,
+    );
   }, 240_000);
 });

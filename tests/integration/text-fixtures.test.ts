@@ -25,21 +25,30 @@ describe.each(names)("fixture %s", (name) => {
     expect(result?.mismatches).toEqual([]);
   });
 
-  it.each(["checkpoint", "built-in"] as const)("reproduces each turn's rendering and input_ids with the %s template", async (which) => {
-    const fixture = await loadFixture(dir);
-    const tokenizer = await TextTokenizer.load(fixture.modelDir);
-    const template = which === "checkpoint" ? await loadChatTemplate(fixture.modelDir, tokenizer.config) : await builtInChatTemplate();
-    expect(template.source).toBe(which === "checkpoint" ? "chat_template.jinja" : "built-in");
-    for (const turn of TURN_NAMES) {
-      const reference = fixture.reference[turn] as unknown as { messages: ChatMessage[]; rendered: string };
-      const rendered = template.render(reference.messages, { addGenerationPrompt: true, variables: tokenizer.specialTokenVariables() });
-      expect(rendered, turn).toBe(reference.rendered);
-    }
-    const comparisons = await comparePrompts(fixture, template);
-    expect(comparisons.map((c) => c.turn)).toEqual([...TURN_NAMES]);
-    for (const c of comparisons) {
-      expect(c.firstDifference, c.turn).toBeNull();
-      expect(c.length).toBe(c.expectedLength);
-    }
-  });
+  it.each(["checkpoint", "built-in"] as const)(
+    "reproduces each turn's rendering and input_ids with the %s template",
+    async (which) => {
+      const fixture = await loadFixture(dir);
+      const tokenizer = await TextTokenizer.load(fixture.modelDir);
+      const template =
+        which === "checkpoint"
+          ? await loadChatTemplate(fixture.modelDir, tokenizer.config)
+          : await builtInChatTemplate();
+      expect(template.source).toBe(which === "checkpoint" ? "chat_template.jinja" : "built-in");
+      for (const turn of TURN_NAMES) {
+        const reference = fixture.reference[turn] as unknown as { messages: ChatMessage[]; rendered: string };
+        const rendered = template.render(reference.messages, {
+          addGenerationPrompt: true,
+          variables: tokenizer.specialTokenVariables(),
+        });
+        expect(rendered, turn).toBe(reference.rendered);
+      }
+      const comparisons = await comparePrompts(fixture, template);
+      expect(comparisons.map((c) => c.turn)).toEqual([...TURN_NAMES]);
+      for (const c of comparisons) {
+        expect(c.firstDifference, c.turn).toBeNull();
+        expect(c.length).toBe(c.expectedLength);
+      }
+    },
+  );
 });

@@ -40,7 +40,14 @@ describe("vision encoder graph", () => {
   it.each<[string, Grid[]]>([
     ["one 4×6 image", [[1, 4, 6]]],
     ["one 8×8 image", [[1, 8, 8]]],
-    ["three images of different grids", [[1, 4, 6], [1, 8, 8], [1, 2, 2]]],
+    [
+      "three images of different grids",
+      [
+        [1, 4, 6],
+        [1, 8, 8],
+        [1, 2, 2],
+      ],
+    ],
   ])("gives [N/4, out] features and [2, N/4, out] DeepStack features for %s", async (_, grids) => {
     const out = await (await session).run(syntheticPixels(grids, PATCH, 1), grids);
     expect(out.featureDims).toEqual([rows(grids), VISION.outHiddenSize]);
@@ -50,7 +57,13 @@ describe("vision encoder graph", () => {
   it.each<[string, Grid[]]>([
     ["a 4×6 image", [[1, 4, 6]]],
     ["a 10×14 image (grid beyond the 6×6 position table)", [[1, 10, 14]]],
-    ["two images in one call", [[1, 8, 8], [1, 4, 6]]],
+    [
+      "two images in one call",
+      [
+        [1, 8, 8],
+        [1, 4, 6],
+      ],
+    ],
     ["a two-frame clip (attention per frame)", [[2, 4, 4]]],
   ])("matches the step-by-step reference tower for %s", async (_, grids) => {
     const pixels = syntheticPixels(grids, PATCH, 2);
@@ -59,7 +72,9 @@ describe("vision encoder graph", () => {
     expect(maxAbsDiff(out.imageFeatures, expected.imageFeatures)).toBeLessThan(1e-4);
     const deepstack = out.deepstack?.data as Float32Array;
     const n = expected.imageFeatures.length;
-    expected.deepstack.forEach((layer, j) => expect(maxAbsDiff(deepstack.subarray(j * n, (j + 1) * n), layer)).toBeLessThan(1e-4));
+    expected.deepstack.forEach((layer, j) =>
+      expect(maxAbsDiff(deepstack.subarray(j * n, (j + 1) * n), layer)).toBeLessThan(1e-4),
+    );
   });
 
   it("encodes two images in one call exactly as the concatenation of encoding each alone", async () => {
@@ -87,7 +102,9 @@ describe("vision encoder graph", () => {
       const deepB = (alone[1].deepstack?.data as Float32Array).subarray(j * rowsB * out, (j + 1) * rowsB * out);
       const base = j * (rowsA + rowsB) * out;
       expect(maxAbsDiff(togetherDeep.subarray(base, base + rowsA * out), deepA)).toBeLessThanOrEqual(1e-5);
-      expect(maxAbsDiff(togetherDeep.subarray(base + rowsA * out, base + (rowsA + rowsB) * out), deepB)).toBeLessThanOrEqual(1e-5);
+      expect(
+        maxAbsDiff(togetherDeep.subarray(base + rowsA * out, base + (rowsA + rowsB) * out), deepB),
+      ).toBeLessThanOrEqual(1e-5);
     }
   });
 });
@@ -106,7 +123,10 @@ describe("vision encoder graph in float16", () => {
   it("takes float32 inputs, returns float16 features and stays within fp16 rounding of the reference", async () => {
     const s = await buildVisionSession(withVision(VISION), source, { floatType: "float16" });
     expect(s.session.inputMetadata.map((m) => (m.isTensor ? m.type : "?"))).toEqual(["float32", "int64"]);
-    const grids: Grid[] = [[1, 8, 8], [1, 4, 6]];
+    const grids: Grid[] = [
+      [1, 8, 8],
+      [1, 4, 6],
+    ];
     const pixels = syntheticPixels(grids, PATCH, 6);
     const out = await s.run(pixels, grids);
     expect(out.deepstack?.type).toBe("float16");

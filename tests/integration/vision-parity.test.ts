@@ -24,7 +24,8 @@ describe.each(["tiny-deepstack-tied", "tiny-plain-untied"])("vision encoder pari
     const pixels = await fixture.pixelValuesInOrder();
     const features = await fixture.readNpy("vision_image_features.npy");
     const deepstack = await fixture.readNpy("vision_deepstack.npy");
-    if (pixels === null || features === null) throw new Error(`fixture ${name} lacks pixel values or vision_image_features.npy`);
+    if (pixels === null || features === null)
+      throw new Error(`fixture ${name} lacks pixel values or vision_image_features.npy`);
     const grids = fixture.reference.image_grid_thw as Grid[];
     return { cfg, session, pixels, grids, features, deepstack };
   })();
@@ -52,9 +53,14 @@ describe.each(["tiny-deepstack-tied", "tiny-plain-untied"])("vision encoder pari
     let rowOffset = 0;
     for (const grid of grids) {
       const patches = grid[0] * grid[1] * grid[2];
-      const out = await session.run(pixels.subarray(patchOffset * patchFeatures, (patchOffset + patches) * patchFeatures), [grid]);
+      const out = await session.run(
+        pixels.subarray(patchOffset * patchFeatures, (patchOffset + patches) * patchFeatures),
+        [grid],
+      );
       const rows = patches / 4;
-      expect(maxAbsDiff(out.imageFeatures, expected.subarray(rowOffset * outHidden, (rowOffset + rows) * outHidden))).toBeLessThanOrEqual(TOLERANCE);
+      expect(
+        maxAbsDiff(out.imageFeatures, expected.subarray(rowOffset * outHidden, (rowOffset + rows) * outHidden)),
+      ).toBeLessThanOrEqual(TOLERANCE);
       patchOffset += patches;
       rowOffset += rows;
     }

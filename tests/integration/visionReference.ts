@@ -27,7 +27,14 @@ export function referenceVisionForward(
   const m = v.spatialMergeSize;
 
   // patch_embed: Conv3d with stride = kernel over each patch.
-  let hidden = linearRows(pixelValues, N, K, w("model.visual.patch_embed.proj.weight"), w("model.visual.patch_embed.proj.bias"), D);
+  let hidden = linearRows(
+    pixelValues,
+    N,
+    K,
+    w("model.visual.patch_embed.proj.weight"),
+    w("model.visual.patch_embed.proj.bias"),
+    D,
+  );
 
   // fast_pos_embed_interpolate.
   const side = Math.round(Math.sqrt(v.numPositionEmbeddings));
@@ -79,7 +86,9 @@ export function referenceVisionForward(
   // rot_pos_emb: (row, col) per patch, freq_table[pos_ids].flatten(1), emb = cat(rot, rot).
   const headDim = D / v.numHeads;
   const dim = headDim / 2;
-  const invFreq = Array.from({ length: dim / 2 }, (_, i) => Math.fround(1 / Math.fround(10000 ** Math.fround((2 * i) / dim))));
+  const invFreq = Array.from({ length: dim / 2 }, (_, i) =>
+    Math.fround(1 / Math.fround(10000 ** Math.fround((2 * i) / dim))),
+  );
   const posIds: [number, number][] = [];
   for (const [t, h, wd] of grids) {
     const coords: [number, number][] = [];
@@ -113,7 +122,9 @@ export function referenceVisionForward(
     const attnOut = new Float32Array(N * D);
     const rotate = (which: number, n: number, head: number): number[] => {
       const x = Array.from({ length: headDim }, (_, k) => qkv[n * 3 * D + which * D + head * headDim + k]);
-      return x.map((xk, k) => xk * cos[n][k] + (k < headDim / 2 ? -x[k + headDim / 2] : x[k - headDim / 2]) * sin[n][k]);
+      return x.map(
+        (xk, k) => xk * cos[n][k] + (k < headDim / 2 ? -x[k + headDim / 2] : x[k - headDim / 2]) * sin[n][k],
+      );
     };
     for (const [s, e] of chunks) {
       for (let head = 0; head < v.numHeads; head++) {
@@ -130,7 +141,8 @@ export function referenceVisionForward(
           const total = exps.reduce((a, b) => a + b, 0);
           for (let d = 0; d < headDim; d++) {
             let acc = 0;
-            for (let j = 0; j < e - s; j++) acc += (exps[j] / total) * qkv[(s + j) * 3 * D + 2 * D + head * headDim + d];
+            for (let j = 0; j < e - s; j++)
+              acc += (exps[j] / total) * qkv[(s + j) * 3 * D + 2 * D + head * headDim + d];
             attnOut[(s + i) * D + head * headDim + d] = acc;
           }
         }
@@ -139,8 +151,22 @@ export function referenceVisionForward(
     const proj = linearRows(attnOut, N, D, w(`${p}.attn.proj.weight`), w(`${p}.attn.proj.bias`), D);
     hidden = hidden.map((x, i) => x + proj[i]);
     const n2 = layerNorm(hidden, N, D, w(`${p}.norm2.weight`), w(`${p}.norm2.bias`));
-    const up = linearRows(n2, N, D, w(`${p}.mlp.linear_fc1.weight`), w(`${p}.mlp.linear_fc1.bias`), v.intermediateSize).map(geluTanh);
-    const down = linearRows(up, N, v.intermediateSize, w(`${p}.mlp.linear_fc2.weight`), w(`${p}.mlp.linear_fc2.bias`), D);
+    const up = linearRows(
+      n2,
+      N,
+      D,
+      w(`${p}.mlp.linear_fc1.weight`),
+      w(`${p}.mlp.linear_fc1.bias`),
+      v.intermediateSize,
+    ).map(geluTanh);
+    const down = linearRows(
+      up,
+      N,
+      v.intermediateSize,
+      w(`${p}.mlp.linear_fc2.weight`),
+      w(`${p}.mlp.linear_fc2.bias`),
+      D,
+    );
     hidden = hidden.map((x, i) => x + down[i]);
     const j = v.deepstackVisualIndexes.indexOf(layer);
     if (j >= 0) deepstack.push(patchMerger(v, w, `model.visual.deepstack_merger_list.${j}`, hidden, N, true));
@@ -148,19 +174,35 @@ export function referenceVisionForward(
   return { imageFeatures: patchMerger(v, w, "model.visual.merger", hidden, N, false), deepstack };
 }
 
-function patchMerger(v: VisionConfig, w: Weights, p: string, x: Float32Array, N: number, postShuffle: boolean): Float32Array {
+function patchMerger(
+  v: VisionConfig,
+  w: Weights,
+  p: string,
+  x: Float32Array,
+  N: number,
+  postShuffle: boolean,
+): Float32Array {
   const D = v.hiddenSize;
   const merged = D * v.spatialMergeSize ** 2;
   const rows = (N * D) / merged;
   const normed = postShuffle
     ? layerNorm(x, rows, merged, w(`${p}.norm.weight`), w(`${p}.norm.bias`))
     : layerNorm(x, N, D, w(`${p}.norm.weight`), w(`${p}.norm.bias`));
-  const up = linearRows(normed, rows, merged, w(`${p}.linear_fc1.weight`), w(`${p}.linear_fc1.bias`), merged).map(geluErf);
+  const up = linearRows(normed, rows, merged, w(`${p}.linear_fc1.weight`), w(`${p}.linear_fc1.bias`), merged).map(
+    geluErf,
+  );
   return linearRows(up, rows, merged, w(`${p}.linear_fc2.weight`), w(`${p}.linear_fc2.bias`), v.outHiddenSize);
 }
 
 /** x [rows, inF] · Wᵀ + b with W [outF, inF]. */
-function linearRows(x: Float32Array, rows: number, inF: number, weight: Float32Array, bias: Float32Array, outF: number): Float32Array {
+function linearRows(
+  x: Float32Array,
+  rows: number,
+  inF: number,
+  weight: Float32Array,
+  bias: Float32Array,
+  outF: number,
+): Float32Array {
   const out = new Float32Array(rows * outF);
   for (let r = 0; r < rows; r++) {
     for (let o = 0; o < outF; o++) {

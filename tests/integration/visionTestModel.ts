@@ -83,13 +83,26 @@ export function inMemoryWeightSource(v: VisionConfig, weights: Map<string, Float
 export function withVision(vision: VisionConfig): Qwen3VLConfig {
   return {
     text: {
-      hiddenSize: vision.outHiddenSize, intermediateSize: 64, numHiddenLayers: 1, numAttentionHeads: 2, numKeyValueHeads: 1,
-      headDim: 16, rmsNormEps: 1e-6, ropeTheta: 5e6, mropeSection: [4, 2, 2], mropeInterleaved: true, vocabSize: 64,
-      maxPositionEmbeddings: 1024, hiddenAct: "silu",
+      hiddenSize: vision.outHiddenSize,
+      intermediateSize: 64,
+      numHiddenLayers: 1,
+      numAttentionHeads: 2,
+      numKeyValueHeads: 1,
+      headDim: 16,
+      rmsNormEps: 1e-6,
+      ropeTheta: 5e6,
+      mropeSection: [4, 2, 2],
+      mropeInterleaved: true,
+      vocabSize: 64,
+      maxPositionEmbeddings: 1024,
+      hiddenAct: "silu",
     },
     vision,
     tieWordEmbeddings: true,
-    imageTokenId: 60, videoTokenId: 61, visionStartTokenId: 62, visionEndTokenId: 63,
+    imageTokenId: 60,
+    videoTokenId: 61,
+    visionStartTokenId: 62,
+    visionEndTokenId: 63,
   };
 }
 
@@ -97,7 +110,10 @@ export type Grid = [number, number, number];
 
 export interface VisionSession {
   readonly session: ort.InferenceSession;
-  run(pixelValues: Float32Array, grids: Grid[]): Promise<{ imageFeatures: Float32Array; featureDims: readonly number[]; deepstack?: ort.Tensor }>;
+  run(
+    pixelValues: Float32Array,
+    grids: Grid[],
+  ): Promise<{ imageFeatures: Float32Array; featureDims: readonly number[]; deepstack?: ort.Tensor }>;
 }
 
 export async function buildVisionSession(

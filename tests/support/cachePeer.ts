@@ -29,10 +29,23 @@ async function main(): Promise<void> {
   const store = new RedisBlobStore(client, logger);
   const model = await loadInferenceModel(bundleDir, { executionProvider: "cpu" });
   const caches = createModelCaches(model, store, loadConfig({}).caches, logger);
-  const pipeline = new InferencePipeline({ model, images: storedImages(store), maxImagePixels: 40_000_000, seams: caches.seams });
+  const pipeline = new InferencePipeline({
+    model,
+    images: storedImages(store),
+    maxImagePixels: 40_000_000,
+    seams: caches.seams,
+  });
 
   const events: GenerationEvent[] = [];
-  const messages = [{ role: "user" as const, content: [{ type: "image" as const, imageId }, { type: "text" as const, text: question }] }];
+  const messages = [
+    {
+      role: "user" as const,
+      content: [
+        { type: "image" as const, imageId },
+        { type: "text" as const, text: question },
+      ],
+    },
+  ];
   for await (const event of pipeline.generate({ messages, maxNewTokens: Number(maxNewTokensText) })) events.push(event);
   const meta = events.find((event) => event.type === "meta");
   const done = events.find((event) => event.type === "done");

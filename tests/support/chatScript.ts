@@ -46,7 +46,11 @@ export function userMessage(turn: ScriptTurn): Messages[number] {
 }
 
 /** Runs one request to its end. */
-export async function ask(pipeline: InferencePipeline, messages: Messages, options: PlayOptions = {}): Promise<PlayedTurn> {
+export async function ask(
+  pipeline: InferencePipeline,
+  messages: Messages,
+  options: PlayOptions = {},
+): Promise<PlayedTurn> {
   const { maxNewTokens = 8, ...rest } = options;
   const events: GenerationEvent[] = [];
   for await (const event of pipeline.generate({ messages, maxNewTokens, ...rest })) events.push(event);
@@ -61,7 +65,11 @@ export async function ask(pipeline: InferencePipeline, messages: Messages, optio
 }
 
 /** Plays every turn in order on one conversation. */
-export async function playChat(pipeline: InferencePipeline, turns: readonly ScriptTurn[], options: PlayOptions = {}): Promise<PlayedTurn[]> {
+export async function playChat(
+  pipeline: InferencePipeline,
+  turns: readonly ScriptTurn[],
+  options: PlayOptions = {},
+): Promise<PlayedTurn[]> {
   const history: Messages = [];
   const played: PlayedTurn[] = [];
   for (const turn of turns) {

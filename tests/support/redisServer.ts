@@ -45,7 +45,9 @@ export interface TestRedis {
 export async function startTestRedis(): Promise<TestRedis> {
   const binary = findRedisServerBinary();
   if (!binary) {
-    throw new Error("redis-server not found on PATH: install the Debian package redis-server (npm test does it as root)");
+    throw new Error(
+      "redis-server not found on PATH: install the Debian package redis-server (npm test does it as root)",
+    );
   }
   const tempDir = await mkdtemp(path.join(os.tmpdir(), "vlcache-test-redis-"));
   let server: EmbeddedRedisServer | null = await startRedisServer({ binary, parentDir: tempDir });

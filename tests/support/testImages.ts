@@ -91,7 +91,10 @@ export function rgbaPng(image: RawRgb, alphaAt: (x: number, y: number) => number
 
 /** Single-channel 8-bit grayscale PNG with the given levels [height, width]. */
 export function grayscalePng(levels: Buffer, width: number, height: number): Promise<Buffer> {
-  return sharp(levels, { raw: { width, height, channels: 1 } }).toColourspace("b-w").png().toBuffer();
+  return sharp(levels, { raw: { width, height, channels: 1 } })
+    .toColourspace("b-w")
+    .png()
+    .toBuffer();
 }
 
 /** 16-bit-per-channel PNG holding exactly `image`'s 8-bit values (v → v·257). */
@@ -100,12 +103,17 @@ export const png16 = (image: RawRgb) => raw(image).toColourspace("rgb16").png().
 /** Animated GIF whose frames are the given images (same size), first frame first. */
 export async function animatedGif(frames: RawRgb[]): Promise<Buffer> {
   const encoded = await Promise.all(frames.map((frame) => png(frame)));
-  return sharp(encoded, { join: { animated: true } }).gif({ delay: frames.map(() => 100) }).toBuffer();
+  return sharp(encoded, { join: { animated: true } })
+    .gif({ delay: frames.map(() => 100) })
+    .toBuffer();
 }
 
 export const svgBytes = () =>
-  Buffer.from('<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><rect width="8" height="8"/></svg>');
-export const pdfBytes = () => Buffer.from("%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n");
+  Buffer.from(
+    '<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><rect width="8" height="8"/></svg>',
+  );
+export const pdfBytes = () =>
+  Buffer.from("%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n");
 export const textBytes = () => Buffer.from("this is a text file, not a picture\n");
 
 /** The first `fraction` of a file: headers intact, pixel data cut off. */

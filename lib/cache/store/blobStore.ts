@@ -66,7 +66,10 @@ export interface BlobStore {
 export const DEFAULT_STORE_TIMEOUT_MS = 500;
 
 /** BlobStore's data operations that reject instead of answering soft (same meanings and results otherwise). */
-export type StrictStoreOps = Pick<BlobStore, "get" | "set" | "setIfAbsent" | "renew" | "renewIfValue" | "deleteIfValue" | "del" | "deleteByPrefix">;
+export type StrictStoreOps = Pick<
+  BlobStore,
+  "get" | "set" | "setIfAbsent" | "renew" | "renewIfValue" | "deleteIfValue" | "del" | "deleteByPrefix"
+>;
 
 /**
  * The store could not answer — unreachable, or no reply within its deadline — so nothing is known about the key (it
@@ -96,7 +99,8 @@ export function isStoreFull(error: unknown): error is StoreFullError {
 }
 
 /** Names of store operations, as used in the `op` label of `vlcache_store_errors_total`. */
-export type StoreOp = "get" | "set" | "setIfAbsent" | "renew" | "renewIfValue" | "deleteIfValue" | "del" | "deleteByPrefix" | "publish";
+export type StoreOp =
+  "get" | "set" | "setIfAbsent" | "renew" | "renewIfValue" | "deleteIfValue" | "del" | "deleteByPrefix" | "publish";
 
 export function assertValidTtl(ttlSeconds: number): void {
   if (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0) {

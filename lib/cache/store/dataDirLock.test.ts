@@ -19,7 +19,9 @@ describe("claimDataDir", () => {
     await expect(claimDataDir(dir)).rejects.toThrow(`in use by process ${process.pid}`);
     await release();
     expect(existsSync(path.join(dir, "vlcache.pid"))).toBe(false);
-    await (await claimDataDir(dir))();
+    await (
+      await claimDataDir(dir)
+    )();
   });
 
   it("takes over the claim of a process that is gone (an app that was killed)", async () => {

@@ -29,7 +29,9 @@ export async function claimDataDir(dir: string): Promise<() => Promise<void>> {
       const holder = Number((await readFile(file, "utf8").catch(() => "")).trim());
       // This process holding it counts too: a second store in one process must not share the file either.
       if (Number.isInteger(holder) && holder > 0 && isAlive(holder)) {
-        throw new Error(`${dir} is in use by process ${holder} (another vlcache on the same CACHE_DIR); give each instance its own CACHE_DIR`);
+        throw new Error(
+          `${dir} is in use by process ${holder} (another vlcache on the same CACHE_DIR); give each instance its own CACHE_DIR`,
+        );
       }
       await rm(file, { force: true });
     }

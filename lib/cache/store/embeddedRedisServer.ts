@@ -87,7 +87,9 @@ export function freeLoopbackPort(): Promise<number> {
     probe.once("error", reject);
     probe.listen(0, "127.0.0.1", () => {
       const address = probe.address();
-      probe.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+      probe.close(() =>
+        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
+      );
     });
   });
 }
@@ -111,26 +113,44 @@ export async function startRedisServer(options: StartRedisServerOptions): Promis
   throw lastError ?? new Error("redis-server did not start");
 }
 
-function launch(options: StartRedisServerOptions, port: number, data: { path: string; temporary: boolean }): Promise<EmbeddedRedisServer> {
+function launch(
+  options: StartRedisServerOptions,
+  port: number,
+  data: { path: string; temporary: boolean },
+): Promise<EmbeddedRedisServer> {
   const dataDir = data.path;
   const readyTimeoutMs = options.readyTimeoutMs ?? 10_000;
   const args = [
-    "--port", String(port),
-    "--bind", "127.0.0.1",
-    "--protected-mode", "yes",
-    "--save", "",
-    "--appendonly", data.temporary ? "no" : "yes",
-    "--appendfsync", "everysec",
-    "--dir", dataDir,
-    "--daemonize", "no",
-    "--loglevel", "notice",
-    "--logfile", "",
+    "--port",
+    String(port),
+    "--bind",
+    "127.0.0.1",
+    "--protected-mode",
+    "yes",
+    "--save",
+    "",
+    "--appendonly",
+    data.temporary ? "no" : "yes",
+    "--appendfsync",
+    "everysec",
+    "--dir",
+    dataDir,
+    "--daemonize",
+    "no",
+    "--loglevel",
+    "notice",
+    "--logfile",
+    "",
     ...(options.maxMemoryBytes === undefined ? [] : ["--maxmemory", String(options.maxMemoryBytes)]),
     ...(options.evictionPolicy === undefined ? [] : ["--maxmemory-policy", options.evictionPolicy]),
   ];
-  const child: ChildProcessWithoutNullStreams = spawn("sh", ["-c", WATCHDOG, "redis-watchdog", options.binary, ...args], {
-    stdio: ["pipe", "pipe", "pipe"],
-  });
+  const child: ChildProcessWithoutNullStreams = spawn(
+    "sh",
+    ["-c", WATCHDOG, "redis-watchdog", options.binary, ...args],
+    {
+      stdio: ["pipe", "pipe", "pipe"],
+    },
+  );
   const tail: string[] = [];
   let version = "unknown";
   let pid = 0;

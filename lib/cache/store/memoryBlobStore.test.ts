@@ -69,7 +69,9 @@ describe("MemoryBlobStore", () => {
     await store.strict.set("a", Buffer.alloc(4, 1), 60);
     await store.strict.set("b", Buffer.alloc(4, 2), 1);
     await expect(store.strict.set("c", Buffer.alloc(4, 3), 60)).rejects.toMatchObject({ name: "StoreFullError" });
-    await expect(store.strict.setIfAbsent("c", Buffer.alloc(4, 3), 60)).rejects.toMatchObject({ name: "StoreFullError" });
+    await expect(store.strict.setIfAbsent("c", Buffer.alloc(4, 3), 60)).rejects.toMatchObject({
+      name: "StoreFullError",
+    });
     expect(await store.setIfAbsent("c", Buffer.alloc(4, 3), 60)).toBe(false);
     expect(await store.get("a")).toEqual(Buffer.alloc(4, 1));
     expect(await store.get("b")).toEqual(Buffer.alloc(4, 2));

@@ -1,4 +1,10 @@
-import { assertValidTtl, isStoreFull, StoreFullError, type BlobStore, type StrictStoreOps } from "@/lib/cache/store/blobStore";
+import {
+  assertValidTtl,
+  isStoreFull,
+  StoreFullError,
+  type BlobStore,
+  type StrictStoreOps,
+} from "@/lib/cache/store/blobStore";
 import { ChannelListeners, type MessageListener } from "@/lib/cache/store/channelListeners";
 
 interface MemoryEntry {
@@ -154,7 +160,9 @@ export class MemoryBlobStore implements BlobStore {
   private write(key: string, value: Buffer, ttlSeconds: number): void {
     const replaced = this.live(key)?.value.length ?? 0;
     if (value.length > this.maxBytes || !this.makeRoom(value.length - replaced, key)) {
-      throw new StoreFullError(`${value.length} bytes do not fit the in-process store's budget of ${this.maxBytes} bytes`);
+      throw new StoreFullError(
+        `${value.length} bytes do not fit the in-process store's budget of ${this.maxBytes} bytes`,
+      );
     }
     this.remove(key);
     // Copy: the caller may reuse its buffer, and a store must not change when the caller does.

@@ -33,7 +33,10 @@ export interface OpenedStore {
   close(): Promise<void>;
 }
 
-export type StoreConfig = Pick<AppConfig, "redisUrl" | "embeddedStore" | "cacheDir" | "storeTimeoutMs" | "userStoreMaxBytes" | "cacheStoreMaxBytes">;
+export type StoreConfig = Pick<
+  AppConfig,
+  "redisUrl" | "embeddedStore" | "cacheDir" | "storeTimeoutMs" | "userStoreMaxBytes" | "cacheStoreMaxBytes"
+>;
 
 export interface OpenStoreDeps {
   /** Where redis-server is; injectable so the memory fallback is testable on a machine that has the binary. */
@@ -138,7 +141,9 @@ async function openEmbedded(binary: string, config: StoreConfig, log: Logger): P
       evictionPolicy: "allkeys-lru",
     });
     undo.push(() => cache.stop());
-    const [store, cacheStore] = await Promise.all([user, cache].map((server) => connect(server, config, log.child({ storeName: server.name }), undo)));
+    const [store, cacheStore] = await Promise.all(
+      [user, cache].map((server) => connect(server, config, log.child({ storeName: server.name }), undo)),
+    );
     const description =
       `store: embedded redis-server ${user.version}: user data on ${user.url} (append-only file in ${userDir}), ` +
       `caches on ${cache.url} (no persistence); ${budgets(config)}; restarted when they die, stopped with the app`;
@@ -151,7 +156,12 @@ async function openEmbedded(binary: string, config: StoreConfig, log: Logger): P
 }
 
 /** A store over a fresh connection to `server`, once connected; its close() joins `undo`. */
-async function connect(server: SupervisedRedisServer, config: StoreConfig, log: Logger, undo: Array<() => Promise<void>>): Promise<BlobStore> {
+async function connect(
+  server: SupervisedRedisServer,
+  config: StoreConfig,
+  log: Logger,
+  undo: Array<() => Promise<void>>,
+): Promise<BlobStore> {
   const client = createRedisClient(server.url);
   const store = new RedisBlobStore(client, log, config.storeTimeoutMs);
   undo.push(() => store.close());

@@ -4,7 +4,12 @@ import { ProgressDeadline } from "./progressDeadline";
 /** A deadline over a fake clock and byte counter; `check()` is called by hand (the real timer sees the same state). */
 function harness(timeoutMs = 1_000) {
   const state = { now: 0, bytes: 0, stalls: 0 };
-  const deadline = new ProgressDeadline(timeoutMs, () => state.bytes, () => (state.stalls += 1), () => state.now);
+  const deadline = new ProgressDeadline(
+    timeoutMs,
+    () => state.bytes,
+    () => (state.stalls += 1),
+    () => state.now,
+  );
   return { state, deadline };
 }
 

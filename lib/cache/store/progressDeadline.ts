@@ -43,7 +43,8 @@ export class ProgressDeadline {
   track<T>(command: Promise<T>, payloadBytes = 0): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const entry: PendingCommand = { startedAt: this.now(), expire: reject };
-      if (payloadBytes > 0) this.quietUntil = Math.max(this.quietUntil, entry.startedAt) + payloadBytes / MIN_SEND_BYTES_PER_MS;
+      if (payloadBytes > 0)
+        this.quietUntil = Math.max(this.quietUntil, entry.startedAt) + payloadBytes / MIN_SEND_BYTES_PER_MS;
       if (this.pending.size === 0) {
         this.progressMark = this.progress();
         this.lastProgressAt = entry.startedAt;
@@ -51,9 +52,7 @@ export class ProgressDeadline {
         this.timer.unref();
       }
       this.pending.add(entry);
-      command
-        .then(resolve, reject)
-        .finally(() => this.settled(entry));
+      command.then(resolve, reject).finally(() => this.settled(entry));
     });
   }
 
@@ -70,7 +69,10 @@ export class ProgressDeadline {
     if (![...this.pending].some((entry) => now - entry.startedAt >= this.timeoutMs)) return;
     const stalled = [...this.pending];
     for (const entry of stalled) this.settled(entry);
-    for (const entry of stalled) entry.expire(new StoreUnavailableError(`no answer from the store within ${this.timeoutMs} ms (STORE_TIMEOUT_MS)`));
+    for (const entry of stalled)
+      entry.expire(
+        new StoreUnavailableError(`no answer from the store within ${this.timeoutMs} ms (STORE_TIMEOUT_MS)`),
+      );
     this.onStalled();
   }
 

@@ -115,7 +115,11 @@ export class RedisBlobStore implements BlobStore {
     timeoutMs: number = DEFAULT_STORE_TIMEOUT_MS,
   ) {
     this.warnings = new RateLimitedWarn(logger);
-    this.deadline = new ProgressDeadline(timeoutMs, () => bytesMoved(client), () => this.missDeadline());
+    this.deadline = new ProgressDeadline(
+      timeoutMs,
+      () => bytesMoved(client),
+      () => this.missDeadline(),
+    );
     let outage = false;
     client.on("error", (error: Error) => {
       this.warnings.warn("connection", { err: error.message }, "store: redis connection error");
@@ -123,7 +127,9 @@ export class RedisBlobStore implements BlobStore {
     client.on("close", () => {
       if (!this.closed && !outage) {
         outage = true;
-        this.logger.warn("store: redis connection lost; reconnecting in the background, operations fail soft meanwhile");
+        this.logger.warn(
+          "store: redis connection lost; reconnecting in the background, operations fail soft meanwhile",
+        );
       }
     });
     client.on("ready", () => {
@@ -152,7 +158,8 @@ export class RedisBlobStore implements BlobStore {
         assertValidTtl(ttlSeconds);
         return (await this.run(() => this.client.eval(RENEW_IF_VALUE, 1, key, value, ttlSeconds))) === 1;
       },
-      deleteIfValue: async (key, value) => (await this.run(() => this.client.eval(DELETE_IF_VALUE, 1, key, value))) === 1,
+      deleteIfValue: async (key, value) =>
+        (await this.run(() => this.client.eval(DELETE_IF_VALUE, 1, key, value))) === 1,
       del: async (...keys) => (keys.length === 0 ? 0 : this.run(() => this.client.unlink(...keys))),
       deleteByPrefix: (prefix) =>
         this.run(async () => {
@@ -217,7 +224,13 @@ export class RedisBlobStore implements BlobStore {
     if (this.listeners.add(channel, listener)) {
       this.subscriberConnection()
         .subscribe(channel)
-        .catch((error: Error) => this.warnings.warn("subscribe", { channel, err: error.message }, "store: redis SUBSCRIBE failed; messages on the channel are missed"));
+        .catch((error: Error) =>
+          this.warnings.warn(
+            "subscribe",
+            { channel, err: error.message },
+            "store: redis SUBSCRIBE failed; messages on the channel are missed",
+          ),
+        );
     }
     return () => {
       // A failed UNSUBSCRIBE (Redis down) is harmless: the channel has no listeners, so its messages are dropped here.
@@ -264,7 +277,11 @@ export class RedisBlobStore implements BlobStore {
   /** Sends one operation unless the store is known unhealthy; turns every failure into the strict contract's errors. */
   private async run<T>(send: () => Promise<T>, payloadBytes = 0): Promise<T> {
     if (!this.isHealthy()) {
-      throw new StoreUnavailableError(this.missedDeadline ? "the store missed its deadline and has not answered since" : `the store is not connected (${this.client.status})`);
+      throw new StoreUnavailableError(
+        this.missedDeadline
+          ? "the store missed its deadline and has not answered since"
+          : `the store is not connected (${this.client.status})`,
+      );
     }
     try {
       return await this.deadline.track(send(), payloadBytes);
@@ -312,7 +329,11 @@ export class RedisBlobStore implements BlobStore {
       return await run();
     } catch (error) {
       storeErrors.inc({ op });
-      this.warnings.warn(`op:${op}`, { op, err: (error as Error).message }, "store: redis operation failed, answered soft");
+      this.warnings.warn(
+        `op:${op}`,
+        { op, err: (error as Error).message },
+        "store: redis operation failed, answered soft",
+      );
       return fallback;
     }
   }

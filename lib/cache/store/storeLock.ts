@@ -28,14 +28,21 @@ export interface HeldStoreLock {
 }
 
 /** `taken`: another claim holds the key. `unavailable`: the store could not answer, so nobody can tell. */
-export type StoreLockClaim = { readonly state: "held"; readonly lock: HeldStoreLock } | { readonly state: "taken" } | { readonly state: "unavailable" };
+export type StoreLockClaim =
+  | { readonly state: "held"; readonly lock: HeldStoreLock }
+  | { readonly state: "taken" }
+  | { readonly state: "unavailable" };
 
 /** How often a timed-out claim's token is asked to be deleted, and for how long at most. */
 const ABANDON_RETRY_MS = 250;
 const ABANDON_GIVE_UP_MS = 10 * 60_000;
 
 /** Claims `key` when nobody holds it. */
-export async function claimStoreLock(store: BlobStore, key: string, options: StoreLockOptions): Promise<StoreLockClaim> {
+export async function claimStoreLock(
+  store: BlobStore,
+  key: string,
+  options: StoreLockOptions,
+): Promise<StoreLockClaim> {
   const token = Buffer.from(`${options.owner}:${randomUUID()}`);
   try {
     if (!(await store.strict.setIfAbsent(key, token, options.ttlSeconds))) return { state: "taken" };
@@ -45,14 +52,17 @@ export async function claimStoreLock(store: BlobStore, key: string, options: Sto
     else if (!isStoreFull(error)) throw error;
     return { state: "unavailable" };
   }
-  const renewal = setInterval(() => {
-    void store.renewIfValue(key, token, options.ttlSeconds).then((renewed) => {
-      // Unreachable store: keep trying, the claim may still stand once it is back.
-      if (renewed || !store.isHealthy()) return;
-      clearInterval(renewal);
-      options.onLost?.();
-    });
-  }, (options.ttlSeconds * 1000) / 3);
+  const renewal = setInterval(
+    () => {
+      void store.renewIfValue(key, token, options.ttlSeconds).then((renewed) => {
+        // Unreachable store: keep trying, the claim may still stand once it is back.
+        if (renewed || !store.isHealthy()) return;
+        clearInterval(renewal);
+        options.onLost?.();
+      });
+    },
+    (options.ttlSeconds * 1000) / 3,
+  );
   let released = false;
   const lock: HeldStoreLock = {
     async release() {
@@ -71,7 +81,11 @@ export async function claimStoreLock(store: BlobStore, key: string, options: Sto
 }
 
 /** Claims `key` when nobody holds it; null when another claim holds it or the store could not answer. */
-export async function tryClaimStoreLock(store: BlobStore, key: string, options: StoreLockOptions): Promise<HeldStoreLock | null> {
+export async function tryClaimStoreLock(
+  store: BlobStore,
+  key: string,
+  options: StoreLockOptions,
+): Promise<HeldStoreLock | null> {
   const claim = await claimStoreLock(store, key, options);
   return claim.state === "held" ? claim.lock : null;
 }

@@ -1,5 +1,9 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { startRedisServer, type EmbeddedRedisServer, type StartRedisServerOptions } from "@/lib/cache/store/embeddedRedisServer";
+import {
+  startRedisServer,
+  type EmbeddedRedisServer,
+  type StartRedisServerOptions,
+} from "@/lib/cache/store/embeddedRedisServer";
 import type { Logger } from "@/lib/log";
 import { counter } from "@/lib/metrics/registry";
 
@@ -56,7 +60,10 @@ export async function superviseRedisServer(options: SuperviseRedisServerOptions)
       // Releases the dead server's watchdog and removes a temporary data dir.
       await current.stop();
       if (Date.now() - startedAt >= STABLE_AFTER_MS) delayMs = RESTART_FIRST_DELAY_MS;
-      log.error({ exitCode, pid: current.pid, restartInMs: delayMs }, `embedded redis-server (${name}) died; starting it again`);
+      log.error(
+        { exitCode, pid: current.pid, restartInMs: delayMs },
+        `embedded redis-server (${name}) died; starting it again`,
+      );
       for (;;) {
         try {
           await sleep(delayMs, undefined, { signal: stopping.signal });
@@ -67,7 +74,10 @@ export async function superviseRedisServer(options: SuperviseRedisServerOptions)
         try {
           current = await startRedisServer({ ...serverOptions, port });
         } catch (error) {
-          log.error({ err: (error as Error).message, retryInMs: delayMs }, `embedded redis-server (${name}) did not start again`);
+          log.error(
+            { err: (error as Error).message, retryInMs: delayMs },
+            `embedded redis-server (${name}) did not start again`,
+          );
           continue;
         }
         if (stopping.signal.aborted) {

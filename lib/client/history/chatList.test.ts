@@ -7,7 +7,10 @@ const entry = (id: string, updatedAt: number): ChatSummary => ({ id, title: id, 
 
 describe("chat list", () => {
   it("summarizes a record by its title, question count and last activity", () => {
-    const turns = [startTurn("turn-1", { text: "First?", imageIds: [] }), startTurn("turn-2", { text: "Second?", imageIds: [] })];
+    const turns = [
+      startTurn("turn-1", { text: "First?", imageIds: [] }),
+      startTurn("turn-2", { text: "Second?", imageIds: [] }),
+    ];
     const record = recordWithSnapshot(undefined, { chatId: "chat-a", sessionId: null, turns }, 7_000);
     expect(summarize(record)).toEqual({ id: "chat-a", title: "First?", questionCount: 2, updatedAt: 7_000 });
     expect(summarize(recordRenamed(record, "Mine")).title).toBe("Mine");
@@ -23,7 +26,10 @@ describe("chat list", () => {
   it("adds a chat in order, or replaces the entry with its id", () => {
     const list = orderChats([entry("a", 5), entry("b", 3)]);
     expect(withChat(list, entry("c", 4)).map((chat) => chat.id)).toEqual(["a", "c", "b"]);
-    expect(withChat(list, { ...entry("b", 8), title: "renamed" })).toEqual([{ ...entry("b", 8), title: "renamed" }, entry("a", 5)]);
+    expect(withChat(list, { ...entry("b", 8), title: "renamed" })).toEqual([
+      { ...entry("b", 8), title: "renamed" },
+      entry("a", 5),
+    ]);
   });
 
   it("removes a chat by id and leaves the rest in order", () => {

@@ -17,7 +17,9 @@ describe("chat titles", () => {
   });
 
   it("cuts a long question at a word boundary with an ellipsis, within the limit", () => {
-    const title = titleFromQuestion(ask("Describe the trend from January to June in great detail, month by month please"));
+    const title = titleFromQuestion(
+      ask("Describe the trend from January to June in great detail, month by month please"),
+    );
     expect(title).toBe("Describe the trend from January to June in…");
     expect(title.length).toBeLessThanOrEqual(TITLE_MAX_CHARS);
   });

@@ -41,7 +41,9 @@ export async function openHistoryDb(): Promise<HistoryDb> {
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       gaveUp = true;
-      reject(new Error(`the browser did not open its database within ${OPEN_TIMEOUT_MS / 1000} s (another tab may hold it)`));
+      reject(
+        new Error(`the browser did not open its database within ${OPEN_TIMEOUT_MS / 1000} s (another tab may hold it)`),
+      );
     }, OPEN_TIMEOUT_MS);
   });
   const opening = openDB<HistorySchema>(DB_NAME, DB_VERSION, {
@@ -51,7 +53,10 @@ export async function openHistoryDb(): Promise<HistoryDb> {
     },
   });
   // Opened after the page gave up: nobody will use it, so it must not block another tab's upgrade.
-  void opening.then((db) => gaveUp && db.close(), () => undefined);
+  void opening.then(
+    (db) => gaveUp && db.close(),
+    () => undefined,
+  );
   try {
     return historyDbOver(await Promise.race([opening, timeout]));
   } finally {
@@ -72,7 +77,11 @@ function historyDbOver(db: IDBPDatabase<HistorySchema>): HistoryDb {
 
     async saveSnapshot(snapshot, now) {
       const tx = db.transaction("chats", "readwrite");
-      const record = recordWithSnapshot(parseChatRecord(await tx.store.get(snapshot.chatId)) ?? undefined, snapshot, now);
+      const record = recordWithSnapshot(
+        parseChatRecord(await tx.store.get(snapshot.chatId)) ?? undefined,
+        snapshot,
+        now,
+      );
       await Promise.all([tx.store.put(record, record.id), tx.done]);
       return record;
     },

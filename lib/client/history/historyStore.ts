@@ -53,7 +53,8 @@ export interface HistoryDeps {
 const DEFAULT_SAVE_INTERVAL_MS = 1_000;
 const SERVER_DELETE_TIMEOUT_MS = 10_000;
 
-export const LOST_SESSION_NOTICE = "The server no longer has this conversation (it expired or the server was reset): your next question starts a new one.";
+export const LOST_SESSION_NOTICE =
+  "The server no longer has this conversation (it expired or the server was reset): your next question starts a new one.";
 
 function snapshotOfState(state: ChatState): ChatSnapshot {
   return { chatId: state.chatId, sessionId: state.sessionId, turns: state.turns };
@@ -120,7 +121,10 @@ export function createHistoryStore(deps: HistoryDeps): StoreApi<HistoryState> {
     }
 
     function titleOf(snapshot: ChatSnapshot): string {
-      return get().chats.find((chat) => chat.id === snapshot.chatId)?.title ?? chatTitle({ customTitle: null, turns: savedTurns(snapshot.turns) });
+      return (
+        get().chats.find((chat) => chat.id === snapshot.chatId)?.title ??
+        chatTitle({ customTitle: null, turns: savedTurns(snapshot.turns) })
+      );
     }
 
     function onChatChange(state: ChatState, previous: ChatState): void {
@@ -141,7 +145,11 @@ export function createHistoryStore(deps: HistoryDeps): StoreApi<HistoryState> {
         return;
       }
       // A new question and a new session id are saved at once; the answer streaming in at most every saveIntervalMs.
-      if (isStreaming(state) && state.turns.length === previous.turns.length && state.sessionId === previous.sessionId) {
+      if (
+        isStreaming(state) &&
+        state.turns.length === previous.turns.length &&
+        state.sessionId === previous.sessionId
+      ) {
         saveTimer ??= setTimeout(() => {
           saveTimer = null;
           save(snapshotOfState(conversation.getState()));
@@ -228,7 +236,10 @@ export function createHistoryStore(deps: HistoryDeps): StoreApi<HistoryState> {
 
       remove(chatId) {
         deleted.add(chatId);
-        set((state) => ({ chats: withoutChat(state.chats, chatId), undo: state.undo?.chat.chatId === chatId ? null : state.undo }));
+        set((state) => ({
+          chats: withoutChat(state.chats, chatId),
+          undo: state.undo?.chat.chatId === chatId ? null : state.undo,
+        }));
         const shown = conversation.getState();
         const shownSession = shown.chatId === chatId ? shown.sessionId : null;
         if (shown.chatId === chatId) switchQuietly(() => shown.newChat());

@@ -3,13 +3,25 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { StoreApi } from "zustand/vanilla";
 import type { ChatRequest } from "@/lib/api/types";
 import type { ImageId } from "@/lib/ids";
-import { SSE_HEADERS, sseMessage as sse, startScriptedServer, type RecordedRequest, type ScriptedServer } from "../testing/scriptedServer";
+import {
+  SSE_HEADERS,
+  sseMessage as sse,
+  startScriptedServer,
+  type RecordedRequest,
+  type ScriptedServer,
+} from "../testing/scriptedServer";
 import { createChatStore, isStreaming, type ChatState } from "./chatStore";
 
 const IMAGE = "b".repeat(64) as ImageId;
 const OPTIONS = { params: { maxNewTokens: 16, temperature: 0, topP: 1 }, cache: { l1: true, l2: true, l3: false } };
-const REGENERATE_OPTIONS = { params: { maxNewTokens: 16, temperature: 0.7, topP: 1, seed: 99 }, cache: { l1: true, l2: true, l3: false } };
-const DONE = { usage: { promptTokens: 30, completionTokens: 2 }, timings: { ttftMs: 12, totalMs: 20, tokensPerSecond: 100 } };
+const REGENERATE_OPTIONS = {
+  params: { maxNewTokens: 16, temperature: 0.7, topP: 1, seed: 99 },
+  cache: { l1: true, l2: true, l3: false },
+};
+const DONE = {
+  usage: { promptTokens: 30, completionTokens: 2 },
+  timings: { ttftMs: 12, totalMs: 20, tokensPerSecond: 100 },
+};
 
 let answered = 0;
 const BURST_TOKENS = 300;
@@ -26,7 +38,10 @@ function respond(request: RecordedRequest, res: ServerResponse): void {
     res.end(JSON.stringify({ error: { code: "rate_limited", message: "Queue is full" } }));
     return;
   }
-  const meta = { sessionId: body.sessionId ?? `s-${++answered}`, cache: { features: [], prefix: { reused: 0, total: 30 }, response: "miss" } };
+  const meta = {
+    sessionId: body.sessionId ?? `s-${++answered}`,
+    cache: { features: [], prefix: { reused: 0, total: 30 }, response: "miss" },
+  };
   res.writeHead(200, SSE_HEADERS);
   if (body.message.text.startsWith("slow")) {
     res.write(sse("meta", meta) + sse("token", { text: "thinking" }));
@@ -122,7 +137,11 @@ describe("chat store", () => {
     await untilIdle();
 
     const [turn] = store.getState().turns;
-    expect(turn).toMatchObject({ status: "done", answer: "Answer to What is shown?", question: { text: "What is shown?", imageIds: [IMAGE] } });
+    expect(turn).toMatchObject({
+      status: "done",
+      answer: "Answer to What is shown?",
+      question: { text: "What is shown?", imageIds: [IMAGE] },
+    });
     expect(turn.done).toEqual(DONE);
     expect(store.getState().sessionId).toBe("s-1");
     expect(chatRequests()).toEqual([{ message: { text: "What is shown?", imageIds: [IMAGE] }, ...OPTIONS }]);
@@ -200,7 +219,12 @@ describe("chat store", () => {
       ["first", "asked"],
       ["second", "regenerated"],
     ]);
-    expect(chatRequests()[2]).toEqual({ sessionId: "s-1", message: { text: "second" }, ...REGENERATE_OPTIONS, regenerate: true });
+    expect(chatRequests()[2]).toEqual({
+      sessionId: "s-1",
+      message: { text: "second" },
+      ...REGENERATE_OPTIONS,
+      regenerate: true,
+    });
     expect(failures).toBe(0);
   });
 
@@ -216,7 +240,12 @@ describe("chat store", () => {
       ["first", "asked", "Answer to first"],
       ["second, reworded", "edited", "Answer to second, reworded"],
     ]);
-    expect(chatRequests()[2]).toEqual({ sessionId: "s-1", message: { text: "second, reworded" }, ...OPTIONS, regenerate: true });
+    expect(chatRequests()[2]).toEqual({
+      sessionId: "s-1",
+      message: { text: "second, reworded" },
+      ...OPTIONS,
+      regenerate: true,
+    });
   });
 
   it("sends an image without text", async () => {
@@ -278,7 +307,11 @@ describe("chat store", () => {
   it("restores a saved conversation: its follow-up continues the saved session", async () => {
     ask("hello");
     await untilIdle();
-    const saved = { chatId: store.getState().chatId, sessionId: store.getState().sessionId, turns: store.getState().turns };
+    const saved = {
+      chatId: store.getState().chatId,
+      sessionId: store.getState().sessionId,
+      turns: store.getState().turns,
+    };
     store.getState().newChat();
     store.getState().setDraft("typed meanwhile");
     store.getState().restore(saved);

@@ -14,7 +14,17 @@ import type { ChatRequest } from "@/lib/api/types";
 import type { ImageId, SessionId } from "@/lib/ids";
 import { ApiError, isAbortError } from "../apiError";
 import { streamChat } from "../chatStream";
-import { applyChatEvent, failTurn, isTurnActive, reachedServerSession, startTurn, stopTurn, type Question, type Turn, type TurnOrigin } from "../chatTranscript";
+import {
+  applyChatEvent,
+  failTurn,
+  isTurnActive,
+  reachedServerSession,
+  startTurn,
+  stopTurn,
+  type Question,
+  type Turn,
+  type TurnOrigin,
+} from "../chatTranscript";
 import { SEND_DEBOUNCE_MS } from "../clientConfig";
 import { regenerateOptions, requestOptions } from "../generationSettings";
 import { guardSend, type SendDecision } from "../sendGuard";
@@ -145,7 +155,8 @@ export function createChatStore(deps: ChatStoreDeps): StoreApi<ChatState> {
         }
         showTokens();
         deps.onRequestFailed?.();
-        if (error instanceof ApiError) updateTurn(id, (turn) => failTurn(turn, { code: error.code, message: error.message }));
+        if (error instanceof ApiError)
+          updateTurn(id, (turn) => failTurn(turn, { code: error.code, message: error.message }));
         else updateTurn(id, (turn) => failTurn(turn, { code: "client_error", message: String(error) }));
       } finally {
         if (controller === own) controller = null;
@@ -183,7 +194,9 @@ export function createChatStore(deps: ChatStoreDeps): StoreApi<ChatState> {
 
       setDraft: (text) => set({ draft: text }),
       attach: (imageId) =>
-        set((state) => (state.attachments.includes(imageId) ? state : { attachments: [...state.attachments, imageId] })),
+        set((state) =>
+          state.attachments.includes(imageId) ? state : { attachments: [...state.attachments, imageId] },
+        ),
       detach: (imageId) => set((state) => ({ attachments: state.attachments.filter((id) => id !== imageId) })),
 
       send() {
@@ -234,7 +247,16 @@ export function createChatStore(deps: ChatStoreDeps): StoreApi<ChatState> {
 
       newChat() {
         controller?.abort();
-        set({ chatId: newChatId(), sessionId: null, turns: [], draft: "", attachments: [], notice: null, lastPressAt: null, sendQueued: false });
+        set({
+          chatId: newChatId(),
+          sessionId: null,
+          turns: [],
+          draft: "",
+          attachments: [],
+          notice: null,
+          lastPressAt: null,
+          sendQueued: false,
+        });
       },
 
       restore({ chatId, sessionId, turns }) {

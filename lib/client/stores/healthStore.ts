@@ -5,7 +5,13 @@
 import { createStore } from "zustand/vanilla";
 import { ApiError, isAbortError } from "../apiError";
 import { fetchHealth } from "../apiResponses";
-import { applyHealthPoll, nextPollDelayMs, type Connection, type ConnectionNotice, type HealthPoll } from "../healthConnection";
+import {
+  applyHealthPoll,
+  nextPollDelayMs,
+  type Connection,
+  type ConnectionNotice,
+  type HealthPoll,
+} from "../healthConnection";
 import { startPolling, type Poller } from "../polling";
 
 export interface HealthState {
@@ -46,7 +52,12 @@ export function startHealthPolling(onNotice: (notice: Exclude<ConnectionNotice, 
       poll = { ok: true, health: await fetchHealth(AbortSignal.any([signal, timeout])) };
     } catch (error) {
       if (signal.aborted) return null;
-      const reason = timeout.aborted && isAbortError(error) ? `No answer within ${HEALTH_TIMEOUT_MS / 1000} s.` : error instanceof Error ? error.message : String(error);
+      const reason =
+        timeout.aborted && isAbortError(error)
+          ? `No answer within ${HEALTH_TIMEOUT_MS / 1000} s.`
+          : error instanceof Error
+            ? error.message
+            : String(error);
       poll = { ok: false, reason, answered: error instanceof ApiError && error.status !== null };
     }
     const { connection, notice } = applyHealthPoll(healthStore.getState().connection, poll, Date.now());

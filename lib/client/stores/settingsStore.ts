@@ -6,7 +6,12 @@
 import { createJSONStorage, persist } from "zustand/middleware";
 import { createStore } from "zustand/vanilla";
 import type { CacheLevel } from "@/lib/api/types";
-import { DEFAULT_GENERATION_SETTINGS, sanitizeSettings, type GenerationSettings, type NumericSetting } from "../generationSettings";
+import {
+  DEFAULT_GENERATION_SETTINGS,
+  sanitizeSettings,
+  type GenerationSettings,
+  type NumericSetting,
+} from "../generationSettings";
 
 export interface SettingsState {
   settings: GenerationSettings;

@@ -34,11 +34,18 @@ export const uploadStore = createStore<UploadState>()((set) => {
     const fileName = file.name || "pasted image";
     set((state) => ({ entries: [{ localId, fileName, state: "uploading", progress: 0 }, ...state.entries] }));
     try {
-      const answer = await uploadImage(file, fileName, (progress) => update(localId, { localId, fileName, state: "uploading", progress }));
+      const answer = await uploadImage(file, fileName, (progress) =>
+        update(localId, { localId, fileName, state: "uploading", progress }),
+      );
       update(localId, { localId, fileName, state: "stored", answer });
     } catch (error) {
       const apiError = error instanceof ApiError ? error : new ApiError(null, "bad_response", String(error));
-      update(localId, { localId, fileName, state: "refused", error: { code: apiError.code, message: apiError.message } });
+      update(localId, {
+        localId,
+        fileName,
+        state: "refused",
+        error: { code: apiError.code, message: apiError.message },
+      });
     }
   }
 

@@ -35,7 +35,9 @@ describe("patchify", () => {
     const width = 12;
     const rgb = new Uint8Array(height * width * 3);
     // A value pattern varying in x, y and channel, so a wrong source pixel shows up as a wrong value.
-    for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) for (let c = 0; c < 3; c++) rgb[(y * width + x) * 3 + c] = (y * 31 + x * 7 + c * 101) % 256;
+    for (let y = 0; y < height; y++)
+      for (let x = 0; x < width; x++)
+        for (let c = 0; c < 3; c++) rgb[(y * width + x) * 3 + c] = (y * 31 + x * 7 + c * 101) % 256;
     const { pixelValues, dims, grid } = patchify(rgb, height, width, config);
     expect(grid).toEqual({ t: 1, h: 4, w: 6 });
     expect(dims).toEqual([24, 3 * 2 * 2 * 2]);
@@ -52,7 +54,9 @@ describe("patchify", () => {
     const width = 8;
     const rgb = new Uint8Array(height * width * 3);
     // Label each 2×2 patch (all channels) with its patch index in raster order.
-    for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) rgb.fill(Math.floor(y / 2) * 4 + Math.floor(x / 2), (y * width + x) * 3, (y * width + x) * 3 + 3);
+    for (let y = 0; y < height; y++)
+      for (let x = 0; x < width; x++)
+        rgb.fill(Math.floor(y / 2) * 4 + Math.floor(x / 2), (y * width + x) * 3, (y * width + x) * 3 + 3);
     const { pixelValues, dims } = patchify(rgb, height, width, config);
     const rowLabels = Array.from({ length: dims[0] }, (_, r) => pixelValues[r * dims[1]]);
     // Raster patch grid 2×4: window 0 = patches 0, 1, 4, 5; window 1 = 2, 3, 6, 7.

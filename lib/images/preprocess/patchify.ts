@@ -41,7 +41,8 @@ export function patchify(
   if (height % (P * M) !== 0 || width % (P * M) !== 0) {
     throw new RangeError(`image ${width}×${height} is not a multiple of patch × merge = ${P * M}`);
   }
-  if (rgb.length !== height * width * 3) throw new RangeError(`expected ${height * width * 3} RGB bytes, got ${rgb.length}`);
+  if (rgb.length !== height * width * 3)
+    throw new RangeError(`expected ${height * width * 3} RGB bytes, got ${rgb.length}`);
   const grid: GridThw = { t: 1, h: height / P, w: width / P };
   const patches = grid.t * grid.h * grid.w;
   const rowLength = 3 * T * P * P;

@@ -29,7 +29,10 @@ function valueAt(pv: Float32Array, grid: { h: number; w: number }, x: number, y:
 
 describe("preprocessImage", () => {
   it("turns raw RGB into [patches, 3·2·16·16] with the planned grid", async () => {
-    const out = await preprocessImage({ kind: "rgb", image: { data: gradient(200, 100), width: 200, height: 100 } }, config);
+    const out = await preprocessImage(
+      { kind: "rgb", image: { data: gradient(200, 100), width: 200, height: 100 } },
+      config,
+    );
     const plan = planImage(200, 100, config);
     expect(out.grid).toEqual(plan.grid);
     expect(out.gridThw).toEqual([1, plan.grid.h, plan.grid.w]);
@@ -40,7 +43,10 @@ describe("preprocessImage", () => {
   });
 
   it("repeats the image for each temporal slot", async () => {
-    const out = await preprocessImage({ kind: "rgb", image: { data: gradient(64, 64), width: 64, height: 64 } }, noResize);
+    const out = await preprocessImage(
+      { kind: "rgb", image: { data: gradient(64, 64), width: 64, height: 64 } },
+      noResize,
+    );
     const row = out.pixelValues.subarray(0, 1536);
     for (let c = 0; c < 3; c++) {
       const first = row.subarray(c * 512, c * 512 + 256);
@@ -53,7 +59,8 @@ describe("preprocessImage", () => {
     // Stored 96 wide × 64 high, left half red, right half blue, tagged "rotate 90° clockwise to display" (6):
     // displayed it is 64 × 96 with red on top.
     const stored = new Uint8Array(96 * 64 * 3);
-    for (let y = 0; y < 64; y++) for (let x = 0; x < 96; x++) stored.set(x < 48 ? [255, 0, 0] : [0, 0, 255], (y * 96 + x) * 3);
+    for (let y = 0; y < 64; y++)
+      for (let x = 0; x < 96; x++) stored.set(x < 48 ? [255, 0, 0] : [0, 0, 255], (y * 96 + x) * 3);
     const jpeg = await sharp(stored, { raw: { width: 96, height: 64, channels: 3 } })
       .jpeg({ quality: 100 })
       .withMetadata({ orientation: 6 })
@@ -69,7 +76,9 @@ describe("preprocessImage", () => {
   });
 
   it("composites transparency over white and expands grey to RGB", async () => {
-    const transparent = await sharp({ create: { width: 64, height: 32, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } })
+    const transparent = await sharp({
+      create: { width: 64, height: 32, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } },
+    })
       .png()
       .toBuffer();
     const white = await preprocessImage({ kind: "encoded", data: transparent }, noResize);
@@ -85,16 +94,26 @@ describe("preprocessImage", () => {
   it("refuses images over the configured pixel count with a typed error", async () => {
     const tooLarge = expect.objectContaining({ code: "image_too_large", fault: "request" });
     await expect(
-      preprocessImage({ kind: "rgb", image: { data: gradient(64, 64), width: 64, height: 64 } }, config, { maxInputPixels: 4000 }),
+      preprocessImage({ kind: "rgb", image: { data: gradient(64, 64), width: 64, height: 64 } }, config, {
+        maxInputPixels: 4000,
+      }),
     ).rejects.toThrow(tooLarge);
-    const png = await sharp(gradient(64, 64), { raw: { width: 64, height: 64, channels: 3 } }).png().toBuffer();
-    await expect(preprocessImage({ kind: "encoded", data: png }, config, { maxInputPixels: 4095 })).rejects.toThrow(tooLarge);
-    await expect(preprocessImage({ kind: "encoded", data: png }, config, { maxInputPixels: 4096 })).resolves.toBeDefined();
+    const png = await sharp(gradient(64, 64), { raw: { width: 64, height: 64, channels: 3 } })
+      .png()
+      .toBuffer();
+    await expect(preprocessImage({ kind: "encoded", data: png }, config, { maxInputPixels: 4095 })).rejects.toThrow(
+      tooLarge,
+    );
+    await expect(
+      preprocessImage({ kind: "encoded", data: png }, config, { maxInputPixels: 4096 }),
+    ).resolves.toBeDefined();
   });
 
   it("refuses unreadable files and inconsistent raw buffers", async () => {
     const invalid = expect.objectContaining({ code: "invalid_image", fault: "request" });
-    await expect(preprocessImage({ kind: "encoded", data: new Uint8Array([1, 2, 3, 4]) }, config)).rejects.toThrow(invalid);
+    await expect(preprocessImage({ kind: "encoded", data: new Uint8Array([1, 2, 3, 4]) }, config)).rejects.toThrow(
+      invalid,
+    );
     await expect(
       preprocessImage({ kind: "rgb", image: { data: new Uint8Array(10), width: 64, height: 64 } }, config),
     ).rejects.toThrow(invalid);

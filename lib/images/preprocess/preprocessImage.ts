@@ -64,7 +64,11 @@ async function decodeToRgb(data: Uint8Array, maxInputPixels: number): Promise<Rg
       .raw({ depth: "uchar" })
       .toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
-    return { data: new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.length), width: info.width, height: info.height };
+    return {
+      data: new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.length),
+      width: info.width,
+      height: info.height,
+    };
   } catch (error) {
     throw new ImagePreprocessError("invalid_image", `cannot decode the image: ${(error as Error).message}`);
   }
@@ -77,7 +81,10 @@ function checkRgb(image: RgbImage, maxInputPixels: number): void {
   }
   checkPixelCount(width, height, maxInputPixels);
   if (data.length !== width * height * 3) {
-    throw new ImagePreprocessError("invalid_image", `expected ${width * height * 3} RGB bytes for ${width}×${height}, got ${data.length}`);
+    throw new ImagePreprocessError(
+      "invalid_image",
+      `expected ${width * height * 3} RGB bytes for ${width}×${height}, got ${data.length}`,
+    );
   }
 }
 

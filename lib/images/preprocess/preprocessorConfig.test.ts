@@ -45,7 +45,12 @@ describe("parsePreprocessorConfig", () => {
   });
 
   it("expands a scalar mean/std to three channels and honours the do_* switches", () => {
-    const config = parsePreprocessorConfig({ image_mean: 0.5, image_std: 0.25, do_rescale: false, do_normalize: false });
+    const config = parsePreprocessorConfig({
+      image_mean: 0.5,
+      image_std: 0.25,
+      do_rescale: false,
+      do_normalize: false,
+    });
     expect(config.imageMean).toEqual([0.5, 0.5, 0.5]);
     expect(config.imageStd).toEqual([0.25, 0.25, 0.25]);
     expect([config.doRescale, config.doNormalize]).toEqual([false, false]);
@@ -60,7 +65,11 @@ describe("parsePreprocessorConfig", () => {
     [{ image_mean: [0.5, 0.5] }, "image_mean"],
   ])("rejects %j with a typed error", (json, mention) => {
     expect(() => parsePreprocessorConfig(json)).toThrow(
-      expect.objectContaining({ code: "invalid_preprocessor_config", fault: "server", message: expect.stringContaining(mention) }),
+      expect.objectContaining({
+        code: "invalid_preprocessor_config",
+        fault: "server",
+        message: expect.stringContaining(mention),
+      }),
     );
   });
 });

@@ -38,7 +38,10 @@ const rawConfigSchema = z.object({
   max_pixels: positiveInt.nullish(),
   resample: z.number().int().default(PIL_BICUBIC),
   do_rescale: z.boolean().default(true),
-  rescale_factor: z.number().positive().default(1 / 255),
+  rescale_factor: z
+    .number()
+    .positive()
+    .default(1 / 255),
   do_normalize: z.boolean().default(true),
   image_mean: channelTriple.nullish(),
   image_std: channelTriple.nullish(),

@@ -3,7 +3,8 @@ import { resizeImage, type RgbImage } from "@/lib/images/preprocess/resizeImage"
 
 function image(width: number, height: number, pixel: (x: number, y: number, c: number) => number): RgbImage {
   const data = new Uint8Array(width * height * 3);
-  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) for (let c = 0; c < 3; c++) data[(y * width + x) * 3 + c] = pixel(x, y, c);
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) for (let c = 0; c < 3; c++) data[(y * width + x) * 3 + c] = pixel(x, y, c);
   return { data, width, height };
 }
 
@@ -17,7 +18,11 @@ describe("resizeImage", () => {
     [64, 48, 40, 96],
     [300, 200, 32, 32],
   ])("keeps a flat colour flat (%i×%i → %i×%i)", async (w, h, tw, th) => {
-    const out = await resizeImage(image(w, h, (_x, _y, c) => [200, 17, 99][c]), tw, th);
+    const out = await resizeImage(
+      image(w, h, (_x, _y, c) => [200, 17, 99][c]),
+      tw,
+      th,
+    );
     expect([out.width, out.height, out.data.length]).toEqual([tw, th, tw * th * 3]);
     const off = out.data.filter((v, i) => v !== [200, 17, 99][i % 3]).length;
     expect(off).toBe(0);
@@ -30,12 +35,20 @@ describe("resizeImage", () => {
 
   it("keeps pixel centres aligned when enlarging: a ramp stays a ramp, centred", async () => {
     // Horizontal ramp 0, 10, …, 150; enlarging 2× puts output pixel j at input (j + ½)/2 − ½, value 5·j − 2.5.
-    const out = await resizeImage(image(16, 4, (x) => x * 10), 32, 4);
+    const out = await resizeImage(
+      image(16, 4, (x) => x * 10),
+      32,
+      4,
+    );
     for (let j = 4; j < 28; j++) expect(Math.abs(at(out, j, 1, 0) - (5 * j - 2.5))).toBeLessThanOrEqual(1);
   });
 
   it("averages when reducing: a 2× reduction of a ramp lands between the source pairs", async () => {
-    const out = await resizeImage(image(4, 32, (_x, y) => y * 8), 4, 16);
+    const out = await resizeImage(
+      image(4, 32, (_x, y) => y * 8),
+      4,
+      16,
+    );
     for (let j = 2; j < 14; j++) expect(Math.abs(at(out, 2, j, 2) - (16 * j + 4))).toBeLessThanOrEqual(1);
   });
 

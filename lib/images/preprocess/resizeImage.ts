@@ -46,20 +46,33 @@ async function enlargeAxis(image: RgbImage, axis: "x" | "y", size: number): Prom
   const offset = Math.ceil(scale * pad);
   const shift = offset - 0.5 - scale * pad;
   const enlarged = await toRgb(
-    rawInput(padded).affine(axis === "x" ? [[scale, 0], [0, 1]] : [[1, 0], [0, scale]], {
-      idx: axis === "x" ? 0.5 : 0,
-      idy: axis === "y" ? 0.5 : 0,
-      odx: axis === "x" ? shift : 0,
-      ody: axis === "y" ? shift : 0,
-      interpolator: "bicubic",
-    }),
+    rawInput(padded).affine(
+      axis === "x"
+        ? [
+            [scale, 0],
+            [0, 1],
+          ]
+        : [
+            [1, 0],
+            [0, scale],
+          ],
+      {
+        idx: axis === "x" ? 0.5 : 0,
+        idy: axis === "y" ? 0.5 : 0,
+        odx: axis === "x" ? shift : 0,
+        ody: axis === "y" ? shift : 0,
+        interpolator: "bicubic",
+      },
+    ),
   );
   const window =
     axis === "x"
       ? { left: offset, top: 0, width: size, height: image.height }
       : { left: 0, top: offset, width: image.width, height: size };
   if (window.left + window.width > enlarged.width || window.top + window.height > enlarged.height) {
-    throw new Error(`enlarge ${from} → ${size} along ${axis}: affine output ${enlarged.width}×${enlarged.height} too small`);
+    throw new Error(
+      `enlarge ${from} → ${size} along ${axis}: affine output ${enlarged.width}×${enlarged.height} too small`,
+    );
   }
   return toRgb(rawInput(enlarged).extract(window));
 }

@@ -48,7 +48,13 @@ export function qwen3VLTensorShapes(cfg: Qwen3VLConfig): TensorShape[] {
   // Tied checkpoints omit lm_head; transformers re-ties it to embed_tokens on load.
   if (!cfg.tieWordEmbeddings) add(LM_HEAD, [t.vocabSize, t.hiddenSize]);
 
-  add("model.visual.patch_embed.proj.weight", [v.hiddenSize, v.inChannels, v.temporalPatchSize, v.patchSize, v.patchSize]);
+  add("model.visual.patch_embed.proj.weight", [
+    v.hiddenSize,
+    v.inChannels,
+    v.temporalPatchSize,
+    v.patchSize,
+    v.patchSize,
+  ]);
   add("model.visual.patch_embed.proj.bias", [v.hiddenSize]);
   add("model.visual.pos_embed.weight", [v.numPositionEmbeddings, v.hiddenSize]);
   for (let i = 0; i < v.depth; i++) {
@@ -76,7 +82,9 @@ export function qwen3VLTensorShapes(cfg: Qwen3VLConfig): TensorShape[] {
 export class CheckpointMismatchError extends Error {
   readonly code = "checkpoint_mismatch";
   constructor(readonly problems: string[]) {
-    super(`checkpoint does not match its config.json:\n  ${problems.slice(0, 20).join("\n  ")}${problems.length > 20 ? `\n  … ${problems.length - 20} more` : ""}`);
+    super(
+      `checkpoint does not match its config.json:\n  ${problems.slice(0, 20).join("\n  ")}${problems.length > 20 ? `\n  … ${problems.length - 20} more` : ""}`,
+    );
     this.name = "CheckpointMismatchError";
   }
 }
@@ -90,7 +98,8 @@ export function validateCheckpointTensors(cfg: Qwen3VLConfig, weights: WeightSou
       continue;
     }
     const stored = weights.shape(name);
-    if (stored.join(",") !== shape.join(",")) problems.push(`${name} is [${stored.join(", ")}], config implies [${shape.join(", ")}]`);
+    if (stored.join(",") !== shape.join(","))
+      problems.push(`${name} is [${stored.join(", ")}], config implies [${shape.join(", ")}]`);
   }
   if (problems.length > 0) throw new CheckpointMismatchError(problems);
 }

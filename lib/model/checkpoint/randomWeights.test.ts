@@ -38,7 +38,10 @@ describe("random weights", () => {
     expect(initFor("model.language_model.layers.0.self_attn.q_norm.weight", [8])).toEqual({ mean: 1, std: 0.1 });
     expect(initFor("model.visual.blocks.3.norm2.bias", [64])).toEqual({ mean: 0, std: 0.05 });
     expect(initFor("model.language_model.layers.0.mlp.down_proj.weight", [16, 64])).toEqual({ mean: 0, std: 2 / 8 });
-    expect(initFor("model.visual.patch_embed.proj.weight", [32, 3, 2, 16, 16]).std).toBeCloseTo(2 / Math.sqrt(1536), 12);
+    expect(initFor("model.visual.patch_embed.proj.weight", [32, 3, 2, 16, 16]).std).toBeCloseTo(
+      2 / Math.sqrt(1536),
+      12,
+    );
     expect(initFor("model.language_model.embed_tokens.weight", [151936, 16]).std).toBe(1);
     expect(initFor("lm_head.weight", [151936, 64]).std).toBe(1);
   });

@@ -41,7 +41,12 @@ export function tensorSeed(seed: number, name: string): number {
 }
 
 /** Uniform values with the given mean and std (uniform keeps generation to one draw per value). */
-export function randomTensor(seed: number, name: string, shape: readonly number[], init: InitSpec = initFor(name, shape)): Float32Array {
+export function randomTensor(
+  seed: number,
+  name: string,
+  shape: readonly number[],
+  init: InitSpec = initFor(name, shape),
+): Float32Array {
   const count = shape.reduce((a, b) => a * b, 1);
   const rng = createRng(tensorSeed(seed, name));
   const halfWidth = Math.sqrt(3) * init.std;

@@ -23,20 +23,23 @@ const entries = Object.entries(tensors).map(([name, t]) => ({ name, shape: t.sha
 const produce = (name: string) => tensors[name].values;
 
 describe("safetensors reader and writer", () => {
-  it.each(["F32", "F16", "BF16"] as const)("round-trips %s tensors exactly representable in that dtype", async (dtype) => {
-    await writeSafetensorsCheckpoint(dir, entries, produce, { dtype });
-    const ckpt = await SafetensorsCheckpoint.open(dir);
-    try {
-      expect(ckpt.names().sort()).toEqual(["a.weight", "b.bias", "c.scale"]);
-      for (const [name, t] of Object.entries(tensors)) {
-        expect(ckpt.shape(name)).toEqual(t.shape);
-        expect(ckpt.dtype(name)).toBe(dtype);
-        expect(Array.from(await ckpt.read(name))).toEqual(Array.from(t.values));
+  it.each(["F32", "F16", "BF16"] as const)(
+    "round-trips %s tensors exactly representable in that dtype",
+    async (dtype) => {
+      await writeSafetensorsCheckpoint(dir, entries, produce, { dtype });
+      const ckpt = await SafetensorsCheckpoint.open(dir);
+      try {
+        expect(ckpt.names().sort()).toEqual(["a.weight", "b.bias", "c.scale"]);
+        for (const [name, t] of Object.entries(tensors)) {
+          expect(ckpt.shape(name)).toEqual(t.shape);
+          expect(ckpt.dtype(name)).toBe(dtype);
+          expect(Array.from(await ckpt.read(name))).toEqual(Array.from(t.values));
+        }
+      } finally {
+        await ckpt.close();
       }
-    } finally {
-      await ckpt.close();
-    }
-  });
+    },
+  );
 
   it("writes the documented layout: u64 header length, 8-byte aligned JSON, data offsets", async () => {
     await writeSafetensorsCheckpoint(dir, entries, produce, { dtype: "BF16" });
@@ -52,7 +55,11 @@ describe("safetensors reader and writer", () => {
 
   it("shards with an index and reads across shards", async () => {
     const files = await writeSafetensorsCheckpoint(dir, entries, produce, { dtype: "F32", maxShardBytes: 20 });
-    expect(files).toEqual(["model-00001-of-00003.safetensors", "model-00002-of-00003.safetensors", "model-00003-of-00003.safetensors"]);
+    expect(files).toEqual([
+      "model-00001-of-00003.safetensors",
+      "model-00002-of-00003.safetensors",
+      "model-00003-of-00003.safetensors",
+    ]);
     const index = JSON.parse(await readFile(path.join(dir, "model.safetensors.index.json"), "utf8"));
     expect(index.weight_map["b.bias"]).toBe("model-00002-of-00003.safetensors");
     expect(index.metadata.total_size).toBe((6 + 4 + 2) * 4);

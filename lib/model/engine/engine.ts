@@ -1,7 +1,15 @@
 import type { Qwen3VLConfig } from "@/lib/model/config";
 import type { ImageGrid } from "@/lib/model/positions/mrope";
 import { openBundle, type BundleManifest, type OpenBundleOptions, type OpenedBundle } from "./bundle";
-import { argmax, decodeStep, prefill, preparePrompt, type DecoderSessions, type PreparedPrompt, type StepResult } from "./decoderSteps";
+import {
+  argmax,
+  decodeStep,
+  prefill,
+  preparePrompt,
+  type DecoderSessions,
+  type PreparedPrompt,
+  type StepResult,
+} from "./decoderSteps";
 import { EngineInputError } from "./errors";
 import type { ExecutionProviderName } from "./executionProvider";
 import { encodeImages, type ImageFeatures } from "./imageFeatures";
@@ -31,7 +39,11 @@ export class Engine {
   readonly kvOps: KvOps;
 
   private constructor(private readonly bundle: OpenedBundle) {
-    this.kvOps = new KvOps(bundle.sessionFactory, bundle.config.text.numHiddenLayers, bundle.manifest.dtype === "fp16" ? "float16" : "float32");
+    this.kvOps = new KvOps(
+      bundle.sessionFactory,
+      bundle.config.text.numHiddenLayers,
+      bundle.manifest.dtype === "fp16" ? "float16" : "float32",
+    );
     this.steps = {
       embedTokens: bundle.sessions.embedTokens,
       decoder: bundle.sessions.decoder,
@@ -91,7 +103,10 @@ export class Engine {
   /** Greedy generation: at most maxNewTokens tokens, stopping after an EOS token. */
   async generate(request: GenerateRequest): Promise<number[]> {
     if (!Number.isInteger(request.maxNewTokens) || request.maxNewTokens < 1) {
-      throw new EngineInputError("bad_input_ids", `maxNewTokens must be a positive integer, got ${request.maxNewTokens}`);
+      throw new EngineInputError(
+        "bad_input_ids",
+        `maxNewTokens must be a positive integer, got ${request.maxNewTokens}`,
+      );
     }
     const grids = request.imageGridThw ?? [];
     const prompt = this.prepare(request.inputIds, grids);

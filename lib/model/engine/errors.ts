@@ -2,7 +2,8 @@
  * Typed failures of the engine. A bundle that cannot be loaded names the file and the reason; bad generation input
  * says which argument is wrong. Nothing is half-loaded: a failing `loadEngine` releases the sessions it opened.
  */
-export type BundleErrorCode = "bundle_missing_file" | "bundle_bad_file" | "bundle_session_failed" | "no_execution_provider";
+export type BundleErrorCode =
+  "bundle_missing_file" | "bundle_bad_file" | "bundle_session_failed" | "no_execution_provider";
 
 export class BundleLoadError extends Error {
   constructor(
@@ -16,7 +17,8 @@ export class BundleLoadError extends Error {
   }
 }
 
-export type EngineInputErrorCode = "bad_input_ids" | "bad_pixel_values" | "bad_image_grid" | "image_tokens_mismatch" | "bad_past";
+export type EngineInputErrorCode =
+  "bad_input_ids" | "bad_pixel_values" | "bad_image_grid" | "image_tokens_mismatch" | "bad_past";
 
 export class EngineInputError extends Error {
   constructor(

@@ -53,13 +53,22 @@ function sessionOptions(
     // Warnings about nodes placed on the CPU by GPU providers are expected for the few shape ops; keep errors only.
     logSeverityLevel: 3,
     ...(tuning.intraOpNumThreads !== undefined ? { intraOpNumThreads: tuning.intraOpNumThreads } : {}),
-    ...(tuning.profilePrefix !== undefined ? { enableProfiling: true, profileFilePrefix: `${tuning.profilePrefix}-${profileName}` } : {}),
-    ...(onDevice.length > 0 ? { preferredOutputLocation: Object.fromEntries(onDevice.map((name) => [name, "gpu-buffer" as const])) } : {}),
+    ...(tuning.profilePrefix !== undefined
+      ? { enableProfiling: true, profileFilePrefix: `${tuning.profilePrefix}-${profileName}` }
+      : {}),
+    ...(onDevice.length > 0
+      ? { preferredOutputLocation: Object.fromEntries(onDevice.map((name) => [name, "gpu-buffer" as const])) }
+      : {}),
   };
 }
 
-function createSession(model: string | Uint8Array, options: ort.InferenceSession.SessionOptions): Promise<ort.InferenceSession> {
-  return typeof model === "string" ? ort.InferenceSession.create(model, options) : ort.InferenceSession.create(model, options);
+function createSession(
+  model: string | Uint8Array,
+  options: ort.InferenceSession.SessionOptions,
+): Promise<ort.InferenceSession> {
+  return typeof model === "string"
+    ? ort.InferenceSession.create(model, options)
+    : ort.InferenceSession.create(model, options);
 }
 
 /** Opens sessions on `provider` (whether it initialises shows on the first `open`). */
@@ -95,7 +104,9 @@ export async function openCandidates(
   tuning: SessionTuning = {},
 ): Promise<{ candidates: ProviderCandidate[]; failures: ProviderFailure[] }> {
   const names: ExecutionProviderName[] =
-    choice === "auto" ? [...EXECUTION_PROVIDER_RECORDS].sort((a, b) => a.autoRank - b.autoRank).map((r) => r.name) : [choice];
+    choice === "auto"
+      ? [...EXECUTION_PROVIDER_RECORDS].sort((a, b) => a.autoRank - b.autoRank).map((r) => r.name)
+      : [choice];
   const candidates: ProviderCandidate[] = [];
   const failures: ProviderFailure[] = [];
   for (const provider of names) {
@@ -124,7 +135,13 @@ export function logProviderChoice(
   failures: readonly ProviderFailure[],
 ): void {
   logger?.info(
-    { executionProvider: chosen, requested, why, deviceOutputs: providerRecord(chosen).deviceOutputs, unavailable: failures },
+    {
+      executionProvider: chosen,
+      requested,
+      why,
+      deviceOutputs: providerRecord(chosen).deviceOutputs,
+      unavailable: failures,
+    },
     "onnxruntime execution provider selected",
   );
 }

@@ -43,8 +43,15 @@ export async function encodeImages(
 ): Promise<ImageFeatures[]> {
   const merge = cfg.vision.spatialMergeSize;
   for (const grid of grids) {
-    const ok = [grid.t, grid.h, grid.w].every((d) => Number.isInteger(d) && d > 0) && grid.h % merge === 0 && grid.w % merge === 0;
-    if (!ok) throw new EngineInputError("bad_image_grid", `image grid (${grid.t}, ${grid.h}, ${grid.w}) is not a positive grid divisible by ${merge}`);
+    const ok =
+      [grid.t, grid.h, grid.w].every((d) => Number.isInteger(d) && d > 0) &&
+      grid.h % merge === 0 &&
+      grid.w % merge === 0;
+    if (!ok)
+      throw new EngineInputError(
+        "bad_image_grid",
+        `image grid (${grid.t}, ${grid.h}, ${grid.w}) is not a positive grid divisible by ${merge}`,
+      );
   }
   const patches = grids.reduce((sum, g) => sum + g.t * g.h * g.w, 0);
   const row = patchRowSize(cfg);
@@ -57,7 +64,14 @@ export async function encodeImages(
   if (grids.length === 0) return [];
   const outputs = await session.run({
     pixel_values: new ort.Tensor("float32", pixelValues, [patches, row]),
-    image_grid_thw: new ort.Tensor("int64", BigInt64Array.from(grids.flatMap((g) => [g.t, g.h, g.w]), BigInt), [grids.length, 3]),
+    image_grid_thw: new ort.Tensor(
+      "int64",
+      BigInt64Array.from(
+        grids.flatMap((g) => [g.t, g.h, g.w]),
+        BigInt,
+      ),
+      [grids.length, 3],
+    ),
   });
   const hidden = cfg.text.hiddenSize;
   const merged = floatData(outputs.image_features as ort.Tensor);
@@ -81,6 +95,7 @@ export async function encodeImages(
     result.push({ grid, tokens, hidden, features, deepstack });
     offset += tokens;
   }
-  if (offset !== totalTokens) throw new Error(`vision encoder returned ${totalTokens} tokens, the grids need ${offset}`);
+  if (offset !== totalTokens)
+    throw new Error(`vision encoder returned ${totalTokens} tokens, the grids need ${offset}`);
   return result;
 }

@@ -19,12 +19,15 @@ const text = {
 };
 
 /** Layer l, key (0) or value (1), head h, position p, dim d → a distinct number. */
-const code = (l: number, kind: number, h: number, p: number, d: number) => l * 10000 + kind * 1000 + h * 100 + p * 10 + d;
+const code = (l: number, kind: number, h: number, p: number, d: number) =>
+  l * 10000 + kind * 1000 + h * 100 + p * 10 + d;
 
 function filled(length: number): KvCache {
   const tensor = (l: number, kind: number) => {
     const data = new Float32Array(2 * length * 3);
-    for (let h = 0; h < 2; h++) for (let p = 0; p < length; p++) for (let d = 0; d < 3; d++) data[(h * length + p) * 3 + d] = code(l, kind, h, p, d);
+    for (let h = 0; h < 2; h++)
+      for (let p = 0; p < length; p++)
+        for (let d = 0; d < 3; d++) data[(h * length + p) * 3 + d] = code(l, kind, h, p, d);
     return new ort.Tensor("float32", data, [1, 2, length, 3]);
   };
   return { length, layers: [0, 1].map((l) => ({ key: tensor(l, 0), value: tensor(l, 1) })) };

@@ -24,12 +24,18 @@ export interface KvCache {
 
 export function emptyKvCache(text: TextConfig, floatType: FloatType): KvCache {
   const dims = [1, text.numKeyValueHeads, 0, text.headDim];
-  const empty = () => new ort.Tensor(floatType, floatType === "float16" ? new Uint16Array(0) : new Float32Array(0), dims);
+  const empty = () =>
+    new ort.Tensor(floatType, floatType === "float16" ? new Uint16Array(0) : new Float32Array(0), dims);
   return { length: 0, layers: Array.from({ length: text.numHiddenLayers }, () => ({ key: empty(), value: empty() })) };
 }
 
 /** Reads `{prefix}.{i}.key|value` outputs of a run (the decoder's `present`, kvOps' `out`) as the cache of `length` tokens. */
-export function kvCacheFromOutputs(outputs: ort.InferenceSession.OnnxValueMapType, numLayers: number, length: number, prefix = "present"): KvCache {
+export function kvCacheFromOutputs(
+  outputs: ort.InferenceSession.OnnxValueMapType,
+  numLayers: number,
+  length: number,
+  prefix = "present",
+): KvCache {
   const layers: KvLayer[] = [];
   for (let i = 0; i < numLayers; i++) {
     const key = outputs[`${prefix}.${i}.key`] as ort.Tensor;
@@ -136,7 +142,10 @@ export function truncateKvCache(kv: KvCache, length: number): KvCache {
   const cut = (tensor: ort.Tensor): ort.Tensor => {
     const [batch, heads, total, headDim] = tensor.dims;
     const data = tensor.data as Float32Array | Uint16Array;
-    const out = data instanceof Uint16Array ? new Uint16Array(batch * heads * length * headDim) : new Float32Array(batch * heads * length * headDim);
+    const out =
+      data instanceof Uint16Array
+        ? new Uint16Array(batch * heads * length * headDim)
+        : new Float32Array(batch * heads * length * headDim);
     for (let h = 0; h < batch * heads; h++) {
       out.set(data.subarray(h * total * headDim, (h * total + length) * headDim), h * length * headDim);
     }

@@ -9,14 +9,17 @@ const HEAD_DIM = 3;
 const LAYERS = 2;
 
 /** Layer l, key (0) or value (1), head h, position p, dim d → a distinct number; `tag` tells sequences apart. */
-const code = (tag: number, l: number, kind: number, h: number, p: number, d: number) => tag * 1e5 + l * 1e4 + kind * 1e3 + h * 100 + p * 10 + d;
+const code = (tag: number, l: number, kind: number, h: number, p: number, d: number) =>
+  tag * 1e5 + l * 1e4 + kind * 1e3 + h * 100 + p * 10 + d;
 
 /** An untracked host cache (built from arrays, as a test or L2's host segments do). */
 function filled(tag: number, length: number, type: "float32" | "float16" = "float32"): KvCache {
   const tensor = (l: number, kind: number) => {
-    const data = type === "float32" ? new Float32Array(HEADS * length * HEAD_DIM) : new Uint16Array(HEADS * length * HEAD_DIM);
+    const data =
+      type === "float32" ? new Float32Array(HEADS * length * HEAD_DIM) : new Uint16Array(HEADS * length * HEAD_DIM);
     for (let h = 0; h < HEADS; h++) {
-      for (let p = 0; p < length; p++) for (let d = 0; d < HEAD_DIM; d++) data[(h * length + p) * HEAD_DIM + d] = code(tag, l, kind, h, p, d) % 60000;
+      for (let p = 0; p < length; p++)
+        for (let d = 0; d < HEAD_DIM; d++) data[(h * length + p) * HEAD_DIM + d] = code(tag, l, kind, h, p, d) % 60000;
     }
     return new ort.Tensor(type, data, [1, HEADS, length, HEAD_DIM]);
   };

@@ -70,7 +70,8 @@ export class KvOps {
       if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end <= start || end > kv.length) {
         throw new RangeError(`kvOps: [${start}, ${end}) is empty or outside the ${kv.length} positions`);
       }
-      if (kv.layers.length !== this.numLayers) throw new RangeError(`kvOps: KV of ${kv.layers.length} layers, expected ${this.numLayers}`);
+      if (kv.layers.length !== this.numLayers)
+        throw new RangeError(`kvOps: KV of ${kv.layers.length} layers, expected ${this.numLayers}`);
       kv.layers.forEach((layer, i) => {
         feeds[`part${j}.${i}.key`] = layer.key;
         feeds[`part${j}.${i}.value`] = layer.value;

@@ -22,11 +22,20 @@ export const PROBE_DECODE_STEPS = 8;
 
 /** Milliseconds of one short request (prefill + decode steps) on these sessions, after one untimed run. */
 export async function timeShortRequest(s: DecoderSessions): Promise<number> {
-  const ids = Array.from({ length: PROBE_PROMPT_TOKENS }, (_, i) => (i * 7919 + 13) % Math.min(s.config.text.vocabSize, 50000));
+  const ids = Array.from(
+    { length: PROBE_PROMPT_TOKENS },
+    (_, i) => (i * 7919 + 13) % Math.min(s.config.text.vocabSize, 50000),
+  );
   const prompt = preparePrompt(s.config, ids, []);
-  const stepper = { decodeStep: (token: number, past: KvCache, ropeDelta: number) => decodeStep(s, token, past, ropeDelta) };
+  const stepper = {
+    decodeStep: (token: number, past: KvCache, ropeDelta: number) => decodeStep(s, token, past, ropeDelta),
+  };
   const once = async () => {
-    const loop = new DecodeLoop(stepper, prompt.positions.ropeDelta, await prefill(s, prompt, [], emptyKvCache(s.config.text, s.floatType)));
+    const loop = new DecodeLoop(
+      stepper,
+      prompt.positions.ropeDelta,
+      await prefill(s, prompt, [], emptyKvCache(s.config.text, s.floatType)),
+    );
     try {
       for (let i = 0; i < PROBE_DECODE_STEPS; i++) await loop.feed(ids[i]);
     } finally {
@@ -86,7 +95,10 @@ export async function chooseProvider(
   const failures = [...startFailures];
   const decoders = new Map<ProviderCandidate, ort.InferenceSession>();
   let chosen = candidates[0];
-  let why = choice === "auto" ? `the only provider that initialised (${providerRecord(chosen.factory.executionProvider).why})` : "asked for";
+  let why =
+    choice === "auto"
+      ? `the only provider that initialised (${providerRecord(chosen.factory.executionProvider).why})`
+      : "asked for";
   let returned = false;
   try {
     if (candidates.length > 1) {
@@ -98,7 +110,10 @@ export async function chooseProvider(
           decoders.set(candidate, decoder);
           timings.push({ provider, ms: await timeShortRequest(hooks.sessions(candidate.session, decoder)) });
         } catch (error) {
-          failures.push({ provider, reason: `the probe request failed: ${(error instanceof Error ? error.message : String(error)).split("\n")[0]}` });
+          failures.push({
+            provider,
+            reason: `the probe request failed: ${(error instanceof Error ? error.message : String(error)).split("\n")[0]}`,
+          });
         }
       }
       if (timings.length > 0) {
@@ -107,7 +122,13 @@ export async function chooseProvider(
         why = fastest.why;
       }
     }
-    const result = { factory: chosen.factory, embedTokens: chosen.session, decoder: decoders.get(chosen) ?? null, why, failures };
+    const result = {
+      factory: chosen.factory,
+      embedTokens: chosen.session,
+      decoder: decoders.get(chosen) ?? null,
+      why,
+      failures,
+    };
     returned = true;
     return result;
   } finally {

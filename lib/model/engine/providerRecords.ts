@@ -23,7 +23,12 @@ export interface ExecutionProviderRecord {
 
 export const EXECUTION_PROVIDER_RECORDS = [
   { name: "cuda", autoRank: 0, deviceOutputs: false, why: "NVIDIA GPU through CUDA 12; outputs return to host memory" },
-  { name: "webgpu", autoRank: 1, deviceOutputs: true, why: "any GPU through WebGPU (Vulkan); KV stays in device memory" },
+  {
+    name: "webgpu",
+    autoRank: 1,
+    deviceOutputs: true,
+    why: "any GPU through WebGPU (Vulkan); KV stays in device memory",
+  },
   { name: "cpu", autoRank: 2, deviceOutputs: false, why: "always available" },
 ] as const satisfies readonly ExecutionProviderRecord[];
 
@@ -38,4 +43,3 @@ export function providerRecord(name: ExecutionProviderName): (typeof EXECUTION_P
   if (record === undefined) throw new RangeError(`unknown execution provider ${name}`);
   return record;
 }
-

@@ -2,7 +2,22 @@ import type { Qwen3VLConfig } from "@/lib/model/config";
 import type { GraphBuilder, Value } from "@/lib/model/onnx/graphBuilder";
 import { attention, buildAttentionContext, type AttentionKind } from "./decoderAttention";
 import { ResidualStream, rmsNorm, type NormKind } from "./decoderNorm";
-import { activation, add, cast, equal, gather, linear, mul, neg, reshape, shape, slice, transpose, unsqueeze, where } from "@/lib/model/onnx/ops";
+import {
+  activation,
+  add,
+  cast,
+  equal,
+  gather,
+  linear,
+  mul,
+  neg,
+  reshape,
+  shape,
+  slice,
+  transpose,
+  unsqueeze,
+  where,
+} from "@/lib/model/onnx/ops";
 import { applyRotary, buildRotaryTables, type RotaryTables } from "./decoderRotary";
 import { EMBED_TOKENS_WEIGHT } from "./embedTokens";
 
@@ -39,7 +54,11 @@ export function lmHeadWeightName(cfg: Qwen3VLConfig): string {
   return cfg.tieWordEmbeddings ? EMBED_TOKENS_WEIGHT : "lm_head.weight";
 }
 
-export function buildDecoderGraph(g: GraphBuilder, cfg: Qwen3VLConfig, opts: DecoderGraphOptions = DEFAULT_DECODER_OPTIONS): void {
+export function buildDecoderGraph(
+  g: GraphBuilder,
+  cfg: Qwen3VLConfig,
+  opts: DecoderGraphOptions = DEFAULT_DECODER_OPTIONS,
+): void {
   const t = cfg.text;
   const { hiddenSize: hidden, headDim, numKeyValueHeads: numKvHeads } = t;
   const deepstackCount = cfg.vision.deepstackVisualIndexes.length;
@@ -82,7 +101,12 @@ export function buildDecoderGraph(g: GraphBuilder, cfg: Qwen3VLConfig, opts: Dec
         const x = g.scope("input_layernorm", () => stream.norm(`${prefix}.input_layernorm.weight`, t.rmsNormEps));
         const attn = g.scope("attn", () => selfAttention(g, cfg, opts, prefix, x, rotary, attnCtx, past[i]));
         g.output(attn.presentKey, `present.${i}.key`, g.floatType, [B, numKvHeads, "total_sequence_length", headDim]);
-        g.output(attn.presentValue, `present.${i}.value`, g.floatType, [B, numKvHeads, "total_sequence_length", headDim]);
+        g.output(attn.presentValue, `present.${i}.value`, g.floatType, [
+          B,
+          numKvHeads,
+          "total_sequence_length",
+          headDim,
+        ]);
         stream.add(attn.output);
         const y = g.scope("post_attention_layernorm", () =>
           stream.norm(`${prefix}.post_attention_layernorm.weight`, t.rmsNormEps),
@@ -104,7 +128,9 @@ export function buildDecoderGraph(g: GraphBuilder, cfg: Qwen3VLConfig, opts: Dec
 
     const logits = g.scope("lm_head", () => {
       const kept = keepLastPositions(g, stream.hidden(), numLogitsToKeep);
-      const normed = g.scope("norm", () => rmsNorm(g, opts.norm, kept, "model.language_model.norm.weight", t.rmsNormEps));
+      const normed = g.scope("norm", () =>
+        rmsNorm(g, opts.norm, kept, "model.language_model.norm.weight", t.rmsNormEps),
+      );
       const out = linear(g, normed, lmHeadWeightName(cfg));
       return g.floatType === "float16" ? cast(g, out, "float32") : out;
     });
@@ -124,7 +150,9 @@ function selfAttention(
 ) {
   const { headDim, numAttentionHeads: numHeads, numKeyValueHeads: numKvHeads, rmsNormEps } = cfg.text;
   const project = (name: string, heads: number) =>
-    g.scope(`${name}_proj`, () => reshape(g, linear(g, x, `${prefix}.self_attn.${name}_proj.weight`), [0, 0, heads, headDim])); // [B, S, heads, D]
+    g.scope(`${name}_proj`, () =>
+      reshape(g, linear(g, x, `${prefix}.self_attn.${name}_proj.weight`), [0, 0, heads, headDim]),
+    ); // [B, S, heads, D]
   // Per-head RMSNorm over D, before rotary (Qwen3).
   const headNorm = (name: string, v: Value) =>
     g.scope(`${name}_norm`, () => rmsNorm(g, opts.norm, v, `${prefix}.self_attn.${name}_norm.weight`, rmsNormEps));
@@ -138,7 +166,8 @@ function selfAttention(
 
 /** SiLU-gated MLP: down(act(gate(y)) · up(y)). */
 function mlp(g: GraphBuilder, prefix: string, hiddenAct: string, y: Value): Value {
-  const project = (name: string, v: Value) => g.scope(`${name}_proj`, () => linear(g, v, `${prefix}.mlp.${name}_proj.weight`));
+  const project = (name: string, v: Value) =>
+    g.scope(`${name}_proj`, () => linear(g, v, `${prefix}.mlp.${name}_proj.weight`));
   const gateProjected = project("gate", y);
   const gate = g.scope("act_fn", () => activation(g, gateProjected, hiddenAct));
   return project("down", mul(g, gate, project("up", y)));

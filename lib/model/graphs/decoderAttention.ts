@@ -1,6 +1,24 @@
 import type { GraphBuilder, Value } from "@/lib/model/onnx/graphBuilder";
 import { float } from "@/lib/model/onnx/graphBuilder";
-import { add, and, cast, computeIn, concat, expand, matMul, mul, range, reshape, shape, softmax, squeeze, sub, transpose, unsqueeze, where } from "@/lib/model/onnx/ops";
+import {
+  add,
+  and,
+  cast,
+  computeIn,
+  concat,
+  expand,
+  matMul,
+  mul,
+  range,
+  reshape,
+  shape,
+  softmax,
+  squeeze,
+  sub,
+  transpose,
+  unsqueeze,
+  where,
+} from "@/lib/model/onnx/ops";
 
 /**
  * Scaled dot-product attention with grouped KV heads and a KV cache, in two interchangeable forms:
@@ -57,7 +75,12 @@ export function buildAttentionContext(
       const totalLength = squeeze(g, cast(g, total, "int32"), [0]);
       const type = g.computeType("attention");
       const masked = type === "float16" ? MASKED_FP16 : MASKED;
-      const rowBias = where(g, unsqueeze(g, keyValid, [1, 2]), g.constFloat([0], [], type), g.constFloat([masked], [], type)); // [B,1,1,T]
+      const rowBias = where(
+        g,
+        unsqueeze(g, keyValid, [1, 2]),
+        g.constFloat([0], [], type),
+        g.constFloat([masked], [], type),
+      ); // [B,1,1,T]
       const bias = expand(g, rowBias, concat(g, [batch, g.constInt64([1]), seq, total], 0)); // [B, 1, S, T]
       return { kind, bias, seqlensK, totalLength };
     }
@@ -98,34 +121,51 @@ export function attention(
 ): AttentionResult {
   const { numHeads, numKvHeads, headDim } = dims;
   const scale = 1 / Math.sqrt(headDim);
-  const [output, presentKey, presentValue] = computeIn(g, "attention", [q, k, v, pastKey, pastValue], ([q, k, v, pastKey, pastValue], type) => {
-    if (ctx.kind === "gqa") {
-      const flat = (x: Value, heads: number) => reshape(g, x, [0, 0, heads * headDim]);
-      return g.op(
-        "GroupQueryAttention",
-        // Inputs 7–9 (cos/sin cache, position_ids) stay empty: rotary was applied outside. Input 10 is attention_bias.
-        [flat(q, numHeads), flat(k, numKvHeads), flat(v, numKvHeads), pastKey, pastValue, ctx.seqlensK, ctx.totalLength, null, null, null, ctx.bias],
-        { num_heads: numHeads, kv_num_heads: numKvHeads, scale: float(scale) },
-        { domain: "com.microsoft", outputs: 3 },
-      );
-    }
+  const [output, presentKey, presentValue] = computeIn(
+    g,
+    "attention",
+    [q, k, v, pastKey, pastValue],
+    ([q, k, v, pastKey, pastValue], type) => {
+      if (ctx.kind === "gqa") {
+        const flat = (x: Value, heads: number) => reshape(g, x, [0, 0, heads * headDim]);
+        return g.op(
+          "GroupQueryAttention",
+          // Inputs 7–9 (cos/sin cache, position_ids) stay empty: rotary was applied outside. Input 10 is attention_bias.
+          [
+            flat(q, numHeads),
+            flat(k, numKvHeads),
+            flat(v, numKvHeads),
+            pastKey,
+            pastValue,
+            ctx.seqlensK,
+            ctx.totalLength,
+            null,
+            null,
+            null,
+            ctx.bias,
+          ],
+          { num_heads: numHeads, kv_num_heads: numKvHeads, scale: float(scale) },
+          { domain: "com.microsoft", outputs: 3 },
+        );
+      }
 
-    const group = numHeads / numKvHeads;
-    const toHeadsFirst = (x: Value) => transpose(g, x, [0, 2, 1, 3]); // [B, N, S, D]
-    const presentKey = concat(g, [pastKey, toHeadsFirst(k)], 2); // [B, kvHeads, T, D]
-    const presentValue = concat(g, [pastValue, toHeadsFirst(v)], 2);
-    // Query head h uses KV head floor(h / group), as repeat_kv pairs them: split the heads axis into [kvHeads, group]
-    // and let MatMul broadcast each KV head over its group instead of materialising the repeat.
-    const queries = reshape(g, toHeadsFirst(q), [0, numKvHeads, group, -1, headDim]); // [B, kvH, G, S, D]
-    const keysT = transpose(g, unsqueeze(g, presentKey, [2]), [0, 1, 2, 4, 3]); // [B, kvH, 1, D, T]
-    const scores = mul(g, matMul(g, queries, keysT), g.constFloat([scale], [], type)); // [B, kvH, G, S, T]
-    // Softmax in fp32 whatever the compute type, as transformers' eager attention does.
-    const scores32 = type === "float16" ? cast(g, scores, "float32") : scores;
-    const probs32 = softmax(g, add(g, scores32, ctx.bias), -1);
-    const probs = type === "float16" ? cast(g, probs32, "float16") : probs32;
-    const context = matMul(g, probs, unsqueeze(g, presentValue, [2])); // [B, kvH, G, S, D]
-    const perHead = reshape(g, context, [0, numHeads, -1, headDim]); // [B, numHeads, S, D]
-    return [reshape(g, transpose(g, perHead, [0, 2, 1, 3]), [0, 0, numHeads * headDim]), presentKey, presentValue];
-  });
+      const group = numHeads / numKvHeads;
+      const toHeadsFirst = (x: Value) => transpose(g, x, [0, 2, 1, 3]); // [B, N, S, D]
+      const presentKey = concat(g, [pastKey, toHeadsFirst(k)], 2); // [B, kvHeads, T, D]
+      const presentValue = concat(g, [pastValue, toHeadsFirst(v)], 2);
+      // Query head h uses KV head floor(h / group), as repeat_kv pairs them: split the heads axis into [kvHeads, group]
+      // and let MatMul broadcast each KV head over its group instead of materialising the repeat.
+      const queries = reshape(g, toHeadsFirst(q), [0, numKvHeads, group, -1, headDim]); // [B, kvH, G, S, D]
+      const keysT = transpose(g, unsqueeze(g, presentKey, [2]), [0, 1, 2, 4, 3]); // [B, kvH, 1, D, T]
+      const scores = mul(g, matMul(g, queries, keysT), g.constFloat([scale], [], type)); // [B, kvH, G, S, T]
+      // Softmax in fp32 whatever the compute type, as transformers' eager attention does.
+      const scores32 = type === "float16" ? cast(g, scores, "float32") : scores;
+      const probs32 = softmax(g, add(g, scores32, ctx.bias), -1);
+      const probs = type === "float16" ? cast(g, probs32, "float16") : probs32;
+      const context = matMul(g, probs, unsqueeze(g, presentValue, [2])); // [B, kvH, G, S, D]
+      const perHead = reshape(g, context, [0, numHeads, -1, headDim]); // [B, numHeads, S, D]
+      return [reshape(g, transpose(g, perHead, [0, 2, 1, 3]), [0, 0, numHeads * headDim]), presentKey, presentValue];
+    },
+  );
   return { output, presentKey, presentValue };
 }

@@ -58,7 +58,12 @@ export function buildRotaryTables(
     const rows = mropeSlotRows(opts.headDim, opts.mropeSection, opts.interleaved);
     const inv = ropeInverseFrequencies(opts.headDim, opts.theta);
     const rowPerDim = g.constInt64([...rows, ...rows]); // [D]
-    const invFreq = g.tensor("/model/rotary_emb/inv_freq", "float32", [opts.headDim], Float32Array.from([...inv, ...inv]));
+    const invFreq = g.tensor(
+      "/model/rotary_emb/inv_freq",
+      "float32",
+      [opts.headDim],
+      Float32Array.from([...inv, ...inv]),
+    );
 
     const bs3 = transpose(g, positionIds, [1, 2, 0]); // [B, S, 3]
     const pos = gather(g, bs3, rowPerDim, 2); // [B, S, D] i64

@@ -34,7 +34,12 @@ export function visionAttention(
     const value = toValueFrameBatch(g, v, batch);
     // In fp32 when the graph's Float32Compute widens attention; the gates are exact in either type.
     const [attended] = computeIn(g, "attention", [query, key, value], (qkv) => [
-      g.op1("MultiHeadAttention", qkv, { num_heads: heads, scale: float(headDim ** -0.5) }, { domain: "com.microsoft" }),
+      g.op1(
+        "MultiHeadAttention",
+        qkv,
+        { num_heads: heads, scale: float(headDim ** -0.5) },
+        { domain: "com.microsoft" },
+      ),
     ]); // [F, S, hidden]
     return visionLinear(g, fromFrameBatch(g, attended, batch, vision.hiddenSize), `${module}.proj`, "proj");
   });

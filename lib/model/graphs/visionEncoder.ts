@@ -46,7 +46,9 @@ export function buildVisionEncoderGraph(g: GraphBuilder, cfg: Qwen3VLConfig): vo
     const embedded = g.scope("patch_embed/proj", () => {
       const type = g.computeType("matmuls");
       const pixels = type === "float32" ? pixelValues : cast(g, pixelValues, type);
-      const kernelMatrix = g.weight(`${VISUAL}.patch_embed.proj.weight`, { reshape: [vision.hiddenSize, patchFeatures] });
+      const kernelMatrix = g.weight(`${VISUAL}.patch_embed.proj.weight`, {
+        reshape: [vision.hiddenSize, patchFeatures],
+      });
       const bias = weightIn(g, `${VISUAL}.patch_embed.proj.bias`, type);
       const out = g.op1("Gemm", [pixels, weightAs(g, kernelMatrix, type), bias], { transB: 1 });
       return type === g.floatType ? out : cast(g, out, g.floatType);
@@ -71,16 +73,26 @@ export function buildVisionEncoderGraph(g: GraphBuilder, cfg: Qwen3VLConfig): vo
         const blockOutput = hidden;
         deepstack.push(
           g.scope(`deepstack_merger_list.${j}`, () =>
-            visionPatchMerger(g, blockOutput, vision, `${VISUAL}.deepstack_merger_list.${j}`, { postShuffleNorm: true }),
+            visionPatchMerger(g, blockOutput, vision, `${VISUAL}.deepstack_merger_list.${j}`, {
+              postShuffleNorm: true,
+            }),
           ),
         );
       }
     }
 
-    const features = g.scope("merger", () => visionPatchMerger(g, hidden, vision, `${VISUAL}.merger`, { postShuffleNorm: false }));
+    const features = g.scope("merger", () =>
+      visionPatchMerger(g, hidden, vision, `${VISUAL}.merger`, { postShuffleNorm: false }),
+    );
     g.output(features, "image_features", g.floatType, [mergedRows, vision.outHiddenSize]);
     if (deepstack.length > 0) {
-      const stacked = g.scope("deepstack", () => concat(g, deepstack.map((d) => unsqueeze(g, d, [0])), 0));
+      const stacked = g.scope("deepstack", () =>
+        concat(
+          g,
+          deepstack.map((d) => unsqueeze(g, d, [0])),
+          0,
+        ),
+      );
       g.output(stacked, "deepstack_features", g.floatType, [deepstack.length, mergedRows, vision.outHiddenSize]);
     }
   });

@@ -38,7 +38,12 @@ export interface VisionFrameBatch {
   readonly keyGate: Value;
 }
 
-export function buildVisionFrameBatch(g: GraphBuilder, layout: VisionPatchLayout, heads: number, headDim: number): VisionFrameBatch {
+export function buildVisionFrameBatch(
+  g: GraphBuilder,
+  layout: VisionPatchLayout,
+  heads: number,
+  headDim: number,
+): VisionFrameBatch {
   return g.scope("frame_batch", () => {
     const zero = g.constInt64([0], []);
     const one = g.constInt64([1], []);
@@ -48,14 +53,28 @@ export function buildVisionFrameBatch(g: GraphBuilder, layout: VisionPatchLayout
     const slotFrame = g.op1("Div", [slots, slotsPerFrame], {}, { name: "slot_frame" });
     const slotOffset = g.op1("Mod", [slots, slotsPerFrame], {}, { name: "slot_offset" });
     const isReal = g.op1("Less", [slotOffset, gather(g, layout.frameLength, slotFrame)], {}, { name: "is_real" });
-    const slotPatch = where(g, isReal, g.op1("Add", [gather(g, layout.frameStart, slotFrame), slotOffset]), zero, "slot_patch");
-    const patchSlot = g.op1("Add", [g.op1("Mul", [layout.frame, slotsPerFrame]), layout.inFrame], {}, { name: "patch_slot" });
+    const slotPatch = where(
+      g,
+      isReal,
+      g.op1("Add", [gather(g, layout.frameStart, slotFrame), slotOffset]),
+      zero,
+      "slot_patch",
+    );
+    const patchSlot = g.op1(
+      "Add",
+      [g.op1("Mul", [layout.frame, slotsPerFrame]), layout.inFrame],
+      {},
+      { name: "patch_slot" },
+    );
 
     const batchDims = [unsqueeze(g, layout.totalFrames, [0]), unsqueeze(g, slotsPerFrame, [0])];
     const gatedShape = concat(g, [...batchDims, g.constInt64([heads * (headDim + KEY_GATE_WIDTH)])], 0, "gated_shape");
     const valueShape = concat(g, [...batchDims, g.constInt64([heads * headDim])], 0, "value_shape");
 
-    const firstColumn = g.constFloat(Array.from({ length: KEY_GATE_WIDTH }, (_, i) => (i === 0 ? 1 : 0)), [1, 1, KEY_GATE_WIDTH]);
+    const firstColumn = g.constFloat(
+      Array.from({ length: KEY_GATE_WIDTH }, (_, i) => (i === 0 ? 1 : 0)),
+      [1, 1, KEY_GATE_WIDTH],
+    );
     const gateShape = concat(g, [unsqueeze(g, slotCount, [0]), g.constInt64([heads, KEY_GATE_WIDTH])], 0, "gate_shape");
     const keyDrop = where(g, isReal, g.constFloat([0], []), g.constFloat([-GATE[g.floatType]], []), "key_drop"); // [F·S]
     const keyGate = expand(g, g.op1("Mul", [unsqueeze(g, keyDrop, [1, 2]), firstColumn]), gateShape, "key_gate");
@@ -65,7 +84,13 @@ export function buildVisionFrameBatch(g: GraphBuilder, layout: VisionPatchLayout
 }
 
 /** [N, heads, head_dim] q or k rows → [F, S, heads·(head_dim + KEY_GATE_WIDTH)] with `gate` appended to each head. */
-export function toGatedFrameBatch(g: GraphBuilder, x: Value, batch: VisionFrameBatch, gate: Value, name: string): Value {
+export function toGatedFrameBatch(
+  g: GraphBuilder,
+  x: Value,
+  batch: VisionFrameBatch,
+  gate: Value,
+  name: string,
+): Value {
   return g.scope(name, () => {
     const slotted = gather(g, x, batch.slotPatch, 0, "slots"); // [F·S, heads, head_dim]
     return reshape(g, concat(g, [slotted, gate], 2, "gated"), batch.gatedShape);

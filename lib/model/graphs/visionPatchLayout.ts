@@ -66,7 +66,12 @@ export function buildVisionPatchLayout(g: GraphBuilder, gridThw: Value, mergeSiz
     const image = g.op1("Gather", [frameImage, frame], { axis: 0 }, { name: "patch_image" });
     const height = g.op1("Gather", [heightPerImage, image], { axis: 0 }, { name: "patch_height" });
     const width = g.op1("Gather", [widthPerImage, image], { axis: 0 }, { name: "patch_width" });
-    const inFrame = g.op1("Sub", [patches, g.op1("Gather", [frameStart, frame], { axis: 0 })], {}, { name: "in_frame" });
+    const inFrame = g.op1(
+      "Sub",
+      [patches, g.op1("Gather", [frameStart, frame], { axis: 0 })],
+      {},
+      { name: "in_frame" },
+    );
 
     const m = g.constInt64([mergeSize], []);
     const windowArea = g.constInt64([mergeSize * mergeSize], []);

@@ -17,7 +17,11 @@ import { cast } from "@/lib/model/onnx/ops";
 import type { VisionPatchLayout } from "./visionPatchLayout";
 
 /** [N, hidden] in the graph's float type. */
-export function interpolateVisionPositionEmbedding(g: GraphBuilder, layout: VisionPatchLayout, vision: VisionConfig): Value {
+export function interpolateVisionPositionEmbedding(
+  g: GraphBuilder,
+  layout: VisionPatchLayout,
+  vision: VisionConfig,
+): Value {
   const side = positionGridSide(vision.numPositionEmbeddings);
   return g.scope("pos_embed", () => {
     const y = g.scope("rows", () => linspaceAt(g, layout.row, layout.height, side - 1));
@@ -80,7 +84,12 @@ function linspaceAt(g: GraphBuilder, index: Value, steps: Value, end: number): V
   // steps = 1 never happens for merge size ≥ 2; max(·, 1) keeps the division finite and sends index 0 to `start`.
   const step = g.op1("Div", [endConst, toFloat(g, g.op1("Max", [intervals, one]))], {}, { name: "step" });
   const fromStart = g.op1("Mul", [toFloat(g, index), step], {}, { name: "from_start" });
-  const fromEnd = g.op1("Sub", [endConst, g.op1("Mul", [step, toFloat(g, g.op1("Sub", [intervals, index]))])], {}, { name: "from_end" });
+  const fromEnd = g.op1(
+    "Sub",
+    [endConst, g.op1("Mul", [step, toFloat(g, g.op1("Sub", [intervals, index]))])],
+    {},
+    { name: "from_end" },
+  );
   const halfway = g.op1("Div", [g.op1("Max", [steps, two]), two], {}, { name: "halfway" });
   return g.op1("Where", [g.op1("Less", [index, halfway]), fromStart, fromEnd], {}, { name: "coordinate" });
 }
@@ -99,7 +108,12 @@ interface Neighbours {
 function neighbours(g: GraphBuilder, coordinate: Value, side: number): Neighbours {
   const floorFloat = g.op1("Floor", [coordinate]);
   const floor = cast(g, floorFloat, "int64", "floor");
-  const ceil = g.op1("Min", [g.op1("Add", [floor, g.constInt64([1], [])]), g.constInt64([side - 1], [])], {}, { name: "ceil" });
+  const ceil = g.op1(
+    "Min",
+    [g.op1("Add", [floor, g.constInt64([1], [])]), g.constInt64([side - 1], [])],
+    {},
+    { name: "ceil" },
+  );
   const fraction = g.op1("Sub", [coordinate, floorFloat], {}, { name: "fraction" });
   const towardFloor = g.op1("Sub", [g.constFloat([1], [], "float32"), fraction], {}, { name: "toward_floor" });
   return { floor, ceil, fraction, towardFloor };

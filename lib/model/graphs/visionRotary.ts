@@ -35,8 +35,14 @@ export function buildVisionRotary(g: GraphBuilder, layout: VisionPatchLayout, he
   if (headDim % 4 !== 0) throw new Error(`vision head_dim ${headDim} must be divisible by 4 for the 2-D rotary`);
   return g.scope("rotary", () => {
     // transformers' buffer model.visual.rotary_pos_emb.inv_freq (not persisted in checkpoints, so computed here).
-    const invFreq = g.tensor("model.visual.rotary_pos_emb.inv_freq", "float32", [1, headDim / 4], visionRotaryInverseFrequencies(headDim));
-    const angles = (position: Value, name: string) => mul(g, unsqueeze(g, cast(g, position, "float32"), [1]), invFreq, name);
+    const invFreq = g.tensor(
+      "model.visual.rotary_pos_emb.inv_freq",
+      "float32",
+      [1, headDim / 4],
+      visionRotaryInverseFrequencies(headDim),
+    );
+    const angles = (position: Value, name: string) =>
+      mul(g, unsqueeze(g, cast(g, position, "float32"), [1]), invFreq, name);
     const rowFreqs = angles(layout.row, "row_freqs"); // [N, head_dim/4]
     const colFreqs = angles(layout.col, "col_freqs"); // [N, head_dim/4]
     const emb = concat(g, [rowFreqs, colFreqs, rowFreqs, colFreqs], 1, "emb"); // [N, head_dim]

@@ -166,7 +166,14 @@ export class GraphBuilder {
   output(value: Value, name: string, type: TensorType, dims: Dim[]): void {
     if (value.name !== name) {
       this.claim(name);
-      this.nodes.push({ name: `${this.prefix()}/output/${name}/Identity`, opType: "Identity", domain: "", inputs: [value.name], outputs: [name], attrs: {} });
+      this.nodes.push({
+        name: `${this.prefix()}/output/${name}/Identity`,
+        opType: "Identity",
+        domain: "",
+        inputs: [value.name],
+        outputs: [name],
+        attrs: {},
+      });
     }
     this.outputs.push({ name, type, dims: [...dims] });
   }
@@ -198,7 +205,12 @@ export class GraphBuilder {
   }
 
   constInt64(values: number[], dims: number[] = [values.length]): Value {
-    return this.constant("int64", dims, BigInt64Array.from(values, (v) => BigInt(v)), values);
+    return this.constant(
+      "int64",
+      dims,
+      BigInt64Array.from(values, (v) => BigInt(v)),
+      values,
+    );
   }
 
   constFloat(values: number[], dims: number[] = [values.length], type: FloatType = this.floatType): Value {
@@ -221,7 +233,14 @@ export class GraphBuilder {
       outputs.push(outputName);
     }
     if (domain !== "") this.domains.add(domain);
-    this.nodes.push({ name: nodeName, opType, domain, inputs: inputs.map((v) => v?.name ?? ""), outputs, attrs: { ...attrs } });
+    this.nodes.push({
+      name: nodeName,
+      opType,
+      domain,
+      inputs: inputs.map((v) => v?.name ?? ""),
+      outputs,
+      attrs: { ...attrs },
+    });
     return outputs.map((name) => ({ name }));
   }
 

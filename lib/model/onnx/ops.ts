@@ -1,4 +1,11 @@
-import { float, type Float32Part, type FloatType, type GraphBuilder, type TensorType, type Value } from "./graphBuilder";
+import {
+  float,
+  type Float32Part,
+  type FloatType,
+  type GraphBuilder,
+  type TensorType,
+  type Value,
+} from "./graphBuilder";
 
 /**
  * Readable helpers over `g.op`, one per ONNX operator (or small composite), so graph code reads like the model code it
@@ -42,14 +49,28 @@ export const reshape = (g: GraphBuilder, x: Value, shape: Ints, name?: string) =
 export const transpose = (g: GraphBuilder, x: Value, perm: number[], name?: string) =>
   g.op1("Transpose", [x], { perm }, { name });
 
-export const concat = (g: GraphBuilder, xs: Value[], axis: number, name?: string) => g.op1("Concat", xs, { axis }, { name });
+export const concat = (g: GraphBuilder, xs: Value[], axis: number, name?: string) =>
+  g.op1("Concat", xs, { axis }, { name });
 
 export const split = (g: GraphBuilder, x: Value, sizes: number[], axis: number, name?: string) =>
   g.op("Split", [x, g.constInt64(sizes)], { axis }, { name, outputs: sizes.length });
 
 /** Slice along `axes` (default: the first `starts.length` axes); ends may use Number.MAX_SAFE_INTEGER for "to the end". */
-export function slice(g: GraphBuilder, x: Value, starts: Ints, ends: Ints, axes?: Ints, steps?: Ints, name?: string): Value {
-  return g.op1("Slice", [x, ints(g, starts), ints(g, ends), axes ? ints(g, axes) : null, steps ? ints(g, steps) : null], {}, { name });
+export function slice(
+  g: GraphBuilder,
+  x: Value,
+  starts: Ints,
+  ends: Ints,
+  axes?: Ints,
+  steps?: Ints,
+  name?: string,
+): Value {
+  return g.op1(
+    "Slice",
+    [x, ints(g, starts), ints(g, ends), axes ? ints(g, axes) : null, steps ? ints(g, steps) : null],
+    {},
+    { name },
+  );
 }
 
 export const gather = (g: GraphBuilder, data: Value, indices: Value, axis = 0, name?: string) =>
@@ -58,15 +79,19 @@ export const gather = (g: GraphBuilder, data: Value, indices: Value, axis = 0, n
 export const unsqueeze = (g: GraphBuilder, x: Value, axes: Ints, name?: string) =>
   g.op1("Unsqueeze", [x, ints(g, axes)], {}, { name });
 
-export const squeeze = (g: GraphBuilder, x: Value, axes: Ints, name?: string) => g.op1("Squeeze", [x, ints(g, axes)], {}, { name });
+export const squeeze = (g: GraphBuilder, x: Value, axes: Ints, name?: string) =>
+  g.op1("Squeeze", [x, ints(g, axes)], {}, { name });
 
-export const expand = (g: GraphBuilder, x: Value, shape: Ints, name?: string) => g.op1("Expand", [x, ints(g, shape)], {}, { name });
+export const expand = (g: GraphBuilder, x: Value, shape: Ints, name?: string) =>
+  g.op1("Expand", [x, ints(g, shape)], {}, { name });
 
-export const tile = (g: GraphBuilder, x: Value, repeats: Ints, name?: string) => g.op1("Tile", [x, ints(g, repeats)], {}, { name });
+export const tile = (g: GraphBuilder, x: Value, repeats: Ints, name?: string) =>
+  g.op1("Tile", [x, ints(g, repeats)], {}, { name });
 
 const CAST_TO: Record<TensorType, number> = { float32: 1, int32: 6, int64: 7, bool: 9, float16: 10 };
 
-export const cast = (g: GraphBuilder, x: Value, to: TensorType, name?: string) => g.op1("Cast", [x], { to: CAST_TO[to] }, { name });
+export const cast = (g: GraphBuilder, x: Value, to: TensorType, name?: string) =>
+  g.op1("Cast", [x], { to: CAST_TO[to] }, { name });
 
 /** The int64 shape of `x`, optionally only dims [start, end). */
 export function shape(g: GraphBuilder, x: Value, start?: number, end?: number, name?: string): Value {
@@ -76,7 +101,8 @@ export function shape(g: GraphBuilder, x: Value, start?: number, end?: number, n
   return g.op1("Shape", [x], attrs, { name });
 }
 
-export const softmax = (g: GraphBuilder, x: Value, axis = -1, name?: string) => g.op1("Softmax", [x], { axis }, { name });
+export const softmax = (g: GraphBuilder, x: Value, axis = -1, name?: string) =>
+  g.op1("Softmax", [x], { axis }, { name });
 
 export const reduceSum = (g: GraphBuilder, x: Value, axes: Ints, keepdims = true, name?: string) =>
   g.op1("ReduceSum", [x, ints(g, axes)], { keepdims: keepdims ? 1 : 0 }, { name });
@@ -87,7 +113,8 @@ export const reduceMean = (g: GraphBuilder, x: Value, axes: Ints, keepdims = tru
 export const range = (g: GraphBuilder, start: Value, limit: Value, delta: Value, name?: string) =>
   g.op1("Range", [start, limit, delta], {}, { name });
 
-export const cumSum = (g: GraphBuilder, x: Value, axis: Value, name?: string) => g.op1("CumSum", [x, axis], {}, { name });
+export const cumSum = (g: GraphBuilder, x: Value, axis: Value, name?: string) =>
+  g.op1("CumSum", [x, axis], {}, { name });
 
 /** x · sigmoid(x), transformers' "silu". */
 export function silu(g: GraphBuilder, x: Value, name = "Silu"): Value {
@@ -95,7 +122,8 @@ export function silu(g: GraphBuilder, x: Value, name = "Silu"): Value {
 }
 
 /** GELU with the tanh approximation, transformers' "gelu_pytorch_tanh" (ONNX Gelu-20, approximate="tanh"). */
-export const geluTanh = (g: GraphBuilder, x: Value, name?: string) => g.op1("Gelu", [x], { approximate: "tanh" }, { name });
+export const geluTanh = (g: GraphBuilder, x: Value, name?: string) =>
+  g.op1("Gelu", [x], { approximate: "tanh" }, { name });
 
 /** Exact GELU (erf form), transformers' "gelu". */
 export const gelu = (g: GraphBuilder, x: Value, name?: string) => g.op1("Gelu", [x], { approximate: "none" }, { name });
@@ -129,7 +157,10 @@ export function computeIn(
 ): Value[] {
   const type = g.computeType(part);
   if (type === g.floatType) return body(inputs, type);
-  return body(inputs.map((x) => cast(g, x, type)), type).map((y) => cast(g, y, g.floatType));
+  return body(
+    inputs.map((x) => cast(g, x, type)),
+    type,
+  ).map((y) => cast(g, y, g.floatType));
 }
 
 /** A small weight (norm scale, bias) stored in `type`: float32 ones cost nothing worth saving. */
@@ -142,16 +173,39 @@ export function weightIn(g: GraphBuilder, name: string, type: FloatType): Value 
  * SimplifiedLayerNormalization in the default domain. Its statistics are fp32 in ORT's CPU and WebGPU kernels alike
  * (stash_type=1); the normalised value and the scale multiply follow the tensor type, hence computeIn.
  */
-export function rmsNorm(g: GraphBuilder, x: Value, weightName: string, eps: number, name = "SimplifiedLayerNormalization"): Value {
+export function rmsNorm(
+  g: GraphBuilder,
+  x: Value,
+  weightName: string,
+  eps: number,
+  name = "SimplifiedLayerNormalization",
+): Value {
   return computeIn(g, "norms", [x], ([x], type) => [
-    g.op1("SimplifiedLayerNormalization", [x, weightIn(g, weightName, type)], { axis: -1, epsilon: float(eps), stash_type: 1 }, { name }),
+    g.op1(
+      "SimplifiedLayerNormalization",
+      [x, weightIn(g, weightName, type)],
+      { axis: -1, epsilon: float(eps), stash_type: 1 },
+      { name },
+    ),
   ])[0];
 }
 
 /** LayerNorm over the last axis with scale and bias (LayerNormalization-17). */
-export function layerNorm(g: GraphBuilder, x: Value, weightName: string, biasName: string, eps: number, name = "LayerNormalization"): Value {
+export function layerNorm(
+  g: GraphBuilder,
+  x: Value,
+  weightName: string,
+  biasName: string,
+  eps: number,
+  name = "LayerNormalization",
+): Value {
   return computeIn(g, "norms", [x], ([x], type) => [
-    g.op1("LayerNormalization", [x, weightIn(g, weightName, type), weightIn(g, biasName, type)], { axis: -1, epsilon: float(eps), stash_type: 1 }, { name }),
+    g.op1(
+      "LayerNormalization",
+      [x, weightIn(g, weightName, type), weightIn(g, biasName, type)],
+      { axis: -1, epsilon: float(eps), stash_type: 1 },
+      { name },
+    ),
   ])[0];
 }
 

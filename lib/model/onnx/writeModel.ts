@@ -71,7 +71,8 @@ export async function writeModel(
   weights: WeightSource,
   opts: WriteModelOptions = {},
 ): Promise<WriteModelResult> {
-  if (endianness() !== "LE") throw new Error("writeModel assumes a little-endian host (ONNX raw_data is little-endian)");
+  if (endianness() !== "LE")
+    throw new Error("writeModel assumes a little-endian host (ONNX raw_data is little-endian)");
   const parts = g.parts();
   const sized = parts.initializers.map((spec) => ({ spec, dims: initializerDims(spec, weights) }));
   const withBytes = sized.map((s) => ({ ...s, byteLength: elementCount(s.dims) * BYTES[s.spec.type] }));
@@ -135,7 +136,9 @@ export async function writeModel(
     await writeModelBytes(structure);
     for (const p of plan) {
       const tensorLength = tensorProtoLength(p);
-      await writeModelBytes(concatBytes([Uint8Array.of(TAG_GRAPH_INITIALIZER), encodeVarint(tensorLength), p.metadata]));
+      await writeModelBytes(
+        concatBytes([Uint8Array.of(TAG_GRAPH_INITIALIZER), encodeVarint(tensorLength), p.metadata]),
+      );
       const data = await initializerBytes(p, weights);
       if (p.externalOffset === null) {
         await writeModelBytes(concatBytes([Uint8Array.of(TAG_TENSOR_RAW_DATA), encodeVarint(p.byteLength)]));
@@ -162,12 +165,15 @@ function initializerDims(spec: InitializerSpec, weights: WeightSource): number[]
   const stored = weights.shape(spec.sourceName);
   let dims = stored;
   if (spec.transpose) {
-    if (stored.length !== 2) throw new Error(`weight ${spec.sourceName}: transpose needs a 2-D tensor, got [${stored.join(", ")}]`);
+    if (stored.length !== 2)
+      throw new Error(`weight ${spec.sourceName}: transpose needs a 2-D tensor, got [${stored.join(", ")}]`);
     dims = [stored[1], stored[0]];
   }
   if (spec.reshape) {
     if (elementCount(spec.reshape) !== elementCount(stored)) {
-      throw new Error(`weight ${spec.sourceName}: cannot reshape [${stored.join(", ")}] to [${spec.reshape.join(", ")}]`);
+      throw new Error(
+        `weight ${spec.sourceName}: cannot reshape [${stored.join(", ")}] to [${spec.reshape.join(", ")}]`,
+      );
     }
     dims = spec.reshape;
   }
@@ -192,7 +198,11 @@ async function initializerBytes(p: PlannedInitializer, weights: WeightSource): P
 }
 
 /** Optionally transposes a row-major [rows, cols] matrix and/or rounds to fp16, producing one new array. */
-function convertFloats(values: Float32Array, transposeOf: { rows: number; cols: number } | null, toHalf: boolean): Float32Array | Uint16Array {
+function convertFloats(
+  values: Float32Array,
+  transposeOf: { rows: number; cols: number } | null,
+  toHalf: boolean,
+): Float32Array | Uint16Array {
   const out = toHalf ? new Uint16Array(values.length) : new Float32Array(values.length);
   if (!transposeOf) {
     for (let i = 0; i < values.length; i++) out[i] = float32ToFloat16Bits(values[i]);
@@ -235,7 +245,9 @@ function attributeProto(name: string, value: AttrValue): OnnxTypes.IAttributePro
       return { name, type: T.STRINGS, strings: value.map((s) => new TextEncoder().encode(s)) };
     }
     const numbers = value as number[];
-    return numbers.every(Number.isInteger) ? { name, type: T.INTS, ints: numbers } : { name, type: T.FLOATS, floats: numbers };
+    return numbers.every(Number.isInteger)
+      ? { name, type: T.INTS, ints: numbers }
+      : { name, type: T.FLOATS, floats: numbers };
   }
   switch (value.kind) {
     case "float":
@@ -244,7 +256,9 @@ function attributeProto(name: string, value: AttrValue): OnnxTypes.IAttributePro
       return { name, type: T.FLOATS, floats: value.value };
     case "tensor": {
       const raw =
-        value.type === "float16" ? asBytes(convertFloats(value.values as Float32Array, null, true)) : asBytes(value.values);
+        value.type === "float16"
+          ? asBytes(convertFloats(value.values as Float32Array, null, true))
+          : asBytes(value.values);
       return { name, type: T.TENSOR, t: { dims: value.dims, dataType: ONNX_DTYPE[value.type], rawData: raw } };
     }
   }

@@ -25,7 +25,8 @@ export async function converterCodeFingerprint(): Promise<string> {
     const full = path.join(MODEL_LIB, dir);
     if (!existsSync(full)) continue;
     const entries = await readdir(full, { recursive: true });
-    for (const entry of entries) if (entry.endsWith(".ts") && !entry.endsWith(".test.ts")) files.push(path.join(full, entry));
+    for (const entry of entries)
+      if (entry.endsWith(".ts") && !entry.endsWith(".test.ts")) files.push(path.join(full, entry));
   }
   for (const file of files.sort()) hash.update(`${path.relative(MODEL_LIB, file)}\u0000`).update(await readFile(file));
   return hash.digest("hex");
@@ -36,7 +37,11 @@ export interface ParityBundle {
   readonly reused: boolean;
 }
 
-export async function ensureParityBundle(fixtureName: string, modelDir: string, opts: { progress?: boolean } = {}): Promise<ParityBundle> {
+export async function ensureParityBundle(
+  fixtureName: string,
+  modelDir: string,
+  opts: { progress?: boolean } = {},
+): Promise<ParityBundle> {
   const checkpoint = await SafetensorsCheckpoint.open(modelDir);
   let weights: string;
   try {
@@ -67,6 +72,7 @@ async function pruneOlderBundles(fixtureName: string, keep: string): Promise<voi
   const escaped = fixtureName.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
   const sameFixture = new RegExp(`^${escaped}-[0-9a-f]{12}-[0-9a-f]{8}$`);
   for (const entry of await readdir(PARITY_CACHE_DIR)) {
-    if (entry !== keep && sameFixture.test(entry)) await rm(path.join(PARITY_CACHE_DIR, entry), { recursive: true, force: true });
+    if (entry !== keep && sameFixture.test(entry))
+      await rm(path.join(PARITY_CACHE_DIR, entry), { recursive: true, force: true });
   }
 }

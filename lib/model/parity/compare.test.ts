@@ -26,11 +26,27 @@ describe("compareGreedy", () => {
     expect(compareGreedy([10, 11, 12, 13], expected, margins, 1e-4)).toEqual({ kind: "identical", steps: 4 });
   });
   it("forgives a first difference at a reference near-tie and stops comparing there", () => {
-    expect(compareGreedy([10, 11, 99, 98], expected, margins, 1e-4)).toEqual({ kind: "forgiven_tie", step: 2, margin: 5e-5, steps: 4 });
+    expect(compareGreedy([10, 11, 99, 98], expected, margins, 1e-4)).toEqual({
+      kind: "forgiven_tie",
+      step: 2,
+      margin: 5e-5,
+      steps: 4,
+    });
   });
   it("reports a difference at a clear step", () => {
-    expect(compareGreedy([10, 7, 12, 13], expected, margins, 1e-4)).toEqual({ kind: "mismatch", step: 1, expected: 11, actual: 7, margin: 0.5, steps: 4 });
+    expect(compareGreedy([10, 7, 12, 13], expected, margins, 1e-4)).toEqual({
+      kind: "mismatch",
+      step: 1,
+      expected: 11,
+      actual: 7,
+      margin: 0.5,
+      steps: 4,
+    });
     expect(compareGreedy([10, 11], expected, margins, 1e-4)).toMatchObject({ kind: "forgiven_tie", step: 2 });
-    expect(compareGreedy([10, 11, 12], expected, margins, 1e-4)).toMatchObject({ kind: "mismatch", step: 3, actual: -1 });
+    expect(compareGreedy([10, 11, 12], expected, margins, 1e-4)).toMatchObject({
+      kind: "mismatch",
+      step: 3,
+      actual: -1,
+    });
   });
 });

@@ -1,7 +1,8 @@
 /** Pure comparisons behind the parity checks. */
 
 export function maxAbsDiff(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  if (actual.length !== expected.length) throw new Error(`cannot compare ${actual.length} values with ${expected.length}`);
+  if (actual.length !== expected.length)
+    throw new Error(`cannot compare ${actual.length} values with ${expected.length}`);
   let max = 0;
   for (let i = 0; i < actual.length; i++) {
     const d = Math.abs(actual[i] - expected[i]);
@@ -41,7 +42,12 @@ export type GreedyComparison =
  * the reference margin there is below `tieMargin` (both choices are then equally right); after it the sequences are
  * conditioned on different tokens and are not compared further.
  */
-export function compareGreedy(actual: readonly number[], expected: readonly number[], margins: readonly number[], tieMargin: number): GreedyComparison {
+export function compareGreedy(
+  actual: readonly number[],
+  expected: readonly number[],
+  margins: readonly number[],
+  tieMargin: number,
+): GreedyComparison {
   const steps = expected.length;
   for (let i = 0; i < steps; i++) {
     if (actual[i] === expected[i]) continue;

@@ -63,11 +63,15 @@ export async function loadFixture(dir: string): Promise<ParityFixture> {
   if (!existsSync(modelDir)) throw new FixtureError(`${dir} is not a parity fixture: model/ is missing`);
   const parsed = referenceSchema.safeParse(JSON.parse(await readFile(referencePath, "utf8")));
   if (!parsed.success) {
-    throw new FixtureError(`${referencePath}: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+    throw new FixtureError(
+      `${referencePath}: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+    );
   }
   const reference = parsed.data;
   if (reference.image_grid_thw.length !== reference.images_in_order.length) {
-    throw new FixtureError(`${referencePath}: ${reference.images_in_order.length} images_in_order but ${reference.image_grid_thw.length} image_grid_thw`);
+    throw new FixtureError(
+      `${referencePath}: ${reference.images_in_order.length} images_in_order but ${reference.image_grid_thw.length} image_grid_thw`,
+    );
   }
   const readNpy = async (relativePath: string) => {
     const file = path.join(dir, relativePath);

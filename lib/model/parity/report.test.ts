@@ -5,7 +5,14 @@ import type { CheckRow } from "./types";
 const rows: CheckRow[] = [
   { check: "vision features", metric: "max |Δ|", value: "3.10e-6", threshold: "≤ 1e-4", pass: true },
   { check: "vision deepstack", metric: "max |Δ|", value: "n/a", threshold: "≤ 1e-4", pass: null },
-  { check: "greedy turn2", metric: "tokens", value: "7/24", threshold: "identical", pass: false, note: "greedy turn2: step 7 gave 5, reference 9" },
+  {
+    check: "greedy turn2",
+    metric: "tokens",
+    value: "7/24",
+    threshold: "identical",
+    pass: false,
+    note: "greedy turn2: step 7 gave 5, reference 9",
+  },
 ];
 
 describe("parity report", () => {

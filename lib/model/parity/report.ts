@@ -3,9 +3,19 @@ import type { CheckRow } from "./types";
 /** The parity table, plain text with aligned columns, followed by the rows' notes. Pure. */
 export function formatParityTable(rows: readonly CheckRow[]): string {
   const header = ["check", "metric", "value", "threshold", "pass"];
-  const cells = rows.map((r) => [r.check, r.metric, r.value, r.threshold, r.pass === null ? "n/a" : r.pass ? "yes" : "NO"]);
+  const cells = rows.map((r) => [
+    r.check,
+    r.metric,
+    r.value,
+    r.threshold,
+    r.pass === null ? "n/a" : r.pass ? "yes" : "NO",
+  ]);
   const widths = header.map((h, c) => Math.max(h.length, ...cells.map((row) => row[c].length)));
-  const line = (row: string[]) => row.map((cell, c) => cell.padEnd(widths[c])).join("  ").trimEnd();
+  const line = (row: string[]) =>
+    row
+      .map((cell, c) => cell.padEnd(widths[c]))
+      .join("  ")
+      .trimEnd();
   const out = [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...cells.map(line)];
   const notes = rows.filter((r) => r.note !== undefined).map((r) => `  note: ${r.note}`);
   return [...out, ...notes].join("\n");

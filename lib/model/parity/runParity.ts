@@ -45,7 +45,14 @@ export async function runParity(fixtureDir: string, opts: ParityOptions = {}): P
       try {
         rows.push(...(await check.run(ctx)));
       } catch (error) {
-        rows.push({ check: check.name, metric: "error", value: "error", threshold: "-", pass: false, note: `${check.name}: ${(error as Error).message}` });
+        rows.push({
+          check: check.name,
+          metric: "error",
+          value: "error",
+          threshold: "-",
+          pass: false,
+          note: `${check.name}: ${(error as Error).message}`,
+        });
       }
     }
   } finally {
@@ -54,5 +61,12 @@ export async function runParity(fixtureDir: string, opts: ParityOptions = {}): P
     executionProvider = engine?.executionProvider ?? null;
     await engine?.release();
   }
-  return { fixture: fixture.name, bundleDir: bundle.dir, bundleReused: bundle.reused, executionProvider, rows, passed: parityPassed(rows) };
+  return {
+    fixture: fixture.name,
+    bundleDir: bundle.dir,
+    bundleReused: bundle.reused,
+    executionProvider,
+    rows,
+    passed: parityPassed(rows),
+  };
 }

@@ -114,7 +114,12 @@ describe("agreement with transformers.js's get_rope_index (an independent port o
     config: object;
     get_rope_index(ids: Tensor, grid: Tensor | null, video: null, mask: null): [Tensor, Tensor];
   };
-  reference.config = { image_token_id: I, video_token_id: 10, vision_start_token_id: VS, vision_config: { spatial_merge_size: 2 } };
+  reference.config = {
+    image_token_id: I,
+    video_token_id: 10,
+    vision_start_token_id: VS,
+    vision_config: { spatial_merge_size: 2 },
+  };
 
   function randomPrompt(seed: number): { seq: number[]; grids: { t: number; h: number; w: number }[] } {
     let state = seed;
@@ -143,7 +148,14 @@ describe("agreement with transformers.js's get_rope_index (an independent port o
       const ours = getRopeIndex(seq, grids, ids, 2);
       const idsTensor = new Tensor("int64", BigInt64Array.from(seq, BigInt), [1, seq.length]);
       const gridTensor = grids.length
-        ? new Tensor("int64", BigInt64Array.from(grids.flatMap((g) => [g.t, g.h, g.w]), BigInt), [grids.length, 3])
+        ? new Tensor(
+            "int64",
+            BigInt64Array.from(
+              grids.flatMap((g) => [g.t, g.h, g.w]),
+              BigInt,
+            ),
+            [grids.length, 3],
+          )
         : null;
       const [pos, delta] = reference.get_rope_index(idsTensor, gridTensor, null, null);
       expect(Array.from(ours.positionIds)).toEqual(Array.from(pos.data as BigInt64Array));

@@ -8,7 +8,11 @@
 
 /** RepetitionPenaltyLogitsProcessor: every token already in the sequence has a positive logit divided by `penalty`
  *  and a negative one multiplied by it. Each distinct token is penalised once, however often it occurred. */
-export function applyRepetitionPenalty(logits: Float32Array, previousTokenIds: Iterable<number>, penalty: number): void {
+export function applyRepetitionPenalty(
+  logits: Float32Array,
+  previousTokenIds: Iterable<number>,
+  penalty: number,
+): void {
   if (penalty === 1) return;
   const seen = new Set<number>();
   for (const id of previousTokenIds) {

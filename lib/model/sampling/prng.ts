@@ -30,7 +30,8 @@ function rotl(x: number, k: number): number {
 
 /** Creates a generator from an integer seed in [0, MAX_SEED]; both 32-bit halves of the seed feed the state. */
 export function createRng(seed: number): Rng {
-  if (!Number.isSafeInteger(seed) || seed < 0) throw new RangeError(`seed must be an integer in [0, ${MAX_SEED}], got ${seed}`);
+  if (!Number.isSafeInteger(seed) || seed < 0)
+    throw new RangeError(`seed must be an integer in [0, ${MAX_SEED}], got ${seed}`);
   const low = seed >>> 0;
   const high = Math.floor(seed / 2 ** 32) >>> 0;
   let mix = low ^ Math.imul(high, 0x27d4eb2d);

@@ -75,7 +75,11 @@ describe("TokenSampler", () => {
 
   it("draws from softmax(logits) at temperature 1", () => {
     const probs = [0.1, 0.2, 0.3, 0.4];
-    const counts = histogram(new TokenSampler(params({ temperature: 1, seed: 1 })), Float32Array.from(probs.map(Math.log)), 40_000);
+    const counts = histogram(
+      new TokenSampler(params({ temperature: 1, seed: 1 })),
+      Float32Array.from(probs.map(Math.log)),
+      40_000,
+    );
     expectDistribution(counts, probs);
   });
 
@@ -83,8 +87,15 @@ describe("TokenSampler", () => {
     const probs = [0.1, 0.2, 0.3, 0.4];
     const squared = probs.map((p) => p * p);
     const total = squared.reduce((a, b) => a + b, 0);
-    const counts = histogram(new TokenSampler(params({ temperature: 0.5, seed: 2 })), Float32Array.from(probs.map(Math.log)), 40_000);
-    expectDistribution(counts, squared.map((p) => p / total));
+    const counts = histogram(
+      new TokenSampler(params({ temperature: 0.5, seed: 2 })),
+      Float32Array.from(probs.map(Math.log)),
+      40_000,
+    );
+    expectDistribution(
+      counts,
+      squared.map((p) => p / total),
+    );
   });
 
   it("renormalises over the tokens top-k and top-p keep", () => {
@@ -97,7 +108,11 @@ describe("TokenSampler", () => {
   });
 
   it("splits evenly between tied tokens", () => {
-    const counts = histogram(new TokenSampler(params({ temperature: 1, seed: 4 })), Float32Array.from([3, 3, -50]), 20_000);
+    const counts = histogram(
+      new TokenSampler(params({ temperature: 1, seed: 4 })),
+      Float32Array.from([3, 3, -50]),
+      20_000,
+    );
     expect(counts[2]).toBe(0);
     expectDistribution(counts, [0.5, 0.5, 0]);
   });

@@ -29,15 +29,28 @@ export async function handleChatCompletions(request: Request, runtime: Runtime):
   const log = runtime.logger.child({ module: "openai" });
   try {
     const client = admitClient(request, runtime, { rateLimited: true });
-    const body = parseChatCompletionRequest(await readJsonBody(request, runtime.config.maxJsonBodyBytes), runtime.config);
+    const body = parseChatCompletionRequest(
+      await readJsonBody(request, runtime.config.maxJsonBodyBytes),
+      runtime.config,
+    );
     const served = runtime.model.ready();
     if (body.model !== served.id) {
-      throw new RequestError(404, "model_not_found", `model "${body.model}" is not served here; GET /v1/models lists "${served.id}"`);
+      throw new RequestError(
+        404,
+        "model_not_found",
+        `model "${body.model}" is not served here; GET /v1/models lists "${served.id}"`,
+      );
     }
-    const generation = await startGeneration(served.pipeline, { ...body.generation, tenant: client.tenant }, request.signal);
+    const generation = await startGeneration(
+      served.pipeline,
+      { ...body.generation, tenant: client.tenant },
+      request.signal,
+    );
     const identity = newCompletionIdentity(served.id);
     if (body.stream) {
-      return sseResponse(streamChunks(generation, identity, body.includeUsage, log), { onCancel: () => generation.stop() });
+      return sseResponse(streamChunks(generation, identity, body.includeUsage, log), {
+        onCancel: () => generation.stop(),
+      });
     }
     return Response.json(await collectCompletion(generation, identity), { headers: { "cache-control": "no-store" } });
   } catch (error) {
@@ -50,7 +63,9 @@ export async function handleListModels(request: Request, runtime: Runtime): Prom
   try {
     admitClient(request, runtime, { rateLimited: false });
     const served = runtime.model.ready();
-    return Response.json(modelList([{ id: served.id, created: served.created }]), { headers: { "cache-control": "no-store" } });
+    return Response.json(modelList([{ id: served.id, created: served.created }]), {
+      headers: { "cache-control": "no-store" },
+    });
   } catch (error) {
     return openAIErrorAnswer(error, log);
   }
@@ -70,19 +85,29 @@ async function collectCompletion(generation: StartedGeneration, identity: Comple
   throw new RequestError(499, "client_closed_request", "the client closed the request");
 }
 
-async function* streamChunks(generation: StartedGeneration, identity: CompletionIdentity, includeUsage: boolean, log: Logger): AsyncGenerator<string> {
+async function* streamChunks(
+  generation: StartedGeneration,
+  identity: CompletionIdentity,
+  includeUsage: boolean,
+  log: Logger,
+): AsyncGenerator<string> {
   yield encodeDataEvent(chatCompletionChunk(identity, { role: "assistant", content: "" }));
   let finish: { reason: OpenAIFinishReason; usage: Usage } | null = null;
   try {
     for await (const event of generation.events) {
       if (event.type === "token") yield encodeDataEvent(chatCompletionChunk(identity, { content: event.text }));
-      else if (event.type === "done" && event.finishReason !== "cancelled") finish = { reason: event.finishReason, usage: event.usage };
+      else if (event.type === "done" && event.finishReason !== "cancelled")
+        finish = { reason: event.finishReason, usage: event.usage };
     }
   } catch (error) {
     const refusal = asRequestError(error);
     if (!refusal) log.error({ err: error }, "generation failed mid-stream");
     // OpenAI's clients raise an APIError for a `data: {error}` event.
-    yield encodeDataEvent(refusal ? openAIErrorBody(refusal.status, refusal.code, refusal.message) : openAIErrorBody(500, "internal_error", "generation failed; see the server log"));
+    yield encodeDataEvent(
+      refusal
+        ? openAIErrorBody(refusal.status, refusal.code, refusal.message)
+        : openAIErrorBody(500, "internal_error", "generation failed; see the server log"),
+    );
     return;
   }
   if (finish === null) return;
@@ -96,6 +121,11 @@ function openAIErrorAnswer(error: unknown, log: Logger): Response {
   const refusal = asRequestError(error);
   if (!refusal) log.error({ err: error }, "request failed");
   const status = refusal?.status ?? 500;
-  const body = refusal ? openAIErrorBody(status, refusal.code, refusal.message) : openAIErrorBody(500, "internal_error", "the server failed to handle this request; see its log");
-  return Response.json(body, { status, headers: { "cache-control": "no-store", ...(refusal && refusalHeaders(refusal)) } });
+  const body = refusal
+    ? openAIErrorBody(status, refusal.code, refusal.message)
+    : openAIErrorBody(500, "internal_error", "the server failed to handle this request; see its log");
+  return Response.json(body, {
+    status,
+    headers: { "cache-control": "no-store", ...(refusal && refusalHeaders(refusal)) },
+  });
 }

@@ -28,7 +28,10 @@ describe("parseChatCompletionRequest", () => {
             role: "user",
             content: [
               { type: "text", text: "compare" },
-              { type: "image_url", image_url: { url: `data:image/png;base64,${png.toString("base64")}`, detail: "auto" } },
+              {
+                type: "image_url",
+                image_url: { url: `data:image/png;base64,${png.toString("base64")}`, detail: "auto" },
+              },
               { type: "image_url", image_url: id },
             ],
           },
@@ -92,29 +95,50 @@ describe("parseChatCompletionRequest", () => {
   });
 
   it("leaves omitted and null fields to the pipeline's defaults", () => {
-    const parsed = parseChatCompletionRequest({ model: "m", messages: [{ role: "user", content: "hi" }], temperature: null, max_tokens: null }, limits);
+    const parsed = parseChatCompletionRequest(
+      { model: "m", messages: [{ role: "user", content: "hi" }], temperature: null, max_tokens: null },
+      limits,
+    );
     expect(parsed.generation).toEqual({ messages: [{ role: "user", content: "hi" }] });
   });
 
   it("refuses what it would otherwise have to ignore", () => {
     const base = { model: "m", messages: [{ role: "user", content: "hi" }] };
-    expect(refusal({ ...base, n: 2 })).toMatchObject({ status: 400, code: "invalid_request", message: "n: n other than 1 is not supported by this server" });
-    expect(refusal({ ...base, tools: [{ type: "function" }] })).toMatchObject({ message: "tools: tools is not supported by this server" });
+    expect(refusal({ ...base, n: 2 })).toMatchObject({
+      status: 400,
+      code: "invalid_request",
+      message: "n: n other than 1 is not supported by this server",
+    });
+    expect(refusal({ ...base, tools: [{ type: "function" }] })).toMatchObject({
+      message: "tools: tools is not supported by this server",
+    });
     expect(refusal({ ...base, logprobs: true })).toMatchObject({ code: "invalid_request" });
     expect(refusal({ ...base, response_format: { type: "json_object" } })).toMatchObject({ code: "invalid_request" });
     expect(refusal({ ...base, presence_penalty: 0.5 })).toMatchObject({ code: "invalid_request" });
   });
 
   it("names the field at fault", () => {
-    expect(refusal({ model: "m", messages: [] })).toMatchObject({ status: 400, message: expect.stringMatching(/^messages: /) });
-    expect(refusal({ model: "m", messages: [{ role: "tool", content: "x" }] })).toMatchObject({ message: expect.stringMatching(/^messages\.0\.role: /) });
-    expect(refusal({ model: "m", messages: [{ role: "user", content: "x" }], temperature: 3 })).toMatchObject({ message: expect.stringMatching(/^temperature: /) });
-    expect(refusal({ messages: [{ role: "user", content: "x" }] })).toMatchObject({ message: expect.stringMatching(/^model: /) });
+    expect(refusal({ model: "m", messages: [] })).toMatchObject({
+      status: 400,
+      message: expect.stringMatching(/^messages: /),
+    });
+    expect(refusal({ model: "m", messages: [{ role: "tool", content: "x" }] })).toMatchObject({
+      message: expect.stringMatching(/^messages\.0\.role: /),
+    });
+    expect(refusal({ model: "m", messages: [{ role: "user", content: "x" }], temperature: 3 })).toMatchObject({
+      message: expect.stringMatching(/^temperature: /),
+    });
+    expect(refusal({ messages: [{ role: "user", content: "x" }] })).toMatchObject({
+      message: expect.stringMatching(/^model: /),
+    });
     expect(refusal([])).toMatchObject({ status: 400, code: "invalid_request" });
   });
 
   it("refuses remote and malformed image URLs", () => {
-    const withUrl = (url: string) => ({ model: "m", messages: [{ role: "user", content: [{ type: "image_url", image_url: { url } }] }] });
+    const withUrl = (url: string) => ({
+      model: "m",
+      messages: [{ role: "user", content: [{ type: "image_url", image_url: { url } }] }],
+    });
     expect(refusal(withUrl("https://example.com/cat.png"))).toMatchObject({
       status: 400,
       code: "unsupported_image_url",
@@ -126,7 +150,13 @@ describe("parseChatCompletionRequest", () => {
   });
 
   it("limits the total text of the messages", () => {
-    const body = { model: "m", messages: [{ role: "system", content: "x".repeat(6) }, { role: "user", content: [{ type: "text", text: "y".repeat(5) }] }] };
+    const body = {
+      model: "m",
+      messages: [
+        { role: "system", content: "x".repeat(6) },
+        { role: "user", content: [{ type: "text", text: "y".repeat(5) }] },
+      ],
+    };
     expect(refusal(body, { maxPromptChars: 10 })).toMatchObject({ status: 413, code: "prompt_too_large" });
     expect(parseChatCompletionRequest(body, { maxPromptChars: 11 }).generation.messages).toHaveLength(2);
   });

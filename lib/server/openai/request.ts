@@ -77,7 +77,11 @@ export function parseChatCompletionRequest(body: unknown, limits: TranslationLim
   const messages = r.messages.map((message, index) => translateMessage(message, index));
   const promptChars = messages.reduce((sum, m) => sum + textLength(m.content), 0);
   if (promptChars > limits.maxPromptChars) {
-    throw new RequestError(413, "prompt_too_large", `the messages hold ${promptChars} characters of text, more than the limit of ${limits.maxPromptChars} (MAX_PROMPT_CHARS)`);
+    throw new RequestError(
+      413,
+      "prompt_too_large",
+      `the messages hold ${promptChars} characters of text, more than the limit of ${limits.maxPromptChars} (MAX_PROMPT_CHARS)`,
+    );
   }
   const maxNewTokens = r.max_completion_tokens ?? r.max_tokens;
   const generation: ChatCompletionRequest["generation"] = {
@@ -89,7 +93,12 @@ export function parseChatCompletionRequest(body: unknown, limits: TranslationLim
     ...(r.seed != null && { seed: r.seed }),
     ...(r.stop != null && { stop: typeof r.stop === "string" ? [r.stop] : r.stop }),
   };
-  return { model: r.model, stream: r.stream ?? false, includeUsage: r.stream_options?.include_usage ?? false, generation };
+  return {
+    model: r.model,
+    stream: r.stream ?? false,
+    includeUsage: r.stream_options?.include_usage ?? false,
+    generation,
+  };
 }
 
 function translateMessage(message: OpenAIMessage, index: number): GenerationMessage {
@@ -109,13 +118,17 @@ function translateMessage(message: OpenAIMessage, index: number): GenerationMess
 const DATA_URL = /^data:image\/[\w.+-]+(?:;[\w-]+=[^;,]*)*;base64,/i;
 
 /** A `data:image/…;base64,` URL becomes the image's bytes; a bare image id names an uploaded image. */
-export function imagePart(url: string, where = "image_url"): { type: "image"; imageId: ImageId } | { type: "image"; bytes: Uint8Array } {
+export function imagePart(
+  url: string,
+  where = "image_url",
+): { type: "image"; imageId: ImageId } | { type: "image"; bytes: Uint8Array } {
   const imageId = parseImageId(url);
   if (imageId) return { type: "image", imageId };
   const header = DATA_URL.exec(url);
   if (header) {
     const base64 = url.slice(header[0].length);
-    if (!/^[A-Za-z0-9+/\s]*={0,2}\s*$/.test(base64)) throw new RequestError(400, "invalid_image_url", `${where}: the data URL is not valid base64`);
+    if (!/^[A-Za-z0-9+/\s]*={0,2}\s*$/.test(base64))
+      throw new RequestError(400, "invalid_image_url", `${where}: the data URL is not valid base64`);
     const bytes = Buffer.from(base64, "base64");
     if (bytes.length === 0) throw new RequestError(400, "invalid_image_url", `${where}: the data URL holds no bytes`);
     return { type: "image", bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length) };

@@ -30,7 +30,11 @@ export function newCompletionIdentity(model: string, nowMs = Date.now()): Comple
 }
 
 function usageOf(usage: Usage) {
-  return { prompt_tokens: usage.promptTokens, completion_tokens: usage.completionTokens, total_tokens: usage.promptTokens + usage.completionTokens };
+  return {
+    prompt_tokens: usage.promptTokens,
+    completion_tokens: usage.completionTokens,
+    total_tokens: usage.promptTokens + usage.completionTokens,
+  };
 }
 
 export function chatCompletion(
@@ -42,7 +46,14 @@ export function chatCompletion(
     object: "chat.completion" as const,
     created: identity.created,
     model: identity.model,
-    choices: [{ index: 0, message: { role: "assistant" as const, content: answer.text, refusal: null }, logprobs: null, finish_reason: answer.finishReason }],
+    choices: [
+      {
+        index: 0,
+        message: { role: "assistant" as const, content: answer.text, refusal: null },
+        logprobs: null,
+        finish_reason: answer.finishReason,
+      },
+    ],
     usage: usageOf(answer.usage),
     vlcache: { cache: answer.cache },
   };
@@ -61,7 +72,10 @@ export function chatCompletionChunk(
     choices: [
       {
         index: 0,
-        delta: { ...(piece.role && { role: piece.role }), ...(piece.content !== undefined && { content: piece.content }) },
+        delta: {
+          ...(piece.role && { role: piece.role }),
+          ...(piece.content !== undefined && { content: piece.content }),
+        },
         logprobs: null,
         finish_reason: piece.finishReason ?? null,
       },
@@ -71,16 +85,32 @@ export function chatCompletionChunk(
 
 /** With `stream_options.include_usage`: the chunk after the last choice, with no choices and the usage. */
 export function usageChunk(identity: CompletionIdentity, usage: Usage) {
-  return { id: identity.id, object: "chat.completion.chunk" as const, created: identity.created, model: identity.model, choices: [], usage: usageOf(usage) };
+  return {
+    id: identity.id,
+    object: "chat.completion.chunk" as const,
+    created: identity.created,
+    model: identity.model,
+    choices: [],
+    usage: usageOf(usage),
+  };
 }
 
 export function modelList(models: readonly { id: string; created: number }[]) {
-  return { object: "list" as const, data: models.map((m) => ({ id: m.id, object: "model" as const, created: m.created, owned_by: "vlcache" })) };
+  return {
+    object: "list" as const,
+    data: models.map((m) => ({ id: m.id, object: "model" as const, created: m.created, owned_by: "vlcache" })),
+  };
 }
 
 /** OpenAI's error `type` for a status; the body keeps vlcache's `{error: {code, message}}` and adds `type`, `param`. */
 export function openAIErrorBody(status: number, code: string, message: string) {
   const type =
-    status === 401 ? "authentication_error" : status === 429 ? "rate_limit_error" : status >= 500 ? "server_error" : "invalid_request_error";
+    status === 401
+      ? "authentication_error"
+      : status === 429
+        ? "rate_limit_error"
+        : status >= 500
+          ? "server_error"
+          : "invalid_request_error";
   return { error: { code, message, type, param: null } };
 }

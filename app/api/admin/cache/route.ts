@@ -19,7 +19,11 @@ const levelSchema = z.enum(["l1", "l2", "l3", "all"]).default("all");
  */
 export async function DELETE(request: Request): Promise<Response> {
   const app = await getRuntime();
-  return admitted(app, () => admitAdmin(request, app), () => flush(request, app));
+  return admitted(
+    app,
+    () => admitAdmin(request, app),
+    () => flush(request, app),
+  );
 }
 
 async function flush(request: Request, app: Runtime): Promise<Response> {
@@ -27,7 +31,12 @@ async function flush(request: Request, app: Runtime): Promise<Response> {
   const level = levelSchema.safeParse(query.get("level") ?? undefined);
   if (!level.success) return errorResponse(400, "invalid_level", "level must be l1, l2, l3 or all");
   const tenant = query.has("tenant") ? parseTenantId(query.get("tenant")!) : DEFAULT_TENANT;
-  if (tenant === null) return errorResponse(400, "invalid_tenant", "tenant must be 1 to 64 of a-z, 0-9, _ or - (starting with a letter or digit)");
+  if (tenant === null)
+    return errorResponse(
+      400,
+      "invalid_tenant",
+      "tenant must be 1 to 64 of a-z, 0-9, _ or - (starting with a letter or digit)",
+    );
   const status = app.model.status;
   try {
     const flushed = await flushCaches(

@@ -9,5 +9,7 @@ export async function GET(request: Request, context: { params: Promise<{ id: str
   const { id } = await context.params;
   const raw = ["1", "true"].includes(new URL(request.url).searchParams.get("raw") ?? "");
   const runtime = await getRuntime();
-  return withClient(request, runtime, { rateLimited: false }, (client) => handleImageGet(id, raw, runtime, client.tenant));
+  return withClient(request, runtime, { rateLimited: false }, (client) =>
+    handleImageGet(id, raw, runtime, client.tenant),
+  );
 }

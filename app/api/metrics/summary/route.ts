@@ -11,6 +11,9 @@ export async function GET(request: Request): Promise<Response> {
   return admitted(
     app,
     () => admitMetricsReader(request, app),
-    async () => Response.json(await buildMetricsSummary({ startedAt: app.startedAt }), { headers: { "cache-control": "no-store" } }),
+    async () =>
+      Response.json(await buildMetricsSummary({ startedAt: app.startedAt }), {
+        headers: { "cache-control": "no-store" },
+      }),
   );
 }

@@ -24,7 +24,11 @@ export interface PromptComparison {
 export async function comparePrompts(fixture: ParityFixture, template?: ChatTemplate): Promise<PromptComparison[]> {
   const tokenizer = await TextTokenizer.load(fixture.modelDir);
   const { mergeSize } = await loadPreprocessorConfig(fixture.modelDir);
-  const builder = new PromptBuilder(tokenizer, template ?? (await loadChatTemplate(fixture.modelDir, tokenizer.config)), mergeSize);
+  const builder = new PromptBuilder(
+    tokenizer,
+    template ?? (await loadChatTemplate(fixture.modelDir, tokenizer.config)),
+    mergeSize,
+  );
   const comparisons: PromptComparison[] = [];
   for (const turn of TURN_NAMES) {
     const reference = fixture.reference[turn];
@@ -51,7 +55,10 @@ function row(c: PromptComparison): CheckRow {
     value: c.firstDifference === null ? `${c.length} ids identical` : `differs at ${c.firstDifference}`,
     threshold: THRESHOLD,
     pass: c.firstDifference === null,
-    note: c.firstDifference === null ? undefined : `prompt ${c.turn}: ${c.length} ids vs reference ${c.expectedLength}, first difference at ${c.firstDifference}`,
+    note:
+      c.firstDifference === null
+        ? undefined
+        : `prompt ${c.turn}: ${c.length} ids vs reference ${c.expectedLength}, first difference at ${c.firstDifference}`,
   };
 }
 
@@ -59,7 +66,8 @@ export const chatPromptCheck: ParityCheck = {
   name: "chat prompt",
   async run(ctx) {
     const comparisons = await comparePrompts(ctx.fixture);
-    if (comparisons.length === 0) return [notApplicable("prompt", "input_ids from messages", THRESHOLD, "no reference turn records its messages")];
+    if (comparisons.length === 0)
+      return [notApplicable("prompt", "input_ids from messages", THRESHOLD, "no reference turn records its messages")];
     return comparisons.map(row);
   },
 };

@@ -28,7 +28,8 @@ export interface AbsDiffStats {
 
 /** Mean, 99th percentile (nearest rank) and maximum of |actual − expected|; NaN anywhere counts as infinitely far. */
 export function absDiffStats(actual: ArrayLike<number>, expected: ArrayLike<number>): AbsDiffStats {
-  if (actual.length !== expected.length) throw new Error(`cannot compare ${actual.length} values with ${expected.length}`);
+  if (actual.length !== expected.length)
+    throw new Error(`cannot compare ${actual.length} values with ${expected.length}`);
   if (actual.length === 0) return { mean: 0, p99: 0, max: 0 };
   const diffs = new Float64Array(actual.length);
   let sum = 0;
@@ -82,9 +83,22 @@ export async function comparePreprocessing(fixture: ParityFixture): Promise<Imag
 
 function row(c: ImagePreprocessingComparison): CheckRow {
   const grid = `[${c.actualGrid.join(",")}]`;
-  const values = c.stats === null ? "shape differs" : `${c.stats.mean.toExponential(1)} / ${c.stats.p99.toExponential(1)} / ${c.stats.max.toExponential(1)}`;
-  const gridNote = c.actualGrid.join() === c.expectedGrid.join() ? undefined : `${c.image}: grid ${grid}, reference [${c.expectedGrid.join(",")}]`;
-  return { check: `preprocess ${c.image}`, metric: METRIC, value: `${grid}; ${values}`, threshold: THRESHOLD, pass: c.pass, note: gridNote };
+  const values =
+    c.stats === null
+      ? "shape differs"
+      : `${c.stats.mean.toExponential(1)} / ${c.stats.p99.toExponential(1)} / ${c.stats.max.toExponential(1)}`;
+  const gridNote =
+    c.actualGrid.join() === c.expectedGrid.join()
+      ? undefined
+      : `${c.image}: grid ${grid}, reference [${c.expectedGrid.join(",")}]`;
+  return {
+    check: `preprocess ${c.image}`,
+    metric: METRIC,
+    value: `${grid}; ${values}`,
+    threshold: THRESHOLD,
+    pass: c.pass,
+    note: gridNote,
+  };
 }
 
 export const preprocessingCheck: ParityCheck = {

@@ -33,7 +33,8 @@ export const tokenizerCheck: ParityCheck = {
   name: "tokenizer",
   async run(ctx) {
     const result = await compareTokenizer(ctx.fixture);
-    if (result === null) return [notApplicable("tokenizer", "identical ids", THRESHOLD, "fixture has no tokenizer_ref.json")];
+    if (result === null)
+      return [notApplicable("tokenizer", "identical ids", THRESHOLD, "fixture has no tokenizer_ref.json")];
     const first = result.mismatches[0];
     return [
       {
@@ -42,7 +43,9 @@ export const tokenizerCheck: ParityCheck = {
         value: `${result.total - result.mismatches.length}/${result.total}`,
         threshold: THRESHOLD,
         pass: result.total > 0 && result.mismatches.length === 0,
-        note: first && `tokenizer: ${JSON.stringify(first.text)} → [${first.actual.join(", ")}], reference [${first.expected.join(", ")}]`,
+        note:
+          first &&
+          `tokenizer: ${JSON.stringify(first.text)} → [${first.actual.join(", ")}], reference [${first.expected.join(", ")}]`,
       },
     ];
   },

@@ -20,7 +20,12 @@ export const visionCheck: ParityCheck = {
     const expectedDeepstack = await ctx.fixture.readNpy("vision_deepstack.npy");
     if (features === null || expectedFeatures === null) {
       return [
-        notApplicable("vision features", "max |Δ|", THRESHOLD_TEXT, "fixture has no images, pixel values or vision_image_features.npy"),
+        notApplicable(
+          "vision features",
+          "max |Δ|",
+          THRESHOLD_TEXT,
+          "fixture has no images, pixel values or vision_image_features.npy",
+        ),
         notApplicable("vision deepstack", "max |Δ|", THRESHOLD_TEXT),
       ];
     }
@@ -31,7 +36,14 @@ export const visionCheck: ParityCheck = {
     const hidden = features[0].hidden;
     const layers = (await ctx.engine()).config.vision.deepstackVisualIndexes.length;
     if (layers === 0 || expectedDeepstack === null || expectedDeepstack.shape[0] === 0) {
-      rows.push(notApplicable("vision deepstack", "max |Δ|", THRESHOLD_TEXT, layers === 0 ? undefined : "fixture has no vision_deepstack.npy"));
+      rows.push(
+        notApplicable(
+          "vision deepstack",
+          "max |Δ|",
+          THRESHOLD_TEXT,
+          layers === 0 ? undefined : "fixture has no vision_deepstack.npy",
+        ),
+      );
       return rows;
     }
     // Engine: per image [nDeepstack, tokens, H]; reference: [nDeepstack, Σ tokens, H].
@@ -53,7 +65,14 @@ export const visionCheck: ParityCheck = {
 
 function diffRow(check: string, actual: Float32Array, expected: Float32Array, expectedShape: number[]): CheckRow {
   if (actual.length !== expected.length) {
-    return { check, metric: "max |Δ|", value: "shape", threshold: THRESHOLD_TEXT, pass: false, note: `${check}: ${actual.length} values, reference shape [${expectedShape.join(", ")}]` };
+    return {
+      check,
+      metric: "max |Δ|",
+      value: "shape",
+      threshold: THRESHOLD_TEXT,
+      pass: false,
+      note: `${check}: ${actual.length} values, reference shape [${expectedShape.join(", ")}]`,
+    };
   }
   const diff = maxAbsDiff(actual, expected);
   return { check, metric: "max |Δ|", value: diff.toExponential(2), threshold: THRESHOLD_TEXT, pass: diff <= THRESHOLD };
