@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { HealthResponse, MetricsSummary } from "@/lib/api/types";
 import type { ImageId } from "@/lib/ids";
 import { fetchHealth, fetchImageInfo, fetchMetricsSummary } from "./apiResponses";
-import { startScriptedServer, type ScriptedServer } from "./testing/scriptedServer";
+import { startScriptedServer, type ScriptedServer } from "@/tests/support/scriptedServer";
 
 const HEALTH: HealthResponse = {
   status: "ok",

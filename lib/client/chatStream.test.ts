@@ -11,7 +11,7 @@ import {
   startScriptedServer,
   type RecordedRequest,
   type ScriptedServer,
-} from "./testing/scriptedServer";
+} from "@/tests/support/scriptedServer";
 
 const META = { sessionId: "sess-1", cache: { features: [], prefix: { reused: 0, total: 12 }, response: "miss" } };
 const DONE = {

@@ -9,7 +9,7 @@ import {
   startScriptedServer,
   type RecordedRequest,
   type ScriptedServer,
-} from "../testing/scriptedServer";
+} from "@/tests/support/scriptedServer";
 import { createChatStore, isStreaming, type ChatState } from "./chatStore";
 
 const IMAGE = "b".repeat(64) as ImageId;
