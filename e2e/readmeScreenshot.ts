@@ -1,15 +1,18 @@
 /**
  * Makes the README's pictures of the chat page in use: docs/screenshot.png (desktop, 1280×800) and
- * docs/screenshot-phone.png (a phone, 390×844, dark): an example image, a question with its streamed answer, and a
- * follow-up whose badges show the caches at work.
+ * docs/screenshot-phone.png (a phone, 390×844, dark): the demo model answering two of the Examples row's GUI
+ * questions — "where to click", drawn as a labelled box over the dialog, then the disabled button of a second dialog,
+ * whose badges show the prefix reused from the first turn.
  *
  *   npx tsx e2e/readmeScreenshot.ts     # runs `next build` first unless .next is newer than every source
  *
- * It runs the same stack as the e2e tests (testStack.ts: the built app, the test model, a private redis-server).
+ * It runs the same stack as the e2e tests (testStack.ts: the built app, a private redis-server) with the demo model.
  */
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import type { Locator, Page } from "playwright-core";
+import { ensureDemoBundle } from "@/lib/demoModel/bundle";
+import { DEMO_EXAMPLES, demoExampleItem } from "@/lib/demoModel/examples";
 import { ensureAppBuilt } from "./appServer";
 import { openBrowser } from "./browser";
 import { setMaxNewTokens } from "./chatPageActions";
@@ -28,10 +31,10 @@ const SHOTS = [
   },
 ] as const;
 const LOG_DIR = path.join(process.cwd(), "test-results", "readme-screenshot");
-const EXAMPLE_QUESTION = "What value does Apr have?";
-const FOLLOW_UP = "And Mar?";
+/** The starter questions of the first two examples (the dialogs: where to click, which button is disabled). */
+const QUESTIONS = DEMO_EXAMPLES.slice(0, 2).map((example) => demoExampleItem(example).turns[0].question);
 /** Short answers, so both turns and their badges fit in the picture. */
-const MAX_NEW_TOKENS = 32;
+const MAX_NEW_TOKENS = 64;
 
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -58,20 +61,16 @@ async function takeScreenshot(baseUrl: string, shot: (typeof SHOTS)[number]): Pr
     const { page } = browser;
     await page.goto(baseUrl);
     await setMaxNewTokens(page, MAX_NEW_TOKENS);
-    await page.getByRole("button", { name: EXAMPLE_QUESTION }).click();
-    const chip = page.getByTestId("image-status-chip").first();
-    // "ready" on the first picture; the second picture uploads the same example again, whose features are cached.
-    await until(
-      "the example's features",
-      async () =>
-        (await chip.count()) === 1 && ["ready", "cached"].includes((await chip.getAttribute("data-tone")) ?? ""),
-    );
-
-    await askAndWait(page, () => page.getByRole("button", { name: "Send", exact: true }).click());
-    await askAndWait(page, async () => {
-      await page.getByRole("textbox", { name: "Question" }).fill(FOLLOW_UP);
-      await page.getByRole("button", { name: "Send", exact: true }).click();
-    });
+    for (const question of QUESTIONS) {
+      await page.getByRole("button", { name: question }).click();
+      const chips = page.getByTestId("gallery-item").getByTestId("image-status-chip");
+      // Each example's features are encoded at upload ("ready"; "cached" when the picture was made before).
+      await until("the example's features", async () => {
+        const tones = await chips.evaluateAll((all) => all.map((chip) => chip.getAttribute("data-tone")));
+        return tones.length > 0 && tones.every((tone) => tone === "ready" || tone === "cached");
+      });
+      await askAndWait(page, () => page.getByRole("button", { name: "Send", exact: true }).click());
+    }
     // Leave the question box unfocused and the conversation at its start, as a reader would after reading it.
     await page.getByRole("textbox", { name: "Question" }).blur();
     await page.getByRole("log", { name: "Conversation" }).evaluate((list) => list.scrollTo(0, 0));
@@ -88,7 +87,8 @@ async function main(): Promise<void> {
   await mkdir(LOG_DIR, { recursive: true });
   if ((await ensureAppBuilt(path.join(LOG_DIR, "build.log"))) === "built")
     console.log("readme screenshot: built the app");
-  const stack = await startTestStack(path.join(LOG_DIR, "server.log"));
+  const bundle = await ensureDemoBundle(path.join(process.cwd(), ".cache"));
+  const stack = await startTestStack(path.join(LOG_DIR, "server.log"), bundle.dir);
   try {
     for (const shot of SHOTS) await takeScreenshot(stack.baseUrl, shot);
   } finally {
