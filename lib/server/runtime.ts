@@ -1,15 +1,3 @@
-import { loadConfig, type AppConfig } from "@/lib/config";
-import type { BlobStore } from "@/lib/cache/store/blobStore";
-import { openStore, type StoreMode } from "@/lib/cache/store/openStore";
-import { createModelCaches } from "@/lib/inference/modelCaches";
-import { PixelBudget } from "@/lib/images/pixelBudget";
-import { createLogger, type Logger } from "@/lib/log";
-import type { ImagePrecompute } from "@/lib/server/images";
-import { ModelHost } from "@/lib/server/modelRuntime";
-import { RateLimiter } from "@/lib/server/rateLimit";
-import { SessionLocks } from "@/lib/server/sessionLocks";
-import { SessionStore } from "@/lib/server/sessions";
-
 /**
  * The process-wide runtime: configuration, logger, store, the served model (loading in the background, see
  * modelRuntime.ts), chat sessions and the rate limiter, created once and shared by every route.
@@ -26,6 +14,19 @@ import { SessionStore } from "@/lib/server/sessions";
  * No signal handlers are installed here (one would replace Node's default exit on SIGINT/SIGTERM): an embedded
  * redis-server stops when this process ends, however it ends (see embeddedRedisServer.ts).
  */
+
+import { loadConfig, type AppConfig } from "@/lib/config";
+import type { BlobStore } from "@/lib/cache/store/blobStore";
+import { openStore, type StoreMode } from "@/lib/cache/store/openStore";
+import { createModelCaches } from "@/lib/inference/modelCaches";
+import { PixelBudget } from "@/lib/images/pixelBudget";
+import { createLogger, type Logger } from "@/lib/log";
+import type { ImagePrecompute } from "@/lib/server/images";
+import { ModelHost } from "@/lib/server/modelRuntime";
+import { RateLimiter } from "@/lib/server/rateLimit";
+import { SessionLocks } from "@/lib/server/sessionLocks";
+import { SessionStore } from "@/lib/server/sessions";
+
 export interface Runtime {
   readonly config: AppConfig;
   readonly logger: Logger;
