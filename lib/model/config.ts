@@ -1,5 +1,3 @@
-import { z } from "zod";
-
 /**
  * Qwen3-VL model configuration, parsed from a Hugging Face checkpoint's config.json (field names as in transformers'
  * configuration_qwen3_vl.py: text settings under `text_config`, vision settings under `vision_config`) into camelCase.
@@ -11,6 +9,8 @@ import { z } from "zod";
  * transformers' Qwen3-VL text rotary embedding always interleaves the M-RoPE sections and defaults the section split
  * to [24, 20, 20], so those are the defaults here too.
  */
+
+import { z } from "zod";
 
 export interface TextConfig {
   hiddenSize: number;

@@ -1,15 +1,15 @@
+/**
+ * Streaming safetensors writer: the header is computed from shapes alone, then tensors are produced and written one at
+ * a time, so a multi-GB checkpoint never sits in memory. Large checkpoints are split into shards with a
+ * `model.safetensors.index.json`, the layout transformers' `save_pretrained` uses.
+ */
+
 import { open, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { toBfloat16Array, toFloat16Array } from "@/lib/model/onnx/float16";
 import { writeAll } from "@/lib/model/onnx/fileWrites";
 import { SAFETENSORS_BYTES_PER_ELEMENT, type SafetensorsDtype } from "./safetensors";
 import { elementCount } from "./weightSource";
-
-/**
- * Streaming safetensors writer: the header is computed from shapes alone, then tensors are produced and written one at
- * a time, so a multi-GB checkpoint never sits in memory. Large checkpoints are split into shards with a
- * `model.safetensors.index.json`, the layout transformers' `save_pretrained` uses.
- */
 
 export interface TensorEntry {
   readonly name: string;

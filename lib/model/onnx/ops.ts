@@ -1,3 +1,10 @@
+/**
+ * Readable helpers over `g.op`, one per ONNX operator (or small composite), so graph code reads like the model code it
+ * mirrors. Each takes an optional `name`, the node's last path segment (default: the op type), placed under the
+ * builder's current scope: `linear(g, x, "…q_proj.weight")` inside scope `model/layers.3/attn/q_proj` yields
+ * `/model/layers.3/attn/q_proj/MatMul`. Integer lists (shapes, axes, perms) become int64 constants.
+ */
+
 import {
   float,
   type Float32Part,
@@ -6,13 +13,6 @@ import {
   type TensorType,
   type Value,
 } from "./graphBuilder";
-
-/**
- * Readable helpers over `g.op`, one per ONNX operator (or small composite), so graph code reads like the model code it
- * mirrors. Each takes an optional `name`, the node's last path segment (default: the op type), placed under the
- * builder's current scope: `linear(g, x, "…q_proj.weight")` inside scope `model/layers.3/attn/q_proj` yields
- * `/model/layers.3/attn/q_proj/MatMul`. Integer lists (shapes, axes, perms) become int64 constants.
- */
 
 type Ints = number[] | Value;
 
