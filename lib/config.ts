@@ -1,10 +1,3 @@
-import { isIP } from "node:net";
-import path from "node:path";
-import { z } from "zod";
-import { DEFAULT_STORE_TIMEOUT_MS } from "@/lib/cache/store/blobStore";
-import { parseTenantId, type TenantId } from "@/lib/ids";
-import { EXECUTION_PROVIDER_CHOICES, type ExecutionProviderChoice } from "@/lib/model/engine/providerRecords";
-
 /**
  * Process configuration, read once from environment variables and validated with zod at start-up, so a typo in a
  * variable stops the app with a message naming it instead of surfacing later as odd behaviour.
@@ -12,6 +5,13 @@ import { EXECUTION_PROVIDER_CHOICES, type ExecutionProviderChoice } from "@/lib/
  * To add a setting: add the variable to `envSchema` (unset and empty both mean "use the default"), map it in
  * `loadConfig`, and document it in README.md's configuration table.
  */
+
+import { isIP } from "node:net";
+import path from "node:path";
+import { z } from "zod";
+import { DEFAULT_STORE_TIMEOUT_MS } from "@/lib/cache/store/blobStore";
+import { parseTenantId, type TenantId } from "@/lib/ids";
+import { EXECUTION_PROVIDER_CHOICES, type ExecutionProviderChoice } from "@/lib/model/engine/providerRecords";
 
 const MIB = 1024 * 1024;
 
