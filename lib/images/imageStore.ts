@@ -65,7 +65,10 @@ export async function putImage(
   return { record, created };
 }
 
-/** The size of the file kept for a known image: from its record, or (a concurrent first upload has not written it yet) the file itself. */
+/**
+ * The size of the file kept for a known image: from its record, or (a concurrent first upload has not written it yet)
+ * the file itself.
+ */
 async function storedFileBytes(
   imageId: ImageId,
   deps: ImageStoreDeps,
@@ -99,7 +102,10 @@ export async function loadCanonicalImage(
   return image;
 }
 
-/** The stored record (size, file bytes) of an image, or null when unknown or expired; rejects with StoreUnavailableError when the store cannot tell. */
+/**
+ * The stored record (size, file bytes) of an image, or null when unknown or expired; rejects with StoreUnavailableError
+ * when the store cannot tell.
+ */
 export async function loadImageRecord(
   imageId: ImageId,
   deps: ImageStoreDeps,
