@@ -21,12 +21,16 @@ export type TensorProducer = (name: string) => Promise<Float32Array> | Float32Ar
 
 export interface WriteCheckpointOptions {
   dtype: SafetensorsDtype;
-  /** Shards are cut before a tensor that would push a shard past this size; default 4 GiB like save_pretrained's 5 GB. */
+  /**
+   * Shards are cut before a tensor that would push a shard past this size; default 4 GiB like save_pretrained's 5 GB.
+   */
   maxShardBytes?: number;
   onTensorWritten?: (bytes: number) => void;
 }
 
-/** Writes `entries` (in the given order) as `model.safetensors` or shards + index into `dir`. Returns the file names. */
+/**
+ * Writes `entries` (in the given order) as `model.safetensors` or shards + index into `dir`. Returns the file names.
+ */
 export async function writeSafetensorsCheckpoint(
   dir: string,
   entries: readonly TensorEntry[],

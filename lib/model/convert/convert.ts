@@ -64,7 +64,9 @@ export interface ConvertOptions {
   source?: BundleSource;
   /** Recorded in vlcache.json: the image-size bounds of a random checkpoint and where they came from. */
   imageBounds?: BundleManifest["imageBounds"];
-  /** fp16 only: parts computed in float32; default DEFAULT_FLOAT32_COMPUTE (scripts/gpu/precision.ts compares others). */
+  /**
+   * fp16 only: parts computed in float32; default DEFAULT_FLOAT32_COMPUTE (scripts/gpu/precision.ts compares others).
+   */
   float32Compute?: Float32Compute;
 }
 
@@ -171,7 +173,9 @@ export async function convertCheckpoint(
 
 export interface RandomConvertOptions extends ConvertOptions {
   seed: number;
-  /** Image-size bounds for preprocessor_config.json; default: the preset's, or for a config.json the closest preset's. */
+  /**
+   * Image-size bounds for preprocessor_config.json; default: the preset's, or for a config.json the closest preset's.
+   */
   imageSize?: ImageSizeBounds;
   /** Keep the generated Hub-style checkpoint here; otherwise it lives in a temp folder removed afterwards. */
   checkpointDir?: string;

@@ -30,7 +30,10 @@ export function emptyKvCache(text: TextConfig, floatType: FloatType): KvCache {
   return { length: 0, layers: Array.from({ length: text.numHiddenLayers }, () => ({ key: empty(), value: empty() })) };
 }
 
-/** Reads `{prefix}.{i}.key|value` outputs of a run (the decoder's `present`, kvOps' `out`) as the cache of `length` tokens. */
+/**
+ * Reads `{prefix}.{i}.key|value` outputs of a run (the decoder's `present`, kvOps' `out`) as the cache of `length`
+ * tokens.
+ */
 export function kvCacheFromOutputs(
   outputs: ort.InferenceSession.OnnxValueMapType,
   numLayers: number,

@@ -47,7 +47,9 @@ export class KvOps {
     private readonly floatType: FloatType,
   ) {}
 
-  /** The positions of `ranges`, in order, as one new cache (in device memory where the provider keeps outputs there). */
+  /**
+   * The positions of `ranges`, in order, as one new cache (in device memory where the provider keeps outputs there).
+   */
   gather(ranges: readonly KvRange[]): Promise<KvCache> {
     return this.run(ranges, "device");
   }
@@ -112,7 +114,10 @@ export class KvOps {
   }
 }
 
-/** Inputs part{j}.{i}.key|value [1, H, T_j, D], start{j}, end{j} [1]; outputs out.{i}.key|value [1, H, Σ (end − start), D]. */
+/**
+ * Inputs part{j}.{i}.key|value [1, H, T_j, D], start{j}, end{j} [1]; outputs out.{i}.key|value [1, H, Σ (end − start),
+ * D].
+ */
 export function gatherGraph(parts: number, numLayers: number, floatType: FloatType): GraphBuilder {
   const g = new GraphBuilder({ name: `kv_gather_${parts}`, floatType });
   const bounds = Array.from({ length: parts }, (_, j) => ({

@@ -12,8 +12,8 @@
  * numeric kvHeads and D so it can build the empty first-step past).
  *
  * Per layer (Qwen3VLTextDecoderLayer): h += o_proj(attn(rope(q_norm(q)), rope(k_norm(k)), v)) on input_layernorm(h),
- * then h += down(act(gate(x)) · up(x)) on post_attention_layernorm(h) (act = hidden_act, SiLU for Qwen3-VL); after layer l < nDeepstack,
- * h[visual positions] += deepstack_visual_embeds[l]. Then norm, lm_head on the kept positions.
+ * then h += down(act(gate(x)) · up(x)) on post_attention_layernorm(h) (act = hidden_act, SiLU for Qwen3-VL); after
+ * layer l < nDeepstack, h[visual positions] += deepstack_visual_embeds[l]. Then norm, lm_head on the kept positions.
  */
 
 import type { Qwen3VLConfig } from "@/lib/model/config";

@@ -131,7 +131,8 @@ export function attention(
         const flat = (x: Value, heads: number) => reshape(g, x, [0, 0, heads * headDim]);
         return g.op(
           "GroupQueryAttention",
-          // Inputs 7–9 (cos/sin cache, position_ids) stay empty: rotary was applied outside. Input 10 is attention_bias.
+          // Inputs 7–9 (cos/sin cache, position_ids) stay empty: rotary was applied outside. Input 10 is
+          // attention_bias.
           [
             flat(q, numHeads),
             flat(k, numKvHeads),

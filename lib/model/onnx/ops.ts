@@ -55,7 +55,9 @@ export const concat = (g: GraphBuilder, xs: Value[], axis: number, name?: string
 export const split = (g: GraphBuilder, x: Value, sizes: number[], axis: number, name?: string) =>
   g.op("Split", [x, g.constInt64(sizes)], { axis }, { name, outputs: sizes.length });
 
-/** Slice along `axes` (default: the first `starts.length` axes); ends may use Number.MAX_SAFE_INTEGER for "to the end". */
+/**
+ * Slice along `axes` (default: the first `starts.length` axes); ends may use Number.MAX_SAFE_INTEGER for "to the end".
+ */
 export function slice(
   g: GraphBuilder,
   x: Value,

@@ -52,7 +52,9 @@ export interface ParityFixture {
   readonly grids: ImageGrid[];
   /** The array stored at `relativePath`, or null when the fixture has no such file. */
   readNpy(relativePath: string): Promise<NpyArray | null>;
-  /** The pixel values of `images_in_order`, concatenated in that order ([Σ patches, C·T·P·P]); null if any is missing. */
+  /**
+   * The pixel values of `images_in_order`, concatenated in that order ([Σ patches, C·T·P·P]); null if any is missing.
+   */
   pixelValuesInOrder(): Promise<Float32Array | null>;
 }
 
