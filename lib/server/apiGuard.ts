@@ -83,7 +83,9 @@ export async function admitted<T>(
   return handle(admission);
 }
 
-/** Runs `handle` for an admitted client (admitClient); a refusal (bad tenant or key, rate limit) is answered instead. */
+/**
+ * Runs `handle` for an admitted client (admitClient); a refusal (bad tenant or key, rate limit) is answered instead.
+ */
 export function withClient(
   request: Request,
   runtime: Pick<Runtime, "config" | "rateLimiter" | "logger">,

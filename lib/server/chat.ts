@@ -104,7 +104,9 @@ async function* streamTurn(generation: StartedGeneration, turn: TurnContext): As
   let metaSent = false;
   let answer = "";
   let ended = false;
-  /** Saves the turn once (when `meta` went out) and frees the session; every way out of the stream comes through here. */
+  /**
+   * Saves the turn once (when `meta` went out) and frees the session; every way out of the stream comes through here.
+   */
   const end = async () => {
     if (ended) return;
     ended = true;

@@ -7,7 +7,8 @@
  *      weights), which is converted on the first start and reused afterwards (rebuilt when the converter changed);
  *   2. loads it (tokenizer, template, ORT sessions on EXECUTION_PROVIDER) and builds the pipeline with the cache seams;
  * and ends in `ready`, or in `failed` with the reason (a missing or broken bundle), which /api/health reports and every
- * generating request answers with 503. Images uploaded while it loads are encoded once it is ready (uploadPrecompute.ts). A failed load is not retried: the bundle must be fixed and the app restarted.
+ * generating request answers with 503. Images uploaded while it loads are encoded once it is ready
+ * (uploadPrecompute.ts). A failed load is not retried: the bundle must be fixed and the app restarted.
  * Each step is logged, and converting the default bundle prints progress lines.
  */
 

@@ -4,8 +4,8 @@
  *
  * Lifecycle: created lazily by the first `getRuntime()` (instrumentation.ts calls it at server start, so the store's
  * log line appears at start-up and the model starts loading at once); `stopRuntime()` releases the model, closes the
- * store and stops an embedded redis-server, after which the next `getRuntime()` creates a fresh one. A failed start is not cached:
- * the next call tries again.
+ * store and stops an embedded redis-server, after which the next `getRuntime()` creates a fresh one. A failed start is
+ * not cached: the next call tries again.
  *
  * Why globalThis: Next.js evaluates instrumentation and each route bundle separately and re-evaluates modules on dev
  * reloads; a module-level variable would give each its own store (and its own redis-server). The slot under a global

@@ -34,7 +34,9 @@ export function contentSecurityPolicy(options: { nonce: string; dev: boolean }):
   ].join("; ");
 }
 
-/** The nonce a policy built by `contentSecurityPolicy` allows scripts by, or undefined for any other policy (or none). */
+/**
+ * The nonce a policy built by `contentSecurityPolicy` allows scripts by, or undefined for any other policy (or none).
+ */
 export function nonceOfPolicy(policy: string | null): string | undefined {
   return policy?.match(/'nonce-([A-Za-z0-9+/=]+)'/)?.[1];
 }

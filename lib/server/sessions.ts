@@ -133,7 +133,9 @@ export class SessionStore {
     return { id, turns: parsed.data.turns };
   }
 
-  /** Writes the session and restarts its TTL; rejects (StoreUnavailableError, StoreFullError) when it was not written. */
+  /**
+   * Writes the session and restarts its TTL; rejects (StoreUnavailableError, StoreFullError) when it was not written.
+   */
   async save(tenant: TenantId, session: Session): Promise<void> {
     const record = { version: 1, id: session.id, turns: session.turns } satisfies StoredSession;
     const { ttlSeconds, firstTurnTtlSeconds } = this.lifetimes;
