@@ -1,10 +1,3 @@
-import { isIP } from "node:net";
-import path from "node:path";
-import { z } from "zod";
-import { DEFAULT_STORE_TIMEOUT_MS } from "@/lib/cache/store/blobStore";
-import { parseTenantId, type TenantId } from "@/lib/ids";
-import { EXECUTION_PROVIDER_CHOICES, type ExecutionProviderChoice } from "@/lib/model/engine/providerRecords";
-
 /**
  * Process configuration, read once from environment variables and validated with zod at start-up, so a typo in a
  * variable stops the app with a message naming it instead of surfacing later as odd behaviour.
@@ -12,6 +5,13 @@ import { EXECUTION_PROVIDER_CHOICES, type ExecutionProviderChoice } from "@/lib/
  * To add a setting: add the variable to `envSchema` (unset and empty both mean "use the default"), map it in
  * `loadConfig`, and document it in README.md's configuration table.
  */
+
+import { isIP } from "node:net";
+import path from "node:path";
+import { z } from "zod";
+import { DEFAULT_STORE_TIMEOUT_MS } from "@/lib/cache/store/blobStore";
+import { parseTenantId, type TenantId } from "@/lib/ids";
+import { EXECUTION_PROVIDER_CHOICES, type ExecutionProviderChoice } from "@/lib/model/engine/providerRecords";
 
 const MIB = 1024 * 1024;
 
@@ -163,7 +163,9 @@ export interface AppConfig {
   /** Absolute path of the project's cache folder (embedded redis-server data lives below it). */
   cacheDir: string;
   logLevel: LogLevel;
-  /** Bundle to serve (absolute); undefined: the seeded random `tiny` test bundle, built under cacheDir on first start. */
+  /**
+   * Bundle to serve (absolute); undefined: the seeded random `tiny` test bundle, built under cacheDir on first start.
+   */
   modelDir: string | undefined;
   executionProvider: ExecutionProviderSetting;
   /** Generation requests allowed to wait for the engine; one more is refused with 503 + Retry-After. */
@@ -176,15 +178,22 @@ export interface AppConfig {
   maxJsonBodyBytes: number;
   /** Largest text a request may add to a conversation, in characters; 413 beyond. */
   maxPromptChars: number;
-  /** Per-client token bucket for the generating and uploading routes: refill per minute (0: no limit) and burst size. */
+  /**
+   * Per-client token bucket for the generating and uploading routes: refill per minute (0: no limit) and burst size.
+   */
   rateLimit: { perMinute: number; burst: number };
   /** API key → tenant; empty when API_KEYS is unset (then no key is needed and the tenant header names the tenant). */
   apiKeys: ReadonlyMap<string, TenantId>;
   /** The key admin routes require; undefined: admin routes are refused. */
   adminApiKey: string | undefined;
-  /** The key /api/metrics* require; undefined: they need what every other route needs (an API key when API_KEYS is set). */
+  /**
+   * The key /api/metrics* require; undefined: they need what every other route needs (an API key when API_KEYS is set).
+   */
   metricsApiKey: string | undefined;
-  /** Addresses / CIDR blocks of proxies allowed to name the client in x-forwarded-for; empty: the socket's peer is the client. */
+  /**
+   * Addresses / CIDR blocks of proxies allowed to name the client in x-forwarded-for; empty: the socket's peer is the
+   * client.
+   */
   trustedProxies: readonly string[];
   /** Cost bounds of one generation request, whichever API it came through (see lib/inference/requestImages.ts). */
   requestImages: {

@@ -1,10 +1,10 @@
-import cliProgress from "cli-progress";
-
 /**
  * Progress for long CLI work (conversion, checkpoint generation, parity). On an interactive terminal a cli-progress
  * bar; otherwise (piped output, CI=true) a plain line at most every `intervalMs`, plus one when the phase finishes, so
  * logs stay readable.
  */
+
+import cliProgress from "cli-progress";
 
 export interface Progress {
   /** Absolute amount done so far (bytes or items). */

@@ -76,7 +76,9 @@ export interface ChatErrorEvent {
   message: string;
 }
 
-/** The SSE stream of POST /api/chat, decoded: `meta`, then any number of `token`, then exactly one `done` or `error`. */
+/**
+ * The SSE stream of POST /api/chat, decoded: `meta`, then any number of `token`, then exactly one `done` or `error`.
+ */
 export type ChatStreamEvent =
   | { type: "meta"; data: ChatMetaEvent }
   | { type: "token"; data: ChatTokenEvent }
@@ -110,7 +112,9 @@ export interface ImageInfoResponse {
   height: number;
   bytes: number;
   status: ImageStatus;
-  /** Once `ready`: how long this server took to encode the image after its upload (absent when it did not encode it). */
+  /**
+   * Once `ready`: how long this server took to encode the image after its upload (absent when it did not encode it).
+   */
   encodingMs?: number;
 }
 

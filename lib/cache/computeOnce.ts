@@ -55,7 +55,10 @@ export interface ComputeOnceOptions {
 
 export class ComputeOnce<T> {
   private readonly flights = new SingleFlight<string, Computed<T>>();
-  /** Names this process and instance in lock tokens (`<pid>:<instance>:<claim>`), for debugging a stuck lock in redis-cli. */
+  /**
+   * Names this process and instance in lock tokens (`<pid>:<instance>:<claim>`), for debugging a stuck lock in
+   * redis-cli.
+   */
   private readonly owner = `${process.pid}:${randomUUID()}`;
 
   constructor(private readonly options: ComputeOnceOptions) {}

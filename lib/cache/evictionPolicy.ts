@@ -24,7 +24,9 @@ export interface EvictionPolicy {
 /** The default: the entry unused for the longest time goes first. */
 export const leastRecentlyUsed: EvictionPolicy = { name: "lru", priority: (node) => node.lastUse };
 
-/** The entry used the fewest times goes first (least recently used among equals): keeps shared system prompts longest. */
+/**
+ * The entry used the fewest times goes first (least recently used among equals): keeps shared system prompts longest.
+ */
 export const leastFrequentlyUsed: EvictionPolicy = { name: "lfu", priority: (node) => node.uses };
 
 /** The entry stored first goes first, however often it is used. */

@@ -149,7 +149,9 @@ export class FeatureStore {
     return { features: fromRecord(decoded.record), record };
   }
 
-  /** Admin flush, in-process part: drops the entries of `tenant` (every model) from process memory; returns how many. */
+  /**
+   * Admin flush, in-process part: drops the entries of `tenant` (every model) from process memory; returns how many.
+   */
   forgetTenant(tenant: TenantId): number {
     const prefix = levelPrefix(tenant, "l1");
     const dropped = this.memory.deleteWhere((key) => key.startsWith(prefix));

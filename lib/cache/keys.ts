@@ -3,7 +3,8 @@
  *
  *   vlc:v1:<tenant>:image:<imageId>                           canonical image (PNG)
  *   vlc:v1:<tenant>:image:<imageId>:meta                      its metadata (JSON: imageId, width, height, bytes)
- *   vlc:v1:<tenant>:session:<sessionId>                       a chat session's conversation (JSON, lib/server/sessions.ts)
+ *   vlc:v1:<tenant>:session:<sessionId>                       a chat session's conversation (JSON,
+ *                                                             lib/server/sessions.ts)
  *   vlc:v1:<tenant>:l1:<fingerprint>:feat:<featureKey>        L1 vision feature record (featureRecord.ts)
  *   vlc:v1:<tenant>:l1:<fingerprint>:lock:<featureKey>        L1 encode lock: one process encodes, the others wait
  *   vlc:v1:<tenant>:l2:<fingerprint>                          L2 prefix-tree namespace (in process, not in Redis)

@@ -1,7 +1,8 @@
 /**
  * L1: one image's vision features (image features, DeepStack rows, grid), computed at most once per model, image,
  * preprocessing and storage dtype, and shared by every process on the same Redis. Three parts, composed here:
- * - featureStore.ts: where features live (in-process LRU in front of Redis records; checks, write-back after a restart);
+ * - featureStore.ts: where features live (in-process LRU in front of Redis records; checks, write-back after a
+ *   restart);
  * - computeOnce.ts: who computes a missing entry (in-process single flight, an owner-checked lock in the store, waiting
  *   for another process's encode; computing here alone while the store is down);
  * - precomputeStatus.ts: what became of upload-time precomputes (`encoding` → `ready`).
@@ -166,7 +167,9 @@ export class FeatureCache {
     return lock !== null ? { status: "encoding", startedAt: Date.now() } : { status: "ready", encodingMs: null };
   }
 
-  /** Admin flush, in-process part: drops the entries of `tenant` (every model) from process memory; returns how many. */
+  /**
+   * Admin flush, in-process part: drops the entries of `tenant` (every model) from process memory; returns how many.
+   */
   forgetTenant(tenant: TenantId): number {
     return this.features.forgetTenant(tenant);
   }

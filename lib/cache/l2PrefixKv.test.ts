@@ -17,7 +17,10 @@ const fingerprint = parseModelFingerprint("c".repeat(64))!;
 const nsA = l2Namespace(parseTenantId("team-a")!, fingerprint);
 const nsB = l2Namespace(parseTenantId("team-b")!, fingerprint);
 
-/** KV [1, heads, length, headDim] per layer whose every value encodes (sequence tag, layer, key/value, head, position, dim). */
+/**
+ * KV [1, heads, length, headDim] per layer whose every value encodes (sequence tag, layer, key/value, head, position,
+ * dim).
+ */
 function kvFor(tag: number, length: number): KvCache {
   const tensor = (layer: number, which: number) => {
     const data = new Float32Array(KV_HEADS * length * HEAD_DIM);

@@ -158,7 +158,9 @@ export class PrefixKvCache {
     };
   }
 
-  /** Stores the positions of `key` not stored yet, taken from `kv` (key.length === kv.length); `kv` stays the caller's. */
+  /**
+   * Stores the positions of `key` not stored yet, taken from `kv` (key.length === kv.length); `kv` stays the caller's.
+   */
   insert(namespace: L2Namespace, key: PrefixKey, kv: KvCache): PrefixInsert {
     if (key.length !== kv.length)
       throw new RangeError(`l2: a ${key.length}-token key for KV of ${kv.length} positions`);

@@ -147,7 +147,9 @@ export class ResponseCache {
     }
   }
 
-  /** Admin flush, in-process part: drops the entries of `tenant` (every model) from process memory; returns how many. */
+  /**
+   * Admin flush, in-process part: drops the entries of `tenant` (every model) from process memory; returns how many.
+   */
   forgetTenant(tenant: TenantId): number {
     const prefix = levelPrefix(tenant, "l3");
     const dropped = this.memory.deleteWhere((key) => key.startsWith(prefix));

@@ -36,8 +36,8 @@
  *   path or, when even that would not be enough, is refused (a lock never adds bytes, splits conserve them).
  * - `lockedBytes` is the sum of the values of nodes with a lock count above zero.
  * - A node, once evicted, never returns to the tree; `lock` on it throws.
- * Every value the tree lets go of — evicted for the budget, for idleness or by a flush, or refused at insert — is handed
- * to `onEvict` with the reason, so the owner can release its memory and count it.
+ * Every value the tree lets go of — evicted for the budget, for idleness or by a flush, or refused at insert — is
+ * handed to `onEvict` with the reason, so the owner can release its memory and count it.
  */
 
 import { evictionOrder, leastRecentlyUsed, type EvictionFacts, type EvictionPolicy } from "@/lib/cache/evictionPolicy";

@@ -88,7 +88,9 @@ async function collect(request: ChatRequest): Promise<ChatStreamEvent[]> {
   return events;
 }
 
-/** Runs the stream until it fails, returning what it yielded and the failure; `stopAfter` presses Stop after N events. */
+/**
+ * Runs the stream until it fails, returning what it yielded and the failure; `stopAfter` presses Stop after N events.
+ */
 async function collectUntilFailure(request: ChatRequest, options: { stopAfter?: number; baseUrl?: string } = {}) {
   const events: ChatStreamEvent[] = [];
   const controller = new AbortController();

@@ -68,7 +68,9 @@ export interface TtftBucket {
   miss: number;
 }
 
-/** One bar group per histogram bucket, labelled by its upper bound ("≤ 50 ms"); the overflow bucket reads "> 2.00 s". */
+/**
+ * One bar group per histogram bucket, labelled by its upper bound ("≤ 50 ms"); the overflow bucket reads "> 2.00 s".
+ */
 export function ttftBuckets(histogram: TtftHistogram): TtftBucket[] {
   const bounds = histogram.upperBoundsMs;
   return histogram.hit.map((hit, i) => ({

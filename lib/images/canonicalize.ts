@@ -1,10 +1,3 @@
-import { createHash } from "node:crypto";
-import sharp, { type SharpOptions } from "sharp";
-import type { ImageId } from "@/lib/ids";
-import { ingestError, type IngestError } from "@/lib/images/ingestErrors";
-import type { PixelBudget } from "@/lib/images/pixelBudget";
-import { SNIFF_BYTES, sniffImageFormat, type SupportedImageFormat } from "@/lib/images/sniffFormat";
-
 /**
  * Canonical form of an uploaded image, and its content id.
  *
@@ -14,6 +7,14 @@ import { SNIFF_BYTES, sniffImageFormat, type SupportedImageFormat } from "@/lib/
  * Everything about the file that does not change those pixels (container, compression, metadata, bit depth of an
  * exact 8-bit image) is gone, so the same picture in another lossless encoding has the same id.
  */
+
+import { createHash } from "node:crypto";
+import sharp, { type SharpOptions } from "sharp";
+import type { ImageId } from "@/lib/ids";
+import { ingestError, type IngestError } from "@/lib/images/ingestErrors";
+import type { PixelBudget } from "@/lib/images/pixelBudget";
+import { SNIFF_BYTES, sniffImageFormat, type SupportedImageFormat } from "@/lib/images/sniffFormat";
+
 export interface CanonicalImage {
   readonly id: ImageId;
   readonly width: number;

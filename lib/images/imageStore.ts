@@ -1,10 +1,3 @@
-import type { ImageInfoResponse } from "@/lib/api/types";
-import { imageKey, imageMetaKey } from "@/lib/cache/keys";
-import type { BlobStore } from "@/lib/cache/store/blobStore";
-import { DEFAULT_TENANT, type ImageId, type TenantId } from "@/lib/ids";
-import { decodeStoredImage, type CanonicalImage } from "@/lib/images/canonicalize";
-import type { PixelBudget } from "@/lib/images/pixelBudget";
-
 /**
  * Uploaded images in the store, per tenant: what uploads write (lib/server/images.ts) and what requests read
  * (lib/inference/imageSource.ts).
@@ -24,6 +17,13 @@ import type { PixelBudget } from "@/lib/images/pixelBudget";
  * cannot be written, a write that created the file deletes it again (best effort), so a refused write leaves no
  * half-stored image behind.
  */
+
+import type { ImageInfoResponse } from "@/lib/api/types";
+import { imageKey, imageMetaKey } from "@/lib/cache/keys";
+import type { BlobStore } from "@/lib/cache/store/blobStore";
+import { DEFAULT_TENANT, type ImageId, type TenantId } from "@/lib/ids";
+import { decodeStoredImage, type CanonicalImage } from "@/lib/images/canonicalize";
+import type { PixelBudget } from "@/lib/images/pixelBudget";
 
 /** What is stored next to the file; GET /api/images/:id answers it plus the status. `bytes`: the stored file's size. */
 export type ImageRecord = Omit<ImageInfoResponse, "status">;
@@ -65,7 +65,10 @@ export async function putImage(
   return { record, created };
 }
 
-/** The size of the file kept for a known image: from its record, or (a concurrent first upload has not written it yet) the file itself. */
+/**
+ * The size of the file kept for a known image: from its record, or (a concurrent first upload has not written it yet)
+ * the file itself.
+ */
 async function storedFileBytes(
   imageId: ImageId,
   deps: ImageStoreDeps,
@@ -99,7 +102,10 @@ export async function loadCanonicalImage(
   return image;
 }
 
-/** The stored record (size, file bytes) of an image, or null when unknown or expired; rejects with StoreUnavailableError when the store cannot tell. */
+/**
+ * The stored record (size, file bytes) of an image, or null when unknown or expired; rejects with StoreUnavailableError
+ * when the store cannot tell.
+ */
 export async function loadImageRecord(
   imageId: ImageId,
   deps: ImageStoreDeps,

@@ -54,7 +54,10 @@ export class PixelBudget {
     return this.waiting.length;
   }
 
-  /** Resolves with the release function once `pixels` are granted; rejects (DecodeBusyError or the abort reason) otherwise. */
+  /**
+   * Resolves with the release function once `pixels` are granted; rejects (DecodeBusyError or the abort reason)
+   * otherwise.
+   */
   acquire(pixels: number, signal?: AbortSignal): Promise<ReleasePixels> {
     if (pixels > this.capacity) {
       return Promise.reject(

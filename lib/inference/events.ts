@@ -18,7 +18,9 @@ export type GenerationEvent = AcceptedEvent | MetaEvent | TokenEvent | DoneEvent
 
 export interface AcceptedEvent {
   readonly type: "accepted";
-  /** Requests ahead of this one in the engine's queue when it was admitted (0 for an L3 answer, which needs no slot). */
+  /**
+   * Requests ahead of this one in the engine's queue when it was admitted (0 for an L3 answer, which needs no slot).
+   */
   readonly queuedBehind: number;
 }
 

@@ -23,8 +23,9 @@ export interface RunInput {
 }
 
 /**
- * The model work of one request that holds an engine slot: prefix reuse (b) → features of the images prefill reads
- * (a) → prefill → decode, streaming text as it goes, then offering the KV to the prefix cache and a deterministic answer to the response cache.
+ * The model work of one request that holds an engine slot: prefix reuse (b) → features of the images prefill reads (a)
+ * → prefill → decode, streaming text as it goes, then offering the KV to the prefix cache and a deterministic answer to
+ * the response cache.
  *
  * KV ownership (see kvCache.ts): a prefix hit's KV belongs to the prefix seam and is released through the hit right
  * after prefill; every KV a decoder run returns belongs to this run's decode loop (decodeLoop.ts), which releases the
@@ -174,7 +175,10 @@ async function imageFeatures(input: RunInput, needed: readonly boolean[]): Promi
   return { perImage: plan.images.map((image) => results.get(image.key)?.features), distinct };
 }
 
-/** Per image of the prompt: whether prefill from position `from` reads any of its tokens (`imageOf`: see PreparedPrompt). */
+/**
+ * Per image of the prompt: whether prefill from position `from` reads any of its tokens (`imageOf`: see
+ * PreparedPrompt).
+ */
 function imagesNeededFrom(imageOf: Int32Array, from: number): boolean[] {
   const needed: boolean[] = [];
   for (let p = 0; p < imageOf.length; p++) {

@@ -26,7 +26,10 @@ export function imageFeatureIdentity(
   return { imageId, preprocess: model.preprocessDigest, storage };
 }
 
-/** The patch grid of an image of this size; throws the preprocessor's ImagePreprocessError for a size this model cannot take (e.g. below its patch grid). */
+/**
+ * The patch grid of an image of this size; throws the preprocessor's ImagePreprocessError for a size this model cannot
+ * take (e.g. below its patch grid).
+ */
 export function modelImageGrid(model: Pick<InferenceModel, "preprocessor">, width: number, height: number): GridThw {
   return planImage(width, height, model.preprocessor).grid;
 }

@@ -13,7 +13,8 @@ import type { ImagePart } from "./request";
  *   measure  (`measureRequestImages`): count them (at most `maxImages`, the whole conversation, whichever API it came
  *            through) and size each without decoding a pixel — a stored image from its record, an image sent as bytes
  *            from its file header (sharp metadata, EXIF orientation applied) — and bound each one (`maxImagePixels`)
- *            and their sum (`maxPixels`). The caller then checks the prompt against the context, still decoding nothing.
+ *            and their sum (`maxPixels`). The caller then checks the prompt against the context, still decoding
+ *            nothing.
  *   identify (`identifyRequestImages`): decode the images sent as bytes, one at a time, each holding its share of the
  *            process's decode budget, to get their content ids; the decoded pixels are dropped at once and decoded
  *            again (under the budget) only if the features must be computed, so a waiting request holds only the

@@ -43,7 +43,9 @@ export interface Slot {
   readonly queuedBehind: number;
   /** Resolves when the slot starts ("granted") or is cancelled while waiting ("cancelled"; it then holds nothing). */
   readonly outcome: Promise<SlotOutcome>;
-  /** Ends the slot: frees a running slot for the next waiting one, or takes a waiting one out of the queue. Idempotent. */
+  /**
+   * Ends the slot: frees a running slot for the next waiting one, or takes a waiting one out of the queue. Idempotent.
+   */
   release(): void;
 }
 

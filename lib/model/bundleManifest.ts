@@ -1,6 +1,3 @@
-import { z } from "zod";
-import type { Float32Compute } from "@/lib/model/onnx/graphBuilder";
-
 /**
  * vlcache.json, a bundle's manifest (the ▶ bundle contract): the one schema for it, written by the converter
  * (convert.ts), read and validated by the engine when it opens a bundle (engine/bundle.ts), and read through the
@@ -9,6 +6,10 @@ import type { Float32Compute } from "@/lib/model/onnx/graphBuilder";
  * Fields a converter of an earlier version did not write are optional here, so older bundles still open;
  * `WrittenBundleManifest` is what this converter writes.
  */
+
+import { z } from "zod";
+import type { Float32Compute } from "@/lib/model/onnx/graphBuilder";
+
 export const bundleSourceSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("checkpoint"), path: z.string() }),
   z.object({ kind: z.literal("random"), preset: z.string(), seed: z.number() }),

@@ -1,16 +1,16 @@
-import { z } from "zod";
-
 /**
  * Qwen3-VL model configuration, parsed from a Hugging Face checkpoint's config.json (field names as in transformers'
  * configuration_qwen3_vl.py: text settings under `text_config`, vision settings under `vision_config`) into camelCase.
  *
  * Two RoPE spellings exist in the wild and both are accepted:
  * - transformers ≥ 5: `text_config.rope_parameters = {rope_type, rope_theta, mrope_section, mrope_interleaved}`;
- * - released checkpoints (transformers 4.57): `text_config.rope_scaling = {rope_type, mrope_section, mrope_interleaved}`
- *   plus `text_config.rope_theta`.
+ * - released checkpoints (transformers 4.57): `text_config.rope_scaling = {rope_type, mrope_section,
+ *   mrope_interleaved}` plus `text_config.rope_theta`.
  * transformers' Qwen3-VL text rotary embedding always interleaves the M-RoPE sections and defaults the section split
  * to [24, 20, 20], so those are the defaults here too.
  */
+
+import { z } from "zod";
 
 export interface TextConfig {
   hiddenSize: number;

@@ -1,5 +1,3 @@
-import { fromFloat16Array } from "@/lib/model/onnx/float16";
-
 /**
  * Reader for NumPy `.npy` arrays (format versions 1–3), the format of the PyTorch reference fixtures. Supports
  * little-endian C-order float32 (`<f4`), float16 (`<f2`), int64 (`<i8`), int32 (`<i4`) and bool (`|b1`).
@@ -7,6 +5,8 @@ import { fromFloat16Array } from "@/lib/model/onnx/float16";
  * Layout: magic `\x93NUMPY`, major and minor version bytes, header length (u16 LE for v1, u32 LE for v2/v3), a Python
  * dict literal `{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }` padded to 64 bytes, then the raw data.
  */
+
+import { fromFloat16Array } from "@/lib/model/onnx/float16";
 
 export type NpyArray =
   | { readonly dtype: "float32"; readonly shape: number[]; readonly data: Float32Array }

@@ -1,8 +1,3 @@
-import type { Runtime } from "./runtime";
-import { identifyClient, type ClientIdentity } from "./clientIdentity";
-import { bearerToken, credentialsOf, type Credentials, type SecretRole } from "./credentials";
-import { errorAnswer, RequestError } from "./requestError";
-
 /**
  * The checks every API request passes first (GET /api/health alone skips them):
  * - tenant routes (chat, completions, images, sessions, models): who the client is (clientIdentity.ts: with API_KEYS
@@ -13,6 +8,12 @@ import { errorAnswer, RequestError } from "./requestError";
  * Refusals are thrown as RequestErrors: 400 for a bad tenant header, 401 (with WWW-Authenticate) for a missing or
  * wrong key, 403 for admin routes without an admin key configured, 429 with Retry-After for an empty bucket.
  */
+
+import type { Runtime } from "./runtime";
+import { identifyClient, type ClientIdentity } from "./clientIdentity";
+import { bearerToken, credentialsOf, type Credentials, type SecretRole } from "./credentials";
+import { errorAnswer, RequestError } from "./requestError";
+
 export function admitClient(
   request: Request,
   runtime: Pick<Runtime, "config" | "rateLimiter">,
@@ -82,7 +83,9 @@ export async function admitted<T>(
   return handle(admission);
 }
 
-/** Runs `handle` for an admitted client (admitClient); a refusal (bad tenant or key, rate limit) is answered instead. */
+/**
+ * Runs `handle` for an admitted client (admitClient); a refusal (bad tenant or key, rate limit) is answered instead.
+ */
 export function withClient(
   request: Request,
   runtime: Pick<Runtime, "config" | "rateLimiter" | "logger">,

@@ -1,3 +1,22 @@
+/**
+ * POST /api/chat: one turn of a conversation, answered as an SSE stream (`meta`, `token`*, then `done` or `error`).
+ *
+ *   admit (tenant, rate limit) → read + validate the body → the model must be ready
+ *   → take the session's turn lock → load the session (or start one) → regenerate: drop its last turn
+ *   → start the generation; refusals (unknown image, prompt too long, queue full …) answer plain JSON errors
+ *   → stream; when it ends, save the turn into the session, then send `done`
+ *
+ * Session invariants:
+ * - A turn is saved exactly when its `meta` event was sent (the page treats such a turn as part of the session), with
+ *   the answer text streamed so far: whole, or partial when the client stopped it or generation failed midway.
+ * - The save happens before `done` is written, so a follow-up sent on `done` finds the turn. A save the store could not
+ *   do ends the stream with `error` (store_unavailable, or store_full) instead of `done`: the answer was shown but is
+ *   not part of the session.
+ * - Turns of one session run one at a time, on this replica and across replicas sharing the store (sessionLocks.ts),
+ *   so a follow-up sent while the previous turn is still finishing (Stop, then Send) waits for it instead of both
+ *   building on the same history.
+ */
+
 import "server-only";
 import type { ChatStreamEvent } from "@/lib/api/types";
 import type { SessionId, TenantId } from "@/lib/ids";
@@ -20,24 +39,6 @@ import {
 import type { ReleaseSessionLock } from "./sessionLocks";
 import { encodeChatEvent, sseResponse } from "./sse";
 
-/**
- * POST /api/chat: one turn of a conversation, answered as an SSE stream (`meta`, `token`*, then `done` or `error`).
- *
- *   admit (tenant, rate limit) → read + validate the body → the model must be ready
- *   → take the session's turn lock → load the session (or start one) → regenerate: drop its last turn
- *   → start the generation; refusals (unknown image, prompt too long, queue full …) answer plain JSON errors
- *   → stream; when it ends, save the turn into the session, then send `done`
- *
- * Session invariants:
- * - A turn is saved exactly when its `meta` event was sent (the page treats such a turn as part of the session), with
- *   the answer text streamed so far: whole, or partial when the client stopped it or generation failed midway.
- * - The save happens before `done` is written, so a follow-up sent on `done` finds the turn. A save the store could not
- *   do ends the stream with `error` (store_unavailable, or store_full) instead of `done`: the answer was shown but is
- *   not part of the session.
- * - Turns of one session run one at a time, on this replica and across replicas sharing the store (sessionLocks.ts),
- *   so a follow-up sent while the previous turn is still finishing (Stop, then Send) waits for it instead of both
- *   building on the same history.
- */
 export async function handleChat(request: Request, runtime: Runtime): Promise<Response> {
   const log = runtime.logger.child({ module: "chat" });
   try {
@@ -103,7 +104,9 @@ async function* streamTurn(generation: StartedGeneration, turn: TurnContext): As
   let metaSent = false;
   let answer = "";
   let ended = false;
-  /** Saves the turn once (when `meta` went out) and frees the session; every way out of the stream comes through here. */
+  /**
+   * Saves the turn once (when `meta` went out) and frees the session; every way out of the stream comes through here.
+   */
   const end = async () => {
     if (ended) return;
     ended = true;

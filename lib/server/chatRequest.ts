@@ -1,3 +1,9 @@
+/**
+ * The body of POST /api/chat (ChatRequest in lib/api/types.ts), validated with zod. Unknown fields are refused, so a
+ * misspelt option fails loudly instead of being ignored. Sampling bounds are the sampler's own; the pipeline fills
+ * in what is left out (greedy, 256 new tokens).
+ */
+
 import { z } from "zod";
 import type { ChatRequest } from "@/lib/api/types";
 import { parseImageId, type ImageId, type SessionId } from "@/lib/ids";
@@ -5,12 +11,6 @@ import { MAX_NEW_TOKENS_LIMIT } from "@/lib/inference/request";
 import { samplingParamsSchema } from "@/lib/model/sampling/samplingParams";
 import { RequestError } from "./requestError";
 import { parseSessionId } from "./sessions";
-
-/**
- * The body of POST /api/chat (ChatRequest in lib/api/types.ts), validated with zod. Unknown fields are refused, so a
- * misspelt option fails loudly instead of being ignored. Sampling bounds are the sampler's own; the pipeline fills
- * in what is left out (greedy, 256 new tokens).
- */
 
 const sampling = samplingParamsSchema.shape;
 

@@ -1,5 +1,3 @@
-import { BlockList, isIP } from "node:net";
-
 /**
  * The client's address, as the rate limit keys it: the connection's peer, unless that peer is a proxy listed in
  * TRUSTED_PROXIES, in which case `x-forwarded-for` is read from the right (the entry the trusted peer appended) to
@@ -10,6 +8,9 @@ import { BlockList, isIP } from "node:net";
  * The app's HTTP server (server.ts) writes the result into CLIENT_ADDRESS_HEADER on every request, replacing whatever
  * the client sent under that name, and the route handlers read only that header (clientIdentity.ts).
  */
+
+import { BlockList, isIP } from "node:net";
+
 export const CLIENT_ADDRESS_HEADER = "x-vlcache-client-address";
 
 export class TrustedProxies {

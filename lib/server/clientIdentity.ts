@@ -1,7 +1,3 @@
-import { DEFAULT_TENANT, parseTenantId, type TenantId } from "@/lib/ids";
-import { CLIENT_ADDRESS_HEADER } from "./clientAddress";
-import { bearerToken, type Credentials } from "./credentials";
-
 /**
  * Who sent a request, as far as caching and rate limiting care: the tenant whose cache namespace it uses and the key
  * of its rate-limit bucket. Pure: it reads headers only.
@@ -17,6 +13,11 @@ import { bearerToken, type Credentials } from "./credentials";
  * CLIENT_ADDRESS_HEADER, replacing anything the client sent there. Without that server (`next start` run by hand)
  * the header is absent and every anonymous client shares the `unknown` bucket: it fails closed, not open.
  */
+
+import { DEFAULT_TENANT, parseTenantId, type TenantId } from "@/lib/ids";
+import { CLIENT_ADDRESS_HEADER } from "./clientAddress";
+import { bearerToken, type Credentials } from "./credentials";
+
 export const TENANT_HEADER = "x-vlcache-tenant";
 
 export interface ClientIdentity {

@@ -1,7 +1,3 @@
-import { createHash, timingSafeEqual } from "node:crypto";
-import type { AppConfig } from "@/lib/config";
-import type { TenantId } from "@/lib/ids";
-
 /**
  * The secrets the API accepts (API_KEYS, ADMIN_API_KEY, METRICS_API_KEY) and how a request presents one.
  *
@@ -9,6 +5,11 @@ import type { TenantId } from "@/lib/ids";
  * digest to digest with timingSafeEqual, so how long a check takes says nothing about how much of a guess was right.
  * Pure apart from hashing; built once per configuration (`credentialsOf`).
  */
+
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { AppConfig } from "@/lib/config";
+import type { TenantId } from "@/lib/ids";
+
 export class Credentials {
   private readonly tenants: ReadonlyMap<string, TenantId>;
   private readonly roleKeys: Readonly<Record<SecretRole, Buffer | null>>;

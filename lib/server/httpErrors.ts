@@ -1,9 +1,9 @@
-import type { ApiErrorBody } from "@/lib/api/types";
-
 /**
  * Every error the HTTP API answers has one body shape, `{error: {code, message}}` (ApiErrorBody), and nothing else in
  * it: `code` is stable and machine-readable, `message` is for people.
  */
+
+import type { ApiErrorBody } from "@/lib/api/types";
 
 export function errorResponse(status: number, code: string, message: string, headers?: HeadersInit): Response {
   const body: ApiErrorBody = { error: { code, message } };

@@ -1,3 +1,15 @@
+/**
+ * Image uploads and look-ups behind /api/images, over the image store (lib/images/imageStore.ts: the uploaded file
+ * kept as sent, layout, TTLs, strict store operations). Whether the upload stored a new image decides between 201 and
+ * 200 (`deduplicated`, someone stored the same pixels before), also under concurrent uploads. Bad input is refused
+ * before the first write; an upload the store could not keep answers 503 store_unavailable (or 507 store_full), never
+ * a success, and a look-up the store could not answer is a 503, never image_not_found. `?raw=1` encodes the canonical
+ * PNG on demand.
+ *
+ * Every decode (upload, read-back, raw) holds its share of the process's decode budget (`decodeBudget`); one that
+ * waited too long for it answers 503 `decode_busy`.
+ */
+
 import type { ImageInfoResponse, ImageStatus, ImageUploadResponse } from "@/lib/api/types";
 import type { AppConfig } from "@/lib/config";
 import type { PrecomputeState } from "@/lib/cache/precomputeStatus";
@@ -13,18 +25,6 @@ import { counter } from "@/lib/metrics/registry";
 import { httpError } from "@/lib/server/httpErrors";
 import { readImageUpload } from "@/lib/server/readImageUpload";
 import { errorAnswer, ingestRefusal, requestErrorResponse } from "@/lib/server/requestError";
-
-/**
- * Image uploads and look-ups behind /api/images, over the image store (lib/images/imageStore.ts: the uploaded file
- * kept as sent, layout, TTLs, strict store operations). Whether the upload stored a new image decides between 201 and
- * 200 (`deduplicated`, someone stored the same pixels before), also under concurrent uploads. Bad input is refused
- * before the first write; an upload the store could not keep answers 503 store_unavailable (or 507 store_full), never
- * a success, and a look-up the store could not answer is a 503, never image_not_found. `?raw=1` encodes the canonical
- * PNG on demand.
- *
- * Every decode (upload, read-back, raw) holds its share of the process's decode budget (`decodeBudget`); one that
- * waited too long for it answers 503 `decode_busy`.
- */
 
 export interface ImageDeps {
   store: BlobStore;

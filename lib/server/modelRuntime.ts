@@ -1,3 +1,17 @@
+/**
+ * The model this process serves: which bundle, loading it in the background, and the one InferencePipeline (one
+ * engine queue) every route shares.
+ *
+ * Lifecycle: `startModelHost` returns at once in state `loading`; loading then
+ *   1. picks the bundle: MODEL_DIR, or else the default test bundle `<CACHE_DIR>/models/tiny-seed0` (seeded random
+ *      weights), which is converted on the first start and reused afterwards (rebuilt when the converter changed);
+ *   2. loads it (tokenizer, template, ORT sessions on EXECUTION_PROVIDER) and builds the pipeline with the cache seams;
+ * and ends in `ready`, or in `failed` with the reason (a missing or broken bundle), which /api/health reports and every
+ * generating request answers with 503. Images uploaded while it loads are encoded once it is ready
+ * (uploadPrecompute.ts). A failed load is not retried: the bundle must be fixed and the app restarted.
+ * Each step is logged, and converting the default bundle prints progress lines.
+ */
+
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
@@ -22,19 +36,6 @@ import { loadCanonicalImage } from "@/lib/images/imageStore";
 import type { ImagePrecompute } from "./images";
 import { RequestError } from "./requestError";
 import { UploadPrecompute } from "./uploadPrecompute";
-
-/**
- * The model this process serves: which bundle, loading it in the background, and the one InferencePipeline (one
- * engine queue) every route shares.
- *
- * Lifecycle: `startModelHost` returns at once in state `loading`; loading then
- *   1. picks the bundle: MODEL_DIR, or else the default test bundle `<CACHE_DIR>/models/tiny-seed0` (seeded random
- *      weights), which is converted on the first start and reused afterwards (rebuilt when the converter changed);
- *   2. loads it (tokenizer, template, ORT sessions on EXECUTION_PROVIDER) and builds the pipeline with the cache seams;
- * and ends in `ready`, or in `failed` with the reason (a missing or broken bundle), which /api/health reports and every
- * generating request answers with 503. Images uploaded while it loads are encoded once it is ready (uploadPrecompute.ts). A failed load is not retried: the bundle must be fixed and the app restarted.
- * Each step is logged, and converting the default bundle prints progress lines.
- */
 
 /** The bundle served when MODEL_DIR is unset: a seeded random-weight `tiny` model, for trying the app out. */
 export const DEFAULT_BUNDLE = { preset: "tiny", seed: 0 } as const;

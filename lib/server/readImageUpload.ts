@@ -1,5 +1,3 @@
-import { ingestError, type IngestError } from "@/lib/images/ingestErrors";
-
 /**
  * Reads the file in multipart field `image` from a request, never holding more than the byte limit in memory.
  *
@@ -8,6 +6,9 @@ import { ingestError, type IngestError } from "@/lib/images/ingestErrors";
  * and the stream is cancelled as soon as the count passes the limit. Multipart parsing itself is the platform's
  * (undici's `Response.formData()`), fed through the counting stream.
  */
+
+import { ingestError, type IngestError } from "@/lib/images/ingestErrors";
+
 export const MULTIPART_ALLOWANCE = 64 * 1024;
 
 export type ReadUploadResult = { ok: true; file: Buffer; fileName: string } | { ok: false; error: IngestError };

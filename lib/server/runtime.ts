@@ -1,3 +1,20 @@
+/**
+ * The process-wide runtime: configuration, logger, store, the served model (loading in the background, see
+ * modelRuntime.ts), chat sessions and the rate limiter, created once and shared by every route.
+ *
+ * Lifecycle: created lazily by the first `getRuntime()` (instrumentation.ts calls it at server start, so the store's
+ * log line appears at start-up and the model starts loading at once); `stopRuntime()` releases the model, closes the
+ * store and stops an embedded redis-server, after which the next `getRuntime()` creates a fresh one. A failed start is
+ * not cached: the next call tries again.
+ *
+ * Why globalThis: Next.js evaluates instrumentation and each route bundle separately and re-evaluates modules on dev
+ * reloads; a module-level variable would give each its own store (and its own redis-server). The slot under a global
+ * symbol makes it one per process.
+ *
+ * No signal handlers are installed here (one would replace Node's default exit on SIGINT/SIGTERM): an embedded
+ * redis-server stops when this process ends, however it ends (see embeddedRedisServer.ts).
+ */
+
 import { loadConfig, type AppConfig } from "@/lib/config";
 import type { BlobStore } from "@/lib/cache/store/blobStore";
 import { openStore, type StoreMode } from "@/lib/cache/store/openStore";
@@ -10,22 +27,6 @@ import { RateLimiter } from "@/lib/server/rateLimit";
 import { SessionLocks } from "@/lib/server/sessionLocks";
 import { SessionStore } from "@/lib/server/sessions";
 
-/**
- * The process-wide runtime: configuration, logger, store, the served model (loading in the background, see
- * modelRuntime.ts), chat sessions and the rate limiter, created once and shared by every route.
- *
- * Lifecycle: created lazily by the first `getRuntime()` (instrumentation.ts calls it at server start, so the store's
- * log line appears at start-up and the model starts loading at once); `stopRuntime()` releases the model, closes the
- * store and stops an embedded redis-server, after which the next `getRuntime()` creates a fresh one. A failed start is not cached:
- * the next call tries again.
- *
- * Why globalThis: Next.js evaluates instrumentation and each route bundle separately and re-evaluates modules on dev
- * reloads; a module-level variable would give each its own store (and its own redis-server). The slot under a global
- * symbol makes it one per process.
- *
- * No signal handlers are installed here (one would replace Node's default exit on SIGINT/SIGTERM): an embedded
- * redis-server stops when this process ends, however it ends (see embeddedRedisServer.ts).
- */
 export interface Runtime {
   readonly config: AppConfig;
   readonly logger: Logger;

@@ -1,7 +1,3 @@
-import { randomBytes } from "node:crypto";
-import { STATUS_CODES } from "node:http";
-import type { ApiErrorBody } from "@/lib/api/types";
-
 /**
  * The security headers every answer of the app carries, pages and API alike, set by the app's HTTP server (server.ts)
  * before Next.js handles the request. Pure apart from drawing a nonce.
@@ -14,6 +10,11 @@ import type { ApiErrorBody } from "@/lib/api/types";
  * plugin, no <base>, no framing by any page ('none'). Styles may be inline: React writes style attributes.
  * In development Next.js evaluates code for hot reloading, which needs 'unsafe-eval'.
  */
+
+import { randomBytes } from "node:crypto";
+import { STATUS_CODES } from "node:http";
+import type { ApiErrorBody } from "@/lib/api/types";
+
 export function newNonce(): string {
   return randomBytes(16).toString("base64");
 }
@@ -33,7 +34,9 @@ export function contentSecurityPolicy(options: { nonce: string; dev: boolean }):
   ].join("; ");
 }
 
-/** The nonce a policy built by `contentSecurityPolicy` allows scripts by, or undefined for any other policy (or none). */
+/**
+ * The nonce a policy built by `contentSecurityPolicy` allows scripts by, or undefined for any other policy (or none).
+ */
 export function nonceOfPolicy(policy: string | null): string | undefined {
   return policy?.match(/'nonce-([A-Za-z0-9+/=]+)'/)?.[1];
 }

@@ -1,11 +1,3 @@
-import { randomUUID } from "node:crypto";
-import { z } from "zod";
-import { sessionKey } from "@/lib/cache/keys";
-import { StoreUnavailableError, type BlobStore } from "@/lib/cache/store/blobStore";
-import { parseImageId, type ImageId, type SessionId, type TenantId } from "@/lib/ids";
-import type { GenerationRequestInput } from "@/lib/inference/request";
-import { RequestError } from "./requestError";
-
 /**
  * Chat sessions: the conversation behind POST /api/chat, so a follow-up sends only its new message.
  *
@@ -18,6 +10,14 @@ import { RequestError } from "./requestError";
  * Session ids are random UUIDs chosen by the server, so they can neither collide nor be guessed, and a tenant's key
  * prefix keeps another tenant from reading them.
  */
+
+import { randomUUID } from "node:crypto";
+import { z } from "zod";
+import { sessionKey } from "@/lib/cache/keys";
+import { StoreUnavailableError, type BlobStore } from "@/lib/cache/store/blobStore";
+import { parseImageId, type ImageId, type SessionId, type TenantId } from "@/lib/ids";
+import type { GenerationRequestInput } from "@/lib/inference/request";
+import { RequestError } from "./requestError";
 
 export interface UserMessage {
   readonly text: string;
@@ -133,7 +133,9 @@ export class SessionStore {
     return { id, turns: parsed.data.turns };
   }
 
-  /** Writes the session and restarts its TTL; rejects (StoreUnavailableError, StoreFullError) when it was not written. */
+  /**
+   * Writes the session and restarts its TTL; rejects (StoreUnavailableError, StoreFullError) when it was not written.
+   */
   async save(tenant: TenantId, session: Session): Promise<void> {
     const record = { version: 1, id: session.id, turns: session.turns } satisfies StoredSession;
     const { ttlSeconds, firstTurnTtlSeconds } = this.lifetimes;

@@ -1,10 +1,11 @@
-import type { ChatStreamEvent } from "@/lib/api/types";
-
 /**
  * Server-Sent Events on the wire. vlcache's own stream names each event (`event: meta` + `data: {json}`); the
  * OpenAI-compatible stream sends unnamed `data:` lines ending with `data: [DONE]`. JSON never contains a raw newline,
  * so every event's data fits on one `data:` line.
  */
+
+import type { ChatStreamEvent } from "@/lib/api/types";
+
 export function encodeChatEvent(event: ChatStreamEvent): string {
   return `event: ${event.type}\ndata: ${JSON.stringify(event.data)}\n\n`;
 }

@@ -1,10 +1,3 @@
-import type { ImageStatus } from "@/lib/api/types";
-import type { PrecomputeState } from "@/lib/cache/precomputeStatus";
-import type { ImageId, TenantId } from "@/lib/ids";
-import type { UploadedImage } from "@/lib/inference/modelCaches";
-import type { Logger } from "@/lib/log";
-import type { ImagePrecompute } from "./images";
-
 /**
  * Upload precomputes across the served model's lifecycle (modelRuntime.ts). Before the model is up, an uploaded
  * image is remembered (id and tenant, not its pixels) and reported `encoding`; when the model is ready each
@@ -16,6 +9,14 @@ import type { ImagePrecompute } from "./images";
  * Invariants: an image is reported `encoding` from its upload until its precompute has been handed over (then the
  * model's state answers); at most MAX_WAITING images wait (the oldest is dropped first: its first question encodes it).
  */
+
+import type { ImageStatus } from "@/lib/api/types";
+import type { PrecomputeState } from "@/lib/cache/precomputeStatus";
+import type { ImageId, TenantId } from "@/lib/ids";
+import type { UploadedImage } from "@/lib/inference/modelCaches";
+import type { Logger } from "@/lib/log";
+import type { ImagePrecompute } from "./images";
+
 const MAX_WAITING = 1024;
 
 export type LoadUploadedImage = (imageId: ImageId, tenant: TenantId) => Promise<UploadedImage | null>;

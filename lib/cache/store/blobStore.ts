@@ -41,9 +41,14 @@ export interface BlobStore {
   set(key: string, value: Buffer, ttlSeconds: number): Promise<void>;
   /** SET NX EX: true when this call wrote the value, false when the key already existed (or the store is down). */
   setIfAbsent(key: string, value: Buffer, ttlSeconds: number): Promise<boolean>;
-  /** Resets the TTL of `key` if it exists, without sending its value; true when it did (false too when the store is down). */
+  /**
+   * Resets the TTL of `key` if it exists, without sending its value; true when it did (false too when the store is
+   * down).
+   */
   renew(key: string, ttlSeconds: number): Promise<boolean>;
-  /** Resets the TTL of `key` only while it holds exactly `value`; true when it did (false too when the store is down). */
+  /**
+   * Resets the TTL of `key` only while it holds exactly `value`; true when it did (false too when the store is down).
+   */
   renewIfValue(key: string, value: Buffer, ttlSeconds: number): Promise<boolean>;
   /** Deletes `key` only while it holds exactly `value`; true when it did (false too when the store is down). */
   deleteIfValue(key: string, value: Buffer): Promise<boolean>;
@@ -51,7 +56,9 @@ export interface BlobStore {
   del(...keys: string[]): Promise<number>;
   /** Removes every key starting with `prefix` (SCAN MATCH prefix* + UNLINK); number removed. */
   deleteByPrefix(prefix: string): Promise<number>;
-  /** Sends `message` on `channel`; returns how many subscribers got it (Redis: connections, one per process and store). */
+  /**
+   * Sends `message` on `channel`; returns how many subscribers got it (Redis: connections, one per process and store).
+   */
   publish(channel: string, message: string): Promise<number>;
   /** Calls `listener` with every message published on `channel` from now on, until the returned function is called. */
   subscribe(channel: string, listener: MessageListener): () => void;
@@ -72,8 +79,8 @@ export type StrictStoreOps = Pick<
 >;
 
 /**
- * The store could not answer — unreachable, or no reply within its deadline — so nothing is known about the key (it
- * may exist; a write may or may not have landed). Recognised by name, like the API's other errors (see requestError.ts).
+ * The store could not answer — unreachable, or no reply within its deadline — so nothing is known about the key (it may
+ * exist; a write may or may not have landed). Recognised by name, like the API's other errors (see requestError.ts).
  */
 export class StoreUnavailableError extends Error {
   constructor(message: string) {

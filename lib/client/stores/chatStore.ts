@@ -167,7 +167,8 @@ export function createChatStore(deps: ChatStoreDeps): StoreApi<ChatState> {
       const id = `turn-${++turnCounter}`;
       const { sessionId, turns } = get();
       const replaced = origin === "asked" ? undefined : turns.at(-1);
-      // The server replaces the exchange it recorded; a replaced turn it never saw (refused, network) is a plain resend.
+      // The server replaces the exchange it recorded; a replaced turn it never saw (refused, network) is a plain
+      // resend.
       const replaceOnServer = replaced !== undefined && sessionId !== null && reachedServerSession(replaced);
       const request: ChatRequest = {
         ...(sessionId === null ? {} : { sessionId }),

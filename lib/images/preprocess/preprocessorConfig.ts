@@ -1,14 +1,15 @@
+/**
+ * A bundle's preprocessor_config.json as `Qwen2VLImageProcessor` reads it (Qwen3-VL uses the same processor with patch
+ * 16). The pixel bounds come in two spellings: `size: {shortest_edge, longest_edge}` — which, despite the names, are
+ * pixel COUNTS — and the older top-level `min_pixels` / `max_pixels`, which win when both are present (transformers'
+ * backward-compatibility rule). Omitted fields take the processor's constructor defaults.
+ */
+
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import { ImagePreprocessError } from "@/lib/images/preprocess/errors";
 
-/**
- * A bundle's preprocessor_config.json as `Qwen2VLImageProcessor` reads it (Qwen3-VL uses the same processor with
- * patch 16). The pixel bounds come in two spellings: `size: {shortest_edge, longest_edge}` — which, despite the names,
- * are pixel COUNTS — and the older top-level `min_pixels` / `max_pixels`, which win when both are present (transformers'
- * backward-compatibility rule). Omitted fields take the processor's constructor defaults.
- */
 export interface PreprocessorConfig {
   doResize: boolean;
   minPixels: number;

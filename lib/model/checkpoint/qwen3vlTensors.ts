@@ -1,11 +1,11 @@
-import type { Qwen3VLConfig } from "@/lib/model/config";
-import type { WeightSource } from "./weightSource";
-
 /**
  * The tensors of a transformers Qwen3VLForConditionalGeneration checkpoint, with their stored shapes, derived from the
  * config alone (mirroring the module tree of modeling_qwen3_vl.py: Linear weights are [out, in], Conv3d is
  * [out, in, T, P, P], norms are 1-D). Used to generate random checkpoints and to validate real ones before converting.
  */
+
+import type { Qwen3VLConfig } from "@/lib/model/config";
+import type { WeightSource } from "./weightSource";
 
 export interface TensorShape {
   readonly name: string;

@@ -1,3 +1,11 @@
+/**
+ * Writes a synthetic Qwen3-VL checkpoint folder in the Hugging Face Hub layout, loadable by transformers'
+ * `Qwen3VLForConditionalGeneration.from_pretrained` / `AutoProcessor.from_pretrained` and by this project's converter:
+ * config.json, generation_config.json, bf16 model.safetensors (sharded with an index when large), the Qwen3 tokenizer
+ * files, a Qwen2VLImageProcessor preprocessor_config.json and the project's chat template. Weights come from
+ * randomWeights (a pure function of seed and tensor name) and are generated and written one tensor at a time.
+ */
+
 import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
@@ -7,14 +15,6 @@ import { qwen3VLTensorShapes } from "./qwen3vlTensors";
 import { randomTensor } from "./randomWeights";
 import { writeSafetensorsCheckpoint } from "./safetensorsWriter";
 import { elementCount } from "./weightSource";
-
-/**
- * Writes a synthetic Qwen3-VL checkpoint folder in the Hugging Face Hub layout, loadable by transformers'
- * `Qwen3VLForConditionalGeneration.from_pretrained` / `AutoProcessor.from_pretrained` and by this project's converter:
- * config.json, generation_config.json, bf16 model.safetensors (sharded with an index when large), the Qwen3 tokenizer
- * files, a Qwen2VLImageProcessor preprocessor_config.json and the project's chat template. Weights come from
- * randomWeights (a pure function of seed and tensor name) and are generated and written one tensor at a time.
- */
 
 export interface RandomCheckpointOptions {
   seed: number;

@@ -1,6 +1,3 @@
-import { createHash } from "node:crypto";
-import { createRng } from "@/lib/model/sampling/prng";
-
 /**
  * Deterministic random weights for synthetic checkpoints. Each tensor's values depend only on (seed, tensor name,
  * shape): its stream is seeded from SHA-256(seed, name), so tensors can be generated in any order, one at a time, and
@@ -12,6 +9,9 @@ import { createRng } from "@/lib/model/sampling/prng";
  * (the token's own embedding dominates the residual stream and wins the tied lm_head); gain 2 lets the layers
  * dominate, and the tiny preset then produces varied greedy sequences with top-1/top-2 margins well above 1e-4.
  */
+
+import { createHash } from "node:crypto";
+import { createRng } from "@/lib/model/sampling/prng";
 
 export const PROJECTION_GAIN = 2;
 export const EMBEDDING_STD = 1;

@@ -1,10 +1,3 @@
-import { open, readFile, stat, type FileHandle } from "node:fs/promises";
-import { existsSync } from "node:fs";
-import path from "node:path";
-import { z } from "zod";
-import { fromBfloat16Array, fromFloat16Array } from "@/lib/model/onnx/float16";
-import { elementCount, MissingTensorError, type WeightSource } from "./weightSource";
-
 /**
  * Reader for Hugging Face safetensors checkpoints: one `model.safetensors`, or shards listed by
  * `model.safetensors.index.json`. Only the JSON headers are held in memory; each `read()` fetches exactly one tensor's
@@ -13,6 +6,13 @@ import { elementCount, MissingTensorError, type WeightSource } from "./weightSou
  * File layout: u64 little-endian header length N, N bytes of JSON header
  * `{name: {dtype, shape, data_offsets: [begin, end]}, __metadata__?}`, then the data; offsets count from byte 8 + N.
  */
+
+import { open, readFile, stat, type FileHandle } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { z } from "zod";
+import { fromBfloat16Array, fromFloat16Array } from "@/lib/model/onnx/float16";
+import { elementCount, MissingTensorError, type WeightSource } from "./weightSource";
 
 export type SafetensorsDtype = "F32" | "F16" | "BF16";
 

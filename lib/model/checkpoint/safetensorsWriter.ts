@@ -1,15 +1,15 @@
+/**
+ * Streaming safetensors writer: the header is computed from shapes alone, then tensors are produced and written one at
+ * a time, so a multi-GB checkpoint never sits in memory. Large checkpoints are split into shards with a
+ * `model.safetensors.index.json`, the layout transformers' `save_pretrained` uses.
+ */
+
 import { open, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { toBfloat16Array, toFloat16Array } from "@/lib/model/onnx/float16";
 import { writeAll } from "@/lib/model/onnx/fileWrites";
 import { SAFETENSORS_BYTES_PER_ELEMENT, type SafetensorsDtype } from "./safetensors";
 import { elementCount } from "./weightSource";
-
-/**
- * Streaming safetensors writer: the header is computed from shapes alone, then tensors are produced and written one at
- * a time, so a multi-GB checkpoint never sits in memory. Large checkpoints are split into shards with a
- * `model.safetensors.index.json`, the layout transformers' `save_pretrained` uses.
- */
 
 export interface TensorEntry {
   readonly name: string;
@@ -21,12 +21,16 @@ export type TensorProducer = (name: string) => Promise<Float32Array> | Float32Ar
 
 export interface WriteCheckpointOptions {
   dtype: SafetensorsDtype;
-  /** Shards are cut before a tensor that would push a shard past this size; default 4 GiB like save_pretrained's 5 GB. */
+  /**
+   * Shards are cut before a tensor that would push a shard past this size; default 4 GiB like save_pretrained's 5 GB.
+   */
   maxShardBytes?: number;
   onTensorWritten?: (bytes: number) => void;
 }
 
-/** Writes `entries` (in the given order) as `model.safetensors` or shards + index into `dir`. Returns the file names. */
+/**
+ * Writes `entries` (in the given order) as `model.safetensors` or shards + index into `dir`. Returns the file names.
+ */
 export async function writeSafetensorsCheckpoint(
   dir: string,
   entries: readonly TensorEntry[],

@@ -1,3 +1,14 @@
+/**
+ * Checkpoint → bundle. A bundle is a folder (the ▶ bundle contract in docs/architecture.md, detailed in
+ * models/README.md): the checkpoint's JSON/tokenizer/template files, vlcache.json, and onnx/{embed_tokens,
+ * vision_encoder,decoder_model_merged}.onnx built by the graph builders in lib/model/graphs.
+ *
+ * Steps: validate the source folder (every required file, then every tensor the config implies, with its shape),
+ * fingerprint the weights, write each graph with weights streamed from the checkpoint, copy the side files, write
+ * vlcache.json. Everything goes to `<out>.partial-<pid>` first and is renamed into place at the end, so a bundle
+ * folder is either complete or absent.
+ */
+
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { copyFile, mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
@@ -15,17 +26,6 @@ import { writeModel, type WriteModelResult } from "@/lib/model/onnx/writeModel";
 import { createProgress, type Progress } from "@/lib/progress";
 import type { BundleManifest, BundleSource, WrittenBundleManifest } from "@/lib/model/bundleManifest";
 import { closestPreset, getPreset, PRESET_NAMES, type ImageSizeBounds, type Preset } from "./presets";
-
-/**
- * Checkpoint → bundle. A bundle is a folder (the ▶ bundle contract in docs/architecture.md, detailed in
- * models/README.md): the checkpoint's JSON/tokenizer/template files, vlcache.json, and onnx/{embed_tokens,
- * vision_encoder,decoder_model_merged}.onnx built by the graph builders in lib/model/graphs.
- *
- * Steps: validate the source folder (every required file, then every tensor the config implies, with its shape),
- * fingerprint the weights, write each graph with weights streamed from the checkpoint, copy the side files, write
- * vlcache.json. Everything goes to `<out>.partial-<pid>` first and is renamed into place at the end, so a bundle
- * folder is either complete or absent.
- */
 
 /** 1.1.0: float16 bundles compute their matmuls in float32 (Float32Compute); float32 bundles are unchanged. */
 export const CONVERTER_VERSION = "1.1.0";
@@ -64,7 +64,9 @@ export interface ConvertOptions {
   source?: BundleSource;
   /** Recorded in vlcache.json: the image-size bounds of a random checkpoint and where they came from. */
   imageBounds?: BundleManifest["imageBounds"];
-  /** fp16 only: parts computed in float32; default DEFAULT_FLOAT32_COMPUTE (scripts/gpu/precision.ts compares others). */
+  /**
+   * fp16 only: parts computed in float32; default DEFAULT_FLOAT32_COMPUTE (scripts/gpu/precision.ts compares others).
+   */
   float32Compute?: Float32Compute;
 }
 
@@ -171,7 +173,9 @@ export async function convertCheckpoint(
 
 export interface RandomConvertOptions extends ConvertOptions {
   seed: number;
-  /** Image-size bounds for preprocessor_config.json; default: the preset's, or for a config.json the closest preset's. */
+  /**
+   * Image-size bounds for preprocessor_config.json; default: the preset's, or for a config.json the closest preset's.
+   */
   imageSize?: ImageSizeBounds;
   /** Keep the generated Hub-style checkpoint here; otherwise it lives in a temp folder removed afterwards. */
   checkpointDir?: string;

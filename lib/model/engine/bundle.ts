@@ -1,3 +1,11 @@
+/**
+ * A model bundle on disk (the ▶ bundle contract in docs/architecture): config.json, generation_config.json,
+ * vlcache.json and onnx/{vision_encoder,embed_tokens,decoder_model_merged}.onnx, opened as three ORT sessions.
+ *
+ * Lifecycle: `openBundle` validates the JSON files first (cheap, precise errors), then opens the sessions; if any
+ * session fails, the ones already open are released before the error propagates. `release()` frees all three.
+ */
+
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import type * as ort from "onnxruntime-node";
@@ -17,14 +25,6 @@ import {
   type SessionTuning,
 } from "./executionProvider";
 import { chooseProvider } from "./providerProbe";
-
-/**
- * A model bundle on disk (the ▶ bundle contract in docs/architecture): config.json, generation_config.json,
- * vlcache.json and onnx/{vision_encoder,embed_tokens,decoder_model_merged}.onnx, opened as three ORT sessions.
- *
- * Lifecycle: `openBundle` validates the JSON files first (cheap, precise errors), then opens the sessions; if any
- * session fails, the ones already open are released before the error propagates. `release()` frees all three.
- */
 
 export type { BundleManifest };
 

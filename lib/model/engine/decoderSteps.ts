@@ -1,3 +1,11 @@
+/**
+ * The two decoder steps of generation, kept apart so a cached KV prefix (L2) or cached image features (L1) can be
+ * plugged in:
+ * - `prefill` runs prompt tokens [past.length, end) on top of a KV cache that covers [0, past.length);
+ * - `decodeStep` runs one generated token on top of a KV cache.
+ * Both return the logits of their last position and the extended cache; neither mutates its inputs.
+ */
+
 import * as ort from "onnxruntime-node";
 import type { Qwen3VLConfig } from "@/lib/model/config";
 import type { FloatType } from "@/lib/model/onnx/graphBuilder";
@@ -14,14 +22,6 @@ import {
 import { EngineInputError } from "./errors";
 import type { ImageFeatures } from "./imageFeatures";
 import { kvCacheFromOutputs, type KvCache } from "./kvCache";
-
-/**
- * The two decoder steps of generation, kept apart so a cached KV prefix (L2) or cached image features (L1) can be
- * plugged in:
- * - `prefill` runs prompt tokens [past.length, end) on top of a KV cache that covers [0, past.length);
- * - `decodeStep` runs one generated token on top of a KV cache.
- * Both return the logits of their last position and the extended cache; neither mutates its inputs.
- */
 
 export interface DecoderSessions {
   readonly embedTokens: ort.InferenceSession;

@@ -18,7 +18,10 @@ import { emptyKvCache, type KvCache } from "./kvCache";
 import { KvOps } from "./kvOps";
 
 export interface GenerateRequest {
-  /** The whole prompt, image segments included (`<|vision_start|>` + one `<|image_pad|>` per merged patch + `<|vision_end|>`). */
+  /**
+   * The whole prompt, image segments included (`<|vision_start|>` + one `<|image_pad|>` per merged patch +
+   * `<|vision_end|>`).
+   */
   readonly inputIds: readonly number[];
   /** [Σ t·h·w, C·T·P·P] patches of the prompt's images, in prompt order (empty without images). */
   readonly pixelValues?: Float32Array;
@@ -29,8 +32,8 @@ export interface GenerateRequest {
 }
 
 /**
- * Qwen3-VL inference over a bundle's three ORT sessions. `generate` is greedy decoding end to end; the steps it is
- * made of (`encodeImages`, `prepare`, `prefill`, `decodeStep`, `decodeLoop`) are public so the caches can enter in between:
+ * Qwen3-VL inference over a bundle's three ORT sessions. `generate` is greedy decoding end to end; the steps it is made
+ * of (`encodeImages`, `prepare`, `prefill`, `decodeStep`, `decodeLoop`) are public so the caches can enter in between:
  * L1 supplies ImageFeatures instead of `encodeImages`, L2 supplies a KvCache covering a prompt prefix to `prefill`.
  */
 export class Engine {

@@ -1,7 +1,3 @@
-import * as ort from "onnxruntime-node";
-import type { TextConfig } from "@/lib/model/config";
-import type { FloatType } from "@/lib/model/onnx/graphBuilder";
-
 /**
  * The decoder's key/value cache for one sequence: per layer, keys and values [1, kvHeads, length, headDim] of the
  * first `length` tokens, exactly the `present.{i}.*` tensors a decoder run returned (or empty ones before the first).
@@ -12,6 +8,11 @@ import type { FloatType } from "@/lib/model/onnx/graphBuilder";
  * (WebGPU, see executionProvider.ts) they are device buffers (`tensor.location === "gpu-buffer"`): their data cannot be
  * read from JS, only fed to another run (kvOps.ts cuts, joins and downloads them with small graphs).
  */
+
+import * as ort from "onnxruntime-node";
+import type { TextConfig } from "@/lib/model/config";
+import type { FloatType } from "@/lib/model/onnx/graphBuilder";
+
 export interface KvLayer {
   readonly key: ort.Tensor;
   readonly value: ort.Tensor;
@@ -29,7 +30,10 @@ export function emptyKvCache(text: TextConfig, floatType: FloatType): KvCache {
   return { length: 0, layers: Array.from({ length: text.numHiddenLayers }, () => ({ key: empty(), value: empty() })) };
 }
 
-/** Reads `{prefix}.{i}.key|value` outputs of a run (the decoder's `present`, kvOps' `out`) as the cache of `length` tokens. */
+/**
+ * Reads `{prefix}.{i}.key|value` outputs of a run (the decoder's `present`, kvOps' `out`) as the cache of `length`
+ * tokens.
+ */
 export function kvCacheFromOutputs(
   outputs: ort.InferenceSession.OnnxValueMapType,
   numLayers: number,

@@ -1,3 +1,13 @@
+/**
+ * Cutting, joining and downloading KV caches with small ONNX graphs on the engine's own provider, so KV that lives in
+ * device memory (kvCache.ts) is reshaped there and never crosses host memory; only `download` brings it to the host.
+ *
+ * One graph per number of parts n: for every layer's key and value, Slice each part [1, kvHeads, T_j, headDim] to its
+ * range along the sequence axis and Concat the slices (n = 1: the slice alone). Sessions are opened on first use and
+ * kept until `release`. Each result is a new cache the caller owns (kvCache.ts ownership rule); the inputs stay the
+ * caller's.
+ */
+
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -8,15 +18,6 @@ import { writeModel } from "@/lib/model/onnx/writeModel";
 import type { SessionFactory } from "./executionProvider";
 import { kvCacheFromOutputs, type KvCache } from "./kvCache";
 
-/**
- * Cutting, joining and downloading KV caches with small ONNX graphs on the engine's own provider, so KV that lives in
- * device memory (kvCache.ts) is reshaped there and never crosses host memory; only `download` brings it to the host.
- *
- * One graph per number of parts n: for every layer's key and value, Slice each part [1, kvHeads, T_j, headDim] to its
- * range along the sequence axis and Concat the slices (n = 1: the slice alone). Sessions are opened on first use and
- * kept until `release`. Each result is a new cache the caller owns (kvCache.ts ownership rule); the inputs stay the
- * caller's.
- */
 export interface KvRange {
   readonly kv: KvCache;
   /** Positions [start, end) of `kv`. */
@@ -46,7 +47,9 @@ export class KvOps {
     private readonly floatType: FloatType,
   ) {}
 
-  /** The positions of `ranges`, in order, as one new cache (in device memory where the provider keeps outputs there). */
+  /**
+   * The positions of `ranges`, in order, as one new cache (in device memory where the provider keeps outputs there).
+   */
   gather(ranges: readonly KvRange[]): Promise<KvCache> {
     return this.run(ranges, "device");
   }
@@ -111,7 +114,10 @@ export class KvOps {
   }
 }
 
-/** Inputs part{j}.{i}.key|value [1, H, T_j, D], start{j}, end{j} [1]; outputs out.{i}.key|value [1, H, Σ (end − start), D]. */
+/**
+ * Inputs part{j}.{i}.key|value [1, H, T_j, D], start{j}, end{j} [1]; outputs out.{i}.key|value [1, H, Σ (end − start),
+ * D].
+ */
 export function gatherGraph(parts: number, numLayers: number, floatType: FloatType): GraphBuilder {
   const g = new GraphBuilder({ name: `kv_gather_${parts}`, floatType });
   const bounds = Array.from({ length: parts }, (_, j) => ({

@@ -1,3 +1,10 @@
+/**
+ * How `auto` compares providers that all initialise: by the work a request does, timed on the bundle's own decoder —
+ * a text prefill of PROBE_PROMPT_TOKENS tokens followed by PROBE_DECODE_STEPS greedy decode steps, once to warm up
+ * (shader compilation, first allocations) and once timed. A GPU provider that is slower than the cores for this model
+ * (one whose KV must cross host memory every step, say) loses here instead of being taken for being a GPU.
+ */
+
 import type * as ort from "onnxruntime-node";
 import { decodeStep, prefill, preparePrompt, type DecoderSessions } from "./decoderSteps";
 import {
@@ -11,12 +18,6 @@ import {
 import { DecodeLoop } from "./decodeLoop";
 import { emptyKvCache, type KvCache } from "./kvCache";
 
-/**
- * How `auto` compares providers that all initialise: by the work a request does, timed on the bundle's own decoder —
- * a text prefill of PROBE_PROMPT_TOKENS tokens followed by PROBE_DECODE_STEPS greedy decode steps, once to warm up
- * (shader compilation, first allocations) and once timed. A GPU provider that is slower than the cores for this model
- * (one whose KV must cross host memory every step, say) loses here instead of being taken for being a GPU.
- */
 export const PROBE_PROMPT_TOKENS = 256;
 export const PROBE_DECODE_STEPS = 8;
 

@@ -1,3 +1,21 @@
+/**
+ * `decoder_model_merged`: the Qwen3-VL text model (transformers' Qwen3VLTextModel + lm_head) as one graph that serves
+ * prefill (S > 1, any past) and decode (S = 1) alike.
+ *
+ * Inputs  `inputs_embeds` [B, S, H], `attention_mask` [B, T] i64 (T = P + S), `position_ids` [3, B, S] i64,
+ *         `past_key_values.{i}.key|value` [B, kvHeads, P, D] (P = 0 on the first step),
+ *         `num_logits_to_keep` [] i64 (0 = every position, k = the last k; generation passes 1),
+ *         with DeepStack also `visual_pos_masks` [B, S] bool and `deepstack_visual_embeds` [nDeepstack, nVisual, H]
+ *         (rows in the order of the true entries of visual_pos_masks; nVisual = 0 when no image token is in the chunk).
+ * Outputs `logits` [B, k, V] f32, `present.{i}.key|value` [B, kvHeads, T, D].
+ * Without DeepStack these are the names and shapes transformers.js feeds for `qwen3_vl` (batch dim "batch_size",
+ * numeric kvHeads and D so it can build the empty first-step past).
+ *
+ * Per layer (Qwen3VLTextDecoderLayer): h += o_proj(attn(rope(q_norm(q)), rope(k_norm(k)), v)) on input_layernorm(h),
+ * then h += down(act(gate(x)) · up(x)) on post_attention_layernorm(h) (act = hidden_act, SiLU for Qwen3-VL); after
+ * layer l < nDeepstack, h[visual positions] += deepstack_visual_embeds[l]. Then norm, lm_head on the kept positions.
+ */
+
 import type { Qwen3VLConfig } from "@/lib/model/config";
 import type { GraphBuilder, Value } from "@/lib/model/onnx/graphBuilder";
 import { attention, buildAttentionContext, type AttentionKind } from "./decoderAttention";
@@ -21,23 +39,6 @@ import {
 import { applyRotary, buildRotaryTables, type RotaryTables } from "./decoderRotary";
 import { EMBED_TOKENS_WEIGHT } from "./embedTokens";
 
-/**
- * `decoder_model_merged`: the Qwen3-VL text model (transformers' Qwen3VLTextModel + lm_head) as one graph that serves
- * prefill (S > 1, any past) and decode (S = 1) alike.
- *
- * Inputs  `inputs_embeds` [B, S, H], `attention_mask` [B, T] i64 (T = P + S), `position_ids` [3, B, S] i64,
- *         `past_key_values.{i}.key|value` [B, kvHeads, P, D] (P = 0 on the first step),
- *         `num_logits_to_keep` [] i64 (0 = every position, k = the last k; generation passes 1),
- *         with DeepStack also `visual_pos_masks` [B, S] bool and `deepstack_visual_embeds` [nDeepstack, nVisual, H]
- *         (rows in the order of the true entries of visual_pos_masks; nVisual = 0 when no image token is in the chunk).
- * Outputs `logits` [B, k, V] f32, `present.{i}.key|value` [B, kvHeads, T, D].
- * Without DeepStack these are the names and shapes transformers.js feeds for `qwen3_vl` (batch dim "batch_size",
- * numeric kvHeads and D so it can build the empty first-step past).
- *
- * Per layer (Qwen3VLTextDecoderLayer): h += o_proj(attn(rope(q_norm(q)), rope(k_norm(k)), v)) on input_layernorm(h),
- * then h += down(act(gate(x)) · up(x)) on post_attention_layernorm(h) (act = hidden_act, SiLU for Qwen3-VL); after layer l < nDeepstack,
- * h[visual positions] += deepstack_visual_embeds[l]. Then norm, lm_head on the kept positions.
- */
 export interface DecoderGraphOptions {
   readonly norm: NormKind;
   readonly attention: AttentionKind;

@@ -1,3 +1,16 @@
+/**
+ * Scaled dot-product attention with grouped KV heads and a KV cache, in two interchangeable forms:
+ * - "plain": MatMul/Softmax over [B, kvHeads, group·S, T] (each KV head serves `group` query heads, as repeat_kv
+ *   does, without materialising the repeat), with a causal + padding bias from `attention_mask`; softmax in fp32;
+ * - "gqa": ORT's com.microsoft GroupQueryAttention (rotary already applied outside, since M-RoPE is not 1-D). It
+ *   applies causality itself; every row is declared T long and `attention_mask` holes (left padding) enter as its
+ *   attention_bias input, so both forms compute the same function. ORT's kernel refuses one case: a prefill (S > 1)
+ *   on top of a non-empty past with batch > 1; the engine prefills batch 1, and transformers.js prefills from an empty
+ *   cache, so neither meets it.
+ * A float16 graph whose Float32Compute widens attention casts q, k, v and the past up and the output and presents
+ * back; the presents stay bit-identical (float16 → float32 → float16 is exact), only the arithmetic is wider.
+ */
+
 import type { GraphBuilder, Value } from "@/lib/model/onnx/graphBuilder";
 import { float } from "@/lib/model/onnx/graphBuilder";
 import {
@@ -20,18 +33,6 @@ import {
   where,
 } from "@/lib/model/onnx/ops";
 
-/**
- * Scaled dot-product attention with grouped KV heads and a KV cache, in two interchangeable forms:
- * - "plain": MatMul/Softmax over [B, kvHeads, group·S, T] (each KV head serves `group` query heads, as repeat_kv
- *   does, without materialising the repeat), with a causal + padding bias from `attention_mask`; softmax in fp32;
- * - "gqa": ORT's com.microsoft GroupQueryAttention (rotary already applied outside, since M-RoPE is not 1-D). It
- *   applies causality itself; every row is declared T long and `attention_mask` holes (left padding) enter as its
- *   attention_bias input, so both forms compute the same function. ORT's kernel refuses one case: a prefill (S > 1)
- *   on top of a non-empty past with batch > 1; the engine prefills batch 1, and transformers.js prefills from an empty
- *   cache, so neither meets it.
- * A float16 graph whose Float32Compute widens attention casts q, k, v and the past up and the output and presents
- * back; the presents stay bit-identical (float16 → float32 → float16 is exact), only the arithmetic is wider.
- */
 export type AttentionKind = "plain" | "gqa";
 
 export interface AttentionShape {
@@ -130,7 +131,8 @@ export function attention(
         const flat = (x: Value, heads: number) => reshape(g, x, [0, 0, heads * headDim]);
         return g.op(
           "GroupQueryAttention",
-          // Inputs 7–9 (cos/sin cache, position_ids) stay empty: rotary was applied outside. Input 10 is attention_bias.
+          // Inputs 7–9 (cos/sin cache, position_ids) stay empty: rotary was applied outside. Input 10 is
+          // attention_bias.
           [
             flat(q, numHeads),
             flat(k, numKvHeads),

@@ -1,7 +1,3 @@
-import type { GraphBuilder, Value } from "@/lib/model/onnx/graphBuilder";
-import { float } from "@/lib/model/onnx/graphBuilder";
-import { add, cast, computeIn, mul, reduceMean, rmsNorm as fusedRmsNorm, sqrt, weightIn } from "@/lib/model/onnx/ops";
-
 /**
  * RMSNorm (transformers' Qwen3VLTextRMSNorm) and the residual stream of the decoder, in two interchangeable forms:
  * - "plain": standard ONNX ops; the statistics are computed in fp32 even in fp16 graphs, as the PyTorch module does;
@@ -10,6 +6,11 @@ import { add, cast, computeIn, mul, reduceMean, rmsNorm as fusedRmsNorm, sqrt, w
  * Either way, a float16 graph whose Float32Compute widens norms computes the whole norm (residual add, normalised
  * value, scale multiply) in fp32 and rounds once at the end.
  */
+
+import type { GraphBuilder, Value } from "@/lib/model/onnx/graphBuilder";
+import { float } from "@/lib/model/onnx/graphBuilder";
+import { add, cast, computeIn, mul, reduceMean, rmsNorm as fusedRmsNorm, sqrt, weightIn } from "@/lib/model/onnx/ops";
+
 export type NormKind = "plain" | "fused";
 
 /** RMSNorm over the last axis: weight · x / sqrt(mean(x²) + eps), `weightName` the checkpoint's scale. */

@@ -1,6 +1,3 @@
-import type { GraphBuilder, Value } from "@/lib/model/onnx/graphBuilder";
-import { add, cast, concat, cos, gather, mul, neg, sin, split, transpose, unsqueeze } from "@/lib/model/onnx/ops";
-
 /**
  * Multimodal rotary embedding of the Qwen3-VL text model, as graph ops.
  *
@@ -10,6 +7,10 @@ import { add, cast, concat, cos, gather, mul, neg, sin, split, transpose, unsque
  * otherwise. The older chunked layout (Qwen2-VL) gives the first section[0] slots to row 0, the next section[1] to
  * row 1, the rest to row 2.
  */
+
+import type { GraphBuilder, Value } from "@/lib/model/onnx/graphBuilder";
+import { add, cast, concat, cos, gather, mul, neg, sin, split, transpose, unsqueeze } from "@/lib/model/onnx/ops";
+
 export function mropeSlotRows(headDim: number, mropeSection: readonly number[], interleaved: boolean): number[] {
   const slots = headDim / 2;
   if (!Number.isInteger(slots) || mropeSection.length !== 3 || mropeSection.reduce((a, b) => a + b, 0) !== slots) {

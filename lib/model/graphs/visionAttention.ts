@@ -14,7 +14,10 @@ import { applyVisionRotary, type VisionRotary } from "./visionRotary";
 import { fromFrameBatch, toGatedFrameBatch, toValueFrameBatch, type VisionFrameBatch } from "./visionFrameBatch";
 import { visionLinear } from "./visionLayers";
 
-/** [N, hidden] normalised hidden states → [N, hidden]; `module` is the checkpoint prefix, e.g. `model.visual.blocks.3.attn`. */
+/**
+ * [N, hidden] normalised hidden states → [N, hidden]; `module` is the checkpoint prefix, e.g.
+ * `model.visual.blocks.3.attn`.
+ */
 export function visionAttention(
   g: GraphBuilder,
   vision: VisionConfig,

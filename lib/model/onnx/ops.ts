@@ -1,3 +1,10 @@
+/**
+ * Readable helpers over `g.op`, one per ONNX operator (or small composite), so graph code reads like the model code it
+ * mirrors. Each takes an optional `name`, the node's last path segment (default: the op type), placed under the
+ * builder's current scope: `linear(g, x, "…q_proj.weight")` inside scope `model/layers.3/attn/q_proj` yields
+ * `/model/layers.3/attn/q_proj/MatMul`. Integer lists (shapes, axes, perms) become int64 constants.
+ */
+
 import {
   float,
   type Float32Part,
@@ -6,13 +13,6 @@ import {
   type TensorType,
   type Value,
 } from "./graphBuilder";
-
-/**
- * Readable helpers over `g.op`, one per ONNX operator (or small composite), so graph code reads like the model code it
- * mirrors. Each takes an optional `name`, the node's last path segment (default: the op type), placed under the
- * builder's current scope: `linear(g, x, "…q_proj.weight")` inside scope `model/layers.3/attn/q_proj` yields
- * `/model/layers.3/attn/q_proj/MatMul`. Integer lists (shapes, axes, perms) become int64 constants.
- */
 
 type Ints = number[] | Value;
 
@@ -55,7 +55,9 @@ export const concat = (g: GraphBuilder, xs: Value[], axis: number, name?: string
 export const split = (g: GraphBuilder, x: Value, sizes: number[], axis: number, name?: string) =>
   g.op("Split", [x, g.constInt64(sizes)], { axis }, { name, outputs: sizes.length });
 
-/** Slice along `axes` (default: the first `starts.length` axes); ends may use Number.MAX_SAFE_INTEGER for "to the end". */
+/**
+ * Slice along `axes` (default: the first `starts.length` axes); ends may use Number.MAX_SAFE_INTEGER for "to the end".
+ */
 export function slice(
   g: GraphBuilder,
   x: Value,

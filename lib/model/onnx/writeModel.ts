@@ -1,12 +1,3 @@
-import { open, rm, type FileHandle } from "node:fs/promises";
-import { endianness } from "node:os";
-import path from "node:path";
-import onnxProto, { type onnx as OnnxTypes } from "onnx-proto";
-import { elementCount, type WeightSource } from "@/lib/model/checkpoint/weightSource";
-import { writeAll } from "./fileWrites";
-import { float32ToFloat16Bits } from "./float16";
-import type { AttrValue, GraphBuilder, InitializerSpec, IoSpec, NodeSpec, TensorType } from "./graphBuilder";
-
 /**
  * Serialises a GraphBuilder to an ONNX file without ever holding all weights in memory.
  *
@@ -17,6 +8,15 @@ import type { AttrValue, GraphBuilder, InitializerSpec, IoSpec, NodeSpec, Tensor
  * initializer of at least 1 KiB goes to `<file>_data` (e.g. `decoder_model_merged.onnx_data`) at 4 KiB-aligned
  * offsets, referenced by `external_data` {location, offset, length} entries as ONNX specifies.
  */
+
+import { open, rm, type FileHandle } from "node:fs/promises";
+import { endianness } from "node:os";
+import path from "node:path";
+import onnxProto, { type onnx as OnnxTypes } from "onnx-proto";
+import { elementCount, type WeightSource } from "@/lib/model/checkpoint/weightSource";
+import { writeAll } from "./fileWrites";
+import { float32ToFloat16Bits } from "./float16";
+import type { AttrValue, GraphBuilder, InitializerSpec, IoSpec, NodeSpec, TensorType } from "./graphBuilder";
 
 export const OPSET_VERSION = 21;
 export const MS_OPSET_VERSION = 1;

@@ -1,3 +1,10 @@
+/**
+ * Parity bundles are converted once and reused: `.cache/parity/<fixture>-<weights>-<code>` where <weights> is the
+ * source fingerprint and <code> a hash of the converter and graph sources (lib/model/{config.ts, onnx, graphs,
+ * convert, checkpoint}). Editing a graph builder therefore yields a fresh bundle instead of silently testing a stale
+ * one; the fixture's older bundles are deleted then, so the cache holds one bundle per fixture.
+ */
+
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { readdir, readFile, rename, rm } from "node:fs/promises";
@@ -5,13 +12,6 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { SafetensorsCheckpoint } from "@/lib/model/checkpoint/safetensors";
 import { convertCheckpoint, fingerprintWeights } from "@/lib/model/convert/convert";
-
-/**
- * Parity bundles are converted once and reused: `.cache/parity/<fixture>-<weights>-<code>` where <weights> is the
- * source fingerprint and <code> a hash of the converter and graph sources (lib/model/{config.ts, onnx, graphs,
- * convert, checkpoint}). Editing a graph builder therefore yields a fresh bundle instead of silently testing a stale
- * one; the fixture's older bundles are deleted then, so the cache holds one bundle per fixture.
- */
 
 const MODEL_LIB = fileURLToPath(new URL("..", import.meta.url));
 const REPO_ROOT = path.resolve(MODEL_LIB, "..", "..");

@@ -1,16 +1,16 @@
-import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
-import path from "node:path";
-import { z } from "zod";
-import { npyAsFloat32, parseNpy, type NpyArray } from "@/lib/model/npy";
-import type { ImageGrid } from "@/lib/model/positions/mrope";
-
 /**
  * A parity fixture folder (the ▶ fixture format in docs/architecture.md): `model/` (a Hugging Face checkpoint),
  * `reference.json`, `images/<name>.pixel_values.npy` + `images/preprocess.json`, `vision_image_features.npy`,
  * `vision_deepstack.npy`, `turn1_first_logits.npy`, `tokenizer_ref.json`. Everything but `model/` and
  * `reference.json` is optional here; checks report n/a for what is missing. Extra fields are kept.
  */
+
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { z } from "zod";
+import { npyAsFloat32, parseNpy, type NpyArray } from "@/lib/model/npy";
+import type { ImageGrid } from "@/lib/model/positions/mrope";
 
 const turnSchema = z
   .object({
@@ -52,7 +52,9 @@ export interface ParityFixture {
   readonly grids: ImageGrid[];
   /** The array stored at `relativePath`, or null when the fixture has no such file. */
   readNpy(relativePath: string): Promise<NpyArray | null>;
-  /** The pixel values of `images_in_order`, concatenated in that order ([Σ patches, C·T·P·P]); null if any is missing. */
+  /**
+   * The pixel values of `images_in_order`, concatenated in that order ([Σ patches, C·T·P·P]); null if any is missing.
+   */
   pixelValuesInOrder(): Promise<Float32Array | null>;
 }
 

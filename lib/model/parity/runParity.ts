@@ -10,7 +10,9 @@ export interface ParityRun {
   readonly fixture: string;
   readonly bundleDir: string;
   readonly bundleReused: boolean;
-  /** The provider the checks' engine actually ran on (differs from the choice under `auto`); null if no check opened it. */
+  /**
+   * The provider the checks' engine actually ran on (differs from the choice under `auto`); null if no check opened it.
+   */
   readonly executionProvider: ExecutionProviderName | null;
   readonly rows: CheckRow[];
   readonly passed: boolean;

@@ -1,11 +1,11 @@
-import type { Engine } from "@/lib/model/engine/engine";
-import type { ParityFixture } from "./fixture";
-
 /**
  * A parity check compares vlcache against a PyTorch reference fixture and reports table rows. Checks are independent
  * modules listed in registry.ts; each decides for itself whether the fixture has what it needs (if not, its rows say
  * n/a rather than failing).
  */
+
+import type { Engine } from "@/lib/model/engine/engine";
+import type { ParityFixture } from "./fixture";
 
 export interface CheckRow {
   readonly check: string;

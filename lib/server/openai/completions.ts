@@ -1,3 +1,9 @@
+/**
+ * The OpenAI-compatible routes: POST /v1/chat/completions (streaming or not) and GET /v1/models, over the same
+ * pipeline, caches, tenants and limits as /api/chat. Conversations are stateless here, as in OpenAI's API: every
+ * request carries its whole history (the prefix cache makes re-sending it cheap).
+ */
+
 import "server-only";
 import type { ChatMetaEvent } from "@/lib/api/types";
 import type { Logger } from "@/lib/log";
@@ -20,11 +26,6 @@ import {
   type Usage,
 } from "./response";
 
-/**
- * The OpenAI-compatible routes: POST /v1/chat/completions (streaming or not) and GET /v1/models, over the same
- * pipeline, caches, tenants and limits as /api/chat. Conversations are stateless here, as in OpenAI's API: every
- * request carries its whole history (the prefix cache makes re-sending it cheap).
- */
 export async function handleChatCompletions(request: Request, runtime: Runtime): Promise<Response> {
   const log = runtime.logger.child({ module: "openai" });
   try {

@@ -1,8 +1,3 @@
-import { z } from "zod";
-import { parseImageId, type ImageId } from "@/lib/ids";
-import { MAX_NEW_TOKENS_LIMIT, MAX_STOP_STRINGS, type GenerationRequestInput } from "@/lib/inference/request";
-import { RequestError } from "@/lib/server/requestError";
-
 /**
  * POST /v1/chat/completions request → the pipeline's request. Pure: no I/O, so every translation rule is unit-tested.
  *
@@ -15,6 +10,11 @@ import { RequestError } from "@/lib/server/requestError";
  * non-text response formats, non-zero frequency/presence penalties, remote image URLs (the server fetches nothing).
  * Other fields (user, metadata, …) are ignored.
  */
+
+import { z } from "zod";
+import { parseImageId, type ImageId } from "@/lib/ids";
+import { MAX_NEW_TOKENS_LIMIT, MAX_STOP_STRINGS, type GenerationRequestInput } from "@/lib/inference/request";
+import { RequestError } from "@/lib/server/requestError";
 
 export interface ChatCompletionRequest {
   readonly model: string;

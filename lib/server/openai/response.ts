@@ -1,7 +1,3 @@
-import { randomBytes } from "node:crypto";
-import type { ChatMetaEvent } from "@/lib/api/types";
-import type { FinishReason } from "@/lib/inference/events";
-
 /**
  * vlcache's answers in the shapes of the OpenAI Chat Completions API (`chat.completion`, `chat.completion.chunk`,
  * `list` of `model`, and `{error}`). Pure builders; the route streams or returns them.
@@ -9,6 +5,10 @@ import type { FinishReason } from "@/lib/inference/events";
  * Extension: a non-streaming completion carries `vlcache: {cache}` (the same report as /api/chat's `meta`, without the
  * session id), which OpenAI clients ignore.
  */
+
+import { randomBytes } from "node:crypto";
+import type { ChatMetaEvent } from "@/lib/api/types";
+import type { FinishReason } from "@/lib/inference/events";
 
 export interface CompletionIdentity {
   readonly id: string;

@@ -1,14 +1,14 @@
+/**
+ * Prompt parity: each reference turn that records its conversation (`messages`) is rendered with the checkpoint's chat
+ * template, tokenized and image-expanded with the fixture's grids; the ids must equal the turn's `input_ids` exactly.
+ */
+
 import { loadPreprocessorConfig } from "@/lib/images/preprocess/preprocessorConfig";
 import { loadChatTemplate, type ChatMessage, type ChatTemplate } from "@/lib/text/chatTemplate";
 import { countImageParts, PromptBuilder } from "@/lib/text/prompt";
 import { TextTokenizer } from "@/lib/text/tokenizer";
 import { TURN_NAMES, type ParityFixture, type TurnName } from "../fixture";
 import { notApplicable, type CheckRow, type ParityCheck } from "../types";
-
-/**
- * Prompt parity: each reference turn that records its conversation (`messages`) is rendered with the checkpoint's chat
- * template, tokenized and image-expanded with the fixture's grids; the ids must equal the turn's `input_ids` exactly.
- */
 
 const THRESHOLD = "identical";
 

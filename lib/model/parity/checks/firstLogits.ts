@@ -1,9 +1,9 @@
+/** The decoder's first-step logits for turn1 (prefill of the whole prompt) against turn1_first_logits.npy [V]. */
+
 import { npyAsFloat32 } from "@/lib/model/npy";
 import { maxAbsDiff } from "../compare";
 import { notApplicable, type ParityCheck } from "../types";
 import { turnImages } from "./turnImages";
-
-/** The decoder's first-step logits for turn1 (prefill of the whole prompt) against turn1_first_logits.npy [V]. */
 
 const THRESHOLD = 1e-3;
 const CHECK = "turn1 first logits";

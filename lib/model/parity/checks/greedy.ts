@@ -1,13 +1,13 @@
-import { compareGreedy, topMargin } from "../compare";
-import { TURN_NAMES, type ReferenceTurn } from "../fixture";
-import { notApplicable, type CheckRow, type ParityCheck, type ParityContext } from "../types";
-import { turnImages } from "./turnImages";
-
 /**
  * Greedy decoding parity for turn1, turn2 and text_only: the engine's prefill + decode steps (no EOS stop, as the
  * reference runs a fixed number of steps) must reproduce the reference tokens exactly. A difference is forgiven only
  * at a step where the reference's own top-1/top-2 margin is below 1e-4, i.e. a tie that rounding may break either way.
  */
+
+import { compareGreedy, topMargin } from "../compare";
+import { TURN_NAMES, type ReferenceTurn } from "../fixture";
+import { notApplicable, type CheckRow, type ParityCheck, type ParityContext } from "../types";
+import { turnImages } from "./turnImages";
 
 export const TIE_MARGIN = 1e-4;
 const THRESHOLD = "identical (tie < 1e-4 forgiven)";

@@ -1,3 +1,11 @@
+/**
+ * Image preprocessing parity: each fixture image (`images/<name>`, listed in images/preprocess.json) goes through
+ * vlcache's preprocessImage with the checkpoint's preprocessor_config.json — EXIF orientation applied first, as the
+ * fixture did — and is compared with `<name>.pixel_values.npy`. The grid must be identical; pixel values may differ a
+ * little because libvips' bicubic is not bit-identical to PIL's (one 8-bit level is 2/255 ≈ 0.0078 after a
+ * mean 0.5 / std 0.5 normalisation).
+ */
+
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
@@ -6,14 +14,6 @@ import { loadPreprocessorConfig } from "@/lib/images/preprocess/preprocessorConf
 import { npyAsFloat32 } from "@/lib/model/npy";
 import type { ParityFixture } from "../fixture";
 import { notApplicable, type CheckRow, type ParityCheck } from "../types";
-
-/**
- * Image preprocessing parity: each fixture image (`images/<name>`, listed in images/preprocess.json) goes through
- * vlcache's preprocessImage with the checkpoint's preprocessor_config.json — EXIF orientation applied first, as the
- * fixture did — and is compared with `<name>.pixel_values.npy`. The grid must be identical; pixel values may differ a
- * little because libvips' bicubic is not bit-identical to PIL's (one 8-bit level is 2/255 ≈ 0.0078 after a
- * mean 0.5 / std 0.5 normalisation).
- */
 
 export const MEAN_ABS_LIMIT = 0.02;
 export const P99_ABS_LIMIT = 0.1;

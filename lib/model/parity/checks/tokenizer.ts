@@ -1,12 +1,12 @@
+/** Tokenizer parity: vlcache's tokenizer on the checkpoint's tokenizer files must give exactly the ids of every
+ *  `{text, ids}` entry of the fixture's tokenizer_ref.json (encoded by the reference without special tokens added). */
+
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { TextTokenizer } from "@/lib/text/tokenizer";
 import type { ParityFixture } from "../fixture";
 import { notApplicable, type ParityCheck } from "../types";
-
-/** Tokenizer parity: vlcache's tokenizer on the checkpoint's tokenizer files must give exactly the ids of every
- *  `{text, ids}` entry of the fixture's tokenizer_ref.json (encoded by the reference without special tokens added). */
 
 const THRESHOLD = "all identical";
 

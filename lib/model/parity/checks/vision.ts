@@ -1,13 +1,13 @@
+/**
+ * Vision tower parity: `image_features` against vision_image_features.npy [N, H] and the DeepStack features against
+ * vision_deepstack.npy [nDeepstack, N, H], N = all merged tokens of `images_in_order`.
+ */
+
 import { npyAsFloat32 } from "@/lib/model/npy";
 import { maxAbsDiff } from "../compare";
 import { concatFloat32 } from "../fixture";
 import { notApplicable, type CheckRow, type ParityCheck } from "../types";
 import { fixtureImageFeatures } from "./fixtureImages";
-
-/**
- * Vision tower parity: `image_features` against vision_image_features.npy [N, H] and the DeepStack features against
- * vision_deepstack.npy [nDeepstack, N, H], N = all merged tokens of `images_in_order`.
- */
 
 const THRESHOLD = 1e-4;
 const THRESHOLD_TEXT = "≤ 1e-4";
