@@ -23,8 +23,8 @@ const LAYOUTS = [
   { name: "phone-dark", viewport: { width: 390, height: 844 }, colorScheme: "dark", phone: true },
 ] as const;
 
-/** Not the bar chart: chat.e2e.test.ts expects to be the first to ask about that one. */
-const EXAMPLE_TITLE = "Document snippet";
+/** Not the chart "Chart: a value": chat.e2e.test.ts expects to be the first to ask about that one. */
+const EXAMPLE_TITLE = "Shapes";
 
 /** Relative luminance of an element's computed background colour (0 black … 1 white). */
 function backgroundLuminance(locator: Locator): Promise<number> {
