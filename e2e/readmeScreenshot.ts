@@ -1,8 +1,7 @@
 /**
  * Makes the README's pictures of the chat page in use: docs/screenshot.png (desktop, 1280×800) and
- * docs/screenshot-phone.png (a phone, 390×844, dark): the demo model answering two of the Examples row's GUI
- * questions — "where to click", drawn as a labelled box over the dialog, then the disabled button of a second dialog,
- * whose badges show the prefix reused from the first turn.
+ * docs/screenshot-phone.png (a phone, 390×844, dark): the demo model answering the Examples row's "where to click"
+ * question, its grounding answer drawn as a labelled box over the dialog, with the answer's cache badges.
  *
  *   npx tsx e2e/readmeScreenshot.ts     # runs `next build` first unless .next is newer than every source
  *
@@ -31,8 +30,8 @@ const SHOTS = [
   },
 ] as const;
 const LOG_DIR = path.join(process.cwd(), "test-results", "readme-screenshot");
-/** The starter questions of the first two examples (the dialogs: where to click, which button is disabled). */
-const QUESTIONS = DEMO_EXAMPLES.slice(0, 2).map((example) => demoExampleItem(example).turns[0].question);
+/** The starter question of the first example (a dialog: where to click), answered with a grounding box. */
+const QUESTION = demoExampleItem(DEMO_EXAMPLES[0]).turns[0].question;
 /** Short answers, so both turns and their badges fit in the picture. */
 const MAX_NEW_TOKENS = 64;
 
@@ -61,16 +60,16 @@ async function takeScreenshot(baseUrl: string, shot: (typeof SHOTS)[number]): Pr
     const { page } = browser;
     await page.goto(baseUrl);
     await setMaxNewTokens(page, MAX_NEW_TOKENS);
-    for (const question of QUESTIONS) {
-      await page.getByRole("button", { name: question }).click();
-      const chips = page.getByTestId("gallery-item").getByTestId("image-status-chip");
-      // Each example's features are encoded at upload ("ready"; "cached" when the picture was made before).
-      await until("the example's features", async () => {
-        const tones = await chips.evaluateAll((all) => all.map((chip) => chip.getAttribute("data-tone")));
-        return tones.length > 0 && tones.every((tone) => tone === "ready" || tone === "cached");
-      });
-      await askAndWait(page, () => page.getByRole("button", { name: "Send", exact: true }).click());
-    }
+    await page.getByRole("button", { name: QUESTION }).click();
+    const chip = page.getByTestId("gallery-item").getByTestId("image-status-chip").first();
+    // "ready" on the first picture; the second picture uploads the same example again, whose features are cached.
+    await until(
+      "the example's features",
+      async () =>
+        (await chip.count()) === 1 && ["ready", "cached"].includes((await chip.getAttribute("data-tone")) ?? ""),
+    );
+    const answer = await askAndWait(page, () => page.getByRole("button", { name: "Send", exact: true }).click());
+    await until("the grounding box", async () => (await answer.getByTestId("grounding-box").count()) > 0);
     // Leave the question box unfocused and the conversation at its start, as a reader would after reading it.
     await page.getByRole("textbox", { name: "Question" }).blur();
     await page.getByRole("log", { name: "Conversation" }).evaluate((list) => list.scrollTo(0, 0));
