@@ -183,7 +183,8 @@ export function createChatStore(deps: ChatStoreDeps): StoreApi<ChatState> {
       void run(id, request);
     }
 
-    return {
+    /** The state of a conversation nobody has written in yet: the store's start, and what New chat goes back to. */
+    const emptyConversation = () => ({
       chatId: newChatId(),
       sessionId: null,
       turns: [],
@@ -192,6 +193,10 @@ export function createChatStore(deps: ChatStoreDeps): StoreApi<ChatState> {
       notice: null,
       lastPressAt: null,
       sendQueued: false,
+    });
+
+    return {
+      ...emptyConversation(),
 
       setDraft: (text) => set({ draft: text }),
       attach: (imageId) =>
@@ -248,16 +253,7 @@ export function createChatStore(deps: ChatStoreDeps): StoreApi<ChatState> {
 
       newChat() {
         controller?.abort();
-        set({
-          chatId: newChatId(),
-          sessionId: null,
-          turns: [],
-          draft: "",
-          attachments: [],
-          notice: null,
-          lastPressAt: null,
-          sendQueued: false,
-        });
+        set(emptyConversation());
       },
 
       restore({ chatId, sessionId, turns }) {
