@@ -7,6 +7,7 @@ import { serverProblem } from "@/lib/client/serverProblem";
 import { chatStore, isStreaming } from "@/lib/client/stores/chatStore";
 import { healthStore } from "@/lib/client/stores/healthStore";
 import { uploadsInFlight, uploadStore } from "@/lib/client/stores/uploadStore";
+import { StrokeIcon } from "@/components/icons/StrokeIcon";
 import { ImageFileInput } from "@/components/upload/ImageFileInput";
 import { AttachmentTray } from "./AttachmentTray";
 
@@ -93,16 +94,9 @@ export function Composer({ imagesPanel }: { imagesPanel: React.ReactNode }) {
           title="Attach images"
           className={iconButton}
         >
-          <svg
-            viewBox="0 0 24 24"
-            aria-hidden
-            className="h-5 w-5 fill-none stroke-current"
-            strokeWidth="2"
-            strokeLinecap="round"
-            strokeLinejoin="round"
-          >
+          <StrokeIcon size="md">
             <path d="M21 11.5l-8.5 8.5a5 5 0 01-7-7l8.5-8.5a3.3 3.3 0 014.7 4.7l-8.5 8.5a1.7 1.7 0 01-2.4-2.4l7.8-7.8" />
-          </svg>
+          </StrokeIcon>
         </button>
         <ImageFileInput ref={fileInput} testId="composer-file-input" />
         <button
@@ -114,17 +108,10 @@ export function Composer({ imagesPanel }: { imagesPanel: React.ReactNode }) {
           title="The images of this session"
           className={`${iconButton} lg:hidden`}
         >
-          <svg
-            viewBox="0 0 24 24"
-            aria-hidden
-            className="h-5 w-5 fill-none stroke-current"
-            strokeWidth="2"
-            strokeLinecap="round"
-            strokeLinejoin="round"
-          >
+          <StrokeIcon size="md">
             <rect x="3" y="5" width="18" height="14" rx="2" />
             <path d="M3 16l5-5 4 4 3-3 6 6" />
-          </svg>
+          </StrokeIcon>
         </button>
         <label htmlFor="question-input" className="sr-only">
           Question

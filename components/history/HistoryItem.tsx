@@ -3,26 +3,11 @@
 import { useState } from "react";
 import type { ChatSummary } from "@/lib/client/history/chatList";
 import { historyStore } from "@/lib/client/history/historyStore";
+import { StrokeIcon } from "@/components/icons/StrokeIcon";
 
 type Mode = "view" | "rename" | "confirm-delete";
 
 /** 16-pixel line icons (paths from the 24-unit grid), so the row keeps its width for the title. */
-function Icon({ path }: { path: string }) {
-  return (
-    <svg
-      viewBox="0 0 24 24"
-      aria-hidden="true"
-      className="h-4 w-4"
-      fill="none"
-      stroke="currentColor"
-      strokeWidth={2}
-      strokeLinecap="round"
-      strokeLinejoin="round"
-    >
-      <path d={path} />
-    </svg>
-  );
-}
 const PENCIL = "M12 20h9M16.5 3.5a2.1 2.1 0 0 1 3 3L7 19l-4 1 1-4Z";
 const TRASH = "M3 6h18M8 6V4h8v2M19 6l-1 14H6L5 6M10 11v6M14 11v6";
 
@@ -125,7 +110,9 @@ export function HistoryItem({
         className={iconButton}
         onClick={() => setMode("rename")}
       >
-        <Icon path={PENCIL} />
+        <StrokeIcon size="sm">
+          <path d={PENCIL} />
+        </StrokeIcon>
       </button>
       <button
         type="button"
@@ -134,7 +121,9 @@ export function HistoryItem({
         className={iconButton}
         onClick={() => setMode("confirm-delete")}
       >
-        <Icon path={TRASH} />
+        <StrokeIcon size="sm">
+          <path d={TRASH} />
+        </StrokeIcon>
       </button>
     </li>
   );
