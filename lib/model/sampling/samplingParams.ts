@@ -1,5 +1,4 @@
 import { z } from "zod";
-import type { Fault } from "@/lib/fault";
 import { MAX_SEED } from "@/lib/model/sampling/prng";
 
 /**
@@ -16,28 +15,6 @@ export const samplingParamsSchema = z.object({
 });
 
 export type SamplingParams = z.output<typeof samplingParamsSchema>;
-
-export const GREEDY: SamplingParams = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1 };
-
-/** Sampling parameters a caller sent that cannot be used: the request's fault. */
-export class SamplingParamsError extends Error {
-  readonly fault: Fault = "request";
-  readonly code = "invalid_sampling_params";
-  constructor(message: string) {
-    super(message);
-    this.name = "SamplingParamsError";
-  }
-}
-
-/** Validates user-supplied sampling parameters (missing fields take the defaults above). */
-export function parseSamplingParams(input: unknown): SamplingParams {
-  const parsed = samplingParamsSchema.safeParse(input ?? {});
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new SamplingParamsError(`${issue.path.join(".") || "params"}: ${issue.message}`);
-  }
-  return parsed.data;
-}
 
 /** A run is reproducible — and its answer cacheable — when it is greedy or its random stream is seeded. */
 export function isDeterministic(params: SamplingParams): boolean {

@@ -1,13 +1,9 @@
 import { describe, expect, it } from "vitest";
-import {
-  GREEDY,
-  isDeterministic,
-  parseSamplingParams,
-  SamplingParamsError,
-  type SamplingParams,
-} from "@/lib/model/sampling/samplingParams";
+import { isDeterministic, samplingParamsSchema, type SamplingParams } from "@/lib/model/sampling/samplingParams";
 import { TokenSampler } from "@/lib/model/sampling/tokenSampler";
 
+/** The schema's defaults: greedy. */
+const GREEDY: SamplingParams = samplingParamsSchema.parse({});
 const params = (overrides: Partial<SamplingParams>): SamplingParams => ({ ...GREEDY, ...overrides });
 
 function randomLogits(v: number, seed: number): Float32Array {
@@ -126,24 +122,16 @@ describe("TokenSampler", () => {
   });
 });
 
-describe("parseSamplingParams", () => {
+describe("samplingParamsSchema", () => {
   it("fills defaults (greedy)", () => {
-    expect(parseSamplingParams({})).toEqual(GREEDY);
-    expect(parseSamplingParams(undefined)).toEqual(GREEDY);
+    expect(GREEDY).toEqual({ temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1 });
   });
 
-  it("rejects out-of-range values with a typed error", () => {
+  it("rejects out-of-range values, naming the field", () => {
     for (const bad of [{ temperature: -1 }, { topP: 1.5 }, { topK: 2.5 }, { repetitionPenalty: 0 }, { seed: -3 }]) {
-      let error: unknown;
-      try {
-        parseSamplingParams(bad);
-      } catch (e) {
-        error = e;
-      }
-      expect(error).toBeInstanceOf(SamplingParamsError);
-      expect((error as SamplingParamsError).fault).toBe("request");
-      expect((error as SamplingParamsError).code).toBe("invalid_sampling_params");
-      expect((error as SamplingParamsError).message).toContain(Object.keys(bad)[0]);
+      const parsed = samplingParamsSchema.safeParse(bad);
+      expect(parsed.success).toBe(false);
+      expect(parsed.error?.issues[0].path).toEqual(Object.keys(bad));
     }
   });
 
