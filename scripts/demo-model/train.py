@@ -4,7 +4,7 @@ Qwen3-VL chat format) on synthetic images from render.py, then evaluates it and 
 Run where torch and transformers >= 5 (with Qwen3-VL) are installed (scripts/demo-model/README.md has the command):
 
     python3 train.py --tokenizer tokenizer.json --out OUT [--seconds 360 | --steps N] [--max-seconds S] [--init-from DIR]
-                     [--test-dir DIR] [--smoke-first]
+                     [--test-dir DIR] [--smoke-first] [--profile] [--stock-forward]
 
 Writes into OUT:
   model.safetensors.gz   bf16 weights, tied embeddings, gzip (the repository's copy); partial.safetensors.gz while
@@ -24,7 +24,9 @@ new --seed so the stream holds samples the earlier run did not see). With --seco
 
 Speed: loader workers send each image as uint8 patches in the processor's order, [N, C, P, P]; the GPU rescales,
 normalises and repeats them over the temporal patch (fast_pixel_values). Workers that sent float32 pixel values
-(8x the bytes) kept the first run data-bound. --smoke-first checks the fast path against the image processor.
+(8x the bytes) kept the first run data-bound. The training forward is fast_forward.py's batched one (the same maths as
+transformers' image-by-image forward, 3.7x faster per step), used only when check_fast_forward finds it equal to
+transformers' forward; --profile times the loader and both forwards. Every run checks the fast paths first.
 
 Compactness: the checkpoint must ship inside the repository, and the 151,936 x hidden embedding (tied with lm_head) is
 most of it. Rows of tokens that no training text can contain start at zero and their gradient is masked, so they stay
@@ -56,6 +58,7 @@ from transformers import Qwen3VLConfig, Qwen3VLForConditionalGeneration
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import render  # noqa: E402
+from fast_forward import allowed_vocab_loss, batch_layout, hidden_states_fast  # noqa: E402
 
 IM_START, IM_END = 151644, 151645
 VISION_START, VISION_END, IMAGE_PAD, VIDEO_PAD = 151652, 151653, 151655, 151656
@@ -220,6 +223,7 @@ def collate(items: list[dict]) -> dict:
         "input_ids": ids, "labels": labels, "attention_mask": mask,
         "pixels": torch.from_numpy(np.concatenate([it["pixels"] for it in items])),
         "image_grid_thw": torch.tensor([it["grid"] for it in items]),
+        **batch_layout([it["grid"] for it in items], [it["ids"] for it in items], n),
     }
 
 
@@ -237,8 +241,29 @@ def hidden_states(model, input_ids, attention_mask, pixel_values, image_grid_thw
     return out.last_hidden_state
 
 
-def to_device(batch: dict, device: str) -> dict:
-    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+def to_device(batch: dict, device: str, fast_image_path: bool) -> dict:
+    """The collated batch on the device, with pixel_values completed there (fast image path) or as sent."""
+    batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+    pixels = batch.pop("pixels")
+    batch["pixel_values"] = fast_pixel_values(pixels) if fast_image_path else pixels
+    return batch
+
+
+def batch_loss(model, batch: dict, allowed_ids: torch.Tensor, fast_forward: bool, autocast: bool) -> torch.Tensor:
+    """Mean cross-entropy over the answer tokens. fast_forward: fast_forward.py's batched forward and the loss over the
+    trainable vocabulary rows; else transformers' own forward and the full-vocabulary loss. Same maths (checked)."""
+    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=autocast):
+        if fast_forward:
+            h = hidden_states_fast(model, batch["input_ids"], batch["attention_mask"], batch["pixel_values"], batch)
+        else:
+            h = hidden_states(model, batch["input_ids"], batch["attention_mask"], batch["pixel_values"], batch["image_grid_thw"])
+        targets = batch["labels"][:, 1:]
+        sel = targets != -100
+        answer_states = h[:, :-1][sel]  # [T, H]
+        if fast_forward:
+            return allowed_vocab_loss(answer_states, model.lm_head.weight, allowed_ids, targets[sel])
+        logits = model.lm_head(answer_states)
+    return F.cross_entropy(logits.float(), targets[sel])
 
 
 def allowed_tokens(enc: Encoder) -> torch.Tensor:
@@ -440,6 +465,36 @@ def self_checks(model, enc: Encoder, device: str) -> float:
     return worst
 
 
+@torch.no_grad()
+def check_fast_forward(model, enc: Encoder, allowed_ids: torch.Tensor, device: str, fast_image_path: bool) -> bool:
+    """fast_forward.py's forward and loss against transformers' forward and the full-vocabulary loss, on a batch of
+    every family (padded rows, different grids, two-turn chats): in fp32 without TF32 they must agree to rounding."""
+    stream = SyntheticStream(enc, 424_242, 10**6, fast_image_path)
+    batch = to_device(collate([stream[i] for i in range(12)]), device, fast_image_path)
+    real = batch["attention_mask"].bool()
+    tf32 = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        theirs = hidden_states(model, batch["input_ids"], batch["attention_mask"], batch["pixel_values"], batch["image_grid_thw"])
+        mine = hidden_states_fast(model, batch["input_ids"], batch["attention_mask"], batch["pixel_values"], batch)
+        hidden_diff = (mine - theirs)[real].abs().max().item()
+        loss_theirs = batch_loss(model, batch, allowed_ids, fast_forward=False, autocast=False).item()
+        loss_mine = batch_loss(model, batch, allowed_ids, fast_forward=True, autocast=False).item()
+    except Exception as e:  # a transformers version whose internals differ: train with its own forward
+        log(f"WARNING: fast forward failed ({type(e).__name__}: {e}); training uses transformers' forward")
+        return False
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+    on_cuda = device == "cuda"
+    bf16_theirs = batch_loss(model, batch, allowed_ids, fast_forward=False, autocast=on_cuda).item()
+    bf16_mine = batch_loss(model, batch, allowed_ids, fast_forward=True, autocast=on_cuda).item()
+    ok = hidden_diff < 1e-3 and abs(loss_mine - loss_theirs) < 1e-4 * max(1.0, abs(loss_theirs))
+    log(f"check: fast forward vs transformers' forward (fp32, 12 samples): hidden states max diff {hidden_diff:.2e}, "
+        f"loss {loss_mine:.6f} vs {loss_theirs:.6f}; with bf16 autocast loss {bf16_mine:.6f} vs {bf16_theirs:.6f}"
+        f"{'' if ok else ' -- WARNING: they differ, training uses transformers forward'}")
+    return ok
+
+
 # ------------------------------------------------------------------------------------------------------------------
 # Training
 # ------------------------------------------------------------------------------------------------------------------
@@ -456,6 +511,7 @@ def train(args, out: Path, smoke: bool) -> None:
     embed = model.model.language_model.embed_tokens.weight
     assert model.lm_head.weight.data_ptr() == embed.data_ptr(), "embeddings must be tied"
     allowed = allowed_tokens(enc).to(device)
+    allowed_ids = allowed.nonzero().squeeze(1)  # sorted
     with torch.no_grad():
         if args.init_from:
             assert not embed[~allowed].any(), "the --init-from checkpoint has non-zero rows outside the trainable vocabulary"
@@ -466,24 +522,31 @@ def train(args, out: Path, smoke: bool) -> None:
     if args.init_from:
         log(f"initialised from {args.init_from}")
     fast_path_diff = self_checks(model, enc, device)
-
-    batch_size = 8 if smoke else args.batch
-    workers = 2 if smoke else args.workers
     # The fast image path only when it reproduces the image processor (up to resampling noise); else the slow one.
     fast = fast_path_diff < 0.05
     log(f"loader image path: {'uint8 patches, completed on the GPU' if fast else 'WARNING: the image processor in the workers'}")
+    fast_forward = not args.stock_forward and check_fast_forward(model, enc, allowed_ids, device, fast)
+    log(f"training forward: {'fast_forward.py (batched, trainable-vocabulary loss)' if fast_forward else 'transformers (image by image)'}")
+
+    batch_size = 8 if smoke else args.batch
+    workers = 2 if smoke else args.workers
     stream = SyntheticStream(enc, args.seed, 10_000_000, fast)
     # One intra-op thread per worker: the image processor's numpy/torch work would otherwise oversubscribe the cores.
     loader = torch.utils.data.DataLoader(stream, batch_size=batch_size, shuffle=False, num_workers=workers, collate_fn=collate,
                                          pin_memory=device == "cuda", prefetch_factor=4, persistent_workers=False, drop_last=True,
                                          worker_init_fn=lambda _: torch.set_num_threads(1))
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.98), weight_decay=0.0, eps=1e-8)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.98), weight_decay=0.0, eps=1e-8, fused=device == "cuda")
+    if args.profile and not smoke:
+        profile(model, opt, loader, allowed_ids, device, fast, fast_forward, out)
+        return
     planned = 12 if smoke else args.steps
     warmup = 4 if smoke else args.warmup
     curve: list[dict] = []
     started = time.time()
     last_save = started
-    window, window_n, violations = 0.0, 0, 0
+    # Summed on the device and read at log time only: a .item() per step would wait for the GPU every step.
+    window, window_n = torch.zeros((), device=device), 0
+    violations = torch.zeros((), dtype=torch.long, device=device)
     data_wait = 0.0  # seconds spent waiting for the loader: the run is data-bound when this approaches the total
     max_seconds = args.max_seconds or args.seconds * 1.1
     model.train()
@@ -508,33 +571,29 @@ def train(args, out: Path, smoke: bool) -> None:
         lr = args.lr * min(1.0, (step + 1) / warmup) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, step / total))))
         for g in opt.param_groups:
             g["lr"] = lr
-        batch = to_device(batch, device)
-        pixels = batch.pop("pixels")
-        batch["pixel_values"] = fast_pixel_values(pixels) if fast else pixels
-        violations += int((~allowed[batch["input_ids"]] & (batch["attention_mask"] > 0)).sum())
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device == "cuda"):
-            h = hidden_states(model, batch["input_ids"], batch["attention_mask"], batch["pixel_values"], batch["image_grid_thw"])
-            targets = batch["labels"][:, 1:]
-            sel = targets != -100
-            logits = model.lm_head(h[:, :-1][sel])
-        loss = F.cross_entropy(logits.float(), targets[sel])
+        batch = to_device(batch, device, fast)
+        violations += (~allowed[batch["input_ids"]] & (batch["attention_mask"] > 0)).sum()
+        loss = batch_loss(model, batch, allowed_ids, fast_forward, autocast=device == "cuda")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        window += loss.item()
+        window += loss.detach()
         window_n += 1
         step += 1
         if step % 25 == 0 or smoke:
-            curve.append({"step": step, "seconds": round(time.time() - started, 1), "loss": round(window / window_n, 4), "lr": lr})
-            log(f"step {step}/{planned} {time.time() - started:.0f}s loss {window / window_n:.4f} lr {lr:.2e} waiting for data {data_wait:.0f}s")
-            window, window_n = 0.0, 0
+            mean = window.item() / window_n
+            curve.append({"step": step, "seconds": round(time.time() - started, 1), "loss": round(mean, 4), "lr": lr})
+            log(f"step {step}/{planned} {time.time() - started:.0f}s loss {mean:.4f} lr {lr:.2e} waiting for data {data_wait:.0f}s")
+            window.zero_()
+            window_n = 0
         if not smoke and time.time() - last_save > args.save_every:
             save_checkpoint(model, out, "partial.safetensors.gz")
             write_json(out / "train_log.json", {"curve": curve, "stepsSoFar": step})
             last_save = time.time()
         waited_from = time.time()
     train_seconds = time.time() - started
+    violations = int(violations)
     log(f"trained {step} steps in {train_seconds:.0f} s ({step / train_seconds:.2f} steps/s, waiting for data {data_wait:.0f} s); "
         f"{violations} tokens outside the trainable vocabulary")
     assert violations == 0, "training texts used tokens whose embedding rows are frozen at zero"
@@ -546,6 +605,7 @@ def train(args, out: Path, smoke: bool) -> None:
     write_json(out / "train_log.json", {
         "seed": args.seed, "initFrom": args.init_from, "steps": step, "batch": batch_size, "lr": args.lr, "warmup": warmup,
         "seconds": round(train_seconds, 1), "stepsPerSecond": round(step / train_seconds, 2), "fastImagePathMaxDiff": fast_path_diff,
+        "fastForward": fast_forward, "familyWeights": dict(zip(render.FAMILIES, render.FAMILY_WEIGHTS)),
         "text": TEXT, "vision": VISION, "parameters": n_params, "trainableVocabularyRows": int(allowed.sum()),
         "safetensorsBytes": size, "gzipBytes": gz, "dataWaitSeconds": round(data_wait, 1), "torch": torch.__version__, "transformers": transformers.__version__,
         "gpu": torch.cuda.get_device_name(0) if device == "cuda" else "cpu", "curve": curve,
@@ -566,6 +626,53 @@ def train(args, out: Path, smoke: bool) -> None:
     results["pythonRendered"] = evaluate(reloaded, enc, python_val_items(4 if smoke else args.val_per_family), device)
     log(f"held-out (training renderer): {json.dumps(results['pythonRendered']['table'])} in {time.time() - t0:.0f} s")
     write_json(out / "eval.json", results)
+
+
+def profile(model, opt, loader, allowed_ids: torch.Tensor, device: str, fast_image_path: bool, fast_forward: bool, out: Path) -> None:
+    """--profile: where a training step's time goes. The loader's rate alone; then, on the same batches, the forward,
+    backward and optimiser step of each training forward (GPU synchronised between them; medians of 10 steps after 3
+    warm-up steps); and torch.profiler's busiest operators (OUT/profile-*.txt)."""
+    it = iter(loader)
+    batches = [next(it) for _ in range(10)]  # the workers start up meanwhile
+    t0 = time.time()
+    for _ in range(40):
+        next(it)
+    rate = 40 / (time.time() - t0)
+    log(f"profile: loader alone {rate:.1f} batches/s ({rate * loader.batch_size:.0f} samples/s, {loader.num_workers} workers)")
+    del it
+    model.train()
+
+    def step(batch: dict, fast: bool) -> list[float]:
+        marks = [time.perf_counter()]
+        loss = batch_loss(model, batch, allowed_ids, fast, autocast=True)
+        torch.cuda.synchronize()
+        marks.append(time.perf_counter())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.cuda.synchronize()
+        marks.append(time.perf_counter())
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        torch.cuda.synchronize()
+        marks.append(time.perf_counter())
+        return [1000 * (b - a) for a, b in zip(marks, marks[1:])]
+
+    for fast in [False, True] if fast_forward else [False]:
+        name = "fast" if fast else "transformers"
+        on_device = [to_device(b, device, fast_image_path) for b in batches]
+        torch.cuda.synchronize()
+        ms = np.array([step(on_device[i % len(on_device)], fast) for i in range(13)][3:])
+        med = np.median(ms, 0)
+        log(f"profile: {name} forward: step {np.median(ms.sum(1)):.1f} ms (forward {med[0]:.1f}, backward {med[1]:.1f}, "
+            f"clip + optimiser {med[2]:.1f}) at batch {loader.batch_size}")
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]) as prof:
+            for b in on_device[:2]:
+                step(b, fast)
+        events = prof.key_averages()
+        kernels = sum(e.count for e in events if getattr(e, "device_type", None) == torch.autograd.DeviceType.CUDA)
+        log(f"profile: {name} forward: {kernels / 2:.0f} GPU kernels per step")
+        (out / f"profile-{name}.txt").write_text(events.table(sort_by="self_cuda_time_total", row_limit=25) + "\n"
+                                                 + events.table(sort_by="self_cpu_time_total", row_limit=25) + "\n")
 
 
 def load_checkpoint(folder: Path, dtype: torch.dtype) -> Qwen3VLForConditionalGeneration:
@@ -597,6 +704,8 @@ def main() -> None:
     p.add_argument("--val-per-family", type=int, default=60)
     p.add_argument("--test-dir", default=None, help="Node-rendered test set (manifest.json + images)")
     p.add_argument("--smoke-first", action="store_true", help="first run every stage on a few samples into OUT/smoke")
+    p.add_argument("--profile", action="store_true", help="after the checks, time the loader and the training step, then stop")
+    p.add_argument("--stock-forward", action="store_true", help="train with transformers' forward, not fast_forward.py's")
     args = p.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
