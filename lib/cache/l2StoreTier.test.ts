@@ -35,7 +35,9 @@ function expectKvOfPositions(kv: KvCache, length: number): void {
   const reference = kvFor(length);
   kv.layers.forEach((layer, l) => {
     expect(layer.key.dims).toEqual([1, KV_HEADS, length, HEAD_DIM]);
-    expect(Array.from(layer.key.data as Float32Array)).toEqual(Array.from(reference.layers[l].key.data as Float32Array));
+    expect(Array.from(layer.key.data as Float32Array)).toEqual(
+      Array.from(reference.layers[l].key.data as Float32Array),
+    );
     expect(Array.from(layer.value.data as Float32Array)).toEqual(
       Array.from(reference.layers[l].value.data as Float32Array),
     );

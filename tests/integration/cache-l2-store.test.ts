@@ -74,10 +74,7 @@ describe("L2 store tier across replicas", () => {
 
   /** The follow-up's request after `played` answers to the first turns (the history a chat client sends). */
   const followUpMessages = (played: readonly PlayedTurn[]): Messages => [
-    ...firstTurns().flatMap((turn, i) => [
-      userMessage(turn),
-      { role: "assistant" as const, content: played[i].text },
-    ]),
+    ...firstTurns().flatMap((turn, i) => [userMessage(turn), { role: "assistant" as const, content: played[i].text }]),
     userMessage(followUp),
   ];
 
