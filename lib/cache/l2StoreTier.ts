@@ -26,7 +26,8 @@ import { releaseKvCache, retainKvCache, type KvCache } from "@/lib/model/engine/
  * at a time runs in the background, after the answer: for each whole block it renews the block's TTL if present and
  * writes it if not, so a chain's shared blocks are sent once. At most `maxQueuedWrites` jobs wait; past that the oldest
  * is dropped (a later turn of the same chat covers its blocks). Failures are logged and counted
- * (`vlcache_l2_store_write_problems_total`), never thrown. Each job lets go of its KV reference when it ends.
+ * (`vlcache_l2_store_write_problems_total`), never thrown. Each job lets go of its KV reference when it ends. An admin
+ * flush (`forget`) drops its tenant's queued jobs and stops the running one before its next window of blocks.
  *
  * Budget: blocks live in the caches' store, under its byte budget and eviction (allkeys-lru on the embedded store,
  * the operator's policy with REDIS_URL), beside L1 features and L3 answers, each with a TTL of `ttlSeconds` renewed
@@ -91,6 +92,8 @@ export class PrefixKvStoreTier {
   private readonly readWindowBlocks: number;
   private readonly logger: Logger | undefined;
   private readonly queue: WriteJob[] = [];
+  /** The job being written, and whether a flush has cancelled it (it stops before its next window). */
+  private current: { job: WriteJob; cancelled: boolean } | null = null;
   /** The background writer; resolved while the queue is empty. */
   private writing: Promise<void> = Promise.resolve();
   private writerRunning = false;
@@ -151,8 +154,9 @@ export class PrefixKvStoreTier {
     return this.writing;
   }
 
-  /** Drops queued writes of namespaces starting with `prefix` (an admin flush: they must not come back). */
+  /** Drops queued writes of namespaces starting with `prefix`, and stops the running one (an admin flush). */
   forget(prefix: string): void {
+    if (this.current?.job.namespace.startsWith(prefix)) this.current.cancelled = true;
     for (let i = this.queue.length - 1; i >= 0; i--) {
       if (!this.queue[i].namespace.startsWith(prefix)) continue;
       this.queue[i].release();
@@ -163,13 +167,15 @@ export class PrefixKvStoreTier {
   private async drain(): Promise<void> {
     try {
       for (let job = this.queue.shift(); job !== undefined; job = this.queue.shift()) {
+        this.current = { job, cancelled: false };
         try {
-          await this.write(job);
+          await this.write(this.current);
         } catch (error) {
           this.stats.writeFailures += 1;
           l2StoreWriteProblems.inc({ problem: "failed" });
           this.logger?.warn({ err: error, namespace: job.namespace }, "l2-store: could not write a turn's KV blocks");
         } finally {
+          this.current = null;
           job.release();
         }
       }
@@ -178,10 +184,11 @@ export class PrefixKvStoreTier {
     }
   }
 
-  private async write(job: WriteJob): Promise<void> {
+  private async write(running: { readonly job: WriteJob; readonly cancelled: boolean }): Promise<void> {
+    const { job } = running;
     const hashes = kvBlockHashes(job.key, this.blockTokens);
     const arrays = kvArraysOf(job.kv);
-    for (let start = 0; start < hashes.length; start += this.readWindowBlocks) {
+    for (let start = 0; start < hashes.length && !running.cancelled; start += this.readWindowBlocks) {
       const window = hashes.slice(start, start + this.readWindowBlocks);
       // Strict calls: a write that did not land is a failure to count, not a silent no-op.
       await Promise.all(
