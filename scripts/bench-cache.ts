@@ -16,7 +16,8 @@
  *                               in-process caches sharing the store (L2's store tier: the prefix from KV blocks)
  *   follow-up after an app restart the same, B on a new connection to the store (a restarted process; not with the
  *                               in-process store, which a restart empties)
- * each with every level on and with only the level(s) under test on (the last two: store tier on vs off); then L1 storage dtypes (fp16, int8: record size,
+ * each with every level on and with only the level(s) under test on (the last two: store tier on vs off; every other
+ * row runs with the store tier off, so its background writes fall on no other row); then L1 storage dtypes (fp16, int8: record size,
  * time to first token with features read from Redis, whether greedy tokens change), and the precision of SimHash
  * near-duplicate matching on a labelled set of question pairs. Prints a table, checks the targets and writes
  * bench/results/cache-<timestamp>.md and .json. Progress lines go to stderr.
