@@ -137,7 +137,12 @@ export class PrefixKvCache {
   /** The longest stored prefix of `key` in `namespace`, locked until `release()`; null when nothing matches. */
   async lookup(namespace: L2Namespace, key: PrefixKey): Promise<PrefixKvHit | null> {
     const memory = await this.lookupMemory(namespace, key);
-    const hit = (await this.extendFromStore(namespace, key, memory)) ?? memory;
+    const extended = await this.extendFromStore(namespace, key, memory).catch((error: unknown) => {
+      // Cache trouble is a shorter hit, never a failed request.
+      this.logger?.warn({ err: error, namespace }, "l2: could not extend the prefix from the store tier");
+      return null;
+    });
+    const hit = extended ?? memory;
     countLookup("l2", hit === null ? "miss" : "hit");
     if (hit !== null) prefixTokensReused.inc(hit.length);
     return hit;
