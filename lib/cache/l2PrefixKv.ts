@@ -165,8 +165,8 @@ export class PrefixKvCache {
     // KV [1, kvHeads, length, headDim]: the memory match's positions before the first fetched block, then the blocks.
     const parts: KvArrays[] = memory && from > 0 ? [KvSegment.slice(kvArraysOf(memory.kv), 0, from)] : [];
     const kv = kvCacheOf(concatKvSegments([...parts, ...fetched.blocks]));
-    memory?.release();
     this.insertCopy(namespace, key.slice(0, length), kv);
+    memory?.release();
     return { kv, length, tier: "store", release: () => {} };
   }
 
