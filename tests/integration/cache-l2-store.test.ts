@@ -15,6 +15,7 @@ import { createLogger } from "@/lib/log";
 import { liveKvBytes } from "@/lib/model/engine/kvCache";
 import { storeImage } from "@/lib/server/images";
 import { ask, playChat, userMessage, type PlayedTurn, type ScriptTurn } from "@/tests/support/chatScript";
+import { startTestRedis } from "@/tests/support/redisServer";
 import { fixtureDir } from "./engineFixtures";
 import { MAX_IMAGE_PIXELS, startInferenceHarness, type InferenceHarness } from "./inference-support";
 
@@ -23,7 +24,8 @@ import { MAX_IMAGE_PIXELS, startInferenceHarness, type InferenceHarness } from "
  * is what another app process has — its own connection to the shared Redis and its own caches (an empty memory tier) —
  * over the same loaded model. A chat's first turns run on replica A; its next turn on replica B (and after a restart,
  * on a fresh replica C) reuses the prefix from the store's KV blocks, and every answer is token-identical to the same
- * request with caches off. A block corrupted or cut short in Redis ends the chain there and is replaced.
+ * request with caches off. A block corrupted or cut short in Redis ends the chain there and is replaced; a stalled
+ * caches' Redis costs the store's deadline, never the answer.
  */
 const MAX_NEW_TOKENS = 12;
 const BLOCK = DEFAULT_KV_BLOCK_TOKENS;
@@ -54,8 +56,12 @@ describe("L2 store tier across replicas", () => {
     await harness?.teardown();
   });
 
-  async function replica(store: CacheSettings["l2"]["store"] = "auto"): Promise<Replica> {
-    const client = createRedisClient(harness.redis.url);
+  /** A replica whose caches use the Redis at `cacheRedisUrl` (user data: always the harness's Redis). */
+  async function replica(
+    store: CacheSettings["l2"]["store"] = "auto",
+    cacheRedisUrl = harness.redis.url,
+  ): Promise<Replica> {
+    const client = createRedisClient(cacheRedisUrl);
     if (!(await waitUntilReady(client, 5_000))) throw new Error("no connection to the test Redis");
     const connection = new RedisBlobStore(client, silent);
     const defaults = loadConfig({}).caches;
@@ -79,7 +85,7 @@ describe("L2 store tier across replicas", () => {
   ];
 
   /** Turns 1–3 on a fresh replica A under `tenant`, written through to the store; the caches-off answers of all four. */
-  async function chatOnReplicaA(tenant: TenantId) {
+  async function chatOnReplicaA(tenant: TenantId, cacheRedisUrl = harness.redis.url) {
     for (const name of ["screenshot.png", "chart.png"]) {
       const bytes = await readFile(path.join(fixtureDir(harness.fixture), "images", name));
       const config = { imageTtlSeconds: 600, maxUploadBytes: 1 << 24, maxImagePixels: MAX_IMAGE_PIXELS };
@@ -87,7 +93,7 @@ describe("L2 store tier across replicas", () => {
       expect(stored.ok && stored.answer.imageId).toBe(harness.imageIds[name]);
     }
     const expected = await playChat(baseline, [...firstTurns(), followUp], { maxNewTokens: MAX_NEW_TOKENS, tenant });
-    const a = await replica();
+    const a = await replica("auto", cacheRedisUrl);
     const played = await playChat(a.pipeline, firstTurns(), { maxNewTokens: MAX_NEW_TOKENS, tenant });
     expect(played.map((turn) => turn.tokenIds)).toEqual(expected.slice(0, 3).map((turn) => turn.tokenIds));
     await a.caches.prefixStore!.drained();
@@ -179,6 +185,30 @@ describe("L2 store tier across replicas", () => {
       // The broken block was deleted when read, and written anew from this replica's KV after its answer.
       await fresh.caches.prefixStore!.drained();
       expect((await redis.getBuffer(key))?.length).toBe(original.length);
+    }
+  });
+
+  it("answers the same when the caches' Redis stalls: reads miss within the deadline, failed writes are counted", async () => {
+    const tenant = parseTenantId("stalled-store")!;
+    const cacheRedis = await startTestRedis();
+    try {
+      const { expected, messages } = await chatOnReplicaA(tenant, cacheRedis.url);
+      const b = await replica("auto", cacheRedis.url);
+      cacheRedis.pause();
+      let answer: PlayedTurn;
+      try {
+        answer = await askFollowUp(b, messages, tenant);
+        // Its blocks' writes run (and fail) while Redis is still stalled.
+        await b.caches.prefixStore!.drained();
+      } finally {
+        cacheRedis.resume();
+      }
+      expect(answer.tokenIds).toEqual(expected[3].tokenIds);
+      expect(answer.meta!.cache.prefix.reused).toBe(0);
+      expect(b.caches.prefixStore!.stats.writeFailures).toBe(1);
+      expect(b.caches.prefixStore!.stats.blocksRead).toBe(0);
+    } finally {
+      await cacheRedis.teardown();
     }
   });
 
