@@ -88,9 +88,9 @@ async function send(text: string): Promise<Locator> {
   return answers().nth(before);
 }
 
-/** "prefix 12/345 reused" → [12, 345]. */
+/** "prefix 12/345 reused", with " from memory" or " from store" when any were → [12, 345]. */
 function prefixNumbers(label: string | null): [number, number] {
-  const match = /^prefix ([\d,]+)\/([\d,]+) reused$/.exec(label ?? "");
+  const match = /^prefix ([\d,]+)\/([\d,]+) reused(?: from (?:memory|store))?$/.exec(label ?? "");
   if (match === null) throw new Error(`unexpected prefix badge: ${label}`);
   return [Number(match[1].replaceAll(",", "")), Number(match[2].replaceAll(",", ""))];
 }

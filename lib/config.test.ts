@@ -32,7 +32,13 @@ describe("loadConfig", () => {
       requestImages: { maxImages: 16, maxPixels: 100_000_000, decodingPixels: 120_000_000 },
       caches: {
         l1: { storage: "fp32", ttlSeconds: 86_400, memoryBytes: 256 * 1024 * 1024 },
-        l2: { budgetBytes: 1024 * 1024 * 1024, gpuBudgetBytes: 4 * 1024 * 1024 * 1024, idleTtlSeconds: 3600 },
+        l2: {
+          budgetBytes: 1024 * 1024 * 1024,
+          gpuBudgetBytes: 4 * 1024 * 1024 * 1024,
+          idleTtlSeconds: 3600,
+          store: "auto",
+          storeTtlSeconds: 3600,
+        },
         l3: { ttlSeconds: 3600, memoryBytes: 32 * 1024 * 1024, nearDuplicates: false },
       },
     });
@@ -45,12 +51,21 @@ describe("loadConfig", () => {
         L2_BUDGET_BYTES: "4096",
         L2_GPU_BUDGET_BYTES: "8192",
         L2_IDLE_TTL_SECONDS: "5",
+        L2_STORE: "off",
+        L2_STORE_TTL_SECONDS: "120",
         L3_NEAR_DUPLICATES: "true",
       },
       "/srv/app",
     );
     expect(config.caches.l1.storage).toBe("int8");
-    expect(config.caches.l2).toEqual({ budgetBytes: 4096, gpuBudgetBytes: 8192, idleTtlSeconds: 5 });
+    expect(config.caches.l2).toEqual({
+      budgetBytes: 4096,
+      gpuBudgetBytes: 8192,
+      idleTtlSeconds: 5,
+      store: "off",
+      storeTtlSeconds: 120,
+    });
+    expect(() => loadConfig({ L2_STORE: "yes" })).toThrow(/L2_STORE/);
     expect(config.caches.l3.nearDuplicates).toBe(true);
     expect(loadConfig({ L3_NEAR_DUPLICATES: "0" }).caches.l3.nearDuplicates).toBe(false);
     expect(() => loadConfig({ L1_STORAGE_DTYPE: "bf16" })).toThrow(/L1_STORAGE_DTYPE/);

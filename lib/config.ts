@@ -78,6 +78,10 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export const EMBEDDED_STORES = ["auto", "redis-server", "memory"] as const;
 export type EmbeddedStoreChoice = (typeof EMBEDDED_STORES)[number];
 
+/** L2_STORE: the L2 store tier on, off, or on exactly when the caches' store is Redis (lib/inference/modelCaches.ts). */
+export const L2_STORE_CHOICES = ["auto", "on", "off"] as const;
+export type L2StoreChoice = (typeof L2_STORE_CHOICES)[number];
+
 export const envSchema = z.object({
   HOST: optional(z.string().min(1)),
   PORT: optional(z.coerce.number().int().min(1).max(65_535)),
@@ -123,6 +127,8 @@ export const envSchema = z.object({
   L2_BUDGET_BYTES: optional(positiveInt),
   L2_GPU_BUDGET_BYTES: optional(positiveInt),
   L2_IDLE_TTL_SECONDS: optional(positiveInt),
+  L2_STORE: optional(z.enum(L2_STORE_CHOICES)),
+  L2_STORE_TTL_SECONDS: optional(positiveInt),
   L3_TTL_SECONDS: optional(positiveInt),
   L3_MEMORY_BYTES: optional(positiveInt),
   L3_NEAR_DUPLICATES: optional(
@@ -135,10 +141,17 @@ export interface CacheSettings {
   /** L1 vision features: storage dtype of the records, Redis TTL, in-process LRU budget. */
   l1: { storage: "fp32" | "fp16" | "int8"; ttlSeconds: number; memoryBytes: number };
   /**
-   * L2 prefix KV (in process): byte budget in host memory, byte budget in device memory (used instead when the engine
-   * keeps its KV on the device), idle TTL.
+   * L2 prefix KV: the memory tier's byte budget in host memory, byte budget in device memory (used instead when the
+   * engine keeps its KV on the device) and idle TTL; the store tier's switch (auto: on when the caches' store is
+   * Redis) and the TTL of its KV blocks.
    */
-  l2: { budgetBytes: number; gpuBudgetBytes: number; idleTtlSeconds: number };
+  l2: {
+    budgetBytes: number;
+    gpuBudgetBytes: number;
+    idleTtlSeconds: number;
+    store: L2StoreChoice;
+    storeTtlSeconds: number;
+  };
   /** L3 answers: Redis TTL, in-process fall-back budget, SimHash near-duplicate matching (opt-in). */
   l3: { ttlSeconds: number; memoryBytes: number; nearDuplicates: boolean };
 }
@@ -267,6 +280,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         budgetBytes: e.L2_BUDGET_BYTES ?? 1024 * MIB,
         gpuBudgetBytes: e.L2_GPU_BUDGET_BYTES ?? 4096 * MIB,
         idleTtlSeconds: e.L2_IDLE_TTL_SECONDS ?? 60 * 60,
+        store: e.L2_STORE ?? "auto",
+        storeTtlSeconds: e.L2_STORE_TTL_SECONDS ?? 60 * 60,
       },
       l3: {
         ttlSeconds: e.L3_TTL_SECONDS ?? 60 * 60,

@@ -12,7 +12,12 @@
  *   same chat, follow-up        the next turn of a conversation (L2: only the new tokens are prefilled)
  *   identical request           the same deterministic request again (L3)
  *   near-duplicate              a re-typed question (L3 with SimHash matching on)
- * each with every level on and with only the level(s) under test on; then L1 storage dtypes (fp16, int8: record size,
+ *   follow-up on another replica   the first turn answered by replica A, the follow-up by a replica B with empty
+ *                               in-process caches sharing the store (L2's store tier: the prefix from KV blocks)
+ *   follow-up after an app restart the same, B on a new connection to the store (a restarted process; not with the
+ *                               in-process store, which a restart empties)
+ * each with every level on and with only the level(s) under test on (the last two: store tier on vs off; every other
+ * row runs with the store tier off, so its background writes fall on no other row); then L1 storage dtypes (fp16, int8: record size,
  * time to first token with features read from Redis, whether greedy tokens change), and the precision of SimHash
  * near-duplicate matching on a labelled set of question pairs. Prints a table, checks the targets and writes
  * bench/results/cache-<timestamp>.md and .json. Progress lines go to stderr.
@@ -33,12 +38,14 @@ import { flushCaches } from "@/lib/cache/flush";
 import { preprocessDigest } from "@/lib/cache/featureIdentity";
 import { l1FeaturesKey } from "@/lib/cache/keys";
 import { ResponseCache } from "@/lib/cache/l3Responses";
+import type { PrefixKvStoreTier } from "@/lib/cache/l2StoreTier";
 import { RESPONSE_RECORD_VERSION } from "@/lib/cache/responseRecord";
 import { DEFAULT_NEAR_DUPLICATE_DISTANCE } from "@/lib/cache/simhash";
 import type { BlobStore } from "@/lib/cache/store/blobStore";
 import { MemoryBlobStore } from "@/lib/cache/store/memoryBlobStore";
 import { openStore } from "@/lib/cache/store/openStore";
-import { loadConfig, type AppConfig, type CacheSettings } from "@/lib/config";
+import { RedisBlobStore, createRedisClient, waitUntilReady } from "@/lib/cache/store/redisBlobStore";
+import { loadConfig, type AppConfig, type CacheSettings, type L2StoreChoice } from "@/lib/config";
 import { parseImageId, parseModelFingerprint, type ImageId, type TenantId } from "@/lib/ids";
 import type { GenerationEvent } from "@/lib/inference/events";
 import { storedImages } from "@/lib/inference/imageSource";
@@ -48,7 +55,7 @@ import { InferencePipeline } from "@/lib/inference/pipeline";
 import type { GenerationRequestInput } from "@/lib/inference/request";
 import { planImage } from "@/lib/images/preprocess/imageGrid";
 import { createLogger, type Logger } from "@/lib/log";
-import { visionEncoderRuns } from "@/lib/metrics/cacheMetrics";
+import { l2StoreBytes, visionEncoderRuns } from "@/lib/metrics/cacheMetrics";
 import { convertRandom } from "@/lib/model/convert/convert";
 import { createProgress, type Progress } from "@/lib/progress";
 import { storeImage } from "@/lib/server/images";
@@ -66,7 +73,7 @@ const MAX_NEW_TOKENS = Number(args["max-new-tokens"]);
 if (!Number.isInteger(N) || N < 1 || !Number.isInteger(MAX_NEW_TOKENS) || MAX_NEW_TOKENS < 1) {
   throw new Error("--n and --max-new-tokens must be positive integers");
 }
-const TARGETS = { prefixRatio: 0.15, l3HitMs: 5 };
+const TARGETS = { prefixRatio: 0.15, l3HitMs: 5, storeTierRatio: 0.25 };
 
 type Messages = GenerationRequestInput["messages"];
 type Flags = { l1: boolean; l2: boolean; l3: boolean };
@@ -81,6 +88,10 @@ interface Sample {
   readonly response: string;
   readonly featureSources: readonly FeatureSource[];
   readonly tokenIds: readonly number[];
+  /** The L2 tier that served the prefix ("–" when none was reused). */
+  readonly prefixTier: string;
+  /** KV block bytes read from the store for this request (L2's store tier). */
+  readonly storeBytesRead: number;
 }
 
 interface Row {
@@ -94,6 +105,8 @@ interface Row {
   readonly promptTokens: number;
   readonly response: string;
   readonly features: string;
+  readonly prefixTier: string;
+  readonly storeBytesRead: number;
 }
 
 interface Bench {
@@ -102,11 +115,15 @@ interface Bench {
   readonly store: BlobStore;
   /** Where the caches keep their shared entries. */
   readonly cacheStore: BlobStore;
+  /** The caches' Redis, for the restart rows' fresh connections (null: the in-process store). */
+  readonly cacheRedisUrl: string | null;
   readonly logger: Logger;
   readonly config: AppConfig;
   readonly imagePng: Buffer;
   readonly imageId: ImageId;
   readonly progress: Progress;
+  /** Run at the end: closes what the rows opened (the restart rows' connections). */
+  readonly cleanups: (() => Promise<void>)[];
   /** Measured requests so far (progress). */
   done: number;
   /** Tenants handed out so far (one per row variant). */
@@ -123,16 +140,31 @@ async function encoderRunCount(): Promise<number> {
   return (await visionEncoderRuns.get()).values.reduce((sum, value) => sum + value.value, 0);
 }
 
+async function storeBytesReadCount(): Promise<number> {
+  const values = (await l2StoreBytes.get()).values;
+  return values.filter((value) => value.labels.direction === "read").reduce((sum, value) => sum + value.value, 0);
+}
+
 /** Fresh in-process layers and nothing in the shared store for `tenant`: the state of a just-started app. */
 async function freshCaches(bench: Bench, settings: CacheSettings, tenant: TenantId): Promise<InferencePipeline> {
-  await flushCaches({ store: bench.cacheStore, levels: null }, tenant, ["l1", "l3"]);
-  const caches = createModelCaches(bench.model, bench.cacheStore, settings);
-  return new InferencePipeline({
+  await flushCaches({ store: bench.cacheStore, levels: null }, tenant, ["l1", "l2", "l3"]);
+  return replicaOf(bench, bench.cacheStore, settings).pipeline;
+}
+
+/** Another replica (or a restarted app): its own in-process layers over the shared `cacheStore`. */
+function replicaOf(
+  bench: Bench,
+  cacheStore: BlobStore,
+  settings: CacheSettings,
+): { pipeline: InferencePipeline; tier: PrefixKvStoreTier | null } {
+  const caches = createModelCaches(bench.model, cacheStore, settings);
+  const pipeline = new InferencePipeline({
     model: bench.model,
     images: storedImages(bench.store),
     maxImagePixels: 40_000_000,
     seams: caches.seams,
   });
+  return { pipeline, tier: caches.prefixStore };
 }
 
 async function ask(
@@ -142,6 +174,7 @@ async function ask(
   tenant: TenantId,
 ): Promise<Sample & { text: string }> {
   const runsBefore = await encoderRunCount();
+  const storeBytesBefore = await storeBytesReadCount();
   const events: GenerationEvent[] = [];
   for await (const event of pipeline.generate({ messages, maxNewTokens: MAX_NEW_TOKENS, cache, tenant }))
     events.push(event);
@@ -158,6 +191,8 @@ async function ask(
     response: meta.cache.response,
     featureSources: meta.cache.features.map((feature) => feature.source),
     tokenIds: done.tokenIds,
+    prefixTier: meta.cache.prefix.tier ?? "–",
+    storeBytesRead: (await storeBytesReadCount()) - storeBytesBefore,
     text: events.map((event) => (event.type === "token" ? event.text : "")).join(""),
   };
 }
@@ -175,6 +210,8 @@ function summarise(scenario: string, levels: string, samples: Sample[]): Row {
     promptTokens: median(samples.map((s) => s.promptTokens)),
     response: mode(samples.map((s) => s.response)),
     features: mode(samples.map((s) => s.featureSources.join("+") || "–")),
+    prefixTier: mode(samples.map((s) => s.prefixTier)),
+    storeBytesRead: median(samples.map((s) => s.storeBytesRead)),
   };
 }
 
@@ -237,9 +274,14 @@ async function interleave(bench: Bench, variants: readonly Variant[]): Promise<R
   return variants.map((variant, v) => summarise(variant.scenario, variant.levels, samples[v]));
 }
 
-function settingsWith(l1: Partial<CacheSettings["l1"]> = {}, l3: Partial<CacheSettings["l3"]> = {}): CacheSettings {
+/** Default cache settings with these changes; L2's store tier off unless asked for (the rows it is not measured in). */
+function settingsWith(
+  l1: Partial<CacheSettings["l1"]> = {},
+  l3: Partial<CacheSettings["l3"]> = {},
+  store: L2StoreChoice = "off",
+): CacheSettings {
   const defaults = loadConfig({}).caches;
-  return { l1: { ...defaults.l1, ...l1 }, l2: defaults.l2, l3: { ...defaults.l3, ...l3 } };
+  return { l1: { ...defaults.l1, ...l1 }, l2: { ...defaults.l2, store }, l3: { ...defaults.l3, ...l3 } };
 }
 
 const QUESTION = "What does the settings panel on the right say about the cache size?";
@@ -322,6 +364,32 @@ async function scenarioVariants(bench: Bench): Promise<Variant[]> {
       return async (i) => ({ pipeline, messages: [...history, user(null, `${pick(FOLLOW_UPS, i)} (${tag}, ${i})`)] });
     };
 
+  // Follow-up elsewhere: replica A answers the first turn (not measured) and, with the store tier on, writes its KV
+  // blocks; each run's follow-up goes to a new replica B with empty in-process caches over the same store — for a
+  // restart, on a new connection to it. The previous run's B finishes its background writes before the next run.
+  const elsewhere =
+    (tag: string, store: L2StoreChoice, restart: boolean): Setup =>
+    async (tenant) => {
+      const settings = settingsWith({}, {}, store);
+      await flushCaches({ store: bench.cacheStore, levels: null }, tenant, ["l1", "l2", "l3"]);
+      const a = replicaOf(bench, bench.cacheStore, settings);
+      const first = await ask(a.pipeline, [user(imageId, QUESTION)], ALL_ON, tenant);
+      await a.tier?.drained();
+      const history: Messages = [user(imageId, QUESTION), { role: "assistant", content: first.text }];
+      let settlePrevious = async () => {};
+      bench.cleanups.push(() => settlePrevious());
+      return async (i) => {
+        await settlePrevious();
+        const connection = restart ? await connectToCacheRedis(bench) : bench.cacheStore;
+        const b = replicaOf(bench, connection, settings);
+        settlePrevious = async () => {
+          await b.tier?.drained();
+          if (connection !== bench.cacheStore) await connection.close();
+        };
+        return { pipeline: b.pipeline, messages: [...history, user(null, `${pick(FOLLOW_UPS, i)} (${tag}, ${i})`)] };
+      };
+    };
+
   // Identical request: asked once (not measured), then again per run.
   const identical: Setup = async (tenant) => {
     const pipeline = await freshCaches(bench, settingsWith(), tenant);
@@ -352,6 +420,16 @@ async function scenarioVariants(bench: Bench): Promise<Variant[]> {
       ["L1 + L2 (L3 off)", l1l2, followUp("l1l2")],
       ["L2 only", only("l2"), followUp("l2")],
     ])),
+    ...(await variants(bench, "follow-up on another replica", [
+      ["all on, store tier on", ALL_ON, elsewhere("replica-on", "on", false)],
+      ["all on, store tier off", ALL_ON, elsewhere("replica-off", "off", false)],
+    ])),
+    ...(bench.cacheRedisUrl === null
+      ? []
+      : await variants(bench, "follow-up after an app restart", [
+          ["all on, store tier on", ALL_ON, elsewhere("restart-on", "on", true)],
+          ["all on, store tier off", ALL_ON, elsewhere("restart-off", "off", true)],
+        ])),
     ...(await variants(
       bench,
       "identical request",
@@ -371,6 +449,13 @@ async function scenarioVariants(bench: Bench): Promise<Variant[]> {
       L3_RUNS_PER_ROUND,
     )),
   ];
+}
+
+/** A new connection to the caches' Redis, as a restarted app opens. */
+async function connectToCacheRedis(bench: Bench): Promise<BlobStore> {
+  const client = createRedisClient(bench.cacheRedisUrl!);
+  if (!(await waitUntilReady(client, 5_000))) throw new Error("no connection to the caches' Redis");
+  return new RedisBlobStore(client, bench.logger);
 }
 
 const STORAGE_SCENARIO = "new question, L1 features from Redis";
@@ -610,11 +695,11 @@ function report(
 ): { markdown: string; checks: { target: string; value: string; met: boolean }[] } {
   const cold = rows.find((r) => r.scenario === "cold" && r.levels.startsWith("all on"))!;
   const table = [
-    "| scenario | levels | TTFT p50 (ms) | total p50 (ms) | TTFT / cold | vision runs (n requests) | prefix reused / prompt | response | features |",
-    "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+    "| scenario | levels | TTFT p50 (ms) | total p50 (ms) | TTFT / cold | vision runs (n requests) | prefix reused / prompt | prefix tier | KV from store p50 (MB) | response | features |",
+    "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- | --- |",
     ...rows.map(
       (r) =>
-        `| ${r.scenario} | ${r.levels} | ${fmt(r.ttftMs)} | ${fmt(r.totalMs)} | ${(r.ttftMs / cold.ttftMs).toFixed(3)} | ${r.visionRuns} (${r.samples.length}) | ${r.prefixReused} / ${r.promptTokens} | ${r.response} | ${r.features} |`,
+        `| ${r.scenario} | ${r.levels} | ${fmt(r.ttftMs)} | ${fmt(r.totalMs)} | ${(r.ttftMs / cold.ttftMs).toFixed(3)} | ${r.visionRuns} (${r.samples.length}) | ${r.prefixReused} / ${r.promptTokens} | ${r.prefixTier} | ${(r.storeBytesRead / 1e6).toFixed(1)} | ${r.response} | ${r.features} |`,
     ),
   ];
   const storageTable = [
@@ -629,7 +714,10 @@ function report(
   const followUp = row("same chat, follow-up", "all on");
   const sameImage = row("same image, new chat, new question", "all on");
   const l3 = row("identical request", "all on");
-  const repeats = rows.filter((r) => r.scenario !== "cold" && r.levels.startsWith("all on"));
+  const repeats = rows.filter(
+    (r) => r.scenario !== "cold" && r.levels.startsWith("all on") && !r.levels.endsWith("store tier off"),
+  );
+  const storeTierRows = rows.filter((r) => r.levels === "all on, store tier on");
   const checks = [
     {
       target: `follow-up TTFT ≤ ${TARGETS.prefixRatio} × cold`,
@@ -646,8 +734,13 @@ function report(
       value: `${fmt(l3.ttftMs)} ms`,
       met: l3.ttftMs <= TARGETS.l3HitMs,
     },
+    ...storeTierRows.map((r) => ({
+      target: `${r.scenario}, store tier on: TTFT ≤ ${TARGETS.storeTierRatio} × cold`,
+      value: (r.ttftMs / cold.ttftMs).toFixed(3),
+      met: r.ttftMs <= TARGETS.storeTierRatio * cold.ttftMs,
+    })),
     {
-      target: "zero vision-encoder runs on repeats (all-on rows)",
+      target: "zero vision-encoder runs on repeats (all-on rows; store tier on where it is a row's subject)",
       value: String(repeats.reduce((sum, r) => sum + r.visionRuns, 0)),
       met: repeats.every((r) => r.visionRuns === 0),
     },
@@ -699,20 +792,25 @@ async function main(): Promise<void> {
   const model = await loadInferenceModel(bundleDir, {
     executionProvider: process.env.EXECUTION_PROVIDER ? config.executionProvider : "cpu",
   });
+  const cleanups: (() => Promise<void>)[] = [];
   try {
     const imagePng = await screenshotPng();
     const stored = await storeImage(imagePng, { store: opened.store, logger, config });
     if (!stored.ok) throw new Error(stored.error.message);
-    const requests = N * (2 + 4 + 3 + 4 * L3_RUNS_PER_ROUND + FEATURE_DTYPES.length);
+    const cacheRedisUrl = config.redisUrl ?? opened.embedded?.cache.url ?? null;
+    const storeTierRows = cacheRedisUrl === null ? 2 : 4;
+    const requests = N * (2 + 4 + 3 + storeTierRows + 4 * L3_RUNS_PER_ROUND + FEATURE_DTYPES.length);
     const bench: Bench = {
       model,
       store: opened.store,
       cacheStore: opened.cacheStore,
+      cacheRedisUrl,
       logger,
       config,
       imagePng,
       imageId: stored.answer.imageId,
       progress: createProgress("bench:cache", requests, { unit: "items" }),
+      cleanups,
       done: 0,
       tenants: 0,
     };
@@ -757,6 +855,7 @@ async function main(): Promise<void> {
     await writeFile(`${stem}.json`, `${JSON.stringify({ context, rows, storage, simhash, checks }, null, 2)}\n`);
     process.stdout.write(`wrote ${path.relative(process.cwd(), stem)}.md and .json\n`);
   } finally {
+    for (const cleanup of cleanups) await cleanup();
     await model.release();
     await opened.close();
     await rm(storeDir, { recursive: true, force: true });

@@ -47,14 +47,19 @@ export interface ChatRequest {
 /** Where an image's vision features came from for this request. */
 export type FeatureSource = "precomputed" | "l1" | "computed";
 export type ResponseCacheResult = "hit" | "miss" | "bypass";
+/** Which L2 tier served a reused prefix: the replica's own memory, or KV blocks read from the shared store. */
+export type PrefixTier = "memory" | "store";
 
 /** First SSE event of every successful request: what each cache level contributed. */
 export interface ChatMetaEvent {
   sessionId: SessionId;
   cache: {
     features: { imageId: ImageId; source: FeatureSource }[];
-    /** Prompt tokens whose KV came from the L2 prefix tree (`reused`) out of the prompt's length (`total`). */
-    prefix: { reused: number; total: number };
+    /**
+     * Prompt tokens whose KV came from L2 (`reused`) out of the prompt's length (`total`); `tier`, present exactly when
+     * `reused` > 0, says which L2 tier served them.
+     */
+    prefix: { reused: number; total: number; tier?: PrefixTier };
     response: ResponseCacheResult;
   };
 }

@@ -1,7 +1,7 @@
 /**
  * Admin flush: removes one tenant's entries from the chosen levels, for every model and in every process sharing the
- * store — the store's keys under `levelPrefix(tenant, level)` (L1 features and encode locks, L3 answers and
- * near-duplicate indexes) and every process's in-process entries (L1 LRU, L2 prefix tree, L3 memory layer). Other
+ * store — the store's keys under `levelPrefix(tenant, level)` (L1 features and encode locks, L2's KV blocks, L3 answers
+ * and near-duplicate indexes) and every process's in-process entries (L1 LRU, L2 prefix tree, L3 memory layer). Other
  * tenants are untouched.
  *
  * How it reaches other processes: after deleting the store's keys and this process's entries, `flushCaches` publishes
@@ -38,7 +38,7 @@ export interface CacheLevels {
 }
 
 export interface LevelFlush {
-  /** Keys removed from the shared store (0 for L2, which lives in process only). */
+  /** Keys removed from the shared store (for L2: the store tier's KV blocks). */
   readonly storeEntries: number;
   /** Entries (L1, L3) or bytes (L2) dropped from this process (other processes drop theirs when the notice arrives). */
   readonly inProcess: number;
@@ -60,7 +60,7 @@ export async function flushCaches(
   const chosen = [...new Set(levels)];
   for (const level of chosen) {
     // Strict: a flush the store could not do must not be reported as done (StoreUnavailableError reaches the caller).
-    const storeEntries = level === "l2" ? 0 : await targets.store.strict.deleteByPrefix(levelPrefix(tenant, level));
+    const storeEntries = await targets.store.strict.deleteByPrefix(levelPrefix(tenant, level));
     report[level] = { storeEntries, inProcess: targets.levels === null ? 0 : forget(targets.levels, level, tenant) };
   }
   await targets.store.publish(FLUSH_CHANNEL, JSON.stringify({ tenant, levels: chosen }));

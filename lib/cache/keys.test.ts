@@ -5,6 +5,7 @@ import {
   imageKey,
   l1FeaturesKey,
   l1LockKey,
+  l2BlockKey,
   l2Namespace,
   l3NearDuplicateKey,
   l3ResponseKey,
@@ -12,6 +13,7 @@ import {
   levelPrefix,
   parseLevelKey,
 } from "@/lib/cache/keys";
+import type { KvBlockHash } from "@/lib/cache/kvBlockChain";
 import type { NearDuplicateDigest, ResponseDigest } from "@/lib/cache/responseIdentity";
 
 const hex = (c: string) => c.repeat(64);
@@ -82,6 +84,10 @@ describe("cache keys", () => {
     expect(parseLevelKey(l1FeaturesKey(tenant, fingerprint, identity))).toEqual({ ...parts, level: "l1" });
     expect(parseLevelKey(l1LockKey(tenant, fingerprint, identity))).toEqual({ ...parts, level: "l1" });
     expect(parseLevelKey(l2Namespace(tenant, fingerprint))).toEqual({ ...parts, level: "l2" });
+    const block = l2BlockKey(l2Namespace(tenant, fingerprint), hex("b") as KvBlockHash);
+    expect(block).toBe(`${l2Namespace(tenant, fingerprint)}:kv:${hex("b")}`);
+    expect(parseLevelKey(block)).toEqual({ ...parts, level: "l2" });
+    expect(block.startsWith(levelModelPrefix(tenant, "l2", fingerprint))).toBe(true);
     expect(parseLevelKey(l3ResponseKey(tenant, fingerprint, responseDigest))).toEqual({ ...parts, level: "l3" });
     expect(parseLevelKey(l3NearDuplicateKey(tenant, fingerprint, nearDigest))).toEqual({ ...parts, level: "l3" });
     expect(parseLevelKey(imageKey(tenant, identity.imageId))).toBeNull();

@@ -8,10 +8,12 @@
  *   vlc:v1:<tenant>:l1:<fingerprint>:feat:<featureKey>        L1 vision feature record (featureRecord.ts)
  *   vlc:v1:<tenant>:l1:<fingerprint>:lock:<featureKey>        L1 encode lock: one process encodes, the others wait
  *   vlc:v1:<tenant>:l2:<fingerprint>                          L2 prefix-tree namespace (in process, not in Redis)
+ *   vlc:v1:<tenant>:l2:<fingerprint>:kv:<blockHash>           L2 store tier: one KV block (kvBlockCodec.ts)
  *   vlc:v1:<tenant>:l3:<fingerprint>:resp:<responseDigest>    L3 stored answer (responseRecord.ts)
  *   vlc:v1:<tenant>:l3:<fingerprint>:near:<nearDupDigest>     L3 near-duplicate index for one image set + params
  *
  *   featureKey = <imageId>:<preprocess digest>:<storage dtype>   (featureIdentity.ts)
+ *   blockHash  = hash chain over a block's key tokens and its parent block (kvBlockChain.ts)
  *
  * Invariants: keys are versioned (`v1` changes when a value's format changes); every key carries the tenant; every key
  * whose value depends on the model carries the model fingerprint. Canonical images do not depend on the model, so their
@@ -25,6 +27,7 @@ import { CACHE_LEVELS, type CacheLevel } from "@/lib/api/types";
 import type { Brand, ImageId, ModelFingerprint, SessionId, TenantId } from "@/lib/ids";
 import { parseModelFingerprint, parseTenantId } from "@/lib/ids";
 import { featureKey, type FeatureIdentity } from "@/lib/cache/featureIdentity";
+import type { KvBlockHash } from "@/lib/cache/kvBlockChain";
 import type { NearDuplicateDigest, ResponseDigest } from "@/lib/cache/responseIdentity";
 
 export const KEY_VERSION = "v1";
@@ -74,6 +77,11 @@ export type L2Namespace = Brand<string, "L2Namespace">;
 
 export function l2Namespace(tenant: TenantId, fingerprint: ModelFingerprint): L2Namespace {
   return `${levelPrefix(tenant, "l2")}${fingerprint}` as L2Namespace;
+}
+
+/** One block of the L2 store tier; under the namespace, so a tenant's L2 flush and model change cover it. */
+export function l2BlockKey(namespace: L2Namespace, hash: KvBlockHash): string {
+  return `${namespace}:kv:${hash}`;
 }
 
 export function l3ResponseKey(tenant: TenantId, fingerprint: ModelFingerprint, digest: ResponseDigest): string {

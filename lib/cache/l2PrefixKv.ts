@@ -1,7 +1,10 @@
-import * as ort from "onnxruntime-node";
+import type { PrefixTier } from "@/lib/api/types";
 import { DeviceKvSegment } from "@/lib/cache/deviceKvSegment";
+import { kvArraysOf, kvCacheOf } from "@/lib/cache/hostKv";
 import { levelPrefix, type L2Namespace } from "@/lib/cache/keys";
-import { concatKvSegments, KvSegment, type KvArray, type KvArrays } from "@/lib/cache/kvSegment";
+import { wholeBlockPositions } from "@/lib/cache/kvBlockChain";
+import { concatKvSegments, KvSegment, type KvArrays } from "@/lib/cache/kvSegment";
+import type { PrefixKvStoreTier } from "@/lib/cache/l2StoreTier";
 import type { PrefixKey } from "@/lib/cache/prefixKey";
 import {
   DEFAULT_L2_BUDGET_BYTES,
@@ -45,6 +48,12 @@ import type { KvOps } from "@/lib/model/engine/kvOps";
  * byte budget needs room, and whenever they have been idle longer than the idle TTL (swept at most once a second, on
  * the next lookup or insert).
  *
+ * Second tier (`storeTier` given, host KV only): the shared store's KV blocks (l2StoreTier.ts). When the memory tier's
+ * match leaves at least one whole block of the key uncovered, lookup reads the blocks from the one holding the
+ * match's end on; if they reach further, the hit is the memory match cut to that block boundary joined with them
+ * (`tier: "store"`), and the joined prefix goes into the memory tier, so the next turn here finds it in memory. Every
+ * insert is also offered to the store tier, which writes its blocks in the background.
+ *
  * Invariants: the tree's bytes stay within the budget (prefixTree.ts refuses what cannot fit beside locked entries);
  * the decoder's tensors can be released by their owner at any time (host: copied; device: reference-counted); the KV
  * served for a key is exactly the KV the decoder produced for those positions.
@@ -59,12 +68,15 @@ export interface PrefixKvCacheOptions {
   readonly logger?: Logger;
   /** Keep the KV where the decoder returns it (device memory), cut and joined with these ops; default: host copies. */
   readonly deviceKv?: KvOps;
+  /** The shared store's blocks behind the memory tier (host KV only; see the class comment). */
+  readonly storeTier?: PrefixKvStoreTier;
 }
 
 export interface PrefixKvHit {
   /** KV of the first `length` positions of the looked-up key ([1, kvHeads, length, headDim] per layer). */
   readonly kv: KvCache;
   readonly length: number;
+  readonly tier: PrefixTier;
   /** Unlocks the reused prefix; call once prefill no longer reads `kv` (idempotent). */
   release(): void;
 }
@@ -79,6 +91,7 @@ export class PrefixKvCache {
   private readonly sweepIntervalMs: number;
   private readonly logger: Logger | undefined;
   private readonly deviceKv: KvOps | undefined;
+  private readonly storeTier: PrefixKvStoreTier | undefined;
   /** Device segments that do not own their backing yet (see the class comment). */
   private readonly uncompacted = new Set<DeviceKvSegment>();
   /** Compactions run one after another (each is one kvOps run). */
@@ -90,6 +103,9 @@ export class PrefixKvCache {
     this.sweepIntervalMs = options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
     this.logger = options.logger?.child({ module: "l2" });
     this.deviceKv = options.deviceKv;
+    if (options.deviceKv && options.storeTier)
+      throw new RangeError("l2: the store tier keeps host KV; it cannot back a device-memory L2");
+    this.storeTier = options.storeTier;
     this.lastSweep = this.clock();
     this.tree = new PrefixTree<StoredKv>({
       budgetBytes: options.budgetBytes ?? DEFAULT_L2_BUDGET_BYTES,
@@ -120,13 +136,46 @@ export class PrefixKvCache {
 
   /** The longest stored prefix of `key` in `namespace`, locked until `release()`; null when nothing matches. */
   async lookup(namespace: L2Namespace, key: PrefixKey): Promise<PrefixKvHit | null> {
+    const memory = await this.lookupMemory(namespace, key);
+    const extended = await this.extendFromStore(namespace, key, memory).catch((error: unknown) => {
+      // Cache trouble is a shorter hit, never a failed request.
+      this.logger?.warn({ err: error, namespace }, "l2: could not extend the prefix from the store tier");
+      return null;
+    });
+    const hit = extended ?? memory;
+    countLookup("l2", hit === null ? "miss" : "hit");
+    if (hit !== null) prefixTokensReused.inc(hit.length);
+    return hit;
+  }
+
+  /** The memory match extended by the store tier's blocks; null when the store adds nothing (see the class comment). */
+  private async extendFromStore(
+    namespace: L2Namespace,
+    key: PrefixKey,
+    memory: PrefixKvHit | null,
+  ): Promise<PrefixKvHit | null> {
+    const tier = this.storeTier;
+    const covered = memory?.length ?? 0;
+    if (!tier || wholeBlockPositions(key.length, tier.blockTokens) < covered + tier.blockTokens) return null;
+    const fromBlock = Math.floor(covered / tier.blockTokens);
+    const from = fromBlock * tier.blockTokens;
+    const fetched = await tier.fetch(namespace, key, fromBlock);
+    const length = from + fetched.blocks.length * tier.blockTokens;
+    if (length <= covered) return null;
+    // KV [1, kvHeads, length, headDim]: the memory match's positions before the first fetched block, then the blocks.
+    const parts: KvArrays[] = memory && from > 0 ? [KvSegment.slice(kvArraysOf(memory.kv), 0, from)] : [];
+    const kv = kvCacheOf(concatKvSegments([...parts, ...fetched.blocks]));
+    this.insertCopy(namespace, key.slice(0, length), kv);
+    memory?.release();
+    return { kv, length, tier: "store", release: () => {} };
+  }
+
+  /** The memory tier's longest match, locked. */
+  private async lookupMemory(namespace: L2Namespace, key: PrefixKey): Promise<PrefixKvHit | null> {
     this.sweepIdle();
     await this.compactStored();
     const match = this.tree.matchPrefix(namespace, key);
-    if (match.node === null || match.length === 0) {
-      countLookup("l2", "miss");
-      return null;
-    }
+    if (match.node === null || match.length === 0) return null;
     const node = match.node;
     this.tree.lock(node);
     let served: { kv: KvCache; release: () => void };
@@ -140,15 +189,13 @@ export class PrefixKvCache {
         { err: error, namespace, length: match.length },
         "l2: could not join the stored KV on the device; served as a miss",
       );
-      countLookup("l2", "miss");
       return null;
     }
-    countLookup("l2", "hit");
-    prefixTokensReused.inc(match.length);
     let released = false;
     return {
       kv: served.kv,
       length: match.length,
+      tier: "memory",
       release: () => {
         if (released) return;
         released = true;
@@ -164,13 +211,19 @@ export class PrefixKvCache {
   insert(namespace: L2Namespace, key: PrefixKey, kv: KvCache): PrefixInsert {
     if (key.length !== kv.length)
       throw new RangeError(`l2: a ${key.length}-token key for KV of ${kv.length} positions`);
+    this.storeTier?.offer(namespace, key, kv);
+    return this.insertCopy(namespace, key, kv);
+  }
+
+  /** The memory tier's part of `insert`. */
+  private insertCopy(namespace: L2Namespace, key: PrefixKey, kv: KvCache): PrefixInsert {
     this.sweepIdle();
     if (key.length === 0) return { reusedLength: 0, addedLength: 0 };
     let makeValue: (start: number, end: number) => StoredKv;
     if (this.deviceKv) {
       makeValue = (start, end) => DeviceKvSegment.over(kv, start, end, this.uncompacted);
     } else {
-      const arrays = fromKvCache(kv);
+      const arrays = kvArraysOf(kv);
       makeValue = (start, end) => KvSegment.slice(arrays, start, end);
     }
     const result = this.tree.insert(namespace, key, makeValue);
@@ -181,6 +234,7 @@ export class PrefixKvCache {
   /** Admin flush: evicts every unlocked entry of `tenant` (every model); returns the bytes freed. */
   forgetTenant(tenant: TenantId): number {
     const prefix = levelPrefix(tenant, "l2");
+    this.storeTier?.forget(prefix);
     let freed = 0;
     for (const namespace of this.tree.namespaces()) {
       if (namespace.startsWith(prefix)) freed += this.tree.evictNamespace(namespace);
@@ -192,7 +246,7 @@ export class PrefixKvCache {
   /** The KV of `values` (the path of a match, in order) as one cache, and how to let go of it. */
   private async serve(values: readonly StoredKv[]): Promise<{ kv: KvCache; release: () => void }> {
     if (!this.deviceKv) {
-      const kv = toKvCache(concatKvSegments(values as readonly KvSegment[]));
+      const kv = kvCacheOf(concatKvSegments(values as readonly KvSegment[]));
       return { kv, release: () => {} };
     }
     const segments = values as readonly DeviceKvSegment[];
@@ -247,33 +301,4 @@ export class PrefixKvCache {
   private publishBytes(): void {
     cacheBytes.set({ level: "l2" }, this.tree.totalBytes);
   }
-}
-
-/** The decoder's tensors [1, kvHeads, T, headDim] viewed as arrays [kvHeads, T, headDim] (no copy). */
-function fromKvCache(kv: KvCache): KvArrays {
-  const first = kv.layers[0]?.key;
-  if (first === undefined) throw new RangeError("l2: KV without layers");
-  const [, kvHeads, , headDim] = first.dims;
-  return {
-    kvHeads,
-    headDim,
-    length: kv.length,
-    layers: kv.layers.map((layer) => ({ key: tensorArray(layer.key), value: tensorArray(layer.value) })),
-  };
-}
-
-function tensorArray(tensor: ort.Tensor): KvArray {
-  if (tensor.location !== "cpu")
-    throw new RangeError(`l2: host-memory L2 got KV in ${tensor.location} memory (give it deviceKv)`);
-  if (tensor.type === "float32" || tensor.type === "float16") return tensor.data as KvArray;
-  throw new RangeError(`l2: KV tensors must be float32 or float16, got ${tensor.type}`);
-}
-
-function toKvCache(arrays: KvArrays): KvCache {
-  const dims = [1, arrays.kvHeads, arrays.length, arrays.headDim];
-  const tensor = (data: KvArray) => new ort.Tensor(data instanceof Float32Array ? "float32" : "float16", data, dims);
-  return {
-    length: arrays.length,
-    layers: arrays.layers.map((layer) => ({ key: tensor(layer.key), value: tensor(layer.value) })),
-  };
 }

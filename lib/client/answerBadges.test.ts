@@ -64,6 +64,15 @@ describe("answerBadges", () => {
     ]);
   });
 
+  it("names the L2 tier that served the prefix when the server says", () => {
+    expect(labels(meta({ prefix: { reused: 768, total: 830, tier: "store" } }), null)[0]).toBe(
+      "prefix|prefix 768/830 reused from store|saved",
+    );
+    expect(labels(meta({ prefix: { reused: 829, total: 830, tier: "memory" } }), null)[0]).toBe(
+      "prefix|prefix 829/830 reused from memory|saved",
+    );
+  });
+
   it("says a regenerated answer skipped the response cache", () => {
     expect(labels(meta({ response: "bypass" }), null, true)[1]).toBe("response|response cache skipped|info");
   });

@@ -2,7 +2,7 @@
  * The small badges under an answer: what each cache level contributed (from the `meta` event) and how fast the
  * answer came (from `done`). Pure: the component only lays them out.
  */
-import type { ChatDoneEvent, ChatMetaEvent, FeatureSource } from "@/lib/api/types";
+import type { ChatDoneEvent, ChatMetaEvent, FeatureSource, PrefixTier } from "@/lib/api/types";
 import { formatCount, formatDuration, formatTokensPerSecond } from "./format";
 
 export type BadgeKind = "features" | "prefix" | "response" | "ttft" | "speed";
@@ -19,6 +19,10 @@ export interface AnswerBadge {
 
 const SOURCE_LABEL: Record<FeatureSource, string> = { precomputed: "precomputed", l1: "L1", computed: "computed" };
 const SOURCE_ORDER: FeatureSource[] = ["precomputed", "l1", "computed"];
+const TIER_TITLE: Record<PrefixTier, string> = {
+  memory: "served from this server's memory",
+  store: "read from the shared store (computed by another replica, or before a restart)",
+};
 
 function featuresBadge(features: ChatMetaEvent["cache"]["features"]): AnswerBadge | null {
   if (features.length === 0) return null;
@@ -64,11 +68,11 @@ export function answerBadges(
   if (meta !== null) {
     const features = featuresBadge(meta.cache.features);
     if (features !== null) badges.push(features);
-    const { reused, total } = meta.cache.prefix;
+    const { reused, total, tier } = meta.cache.prefix;
     badges.push({
       kind: "prefix",
-      label: `prefix ${formatCount(reused)}/${formatCount(total)} reused`,
-      title: "Prompt tokens whose attention keys and values came from the L2 prefix cache, out of the prompt's length",
+      label: `prefix ${formatCount(reused)}/${formatCount(total)} reused${tier === undefined ? "" : ` from ${tier}`}`,
+      title: `Prompt tokens whose attention keys and values came from the L2 prefix cache, out of the prompt's length${tier === undefined ? "" : `: ${TIER_TITLE[tier]}`}`,
       tone: reused > 0 ? "saved" : "spent",
     });
     badges.push(responseBadge(meta.cache.response, regenerated));

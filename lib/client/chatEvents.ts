@@ -15,7 +15,7 @@ export const metaSchema = z.object({
   sessionId: z.string(),
   cache: z.object({
     features: z.array(z.object({ imageId: z.string(), source: z.enum(["precomputed", "l1", "computed"]) })),
-    prefix: z.object({ reused: count, total: count }),
+    prefix: z.object({ reused: count, total: count, tier: z.optional(z.enum(["memory", "store"])) }),
     response: z.enum(["hit", "miss", "bypass"]),
   }),
 });

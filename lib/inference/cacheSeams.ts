@@ -23,7 +23,7 @@ import type { ModelFingerprint, TenantId } from "@/lib/ids";
 import type { ImageFeatures } from "@/lib/model/engine/imageFeatures";
 import { releaseKvCache, type KvCache } from "@/lib/model/engine/kvCache";
 import type { ImageGrid } from "@/lib/model/positions/mrope";
-import type { FeatureSource, ResponseCacheResult } from "./events";
+import type { FeatureSource, PrefixTier, ResponseCacheResult } from "./events";
 import type { CacheFlags } from "./request";
 
 export interface SeamContext {
@@ -79,6 +79,8 @@ export interface PrefixHit {
   readonly kv: KvCache;
   /** = kv.length, > 0. */
   readonly length: number;
+  /** Which L2 tier served it (reported in the meta event). */
+  readonly tier: PrefixTier;
   /** Called once the pipeline no longer reads `kv` (right after prefill, or when the request fails or is cancelled). */
   release(): void;
 }

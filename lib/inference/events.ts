@@ -12,7 +12,7 @@
  * image features were being computed.
  */
 
-import type { ChatMetaEvent, FeatureSource, ResponseCacheResult } from "@/lib/api/types";
+import type { ChatMetaEvent, FeatureSource, PrefixTier, ResponseCacheResult } from "@/lib/api/types";
 
 export type GenerationEvent = AcceptedEvent | MetaEvent | TokenEvent | DoneEvent;
 
@@ -24,7 +24,7 @@ export interface AcceptedEvent {
   readonly queuedBehind: number;
 }
 
-export type { FeatureSource, ResponseCacheResult };
+export type { FeatureSource, PrefixTier, ResponseCacheResult };
 
 /** What each cache level contributed: the `cache` object of the HTTP API's SSE `meta` event. Its `features` list has
  *  one entry per distinct image, in prompt order, and is empty for an L3 hit (which needs no features). */

@@ -71,7 +71,7 @@ export async function runGeneration(input: RunInput): Promise<void> {
       type: "meta",
       cache: {
         features: features.distinct,
-        prefix: { reused: hit?.length ?? 0, total: promptTokens },
+        prefix: hit ? { reused: hit.length, total: promptTokens, tier: hit.tier } : { reused: 0, total: promptTokens },
         response: input.response,
       },
     });

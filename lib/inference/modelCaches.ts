@@ -2,7 +2,8 @@
  * The three cache levels of one served model, and the pipeline's seams (cacheSeams.ts) backed by them:
  * - features → L1 (l1Features.ts): get-or-compute with single flight; the request's `l1` switch off computes without
  *   reading or writing;
- * - prefix → L2 (l2PrefixKv.ts) in the namespace of the request's tenant and model;
+ * - prefix → L2 (l2PrefixKv.ts) in the namespace of the request's tenant and model, with its store tier
+ *   (l2StoreTier.ts) in `store` when L2_STORE asks for it (see `prefixStoreTier`);
  * - responses → L3 (l3Responses.ts) for deterministic requests.
  * Plus the upload side of L1: `precompute` starts encoding a stored image at once, `imageStatus` reports its state.
  *
@@ -18,7 +19,9 @@ import { followFlushes } from "@/lib/cache/flush";
 import { l2Namespace } from "@/lib/cache/keys";
 import { FeatureCache } from "@/lib/cache/l1Features";
 import type { PrecomputeState } from "@/lib/cache/precomputeStatus";
+import { DEFAULT_KV_BLOCK_TOKENS } from "@/lib/cache/kvBlockChain";
 import { PrefixKvCache } from "@/lib/cache/l2PrefixKv";
+import { PrefixKvStoreTier } from "@/lib/cache/l2StoreTier";
 import { ResponseCache, type ResponseQuery } from "@/lib/cache/l3Responses";
 import type { ConversationTurn } from "@/lib/cache/responseIdentity";
 import { RESPONSE_RECORD_VERSION } from "@/lib/cache/responseRecord";
@@ -47,6 +50,8 @@ import { imageFeatureIdentity, modelImage } from "./modelImage";
 export interface ModelCaches {
   readonly features: FeatureCache;
   readonly prefix: PrefixKvCache;
+  /** L2's store tier; null when off (L2_STORE, the store's kind, or KV in device memory). */
+  readonly prefixStore: PrefixKvStoreTier | null;
   readonly responses: ResponseCache;
   readonly seams: CacheSeams;
   /** Starts the background encode of an uploaded image (an upload's L1 precompute); returns its status now. */
@@ -78,10 +83,12 @@ export function createModelCaches(
   });
   // Where the decoder keeps its KV on the device (WebGPU), L2 keeps it there too, under a device-memory budget.
   const deviceKv = model.engine.kvOnDevice ? model.engine.kvOps : undefined;
+  const prefixStore = prefixStoreTier(model, store, settings.l2, logger);
   const prefix = new PrefixKvCache({
     budgetBytes: deviceKv ? settings.l2.gpuBudgetBytes : settings.l2.budgetBytes,
     idleTtlMs: settings.l2.idleTtlSeconds * 1000,
     deviceKv,
+    storeTier: prefixStore ?? undefined,
     logger,
   });
   const responses = new ResponseCache({
@@ -156,6 +163,7 @@ export function createModelCaches(
   return {
     features,
     prefix,
+    prefixStore,
     responses,
     seams: { features: featureSeam, prefix: prefixSeam, responses: responseSeam },
     precompute(image, tenant) {
@@ -171,6 +179,39 @@ export function createModelCaches(
       return features.precomputeState({ tenant, identity: imageFeatureIdentity(model, features.storage, imageId) });
     },
   };
+}
+
+/**
+ * L2's store tier over the caches' store: with L2_STORE=on, or auto and a Redis store (the memory store is private to
+ * this process, where the tier would only duplicate the memory tier). Off where the engine keeps its KV in device
+ * memory: each turn's KV would cross into host memory to be written and back to be used, which costs more than the
+ * GPU's prefill of the same tokens (that memory tier keeps its prefixes on the device, by reference).
+ */
+function prefixStoreTier(
+  model: InferenceModel,
+  store: BlobStore,
+  settings: CacheSettings["l2"],
+  logger?: Logger,
+): PrefixKvStoreTier | null {
+  if (settings.store === "off" || (settings.store === "auto" && store.kind !== "redis")) return null;
+  if (model.engine.kvOnDevice) {
+    if (settings.store === "on")
+      logger?.warn("l2-store: L2_STORE=on is ignored: the engine keeps its KV in device memory (see the README)");
+    return null;
+  }
+  const text = model.engine.config.text;
+  return new PrefixKvStoreTier({
+    store,
+    shape: {
+      layers: text.numHiddenLayers,
+      kvHeads: text.numKeyValueHeads,
+      headDim: text.headDim,
+      dtype: model.engine.manifest.dtype === "fp16" ? "float16" : "float32",
+    },
+    blockTokens: DEFAULT_KV_BLOCK_TOKENS,
+    ttlSeconds: settings.storeTtlSeconds,
+    logger,
+  });
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * The cache levels' metrics, all in the process's one registry (registry.ts). The ▶ names of the architecture contract
  * are the first six; the rest add what the summary and operators need on top (saved encoder runs, capacities, store
- * fall-backs, dropped entries).
+ * fall-backs, dropped entries, the L2 store tier's traffic).
  *
  * `bytes` and `capacity` gauges describe the in-process layer of each level (L1's LRU in front of Redis, L2's prefix
  * tree, L3's in-process layer): what this process holds, not what Redis holds.
@@ -71,6 +71,18 @@ export const droppedEntries = counter<"level" | "reason">({
   name: "vlcache_cache_dropped_entries_total",
   help: "Stored entries that failed their checks (corrupt, wrong shape, wrong version) and were deleted, never used.",
   labelNames: ["level", "reason"],
+});
+
+export const l2StoreBytes = counter<"direction">({
+  name: "vlcache_l2_store_bytes_total",
+  help: "Bytes of KV blocks the L2 store tier read from or wrote to the shared store (direction=read|write).",
+  labelNames: ["direction"],
+});
+
+export const l2StoreWriteProblems = counter<"problem">({
+  name: "vlcache_l2_store_write_problems_total",
+  help: "Turns whose KV blocks the L2 store tier did not write: the store failed, or the bounded queue dropped them.",
+  labelNames: ["problem"],
 });
 
 export function countLookup(level: CacheLevel, result: CacheResult): void {

@@ -69,7 +69,7 @@ function prefixCache(): PrefixSeam & { released: number } {
           value: new ort.Tensor("float32", l.value, dims),
         })),
       };
-      return { kv, length: kv.length, release: () => cache.released++ };
+      return { kv, length: kv.length, tier: "memory" as const, release: () => cache.released++ };
     },
     insert(key: PrefixKey, kv: KvCache) {
       const [, kvHeads, length, headDim] = kv.layers[0].key.dims;
@@ -148,7 +148,7 @@ describe("prefix seam (b)", () => {
     expect(turn1.done.tokenIds).toEqual(h.reference.turn1.greedy);
 
     const again = await collect(pipeline.generate({ messages: h.messages(h.reference.turn1), maxNewTokens: 24 }));
-    expect(again.meta?.cache.prefix).toEqual({ reused: 73, total: 74 });
+    expect(again.meta?.cache.prefix).toEqual({ reused: 73, total: 74, tier: "memory" });
     expect(again.done.tokenIds).toEqual(h.reference.turn1.greedy);
 
     const turn2 = await collect(pipeline.generate({ messages: h.messages(h.reference.turn2), maxNewTokens: 24 }));
