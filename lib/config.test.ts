@@ -147,13 +147,13 @@ describe("loadConfig", () => {
   });
 
   it("reads REDIS_CLUSTER_NODES as seed nodes, IPv6 in brackets", () => {
-    expect(loadConfig({ REDIS_CLUSTER_NODES: "10.0.0.1:7000, redis-b.local:7001,[::1]:7002" }).redisClusterNodes).toEqual(
-      [
-        { host: "10.0.0.1", port: 7000 },
-        { host: "redis-b.local", port: 7001 },
-        { host: "::1", port: 7002 },
-      ],
-    );
+    expect(
+      loadConfig({ REDIS_CLUSTER_NODES: "10.0.0.1:7000, redis-b.local:7001,[::1]:7002" }).redisClusterNodes,
+    ).toEqual([
+      { host: "10.0.0.1", port: 7000 },
+      { host: "redis-b.local", port: 7001 },
+      { host: "::1", port: 7002 },
+    ]);
   });
 
   it("refuses REDIS_CLUSTER_NODES entries that are not host:port, naming the entry", () => {

@@ -90,7 +90,10 @@ const redisClusterNodesSchema = z.string().transform((text, ctx) => {
     const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^\s:/[\]]+)):(\d{1,5})$/.exec(entry);
     const port = match ? Number(match[3]) : 0;
     if (!match || port < 1 || port > 65_535) {
-      ctx.addIssue({ code: "custom", message: `"${entry}" is not host:port (an IPv6 address in brackets: [::1]:7000)` });
+      ctx.addIssue({
+        code: "custom",
+        message: `"${entry}" is not host:port (an IPv6 address in brackets: [::1]:7000)`,
+      });
       return z.NEVER;
     }
     nodes.push({ host: match[1] ?? match[2], port });

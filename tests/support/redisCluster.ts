@@ -10,8 +10,11 @@
  *   cluster.client()                                 // an ioredis Cluster for assertions (closed by teardown())
  *   await cluster.masterPorts()                      // ports of the current masters (changes after a failover)
  *   await cluster.masterPortOf(key)                  // the port of the master serving `key`'s slot now
+ *   await cluster.replicaPortOf(masterPort)          // the port of that master's replica
  *   await cluster.flush()                            // FLUSHALL on every master (replicas follow)
  *   cluster.kill(port)                               // SIGKILL one node (a master: its replica takes over)
+ *   cluster.pause(port) / cluster.resume(port)       // SIGSTOP / SIGCONT one node: its connections stay open,
+ *                                                    // nothing answers (longer than 1 s: the others fail it over)
  *   await cluster.waitUntilOk()                      // every live node says cluster_state:ok and every slot is
  *                                                    // served by a live master (after kill(): the failover is done)
  *   await cluster.teardown()                         // stop every node, close clients, remove the temp dir
@@ -46,8 +49,11 @@ export interface TestRedisCluster {
   client(): Cluster;
   masterPorts(): Promise<number[]>;
   masterPortOf(key: string): Promise<number>;
+  replicaPortOf(masterPort: number): Promise<number>;
   flush(): Promise<void>;
   kill(port: number): void;
+  pause(port: number): void;
+  resume(port: number): void;
   waitUntilOk(timeoutMs?: number): Promise<void>;
   teardown(): Promise<void>;
 }
@@ -73,6 +79,9 @@ const CLUSTER_NODE_ARGS = [
 
 /** One line of CLUSTER NODES: `<id> <host:port@bus> <flags> <master id> … <slot ranges>`. */
 interface NodeLine {
+  readonly id: string;
+  /** The id of the master a replica follows ("-" for a master). */
+  readonly masterId: string;
   readonly port: number;
   readonly master: boolean;
   readonly failed: boolean;
@@ -84,9 +93,11 @@ function parseClusterNodes(text: string): NodeLine[] {
     .trim()
     .split("\n")
     .map((line) => {
-      const [, address, flags, , , , , , ...slots] = line.trim().split(" ");
+      const [id, address, flags, masterId, , , , , ...slots] = line.trim().split(" ");
       const flagList = flags.split(",");
       return {
+        id,
+        masterId,
         port: Number(address.split("@")[0].split(":").pop()),
         master: flagList.includes("master"),
         failed: flagList.includes("fail") || flagList.includes("noaddr"),
@@ -128,7 +139,14 @@ export async function startTestRedisCluster(): Promise<TestRedisCluster> {
   };
   const livePorts = () => servers.map((server) => server.port).filter((port) => !killed.has(port));
   /** The topology as a live node sees it. */
-  const topology = () => onNode(livePorts()[0], async (client) => parseClusterNodes((await client.cluster("NODES")) as string));
+  const topology = () =>
+    onNode(livePorts()[0], async (client) => parseClusterNodes((await client.cluster("NODES")) as string));
+
+  const serverOn = (port: number) => {
+    const server = servers.find((candidate) => candidate.port === port);
+    if (!server) throw new Error(`no node on port ${port}`);
+    return server;
+  };
 
   const teardown = async () => {
     for (const client of clients) client.disconnect();
@@ -169,17 +187,25 @@ export async function startTestRedisCluster(): Promise<TestRedisCluster> {
     );
   };
 
-  /** Every master has a replica whose link is up (so WAIT 1 can be acknowledged). */
-  const waitForReplicas = () =>
-    waitFor(
+  /**
+   * Every master has a replica whose link is up (so WAIT 1 can be acknowledged), and every node's CLUSTER SLOTS names
+   * it (Redis leaves out a replica that has not replicated a write yet; clients learn replicas from CLUSTER SLOTS).
+   */
+  const waitForReplicas = async () => {
+    const masters = (await topology()).filter((node) => node.master);
+    await Promise.all(masters.map((node) => onNode(node.port, (client) => client.flushall())));
+    await waitFor(
       "replicated",
       (port) =>
         onNode(port, async (client) => {
           const replication = await client.info("replication");
-          return !replication.includes("role:master") || /slave0:.*state=online/.test(replication);
+          const ranges = (await client.cluster("SLOTS")) as unknown[][];
+          const synced = !replication.includes("role:master") || /slave0:.*state=online/.test(replication);
+          return synced && ranges.length === masters.length && ranges.every((range) => range.length >= 4);
         }),
       READY_TIMEOUT_MS,
     );
+  };
 
   try {
     // One at a time: each takes a free port, which two starts at once could both be handed.
@@ -229,15 +255,26 @@ export async function startTestRedisCluster(): Promise<TestRedisCluster> {
       if (!owner) throw new Error(`no master serves slot ${slot}`);
       return owner.port;
     },
+    async replicaPortOf(masterPort) {
+      const nodes = await topology();
+      const master = nodes.find((node) => node.port === masterPort);
+      const replica = nodes.find((node) => master && node.masterId === master.id && !node.failed);
+      if (!replica) throw new Error(`no live replica follows the node on port ${masterPort}`);
+      return replica.port;
+    },
     async flush() {
       const masters = (await topology()).filter((node) => node.master && !node.failed);
       await Promise.all(masters.map((node) => onNode(node.port, (client) => client.flushall())));
     },
     kill(port) {
-      const server = servers.find((candidate) => candidate.port === port);
-      if (!server) throw new Error(`no node on port ${port}`);
       killed.add(port);
-      process.kill(server.pid, "SIGKILL");
+      process.kill(serverOn(port).pid, "SIGKILL");
+    },
+    pause(port) {
+      process.kill(serverOn(port).pid, "SIGSTOP");
+    },
+    resume(port) {
+      process.kill(serverOn(port).pid, "SIGCONT");
     },
     waitUntilOk,
     teardown,

@@ -12,6 +12,7 @@ import {
   redactRedisUrl,
   waitUntilReady,
 } from "@/lib/cache/store/redisBlobStore";
+import { clusterShape } from "@/lib/cache/store/redisTopology";
 import { superviseRedisServer, type SupervisedRedisServer } from "@/lib/cache/store/supervisedRedisServer";
 import type { Logger } from "@/lib/log";
 
@@ -135,12 +136,15 @@ async function openCluster(
     waitForReplica: true,
   });
   const cacheStore = new RedisBlobStore(cacheClient, log.child({ storeName: "cache" }), config.storeTimeoutMs);
-  const shown = seedNodes.map((node) => (node.host.includes(":") ? `[${node.host}]:${node.port}` : `${node.host}:${node.port}`)).join(",");
+  const shown = seedNodes
+    .map((node) => (node.host.includes(":") ? `[${node.host}]:${node.port}` : `${node.host}:${node.port}`))
+    .join(",");
   const ready = (
     await Promise.all([userClient, cacheClient].map((client) => waitUntilReady(client, EXTERNAL_CONNECT_WAIT_MS)))
   ).every(Boolean);
+  const shape = clusterShape(userClient);
   const topology = ready
-    ? `${userClient.nodes("master").length} masters, ${userClient.nodes("slave").length} replicas`
+    ? `${shape.masters} masters, ${shape.replicas} replicas`
     : "not reachable yet; retrying in the background";
   const description = `store: Redis Cluster via ${shown} (REDIS_CLUSTER_NODES), ${topology}; user data writes wait for one replica`;
   log.info({ store: "external" }, description);

@@ -54,8 +54,11 @@ const storeErrors = counter<"op">({
 
 /** Redis refuses writes past `maxmemory` under the noeviction policy with this reply. */
 const OUT_OF_MEMORY_REPLY = /^OOM /;
-/** Error replies of a server that cannot serve right now (loading its data, a long script, a failing disk). */
-const TEMPORARY_REPLY = /^(LOADING|BUSY|MISCONF|TRYAGAIN) /;
+/**
+ * Error replies of a server that cannot serve right now (loading its data, a long script, a failing disk) or, on a
+ * cluster, of a slot that is moving or has no master (what ioredis did not resolve by retrying).
+ */
+const TEMPORARY_REPLY = /^(LOADING|BUSY|MISCONF|TRYAGAIN|MOVED|ASK|CLUSTERDOWN) /;
 
 /** Escapes Redis glob metacharacters so a prefix matches literally in SCAN MATCH. */
 export function globEscape(literal: string): string {
@@ -117,7 +120,7 @@ export interface RedisBlobStoreOptions {
  * behind traffic to the others); a command without a key counts the progress of all of them. `deleteByPrefix` scans
  * every master, and `del` deletes key by key. `generation` also counts masters leaving the topology (a failover):
  * writes the old master had not passed on to its replica are gone. With `waitForReplica`, a strict `set` or
- * `setIfAbsent` whose master has a replica is followed by `WAIT 1` on the same connection for at most half the
+ * `setIfAbsent` whose master has a replica is followed by `WAIT 1` on that master's connection for at most half the
  * deadline, so the write is on two nodes before the caller hears it stored and a failover does not lose it. A WAIT
  * that no replica acknowledges in time (the replica is down or far behind) is logged and counted in
  * `vlcache_store_unreplicated_writes_total` but does not fail the write: the master has it, and refusing every upload
@@ -226,34 +229,26 @@ export class RedisBlobStore implements BlobStore {
   }
 
   /**
-   * SET key value …`options`; with `waitForReplica` on a cluster whose master for the key has a replica, followed by
-   * WAIT 1 in the same pipeline (so on the same connection, right after the write; see the class comment).
+   * SET key value …`options`; with `waitForReplica` on a cluster whose master for the key has a replica, then WAIT 1 on
+   * the connection to the master that took the write (ioredis follows a MOVED and updates its slot table before the
+   * SET's reply arrives, so the table names that master then; WAIT counts the writes of the connection it is sent on).
+   * A WAIT that fails (the master went away after the write) rejects: the write may be lost, so it must not pass for
+   * stored.
    */
   private async write(key: string, value: Buffer, options: (string | number)[]): Promise<"OK" | null> {
+    const reply = await this.run(key, () => this.client.set(key, value, ...(options as ["EX", number])), value.length);
     const cluster = isCluster(this.client) ? this.client : null;
-    if (!this.waitForReplica || cluster === null || replicaCount(cluster, key) === 0) {
-      return this.run(key, () => this.client.set(key, value, ...(options as ["EX", number])), value.length);
-    }
+    if (!this.waitForReplica || cluster === null || replicaCount(cluster, key) === 0) return reply;
+    const address = commandNode(cluster, key);
+    const master = address === null ? undefined : findNode(cluster, address);
+    if (master === undefined) throw new StoreUnavailableError(`the master of ${key}'s slot is not connected`);
     const waitMs = Math.max(1, Math.floor(this.timeoutMs / 2));
-    const [reply, acknowledged] = await this.run(
-      key,
-      async () => {
-        const results = await cluster
-          .pipeline()
-          .set(key, value, ...(options as ["EX", number]))
-          .call("WAIT", 1, waitMs)
-          .exec();
-        const [[setError, setReply], [waitError, waitReply]] = results ?? [[new Error("pipeline discarded"), null], [null, 0]];
-        if (setError) throw setError;
-        return [setReply as "OK" | null, waitError ? 0 : (waitReply as number)] as const;
-      },
-      value.length,
-    );
+    const acknowledged = Number(await this.run(master, () => master.call("WAIT", 1, waitMs)));
     if (acknowledged < 1) {
       unreplicatedWrites.inc();
       this.warnings.warn(
         "replica-wait",
-        { node: commandNode(cluster, key), waitMs },
+        { node: address, waitMs },
         "store: no replica acknowledged a user data write in time; it is on the master only until the replica catches up",
       );
     }
@@ -392,7 +387,7 @@ export class RedisBlobStore implements BlobStore {
   /**
    * The deadline of the connection `route` goes over: the single Redis's; on a cluster, the master's that serves the
    * key (or the given node's), whose progress is read from whichever connection the client has to it at the time (a
-   * node the client dropped makes none, so its commands expire).
+   * node the client dropped is silent from then on, so its commands expire).
    */
   private deadlineFor(route: string | Redis | null): ProgressDeadline {
     const client = this.client;
@@ -402,9 +397,11 @@ export class RedisBlobStore implements BlobStore {
       address = typeof route === "string" ? (commandNode(client, route) ?? "") : nodeAddress(route);
       const node = address;
       if (node !== "") {
+        let lastSeen = 0;
         progress = () => {
           const connection = findNode(client, node);
-          return connection ? bytesMoved(connection) : -1;
+          if (connection !== undefined) lastSeen = bytesMoved(connection);
+          return lastSeen;
         };
       }
     }
@@ -485,6 +482,8 @@ export function createRedisClusterClient(seedNodes: readonly RedisClusterNode[])
       enableOfflineQueue: false,
       clusterRetryStrategy: (attempt) => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS),
       slotsRefreshTimeout: CONNECT_TIMEOUT_MS,
+      // Besides refreshing on MOVED and lost nodes: replicas added (or first reported) since are learnt within 5 s.
+      slotsRefreshInterval: 5_000,
       retryDelayOnFailover: 100,
       retryDelayOnClusterDown: 100,
       redisOptions: { connectTimeout: CONNECT_TIMEOUT_MS, maxRetriesPerRequest: 1 },

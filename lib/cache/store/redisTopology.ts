@@ -36,6 +36,18 @@ export function replicaCount(cluster: Cluster, key: string): number {
   return Math.max(0, (cluster.slots[calculateSlot(key)]?.length ?? 1) - 1);
 }
 
+/** Masters and replicas named in the client's slot table (what the cluster reported at its last refresh). */
+export function clusterShape(cluster: Cluster): { masters: number; replicas: number } {
+  const masters = new Set<string>();
+  const replicas = new Set<string>();
+  for (const nodes of cluster.slots) {
+    if (nodes === undefined) continue;
+    masters.add(nodes[0]);
+    for (const replica of nodes.slice(1)) replicas.add(replica);
+  }
+  return { masters: masters.size, replicas: replicas.size };
+}
+
 /** The live connection to the node at `address`, if the client has one. */
 export function findNode(cluster: Cluster, address: string): Redis | undefined {
   return cluster.nodes("master").find((node) => nodeAddress(node) === address);
