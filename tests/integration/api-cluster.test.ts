@@ -2,6 +2,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { MetricsSummary } from "@/lib/api/types";
 import { FLUSH_CHANNEL } from "@/lib/cache/flush";
+import { levelPrefix } from "@/lib/cache/keys";
 import {
   RedisBlobStore,
   createRedisClusterClient,
@@ -71,6 +72,25 @@ async function storedSessions(): Promise<SessionStore> {
   const store = new RedisBlobStore(client, createLogger("silent"));
   closeAfter.push(store);
   return new SessionStore(store, { ttlSeconds: 600, firstTurnTtlSeconds: 600 });
+}
+
+/** Keys starting with `prefix` on each live master, counted there (SCAN sees one node's keys). */
+async function keysPerMaster(prefix: string): Promise<number[]> {
+  return Promise.all(
+    (await cluster.masterPorts()).map(async (port) => {
+      const client = new Redis({ host: "127.0.0.1", port });
+      try {
+        let [cursor, count] = ["0", 0];
+        do {
+          const [next, keys] = await client.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 500);
+          [cursor, count] = [next, count + keys.length];
+        } while (cursor !== "0");
+        return count;
+      } finally {
+        client.disconnect();
+      }
+    }),
+  );
 }
 
 /** Subscribers of a channel on the whole cluster: each node counts only the connections subscribed through it. */
@@ -144,6 +164,13 @@ describe("replicas sharing one Redis Cluster", () => {
     expect((await ask("Before the flush?")).meta.cache.features).toEqual([{ imageId, source: "l1" }]);
     await expect.poll(() => clusterSubscribers(FLUSH_CHANNEL)).toBe(2);
 
+    const cached = async () => [
+      ...(await keysPerMaster(levelPrefix(PUBLIC, "l1"))),
+      ...(await keysPerMaster(levelPrefix(PUBLIC, "l3"))),
+    ];
+    // The entries of this and the earlier tests lie on more than one master.
+    expect((await cached()).filter((count) => count > 0).length).toBeGreaterThanOrEqual(2);
+
     const response = await fetch(`${first.baseUrl}/api/admin/cache?level=all`, {
       method: "DELETE",
       headers: { authorization: `Bearer ${ADMIN_KEY}` },
@@ -153,6 +180,7 @@ describe("replicas sharing one Redis Cluster", () => {
     // L1 records and L3 answers of the earlier tests too, wherever their slots put them.
     expect(flushed.flushed.l1.storeEntries).toBeGreaterThanOrEqual(2);
     expect(flushed.flushed.l3.storeEntries).toBeGreaterThanOrEqual(2);
+    expect(await cached()).toEqual([0, 0, 0, 0, 0, 0]);
 
     const levelBytes = async (app: ApiApp) => Object.values((await summaryOf(app)).levels).map((level) => level.bytes);
     await expect.poll(() => levelBytes(second)).toEqual([0, 0, 0]);

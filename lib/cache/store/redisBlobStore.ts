@@ -238,7 +238,8 @@ export class RedisBlobStore implements BlobStore {
   private async write(key: string, value: Buffer, options: (string | number)[]): Promise<"OK" | null> {
     const reply = await this.run(key, () => this.client.set(key, value, ...(options as ["EX", number])), value.length);
     const cluster = isCluster(this.client) ? this.client : null;
-    if (!this.waitForReplica || cluster === null || replicaCount(cluster, key) === 0) return reply;
+    // Nothing to wait for when SET NX wrote nothing, or when the master has no replica to wait for.
+    if (!this.waitForReplica || reply === null || cluster === null || replicaCount(cluster, key) === 0) return reply;
     const address = commandNode(cluster, key);
     const master = address === null ? undefined : findNode(cluster, address);
     if (master === undefined) throw new StoreUnavailableError(`the master of ${key}'s slot is not connected`);
@@ -391,26 +392,30 @@ export class RedisBlobStore implements BlobStore {
    */
   private deadlineFor(route: string | Redis | null): ProgressDeadline {
     const client = this.client;
-    let address = "";
-    let progress = () => bytesMoved(client);
-    if (isCluster(client) && route !== null) {
-      address = typeof route === "string" ? (commandNode(client, route) ?? "") : nodeAddress(route);
-      const node = address;
-      if (node !== "") {
-        let lastSeen = 0;
-        progress = () => {
-          const connection = findNode(client, node);
-          if (connection !== undefined) lastSeen = bytesMoved(connection);
-          return lastSeen;
-        };
-      }
-    }
+    const address =
+      !isCluster(client) || route === null
+        ? ""
+        : typeof route === "string"
+          ? (commandNode(client, route) ?? "")
+          : nodeAddress(route);
     let deadline = this.deadlines.get(address);
     if (deadline === undefined) {
-      deadline = new ProgressDeadline(this.timeoutMs, progress, () => this.missDeadline());
+      deadline = new ProgressDeadline(this.timeoutMs, this.progressOf(address), () => this.missDeadline());
       this.deadlines.set(address, deadline);
     }
     return deadline;
+  }
+
+  /** Bytes moved by the connection to the node at `address` ("": every connection of the client). */
+  private progressOf(address: string): () => number {
+    const client = this.client;
+    if (address === "" || !isCluster(client)) return () => bytesMoved(client);
+    let lastSeen = 0;
+    return () => {
+      const connection = findNode(client, address);
+      if (connection !== undefined) lastSeen = bytesMoved(connection);
+      return lastSeen;
+    };
   }
 
   private missDeadline(): void {
