@@ -65,6 +65,18 @@ const chat = (app: ApiApp, body: unknown) => postChat(app.baseUrl, body).then(an
 const summaryOf = async (app: ApiApp) =>
   (await (await fetch(`${app.baseUrl}/api/metrics/summary`)).json()) as MetricsSummary;
 
+/** One conversation, turn i sent to `apps[i]`; its session, first turn and answers. */
+async function converse(apps: ApiApp[], turns: { text: string; imageIds?: string[] }[], cache?: object) {
+  let sessionId: string | undefined;
+  const answered = [];
+  for (const [i, message] of turns.entries()) {
+    const answer = await chat(apps[i], { sessionId, message, params: { maxNewTokens: 6 }, cache });
+    sessionId = answer.meta.sessionId;
+    answered.push(answer);
+  }
+  return { sessionId: sessionId!, first: answered[0], answers: answered.map((answer) => answer.text) };
+}
+
 /** The sessions as stored in the cluster, read by a store of this test's own. */
 async function storedSessions(): Promise<SessionStore> {
   const client = createRedisClusterClient(cluster.nodes);
@@ -123,38 +135,17 @@ describe("replicas sharing one Redis Cluster", () => {
   it("serve an image uploaded to one from L1 on the other, and continue each other's sessions", async () => {
     const { imageId } = await uploadImage(first.baseUrl, await img.png(img.patternRgb(96, 72)));
     await waitUntilReady(first.baseUrl, imageId);
-    const opening = await chat(second, {
-      message: { text: "What is shown?", imageIds: [imageId] },
-      params: { maxNewTokens: 6 },
-    });
-    expect(opening.meta.cache.features).toEqual([{ imageId, source: "l1" }]);
+    const turns = [{ text: "What is shown?", imageIds: [imageId] }, { text: "And then?" }];
+    const shared = await converse([second, first], turns);
+    expect(shared.first.meta.cache.features).toEqual([{ imageId, source: "l1" }]);
     expect(await metricValue(second.baseUrl, "vlcache_vision_encoder_runs_total")).toBe(0);
-
-    const followUp = await chat(first, {
-      sessionId: opening.meta.sessionId,
-      message: { text: "And then?" },
-      params: { maxNewTokens: 6 },
-    });
-    const session = await (await storedSessions()).load(PUBLIC, parseSessionId(opening.meta.sessionId)!);
-    expect(session?.turns.map((turn) => [turn.user.text, turn.answer])).toEqual([
-      ["What is shown?", opening.text],
-      ["And then?", followUp.text],
-    ]);
-
-    // The same conversation with every cache off gives the same answers.
-    const off = { l1: false, l2: false, l3: false };
-    const a = await chat(second, {
-      message: { text: "What is shown?", imageIds: [imageId] },
-      params: { maxNewTokens: 6 },
-      cache: off,
-    });
-    const b = await chat(second, {
-      sessionId: a.meta.sessionId,
-      message: { text: "And then?" },
-      params: { maxNewTokens: 6 },
-      cache: off,
-    });
-    expect([a.text, b.text]).toEqual([opening.text, followUp.text]);
+    const session = await (await storedSessions()).load(PUBLIC, parseSessionId(shared.sessionId)!);
+    expect(session?.turns.map((turn) => [turn.user.text, turn.answer])).toEqual(
+      turns.map((turn, i) => [turn.text, shared.answers[i]]),
+    );
+    // The same conversation on one replica with every cache off gives the same answers.
+    const alone = await converse([second, second], turns, { l1: false, l2: false, l3: false });
+    expect(alone.answers).toEqual(shared.answers);
   });
 
   it("forget in process what an admin flush through the other replica removed from every master", async () => {

@@ -112,10 +112,15 @@ export async function openStore(config: StoreConfig, logger: Logger, deps: OpenS
   const cacheStore = new MemoryBlobStore({ maxBytes: config.cacheStoreMaxBytes });
   const description = `store: in-process memory, data lost on exit (${fallbackReason}); ${budgets(config)}`;
   log.info({ store: "memory" }, description);
+  return apart(store, cacheStore, "memory", description);
+}
+
+/** Two stores opened here, neither embedded: closing closes both. */
+function apart(store: BlobStore, cacheStore: BlobStore, mode: StoreMode, description: string): OpenedStore {
   return {
     store,
     cacheStore,
-    mode: "memory",
+    mode,
     description,
     embedded: null,
     close: async () => {
@@ -148,17 +153,7 @@ async function openCluster(
     : "not reachable yet; retrying in the background";
   const description = `store: Redis Cluster via ${shown} (REDIS_CLUSTER_NODES), ${topology}; user data writes wait for one replica`;
   log.info({ store: "external" }, description);
-  return {
-    store,
-    cacheStore,
-    mode: "external",
-    description,
-    embedded: null,
-    close: async () => {
-      await store.close();
-      await cacheStore.close();
-    },
-  };
+  return apart(store, cacheStore, "external", description);
 }
 
 function budgets(config: StoreConfig): string {
