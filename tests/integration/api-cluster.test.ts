@@ -1,4 +1,3 @@
-import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { MetricsSummary } from "@/lib/api/types";
 import { FLUSH_CHANNEL } from "@/lib/cache/flush";
@@ -86,44 +85,6 @@ async function storedSessions(): Promise<SessionStore> {
   return new SessionStore(store, { ttlSeconds: 600, firstTurnTtlSeconds: 600 });
 }
 
-/** Keys starting with `prefix` on each live master, counted there (SCAN sees one node's keys). */
-async function keysPerMaster(prefix: string): Promise<number[]> {
-  return Promise.all(
-    (await cluster.masterPorts()).map(async (port) => {
-      const client = new Redis({ host: "127.0.0.1", port });
-      try {
-        let [cursor, count] = ["0", 0];
-        do {
-          const [next, keys] = await client.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 500);
-          [cursor, count] = [next, count + keys.length];
-        } while (cursor !== "0");
-        return count;
-      } finally {
-        client.disconnect();
-      }
-    }),
-  );
-}
-
-/** Subscribers of a channel on the whole cluster: each node counts only the connections subscribed through it. */
-async function clusterSubscribers(channel: string): Promise<number> {
-  const counts = await Promise.all(
-    cluster.nodes.map(async ({ host, port }) => {
-      const client = new Redis({ host, port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      client.on("error", () => undefined);
-      try {
-        await client.connect();
-        return ((await client.pubsub("NUMSUB", channel)) as [string, number])[1];
-      } catch {
-        return 0; // a killed node
-      } finally {
-        client.disconnect();
-      }
-    }),
-  );
-  return counts.reduce((sum, count) => sum + count, 0);
-}
-
 describe("replicas sharing one Redis Cluster", () => {
   it("report the cluster store healthy", async () => {
     for (const app of [first, second]) {
@@ -153,11 +114,11 @@ describe("replicas sharing one Redis Cluster", () => {
     await waitUntilReady(first.baseUrl, imageId);
     const ask = (text: string) => chat(second, { message: { text, imageIds: [imageId] }, params: { maxNewTokens: 4 } });
     expect((await ask("Before the flush?")).meta.cache.features).toEqual([{ imageId, source: "l1" }]);
-    await expect.poll(() => clusterSubscribers(FLUSH_CHANNEL)).toBe(2);
+    await expect.poll(() => cluster.subscribers(FLUSH_CHANNEL)).toBe(2);
 
     const cached = async () => [
-      ...(await keysPerMaster(levelPrefix(PUBLIC, "l1"))),
-      ...(await keysPerMaster(levelPrefix(PUBLIC, "l3"))),
+      ...(await cluster.countKeys(levelPrefix(PUBLIC, "l1"))),
+      ...(await cluster.countKeys(levelPrefix(PUBLIC, "l3"))),
     ];
     // The entries of this and the earlier tests lie on more than one master.
     expect((await cached()).filter((count) => count > 0).length).toBeGreaterThanOrEqual(2);

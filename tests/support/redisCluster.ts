@@ -12,6 +12,9 @@
  *   await cluster.masterPortOf(key)                  // the port of the master serving `key`'s slot now
  *   await cluster.replicaPortOf(masterPort)          // the port of that master's replica
  *   await cluster.flush()                            // FLUSHALL on every master (replicas follow)
+ *   await cluster.countKeys(prefix)                  // keys starting with `prefix` on each live master, in port order
+ *   await cluster.subscribers(channel)               // connections subscribed to `channel`, summed over the live
+ *                                                    // nodes (each node counts only its own)
  *   cluster.kill(port)                               // SIGKILL one node (a master: its replica takes over)
  *   cluster.pause(port) / cluster.resume(port)       // SIGSTOP / SIGCONT one node: its connections stay open,
  *                                                    // nothing answers (longer than 1 s: the others fail it over)
@@ -51,6 +54,8 @@ export interface TestRedisCluster {
   masterPortOf(key: string): Promise<number>;
   replicaPortOf(masterPort: number): Promise<number>;
   flush(): Promise<void>;
+  countKeys(prefix: string): Promise<number[]>;
+  subscribers(channel: string): Promise<number>;
   kill(port: number): void;
   pause(port: number): void;
   resume(port: number): void;
@@ -121,16 +126,12 @@ export async function startTestRedisCluster(): Promise<TestRedisCluster> {
   const tempDir = await mkdtemp(path.join(os.tmpdir(), "vlcache-test-cluster-"));
   const servers: EmbeddedRedisServer[] = [];
   const killed = new Set<number>();
-  const clients: (Cluster | Redis)[] = [];
+  const clients: Cluster[] = [];
 
-  const direct = (port: number) => {
-    const client = new Redis({ host: HOST, port, maxRetriesPerRequest: 1, lazyConnect: false });
-    client.on("error", () => undefined);
-    return client;
-  };
   /** Runs `work` on a short-lived connection to one node. */
   const onNode = async <T>(port: number, work: (client: Redis) => Promise<T>): Promise<T> => {
-    const client = direct(port);
+    const client = new Redis({ host: HOST, port, maxRetriesPerRequest: 1 });
+    client.on("error", () => undefined);
     try {
       return await work(client);
     } finally {
@@ -265,6 +266,32 @@ export async function startTestRedisCluster(): Promise<TestRedisCluster> {
     async flush() {
       const masters = (await topology()).filter((node) => node.master && !node.failed);
       await Promise.all(masters.map((node) => onNode(node.port, (client) => client.flushall())));
+    },
+    async countKeys(prefix) {
+      const masters = (await topology()).filter((node) => node.master && !node.failed && !killed.has(node.port));
+      return Promise.all(
+        masters
+          .map((node) => node.port)
+          .sort((a, b) => a - b)
+          .map((port) =>
+            onNode(port, async (client) => {
+              let [cursor, count] = ["0", 0];
+              do {
+                const [next, keys] = await client.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 500);
+                [cursor, count] = [next, count + keys.length];
+              } while (cursor !== "0");
+              return count;
+            }),
+          ),
+      );
+    },
+    async subscribers(channel) {
+      const counts = await Promise.all(
+        livePorts().map((port) =>
+          onNode(port, async (client) => ((await client.pubsub("NUMSUB", channel)) as [string, number])[1]),
+        ),
+      );
+      return counts.reduce((sum, count) => sum + count, 0);
     },
     kill(port) {
       killed.add(port);
