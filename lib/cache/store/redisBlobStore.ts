@@ -125,7 +125,8 @@ export interface RedisBlobStoreOptions {
  * that no replica acknowledges in time (the replica is down or far behind) is logged and counted in
  * `vlcache_store_unreplicated_writes_total` but does not fail the write: the master has it, and refusing every upload
  * while a replica is down would turn a lost replica into an outage. Half the deadline, so that a WAIT's silence never
- * passes for a stall.
+ * passes for a stall. `publish` reaches the subscribers on every node, but Redis Cluster answers with the count of the
+ * node that took the message only.
  *
  * Messages: the first `subscribe` opens a second connection (a connection in subscriber mode takes no other commands)
  * that, unlike the command connection, queues while offline and retries forever: a SUBSCRIBE issued before it is
