@@ -8,6 +8,7 @@ describe("loadConfig", () => {
       host: "127.0.0.1",
       port: 3000,
       redisUrl: undefined,
+      redisClusterNodes: undefined,
       embeddedStore: "auto",
       imageTtlSeconds: 86_400,
       maxUploadBytes: 20 * 1024 * 1024,
@@ -158,6 +159,40 @@ describe("loadConfig", () => {
       embeddedStore: "memory",
       logLevel: "warn",
     });
+  });
+
+  it("reads REDIS_CLUSTER_NODES as seed nodes, IPv6 in brackets", () => {
+    expect(
+      loadConfig({ REDIS_CLUSTER_NODES: "10.0.0.1:7000, redis-b.local:7001,[::1]:7002" }).redisClusterNodes,
+    ).toEqual([
+      { host: "10.0.0.1", port: 7000 },
+      { host: "redis-b.local", port: 7001 },
+      { host: "::1", port: 7002 },
+    ]);
+  });
+
+  it("refuses REDIS_CLUSTER_NODES entries that are not host:port, naming the entry", () => {
+    for (const [value, entry] of [
+      ["10.0.0.1:7000,10.0.0.2", '"10.0.0.2"'],
+      ["redis://10.0.0.1:7000", '"redis://10.0.0.1:7000"'],
+      ["10.0.0.1:70000", '"10.0.0.1:70000"'],
+      [" , ", "names no node"],
+    ]) {
+      expect(() => loadConfig({ REDIS_CLUSTER_NODES: value })).toThrow(ConfigError);
+      try {
+        loadConfig({ REDIS_CLUSTER_NODES: value });
+      } catch (error) {
+        expect((error as ConfigError).issues).toHaveLength(1);
+        expect((error as ConfigError).issues[0]).toMatch(/^REDIS_CLUSTER_NODES: /);
+        expect((error as ConfigError).issues[0]).toContain(entry);
+      }
+    }
+  });
+
+  it("refuses REDIS_URL together with REDIS_CLUSTER_NODES", () => {
+    expect(() => loadConfig({ REDIS_URL: "redis://10.0.0.5:6379", REDIS_CLUSTER_NODES: "10.0.0.1:7000" })).toThrow(
+      /REDIS_URL and REDIS_CLUSTER_NODES are both set/,
+    );
   });
 
   it("names every invalid variable", () => {

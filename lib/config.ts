@@ -71,6 +71,40 @@ const trustedProxiesSchema = z.string().transform((text, ctx) => {
   return entries;
 });
 
+/**
+ * `REDIS_CLUSTER_NODES=10.0.0.1:7000,10.0.0.2:7000`: seed nodes of a Redis Cluster (the client learns the rest of the
+ * topology from them), as `host:port` pairs; an IPv6 address is written in brackets (`[::1]:7000`).
+ */
+export interface RedisClusterNode {
+  readonly host: string;
+  readonly port: number;
+}
+
+const redisClusterNodesSchema = z.string().transform((text, ctx) => {
+  const entries = text
+    .split(",")
+    .map((e) => e.trim())
+    .filter((e) => e !== "");
+  const nodes: RedisClusterNode[] = [];
+  for (const entry of entries) {
+    const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^\s:/[\]]+)):(\d{1,5})$/.exec(entry);
+    const port = match ? Number(match[3]) : 0;
+    if (!match || port < 1 || port > 65_535) {
+      ctx.addIssue({
+        code: "custom",
+        message: `"${entry}" is not host:port (an IPv6 address in brackets: [::1]:7000)`,
+      });
+      return z.NEVER;
+    }
+    nodes.push({ host: match[1] ?? match[2], port });
+  }
+  if (nodes.length === 0) {
+    ctx.addIssue({ code: "custom", message: "names no node (host:port,host:port,…)" });
+    return z.NEVER;
+  }
+  return nodes;
+});
+
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -86,6 +120,7 @@ export const envSchema = z.object({
   HOST: optional(z.string().min(1)),
   PORT: optional(z.coerce.number().int().min(1).max(65_535)),
   REDIS_URL: optional(z.url({ protocol: /^rediss?$/ })),
+  REDIS_CLUSTER_NODES: optional(redisClusterNodesSchema),
   EMBEDDED_STORE: optional(z.enum(EMBEDDED_STORES)),
   IMAGE_TTL_SECONDS: optional(positiveInt),
   MAX_UPLOAD_BYTES: optional(positiveInt),
@@ -159,8 +194,13 @@ export interface CacheSettings {
 export interface AppConfig {
   host: string;
   port: number;
-  /** External Redis; when undefined the app chooses an embedded store (see `embeddedStore`). */
+  /**
+   * External Redis; when undefined (and `redisClusterNodes` too) the app chooses an embedded store (see
+   * `embeddedStore`).
+   */
   redisUrl: string | undefined;
+  /** Seed nodes of an external Redis Cluster, instead of `redisUrl` (never both); undefined: no cluster. */
+  redisClusterNodes: readonly RedisClusterNode[] | undefined;
   embeddedStore: EmbeddedStoreChoice;
   imageTtlSeconds: number;
   /** Largest accepted image file; the request body may exceed it only by the multipart framing allowance. */
@@ -233,6 +273,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`));
   }
   const e = parsed.data;
+  if (e.REDIS_URL !== undefined && e.REDIS_CLUSTER_NODES !== undefined) {
+    throw new ConfigError([
+      "REDIS_URL and REDIS_CLUSTER_NODES are both set: name one Redis (REDIS_URL) or the seed nodes of one Redis Cluster (REDIS_CLUSTER_NODES), not both",
+    ]);
+  }
   const maxImagePixels = e.MAX_IMAGE_PIXELS ?? 40_000_000;
   const decodingPixels = e.MAX_DECODING_PIXELS ?? 120_000_000;
   if (decodingPixels < maxImagePixels) {
@@ -244,6 +289,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     host: e.HOST ?? "127.0.0.1",
     port: e.PORT ?? 3000,
     redisUrl: e.REDIS_URL,
+    redisClusterNodes: e.REDIS_CLUSTER_NODES,
     embeddedStore: e.EMBEDDED_STORE ?? "auto",
     imageTtlSeconds: e.IMAGE_TTL_SECONDS ?? 24 * 60 * 60,
     maxUploadBytes: e.MAX_UPLOAD_BYTES ?? 20 * MIB,

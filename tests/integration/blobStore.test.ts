@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -9,6 +9,7 @@ import { MemoryBlobStore } from "@/lib/cache/store/memoryBlobStore";
 import { RedisBlobStore, createRedisClient, waitUntilReady } from "@/lib/cache/store/redisBlobStore";
 import { createLogger } from "@/lib/log";
 import { metricsRegistry } from "@/lib/metrics/registry";
+import { describeBlobStoreContract } from "@/tests/support/blobStoreContract";
 import { startTestRedis, type TestRedis } from "@/tests/support/redisServer";
 
 const silent = createLogger("silent");
@@ -36,84 +37,7 @@ const implementations: Array<[string, () => Promise<BlobStore>]> = [
   ["memory", async () => new MemoryBlobStore({ maxBytes: 1 << 20 })],
 ];
 
-describe.each(implementations)("BlobStore contract: %s", (_name, open) => {
-  let store: BlobStore;
-  beforeAll(async () => {
-    store = await open();
-  });
-  afterEach(() => redis.flush().then(() => store.deleteByPrefix("")));
-  afterAll(() => store.close());
-
-  it("round-trips arbitrary bytes and answers null for a missing key", async () => {
-    const bytes = Buffer.from([0, 255, 10, 13, 0, 128]);
-    await store.set("k:bin", bytes, 60);
-    expect(await store.get("k:bin")).toEqual(bytes);
-    expect(await store.get("k:absent")).toBeNull();
-  });
-
-  it("setIfAbsent writes only the first time", async () => {
-    expect(await store.setIfAbsent("k:lock", Buffer.from("a"), 60)).toBe(true);
-    expect(await store.setIfAbsent("k:lock", Buffer.from("b"), 60)).toBe(false);
-    expect((await store.get("k:lock"))!.toString()).toBe("a");
-  });
-
-  it("renewIfValue and deleteIfValue act only while the key holds exactly the given value", async () => {
-    const mine = Buffer.from("claim-a");
-    expect(await store.renewIfValue("k:lock", mine, 60)).toBe(false);
-    expect(await store.deleteIfValue("k:lock", mine)).toBe(false);
-    await store.setIfAbsent("k:lock", mine, 60);
-    expect(await store.renewIfValue("k:lock", Buffer.from("claim-b"), 60)).toBe(false);
-    expect(await store.renewIfValue("k:lock", Buffer.from("claim-"), 60)).toBe(false);
-    expect(await store.deleteIfValue("k:lock", Buffer.from("claim-b"))).toBe(false);
-    expect(await store.get("k:lock")).toEqual(mine);
-    expect(await store.renewIfValue("k:lock", Buffer.from("claim-a"), 60)).toBe(true);
-    expect(await store.get("k:lock")).toEqual(mine);
-    expect(await store.deleteIfValue("k:lock", Buffer.from("claim-a"))).toBe(true);
-    expect(await store.get("k:lock")).toBeNull();
-    await expect(store.renewIfValue("k:lock", mine, 0)).rejects.toThrow(RangeError);
-  });
-
-  it("renew resets the TTL of a key that exists and reports one that does not", async () => {
-    expect(await store.renew("k:absent", 60)).toBe(false);
-    await store.set("k:r", Buffer.from("v"), 60);
-    expect(await store.strict.renew("k:r", 120)).toBe(true);
-    expect((await store.get("k:r"))!.toString()).toBe("v");
-    await expect(store.renew("k:r", 0)).rejects.toThrow(RangeError);
-  });
-
-  it("set replaces an existing value", async () => {
-    await store.set("k:x", Buffer.from("one"), 60);
-    await store.set("k:x", Buffer.from("two"), 60);
-    expect((await store.get("k:x"))!.toString()).toBe("two");
-  });
-
-  it("del counts only keys that existed", async () => {
-    await store.set("k:a", Buffer.from("1"), 60);
-    await store.set("k:b", Buffer.from("2"), 60);
-    expect(await store.del("k:a", "k:b", "k:c")).toBe(2);
-    expect(await store.del()).toBe(0);
-    expect(await store.get("k:a")).toBeNull();
-  });
-
-  it("deleteByPrefix removes exactly the keys under the prefix, glob characters taken literally", async () => {
-    await store.set("t[1]*:a", Buffer.from("1"), 60);
-    await store.set("t[1]*:b", Buffer.from("2"), 60);
-    await store.set("t1x:a", Buffer.from("3"), 60);
-    await store.set("other", Buffer.from("4"), 60);
-    expect(await store.deleteByPrefix("t[1]*:")).toBe(2);
-    expect((await store.get("t1x:a"))!.toString()).toBe("3");
-    expect((await store.get("other"))!.toString()).toBe("4");
-  });
-
-  it("rejects a TTL that is not a positive whole number of seconds", async () => {
-    await expect(store.set("k", Buffer.from("v"), 0)).rejects.toThrow(RangeError);
-    await expect(store.setIfAbsent("k", Buffer.from("v"), 1.5)).rejects.toThrow(RangeError);
-  });
-
-  it("is healthy while connected", () => {
-    expect(store.isHealthy()).toBe(true);
-  });
-});
+for (const [name, open] of implementations) describeBlobStoreContract(name, open);
 
 describe("RedisBlobStore", () => {
   it("gives entries the requested TTL", async () => {

@@ -43,6 +43,7 @@ let cacheDir: string;
 let redis: TestRedis;
 const base = (): StoreConfig => ({
   redisUrl: undefined,
+  redisClusterNodes: undefined,
   embeddedStore: "auto",
   cacheDir,
   storeTimeoutMs: 500,

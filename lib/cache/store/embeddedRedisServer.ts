@@ -50,6 +50,8 @@ export interface StartRedisServerOptions {
   maxMemoryBytes?: number;
   /** `maxmemory-policy`: `noeviction` refuses writes past the budget (OOM replies), `allkeys-lru` evicts. */
   evictionPolicy?: "noeviction" | "allkeys-lru";
+  /** More `--name value` arguments, after the ones above (tests start cluster nodes with them). */
+  extraArgs?: readonly string[];
 }
 
 const READY_LINE = "Ready to accept connections";
@@ -143,6 +145,7 @@ function launch(
     "",
     ...(options.maxMemoryBytes === undefined ? [] : ["--maxmemory", String(options.maxMemoryBytes)]),
     ...(options.evictionPolicy === undefined ? [] : ["--maxmemory-policy", options.evictionPolicy]),
+    ...(options.extraArgs ?? []),
   ];
   const child: ChildProcessWithoutNullStreams = spawn(
     "sh",

@@ -1,23 +1,32 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import type { AppConfig } from "@/lib/config";
+import type { AppConfig, RedisClusterNode } from "@/lib/config";
 import type { BlobStore } from "@/lib/cache/store/blobStore";
 import { claimDataDir } from "@/lib/cache/store/dataDirLock";
 import { findRedisServerBinary } from "@/lib/cache/store/embeddedRedisServer";
 import { MemoryBlobStore } from "@/lib/cache/store/memoryBlobStore";
-import { RedisBlobStore, createRedisClient, redactRedisUrl, waitUntilReady } from "@/lib/cache/store/redisBlobStore";
+import {
+  RedisBlobStore,
+  createRedisClient,
+  createRedisClusterClient,
+  redactRedisUrl,
+  waitUntilReady,
+} from "@/lib/cache/store/redisBlobStore";
+import { clusterShape } from "@/lib/cache/store/redisTopology";
 import { superviseRedisServer, type SupervisedRedisServer } from "@/lib/cache/store/supervisedRedisServer";
 import type { Logger } from "@/lib/log";
 
-/** How the store was chosen (same words as /api/health's `redis.mode`): a Redis the operator runs (REDIS_URL),
- *  redis-servers started by vlcache, or process memory. */
+/** How the store was chosen (same words as /api/health's `redis.mode`): a Redis or Redis Cluster the operator runs
+ *  (REDIS_URL, REDIS_CLUSTER_NODES), redis-servers started by vlcache, or process memory. */
 export type StoreMode = "external" | "embedded" | "memory";
 
 /**
  * The process's stores. User data and caches are kept apart because they need opposite policies when memory runs
  * out: caches give way (least recently used first), user data is never evicted before its TTL, and a full user store
  * refuses new data (StoreFullError → 507 store_full). With REDIS_URL both are the same Redis, whose limits and
- * persistence are the operator's.
+ * persistence are the operator's. With REDIS_CLUSTER_NODES both are the same Redis Cluster (their keys never overlap:
+ * user data lives under `image:`/`session:` keys, caches under level keys, lib/cache/keys.ts), over two clients so
+ * that user data writes waiting for a replica never hold up cache traffic.
  */
 export interface OpenedStore {
   /** User data: images, sessions and session locks; persisted when embedded. */
@@ -35,7 +44,13 @@ export interface OpenedStore {
 
 export type StoreConfig = Pick<
   AppConfig,
-  "redisUrl" | "embeddedStore" | "cacheDir" | "storeTimeoutMs" | "userStoreMaxBytes" | "cacheStoreMaxBytes"
+  | "redisUrl"
+  | "redisClusterNodes"
+  | "embeddedStore"
+  | "cacheDir"
+  | "storeTimeoutMs"
+  | "userStoreMaxBytes"
+  | "cacheStoreMaxBytes"
 >;
 
 export interface OpenStoreDeps {
@@ -51,6 +66,7 @@ const MIB = 1024 * 1024;
 /**
  * Chooses and opens the process's stores, in this order:
  * 1. REDIS_URL set → that Redis for both (if it is not reachable yet, it starts unhealthy and reconnects by itself);
+ *    REDIS_CLUSTER_NODES set → that Redis Cluster for both, user data writes waiting for a replica (the same);
  * 2. otherwise, unless EMBEDDED_STORE=memory, two private redis-servers when the binary is on PATH: user data with an
  *    append-only file in CACHE_DIR/redis/user and the noeviction policy, caches without persistence and with LRU
  *    eviction, each within its budget and restarted when it dies (supervisedRedisServer.ts);
@@ -70,6 +86,9 @@ export async function openStore(config: StoreConfig, logger: Logger, deps: OpenS
       : `store: Redis at ${shown} (REDIS_URL), not reachable yet; retrying in the background`;
     log.info({ store: "external" }, description);
     return { store, cacheStore: store, mode: "external", description, embedded: null, close: () => store.close() };
+  }
+  if (config.redisClusterNodes) {
+    return openCluster(config.redisClusterNodes, config, log);
   }
 
   let fallbackReason = "EMBEDDED_STORE=memory";
@@ -93,10 +112,15 @@ export async function openStore(config: StoreConfig, logger: Logger, deps: OpenS
   const cacheStore = new MemoryBlobStore({ maxBytes: config.cacheStoreMaxBytes });
   const description = `store: in-process memory, data lost on exit (${fallbackReason}); ${budgets(config)}`;
   log.info({ store: "memory" }, description);
+  return apart(store, cacheStore, "memory", description);
+}
+
+/** Two stores opened here, neither embedded: closing closes both. */
+function apart(store: BlobStore, cacheStore: BlobStore, mode: StoreMode, description: string): OpenedStore {
   return {
     store,
     cacheStore,
-    mode: "memory",
+    mode,
     description,
     embedded: null,
     close: async () => {
@@ -104,6 +128,32 @@ export async function openStore(config: StoreConfig, logger: Logger, deps: OpenS
       await cacheStore.close();
     },
   };
+}
+
+async function openCluster(
+  seedNodes: readonly RedisClusterNode[],
+  config: StoreConfig,
+  log: Logger,
+): Promise<OpenedStore> {
+  const userClient = createRedisClusterClient(seedNodes);
+  const cacheClient = createRedisClusterClient(seedNodes);
+  const store = new RedisBlobStore(userClient, log.child({ storeName: "user" }), config.storeTimeoutMs, {
+    waitForReplica: true,
+  });
+  const cacheStore = new RedisBlobStore(cacheClient, log.child({ storeName: "cache" }), config.storeTimeoutMs);
+  const shown = seedNodes
+    .map((node) => (node.host.includes(":") ? `[${node.host}]:${node.port}` : `${node.host}:${node.port}`))
+    .join(",");
+  const ready = (
+    await Promise.all([userClient, cacheClient].map((client) => waitUntilReady(client, EXTERNAL_CONNECT_WAIT_MS)))
+  ).every(Boolean);
+  const shape = clusterShape(userClient);
+  const topology = ready
+    ? `${shape.masters} masters, ${shape.replicas} replicas`
+    : "not reachable yet; retrying in the background";
+  const description = `store: Redis Cluster via ${shown} (REDIS_CLUSTER_NODES), ${topology}; user data writes wait for one replica`;
+  log.info({ store: "external" }, description);
+  return apart(store, cacheStore, "external", description);
 }
 
 function budgets(config: StoreConfig): string {

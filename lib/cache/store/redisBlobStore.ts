@@ -1,5 +1,5 @@
-import { Redis } from "ioredis";
-import type { Socket as NetSocket } from "node:net";
+import { Cluster, Redis } from "ioredis";
+import type { RedisClusterNode } from "@/lib/config";
 import { ProgressDeadline } from "@/lib/cache/store/progressDeadline";
 import {
   assertValidTtl,
@@ -12,6 +12,16 @@ import {
   type StrictStoreOps,
 } from "@/lib/cache/store/blobStore";
 import { ChannelListeners, type MessageListener } from "@/lib/cache/store/channelListeners";
+import {
+  bytesMoved,
+  commandNode,
+  findNode,
+  isCluster,
+  masterNodes,
+  nodeAddress,
+  replicaCount,
+  type RedisClient,
+} from "@/lib/cache/store/redisTopology";
 import type { Logger } from "@/lib/log";
 import { counter } from "@/lib/metrics/registry";
 
@@ -31,6 +41,11 @@ return 0`;
 const DELETE_IF_VALUE = `if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end
 return 0`;
 
+const unreplicatedWrites = counter({
+  name: "vlcache_store_unreplicated_writes_total",
+  help: "User data writes on a Redis Cluster that no replica acknowledged within the wait (kept on the master only).",
+});
+
 const storeErrors = counter<"op">({
   name: "vlcache_store_errors_total",
   help: "Store operations that failed (Redis unreachable or erroring) and were answered soft (null/false/0).",
@@ -39,8 +54,11 @@ const storeErrors = counter<"op">({
 
 /** Redis refuses writes past `maxmemory` under the noeviction policy with this reply. */
 const OUT_OF_MEMORY_REPLY = /^OOM /;
-/** Error replies of a server that cannot serve right now (loading its data, a long script, a failing disk). */
-const TEMPORARY_REPLY = /^(LOADING|BUSY|MISCONF|TRYAGAIN) /;
+/**
+ * Error replies of a server that cannot serve right now (loading its data, a long script, a failing disk) or, on a
+ * cluster, of a slot that is moving or has no master (what ioredis did not resolve by retrying).
+ */
+const TEMPORARY_REPLY = /^(LOADING|BUSY|MISCONF|TRYAGAIN|MOVED|ASK|CLUSTERDOWN) /;
 
 /** Escapes Redis glob metacharacters so a prefix matches literally in SCAN MATCH. */
 export function globEscape(literal: string): string {
@@ -75,8 +93,13 @@ class RateLimitedWarn {
   }
 }
 
+export interface RedisBlobStoreOptions {
+  /** Strict writes wait for one replica's acknowledgement on a cluster (user data; see the class comment). */
+  readonly waitForReplica?: boolean;
+}
+
 /**
- * BlobStore over one ioredis connection.
+ * BlobStore over one ioredis connection, or one Redis Cluster client.
  *
  * Lifecycle: constructed around a client that connects (and, after an outage, reconnects) by itself. With the offline
  * queue disabled a command issued while disconnected fails at once instead of queueing, and the deadline
@@ -92,6 +115,19 @@ class RateLimitedWarn {
  * `vlcache_store_errors_total{op}` and answer their fallback. Because one connection carries every command in order,
  * a command sent after the PING's reply runs after every command that timed out before it (see storeLock.ts).
  *
+ * Redis Cluster (a `Cluster` client; see redisTopology.ts for the rules it keeps): commands go to the master of their
+ * key's slot, each master over its own connection, so the deadline is kept per master (a stalled master cannot hide
+ * behind traffic to the others); a command without a key counts the progress of all of them. `deleteByPrefix` scans
+ * every master, and `del` deletes key by key. `generation` also counts masters leaving the topology (a failover):
+ * writes the old master had not passed on to its replica are gone. With `waitForReplica`, a strict `set` or
+ * `setIfAbsent` whose master has a replica is followed by `WAIT 1` on that master's connection for at most half the
+ * deadline, so the write is on two nodes before the caller hears it stored and a failover does not lose it. A WAIT
+ * that no replica acknowledges in time (the replica is down or far behind) is logged and counted in
+ * `vlcache_store_unreplicated_writes_total` but does not fail the write: the master has it, and refusing every upload
+ * while a replica is down would turn a lost replica into an outage. Half the deadline, so that a WAIT's silence never
+ * passes for a stall. `publish` reaches the subscribers on every node, but Redis Cluster answers with the count of the
+ * node that took the message only.
+ *
  * Messages: the first `subscribe` opens a second connection (a connection in subscriber mode takes no other commands)
  * that, unlike the command connection, queues while offline and retries forever: a SUBSCRIBE issued before it is
  * connected waits for the connection, and ioredis subscribes again to every channel after each reconnection. It is
@@ -106,20 +142,19 @@ export class RedisBlobStore implements BlobStore {
   private missedDeadline = false;
   private probe: NodeJS.Timeout | null = null;
   private readonly listeners = new ChannelListeners();
-  private subscriber: Redis | null = null;
-  private readonly deadline: ProgressDeadline;
+  private subscriber: RedisClient | null = null;
+  /** Per master address on a cluster ("" for commands without a key, and for a single Redis). */
+  private readonly deadlines = new Map<string, ProgressDeadline>();
+  private readonly waitForReplica: boolean;
 
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisClient,
     private readonly logger: Logger,
-    timeoutMs: number = DEFAULT_STORE_TIMEOUT_MS,
+    private readonly timeoutMs: number = DEFAULT_STORE_TIMEOUT_MS,
+    options: RedisBlobStoreOptions = {},
   ) {
     this.warnings = new RateLimitedWarn(logger);
-    this.deadline = new ProgressDeadline(
-      timeoutMs,
-      () => bytesMoved(client),
-      () => this.missDeadline(),
-    );
+    this.waitForReplica = options.waitForReplica ?? false;
     let outage = false;
     client.on("error", (error: Error) => {
       this.warnings.warn("connection", { err: error.message }, "store: redis connection error");
@@ -138,42 +173,88 @@ export class RedisBlobStore implements BlobStore {
       if (outage) this.logger.info("store: redis connection restored");
       outage = false;
     });
+    client.on("-node", (node: Redis) => {
+      this.readyEvents += 1;
+      this.logger.warn({ node: nodeAddress(node) }, "store: a redis cluster node left the topology");
+    });
     this.strict = {
-      get: (key) => this.run(() => this.client.getBuffer(key)),
+      get: (key) => this.run(key, () => this.client.getBuffer(key)),
       set: async (key, value, ttlSeconds) => {
         assertValidTtl(ttlSeconds);
-        await this.run(() => this.client.set(key, value, "EX", ttlSeconds), value.length);
+        await this.write(key, value, ["EX", ttlSeconds]);
       },
       setIfAbsent: async (key, value, ttlSeconds) => {
         assertValidTtl(ttlSeconds);
-        return (await this.run(() => this.client.set(key, value, "EX", ttlSeconds, "NX"), value.length)) === "OK";
+        return (await this.write(key, value, ["EX", ttlSeconds, "NX"])) === "OK";
       },
       renew: async (key, ttlSeconds) => {
         assertValidTtl(ttlSeconds);
-        return (await this.run(() => this.client.expire(key, ttlSeconds))) === 1;
+        return (await this.run(key, () => this.client.expire(key, ttlSeconds))) === 1;
       },
       // Compare and act inside one Lua script: Redis runs a script atomically, so no other client's command can land
       // between the GET and the EXPIRE/DEL (a GET from here followed by a DEL could delete a lock claimed in between).
       renewIfValue: async (key, value, ttlSeconds) => {
         assertValidTtl(ttlSeconds);
-        return (await this.run(() => this.client.eval(RENEW_IF_VALUE, 1, key, value, ttlSeconds))) === 1;
+        return (await this.run(key, () => this.client.eval(RENEW_IF_VALUE, 1, key, value, ttlSeconds))) === 1;
       },
       deleteIfValue: async (key, value) =>
-        (await this.run(() => this.client.eval(DELETE_IF_VALUE, 1, key, value))) === 1,
-      del: async (...keys) => (keys.length === 0 ? 0 : this.run(() => this.client.unlink(...keys))),
-      deleteByPrefix: (prefix) =>
-        this.run(async () => {
-          const pattern = `${globEscape(prefix)}*`;
-          let cursor = "0";
-          let removed = 0;
-          do {
-            const [next, keys] = await this.client.scan(cursor, "MATCH", pattern, "COUNT", SCAN_BATCH);
-            if (keys.length > 0) removed += await this.client.unlink(...keys);
-            cursor = next;
-          } while (cursor !== "0");
-          return removed;
-        }),
+        (await this.run(key, () => this.client.eval(DELETE_IF_VALUE, 1, key, value))) === 1,
+      del: (...keys) => this.unlink(keys),
+      deleteByPrefix: async (prefix) => {
+        // On a cluster each master holds part of the keys; a SCAN walks one node.
+        const removed = await Promise.all(masterNodes(this.client).map((node) => this.deleteOnNode(node, prefix)));
+        return removed.reduce((sum, count) => sum + count, 0);
+      },
     };
+  }
+
+  /** SCAN MATCH prefix* on one node (a master of a cluster, or the single Redis) and UNLINK what it finds. */
+  private async deleteOnNode(node: Redis, prefix: string): Promise<number> {
+    const pattern = `${globEscape(prefix)}*`;
+    let cursor = "0";
+    let removed = 0;
+    do {
+      const [next, keys] = await this.run(node, () => node.scan(cursor, "MATCH", pattern, "COUNT", SCAN_BATCH));
+      removed += await this.unlink(keys);
+      cursor = next;
+    } while (cursor !== "0");
+    return removed;
+  }
+
+  /** UNLINK: one command for a single Redis; one per key on a cluster, where a command's keys must share a slot. */
+  private async unlink(keys: readonly string[]): Promise<number> {
+    if (keys.length === 0) return 0;
+    if (!isCluster(this.client)) return this.run(keys[0], () => this.client.unlink(...keys));
+    const removed = await Promise.all(keys.map((key) => this.run(key, () => this.client.unlink(key))));
+    return removed.reduce((sum, count) => sum + count, 0);
+  }
+
+  /**
+   * SET key value …`options`; with `waitForReplica` on a cluster whose master for the key has a replica, then WAIT 1 on
+   * the connection to the master that took the write (ioredis follows a MOVED and updates its slot table before the
+   * SET's reply arrives, so the table names that master then; WAIT counts the writes of the connection it is sent on).
+   * A WAIT that fails (the master went away after the write) rejects: the write may be lost, so it must not pass for
+   * stored.
+   */
+  private async write(key: string, value: Buffer, options: (string | number)[]): Promise<"OK" | null> {
+    const reply = await this.run(key, () => this.client.set(key, value, ...(options as ["EX", number])), value.length);
+    const cluster = isCluster(this.client) ? this.client : null;
+    // Nothing to wait for when SET NX wrote nothing, or when the master has no replica to wait for.
+    if (!this.waitForReplica || reply === null || cluster === null || replicaCount(cluster, key) === 0) return reply;
+    const address = commandNode(cluster, key);
+    const master = address === null ? undefined : findNode(cluster, address);
+    if (master === undefined) throw new StoreUnavailableError(`the master of ${key}'s slot is not connected`);
+    const waitMs = Math.max(1, Math.floor(this.timeoutMs / 2));
+    const acknowledged = Number(await this.run(master, () => master.call("WAIT", 1, waitMs)));
+    if (acknowledged < 1) {
+      unreplicatedWrites.inc();
+      this.warnings.warn(
+        "replica-wait",
+        { node: address, waitMs },
+        "store: no replica acknowledged a user data write in time; it is on the master only until the replica catches up",
+      );
+    }
+    return reply;
   }
 
   get generation(): number {
@@ -217,7 +298,7 @@ export class RedisBlobStore implements BlobStore {
   }
 
   publish(channel: string, message: string): Promise<number> {
-    return this.soft("publish", 0, () => this.run(() => this.client.publish(channel, message)));
+    return this.soft("publish", 0, () => this.run(null, () => this.client.publish(channel, message)));
   }
 
   subscribe(channel: string, listener: MessageListener): () => void {
@@ -256,9 +337,16 @@ export class RedisBlobStore implements BlobStore {
     }
   }
 
-  private subscriberConnection(): Redis {
+  private subscriberConnection(): RedisClient {
     if (this.subscriber !== null) return this.subscriber;
-    const subscriber = this.client.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
+    // A cluster delivers every PUBLISH to the subscribers of every node, so one node's connection hears them all;
+    // ioredis picks it and moves the subscriptions to another node when it fails.
+    const subscriber = isCluster(this.client)
+      ? this.client.duplicate(undefined, {
+          enableOfflineQueue: true,
+          redisOptions: { ...this.client.options.redisOptions, maxRetriesPerRequest: null },
+        })
+      : this.client.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
     subscriber.on("error", (error: Error) => {
       this.warnings.warn("subscriber", { err: error.message }, "store: redis subscriber connection error");
     });
@@ -274,8 +362,11 @@ export class RedisBlobStore implements BlobStore {
     return subscriber;
   }
 
-  /** Sends one operation unless the store is known unhealthy; turns every failure into the strict contract's errors. */
-  private async run<T>(send: () => Promise<T>, payloadBytes = 0): Promise<T> {
+  /**
+   * Sends one operation unless the store is known unhealthy; turns every failure into the strict contract's errors.
+   * `route`: the key the command acts on, or the node it is sent to, or null (any node), for its deadline.
+   */
+  private async run<T>(route: string | Redis | null, send: () => Promise<T>, payloadBytes = 0): Promise<T> {
     if (!this.isHealthy()) {
       throw new StoreUnavailableError(
         this.missedDeadline
@@ -284,7 +375,7 @@ export class RedisBlobStore implements BlobStore {
       );
     }
     try {
-      return await this.deadline.track(send(), payloadBytes);
+      return await this.deadlineFor(route).track(send(), payloadBytes);
     } catch (error) {
       if (isStoreUnavailable(error)) throw error;
       const message = (error as Error).message;
@@ -295,6 +386,39 @@ export class RedisBlobStore implements BlobStore {
     }
   }
 
+  /**
+   * The deadline of the connection `route` goes over: the single Redis's; on a cluster, the master's that serves the
+   * key (or the given node's), whose progress is read from whichever connection the client has to it at the time (a
+   * node the client dropped is silent from then on, so its commands expire).
+   */
+  private deadlineFor(route: string | Redis | null): ProgressDeadline {
+    const client = this.client;
+    const address =
+      !isCluster(client) || route === null
+        ? ""
+        : typeof route === "string"
+          ? (commandNode(client, route) ?? "")
+          : nodeAddress(route);
+    let deadline = this.deadlines.get(address);
+    if (deadline === undefined) {
+      deadline = new ProgressDeadline(this.timeoutMs, this.progressOf(address), () => this.missDeadline());
+      this.deadlines.set(address, deadline);
+    }
+    return deadline;
+  }
+
+  /** Bytes moved by the connection to the node at `address` ("": every connection of the client). */
+  private progressOf(address: string): () => number {
+    const client = this.client;
+    if (address === "" || !isCluster(client)) return () => bytesMoved(client);
+    let lastSeen = 0;
+    return () => {
+      const connection = findNode(client, address);
+      if (connection !== undefined) lastSeen = bytesMoved(connection);
+      return lastSeen;
+    };
+  }
+
   private missDeadline(): void {
     if (this.missedDeadline || this.closed) return;
     this.missedDeadline = true;
@@ -303,7 +427,7 @@ export class RedisBlobStore implements BlobStore {
     this.probe = setInterval(() => {
       if (inFlight || this.client.status !== "ready") return;
       inFlight = true;
-      this.deadline
+      this.deadlineFor(null)
         .track(this.client.ping())
         .then(() => this.answeredAgain())
         .catch(() => undefined)
@@ -339,12 +463,6 @@ export class RedisBlobStore implements BlobStore {
   }
 }
 
-/** Bytes the client's connection has received and handed to the kernel so far (grows while the server works). */
-function bytesMoved(client: Redis): number {
-  const socket = client.stream as NetSocket | undefined;
-  return socket ? socket.bytesRead + socket.bytesWritten - socket.writableLength : 0;
-}
-
 /**
  * A client configured for RedisBlobStore (which enforces the deadline itself). Connecting starts immediately, in the
  * background.
@@ -358,8 +476,29 @@ export function createRedisClient(url: string): Redis {
   });
 }
 
+/**
+ * A client of the Redis Cluster reached through `seedNodes`, configured like `createRedisClient`: commands fail at once
+ * instead of queueing while the cluster is unreachable, and a command redirected during a failover (MOVED, a node
+ * gone) is retried every 100 ms, within the store's deadline.
+ */
+export function createRedisClusterClient(seedNodes: readonly RedisClusterNode[]): Cluster {
+  return new Cluster(
+    seedNodes.map((node) => ({ host: node.host, port: node.port })),
+    {
+      enableOfflineQueue: false,
+      clusterRetryStrategy: (attempt) => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS),
+      slotsRefreshTimeout: CONNECT_TIMEOUT_MS,
+      // Besides refreshing on MOVED and lost nodes: replicas added (or first reported) since are learnt within 5 s.
+      slotsRefreshInterval: 5_000,
+      retryDelayOnFailover: 100,
+      retryDelayOnClusterDown: 100,
+      redisOptions: { connectTimeout: CONNECT_TIMEOUT_MS, maxRetriesPerRequest: 1 },
+    },
+  );
+}
+
 /** Resolves true once the client is ready, false when `waitMs` passes first (the client keeps trying afterwards). */
-export function waitUntilReady(client: Redis, waitMs: number): Promise<boolean> {
+export function waitUntilReady(client: RedisClient, waitMs: number): Promise<boolean> {
   if (client.status === "ready") return Promise.resolve(true);
   return new Promise((resolve) => {
     const timer = setTimeout(() => {

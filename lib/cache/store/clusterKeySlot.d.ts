@@ -1,0 +1,7 @@
+/** Types of the `cluster-key-slot` package (the hash slot function ioredis itself uses; the package has none). */
+declare module "cluster-key-slot" {
+  /** The Redis Cluster hash slot (0–16383) of `key`, honouring a `{hash tag}`. */
+  export default function calculateSlot(key: string | Buffer): number;
+  /** The slot all `keys` share, or -1 when they do not share one. */
+  export function generateMulti(keys: readonly (string | Buffer)[]): number;
+}
