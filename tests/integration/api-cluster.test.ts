@@ -109,6 +109,33 @@ describe("replicas sharing one Redis Cluster", () => {
     expect(alone.answers).toEqual(shared.answers);
   });
 
+  it("continue a conversation on the other replica from L2's store tier, token-identical to caches off", async () => {
+    // Long enough for several whole 64-token KV blocks.
+    const opening = `Remember these words: ${Array.from({ length: 80 }, (_, i) => `word${i}`).join(" ")}.`;
+    const turns = [{ text: opening }, { text: "Which was the last one?" }];
+    const firstTurn = await chat(first, { message: turns[0], params: { maxNewTokens: 6 } });
+    // The first replica writes the turn's blocks in the background: wait until its written bytes stop growing.
+    const written = () => metricValue(first.baseUrl, "vlcache_l2_store_bytes_total");
+    const settled = async () => {
+      const before = await written();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      return before > 0 && before === (await written());
+    };
+    await expect.poll(settled).toBe(true);
+    const followUp = await chat(second, {
+      sessionId: firstTurn.meta.sessionId,
+      message: turns[1],
+      params: { maxNewTokens: 6 },
+    });
+    const prefix = followUp.meta.cache.prefix;
+    expect(prefix.tier).toBe("store");
+    expect(prefix.reused).toBeGreaterThanOrEqual(128);
+    expect(prefix.reused % 64).toBe(0);
+    expect(await metricValue(second.baseUrl, "vlcache_l2_store_bytes_total")).toBeGreaterThan(0);
+    const alone = await converse([second, second], turns, { l1: false, l2: false, l3: false });
+    expect(alone.answers).toEqual([firstTurn.text, followUp.text]);
+  });
+
   it("forget in process what an admin flush through the other replica removed from every master", async () => {
     const { imageId } = await uploadImage(first.baseUrl, await img.png(img.patternRgb(80, 48)));
     await waitUntilReady(first.baseUrl, imageId);
