@@ -1,8 +1,6 @@
-import { readFile } from "node:fs/promises";
 import path from "node:path";
 import * as ort from "onnxruntime-node";
 import type { Logger } from "@/lib/log";
-import { withAttentionPresentOutputs } from "@/lib/model/onnx/attentionPresentOutputs";
 
 import {
   EXECUTION_PROVIDER_RECORDS,
@@ -64,22 +62,13 @@ function sessionOptions(
   };
 }
 
-/**
- * Opens a model file or bytes. With `attentionPresentOutputs`, a file whose MultiHeadAttention nodes lack present
- * outputs is opened from rewritten bytes instead, its external data (if any) still read from the file's folder.
- */
-export async function createSession(
+function createSession(
   model: string | Uint8Array,
   options: ort.InferenceSession.SessionOptions,
-  attentionPresentOutputs = false,
 ): Promise<ort.InferenceSession> {
-  if (typeof model !== "string") return ort.InferenceSession.create(model, options);
-  const rewritten = attentionPresentOutputs ? withAttentionPresentOutputs(await readFile(model)) : null;
-  if (rewritten === null) return ort.InferenceSession.create(model, options);
-  return ort.InferenceSession.create(rewritten, {
-    ...options,
-    extra: { session: { model_external_initializers_file_folder_path: path.dirname(path.resolve(model)) } },
-  });
+  return typeof model === "string"
+    ? ort.InferenceSession.create(model, options)
+    : ort.InferenceSession.create(model, options);
 }
 
 /** Opens sessions on `provider` (whether it initialises shows on the first `open`). */
@@ -87,12 +76,7 @@ export function providerSessionFactory(provider: ExecutionProviderName, tuning: 
   return {
     executionProvider: provider,
     deviceOutputs: providerRecord(provider).deviceOutputs,
-    open: (model, options = {}) =>
-      createSession(
-        model,
-        sessionOptions(provider, tuning, options, model),
-        providerRecord(provider).attentionPresentOutputs,
-      ),
+    open: (model, options = {}) => createSession(model, sessionOptions(provider, tuning, options, model)),
   };
 }
 

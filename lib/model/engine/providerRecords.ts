@@ -17,32 +17,19 @@ export interface ExecutionProviderRecord {
    * decoder's KV never crosses host memory. onnxruntime-node 1.30 has it for WebGPU only, not for CUDA.
    */
   readonly deviceOutputs: boolean;
-  /**
-   * Whether graphs opened from files get present outputs on their MultiHeadAttention nodes
-   * (lib/model/onnx/attentionPresentOutputs.ts): ORT's WebGPU kernel takes its flash-attention path only with them,
-   * the CPU's only without.
-   */
-  readonly attentionPresentOutputs: boolean;
   /** Why `auto` ranks it where it does (logged with the choice). */
   readonly why: string;
 }
 
 export const EXECUTION_PROVIDER_RECORDS = [
-  {
-    name: "cuda",
-    autoRank: 0,
-    deviceOutputs: false,
-    attentionPresentOutputs: false,
-    why: "NVIDIA GPU through CUDA 12; outputs return to host memory",
-  },
+  { name: "cuda", autoRank: 0, deviceOutputs: false, why: "NVIDIA GPU through CUDA 12; outputs return to host memory" },
   {
     name: "webgpu",
     autoRank: 1,
     deviceOutputs: true,
-    attentionPresentOutputs: true,
     why: "any GPU through WebGPU (Vulkan); KV stays in device memory",
   },
-  { name: "cpu", autoRank: 2, deviceOutputs: false, attentionPresentOutputs: false, why: "always available" },
+  { name: "cpu", autoRank: 2, deviceOutputs: false, why: "always available" },
 ] as const satisfies readonly ExecutionProviderRecord[];
 
 export type ExecutionProviderName = (typeof EXECUTION_PROVIDER_RECORDS)[number]["name"];

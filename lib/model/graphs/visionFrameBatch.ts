@@ -13,7 +13,8 @@
  * 1·0 = +0; a padding key's score drops by GATE·scale, so its softmax weight is exactly 0 in fp32 and fp16 alike.
  * Every frame has at least one real key, so no row is all padding. Values get KEY_GATE_WIDTH zero dimensions per head
  * as well, which the output drops again: ORT's WebGPU MultiHeadAttention takes its flash-attention kernel only when
- * value heads are as wide as query/key heads (the CPU's takes either).
+ * value heads are as wide as query/key heads (the CPU's takes either). On an H200 that took the 2b vision encoder
+ * (one 1024×768 image) from 765 to 222 ms in fp32.
  */
 
 import type { GraphBuilder, Value } from "@/lib/model/onnx/graphBuilder";
