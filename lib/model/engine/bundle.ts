@@ -128,8 +128,9 @@ export async function openBundle(dir: string, opts: OpenBundleOptions = {}): Pro
       }
     };
     // embed_tokens runs on the CPU whatever the provider: it looks up a few rows, which prefill needs in host memory
-    // anyway (image features are written into them there). On WebGPU its own run cost a device round trip per decode
-    // step (25 ms of wall time for 0.1 ms of kernels on an H200, half the step); the decoder uploads the row instead.
+    // anyway (image features are written into them there), so a GPU would only add a round trip and hold the table
+    // (1.2 GB at 2b in fp32). Measured on an H200 with the decoder on WebGPU: an 800-token prefill 178 vs 205 ms,
+    // decoding the same speed (scripts/gpu/embed-placement.ts).
     const embedTokens = await openWith(providerSessionFactory("cpu", opts), ONNX_FILES.embedTokens);
     const choice = opts.executionProvider ?? "auto";
     const deepstack = config.vision.deepstackVisualIndexes.length > 0;
