@@ -32,6 +32,7 @@ import { InferencePipeline } from "@/lib/inference/pipeline";
 import type { GenerationRequestInput } from "@/lib/inference/request";
 import { createLogger } from "@/lib/log";
 import { visionEncoderRuns } from "@/lib/metrics/cacheMetrics";
+import type { ExecutionProviderChoice } from "@/lib/model/engine/executionProvider";
 import { liveDeviceKvBytes, liveKvBytes } from "@/lib/model/engine/kvCache";
 import { storeImage } from "@/lib/server/images";
 import { median } from "../benchSupport";
@@ -153,10 +154,21 @@ async function measure(): Promise<void> {
   const logger = createLogger("silent");
   const config = loadConfig({ ...process.env, EMBEDDED_STORE: "memory", MEMORY_STORE_MAX_BYTES: String(8 * 2 ** 30) });
   const opened = await openStore(config, logger);
+  // The engine's one log line about its provider (with `auto`: each provider's probe time) goes into the notes.
+  const selection = createLogger("info", {
+    write: (line: string) => {
+      const entry = JSON.parse(line) as { msg?: string; requested?: string; why?: string };
+      if (entry.msg === "onnxruntime execution provider selected") {
+        notes.push(`execution provider: requested ${entry.requested}; ${entry.why}`);
+      }
+    },
+  });
   const model = await loadInferenceModel(path.resolve(bundle), {
-    executionProvider: (process.env.EXECUTION_PROVIDER as "webgpu") ?? "webgpu",
+    executionProvider: (process.env.EXECUTION_PROVIDER as ExecutionProviderChoice | undefined) ?? "webgpu",
+    logger: selection,
   });
   log(`${system}: ${bundle} on ${model.engine.executionProvider}, KV on the device: ${model.engine.kvOnDevice}`);
+  log(notes.join("; "));
   const caches: ModelCaches = createModelCaches(model, opened.store, config.caches, logger);
   const pipeline = new InferencePipeline({
     model,

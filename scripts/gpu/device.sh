@@ -22,13 +22,16 @@
 #   precision  (after convert) scripts/gpu/precision.ts on the small preset's and the 2b checkpoint: per graph and
 #            fp16 variant, how far each provider's outputs are from the fp32 graph on the CPU ($PRECISION_ARGS appended)
 #   profile  scripts/gpu/profile.ts: ORT's profiler over the 2b fp32 and fp16 bundles on WebGPU (where the time goes)
+#   embed-placement  scripts/gpu/embed-placement.ts on the 2b fp32 bundle (converted first if missing): decoding on
+#            WebGPU with embed_tokens on WebGPU against on the CPU
 #   vs-hf-fp32, vs-hf-fp16  scripts/gpu/bench-vs-hf.ts measure: vlcache on WebGPU over the 2b fp32 / fp16 bundle
 #            (converted first if missing), one row each under $STAGE/vs-hf (kept while the machine stays warm)
 #   vs-hf-torch  scripts/gpu/bench_hf.py: HF transformers eager fp32 and bf16 on the 2b checkpoint those bundles were
 #            converted from, one row each under $STAGE/vs-hf
 #   vs-hf-report  bench-vs-hf.ts report: the rows there → $OUT/gpu-vs-hf-DATE.json and .md ($VS_HF_ARGS are appended
-#            to the measuring tasks, e.g. --n 5; VS_HF_PRESET: another preset than 2b, VS_HF_PROVIDER: another provider
-#            than webgpu — both only to try the tasks elsewhere)
+#            to the measuring tasks, e.g. --n 5; VS_HF_PRESET: another preset than 2b, to try the tasks elsewhere;
+#            VS_HF_PROVIDER: another provider choice than webgpu, e.g. auto (the row's notes say what its probe chose
+#            and why) or cpu to try the tasks elsewhere)
 #   cache-PROVIDER  scripts/bench-cache.ts (npm run bench:cache) with EXECUTION_PROVIDER=PROVIDER (webgpu, cpu) on the
 #            $CACHE_BENCH_PRESET (default 2b) fp32 bundle, converted first if missing (fp16 is inaccurate on WebGPU),
 #            over the in-process memory store (no redis-server there); results under $OUT/cache-PROVIDER
@@ -134,6 +137,9 @@ run_task() {
         [[ -f $bundles/2b-$dtype/vlcache.json ]] || continue
         node "$JS/profile.mjs" --bundle "$bundles/2b-$dtype" --provider webgpu --out "$OUT/profile-2b-$dtype"
       done ;;
+    embed-placement)
+      convert_fp32 2b
+      node "$JS/embed-placement.mjs" --bundle "$bundles/2b-fp32" --out "$OUT/embed-placement-$(date -u +%F)" ;;
     vs-hf-fp32 | vs-hf-fp16)
       local dtype=${1#vs-hf-} preset=${VS_HF_PRESET:-2b}
       convert_fp32 "$preset"
@@ -188,5 +194,5 @@ case ${1:-} in
       echo "=== $t exit $rc after $(( SECONDS - start )) s"
     done
     exit $failed ;;
-  *) echo "usage: device.sh stage | run [parity|convert|bench|placement|probe|fp16|precision|profile|vs-hf-fp32|vs-hf-fp16|vs-hf-torch|vs-hf-report|cache-webgpu|cache-cpu …]" >&2; exit 2 ;;
+  *) echo "usage: device.sh stage | run [parity|convert|bench|placement|probe|fp16|precision|profile|embed-placement|vs-hf-fp32|vs-hf-fp16|vs-hf-torch|vs-hf-report|cache-webgpu|cache-cpu …]" >&2; exit 2 ;;
 esac

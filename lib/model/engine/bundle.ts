@@ -1,6 +1,7 @@
 /**
  * A model bundle on disk (the ▶ bundle contract in docs/architecture): config.json, generation_config.json,
- * vlcache.json and onnx/{vision_encoder,embed_tokens,decoder_model_merged}.onnx, opened as three ORT sessions.
+ * vlcache.json and onnx/{vision_encoder,embed_tokens,decoder_model_merged}.onnx, opened as three ORT sessions: the
+ * vision encoder and the decoder on the chosen execution provider, embed_tokens always on the CPU.
  *
  * Lifecycle: `openBundle` validates the JSON files first (cheap, precise errors), then opens the sessions; if any
  * session fails, the ones already open are released before the error propagates. `release()` frees all three.
@@ -18,6 +19,7 @@ import {
   ExecutionProviderUnavailableError,
   logProviderChoice,
   openCandidates,
+  providerSessionFactory,
   type ExecutionProviderChoice,
   type ExecutionProviderName,
   type OpenSessionOptions,
@@ -115,26 +117,7 @@ export async function openBundle(dir: string, opts: OpenBundleOptions = {}): Pro
     await Promise.all(opened.map((s) => s.release()));
   };
   try {
-    const embedFile = path.join(root, ONNX_FILES.embedTokens);
-    const choice = opts.executionProvider ?? "auto";
-    const { candidates, failures } = await openCandidates(choice, embedFile, opts).catch((error: unknown) => {
-      if (error instanceof ExecutionProviderUnavailableError)
-        throw new BundleLoadError("bundle_session_failed", embedFile, error.message);
-      throw error;
-    });
-    const deepstack = config.vision.deepstackVisualIndexes.length > 0;
-    const floatType = manifest.dtype === "fp16" ? "float16" : "float32";
-    // The KV (`present.*`) stays in device memory where the provider allows it; logits always come to the host.
-    const presentOnDevice = { outputsOnDevice: presentOutputNames(config.text.numHiddenLayers) };
-    const decoderFile = path.join(root, ONNX_FILES.decoder);
-    const chosen = await chooseProvider(choice, candidates, failures, {
-      openDecoder: (factory) => factory.open(decoderFile, presentOnDevice),
-      sessions: (embedTokens, decoder) => ({ embedTokens, decoder, config, floatType, deepstack }),
-    });
-    const { factory, embedTokens } = chosen;
-    opened.push(embedTokens, ...(chosen.decoder ? [chosen.decoder] : []));
-    logProviderChoice(opts.logger, factory.executionProvider, choice, chosen.why, chosen.failures);
-    const openOne = async (relative: string, options?: OpenSessionOptions) => {
+    const openWith = async (factory: SessionFactory, relative: string, options?: OpenSessionOptions) => {
       const file = path.join(root, relative);
       try {
         const session = await factory.open(file, options);
@@ -144,8 +127,35 @@ export async function openBundle(dir: string, opts: OpenBundleOptions = {}): Pro
         throw new BundleLoadError("bundle_session_failed", file, reasonOf(error));
       }
     };
-    const visionEncoder = await openOne(ONNX_FILES.visionEncoder);
-    const decoder = chosen.decoder ?? (await openOne(ONNX_FILES.decoder, presentOnDevice));
+    // embed_tokens runs on the CPU whatever the provider: it looks up a few rows, which prefill needs in host memory
+    // anyway (image features are written into them there), so a GPU would only add a round trip and hold the table
+    // (1.2 GB at 2b in fp32). Measured on an H200 with the decoder on WebGPU: an 800-token prefill 178 vs 205 ms,
+    // decoding the same speed (scripts/gpu/embed-placement.ts).
+    const embedTokens = await openWith(providerSessionFactory("cpu", opts), ONNX_FILES.embedTokens);
+    const choice = opts.executionProvider ?? "auto";
+    const deepstack = config.vision.deepstackVisualIndexes.length > 0;
+    const floatType = manifest.dtype === "fp16" ? "float16" : "float32";
+    // The KV (`present.*`) stays in device memory where the provider allows it; logits always come to the host.
+    const presentOnDevice = { outputsOnDevice: presentOutputNames(config.text.numHiddenLayers) };
+    const decoderFile = path.join(root, ONNX_FILES.decoder);
+    const { candidates, failures } = await openCandidates(choice, decoderFile, opts, presentOnDevice).catch(
+      (error: unknown) => {
+        if (error instanceof ExecutionProviderUnavailableError)
+          throw new BundleLoadError("bundle_session_failed", decoderFile, error.message);
+        throw error;
+      },
+    );
+    const chosen = await chooseProvider(choice, candidates, failures, (decoder) => ({
+      embedTokens,
+      decoder,
+      config,
+      floatType,
+      deepstack,
+    }));
+    const { factory, decoder } = chosen;
+    opened.push(decoder);
+    logProviderChoice(opts.logger, factory.executionProvider, choice, chosen.why, chosen.failures);
+    const visionEncoder = await openWith(factory, ONNX_FILES.visionEncoder);
     checkDecoderInputs(decoderFile, decoder, config, deepstack);
     return {
       dir: root,

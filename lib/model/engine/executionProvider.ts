@@ -94,14 +94,15 @@ export interface ProviderCandidate {
 }
 
 /**
- * Opens `firstFile` on the chosen provider, or for `auto` on every provider in `autoRank` order, and returns those that
- * initialised (in that order) with what the others said. A session that fails for another reason than the provider
- * (a broken file) fails on CPU too, so the error then lists every provider's reason.
+ * Opens `firstFile` (with `options`) on the chosen provider, or for `auto` on every provider in `autoRank` order, and
+ * returns those that initialised (in that order) with what the others said. A session that fails for another reason
+ * than the provider (a broken file) fails on CPU too, so the error then lists every provider's reason.
  */
 export async function openCandidates(
   choice: ExecutionProviderChoice,
   firstFile: string,
   tuning: SessionTuning = {},
+  options: OpenSessionOptions = {},
 ): Promise<{ candidates: ProviderCandidate[]; failures: ProviderFailure[] }> {
   const names: ExecutionProviderName[] =
     choice === "auto"
@@ -112,7 +113,7 @@ export async function openCandidates(
   for (const provider of names) {
     const factory = providerSessionFactory(provider, tuning);
     try {
-      candidates.push({ factory, session: await factory.open(firstFile) });
+      candidates.push({ factory, session: await factory.open(firstFile, options) });
     } catch (error) {
       failures.push({ provider, reason: firstLine(error) });
     }

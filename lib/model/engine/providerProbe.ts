@@ -67,34 +67,25 @@ export function fastestProvider(timings: readonly ProviderTiming[]): { provider:
 
 export interface ProviderChoice {
   readonly factory: SessionFactory;
-  /** The candidate's first session (the embedding graph). */
-  readonly embedTokens: ort.InferenceSession;
-  /** The decoder the probe opened on the chosen provider (kept, so it is not loaded twice); null without a probe. */
-  readonly decoder: ort.InferenceSession | null;
+  /** The chosen candidate's session: the bundle's decoder on that provider. */
+  readonly decoder: ort.InferenceSession;
   readonly why: string;
   /** Providers that did not start, and those whose probe request failed. */
   readonly failures: readonly ProviderFailure[];
 }
 
-export interface ProbeHooks {
-  /** Opens the bundle's decoder with `factory`, as the engine will use it. */
-  openDecoder(factory: SessionFactory): Promise<ort.InferenceSession>;
-  /** The sessions a probe request runs on. */
-  sessions(embedTokens: ort.InferenceSession, decoder: ort.InferenceSession): DecoderSessions;
-}
-
 /**
- * Picks among the providers that started (openCandidates): the only one, or the one asked for, as is; otherwise the
- * fastest on a short request. Every session it does not return is released, whatever happens.
+ * Picks among the providers whose decoder opened (openCandidates): the only one, or the one asked for, as is;
+ * otherwise the fastest on a short request, run on the sessions `sessions` makes of each candidate's decoder. Every
+ * decoder it does not return is released, whatever happens.
  */
 export async function chooseProvider(
   choice: ExecutionProviderChoice,
   candidates: readonly ProviderCandidate[],
   startFailures: readonly ProviderFailure[],
-  hooks: ProbeHooks,
+  sessions: (decoder: ort.InferenceSession) => DecoderSessions,
 ): Promise<ProviderChoice> {
   const failures = [...startFailures];
-  const decoders = new Map<ProviderCandidate, ort.InferenceSession>();
   let chosen = candidates[0];
   let why =
     choice === "auto"
@@ -107,9 +98,7 @@ export async function chooseProvider(
       for (const candidate of candidates) {
         const provider = candidate.factory.executionProvider;
         try {
-          const decoder = await hooks.openDecoder(candidate.factory);
-          decoders.set(candidate, decoder);
-          timings.push({ provider, ms: await timeShortRequest(hooks.sessions(candidate.session, decoder)) });
+          timings.push({ provider, ms: await timeShortRequest(sessions(candidate.session)) });
         } catch (error) {
           failures.push({
             provider,
@@ -123,21 +112,11 @@ export async function chooseProvider(
         why = fastest.why;
       }
     }
-    const result = {
-      factory: chosen.factory,
-      embedTokens: chosen.session,
-      decoder: decoders.get(chosen) ?? null,
-      why,
-      failures,
-    };
+    const result = { factory: chosen.factory, decoder: chosen.session, why, failures };
     returned = true;
     return result;
   } finally {
-    const kept = (candidate: ProviderCandidate) => returned && candidate === chosen;
-    const unused = [
-      ...candidates.filter((c) => !kept(c)).map((c) => c.session),
-      ...[...decoders].filter(([candidate]) => !kept(candidate)).map(([, decoder]) => decoder),
-    ];
+    const unused = candidates.filter((c) => !(returned && c === chosen)).map((c) => c.session);
     await Promise.all(unused.map((session) => session.release()));
   }
 }

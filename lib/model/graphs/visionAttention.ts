@@ -3,7 +3,7 @@
  * attention inside each frame only (transformers' per-cu_seqlens-chunk attention), proj Linear.
  *
  * One com.microsoft MultiHeadAttention node does the attention over the frame batch of visionFrameBatch.ts; its scale
- * is set explicitly to head_dim^-0.5 because the node sees q/k heads of head_dim + KEY_GATE_WIDTH.
+ * is set explicitly to head_dim^-0.5 because the node sees heads of head_dim + KEY_GATE_WIDTH.
  */
 
 import type { GraphBuilder, Value } from "@/lib/model/onnx/graphBuilder";
@@ -11,7 +11,7 @@ import type { VisionConfig } from "@/lib/model/config";
 import { float } from "@/lib/model/onnx/graphBuilder";
 import { computeIn, reshape, split, squeeze } from "@/lib/model/onnx/ops";
 import { applyVisionRotary, type VisionRotary } from "./visionRotary";
-import { fromFrameBatch, toGatedFrameBatch, toValueFrameBatch, type VisionFrameBatch } from "./visionFrameBatch";
+import { fromFrameBatch, toGatedFrameBatch, type VisionFrameBatch } from "./visionFrameBatch";
 import { visionLinear } from "./visionLayers";
 
 /**
@@ -34,7 +34,7 @@ export function visionAttention(
     const [q, k, v] = split(g, qkv, [1, 1, 1], 1, "qkv_split").map((t, i) => squeeze(g, t, [1], `${"qkv"[i]}_squeeze`)); // [N, H, hd]
     const query = toGatedFrameBatch(g, applyVisionRotary(g, q, rotary, "q_rotary"), batch, batch.queryGate, "q_batch");
     const key = toGatedFrameBatch(g, applyVisionRotary(g, k, rotary, "k_rotary"), batch, batch.keyGate, "k_batch");
-    const value = toValueFrameBatch(g, v, batch);
+    const value = toGatedFrameBatch(g, v, batch, batch.valueGate, "v_batch");
     // In fp32 when the graph's Float32Compute widens attention; the gates are exact in either type.
     const [attended] = computeIn(g, "attention", [query, key, value], (qkv) => [
       g.op1(
@@ -43,7 +43,7 @@ export function visionAttention(
         { num_heads: heads, scale: float(headDim ** -0.5) },
         { domain: "com.microsoft" },
       ),
-    ]); // [F, S, hidden]
-    return visionLinear(g, fromFrameBatch(g, attended, batch, vision.hiddenSize), `${module}.proj`, "proj");
+    ]); // [F, S, heads·(head_dim + KEY_GATE_WIDTH)]
+    return visionLinear(g, fromFrameBatch(g, attended, batch, heads, headDim), `${module}.proj`, "proj");
   });
 }
