@@ -32,6 +32,16 @@ afterAll(async () => {
 
 const chat = (body: ChatRequest) => postChat(app.baseUrl, body).then(answerOf);
 
+/** The messages asked one after another in a new session with every cache off: the answers, in order. */
+async function askAfresh(messages: ChatRequest["message"][], params: ChatRequest["params"]) {
+  const answers: ReturnType<typeof answerOf>[] = [];
+  for (const message of messages) {
+    const sessionId = answers[0]?.meta.sessionId;
+    answers.push(await chat({ ...(sessionId === undefined ? {} : { sessionId }), message, params, cache: CACHES_OFF }));
+  }
+  return answers;
+}
+
 describe("the served model", () => {
   it("is the default random-weight test bundle, built on first start and named as such", async () => {
     expect(app.health).toMatchObject({
@@ -158,27 +168,17 @@ describe("POST /api/chat", () => {
     expect(followUp.meta.turn).toBe(2);
 
     // The same conversation asked afresh, with every cache off.
-    const plain = await chat({ message: { text: "First?", imageIds: [imageId] }, params, cache: CACHES_OFF });
-    const plainSession = plain.meta.sessionId;
-    const plainSecond = await chat({
-      sessionId: plainSession,
-      message: { text: "Second, reworded?" },
+    const [, plainSecond, plainFourth] = await askAfresh(
+      [{ text: "First?", imageIds: [imageId] }, { text: "Second, reworded?" }, { text: "Fourth?" }],
       params,
-      cache: CACHES_OFF,
-    });
-    const plainFourth = await chat({
-      sessionId: plainSession,
-      message: { text: "Fourth?" },
-      params,
-      cache: CACHES_OFF,
-    });
+    );
     expect(plainSecond.meta.cache.prefix.reused).toBe(0);
     expect([edited.text, followUp.text]).toEqual([plainSecond.text, plainFourth.text]);
     expect([edited.done.usage, followUp.done.usage]).toEqual([plainSecond.done.usage, plainFourth.done.usage]);
 
     // keepTurns 0 replaces the whole conversation: the first question asked anew, as in a new session.
     const restarted = await chat({ sessionId, message: { text: "Only this?" }, params, keepTurns: 0 });
-    const alone = await chat({ message: { text: "Only this?" }, params, cache: CACHES_OFF });
+    const [alone] = await askAfresh([{ text: "Only this?" }], params);
     expect(restarted.meta.turn).toBe(0);
     expect([restarted.text, restarted.done.usage]).toEqual([alone.text, alone.done.usage]);
   });
@@ -197,14 +197,7 @@ describe("POST /api/chat", () => {
     }
     // keepTurns equal to the number of turns keeps them all: the session still holds both turns.
     const third = await chat({ sessionId, message: { text: "Three?" }, params, keepTurns: 2 });
-    const plain = await chat({ message: { text: "One?" }, params, cache: CACHES_OFF });
-    await chat({ sessionId: plain.meta.sessionId, message: { text: "Two?" }, params, cache: CACHES_OFF });
-    const plainThird = await chat({
-      sessionId: plain.meta.sessionId,
-      message: { text: "Three?" },
-      params,
-      cache: CACHES_OFF,
-    });
+    const [, , plainThird] = await askAfresh([{ text: "One?" }, { text: "Two?" }, { text: "Three?" }], params);
     expect(third.meta.turn).toBe(2);
     expect([third.text, third.done.usage]).toEqual([plainThird.text, plainThird.done.usage]);
   });
@@ -233,19 +226,10 @@ describe("POST /api/chat", () => {
     const edited = await editing;
     const followUp = await chat({ sessionId, message: { text: "And then?" }, params });
 
-    const plain = await chat({ message: { text: "Before the long one?" }, params, cache: CACHES_OFF });
-    const plainEdited = await chat({
-      sessionId: plain.meta.sessionId,
-      message: { text: "A short one instead?" },
+    const [, plainEdited, plainFollowUp] = await askAfresh(
+      [{ text: "Before the long one?" }, { text: "A short one instead?" }, { text: "And then?" }],
       params,
-      cache: CACHES_OFF,
-    });
-    const plainFollowUp = await chat({
-      sessionId: plain.meta.sessionId,
-      message: { text: "And then?" },
-      params,
-      cache: CACHES_OFF,
-    });
+    );
     expect([edited.meta.turn, followUp.meta.turn]).toEqual([1, 2]);
     expect([edited.text, followUp.text]).toEqual([plainEdited.text, plainFollowUp.text]);
     expect(followUp.done.usage).toEqual(plainFollowUp.done.usage);
