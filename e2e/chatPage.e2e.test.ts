@@ -5,7 +5,7 @@ import { formatCount } from "@/lib/client/format";
 import * as img from "@/tests/support/testImages";
 import { seriousAccessibilityFindings } from "./axe";
 import { openBrowser, type BrowserSession } from "./browser";
-import { answers, answerText, questionBox, send, setMaxNewTokens, waitForStatus } from "./chatPageActions";
+import { answers, answerText, questionBox, send, setMaxNewTokens, turnAdded, waitForStatus } from "./chatPageActions";
 import { screenshot } from "./screenshots";
 
 /**
@@ -129,8 +129,7 @@ describe.each(LAYOUTS)("chat page at $name", (layout) => {
     expect(await questionBox(page).inputValue()).toBe("");
     const sendButton = page.getByRole("button", { name: "Send", exact: true });
     expect(await sendButton.isEnabled()).toBe(true);
-    await sendButton.click();
-    const answer = answers(page).nth(0);
+    const answer = await send(page, "");
     await waitForStatus(answer, "done");
     const question = page.getByTestId("question").nth(0);
     expect(await question.locator("img").count()).toBe(1);
@@ -161,9 +160,8 @@ describe.each(LAYOUTS)("chat page at $name", (layout) => {
     expect(await answers(page).count()).toBe(before);
     await shot("03-upload-pending");
 
-    await expect.poll(() => answers(page).count(), { timeout: 20_000 }).toBe(before + 1);
+    const answer = await turnAdded(page, before, 20_000);
     await page.unroute("**/api/images");
-    const answer = answers(page).nth(before);
     await waitForStatus(answer, "done");
     expect(await page.getByTestId("question").nth(before).locator("img").count()).toBe(1);
     expect(chatRequests.at(-1)?.message.imageIds).toHaveLength(1);
