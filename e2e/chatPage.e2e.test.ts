@@ -1,10 +1,11 @@
 import type { Locator, Page, Request } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { ChatRequest } from "@/lib/api/types";
+import { formatCount } from "@/lib/client/format";
 import * as img from "@/tests/support/testImages";
 import { seriousAccessibilityFindings } from "./axe";
 import { openBrowser, type BrowserSession } from "./browser";
-import { answers, answerText, questionBox, send, setMaxNewTokens, waitForStatus } from "./chatPageActions";
+import { answers, answerText, questionBox, send, setMaxNewTokens, turnAdded, waitForStatus } from "./chatPageActions";
 import { screenshot } from "./screenshots";
 
 /**
@@ -128,8 +129,7 @@ describe.each(LAYOUTS)("chat page at $name", (layout) => {
     expect(await questionBox(page).inputValue()).toBe("");
     const sendButton = page.getByRole("button", { name: "Send", exact: true });
     expect(await sendButton.isEnabled()).toBe(true);
-    await sendButton.click();
-    const answer = answers(page).nth(0);
+    const answer = await send(page, "");
     await waitForStatus(answer, "done");
     const question = page.getByTestId("question").nth(0);
     expect(await question.locator("img").count()).toBe(1);
@@ -160,9 +160,8 @@ describe.each(LAYOUTS)("chat page at $name", (layout) => {
     expect(await answers(page).count()).toBe(before);
     await shot("03-upload-pending");
 
-    await expect.poll(() => answers(page).count(), { timeout: 20_000 }).toBe(before + 1);
+    const answer = await turnAdded(page, before, 20_000);
     await page.unroute("**/api/images");
-    const answer = answers(page).nth(before);
     await waitForStatus(answer, "done");
     expect(await page.getByTestId("question").nth(before).locator("img").count()).toBe(1);
     expect(chatRequests.at(-1)?.message.imageIds).toHaveLength(1);
@@ -207,7 +206,8 @@ describe.each(LAYOUTS)("chat page at $name", (layout) => {
     await waitForStatus(answer, "done");
     expect(await answers(page).count()).toBe(count);
     const request = chatRequests.at(-1)!;
-    expect(request.regenerate).toBe(true);
+    // The server replaces the session's last turn (the answers so far were each its own turn).
+    expect(request.keepTurns).toBe(count - 1);
     expect(request.cache?.l3).toBe(false);
     expect(request.params?.temperature).toBeGreaterThan(0);
     expect(Number.isInteger(request.params?.seed)).toBe(true);
@@ -252,7 +252,7 @@ describe.each(LAYOUTS)("chat page at $name", (layout) => {
     const followUp = await ask("And the colours?");
     await waitForStatus(followUp, "done");
     const count = await answers(page).count();
-    await page.getByRole("button", { name: "Edit question" }).click();
+    await page.getByRole("button", { name: "Edit question" }).last().click();
     const editor = page.getByRole("textbox", { name: "Edit question" });
     await editor.fill(`And the axis labels? (${layout.name})`);
     await page.getByRole("button", { name: "Resend" }).click();
@@ -265,6 +265,62 @@ describe.each(LAYOUTS)("chat page at $name", (layout) => {
     expect(reused).toBeLessThan(total);
     expect(await edited.getByTestId("edit-note").textContent()).toMatch(/edited/i);
     await shot("06-edited");
+  });
+
+  it("edits the first of three questions: says the later turns go, replaces them, and reuses the image's prefix", async () => {
+    await page.getByRole("button", { name: "New chat" }).click();
+    await expect.poll(() => answers(page).count()).toBe(0);
+    await attachExample();
+    for (const question of ["What shapes are there?", "Which is largest?", "Which colours?"])
+      await waitForStatus(await ask(question), "done");
+    // The first question started the session; the later ones name it.
+    const [asked, { sessionId }] = chatRequests.slice(-3);
+    expect(sessionId).toBeDefined();
+
+    await page.getByRole("button", { name: "Edit question" }).first().click();
+    expect(await page.getByTestId("edit-replaces-note").textContent()).toMatch(
+      /replaces the 2 later questions and their answers/,
+    );
+    const reworded = `How many shapes are there? (${layout.name})`;
+    await page.getByRole("textbox", { name: "Edit question" }).fill(reworded);
+    await shot("06b-edit-first-question");
+    await page.getByRole("button", { name: "Resend" }).click();
+    await expect.poll(() => answers(page).count()).toBe(1);
+    const edited = answers(page).first();
+    await waitForStatus(edited, "done");
+    const request = chatRequests.at(-1)!;
+    expect(request).toMatchObject({ sessionId, keepTurns: 0, message: { text: reworded } });
+    expect(request.message.imageIds).toEqual(asked.message.imageIds);
+    expect(await page.getByTestId("question").first().textContent()).toContain(reworded);
+    // The question's image comes before its text: the reworded question reuses the template and image tokens.
+    const [reused, total] = prefixNumbers(await edited.getByTestId("badge-prefix").textContent());
+    expect(reused).toBeGreaterThan(0);
+    expect(reused).toBeLessThan(total);
+    expect(await edited.getByTestId("edit-note").textContent()).toBe(
+      `Edited and resent: ${formatCount(reused)} of ${formatCount(total)} prompt tokens came from the prefix cache.`,
+    );
+    await shot("06c-edited-first-question");
+
+    // The server's session now holds the edited turn alone: a follow-up's prompt is as long as that conversation
+    // asked afresh with every cache off.
+    const followUp = await ask("And their sizes?");
+    await waitForStatus(followUp, "done");
+    const [, followUpTotal] = prefixNumbers(await followUp.getByTestId("badge-prefix").textContent());
+    const fresh = async (body: ChatRequest) => {
+      const response = await fetch(`${baseUrl}/api/chat`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ ...body, params: { maxNewTokens: 24 }, cache: { l1: false, l2: false, l3: false } }),
+      });
+      const events = await response.text();
+      return {
+        sessionId: /"sessionId":"([^"]+)"/.exec(events)![1] as ChatRequest["sessionId"],
+        promptTokens: Number(/"promptTokens":(\d+)/.exec(events)![1]),
+      };
+    };
+    const first = await fresh({ message: request.message });
+    const second = await fresh({ sessionId: first.sessionId, message: chatRequests.at(-1)!.message });
+    expect(second.promptTokens).toBe(followUpTotal);
   });
 
   it("opens an attached image full size", async () => {

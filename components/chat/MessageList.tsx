@@ -70,7 +70,7 @@ export function MessageList({ examples }: { examples: Example[] }) {
           <ol className="space-y-4 py-2">
             {turns.map((turn, index) => (
               <li key={turn.id} className="space-y-2">
-                <QuestionBubble turn={turn} last={index === turns.length - 1} />
+                <QuestionBubble turn={turn} laterTurns={turns.length - 1 - index} />
                 <AnswerBubble turn={turn} groundingImage={imageOfTurn[index]} />
               </li>
             ))}

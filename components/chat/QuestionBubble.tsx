@@ -12,8 +12,17 @@ function QuestionImage({ imageId }: { imageId: ImageId }) {
   return <ImageThumbnail imageId={imageId} name={useImageName(imageId)} size={56} />;
 }
 
-/** One question with its images; the last one can be edited and resent (its answer is replaced). */
-export function QuestionBubble({ turn, last }: { turn: Turn; last: boolean }) {
+/** "the 2 later questions and their answers" */
+function laterTurnsWording(count: number): string {
+  return count === 1 ? "the later question and its answer" : `the ${count} later questions and their answers`;
+}
+
+/**
+ * One question with its images. Any question can be edited and resent: its answer and every later turn are replaced
+ * by the new answer (the form says so when there are later turns; it cannot be undone, as the server's session drops
+ * them too), while the conversation before it is reused from the prefix cache.
+ */
+export function QuestionBubble({ turn, laterTurns }: { turn: Turn; laterTurns: number }) {
   const streaming = useStore(chatStore, isStreaming);
   const [editing, setEditing] = useState<string | null>(null);
   const { question } = turn;
@@ -24,7 +33,7 @@ export function QuestionBubble({ turn, last }: { turn: Turn; last: boolean }) {
         className="ml-auto w-full max-w-[85%] space-y-2 rounded-2xl border border-blue-400 bg-white p-2"
         onSubmit={(event) => {
           event.preventDefault();
-          chatStore.getState().editLastQuestion(editing);
+          chatStore.getState().editQuestion(turn.id, editing);
           setEditing(null);
         }}
       >
@@ -39,6 +48,11 @@ export function QuestionBubble({ turn, last }: { turn: Turn; last: boolean }) {
           autoFocus
           className="w-full resize-y rounded-md border border-slate-300 bg-transparent p-2 text-sm"
         />
+        {laterTurns > 0 && (
+          <p data-testid="edit-replaces-note" className="px-1 text-xs text-slate-700">
+            Resending replaces {laterTurnsWording(laterTurns)} below; the conversation before this question is kept.
+          </p>
+        )}
         <div className="flex justify-end gap-2">
           <button
             type="button"
@@ -71,11 +85,11 @@ export function QuestionBubble({ turn, last }: { turn: Turn; last: boolean }) {
         )}
         {question.text !== "" && <p className="break-words whitespace-pre-wrap">{question.text}</p>}
       </div>
-      {last && !streaming && (
+      {!streaming && (
         <button
           type="button"
           onClick={() => setEditing(question.text)}
-          title="Edit this question and ask it again: the conversation before it is reused from the prefix cache"
+          title="Edit this question and ask it again: the conversation before it is reused from the prefix cache, and what came after it is replaced"
           className="rounded px-1.5 text-xs text-slate-600 hover:bg-slate-100 hover:text-slate-900"
         >
           Edit question

@@ -42,6 +42,14 @@ export interface ChatRequest {
    * conversation then reads as if the previous answer had never been given. Requires `sessionId`.
    */
   regenerate?: boolean;
+  /**
+   * Extension used by the web UI's Edit on any question (optional, additive): answer `message` as if `sessionId`
+   * held only its first `keepTurns` turns. The turns from index `keepTurns` on are replaced by this one when its answer
+   * is saved (nothing changes if the request is refused). Requires `sessionId`; not with `regenerate`. An integer from
+   * 0 to the session's number of turns (that number keeps them all), else `400 turn_out_of_range` /
+   * `400 invalid_request`.
+   */
+  keepTurns?: number;
 }
 
 /** Where an image's vision features came from for this request. */
@@ -53,6 +61,11 @@ export type PrefixTier = "memory" | "store";
 /** First SSE event of every successful request: what each cache level contributed. */
 export interface ChatMetaEvent {
   sessionId: SessionId;
+  /**
+   * Additive field: this turn's 0-based index in the session's history, the `keepTurns` that replaces it. Optional for
+   * the browser's transcripts saved before it was sent; this server always sends it.
+   */
+  turn?: number;
   cache: {
     features: { imageId: ImageId; source: FeatureSource }[];
     /**

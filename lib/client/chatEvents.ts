@@ -13,6 +13,8 @@ const count = z.number().check(z.nonnegative());
 
 export const metaSchema = z.object({
   sessionId: z.string(),
+  // Optional: transcripts the browser saved before the server sent it (the server always does now).
+  turn: z.optional(z.int().check(z.nonnegative())),
   cache: z.object({
     features: z.array(z.object({ imageId: z.string(), source: z.enum(["precomputed", "l1", "computed"]) })),
     prefix: z.object({ reused: count, total: count, tier: z.optional(z.enum(["memory", "store"])) }),
@@ -58,6 +60,7 @@ export function decodeChatEvent(message: SseMessage): ChatStreamEvent | null {
         type: "meta",
         data: {
           sessionId: meta.sessionId as SessionId,
+          ...(meta.turn === undefined ? {} : { turn: meta.turn }),
           cache: {
             ...meta.cache,
             features: meta.cache.features.map((f) => ({ imageId: f.imageId as ImageId, source: f.source })),

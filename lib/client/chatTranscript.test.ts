@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { ChatDoneEvent, ChatMetaEvent } from "@/lib/api/types";
 import type { ImageId, SessionId } from "@/lib/ids";
-import { applyChatEvent, failTurn, reachedServerSession, startTurn, stopTurn, type Turn } from "./chatTranscript";
+import { applyChatEvent, failTurn, keptServerTurns, startTurn, stopTurn, type Turn } from "./chatTranscript";
 
 const image = "a".repeat(64) as ImageId;
 const meta = (sessionId: string): ChatMetaEvent => ({
@@ -65,10 +65,29 @@ describe("chat transcript", () => {
     expect(stopped).toMatchObject({ status: "stopped", answer: "A", error: null });
   });
 
-  it("knows which turns reached the server's session", () => {
-    const refused = failTurn(fresh, { code: "rate_limited", message: "busy" });
-    const answered = applyChatEvent(startTurn("t2", { text: "q", imageIds: [] }), { type: "meta", data: meta("s7") });
-    expect(reachedServerSession(refused)).toBe(false);
-    expect(reachedServerSession(answered)).toBe(true);
+  it("finds how many of the session's turns an edit keeps: up to the first replaced turn the session recorded", () => {
+    const answered = (id: string, sessionId: string, turn?: number) =>
+      applyChatEvent(startTurn(id, { text: id, imageIds: [] }), {
+        type: "meta",
+        data: { ...meta(sessionId), ...(turn === undefined ? {} : { turn }) },
+      });
+    const refused = failTurn(startTurn("refused", { text: "r", imageIds: [] }), {
+      code: "rate_limited",
+      message: "busy",
+    });
+    const session = "s7" as SessionId;
+    // The second answer's save failed (the server numbered the next turn 1 again); a question was refused.
+    const turns = [answered("a", "s7", 0), answered("b", "s7", 1), refused, answered("c", "s7", 1)];
+    expect(keptServerTurns(turns, 0, session)).toBe(0);
+    expect(keptServerTurns(turns, 1, session)).toBe(1);
+    expect(keptServerTurns(turns, 2, session)).toBe(1);
+    expect(keptServerTurns(turns, 3, session)).toBe(1);
+    expect(keptServerTurns(turns, 4, session)).toBeNull();
+    expect(keptServerTurns([...turns.slice(0, 2), refused], 2, session)).toBeNull();
+    // Turns of an earlier session (the server restarted) are not in this one.
+    expect(keptServerTurns([answered("old", "s1", 0), answered("new", "s7", 0)], 0, session)).toBe(0);
+    expect(keptServerTurns([answered("new", "s7", 0), answered("old", "s1", 3)], 1, session)).toBeNull();
+    // Saved before meta carried the turn: counted.
+    expect(keptServerTurns([answered("a", "s7"), refused, answered("b", "s7")], 2, session)).toBe(1);
   });
 });

@@ -6,7 +6,7 @@
  * turns never change again: events arriving for them are ignored.
  */
 import type { ChatDoneEvent, ChatMetaEvent, ChatStreamEvent } from "@/lib/api/types";
-import type { ImageId } from "@/lib/ids";
+import type { ImageId, SessionId } from "@/lib/ids";
 
 export type TurnStatus = "waiting" | "streaming" | "done" | "stopped" | "failed";
 
@@ -15,7 +15,7 @@ export interface Question {
   imageIds: ImageId[];
 }
 
-/** How the turn came to be: a new question, Regenerate (a fresh sample of the last one), or an edited last question. */
+/** How the turn came to be: a new question, Regenerate (a fresh sample of the last one), or an edited question. */
 export type TurnOrigin = "asked" | "regenerated" | "edited";
 
 export interface Turn {
@@ -60,9 +60,16 @@ export function failTurn(turn: Turn, error: { code: string; message: string }): 
 }
 
 /**
- * Whether the server has this exchange in the session's history. It does once it sent `meta`; a turn refused before
- * that (HTTP error, network) never reached the session, so regenerating it is a plain resend.
+ * How many turns of session `sessionId` the server must keep when the page replaces `turns[from]` and every turn after
+ * it (Edit, Regenerate): the index, in the session, of the first of them the session recorded. A turn is in the
+ * session once the server sent its `meta` naming it; one refused before that (HTTP error, network) never reached it.
+ * Null when none of the replaced turns reached this session (refused, or asked in an earlier session): there is
+ * nothing to replace, the new turn simply follows. Transcripts saved before `meta` carried `turn` count the turns
+ * before `from` that reached the session.
  */
-export function reachedServerSession(turn: Turn): boolean {
-  return turn.meta !== null;
+export function keptServerTurns(turns: readonly Turn[], from: number, sessionId: SessionId): number | null {
+  const inSession = (turn: Turn) => turn.meta?.sessionId === sessionId;
+  const firstReplaced = turns.slice(from).find(inSession);
+  if (firstReplaced === undefined) return null;
+  return firstReplaced.meta?.turn ?? turns.slice(0, from).filter(inSession).length;
 }

@@ -2,11 +2,14 @@
  * POST /api/chat: one turn of a conversation, answered as an SSE stream (`meta`, `token`*, then `done` or `error`).
  *
  *   admit (tenant, rate limit) → read + validate the body → the model must be ready
- *   → take the session's turn lock → load the session (or start one) → regenerate: drop its last turn
+ *   → take the session's turn lock → load the session (or start one) → regenerate: drop its last turn; keepTurns:
+ *     keep only its first keepTurns turns (an edited earlier question; an index it does not have answers 400)
  *   → start the generation; refusals (unknown image, prompt too long, queue full …) answer plain JSON errors
  *   → stream; when it ends, save the turn into the session, then send `done`
  *
  * Session invariants:
+ * - Turns are replaced (regenerate, keepTurns) only in the copy this turn builds on: the stored session changes when
+ *   the new turn is saved, and not at all when the turn is refused or never reaches `meta`.
  * - A turn is saved exactly when its `meta` event was sent (the page treats such a turn as part of the session), with
  *   the answer text streamed so far: whole, or partial when the client stopped it or generation failed midway.
  * - The save happens before `done` is written, so a follow-up sent on `done` finds the turn. A save the store could not
@@ -31,6 +34,7 @@ import {
   conversationMessages,
   newSession,
   parseSessionId,
+  withFirstTurns,
   withoutLastTurn,
   withTurn,
   type Session,
@@ -86,7 +90,8 @@ async function openSession(
   const session = await runtime.sessions.load(tenant, id);
   if (session === null)
     throw new RequestError(404, "session_not_found", `no session ${id} (unknown, deleted or expired); start a new one`);
-  return body.regenerate ? withoutLastTurn(session) : session;
+  if (body.regenerate) return withoutLastTurn(session);
+  return body.keepTurns === undefined ? session : withFirstTurns(session, body.keepTurns);
 }
 
 interface TurnContext {
@@ -121,7 +126,10 @@ async function* streamTurn(generation: StartedGeneration, turn: TurnContext): As
     for await (const event of generation.events) {
       if (event.type === "meta") {
         metaSent = true;
-        yield encode({ type: "meta", data: { sessionId: turn.session.id, cache: wireCache(event.cache) } });
+        yield encode({
+          type: "meta",
+          data: { sessionId: turn.session.id, turn: turn.session.turns.length, cache: wireCache(event.cache) },
+        });
       } else if (event.type === "token") {
         answer += event.text;
         yield encode({ type: "token", data: { text: event.text } });

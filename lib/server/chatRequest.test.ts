@@ -29,6 +29,11 @@ describe("parseChatRequest", () => {
     expect(parseChatRequest(body, limits)).toEqual(body);
   });
 
+  it("accepts keepTurns with a session, from 0 up", () => {
+    for (const keepTurns of [0, 2])
+      expect(parseChatRequest({ sessionId, message: { text: "hi" }, keepTurns }, limits).keepTurns).toBe(keepTurns);
+  });
+
   it("accepts an image without text, and text without images", () => {
     expect(parseChatRequest({ message: { text: "", imageIds: [imageId] } }, limits).message.imageIds).toEqual([
       imageId,
@@ -45,6 +50,18 @@ describe("parseChatRequest", () => {
     expect(refusal({ message: { text: "hi" }, regenerate: true })).toMatchObject({
       message: "regenerate: regenerate needs the sessionId of the answer to replace",
     });
+    expect(refusal({ message: { text: "hi" }, keepTurns: 1 })).toMatchObject({
+      message: "keepTurns: keepTurns needs the sessionId of the conversation to edit",
+    });
+    expect(refusal({ sessionId, message: { text: "hi" }, keepTurns: 1, regenerate: true })).toMatchObject({
+      message: expect.stringMatching(/^keepTurns: send either regenerate .* or keepTurns .*, not both$/),
+    });
+    for (const keepTurns of [-1, 1.5, "1", null])
+      expect(refusal({ sessionId, message: { text: "hi" }, keepTurns })).toMatchObject({
+        status: 400,
+        code: "invalid_request",
+        message: expect.stringMatching(/^keepTurns: /),
+      });
     expect(refusal({ message: { text: "hi", imageIds: ["x"] } })).toMatchObject({
       message: "message.imageIds.0: must be an image id (64 lowercase hex characters)",
     });

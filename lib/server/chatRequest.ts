@@ -46,6 +46,7 @@ const chatRequestSchema = z
       .strictObject({ l1: z.boolean().optional(), l2: z.boolean().optional(), l3: z.boolean().optional() })
       .optional(),
     regenerate: z.boolean().optional(),
+    keepTurns: z.int().min(0).optional(),
   })
   .refine((r) => r.message.text.trim() !== "" || (r.message.imageIds?.length ?? 0) > 0, {
     message: "a message needs text or at least one image",
@@ -54,6 +55,15 @@ const chatRequestSchema = z
   .refine((r) => !r.regenerate || r.sessionId !== undefined, {
     message: "regenerate needs the sessionId of the answer to replace",
     path: ["regenerate"],
+  })
+  .refine((r) => r.keepTurns === undefined || r.sessionId !== undefined, {
+    message: "keepTurns needs the sessionId of the conversation to edit",
+    path: ["keepTurns"],
+  })
+  .refine((r) => r.keepTurns === undefined || !r.regenerate, {
+    message:
+      "send either regenerate (replace the last turn) or keepTurns (replace the turns from that index), not both",
+    path: ["keepTurns"],
   });
 
 export type ValidChatRequest = ChatRequest & z.output<typeof chatRequestSchema>;

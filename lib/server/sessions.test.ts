@@ -9,6 +9,7 @@ import {
   conversationMessages,
   newSession,
   parseSessionId,
+  withFirstTurns,
   withTurn,
   withoutLastTurn,
   type Session,
@@ -75,6 +76,36 @@ describe("regenerate", () => {
 
   it("refuses a session without an answer", () => {
     expect(() => withoutLastTurn(newSession())).toThrow(RequestError);
+  });
+});
+
+describe("withFirstTurns (edit an earlier question)", () => {
+  const session = [1, 2, 3].reduce(
+    (held, n) => withTurn(held, { user: { text: `q${n}`, imageIds: [] }, answer: `a${n}` }),
+    newSession(),
+  );
+
+  it("keeps the first keepTurns turns, from none to all", () => {
+    expect(withFirstTurns(session, 0)).toEqual({ id: session.id, turns: [] });
+    expect(withFirstTurns(session, 1).turns.map((turn) => turn.user.text)).toEqual(["q1"]);
+    expect(withFirstTurns(session, 3)).toEqual(session);
+  });
+
+  it("refuses a turn the session does not have, with 400 turn_out_of_range, leaving the session as it was", () => {
+    const before = structuredClone(session);
+    let refusal: unknown;
+    try {
+      withFirstTurns(session, 4);
+    } catch (error) {
+      refusal = error;
+    }
+    expect(refusal).toBeInstanceOf(RequestError);
+    expect(refusal).toMatchObject({
+      status: 400,
+      code: "turn_out_of_range",
+      message: `keepTurns is 4, but session ${session.id} has 3 turn(s): it must be between 0 and 3`,
+    });
+    expect(session).toEqual(before);
   });
 });
 

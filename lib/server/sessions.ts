@@ -71,6 +71,22 @@ export function withoutLastTurn(session: Session): Session {
   return { ...session, turns: session.turns.slice(0, -1) };
 }
 
+/**
+ * Edit: the conversation as if only its first `keepTurns` turns had been given, so the next message takes the place
+ * of turn `keepTurns` and every turn after it. `keepTurns` equal to the number of turns keeps them all (a plain
+ * follow-up); more than that names a turn the session does not have, and is refused.
+ */
+export function withFirstTurns(session: Session, keepTurns: number): Session {
+  if (keepTurns > session.turns.length) {
+    throw new RequestError(
+      400,
+      "turn_out_of_range",
+      `keepTurns is ${keepTurns}, but session ${session.id} has ${session.turns.length} turn(s): it must be between 0 and ${session.turns.length}`,
+    );
+  }
+  return { ...session, turns: session.turns.slice(0, keepTurns) };
+}
+
 export function withTurn(session: Session, turn: SessionTurn): Session {
   return { ...session, turns: [...session.turns, turn] };
 }

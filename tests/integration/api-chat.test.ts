@@ -19,8 +19,9 @@ const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 beforeAll(async () => {
   await buildOnce();
   redis = await startTestRedis();
-  // MODEL_DIR empty = unset: the app builds its default test bundle into its (fresh) CACHE_DIR.
-  app = await startApiApp("chat", { REDIS_URL: redis.url, MODEL_DIR: "" });
+  // MODEL_DIR empty = unset: the app builds its default test bundle into its (fresh) CACHE_DIR. The rate limit is off:
+  // these tests send more requests in a row than its burst, and api-limits.test.ts tests it.
+  app = await startApiApp("chat", { REDIS_URL: redis.url, MODEL_DIR: "", RATE_LIMIT_PER_MINUTE: "0" });
   imageId = (await uploadImage(app.baseUrl, await img.png(img.patternRgb(96, 64)))).imageId;
 }, 600_000);
 
@@ -30,6 +31,16 @@ afterAll(async () => {
 });
 
 const chat = (body: ChatRequest) => postChat(app.baseUrl, body).then(answerOf);
+
+/** The messages asked one after another in a new session with every cache off: the answers, in order. */
+async function askAfresh(messages: ChatRequest["message"][], params: ChatRequest["params"]) {
+  const answers: ReturnType<typeof answerOf>[] = [];
+  for (const message of messages) {
+    const sessionId = answers[0]?.meta.sessionId;
+    answers.push(await chat({ ...(sessionId === undefined ? {} : { sessionId }), message, params, cache: CACHES_OFF }));
+  }
+  return answers;
+}
 
 describe("the served model", () => {
   it("is the default random-weight test bundle, built on first start and named as such", async () => {
@@ -138,6 +149,90 @@ describe("POST /api/chat", () => {
     const c = await chat({ sessionId: a.meta.sessionId, message: { text: "Three?" }, params, cache: CACHES_OFF });
     expect(c.done.usage.promptTokens).toBe(third.done.usage.promptTokens);
     expect(c.text).toBe(third.text);
+  });
+
+  it("edits an earlier question (keepTurns): the same tokens as a fresh session with the same earlier turns, caches off", async () => {
+    const params = { maxNewTokens: 6 };
+    const first = await chat({ message: { text: "First?", imageIds: [imageId] }, params });
+    const sessionId = first.meta.sessionId;
+    const second = await chat({ sessionId, message: { text: "Second?" }, params });
+    const third = await chat({ sessionId, message: { text: "Third?" }, params });
+    expect([first, second, third].map((turn) => turn.meta.turn)).toEqual([0, 1, 2]);
+
+    // Edit the second of three questions: the first turn stays, the second and third are replaced.
+    const edited = await chat({ sessionId, message: { text: "Second, reworded?" }, params, keepTurns: 1 });
+    expect(edited.meta).toMatchObject({ sessionId, turn: 1 });
+    // The first turn's prompt (question, image tokens, answer) comes from the prefix cache.
+    expect(edited.meta.cache.prefix.reused).toBeGreaterThan(first.done.usage.promptTokens);
+    const followUp = await chat({ sessionId, message: { text: "Fourth?" }, params });
+    expect(followUp.meta.turn).toBe(2);
+
+    // The same conversation asked afresh, with every cache off.
+    const [, plainSecond, plainFourth] = await askAfresh(
+      [{ text: "First?", imageIds: [imageId] }, { text: "Second, reworded?" }, { text: "Fourth?" }],
+      params,
+    );
+    expect(plainSecond.meta.cache.prefix.reused).toBe(0);
+    expect([edited.text, followUp.text]).toEqual([plainSecond.text, plainFourth.text]);
+    expect([edited.done.usage, followUp.done.usage]).toEqual([plainSecond.done.usage, plainFourth.done.usage]);
+
+    // keepTurns 0 replaces the whole conversation: the first question asked anew, as in a new session.
+    const restarted = await chat({ sessionId, message: { text: "Only this?" }, params, keepTurns: 0 });
+    const [alone] = await askAfresh([{ text: "Only this?" }], params);
+    expect(restarted.meta.turn).toBe(0);
+    expect([restarted.text, restarted.done.usage]).toEqual([alone.text, alone.done.usage]);
+  });
+
+  it("refuses a keepTurns beyond the session's turns with 400, changing nothing", async () => {
+    const params = { maxNewTokens: 5 };
+    const first = await chat({ message: { text: "One?" }, params });
+    const sessionId = first.meta.sessionId;
+    await chat({ sessionId, message: { text: "Two?" }, params });
+    for (const keepTurns of [3, 1000]) {
+      const refused = await postChat(app.baseUrl, { sessionId, message: { text: "Three?" }, params, keepTurns });
+      expect(refused).toMatchObject({
+        status: 400,
+        error: { code: "turn_out_of_range", message: expect.stringContaining("between 0 and 2") },
+      });
+    }
+    // keepTurns equal to the number of turns keeps them all: the session still holds both turns.
+    const third = await chat({ sessionId, message: { text: "Three?" }, params, keepTurns: 2 });
+    const [, , plainThird] = await askAfresh([{ text: "One?" }, { text: "Two?" }, { text: "Three?" }], params);
+    expect(third.meta.turn).toBe(2);
+    expect([third.text, third.done.usage]).toEqual([plainThird.text, plainThird.done.usage]);
+  });
+
+  it("runs an edit after the session's turn in progress has been saved (the turn lock)", async () => {
+    const params = { maxNewTokens: 5 };
+    const first = await chat({ message: { text: "Before the long one?" }, params });
+    const sessionId = first.meta.sessionId;
+    const controller = new AbortController();
+    const long = await fetch(`${app.baseUrl}/api/chat`, {
+      method: "POST",
+      body: JSON.stringify({ sessionId, message: { text: "A long story, please." }, params: { maxNewTokens: 4000 } }),
+      signal: controller.signal,
+    });
+    const reader = long.body!.getReader();
+    let received = "";
+    while (!/event: token/.test(received)) {
+      const chunk = await reader.read();
+      if (chunk.done) throw new Error(`the stream ended before its first token: ${received}`);
+      received += new TextDecoder().decode(chunk.value);
+    }
+    // The edit replaces the long turn; it waits for that turn's save, so the save cannot undo the edit afterwards.
+    const editing = chat({ sessionId, message: { text: "A short one instead?" }, params, keepTurns: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    controller.abort();
+    const edited = await editing;
+    const followUp = await chat({ sessionId, message: { text: "And then?" }, params });
+
+    const [, plainEdited, plainFollowUp] = await askAfresh(
+      [{ text: "Before the long one?" }, { text: "A short one instead?" }, { text: "And then?" }],
+      params,
+    );
+    expect([edited.meta.turn, followUp.meta.turn]).toEqual([1, 2]);
+    expect([edited.text, followUp.text]).toEqual([plainEdited.text, plainFollowUp.text]);
+    expect(followUp.done.usage).toEqual(plainFollowUp.done.usage);
   });
 
   it("stops generating when the client leaves, keeps the streamed part in the session, and frees it", async () => {

@@ -24,6 +24,7 @@ const DONE = {
 };
 
 let answered = 0;
+const sessionTurns = new Map<string, number>();
 const BURST_TOKENS = 300;
 
 /** Questions script the answer: "slow …" streams dots until the client hangs up, "busy" is refused with 429. */
@@ -38,8 +39,13 @@ function respond(request: RecordedRequest, res: ServerResponse): void {
     res.end(JSON.stringify({ error: { code: "rate_limited", message: "Queue is full" } }));
     return;
   }
+  const sessionId = body.sessionId ?? `s-${++answered}`;
+  // The session's turns as the server numbers them: an edit's keepTurns replaces the turns from that index on.
+  const turn = body.keepTurns ?? sessionTurns.get(sessionId) ?? 0;
+  sessionTurns.set(sessionId, turn + 1);
   const meta = {
-    sessionId: body.sessionId ?? `s-${++answered}`,
+    sessionId,
+    turn,
     cache: { features: [], prefix: { reused: 0, total: 30 }, response: "miss" },
   };
   res.writeHead(200, SSE_HEADERS);
@@ -104,6 +110,7 @@ afterAll(async () => {
 beforeEach(() => {
   server.requests.length = 0;
   answered = 0;
+  sessionTurns.clear();
   clock = 1_000_000;
   inFlight = 0;
   unavailable = null;
@@ -223,7 +230,7 @@ describe("chat store", () => {
       sessionId: "s-1",
       message: { text: "second" },
       ...REGENERATE_OPTIONS,
-      regenerate: true,
+      keepTurns: 1,
     });
     expect(failures).toBe(0);
   });
@@ -234,7 +241,7 @@ describe("chat store", () => {
     await untilIdle();
     ask("second");
     await untilIdle();
-    store.getState().editLastQuestion("  second, reworded ");
+    store.getState().editQuestion(store.getState().turns[1].id, "  second, reworded ");
     await untilIdle();
     expect(store.getState().turns.map((t) => [t.question.text, t.origin, t.answer])).toEqual([
       ["first", "asked", "Answer to first"],
@@ -244,8 +251,42 @@ describe("chat store", () => {
       sessionId: "s-1",
       message: { text: "second, reworded" },
       ...OPTIONS,
-      regenerate: true,
+      keepTurns: 1,
     });
+  });
+
+  it("edits the first of three questions: the later turns are replaced, here and on the server", async () => {
+    store.getState().attach(IMAGE);
+    for (const question of ["first", "second", "third"]) {
+      ask(question);
+      await untilIdle();
+    }
+    store.getState().editQuestion(store.getState().turns[0].id, "first, reworded");
+    await untilIdle();
+    expect(store.getState().turns.map((t) => [t.question, t.origin, t.answer])).toEqual([
+      [{ text: "first, reworded", imageIds: [IMAGE] }, "edited", "Answer to first, reworded"],
+    ]);
+    ask("next");
+    await untilIdle();
+    expect(chatRequests().slice(3)).toEqual([
+      { sessionId: "s-1", message: { text: "first, reworded", imageIds: [IMAGE] }, ...OPTIONS, keepTurns: 0 },
+      { sessionId: "s-1", message: { text: "next" }, ...OPTIONS },
+    ]);
+    expect(store.getState().turns.map((t) => t.meta?.turn)).toEqual([0, 1]);
+  });
+
+  it("edits nothing while an answer streams, and no question into an empty one", async () => {
+    ask("first");
+    await untilIdle();
+    const first = store.getState().turns[0].id;
+    store.getState().editQuestion(first, " ");
+    ask("slow answer");
+    await untilAnswerContains("thinking");
+    store.getState().editQuestion(first, "first, reworded");
+    store.getState().stop();
+    await untilIdle();
+    expect(chatRequests().map((r) => r.message.text)).toEqual(["first", "slow answer"]);
+    expect(store.getState().turns.map((t) => t.question.text)).toEqual(["first", "slow answer"]);
   });
 
   it("sends an image without text", async () => {

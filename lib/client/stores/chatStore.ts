@@ -18,7 +18,7 @@ import {
   applyChatEvent,
   failTurn,
   isTurnActive,
-  reachedServerSession,
+  keptServerTurns,
   startTurn,
   stopTurn,
   type Question,
@@ -62,8 +62,11 @@ export interface ChatState {
   stop(): void;
   /** Asks the last question again for a fresh sample (regenerateOptions), replacing its answer. */
   regenerate(): void;
-  /** Replaces the last question's text and asks it again, replacing its answer; earlier turns stay as they are. */
-  editLastQuestion(text: string): void;
+  /**
+   * Replaces the text of turn `turnId`'s question and asks it again: its answer and every later turn are replaced by
+   * the new answer (here and in the server's session); earlier turns stay as they are.
+   */
+  editQuestion(turnId: string, text: string): void;
   /** Starts an empty conversation under a new chatId; the server's session stays (the history may reopen it). */
   newChat(): void;
   /** Shows a saved conversation (stopping any answer still streaming); the draft and attachments stay. */
@@ -163,23 +166,23 @@ export function createChatStore(deps: ChatStoreDeps): StoreApi<ChatState> {
       }
     }
 
-    function ask(question: Question, origin: TurnOrigin): void {
+    /**
+     * Sends `question` as a new turn in place of `turns[replaceFrom]` and every turn after it (by default none: a
+     * new question). The server drops what its session recorded of the replaced turns (keepTurns); turns it never
+     * saw (refused, network) need no replacing there.
+     */
+    function ask(question: Question, origin: TurnOrigin, replaceFrom?: number): void {
       const id = `turn-${++turnCounter}`;
       const { sessionId, turns } = get();
-      const replaced = origin === "asked" ? undefined : turns.at(-1);
-      // The server replaces the exchange it recorded; a replaced turn it never saw (refused, network) is a plain
-      // resend.
-      const replaceOnServer = replaced !== undefined && sessionId !== null && reachedServerSession(replaced);
+      const from = replaceFrom ?? turns.length;
+      const keepTurns = sessionId === null ? null : keptServerTurns(turns, from, sessionId);
       const request: ChatRequest = {
         ...(sessionId === null ? {} : { sessionId }),
         message: { text: question.text, ...(question.imageIds.length > 0 ? { imageIds: question.imageIds } : {}) },
         ...(origin === "regenerated" ? deps.regenerateOptions() : deps.requestOptions()),
-        ...(replaceOnServer ? { regenerate: true } : {}),
+        ...(keepTurns === null ? {} : { keepTurns }),
       };
-      set((state) => ({
-        turns: [...(replaced === undefined ? state.turns : state.turns.slice(0, -1)), startTurn(id, question, origin)],
-        notice: null,
-      }));
+      set((state) => ({ turns: [...state.turns.slice(0, from), startTurn(id, question, origin)], notice: null }));
       void run(id, request);
     }
 
@@ -239,16 +242,19 @@ export function createChatStore(deps: ChatStoreDeps): StoreApi<ChatState> {
       },
 
       regenerate() {
-        const last = get().turns.at(-1);
+        const { turns } = get();
+        const last = turns.at(-1);
         if (last === undefined || isTurnActive(last)) return;
-        ask(last.question, "regenerated");
+        ask(last.question, "regenerated", turns.length - 1);
       },
 
-      editLastQuestion(text) {
-        const last = get().turns.at(-1);
-        if (last === undefined || isTurnActive(last)) return;
-        if (text.trim() === "" && last.question.imageIds.length === 0) return;
-        ask({ text: text.trim(), imageIds: last.question.imageIds }, "edited");
+      editQuestion(turnId, text) {
+        const state = get();
+        const index = state.turns.findIndex((turn) => turn.id === turnId);
+        const edited = state.turns[index];
+        if (edited === undefined || isStreaming(state)) return;
+        if (text.trim() === "" && edited.question.imageIds.length === 0) return;
+        ask({ text: text.trim(), imageIds: edited.question.imageIds }, "edited", index);
       },
 
       newChat() {
