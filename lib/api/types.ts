@@ -1,7 +1,7 @@
 /**
  * Wire types of vlcache's HTTP API, shared by the route handlers (server) and the browser client.
  *
- * The shapes follow the ▶ HTTP contract in docs/architecture (POST /api/chat and its SSE events are fixed there);
+ * The shapes follow the HTTP contract (README's "HTTP API"; POST /api/chat and its SSE events are fixed there);
  * this file adds the JSON shapes the contract leaves open: GET /api/health and GET /api/metrics/summary.
  * Types only: nothing here runs, so both sides can import it without pulling server code into the client bundle.
  */

@@ -1,7 +1,7 @@
 /**
- * Checkpoint → bundle. A bundle is a folder (the ▶ bundle contract in docs/architecture.md, detailed in
- * models/README.md): the checkpoint's JSON/tokenizer/template files, vlcache.json, and onnx/{embed_tokens,
- * vision_encoder,decoder_model_merged}.onnx built by the graph builders in lib/model/graphs.
+ * Checkpoint → bundle. A bundle is a folder (the bundle contract, detailed in models/README.md): the checkpoint's
+ * JSON/tokenizer/template files, vlcache.json, and onnx/{embed_tokens,vision_encoder,decoder_model_merged}.onnx built
+ * by the graph builders in lib/model/graphs.
  *
  * Steps: validate the source folder (every required file, then every tensor the config implies, with its shape),
  * fingerprint the weights, write each graph with weights streamed from the checkpoint, copy the side files, write

@@ -1,5 +1,5 @@
 /**
- * A model bundle on disk (the ▶ bundle contract in docs/architecture): config.json, generation_config.json,
+ * A model bundle on disk (the bundle contract in models/README.md): config.json, generation_config.json,
  * vlcache.json and onnx/{vision_encoder,embed_tokens,decoder_model_merged}.onnx, opened as three ORT sessions: the
  * vision encoder and the decoder on the chosen execution provider, embed_tokens always on the CPU.
  *

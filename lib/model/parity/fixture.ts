@@ -1,5 +1,5 @@
 /**
- * A parity fixture folder (the ▶ fixture format in docs/architecture.md): `model/` (a Hugging Face checkpoint),
+ * A parity fixture folder (the fixture format of scripts/reference/README.md): `model/` (a Hugging Face checkpoint),
  * `reference.json`, `images/<name>.pixel_values.npy` + `images/preprocess.json`, `vision_image_features.npy`,
  * `vision_deepstack.npy`, `turn1_first_logits.npy`, `tokenizer_ref.json`. Everything but `model/` and
  * `reference.json` is optional here; checks report n/a for what is missing. Extra fields are kept.
