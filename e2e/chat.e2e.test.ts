@@ -7,7 +7,7 @@ import { canonicalize, imageIdOf } from "@/lib/images/canonicalize";
 import type { ImageId } from "@/lib/ids";
 import * as img from "@/tests/support/testImages";
 import { openBrowser, type BrowserSession } from "./browser";
-import { answerText, setMaxNewTokens } from "./chatPageActions";
+import { answerText, prefixNumbers, setMaxNewTokens } from "./chatPageActions";
 import { screenshot } from "./screenshots";
 
 /**
@@ -86,13 +86,6 @@ async function send(text: string): Promise<Locator> {
   await expect.poll(() => answers().count()).toBe(before + 1);
   // By position, not `.last()`: the locator must keep naming this answer after later questions.
   return answers().nth(before);
-}
-
-/** "prefix 12/345 reused", with " from memory" or " from store" when any were → [12, 345]. */
-function prefixNumbers(label: string | null): [number, number] {
-  const match = /^prefix ([\d,]+)\/([\d,]+) reused(?: from (?:memory|store))?$/.exec(label ?? "");
-  if (match === null) throw new Error(`unexpected prefix badge: ${label}`);
-  return [Number(match[1].replaceAll(",", "")), Number(match[2].replaceAll(",", ""))];
 }
 
 /** The headline number of a /metrics stat card ("1,857" → 1857). */

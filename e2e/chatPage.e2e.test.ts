@@ -5,7 +5,16 @@ import { formatCount } from "@/lib/client/format";
 import * as img from "@/tests/support/testImages";
 import { seriousAccessibilityFindings } from "./axe";
 import { openBrowser, type BrowserSession } from "./browser";
-import { answers, answerText, questionBox, send, setMaxNewTokens, turnAdded, waitForStatus } from "./chatPageActions";
+import {
+  answers,
+  answerText,
+  prefixNumbers,
+  questionBox,
+  send,
+  setMaxNewTokens,
+  turnAdded,
+  waitForStatus,
+} from "./chatPageActions";
 import { screenshot } from "./screenshots";
 
 /**
@@ -41,12 +50,6 @@ function backgroundLuminance(locator: Locator): Promise<number> {
     });
     return 0.2126 * r + 0.7152 * g + 0.0722 * b;
   });
-}
-
-function prefixNumbers(label: string | null): [number, number] {
-  const match = /^prefix ([\d,]+)\/([\d,]+) reused$/.exec(label ?? "");
-  if (match === null) throw new Error(`unexpected prefix badge: ${label}`);
-  return [Number(match[1].replaceAll(",", "")), Number(match[2].replaceAll(",", ""))];
 }
 
 /** The answer in an /api/chat SSE body: every `token` event's text, in order. */

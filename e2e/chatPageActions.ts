@@ -14,6 +14,13 @@ export async function setMaxNewTokens(page: Page, value: number): Promise<void> 
   await summary.click();
 }
 
+/** A prefix badge's text, "prefix 12/345 reused" (with " from memory" or " from store" when any were) → [12, 345]. */
+export function prefixNumbers(label: string | null): [number, number] {
+  const match = /^prefix ([\d,]+)\/([\d,]+) reused(?: from (?:memory|store))?$/.exec(label ?? "");
+  if (match === null) throw new Error(`unexpected prefix badge: ${label}`);
+  return [Number(match[1].replaceAll(",", "")), Number(match[2].replaceAll(",", ""))];
+}
+
 export const answers = (page: Page): Locator => page.getByTestId("answer");
 export const questionBox = (page: Page): Locator => page.getByRole("textbox", { name: "Question" });
 

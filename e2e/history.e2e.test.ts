@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { ChatRequest } from "@/lib/api/types";
 import { DEFAULT_SEND_DEBOUNCE_MS } from "@/lib/client/clientConfig";
 import { openBrowser, type BrowserSession } from "./browser";
-import { setMaxNewTokens } from "./chatPageActions";
+import { prefixNumbers, setMaxNewTokens } from "./chatPageActions";
 import { screenshot } from "./screenshots";
 
 /**
@@ -18,13 +18,6 @@ const VIEWPORTS = [
   { name: "desktop", width: 1280, height: 800, phone: false },
   { name: "phone", width: 390, height: 844, phone: true },
 ];
-
-/** "prefix 12/345 reused" → [12, 345]. */
-function prefixNumbers(label: string | null): [number, number] {
-  const match = /^prefix ([\d,]+)\/([\d,]+) reused$/.exec(label ?? "");
-  if (match === null) throw new Error(`unexpected prefix badge: ${label}`);
-  return [Number(match[1].replaceAll(",", "")), Number(match[2].replaceAll(",", ""))];
-}
 
 describe.each(VIEWPORTS)("chat history at $width×$height ($name)", (viewport) => {
   let browser: BrowserSession;
