@@ -5,7 +5,16 @@ import { formatCount } from "@/lib/client/format";
 import * as img from "@/tests/support/testImages";
 import { seriousAccessibilityFindings } from "./axe";
 import { openBrowser, type BrowserSession } from "./browser";
-import { answers, answerText, questionBox, send, setMaxNewTokens, turnAdded, waitForStatus } from "./chatPageActions";
+import {
+  answers,
+  answerText,
+  prefixReuse,
+  questionBox,
+  send,
+  setMaxNewTokens,
+  turnAdded,
+  waitForStatus,
+} from "./chatPageActions";
 import { screenshot } from "./screenshots";
 
 /**
@@ -41,12 +50,6 @@ function backgroundLuminance(locator: Locator): Promise<number> {
     });
     return 0.2126 * r + 0.7152 * g + 0.0722 * b;
   });
-}
-
-function prefixNumbers(label: string | null): [number, number] {
-  const match = /^prefix ([\d,]+)\/([\d,]+) reused$/.exec(label ?? "");
-  if (match === null) throw new Error(`unexpected prefix badge: ${label}`);
-  return [Number(match[1].replaceAll(",", "")), Number(match[2].replaceAll(",", ""))];
 }
 
 /** The answer in an /api/chat SSE body: every `token` event's text, in order. */
@@ -260,7 +263,7 @@ describe.each(LAYOUTS)("chat page at $name", (layout) => {
     await waitForStatus(edited, "done");
     expect(await answers(page).count()).toBe(count);
     expect(await page.getByTestId("question").last().textContent()).toContain(`And the axis labels? (${layout.name})`);
-    const [reused, total] = prefixNumbers(await edited.getByTestId("badge-prefix").textContent());
+    const [reused, total] = await prefixReuse(edited);
     expect(reused).toBeGreaterThan(0);
     expect(reused).toBeLessThan(total);
     expect(await edited.getByTestId("edit-note").textContent()).toMatch(/edited/i);
@@ -293,7 +296,7 @@ describe.each(LAYOUTS)("chat page at $name", (layout) => {
     expect(request.message.imageIds).toEqual(asked.message.imageIds);
     expect(await page.getByTestId("question").first().textContent()).toContain(reworded);
     // The question's image comes before its text: the reworded question reuses the template and image tokens.
-    const [reused, total] = prefixNumbers(await edited.getByTestId("badge-prefix").textContent());
+    const [reused, total] = await prefixReuse(edited);
     expect(reused).toBeGreaterThan(0);
     expect(reused).toBeLessThan(total);
     expect(await edited.getByTestId("edit-note").textContent()).toBe(
@@ -305,7 +308,7 @@ describe.each(LAYOUTS)("chat page at $name", (layout) => {
     // asked afresh with every cache off.
     const followUp = await ask("And their sizes?");
     await waitForStatus(followUp, "done");
-    const [, followUpTotal] = prefixNumbers(await followUp.getByTestId("badge-prefix").textContent());
+    const [, followUpTotal] = await prefixReuse(followUp);
     const fresh = async (body: ChatRequest) => {
       const response = await fetch(`${baseUrl}/api/chat`, {
         method: "POST",

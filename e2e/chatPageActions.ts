@@ -23,6 +23,17 @@ export async function answerText(answer: Locator): Promise<string> {
   return (await markdown.count()) === 0 ? "" : ((await markdown.first().textContent()) ?? "");
 }
 
+/**
+ * The numbers of an answer's prefix badge: "prefix 12/345 reused", with " from memory" or " from store" when any
+ * were → [12, 345] (tokens reused, prompt tokens).
+ */
+export async function prefixReuse(answer: Locator): Promise<[number, number]> {
+  const label = await answer.getByTestId("badge-prefix").textContent();
+  const match = /^prefix ([\d,]+)\/([\d,]+) reused(?: from (?:memory|store))?$/.exec(label ?? "");
+  if (match === null) throw new Error(`unexpected prefix badge: ${label}`);
+  return [Number(match[1].replaceAll(",", "")), Number(match[2].replaceAll(",", ""))];
+}
+
 export async function waitForStatus(answer: Locator, status: string, timeout = 30_000): Promise<void> {
   await expect.poll(() => answer.getAttribute("data-status"), { timeout }).toBe(status);
 }

@@ -1,9 +1,8 @@
 import type { Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { ChatRequest } from "@/lib/api/types";
-import { DEFAULT_SEND_DEBOUNCE_MS } from "@/lib/client/clientConfig";
 import { openBrowser, type BrowserSession } from "./browser";
-import { setMaxNewTokens } from "./chatPageActions";
+import { answers, answerText, prefixReuse, send, setMaxNewTokens, waitForStatus } from "./chatPageActions";
 import { screenshot } from "./screenshots";
 
 /**
@@ -19,13 +18,6 @@ const VIEWPORTS = [
   { name: "phone", width: 390, height: 844, phone: true },
 ];
 
-/** "prefix 12/345 reused" → [12, 345]. */
-function prefixNumbers(label: string | null): [number, number] {
-  const match = /^prefix ([\d,]+)\/([\d,]+) reused$/.exec(label ?? "");
-  if (match === null) throw new Error(`unexpected prefix badge: ${label}`);
-  return [Number(match[1].replaceAll(",", "")), Number(match[2].replaceAll(",", ""))];
-}
-
 describe.each(VIEWPORTS)("chat history at $width×$height ($name)", (viewport) => {
   let browser: BrowserSession;
   let page: Page;
@@ -33,7 +25,6 @@ describe.each(VIEWPORTS)("chat history at $width×$height ($name)", (viewport) =
   const followUp = "And what colour is it?";
   let firstSession = "";
   let firstAnswer = "";
-  let lastPressAt = 0;
 
   beforeAll(async () => {
     browser = await openBrowser({ viewport: { width: viewport.width, height: viewport.height } });
@@ -43,28 +34,19 @@ describe.each(VIEWPORTS)("chat history at $width×$height ($name)", (viewport) =
   });
   afterAll(() => browser.close());
 
-  const answers = (): Locator => page.getByTestId("answer");
   const questions = (): Locator => page.getByTestId("question");
-  const answerText = async (answer: Locator): Promise<string> =>
-    (await answer.locator(":scope > div > div").first().textContent()) ?? "";
-  const prefixBadge = async (answer: Locator) => prefixNumbers(await answer.getByTestId("badge-prefix").textContent());
 
   /**
-   * Sends a question; resolves with its answer once done and the request the page posted. (Chromium keeps no body
-   * of a streamed fetch, so the session a stream named is seen in the next request that sends it back.)
+   * Sends a question (chatPageActions' send: it waits out the page's send debounce) and resolves, once the answer
+   * has the status `until`, with the answer and the request the page posted. (Chromium keeps no body of a streamed
+   * fetch, so the session a stream named is seen in the next request that sends it back.)
    */
-  async function send(text: string): Promise<{ answer: Locator; request: ChatRequest }> {
-    // A press within the debounce of the previous one is ignored by design (a double click sends once).
-    await page.waitForTimeout(Math.max(0, lastPressAt + DEFAULT_SEND_DEBOUNCE_MS + 50 - Date.now()));
-    lastPressAt = Date.now();
-    const before = await answers().count();
-    await page.getByRole("textbox", { name: "Question" }).fill(text);
-    const [request] = await Promise.all([
+  async function ask(text: string, until = "done"): Promise<{ answer: Locator; request: ChatRequest }> {
+    const [request, answer] = await Promise.all([
       page.waitForRequest((r) => r.url().endsWith("/api/chat") && r.method() === "POST"),
-      page.getByRole("button", { name: "Send" }).click(),
+      send(page, text),
     ]);
-    const answer = answers().nth(before);
-    await expect.poll(() => answer.getAttribute("data-status"), { timeout: 30_000 }).toBe("done");
+    await waitForStatus(answer, until);
     return { answer, request: request.postDataJSON() as ChatRequest };
   }
 
@@ -99,28 +81,28 @@ describe.each(VIEWPORTS)("chat history at $width×$height ($name)", (viewport) =
   it("keeps the chat over a reload, and the follow-up continues the server session, reusing its whole prompt", async () => {
     if (viewport.phone) expect(await page.getByRole("complementary", { name: "Chat history" }).isVisible()).toBe(false);
 
-    const first = await send(firstQuestion);
+    const first = await ask(firstQuestion);
     expect(first.request.sessionId).toBeUndefined();
     firstAnswer = await answerText(first.answer);
-    const firstBadge = await prefixBadge(first.answer);
+    const firstBadge = await prefixReuse(first.answer);
     expect(firstAnswer.length).toBeGreaterThan(0);
     expect(await listedTitles()).toEqual([firstQuestion]);
 
     await reload();
-    await expect.poll(() => answers().count(), { timeout: 10_000 }).toBe(1);
+    await expect.poll(() => answers(page).count(), { timeout: 10_000 }).toBe(1);
     expect(await questions().allTextContents()).toEqual([firstQuestion]);
-    expect(await answerText(answers().nth(0))).toBe(firstAnswer);
-    expect(await answers().nth(0).getAttribute("data-status")).toBe("done");
-    expect(await prefixBadge(answers().nth(0))).toEqual(firstBadge);
+    expect(await answerText(answers(page).nth(0))).toBe(firstAnswer);
+    expect(await answers(page).nth(0).getAttribute("data-status")).toBe("done");
+    expect(await prefixReuse(answers(page).nth(0))).toEqual(firstBadge);
     expect(await listedTitles()).toEqual([firstQuestion]);
     await screenshot(page, `history-${viewport.name}-after-reload`);
 
-    const second = await send(followUp);
+    const second = await ask(followUp);
     firstSession = second.request.sessionId ?? "";
     expect(firstSession).not.toBe("");
     // The server still had that session (a lost one fails the turn), and the follow-up's prompt starts with the
     // whole first prompt, which the first turn left in the prefix cache: more than a new chat could reuse.
-    const [reused, total] = await prefixBadge(second.answer);
+    const [reused, total] = await prefixReuse(second.answer);
     expect(reused).toBeGreaterThanOrEqual(firstBadge[1]);
     expect(total).toBeGreaterThan(reused);
     expect(await questions().allTextContents()).toEqual([firstQuestion, followUp]);
@@ -141,29 +123,29 @@ describe.each(VIEWPORTS)("chat history at $width×$height ($name)", (viewport) =
     await closeHistory();
 
     await reload();
-    await expect.poll(() => answers().count(), { timeout: 10_000 }).toBe(2);
+    await expect.poll(() => answers(page).count(), { timeout: 10_000 }).toBe(2);
     expect(await listedTitles()).toEqual(["Colour questions"]);
   });
 
   it("New chat clears the page and offers Undo, which brings the conversation back", async () => {
     await page.getByRole("button", { name: "New chat" }).click();
-    await expect.poll(() => answers().count()).toBe(0);
+    await expect.poll(() => answers(page).count()).toBe(0);
     const toast = page.getByTestId("undo-new-chat");
     expect(await toast.textContent()).toContain("“Colour questions” is kept in your chats.");
     await screenshot(page, `history-${viewport.name}-undo`);
     await toast.getByRole("button", { name: "Undo" }).click();
     await expect.poll(() => questions().allTextContents()).toEqual([firstQuestion, followUp]);
     expect(await toast.count()).toBe(0);
-    expect(await answerText(answers().nth(0))).toBe(firstAnswer);
+    expect(await answerText(answers(page).nth(0))).toBe(firstAnswer);
 
     // Continuing the restored conversation still uses its server session.
-    const third = await send("One more?");
+    const third = await ask("One more?");
     expect(third.request.sessionId).toBe(firstSession);
   });
 
   it("opens a past chat from the list, and deleting chats deletes their server sessions", async () => {
     await page.getByRole("button", { name: "New chat" }).click();
-    const other = await send("A different question?");
+    const other = await ask("A different question?");
     expect(other.request.sessionId).toBeUndefined();
     expect(await page.getByTestId("undo-new-chat").count()).toBe(0);
     expect(await listedTitles()).toEqual(["A different question?", "Colour questions"]);
@@ -189,7 +171,7 @@ describe.each(VIEWPORTS)("chat history at $width×$height ($name)", (viewport) =
     await expect
       .poll(() => panel.getByTestId("history-chat-title").allTextContents())
       .toEqual(["A different question?"]);
-    expect(await answers().count()).toBe(0);
+    expect(await answers(page).count()).toBe(0);
     const otherSession = await deleteFromList(panel, "A different question?");
     expect(otherSession).not.toBe(firstSession);
     await expect.poll(() => panel.getByTestId("history-chat").count()).toBe(0);
@@ -208,49 +190,40 @@ describe.each(VIEWPORTS)("chat history at $width×$height ($name)", (viewport) =
 
     await reload();
     expect(await listedTitles()).toEqual([]);
-    expect(await answers().count()).toBe(0);
+    expect(await answers(page).count()).toBe(0);
   });
 
   it("a reload mid-answer keeps what had streamed, stopped, and the chat goes on in its session", async () => {
     await setMaxNewTokens(page, 4096);
-    await page.getByRole("textbox", { name: "Question" }).fill("Tell me everything about it.");
-    await page.getByRole("button", { name: "Send" }).click();
-    const streaming = answers().nth(0);
-    await expect
-      .poll(async () => (await answerText(streaming).catch(() => "")).length, { timeout: 30_000 })
-      .toBeGreaterThan(20);
+    const streaming = await send(page, "Tell me everything about it.");
+    await expect.poll(async () => (await answerText(streaming)).length, { timeout: 30_000 }).toBeGreaterThan(20);
     await reload();
 
-    await expect.poll(() => answers().count(), { timeout: 10_000 }).toBe(1);
-    const restored = answers().nth(0);
+    await expect.poll(() => answers(page).count(), { timeout: 10_000 }).toBe(1);
+    const restored = answers(page).nth(0);
     expect(await restored.getAttribute("data-status")).toBe("stopped");
     expect(await restored.getByText("Stopped.").isVisible()).toBe(true);
     expect(await questions().allTextContents()).toEqual(["Tell me everything about it."]);
 
     await setMaxNewTokens(page, 12);
-    const next = await send("In short?");
+    const next = await ask("In short?");
     expect(next.request.sessionId).toMatch(/\S/);
     expect(await listedTitles()).toEqual(["Tell me everything about it."]);
   });
 
   it("a chat whose server session is gone says so, and the next question starts a new session", async () => {
-    const last = await send("Still here?");
+    const last = await ask("Still here?");
     const sessionId = last.request.sessionId ?? "";
     expect(sessionId).not.toBe("");
     // What an expiry (or a server reset) leaves: the browser keeps the chat, the server no longer has its session.
     expect((await fetch(`${baseUrl}/api/sessions/${sessionId}`, { method: "DELETE" })).status).toBe(204);
 
-    await page.waitForTimeout(DEFAULT_SEND_DEBOUNCE_MS + 50);
-    await page.getByRole("textbox", { name: "Question" }).fill("After it expired?");
-    await page.getByRole("button", { name: "Send" }).click();
-    lastPressAt = Date.now();
-    const failed = answers().nth(3);
-    await expect.poll(() => failed.getAttribute("data-status"), { timeout: 10_000 }).toBe("failed");
+    await ask("After it expired?", "failed");
     await expect
       .poll(() => page.getByTestId("chat-notice").textContent())
       .toMatch(/^The server no longer has this conversation/);
 
-    const fresh = await send("From a new session?");
+    const fresh = await ask("From a new session?");
     expect(fresh.request.sessionId).toBeUndefined();
     await reload();
     await expect
@@ -262,7 +235,7 @@ describe.each(VIEWPORTS)("chat history at $width×$height ($name)", (viewport) =
         "After it expired?",
         "From a new session?",
       ]);
-    const continued = await send("And now?");
+    const continued = await ask("And now?");
     expect(continued.request.sessionId).toMatch(/\S/);
     expect(continued.request.sessionId).not.toBe(sessionId);
   });
