@@ -10,6 +10,7 @@ import { screenshot } from "./screenshots";
  * browser profile against the running app: a reload reopens the conversation and its follow-up continues the
  * server session (the L2 prefix cache reuses the whole earlier prompt); a rename survives a reload; New chat can be
  * undone; deleting a chat deletes its server session too. Below the desktop breakpoint the list is behind "Chats".
+ * Two tabs of one browser share the list: what one starts, renames or deletes shows in the other without a reload.
  */
 const baseUrl = inject("baseUrl");
 
@@ -238,5 +239,53 @@ describe.each(VIEWPORTS)("chat history at $width×$height ($name)", (viewport) =
     const continued = await ask("And now?");
     expect(continued.request.sessionId).toMatch(/\S/);
     expect(continued.request.sessionId).not.toBe(sessionId);
+  });
+});
+
+describe("chat history across two tabs of one browser", () => {
+  let browser: BrowserSession;
+  let first: Page;
+  let second: Page;
+
+  beforeAll(async () => {
+    browser = await openBrowser({ viewport: { width: 1280, height: 800 } });
+    first = browser.page;
+    second = await browser.context.newPage();
+    for (const page of [first, second]) {
+      await page.goto(baseUrl);
+      await page.getByText("Your chats will be listed here, kept in this browser.").waitFor();
+      await setMaxNewTokens(page, 12);
+    }
+  });
+  afterAll(() => browser.close());
+
+  const sidebar = (page: Page): Locator => page.getByRole("complementary", { name: "Chat history" });
+  const listedTitles = (page: Page): Promise<string[]> =>
+    sidebar(page).getByTestId("history-chat-title").allTextContents();
+  /** A tab's list follows the other's within this (a notice and one database read; longer on a loaded machine). */
+  const SYNC = { timeout: 5_000 };
+
+  it("lists a chat started, renamed or deleted in one tab in the other without a reload, each tab keeping its own conversation", async () => {
+    await waitForStatus(await send(first, "Asked in the first tab?"), "done");
+    await expect.poll(() => listedTitles(second), SYNC).toEqual(["Asked in the first tab?"]);
+    expect(await answers(second).count()).toBe(0);
+
+    await waitForStatus(await send(second, "Asked in the second tab?"), "done");
+    await expect.poll(() => listedTitles(first), SYNC).toEqual(["Asked in the second tab?", "Asked in the first tab?"]);
+    expect(await first.getByTestId("question").allTextContents()).toEqual(["Asked in the first tab?"]);
+
+    await sidebar(first).getByRole("button", { name: "Rename Asked in the first tab?" }).click();
+    const field = sidebar(first).getByRole("textbox", { name: "Chat title" });
+    await field.fill("Renamed in the first tab");
+    await field.press("Enter");
+    await expect
+      .poll(() => listedTitles(second), SYNC)
+      .toEqual(["Asked in the second tab?", "Renamed in the first tab"]);
+
+    await sidebar(second).getByRole("button", { name: "Delete Asked in the second tab?" }).click();
+    await sidebar(second).getByRole("button", { name: "Delete", exact: true }).click();
+    await expect.poll(() => listedTitles(first), SYNC).toEqual(["Renamed in the first tab"]);
+    expect(await listedTitles(second)).toEqual(["Renamed in the first tab"]);
+    expect(await first.getByTestId("question").allTextContents()).toEqual(["Asked in the first tab?"]);
   });
 });
