@@ -7,7 +7,7 @@ import { canonicalize, imageIdOf } from "@/lib/images/canonicalize";
 import type { ImageId } from "@/lib/ids";
 import * as img from "@/tests/support/testImages";
 import { openBrowser, type BrowserSession } from "./browser";
-import { answerText, prefixNumbers, setMaxNewTokens } from "./chatPageActions";
+import { answers, answerText, prefixReuse, questionBox, send, setMaxNewTokens, waitForStatus } from "./chatPageActions";
 import { screenshot } from "./screenshots";
 
 /**
@@ -31,16 +31,10 @@ afterAll(() => browser.close());
 
 // ── page helpers ────────────────────────────────────────────────────────────────────────────────────────────────
 
-const answers = (): Locator => page.getByTestId("answer");
 const badge = (answer: Locator, kind: string): Promise<string | null> =>
   answer.getByTestId(`badge-${kind}`).textContent();
 const galleryItem = (imageId: ImageId): Locator =>
   page.locator(`[data-testid="gallery-item"][data-image-id="${imageId}"]`);
-const question = (): Locator => page.getByRole("textbox", { name: "Question" });
-
-async function waitForStatus(answer: Locator, status: string, timeout = 30_000): Promise<void> {
-  await expect.poll(() => answer.getAttribute("data-status"), { timeout }).toBe(status);
-}
 
 async function waitForChipReady(imageId: ImageId): Promise<string> {
   const chip = galleryItem(imageId).getByTestId("image-status-chip");
@@ -77,15 +71,6 @@ async function stopRecording(): Promise<{ length: number; status: string }[]> {
     recording.observer.disconnect();
     return recording.samples;
   });
-}
-
-async function send(text: string): Promise<Locator> {
-  const before = await answers().count();
-  await question().fill(text);
-  await page.getByRole("button", { name: "Send" }).click();
-  await expect.poll(() => answers().count()).toBe(before + 1);
-  // By position, not `.last()`: the locator must keep naming this answer after later questions.
-  return answers().nth(before);
 }
 
 /** The headline number of a /metrics stat card ("1,857" → 1857). */
@@ -126,7 +111,7 @@ describe("chat page", () => {
         .getAttribute("aria-pressed"),
     ).toBe("true");
     expect(await page.getByRole("button", { name: `Remove ${example.title}` }).isVisible()).toBe(true);
-    expect(await question().inputValue()).toBe(example.question);
+    expect(await questionBox(page).inputValue()).toBe(example.question);
     const info = await (await fetch(`${baseUrl}/api/images/${exampleId}`)).json();
     expect(info).toMatchObject({ imageId: exampleId, status: "ready" });
     await screenshot(page, "chat-02-example-ready");
@@ -134,8 +119,7 @@ describe("chat page", () => {
 
   it("streams the answer: it grows render by render before `done`", async () => {
     await startRecording();
-    await page.getByRole("button", { name: "Send" }).click();
-    const answer = answers().nth(0);
+    const answer = await send(page, example.question);
     await waitForStatus(answer, "done");
     const samples = await stopRecording();
     firstAnswer = await answerText(answer);
@@ -151,7 +135,7 @@ describe("chat page", () => {
     expect(await badge(answer, "response")).toBe("response cache miss");
     // The first question about this image in the run (other files use other images): at most the chat template's
     // opening can come from the prefix cache, never the image.
-    const [reused, total] = prefixNumbers(await badge(answer, "prefix"));
+    const [reused, total] = await prefixReuse(answer);
     expect(reused).toBeLessThan(total);
     expect(total).toBeGreaterThan(0);
     expect(await badge(answer, "ttft")).toMatch(/^TTFT \d+(\.\d+)? (ms|s)$/);
@@ -161,11 +145,11 @@ describe("chat page", () => {
 
   it("asks the same question in a new chat: the answer comes from the response cache, word for word", async () => {
     await page.getByRole("button", { name: "New chat" }).click();
-    await expect.poll(() => answers().count()).toBe(0);
+    await expect.poll(() => answers(page).count()).toBe(0);
     await galleryItem(exampleId)
       .getByRole("button", { name: `Attach ${example.title}` })
       .click();
-    const answer = await send(example.question);
+    const answer = await send(page, example.question);
     await waitForStatus(answer, "done");
     expect(await badge(answer, "response")).toMatch(/^from response cache in \d+ ms$/);
     expect(await answerText(answer)).toBe(firstAnswer);
@@ -174,17 +158,17 @@ describe("chat page", () => {
 
   it("a new chat about the same image reuses its vision features (L1) and the prompt prefix (L2)", async () => {
     await page.getByRole("button", { name: "New chat" }).click();
-    await expect.poll(() => answers().count()).toBe(0);
+    await expect.poll(() => answers(page).count()).toBe(0);
     await galleryItem(exampleId)
       .getByRole("button", { name: `Attach ${example.title}` })
       .click();
-    const answer = await send("What do the two axes measure?");
+    const answer = await send(page, "What do the two axes measure?");
     await waitForStatus(answer, "done");
 
     expect(await badge(answer, "features")).toMatch(/^features: (L1|precomputed)$/);
     expect(await answer.getByTestId("badge-features").getAttribute("data-tone")).toBe("saved");
     expect(await badge(answer, "response")).toBe("response cache miss");
-    const [reused, total] = prefixNumbers(await badge(answer, "prefix"));
+    const [reused, total] = await prefixReuse(answer);
     expect(reused).toBeGreaterThan(0);
     expect(reused).toBeLessThan(total);
     expect(await answer.getByTestId("badge-prefix").getAttribute("data-tone")).toBe("saved");
@@ -206,7 +190,7 @@ describe("chat page", () => {
     expect(await page.getByRole("button", { name: "Remove pasted.png" }).isVisible()).toBe(true);
     expect(await page.getByTestId("gallery-item").first().getAttribute("data-image-id")).toBe(pastedId);
 
-    const answer = await send("What is in this picture?");
+    const answer = await send(page, "What is in this picture?");
     await waitForStatus(answer, "done");
     // The conversation holds both images now: the pasted one precomputed at upload, the example's from L1.
     expect(await badge(answer, "features")).toBe("features: 1 precomputed · 1 L1");
@@ -216,7 +200,7 @@ describe("chat page", () => {
 
   it("Stop ends a long answer mid-stream and the page is ready for the next question", async () => {
     await setMaxNewTokens(page, 4096);
-    const answer = await send("Describe the trend from January to June in great detail.");
+    const answer = await send(page, "Describe the trend from January to June in great detail.");
     await expect.poll(async () => (await answerText(answer)).length, { timeout: 30_000 }).toBeGreaterThan(20);
     expect(await answer.getAttribute("data-status")).toBe("streaming");
     await page.getByRole("button", { name: "Stop" }).click();
@@ -231,7 +215,7 @@ describe("chat page", () => {
     expect(await page.getByRole("button", { name: "Stop" }).count()).toBe(0);
     expect(await page.getByRole("button", { name: "Regenerate" }).isEnabled()).toBe(true);
     await setMaxNewTokens(page, 24);
-    const next = await send("And in one word?");
+    const next = await send(page, "And in one word?");
     await waitForStatus(next, "done");
     expect(await badge(next, "response")).toBe("response cache miss");
     expect(await answerText(answer)).toBe(atStop);

@@ -8,7 +8,7 @@ import { openBrowser, type BrowserSession } from "./browser";
 import {
   answers,
   answerText,
-  prefixNumbers,
+  prefixReuse,
   questionBox,
   send,
   setMaxNewTokens,
@@ -263,7 +263,7 @@ describe.each(LAYOUTS)("chat page at $name", (layout) => {
     await waitForStatus(edited, "done");
     expect(await answers(page).count()).toBe(count);
     expect(await page.getByTestId("question").last().textContent()).toContain(`And the axis labels? (${layout.name})`);
-    const [reused, total] = prefixNumbers(await edited.getByTestId("badge-prefix").textContent());
+    const [reused, total] = await prefixReuse(edited);
     expect(reused).toBeGreaterThan(0);
     expect(reused).toBeLessThan(total);
     expect(await edited.getByTestId("edit-note").textContent()).toMatch(/edited/i);
@@ -296,7 +296,7 @@ describe.each(LAYOUTS)("chat page at $name", (layout) => {
     expect(request.message.imageIds).toEqual(asked.message.imageIds);
     expect(await page.getByTestId("question").first().textContent()).toContain(reworded);
     // The question's image comes before its text: the reworded question reuses the template and image tokens.
-    const [reused, total] = prefixNumbers(await edited.getByTestId("badge-prefix").textContent());
+    const [reused, total] = await prefixReuse(edited);
     expect(reused).toBeGreaterThan(0);
     expect(reused).toBeLessThan(total);
     expect(await edited.getByTestId("edit-note").textContent()).toBe(
@@ -308,7 +308,7 @@ describe.each(LAYOUTS)("chat page at $name", (layout) => {
     // asked afresh with every cache off.
     const followUp = await ask("And their sizes?");
     await waitForStatus(followUp, "done");
-    const [, followUpTotal] = prefixNumbers(await followUp.getByTestId("badge-prefix").textContent());
+    const [, followUpTotal] = await prefixReuse(followUp);
     const fresh = async (body: ChatRequest) => {
       const response = await fetch(`${baseUrl}/api/chat`, {
         method: "POST",

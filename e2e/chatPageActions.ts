@@ -14,13 +14,6 @@ export async function setMaxNewTokens(page: Page, value: number): Promise<void> 
   await summary.click();
 }
 
-/** A prefix badge's text, "prefix 12/345 reused" (with " from memory" or " from store" when any were) → [12, 345]. */
-export function prefixNumbers(label: string | null): [number, number] {
-  const match = /^prefix ([\d,]+)\/([\d,]+) reused(?: from (?:memory|store))?$/.exec(label ?? "");
-  if (match === null) throw new Error(`unexpected prefix badge: ${label}`);
-  return [Number(match[1].replaceAll(",", "")), Number(match[2].replaceAll(",", ""))];
-}
-
 export const answers = (page: Page): Locator => page.getByTestId("answer");
 export const questionBox = (page: Page): Locator => page.getByRole("textbox", { name: "Question" });
 
@@ -28,6 +21,17 @@ export const questionBox = (page: Page): Locator => page.getByRole("textbox", { 
 export async function answerText(answer: Locator): Promise<string> {
   const markdown = answer.getByTestId("answer-markdown");
   return (await markdown.count()) === 0 ? "" : ((await markdown.first().textContent()) ?? "");
+}
+
+/**
+ * The numbers of an answer's prefix badge: "prefix 12/345 reused", with " from memory" or " from store" when any
+ * were → [12, 345] (tokens reused, prompt tokens).
+ */
+export async function prefixReuse(answer: Locator): Promise<[number, number]> {
+  const label = await answer.getByTestId("badge-prefix").textContent();
+  const match = /^prefix ([\d,]+)\/([\d,]+) reused(?: from (?:memory|store))?$/.exec(label ?? "");
+  if (match === null) throw new Error(`unexpected prefix badge: ${label}`);
+  return [Number(match[1].replaceAll(",", "")), Number(match[2].replaceAll(",", ""))];
 }
 
 export async function waitForStatus(answer: Locator, status: string, timeout = 30_000): Promise<void> {

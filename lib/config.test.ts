@@ -30,6 +30,7 @@ describe("loadConfig", () => {
       adminApiKey: undefined,
       metricsApiKey: undefined,
       trustedProxies: [],
+      maxFailedKeysPerMinute: 10,
       requestImages: { maxImages: 16, maxPixels: 100_000_000, decodingPixels: 120_000_000 },
       caches: {
         l1: { storage: "fp32", ttlSeconds: 86_400, memoryBytes: 256 * 1024 * 1024 },
@@ -101,6 +102,7 @@ describe("loadConfig", () => {
       ADMIN_API_KEY: "adm-1",
       METRICS_API_KEY: "met-1",
       TRUSTED_PROXIES: "127.0.0.1, 10.0.0.0/8,::1,fd00::/8",
+      MAX_FAILED_KEYS_PER_MINUTE: "0",
       MAX_IMAGES_PER_REQUEST: "4",
       MAX_REQUEST_PIXELS: "5000000",
       MAX_DECODING_PIXELS: "50000000",
@@ -109,6 +111,7 @@ describe("loadConfig", () => {
       adminApiKey: "adm-1",
       metricsApiKey: "met-1",
       trustedProxies: ["127.0.0.1", "10.0.0.0/8", "::1", "fd00::/8"],
+      maxFailedKeysPerMinute: 0,
       requestImages: { maxImages: 4, maxPixels: 5_000_000, decodingPixels: 50_000_000 },
     });
     for (const entry of ["localhost", "10.0.0.0/33", "::1/129", "10.0.0.1/8/1", "10.0.0.1/x"]) {

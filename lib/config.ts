@@ -153,6 +153,7 @@ export const envSchema = z.object({
   ADMIN_API_KEY: optional(bearerSecretSchema),
   METRICS_API_KEY: optional(bearerSecretSchema),
   TRUSTED_PROXIES: optional(trustedProxiesSchema),
+  MAX_FAILED_KEYS_PER_MINUTE: optional(nonNegativeInt),
   MAX_IMAGES_PER_REQUEST: optional(positiveInt),
   MAX_REQUEST_PIXELS: optional(positiveInt),
   MAX_DECODING_PIXELS: optional(positiveInt),
@@ -248,6 +249,11 @@ export interface AppConfig {
    * client.
    */
   trustedProxies: readonly string[];
+  /**
+   * Refused keys a client address may present per minute before its keys go unchecked for a while (see
+   * lib/server/failedKeys.ts); 0: no limit.
+   */
+  maxFailedKeysPerMinute: number;
   /** Cost bounds of one generation request, whichever API it came through (see lib/inference/requestImages.ts). */
   requestImages: {
     /** Images in one request, counting the whole conversation. */
@@ -311,6 +317,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     adminApiKey: e.ADMIN_API_KEY,
     metricsApiKey: e.METRICS_API_KEY,
     trustedProxies: e.TRUSTED_PROXIES ?? [],
+    maxFailedKeysPerMinute: e.MAX_FAILED_KEYS_PER_MINUTE ?? 10,
     requestImages: {
       maxImages: e.MAX_IMAGES_PER_REQUEST ?? 16,
       maxPixels: e.MAX_REQUEST_PIXELS ?? 100_000_000,

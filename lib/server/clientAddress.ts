@@ -13,6 +13,14 @@ import { BlockList, isIP } from "node:net";
 
 export const CLIENT_ADDRESS_HEADER = "x-vlcache-client-address";
 
+/**
+ * The client address server.ts resolved for a request; `unknown` without that server (`next start` run by hand), so
+ * that every such client shares one rate-limit bucket: it fails closed, not open.
+ */
+export function requestClientAddress(headers: Headers): string {
+  return headers.get(CLIENT_ADDRESS_HEADER) || "unknown";
+}
+
 export class TrustedProxies {
   private readonly blocks = new BlockList();
   readonly size: number;

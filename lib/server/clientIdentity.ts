@@ -10,12 +10,11 @@
  *
  * Rate-limit key: the API key's tenant (one bucket per tenant, wherever its keys are used from), else the client
  * address that the app's HTTP server (server.ts) resolved from the socket and TRUSTED_PROXIES and wrote into
- * CLIENT_ADDRESS_HEADER, replacing anything the client sent there. Without that server (`next start` run by hand)
- * the header is absent and every anonymous client shares the `unknown` bucket: it fails closed, not open.
+ * CLIENT_ADDRESS_HEADER, replacing anything the client sent there (requestClientAddress).
  */
 
 import { DEFAULT_TENANT, parseTenantId, type TenantId } from "@/lib/ids";
-import { CLIENT_ADDRESS_HEADER } from "./clientAddress";
+import { requestClientAddress } from "./clientAddress";
 import { bearerToken, type Credentials } from "./credentials";
 
 export const TENANT_HEADER = "x-vlcache-tenant";
@@ -46,7 +45,7 @@ export function identifyClient(headers: Headers, credentials: Credentials): Iden
     return { ok: true, identity: { tenant, rateLimitKey: `key:${tenant}` } };
   }
 
-  const rateLimitKey = `ip:${headers.get(CLIENT_ADDRESS_HEADER) || "unknown"}`;
+  const rateLimitKey = `ip:${requestClientAddress(headers)}`;
   const named = headers.get(TENANT_HEADER);
   if (named === null || named === "") return { ok: true, identity: { tenant: DEFAULT_TENANT, rateLimitKey } };
   const tenant = parseTenantId(named);

@@ -34,6 +34,18 @@ describe("RateLimiter", () => {
     expect(limiter.take("a", 2_000).allowed).toBe(true);
   });
 
+  it("peek says what take would, taking nothing", () => {
+    const limiter = new RateLimiter({ perMinute: 6, burst: 1 }); // one token per 10 s
+    expect(limiter.peek("a", 0)).toEqual({ allowed: true });
+    expect(limiter.trackedClients).toBe(0);
+    limiter.take("a", 0);
+    for (let i = 0; i < 3; i++) expect(limiter.peek("a", 4_000)).toEqual({ allowed: false, retryAfterSeconds: 6 });
+    expect(limiter.peek("a", 10_000)).toEqual({ allowed: true });
+    expect(limiter.take("a", 10_000)).toEqual({ allowed: true });
+    expect(limiter.peek("b", 10_000)).toEqual({ allowed: true });
+    expect(new RateLimiter({ perMinute: 0, burst: 1 }).peek("a", 0)).toEqual({ allowed: true });
+  });
+
   it("gives no tokens when the clock steps back", () => {
     const limiter = new RateLimiter({ perMinute: 60, burst: 1 });
     limiter.take("a", 10_000);

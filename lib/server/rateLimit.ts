@@ -58,6 +58,18 @@ export class RateLimiter {
       bucket.tokens -= 1;
       return { allowed: true };
     }
+    return this.refusal(bucket);
+  }
+
+  /** What `take` would answer for `client` at `nowMs`, taking nothing. */
+  peek(client: string, nowMs: number): RateDecision {
+    const bucket = this.buckets.get(client);
+    if (!this.enabled || bucket === undefined) return { allowed: true };
+    this.refill(bucket, nowMs);
+    return bucket.tokens >= 1 ? { allowed: true } : this.refusal(bucket);
+  }
+
+  private refusal(bucket: Bucket): RateDecision {
     return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / this.tokensPerMs / 1000)) };
   }
 

@@ -1,6 +1,6 @@
 /**
  * The process-wide runtime: configuration, logger, store, the served model (loading in the background, see
- * modelRuntime.ts), chat sessions and the rate limiter, created once and shared by every route.
+ * modelRuntime.ts), chat sessions and the rate limiters, created once and shared by every route.
  *
  * Lifecycle: created lazily by the first `getRuntime()` (instrumentation.ts calls it at server start, so the store's
  * log line appears at start-up and the model starts loading at once); `stopRuntime()` releases the model, closes the
@@ -23,6 +23,7 @@ import { PixelBudget } from "@/lib/images/pixelBudget";
 import { createLogger, type Logger } from "@/lib/log";
 import type { ImagePrecompute } from "@/lib/server/images";
 import { ModelHost } from "@/lib/server/modelRuntime";
+import { FailedKeyThrottle } from "@/lib/server/failedKeys";
 import { RateLimiter } from "@/lib/server/rateLimit";
 import { SessionLocks } from "@/lib/server/sessionLocks";
 import { SessionStore } from "@/lib/server/sessions";
@@ -43,6 +44,8 @@ export interface Runtime {
   /** Serialises the turns of one session, across every replica sharing the store (see chat.ts). */
   readonly sessionLocks: SessionLocks;
   readonly rateLimiter: RateLimiter;
+  /** Refused API keys per client address (MAX_FAILED_KEYS_PER_MINUTE). */
+  readonly failedKeys: FailedKeyThrottle;
   /** Pixels being decoded at once, by uploads and requests together (MAX_DECODING_PIXELS). */
   readonly decodeBudget: PixelBudget;
 }
@@ -83,6 +86,7 @@ async function start(): Promise<{ runtime: Runtime; close: () => Promise<void> }
     }),
     sessionLocks: new SessionLocks(store, { logger }),
     rateLimiter: new RateLimiter(config.rateLimit),
+    failedKeys: new FailedKeyThrottle(config.maxFailedKeysPerMinute),
     decodeBudget,
   };
   const close = async () => {

@@ -7,30 +7,43 @@ import { answerOf, buildOnce, postChat, startApiApp, uploadImage, waitUntilReady
  * API keys through the real app (its HTTP server around Next.js, a real redis-server, the test model): with API_KEYS
  * set, every route but /api/health needs a listed Bearer key, which alone names the tenant; admin routes need
  * ADMIN_API_KEY and metrics METRICS_API_KEY. The attacker here knows team A's image and session ids and its tenant
- * name, but not its key.
+ * name, but not its key. `app` checks every key it is sent (MAX_FAILED_KEYS_PER_MINUTE=0); `throttled` allows
+ * FAILED_KEYS wrong keys per client address and is spoken to as a trusted proxy would, naming a client address per
+ * test in x-forwarded-for.
  */
 let redis: TestRedis;
 let app: ApiApp;
+let throttled: ApiApp;
 
 const KEY_A = "sk-team-a-0123456789";
 const KEY_B = "sk-team-b-0123456789";
 const ADMIN_KEY = "admin-0123456789abcdef";
 const METRICS_KEY = "metrics-0123456789abcdef";
 const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
+const FAILED_KEYS = 5;
 
 beforeAll(async () => {
   await buildOnce();
   redis = await startTestRedis();
-  app = await startApiApp("auth", {
+  const keys = {
     REDIS_URL: redis.url,
     API_KEYS: `${KEY_A}=team-a,${KEY_B}=team-b`,
     ADMIN_API_KEY: ADMIN_KEY,
     METRICS_API_KEY: METRICS_KEY,
-  });
+  };
+  [app, throttled] = await Promise.all([
+    startApiApp("auth", { ...keys, MAX_FAILED_KEYS_PER_MINUTE: "0" }),
+    startApiApp("auth-throttled", {
+      ...keys,
+      MAX_FAILED_KEYS_PER_MINUTE: String(FAILED_KEYS),
+      TRUSTED_PROXIES: "127.0.0.1,::1",
+    }),
+  ]);
 }, 600_000);
 
 afterAll(async () => {
   await app?.stop();
+  await throttled?.stop();
   await redis?.teardown();
 });
 
@@ -164,5 +177,80 @@ describe("with API_KEYS set", () => {
     expect(await text.text()).toContain("vlcache_cache_requests_total");
     const summary = await fetch(`${app.baseUrl}/api/metrics/summary`, { headers: bearer(METRICS_KEY) });
     expect(Object.keys((await summary.json()).levels).sort()).toEqual(["l1", "l2", "l3"]);
+  });
+});
+
+describe("with MAX_FAILED_KEYS_PER_MINUTE set", () => {
+  /** One route of each kind of key, answered 200 to its key: a tenant route, the admin route, a metrics route. */
+  const ROUTES = {
+    tenant: { method: "GET", path: "/v1/models", key: KEY_A },
+    admin: { method: "DELETE", path: "/api/admin/cache?level=l3&tenant=team-a", key: ADMIN_KEY },
+    metrics: { method: "GET", path: "/api/metrics/summary", key: METRICS_KEY },
+  };
+  type RouteKind = keyof typeof ROUTES;
+
+  /** A request to a `kind` route from client `address`, with `key` (null: none). */
+  const call = (address: string, kind: RouteKind, key: string | null) =>
+    fetch(`${throttled.baseUrl}${ROUTES[kind].path}`, {
+      method: ROUTES[kind].method,
+      headers: { "x-forwarded-for": address, ...(key === null ? {} : bearer(key)) },
+    });
+
+  /** Checks an error answer's status and code; returns its message. */
+  async function expectError(response: Response, status: number, code: string): Promise<string> {
+    const { error } = (await response.json()) as { error: { code: string; message: string } };
+    expect({ status: response.status, code: error.code }).toEqual({ status, code });
+    return error.message;
+  }
+
+  it("after that many wrong keys from an address, refuses its keys unchecked (429), for every kind of key; other addresses are not held back", async () => {
+    const guesser = "10.9.0.1";
+    const guesses: [RouteKind, string][] = [
+      ["tenant", "sk-guess-1"],
+      ["admin", "admin-guess"],
+      ["metrics", "metrics-guess"],
+      ["tenant", KEY_B.replace("b", "c")],
+      ["admin", KEY_A],
+    ];
+    expect(guesses).toHaveLength(FAILED_KEYS);
+    for (const [kind, key] of guesses) await expectError(await call(guesser, kind, key), 401, "invalid_api_key");
+
+    // Now even the right keys are not checked, and one more guess is not either. (FAILED_KEYS a minute: the next key
+    // from this address is checked 60 / FAILED_KEYS = 12 s after the first guess, far more than this test takes.)
+    for (const kind of Object.keys(ROUTES) as RouteKind[]) {
+      for (const key of [ROUTES[kind].key, "sk-guess-2"]) {
+        const refused = await call(guesser, kind, key);
+        const message = await expectError(refused, 429, "too_many_failed_keys");
+        const retryAfter = Number(refused.headers.get("retry-after"));
+        expect(retryAfter).toBeGreaterThanOrEqual(1);
+        expect(retryAfter).toBeLessThanOrEqual(60 / FAILED_KEYS);
+        expect(message).toBe(
+          `too many wrong API keys from this address; no key from it is checked for the next ${retryAfter} s`,
+        );
+      }
+    }
+    // A request without a key guesses nothing: it is answered as ever.
+    await expectError(await call(guesser, "tenant", null), 401, "missing_api_key");
+    // Another address's right keys work, and so does its first wrong guess.
+    for (const kind of Object.keys(ROUTES) as RouteKind[])
+      expect((await call("10.9.0.2", kind, ROUTES[kind].key)).status).toBe(200);
+    await expectError(await call("10.9.0.2", "tenant", "sk-guess-3"), 401, "invalid_api_key");
+  });
+
+  it("a right key between wrong ones resets nothing", async () => {
+    const guesser = "10.9.0.3";
+    for (let i = 1; i < FAILED_KEYS; i++)
+      await expectError(await call(guesser, "tenant", `sk-guess-${i}`), 401, "invalid_api_key");
+    expect((await call(guesser, "tenant", KEY_A)).status).toBe(200);
+    await expectError(await call(guesser, "tenant", "sk-guess-last"), 401, "invalid_api_key");
+    await expectError(await call(guesser, "tenant", KEY_A), 429, "too_many_failed_keys");
+  });
+
+  it("checks every key with MAX_FAILED_KEYS_PER_MINUTE=0", async () => {
+    for (let i = 0; i < 3 * FAILED_KEYS; i++) {
+      const response = await fetch(`${app.baseUrl}/v1/models`, { headers: bearer(`sk-guess-${i}`) });
+      expect(response.status).toBe(401);
+    }
+    expect((await fetch(`${app.baseUrl}/v1/models`, { headers: bearer(KEY_A) })).status).toBe(200);
   });
 });

@@ -1,7 +1,8 @@
 /**
  * The history sidebar's state, and the link between the chat store and the browser's database (historyDb): every
  * change of the conversation is saved, a reload reopens the conversation shown last, past chats can be opened,
- * renamed and deleted (with their server session), and New chat can be undone.
+ * renamed and deleted (with their server session), and New chat can be undone. The list follows the changes other
+ * tabs make (historyChannel); the conversation a tab shows is its own.
  *
  * Invariants: writes reach the database in the order they were made (one queue); a chat deleted here is never
  * written again; `undo` holds only a conversation that New chat replaced, until the new one gets its first question.
@@ -13,6 +14,7 @@ import { chatStore, isStreaming, type ChatSnapshot, type ChatState } from "../st
 import { orderChats, summarize, withChat, withoutChat, type ChatSummary } from "./chatList";
 import { savedTurns, settledSnapshot, snapshotOf } from "./chatRecord";
 import { chatTitle } from "./chatTitle";
+import { openHistoryChannel, type HistoryChannel } from "./historyChannel";
 import { openHistoryDb, type HistoryDb } from "./historyDb";
 
 export type HistoryStatus = { state: "opening" } | { state: "ready" } | { state: "off"; reason: string };
@@ -40,6 +42,8 @@ export interface HistoryState {
 export interface HistoryDeps {
   chatStore: StoreApi<ChatState>;
   openDb(): Promise<HistoryDb>;
+  /** The notices between tabs; default: a BroadcastChannel (historyChannel.ts). */
+  openChannel?: (onChange: (chatId: string) => void) => HistoryChannel | null;
   /** Origin of the API; empty means the page's own. */
   baseUrl?: string;
   now?: () => number;
@@ -69,9 +73,11 @@ export function createHistoryStore(deps: HistoryDeps): StoreApi<HistoryState> {
   const now = deps.now ?? Date.now;
   const baseUrl = deps.baseUrl ?? "";
   const saveIntervalMs = deps.saveIntervalMs ?? DEFAULT_SAVE_INTERVAL_MS;
+  const openChannel = deps.openChannel ?? openHistoryChannel;
 
   return createStore<HistoryState>()((set, get) => {
     let db: HistoryDb | null = null;
+    let channel: HistoryChannel | null = null;
     let queue: Promise<unknown> = Promise.resolve();
     let saveTimer: ReturnType<typeof setTimeout> | null = null;
     /** Set while the history itself switches conversations, which is no New chat to undo. */
@@ -96,6 +102,20 @@ export function createHistoryStore(deps: HistoryDeps): StoreApi<HistoryState> {
         if (deleted.has(snapshot.chatId)) return;
         const record = await target.saveSnapshot(snapshot, now());
         set((state) => ({ chats: withChat(state.chats, summarize(record)) }));
+        channel?.announce(record.id);
+      });
+    }
+
+    /** Another tab changed chat `chatId`: its line in the list is read again (gone when the chat is). */
+    function relist(chatId: string): void {
+      void enqueue((target) => target.loadChat(chatId)).then((record) => {
+        if (record === undefined) return;
+        set((state) => ({
+          chats:
+            record === null || deleted.has(chatId)
+              ? withoutChat(state.chats, chatId)
+              : withChat(state.chats, summarize(record)),
+        }));
       });
     }
 
@@ -193,6 +213,7 @@ export function createHistoryStore(deps: HistoryDeps): StoreApi<HistoryState> {
             const opened = await deps.openDb();
             if (stopped) return opened.close();
             db = opened;
+            channel = openChannel(relist);
             const [records, currentId] = await Promise.all([opened.listChats(), opened.currentChatId()]);
             if (stopped) return;
             set({ status: { state: "ready" }, chats: orderChats(records.map(summarize)) });
@@ -213,6 +234,8 @@ export function createHistoryStore(deps: HistoryDeps): StoreApi<HistoryState> {
           unsubscribe();
           window.removeEventListener("pagehide", saveBeforeUnload);
           saveBeforeUnload();
+          channel?.close();
+          channel = null;
           const closing = db;
           db = null;
           void queue.then(() => closing?.close());
@@ -230,7 +253,9 @@ export function createHistoryStore(deps: HistoryDeps): StoreApi<HistoryState> {
 
       rename(chatId, title) {
         void enqueue((target) => target.renameChat(chatId, title)).then((record) => {
-          if (record) set((state) => ({ chats: withChat(state.chats, summarize(record)) }));
+          if (!record) return;
+          set((state) => ({ chats: withChat(state.chats, summarize(record)) }));
+          channel?.announce(chatId);
         });
       },
 
@@ -244,6 +269,7 @@ export function createHistoryStore(deps: HistoryDeps): StoreApi<HistoryState> {
         const shownSession = shown.chatId === chatId ? shown.sessionId : null;
         if (shown.chatId === chatId) switchQuietly(() => shown.newChat());
         void enqueue((target) => target.deleteChat(chatId)).then((record) => {
+          if (record !== undefined) channel?.announce(chatId);
           const sessionId = shownSession ?? record?.sessionId ?? null;
           if (sessionId !== null) void deleteServerSession(sessionId);
         });
