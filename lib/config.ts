@@ -19,6 +19,14 @@ const MIB = 1024 * 1024;
 const optional = <T extends z.ZodType>(schema: T) =>
   z.preprocess((value) => (value === "" ? undefined : value), schema.optional());
 
+/** The entries of a comma-separated list, trimmed; empty entries (`a,,b`, a trailing comma) are skipped. */
+function commaSeparated(text: string): string[] {
+  return text
+    .split(",")
+    .map((e) => e.trim())
+    .filter((e) => e !== "");
+}
+
 const positiveInt = z.coerce.number().int().positive();
 const nonNegativeInt = z.coerce.number().int().nonnegative();
 
@@ -28,10 +36,7 @@ export type ExecutionProviderSetting = ExecutionProviderChoice;
 /** `API_KEYS=key1=tenant1,key2=tenant2`: each key names the tenant whose caches its requests use. */
 const apiKeysSchema = z.string().transform((text, ctx) => {
   const keys = new Map<string, TenantId>();
-  const entries = text
-    .split(",")
-    .map((e) => e.trim())
-    .filter((e) => e !== "");
+  const entries = commaSeparated(text);
   for (const [index, entry] of entries.entries()) {
     const separator = entry.lastIndexOf("=");
     const key = entry.slice(0, separator);
@@ -54,10 +59,7 @@ const bearerSecretSchema = z.string().regex(/^[^\s,]+$/, "must be one token with
  * blocks (lib/server/clientAddress.ts). Kept as validated text; the matcher is built where it is used.
  */
 const trustedProxiesSchema = z.string().transform((text, ctx) => {
-  const entries = text
-    .split(",")
-    .map((e) => e.trim())
-    .filter((e) => e !== "");
+  const entries = commaSeparated(text);
   for (const entry of entries) {
     const [address, prefix, extra] = entry.split("/");
     const family = isIP(address);
@@ -81,10 +83,7 @@ export interface RedisClusterNode {
 }
 
 const redisClusterNodesSchema = z.string().transform((text, ctx) => {
-  const entries = text
-    .split(",")
-    .map((e) => e.trim())
-    .filter((e) => e !== "");
+  const entries = commaSeparated(text);
   const nodes: RedisClusterNode[] = [];
   for (const entry of entries) {
     const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^\s:/[\]]+)):(\d{1,5})$/.exec(entry);

@@ -37,9 +37,10 @@ export interface ChatRequest {
   params?: GenerationParams;
   cache?: CacheSwitches;
   /**
-   * Extension used by the web UI's Regenerate button (optional, additive): when `true`, the server first removes the
-   * last user message and its answer from `sessionId`'s history, then answers `message` in their place. The
-   * conversation then reads as if the previous answer had never been given. Requires `sessionId`.
+   * Extension (optional, additive): when `true`, the server first removes the last user message and its answer from
+   * `sessionId`'s history, then answers `message` in their place. The conversation then reads as if the previous
+   * answer had never been given. Requires `sessionId`. The web UI's Regenerate sends `keepTurns` instead (the last
+   * turn's index in the session, when the session recorded it: chatTranscript.ts `keptServerTurns`).
    */
   regenerate?: boolean;
   /**

@@ -43,11 +43,6 @@ const HEADER_BYTES = 96;
 const DTYPE_CODE = { float32: 1, float16: 2 } as const;
 const ELEMENT_BYTES = { float32: 4, float16: 2 } as const;
 
-/** Bytes of a block of `tokens` positions, header included. */
-export function kvBlockBytes(shape: KvBlockShape, tokens: number): number {
-  return HEADER_BYTES + payloadBytes(shape, tokens);
-}
-
 export function encodeKvBlock(hash: KvBlockHash, kv: KvArrays): Buffer {
   const first = kv.layers[0]?.key;
   if (first === undefined) throw new RangeError("encodeKvBlock: KV without layers");

@@ -165,7 +165,7 @@ export class PrefixKvCache {
     // KV [1, kvHeads, length, headDim]: the memory match's positions before the first fetched block, then the blocks.
     const parts: KvArrays[] = memory && from > 0 ? [KvSegment.slice(kvArraysOf(memory.kv), 0, from)] : [];
     const kv = kvCacheOf(concatKvSegments([...parts, ...fetched.blocks]));
-    this.insertCopy(namespace, key.slice(0, length), kv);
+    this.insertMemory(namespace, key.slice(0, length), kv);
     memory?.release();
     return { kv, length, tier: "store", release: () => {} };
   }
@@ -212,11 +212,11 @@ export class PrefixKvCache {
     if (key.length !== kv.length)
       throw new RangeError(`l2: a ${key.length}-token key for KV of ${kv.length} positions`);
     this.storeTier?.offer(namespace, key, kv);
-    return this.insertCopy(namespace, key, kv);
+    return this.insertMemory(namespace, key, kv);
   }
 
   /** The memory tier's part of `insert`. */
-  private insertCopy(namespace: L2Namespace, key: PrefixKey, kv: KvCache): PrefixInsert {
+  private insertMemory(namespace: L2Namespace, key: PrefixKey, kv: KvCache): PrefixInsert {
     this.sweepIdle();
     if (key.length === 0) return { reusedLength: 0, addedLength: 0 };
     let makeValue: (start: number, end: number) => StoredKv;

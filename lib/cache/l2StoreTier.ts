@@ -9,33 +9,6 @@ import type { Logger } from "@/lib/log";
 import { droppedEntries, l2StoreBytes, l2StoreWriteProblems } from "@/lib/metrics/cacheMetrics";
 import { releaseKvCache, retainKvCache, type KvCache } from "@/lib/model/engine/kvCache";
 
-/**
- * L2's second tier: prefix KV in the shared store (the caches' BlobStore), in fixed-size blocks of `blockTokens`
- * positions named by a hash chain (kvBlockChain.ts) and stored as self-checking records (kvBlockCodec.ts) under
- * `l2BlockKey(namespace, hash)`, one key per block — so any replica sharing the store, or this one after a restart or
- * an eviction from its memory tier, resumes a prefix another process computed. PrefixKvCache (l2PrefixKv.ts) puts it
- * behind its memory tier; this class only moves blocks.
- *
- * Reads: `fetch` reads the blocks of a key from a given block on, `readWindowBlocks` at a time (concurrent GETs, which
- * the Redis client sends pipelined on its connection), and stops at the first block that is missing or fails its checks;
- * so what it returns is always a run of whole, verified, consecutive blocks. A block that fails its checks (partial
- * write, corruption, another format) is deleted and counted (`vlcache_cache_dropped_entries_total{level="l2"}`). Every
- * read is a fail-soft store call under the store's deadline: an outage is a shorter (or empty) run, never an error.
- *
- * Writes: `offer` (after a turn, from PrefixKvCache.insert) takes a reference to the turn's KV and queues it; one job
- * at a time runs in the background, after the answer: for each whole block it renews the block's TTL if present and
- * writes it if not, so a chain's shared blocks are sent once. At most `maxQueuedWrites` jobs wait; past that the oldest
- * is dropped (a later turn of the same chat covers its blocks). Failures are logged and counted
- * (`vlcache_l2_store_write_problems_total`), never thrown. Each job lets go of its KV reference when it ends. An admin
- * flush (`forget`) drops its tenant's queued jobs and stops the running one before its next window of blocks.
- *
- * Budget: blocks live in the caches' store, under its byte budget and eviction (allkeys-lru on the embedded store,
- * the operator's policy with REDIS_URL), beside L1 features and L3 answers, each with a TTL of `ttlSeconds` renewed
- * whenever a turn covers it again.
- *
- * Invariant: the KV returned for a key's blocks is exactly the KV the decoder produced for those positions (a block's
- * hash covers every key token of its prefix, and its checksum its bytes).
- */
 export interface StoreTierOptions {
   readonly store: BlobStore;
   /** What every block of the served model looks like (checked on every read). */
@@ -74,6 +47,33 @@ interface WriteJob {
 const DEFAULT_MAX_QUEUED_WRITES = 8;
 const DEFAULT_READ_WINDOW_BLOCKS = 8;
 
+/**
+ * L2's second tier: prefix KV in the shared store (the caches' BlobStore), in fixed-size blocks of `blockTokens`
+ * positions named by a hash chain (kvBlockChain.ts) and stored as self-checking records (kvBlockCodec.ts) under
+ * `l2BlockKey(namespace, hash)`, one key per block — so any replica sharing the store, or this one after a restart or
+ * an eviction from its memory tier, resumes a prefix another process computed. PrefixKvCache (l2PrefixKv.ts) puts it
+ * behind its memory tier; this class only moves blocks.
+ *
+ * Reads: `fetch` reads the blocks of a key from a given block on, `readWindowBlocks` at a time (concurrent GETs, which
+ * the Redis client sends pipelined on its connection), and stops at the first block that is missing or fails its checks;
+ * so what it returns is always a run of whole, verified, consecutive blocks. A block that fails its checks (partial
+ * write, corruption, another format) is deleted and counted (`vlcache_cache_dropped_entries_total{level="l2"}`). Every
+ * read is a fail-soft store call under the store's deadline: an outage is a shorter (or empty) run, never an error.
+ *
+ * Writes: `offer` (after a turn, from PrefixKvCache.insert) takes a reference to the turn's KV and queues it; one job
+ * at a time runs in the background, after the answer: for each whole block it renews the block's TTL if present and
+ * writes it if not, so a chain's shared blocks are sent once. At most `maxQueuedWrites` jobs wait; past that the oldest
+ * is dropped (a later turn of the same chat covers its blocks). Failures are logged and counted
+ * (`vlcache_l2_store_write_problems_total`), never thrown. Each job lets go of its KV reference when it ends. An admin
+ * flush (`forget`) drops its tenant's queued jobs and stops the running one before its next window of blocks.
+ *
+ * Budget: blocks live in the caches' store, under its byte budget and eviction (allkeys-lru on the embedded store,
+ * the operator's policy with REDIS_URL or REDIS_CLUSTER_NODES), beside L1 features and L3 answers, each with a TTL of
+ * `ttlSeconds` renewed whenever a turn covers it again.
+ *
+ * Invariant: the KV returned for a key's blocks is exactly the KV the decoder produced for those positions (a block's
+ * hash covers every key token of its prefix, and its checksum its bytes).
+ */
 export class PrefixKvStoreTier {
   readonly blockTokens: number;
   readonly stats: StoreTierStats = {

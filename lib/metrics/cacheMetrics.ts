@@ -48,7 +48,7 @@ export const cacheEvictions = counter<"level">({
 
 export const prefixTokensReused = counter({
   name: "vlcache_prefix_tokens_reused_total",
-  help: "Prompt tokens whose KV came from the L2 prefix tree instead of prefill.",
+  help: "Prompt tokens whose KV came from L2 (its in-process prefix tree or its store tier) instead of prefill.",
 });
 
 /** Upper bounds in seconds; the summary reports them in milliseconds. */

@@ -15,7 +15,8 @@ export const CLIENT_ADDRESS_HEADER = "x-vlcache-client-address";
 
 /**
  * The client address server.ts resolved for a request; `unknown` without that server (`next start` run by hand), so
- * that every such client shares one rate-limit bucket: it fails closed, not open.
+ * that every such client shares one rate-limit bucket and one failed-key count (failedKeys.ts): it fails closed, not
+ * open.
  */
 export function requestClientAddress(headers: Headers): string {
   return headers.get(CLIENT_ADDRESS_HEADER) || "unknown";

@@ -118,11 +118,12 @@ export interface RedisBlobStoreOptions {
  * Redis Cluster (a `Cluster` client; see redisTopology.ts for the rules it keeps): commands go to the master of their
  * key's slot, each master over its own connection, so the deadline is kept per master (a stalled master cannot hide
  * behind traffic to the others); a command without a key counts the progress of all of them. `deleteByPrefix` scans
- * every master, and `del` deletes key by key. `generation` also counts masters leaving the topology (a failover):
- * writes the old master had not passed on to its replica are gone. With `waitForReplica`, a strict `set` or
- * `setIfAbsent` whose master has a replica is followed by `WAIT 1` on that master's connection for at most half the
- * deadline, so the write is on two nodes before the caller hears it stored and a failover does not lose it. A WAIT
- * that no replica acknowledges in time (the replica is down or far behind) is logged and counted in
+ * every master, and `del` deletes key by key. `generation` also counts every node connection the client drops
+ * (ioredis's `-node`: a master lost in a failover, whose writes not yet passed on to its replica are gone, but also a
+ * replica or a connection it recreates), so it may also move when nothing was lost. With `waitForReplica`,
+ * a strict `set` or `setIfAbsent` whose master has a replica is followed by `WAIT 1` on that master's connection for
+ * at most half the deadline, so the write is on two nodes before the caller hears it stored and a failover does not
+ * lose it. A WAIT that no replica acknowledges in time (the replica is down or far behind) is logged and counted in
  * `vlcache_store_unreplicated_writes_total` but does not fail the write: the master has it, and refusing every upload
  * while a replica is down would turn a lost replica into an outage. Half the deadline, so that a WAIT's silence never
  * passes for a stall. `publish` reaches the subscribers on every node, but Redis Cluster answers with the count of the

@@ -48,7 +48,7 @@ export function clusterShape(cluster: Cluster): { masters: number; replicas: num
   return { masters: masters.size, replicas: replicas.size };
 }
 
-/** The live connection to the node at `address`, if the client has one. */
+/** The live connection to the master at `address`, if the client has one (replicas are not searched). */
 export function findNode(cluster: Cluster, address: string): Redis | undefined {
   return cluster.nodes("master").find((node) => nodeAddress(node) === address);
 }
