@@ -1,4 +1,4 @@
-import type { Fault } from "@/lib/fault";
+import { FaultError, type Fault } from "@/lib/fault";
 
 /**
  * Why a generation request was refused. Every refusal happens BEFORE any model compute (no vision encode, no prefill)
@@ -37,15 +37,10 @@ const FAULT: Record<InferenceErrorCode, Fault> = {
   queue_full: "server",
 };
 
-export class InferenceError extends Error {
-  readonly fault: Fault;
-  constructor(
-    readonly code: InferenceErrorCode,
-    message: string,
-  ) {
-    super(message);
+export class InferenceError extends FaultError<InferenceErrorCode> {
+  constructor(code: InferenceErrorCode, message: string) {
+    super(code, message, FAULT);
     this.name = "InferenceError";
-    this.fault = FAULT[code];
   }
 }
 

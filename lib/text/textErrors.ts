@@ -1,4 +1,4 @@
-import type { Fault } from "@/lib/fault";
+import { FaultError, type Fault } from "@/lib/fault";
 
 /** Why text could not be tokenised or a prompt built. Bundle problems (`invalid_tokenizer`, `invalid_chat_template`)
  *  are the server's fault; the others describe a request. */
@@ -13,14 +13,9 @@ const FAULT: Record<TextErrorCode, Fault> = {
   invalid_messages: "request",
 };
 
-export class TextError extends Error {
-  readonly fault: Fault;
-  constructor(
-    readonly code: TextErrorCode,
-    message: string,
-  ) {
-    super(message);
+export class TextError extends FaultError<TextErrorCode> {
+  constructor(code: TextErrorCode, message: string) {
+    super(code, message, FAULT);
     this.name = "TextError";
-    this.fault = FAULT[code];
   }
 }

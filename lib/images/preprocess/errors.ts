@@ -1,4 +1,4 @@
-import type { Fault } from "@/lib/fault";
+import { FaultError, type Fault } from "@/lib/fault";
 
 /** Why an image cannot be turned into model input. `invalid_preprocessor_config` is the bundle's fault (the server's);
  *  the other codes describe the image a user sent (the request's). */
@@ -13,14 +13,9 @@ const FAULT: Record<ImagePreprocessErrorCode, Fault> = {
   invalid_preprocessor_config: "server",
 };
 
-export class ImagePreprocessError extends Error {
-  readonly fault: Fault;
-  constructor(
-    readonly code: ImagePreprocessErrorCode,
-    message: string,
-  ) {
-    super(message);
+export class ImagePreprocessError extends FaultError<ImagePreprocessErrorCode> {
+  constructor(code: ImagePreprocessErrorCode, message: string) {
+    super(code, message, FAULT);
     this.name = "ImagePreprocessError";
-    this.fault = FAULT[code];
   }
 }
