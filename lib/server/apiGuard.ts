@@ -49,7 +49,7 @@ export function admitAdmin(request: Request, runtime: GuardRuntime): void {
 }
 
 /** Admits a request to /api/metrics or /api/metrics/summary (see the module comment). */
-export function admitMetricsReader(request: Request, runtime: GuardRuntime): void {
+function admitMetricsReader(request: Request, runtime: GuardRuntime): void {
   const credentials = credentialsOf(runtime.config);
   if (credentials.hasKey("metrics")) requireRoleKey(request, runtime, credentials, "metrics");
   else identifyTenant(request, runtime);
@@ -133,4 +133,13 @@ export function withClient(
   handle: (client: ClientIdentity) => Promise<Response>,
 ): Promise<Response> {
   return admitted(runtime, () => admitClient(request, runtime, options), handle);
+}
+
+/** Runs `handle` for an admitted metrics reader (admitMetricsReader); a refusal is answered instead. */
+export function withMetricsReader(
+  request: Request,
+  runtime: GuardRuntime & Pick<Runtime, "logger">,
+  handle: () => Promise<Response>,
+): Promise<Response> {
+  return admitted(runtime, () => admitMetricsReader(request, runtime), handle);
 }

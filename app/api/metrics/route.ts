@@ -1,5 +1,5 @@
 import { metricsRegistry } from "@/lib/metrics/registry";
-import { admitMetricsReader, admitted } from "@/lib/server/apiGuard";
+import { withMetricsReader } from "@/lib/server/apiGuard";
 import { getRuntime } from "@/lib/server/runtime";
 
 export const runtime = "nodejs";
@@ -9,9 +9,9 @@ export const dynamic = "force-dynamic";
 export async function GET(request: Request): Promise<Response> {
   // The runtime registers the store's and the model's metrics when it starts; make sure it has.
   const app = await getRuntime();
-  return admitted(
+  return withMetricsReader(
+    request,
     app,
-    () => admitMetricsReader(request, app),
     async () =>
       new Response(await metricsRegistry.metrics(), {
         headers: { "content-type": metricsRegistry.contentType, "cache-control": "no-store" },

@@ -1,5 +1,5 @@
 import { buildMetricsSummary } from "@/lib/metrics/summary";
-import { admitMetricsReader, admitted } from "@/lib/server/apiGuard";
+import { withMetricsReader } from "@/lib/server/apiGuard";
 import { getRuntime } from "@/lib/server/runtime";
 
 export const runtime = "nodejs";
@@ -8,12 +8,9 @@ export const dynamic = "force-dynamic";
 /** The cache metrics as the MetricsSummary JSON the /metrics page draws (lib/metrics/summary.ts); METRICS_API_KEY closes it. */
 export async function GET(request: Request): Promise<Response> {
   const app = await getRuntime();
-  return admitted(
-    app,
-    () => admitMetricsReader(request, app),
-    async () =>
-      Response.json(await buildMetricsSummary({ startedAt: app.startedAt }), {
-        headers: { "cache-control": "no-store" },
-      }),
+  return withMetricsReader(request, app, async () =>
+    Response.json(await buildMetricsSummary({ startedAt: app.startedAt }), {
+      headers: { "cache-control": "no-store" },
+    }),
   );
 }
