@@ -41,6 +41,8 @@ export interface InferenceModel {
 export interface LoadModelOptions {
   readonly executionProvider?: ExecutionProviderChoice;
   readonly logger?: Logger;
+  /** EngineOptions.imageFeaturesOnDevice (tests run the device path over CPU sessions with it). */
+  readonly imageFeaturesOnDevice?: boolean;
 }
 
 async function sideFile<T>(file: string, load: () => Promise<T>): Promise<T> {

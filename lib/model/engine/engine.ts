@@ -1,5 +1,6 @@
 import type { Qwen3VLConfig } from "@/lib/model/config";
-import type { ImageGrid } from "@/lib/model/positions/mrope";
+import { imageTokenCount, type ImageGrid } from "@/lib/model/positions/mrope";
+import { timeStage } from "@/lib/stageTimes";
 import { openBundle, type BundleManifest, type OpenBundleOptions, type OpenedBundle } from "./bundle";
 import {
   argmax,
@@ -12,7 +13,14 @@ import {
 } from "./decoderSteps";
 import { EngineInputError } from "./errors";
 import type { ExecutionProviderName } from "./executionProvider";
-import { encodeImages, type ImageFeatures } from "./imageFeatures";
+import { FeatureOps } from "./featureOps";
+import {
+  runVisionEncoder,
+  splitImageFeatures,
+  type DeviceImageFeatures,
+  type ImageFeatures,
+  type PrefillImage,
+} from "./imageFeatures";
 import { DecodeLoop } from "./decodeLoop";
 import { emptyKvCache, type KvCache } from "./kvCache";
 import { KvOps } from "./kvOps";
@@ -31,6 +39,15 @@ export interface GenerateRequest {
   readonly eosTokenIds?: readonly number[];
 }
 
+export interface EngineOptions extends OpenBundleOptions {
+  /**
+   * Whether a request's freshly encoded image features stay where the vision encoder left them until prefill has read
+   * them (`encodeImageOnDevice`); default: where the provider keeps outputs in device memory. The CPU tests turn it on
+   * to run that path over CPU sessions.
+   */
+  readonly imageFeaturesOnDevice?: boolean;
+}
+
 /**
  * Qwen3-VL inference over a bundle's three ORT sessions. `generate` is greedy decoding end to end; the steps it is made
  * of (`encodeImages`, `prepare`, `prefill`, `decodeStep`, `decodeLoop`) are public so the caches can enter in between:
@@ -40,24 +57,31 @@ export class Engine {
   private readonly steps: DecoderSessions;
   /** Cuts, joins and downloads KV on the engine's provider (kvOps.ts). */
   readonly kvOps: KvOps;
+  /** Places and downloads image features kept on the device (featureOps.ts). */
+  private readonly featureOps: FeatureOps;
+  /** See EngineOptions.imageFeaturesOnDevice. */
+  readonly imageFeaturesOnDevice: boolean;
 
-  private constructor(private readonly bundle: OpenedBundle) {
-    this.kvOps = new KvOps(
-      bundle.sessionFactory,
-      bundle.config.text.numHiddenLayers,
-      bundle.manifest.dtype === "fp16" ? "float16" : "float32",
-    );
+  private constructor(
+    private readonly bundle: OpenedBundle,
+    opts: EngineOptions,
+  ) {
+    const floatType = bundle.manifest.dtype === "fp16" ? "float16" : "float32";
+    this.kvOps = new KvOps(bundle.sessionFactory, bundle.config.text.numHiddenLayers, floatType);
+    this.featureOps = new FeatureOps(bundle.sessionFactory, bundle.config, floatType);
+    this.imageFeaturesOnDevice = opts.imageFeaturesOnDevice ?? bundle.sessionFactory.deviceOutputs;
     this.steps = {
       embedTokens: bundle.sessions.embedTokens,
       decoder: bundle.sessions.decoder,
       config: bundle.config,
-      floatType: bundle.manifest.dtype === "fp16" ? "float16" : "float32",
+      floatType,
       deepstack: bundle.deepstack,
+      featureOps: this.featureOps,
     };
   }
 
-  static async load(dir: string, opts: OpenBundleOptions = {}): Promise<Engine> {
-    return new Engine(await openBundle(dir, opts));
+  static async load(dir: string, opts: EngineOptions = {}): Promise<Engine> {
+    return new Engine(await openBundle(dir, opts), opts);
   }
 
   get config(): Qwen3VLConfig {
@@ -77,8 +101,35 @@ export class Engine {
     return this.bundle.eosTokenIds;
   }
 
-  encodeImages(pixelValues: Float32Array, grids: readonly ImageGrid[]): Promise<ImageFeatures[]> {
-    return encodeImages(this.bundle.sessions.visionEncoder, this.bundle.config, pixelValues, grids);
+  /** Features of several images (`pixel_values` [Σ t·h·w, C·T·P·P], images in order), in host memory. */
+  async encodeImages(pixelValues: Float32Array, grids: readonly ImageGrid[]): Promise<ImageFeatures[]> {
+    const outputs = await runVisionEncoder(this.bundle.sessions.visionEncoder, this.config, pixelValues, grids);
+    if (outputs === null) return [];
+    return timeStage("vision_outputs", async () => {
+      const host = await this.featureOps.toHost(outputs);
+      return splitImageFeatures(this.config, grids, host.features, host.deepstack);
+    });
+  }
+
+  /**
+   * Features of one image left where the vision encoder put them (device memory on WebGPU), for `prefill`; the caller
+   * owns them (releaseDeviceImageFeatures) and gets their host copy, for L1, with `downloadImageFeatures`.
+   */
+  async encodeImageOnDevice(pixelValues: Float32Array, grid: ImageGrid): Promise<DeviceImageFeatures> {
+    const outputs = await runVisionEncoder(this.bundle.sessions.visionEncoder, this.config, pixelValues, [grid]);
+    const tokens = imageTokenCount(grid, this.config.vision.spatialMergeSize);
+    return {
+      grid,
+      tokens,
+      hidden: this.config.text.hiddenSize,
+      features: outputs!.features,
+      deepstack: outputs!.deepstack,
+    };
+  }
+
+  /** The host copy of device features: the same values `encodeImages` gives for the same image. */
+  downloadImageFeatures(image: DeviceImageFeatures): Promise<ImageFeatures> {
+    return this.featureOps.download(image);
   }
 
   prepare(inputIds: readonly number[], grids: readonly ImageGrid[] = []): PreparedPrompt {
@@ -92,7 +143,7 @@ export class Engine {
   /** Prompt tokens [past.length, end) on top of `past`; see decoderSteps.prefill. */
   prefill(
     prompt: PreparedPrompt,
-    images: readonly (ImageFeatures | undefined)[],
+    images: readonly (PrefillImage | undefined)[],
     past: KvCache = this.emptyKv(),
     end?: number,
   ): Promise<StepResult> {
@@ -136,11 +187,12 @@ export class Engine {
 
   async release(): Promise<void> {
     await this.kvOps.release();
+    await this.featureOps.release();
     await this.bundle.release();
   }
 }
 
 /** Opens a bundle folder as an Engine (the three sessions on the chosen execution provider). */
-export function loadBundle(dir: string, opts: OpenBundleOptions = {}): Promise<Engine> {
+export function loadBundle(dir: string, opts: EngineOptions = {}): Promise<Engine> {
   return Engine.load(dir, opts);
 }
