@@ -70,7 +70,7 @@ describe.each<[string, BundleDtype]>([
   ): Promise<{ logits: Float32Array; tokens: number[] }> {
     const prompt = engine.prepare(reference.turn1.input_ids, fixtureGrids(reference));
     let kv: KvCache = engine.emptyKv();
-    let logits = new Float32Array(0);
+    let logits: Float32Array = new Float32Array(0);
     for (const end of ends) {
       const step = await engine.prefill(prompt, images, kv, end);
       releaseKvCache(kv);
