@@ -55,6 +55,9 @@ class DeviceHandoff {
   /** Resolves once the download ran (or failed): the device is free for the next decoder run. */
   readonly downloaded = new Promise<void>((resolve) => (this.downloadedOrFailed = resolve));
 
+  /** Whether the seam's compute ran here and handed features over (else the seam answered without it). */
+  wasOffered = false;
+
   constructor(private readonly model: InferenceModel) {
     this.ready = new Promise((resolve) => (this.offered = resolve));
   }
@@ -62,6 +65,7 @@ class DeviceHandoff {
   /** The seam's compute, after encoding: hands the features over, waits for `start`, returns their host copy. */
   async offer(device: DeviceImageFeatures): Promise<ImageFeatures> {
     try {
+      this.wasOffered = true;
       this.offered(device);
       await this.started;
       return await timeStage("vision_outputs", () => this.model.engine.downloadImageFeatures(device));
@@ -131,7 +135,7 @@ export class RequestFeatures {
 
   /** Downloads the device features (the device is free again when this resolves). */
   async afterFirstToken(): Promise<void> {
-    const handoffs = this.lookups.flatMap(({ handoff }) => (handoff ? [handoff] : []));
+    const handoffs = this.lookups.flatMap(({ handoff }) => (handoff?.wasOffered ? [handoff] : []));
     for (const handoff of handoffs) handoff.start();
     await Promise.all(handoffs.map((handoff) => handoff.downloaded));
   }
