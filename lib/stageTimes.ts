@@ -14,8 +14,10 @@ export const STAGES = [
   "plan",
   /** The stored image's PNG → RGB pixels. */
   "image_decode",
-  /** Smart resize, normalisation and patchify of one image (the model's preprocessing). */
+  /** Smart resize, normalisation and (on the host path) patchify of one image: the model's preprocessing. */
   "preprocess",
+  /** The device path's patchify graph: the normalised image's upload, cut into patches on the device. */
+  "patchify_device",
   /** The vision encoder's run: pixel upload, the encoder, and its outputs' download where they come to the host. */
   "vision",
   /** Reading the encoder's outputs into per-image host arrays (a download run where they stay on the device). */

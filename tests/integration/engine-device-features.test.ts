@@ -1,7 +1,15 @@
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import * as ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { patchify, pixelValueImage, pixelValueTable } from "@/lib/images/preprocess/patchify";
+import { preprocessImage, preprocessToPixelImage } from "@/lib/images/preprocess/preprocessImage";
+import { loadPreprocessorConfig } from "@/lib/images/preprocess/preprocessorConfig";
 import type { BundleDtype } from "@/lib/model/convert/convert";
 import { argmax } from "@/lib/model/engine/decoderSteps";
 import { Engine } from "@/lib/model/engine/engine";
+import { providerSessionFactory } from "@/lib/model/engine/executionProvider";
+import { FeatureOps } from "@/lib/model/engine/featureOps";
 import {
   patchRowSize,
   releaseDeviceImageFeatures,
@@ -11,6 +19,7 @@ import {
 } from "@/lib/model/engine/imageFeatures";
 import { releaseKvCache, type KvCache } from "@/lib/model/engine/kvCache";
 import {
+  fixtureDir,
   fixtureBundle,
   fixtureGrids,
   fixturePixelValues,
@@ -24,7 +33,8 @@ import {
  * keeps each image's encoder outputs as tensors, puts them into prefill's inputs with a small graph and downloads them
  * with another — the same code that runs on WebGPU, where the tensors are device buffers. Everything must be
  * bit-for-bit the host path's: downloaded features, prefill logits (device images alone, mixed with host images,
- * prefills that start or end inside an image) and the greedy tokens of the fixtures' references.
+ * prefills that start or end inside an image) and the greedy tokens of the fixtures' references; and pixel values cut
+ * into patches by the device's patchify graph, and the features encoded from them.
  */
 describe.each<[string, BundleDtype]>([
   ["tiny-deepstack-tied", "fp32"],
@@ -35,6 +45,7 @@ describe.each<[string, BundleDtype]>([
   let reference: Reference;
   let pixels: Float32Array;
   let removeBundle: (() => Promise<void>) | null = null;
+  let bundleDir: string;
   /** Per image of the reference, its host features from `encodeImages`. */
   let host: ImageFeatures[];
 
@@ -42,6 +53,7 @@ describe.each<[string, BundleDtype]>([
     let dir: string;
     if (dtype === "fp32") dir = await fixtureBundle(name);
     else ({ dir, remove: removeBundle } = await temporaryFixtureBundle(name, dtype));
+    bundleDir = dir;
     engine = await Engine.load(dir, { executionProvider: "cpu", intraOpNumThreads: 1, imageFeaturesOnDevice: true });
     reference = readReference(name);
     pixels = fixturePixelValues(name, reference);
@@ -107,6 +119,26 @@ describe.each<[string, BundleDtype]>([
     }
   });
 
+  it("encodes a normalised image cut into patches on the device to the host path's features", async () => {
+    const config = await loadPreprocessorConfig(bundleDir);
+    for (const file of reference.images_in_order) {
+      const input = { kind: "encoded" as const, data: await readFile(path.join(fixtureDir(name), "images", file)) };
+      const patches = await preprocessImage(input, config);
+      const image = await preprocessToPixelImage(input, config);
+      expect(image.grid).toEqual(patches.grid);
+      const [expected] = await engine.encodeImages(patches.pixelValues, [patches.grid]);
+      const device = await engine.encodeImageOnDevice(image, image.grid);
+      try {
+        const got = await engine.downloadImageFeatures(device);
+        expect(Buffer.from(got.features.buffer).equals(Buffer.from(expected.features.buffer))).toBe(true);
+        if (got.deepstack && expected.deepstack)
+          expect(Buffer.from(got.deepstack.buffer).equals(Buffer.from(expected.deepstack.buffer))).toBe(true);
+      } finally {
+        releaseDeviceImageFeatures(device);
+      }
+    }
+  });
+
   it("prefills with device images to the host path's logits and tokens, mixed and split inside an image too", async () => {
     const length = reference.turn1.input_ids.length;
     const prompt = engine.prepare(reference.turn1.input_ids, fixtureGrids(reference));
@@ -129,6 +161,41 @@ describe.each<[string, BundleDtype]>([
       }
     } finally {
       device.forEach(releaseDeviceImageFeatures);
+    }
+  });
+});
+
+describe("patchify on the device", () => {
+  it("gives the host patchify's pixel values bit for bit, at the 2b shape's patch, merge and temporal sizes", async () => {
+    const dir = await fixtureBundle("tiny-deepstack-tied");
+    const engine = await Engine.load(dir, { executionProvider: "cpu", intraOpNumThreads: 1 });
+    const base = await loadPreprocessorConfig(dir);
+    const ops = new FeatureOps(
+      providerSessionFactory("cpu", { intraOpNumThreads: 1 }),
+      {
+        ...engine.config,
+        vision: { ...engine.config.vision, patchSize: 16, spatialMergeSize: 2, temporalPatchSize: 2 },
+      },
+      "float32",
+    );
+    try {
+      const config = { ...base, patchSize: 16, mergeSize: 2, temporalPatchSize: 2 };
+      const [height, width] = [64, 96];
+      const rgb = Uint8Array.from({ length: height * width * 3 }, (_, i) => (i * 7919 + (i >> 5)) % 256);
+      const expected = patchify(rgb, height, width, config);
+      const got: ort.Tensor = await ops.patchify({
+        values: pixelValueImage(rgb, pixelValueTable(config)),
+        height,
+        width,
+      });
+      expect(got.dims).toEqual(expected.dims);
+      const data = got.data as Float32Array;
+      expect(
+        Buffer.from(data.buffer, data.byteOffset, data.byteLength).equals(Buffer.from(expected.pixelValues.buffer)),
+      ).toBe(true);
+    } finally {
+      await ops.release();
+      await engine.release();
     }
   });
 });

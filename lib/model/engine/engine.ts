@@ -13,13 +13,14 @@ import {
 } from "./decoderSteps";
 import { EngineInputError } from "./errors";
 import type { ExecutionProviderName } from "./executionProvider";
-import { FeatureOps } from "./featureOps";
+import { FeatureOps, type PixelImage } from "./featureOps";
 import {
   runVisionEncoder,
   splitImageFeatures,
   type DeviceImageFeatures,
   type ImageFeatures,
   type PrefillImage,
+  type VisionOutputs,
 } from "./imageFeatures";
 import { DecodeLoop } from "./decodeLoop";
 import { emptyKvCache, type KvCache } from "./kvCache";
@@ -113,10 +114,22 @@ export class Engine {
 
   /**
    * Features of one image left where the vision encoder put them (device memory on WebGPU), for `prefill`; the caller
-   * owns them (releaseDeviceImageFeatures) and gets their host copy, for L1, with `downloadImageFeatures`.
+   * owns them (releaseDeviceImageFeatures) and gets their host copy, for L1, with `downloadImageFeatures`. The pixels
+   * come as patches (`pixel_values` [t·h·w, C·T·P·P]) or as the normalised image, cut into patches on the device
+   * (featureOps.ts `patchify`: half the bytes to upload, the same pixel values).
    */
-  async encodeImageOnDevice(pixelValues: Float32Array, grid: ImageGrid): Promise<DeviceImageFeatures> {
-    const outputs = await runVisionEncoder(this.bundle.sessions.visionEncoder, this.config, pixelValues, [grid]);
+  async encodeImageOnDevice(pixels: Float32Array | PixelImage, grid: ImageGrid): Promise<DeviceImageFeatures> {
+    const vision = this.bundle.sessions.visionEncoder;
+    let outputs: VisionOutputs | null;
+    if (pixels instanceof Float32Array) outputs = await runVisionEncoder(vision, this.config, pixels, [grid]);
+    else {
+      const patches = await timeStage("patchify_device", () => this.featureOps.patchify(pixels));
+      try {
+        outputs = await runVisionEncoder(vision, this.config, patches, [grid]);
+      } finally {
+        patches.dispose();
+      }
+    }
     const tokens = imageTokenCount(grid, this.config.vision.spatialMergeSize);
     return {
       grid,

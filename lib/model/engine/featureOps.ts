@@ -5,7 +5,10 @@
  *   left on the device, so an image encoded for this request never crosses host memory before the first token;
  * - `download` reads an image's device features back as the host ImageFeatures L1 stores — exactly the values the
  *   host path gives (the encoder's outputs, fp16 widened to fp32 as `hostFloats` does);
- * - `toHost` does that for merged encoder outputs when the vision session left them on the device.
+ * - `toHost` does that for merged encoder outputs when the vision session left them on the device;
+ * - `patchify` cuts a normalised image ([H, W, 3], half the bytes of the patches: the temporal copy is made on the
+ *   device) into the encoder's `pixel_values` on the device, in the host patchify's order (lib/images/preprocess
+ *   /patchify.ts), so the pixels cross to the device once, as 9.4 MB instead of 19 MB for a 1024×768 image.
  *
  * Graphs: one prefill-inputs graph per number k of device images (rows of a table Concat(text rows, features_0..k−1)
  * gathered by position; DeepStack rows likewise along axis 1 of Concat(host DeepStack rows, deepstack_0..k−1)), one
@@ -38,6 +41,14 @@ export interface DevicePrefillInputs {
   readonly deepstackIndex: BigInt64Array;
 }
 
+/** An image's pixel values before patchify (lib/images/preprocess/patchify.ts `pixelValueImage`). */
+export interface PixelImage {
+  /** [height, width, 3] f32, HWC. */
+  readonly values: Float32Array;
+  readonly height: number;
+  readonly width: number;
+}
+
 /** Decoder inputs the caller owns (device tensors where the provider keeps outputs there); free with `dispose`. */
 export interface PrefillTensors {
   readonly embeds: ort.Tensor;
@@ -59,6 +70,7 @@ export class FeatureOps {
   private readonly sessions = new Map<string, Promise<ort.InferenceSession>>();
   private readonly hidden: number;
   private readonly deepstackLayers: number;
+  private readonly vision: Qwen3VLConfig["vision"];
 
   constructor(
     private readonly factory: SessionFactory,
@@ -67,6 +79,23 @@ export class FeatureOps {
   ) {
     this.hidden = cfg.text.hiddenSize;
     this.deepstackLayers = cfg.vision.deepstackVisualIndexes.length;
+    this.vision = cfg.vision;
+  }
+
+  /** `pixel_values` [patches, 3·T·P·P] of `image` (sides multiples of P·M), owned by the caller. */
+  async patchify(image: PixelImage): Promise<ort.Tensor> {
+    const { patchSize: P, spatialMergeSize: M, temporalPatchSize: T } = this.vision;
+    const { height, width } = image;
+    if (height % (P * M) !== 0 || width % (P * M) !== 0 || image.values.length !== height * width * 3) {
+      throw new RangeError(`featureOps: a ${width}×${height} image does not cut into ${P * M}-pixel windows`);
+    }
+    const windows = [height / (P * M), M, P, width / (P * M), M, P, 3];
+    const session = await this.session("patchify", () => patchifyGraph(P, T), true);
+    const outputs = await session.run({
+      image: new ort.Tensor("float32", image.values, [height, width, 3]),
+      windows: new ort.Tensor("int64", BigInt64Array.from(windows, BigInt), [7]),
+    });
+    return outputs.pixel_values as ort.Tensor;
   }
 
   async prefillInputs(input: DevicePrefillInputs): Promise<PrefillTensors> {
@@ -191,6 +220,25 @@ export function prefillInputsGraph(k: number, deepstack: boolean, floatType: Flo
     const gathered = g.op1("Gather", [g.op1("Concat", layers, { axis: 1 }), visual], { axis: 1 });
     g.output(gathered, "deepstack_visual_embeds", floatType, ["layers", "visual", "hidden"]);
   }
+  return g;
+}
+
+/**
+ * Inputs image [H, W, 3] f32 and windows [7] = [H/(P·M), M, P, W/(P·M), M, P, 3]; output pixel_values [patches,
+ * 3·T·P·P]: rows are the merge windows' patches in raster order (hb, wb, hm, wm), columns channel, temporal copy, then
+ * the P×P pixels — patchify.ts's order (the reference's reshape + permute(0, 3, 6, 4, 7, 2, 1, 5, 8)).
+ */
+export function patchifyGraph(patchSize: number, temporal: number): GraphBuilder {
+  const g = new GraphBuilder({ name: "patchify", floatType: "float32" });
+  const image = g.input("image", "float32", ["height", "width", 3]);
+  const windows = g.input("windows", "int64", [7]);
+  // [hb, hm, py, wb, wm, px, c] → [hb, wb, hm, wm, c, py, px]
+  const patches = g.op1("Transpose", [g.op1("Reshape", [image, windows])], { perm: [0, 3, 1, 4, 6, 2, 5] });
+  const area = patchSize * patchSize;
+  const perChannel = g.op1("Reshape", [patches, g.constInt64([-1, 3, 1, area])]);
+  const repeated = g.op1("Expand", [perChannel, g.constInt64([1, 1, temporal, 1])]);
+  const rows = g.op1("Reshape", [repeated, g.constInt64([-1, 3 * temporal * area])]);
+  g.output(rows, "pixel_values", "float32", ["patches", 3 * temporal * area]);
   return g;
 }
 

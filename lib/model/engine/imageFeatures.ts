@@ -71,13 +71,13 @@ export function patchRowSize(cfg: Qwen3VLConfig): number {
 
 /**
  * Runs the vision encoder on the patches of several images at once (`pixel_values` [Σ t·h·w, C·T·P·P], images in
- * order); null for no images. Attention inside the encoder is per image, so encoding images together or one by one
+ * order; host values, or a tensor already where the session runs); null for no images. Attention inside the encoder is per image, so encoding images together or one by one
  * gives the same features.
  */
 export async function runVisionEncoder(
   session: ort.InferenceSession,
   cfg: Qwen3VLConfig,
-  pixelValues: Float32Array,
+  pixelValues: Float32Array | ort.Tensor,
   grids: readonly ImageGrid[],
 ): Promise<VisionOutputs | null> {
   const merge = cfg.vision.spatialMergeSize;
@@ -94,16 +94,18 @@ export async function runVisionEncoder(
   }
   const patches = grids.reduce((sum, g) => sum + g.t * g.h * g.w, 0);
   const row = patchRowSize(cfg);
-  if (pixelValues.length !== patches * row) {
+  const values = pixelValues instanceof Float32Array ? pixelValues.length : pixelValues.size;
+  if (values !== patches * row) {
     throw new EngineInputError(
       "bad_pixel_values",
-      `pixel_values holds ${pixelValues.length} values; the grids need ${patches} patches × ${row} = ${patches * row}`,
+      `pixel_values holds ${values} values; the grids need ${patches} patches × ${row} = ${patches * row}`,
     );
   }
   if (grids.length === 0) return null;
   const outputs = await timeStage("vision", () =>
     session.run({
-      pixel_values: new ort.Tensor("float32", pixelValues, [patches, row]),
+      pixel_values:
+        pixelValues instanceof Float32Array ? new ort.Tensor("float32", pixelValues, [patches, row]) : pixelValues,
       image_grid_thw: new ort.Tensor(
         "int64",
         BigInt64Array.from(
