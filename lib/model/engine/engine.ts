@@ -130,14 +130,10 @@ export class Engine {
         patches.dispose();
       }
     }
+    // One grid: the encoder ran (runVisionEncoder answers null for no images only).
+    const { features, deepstack } = outputs!;
     const tokens = imageTokenCount(grid, this.config.vision.spatialMergeSize);
-    return {
-      grid,
-      tokens,
-      hidden: this.config.text.hiddenSize,
-      features: outputs!.features,
-      deepstack: outputs!.deepstack,
-    };
+    return { grid, tokens, hidden: this.config.text.hiddenSize, features, deepstack };
   }
 
   /** The host copy of device features: the same values `encodeImages` gives for the same image. */
