@@ -66,6 +66,8 @@ interface RowFile {
   cold_stages?: ColdStage[];
   /** Whether a request's fresh image features went to prefill from device memory (vlcache rows). */
   features_on_device?: boolean;
+  /** The first round's cold answer (vlcache rows; the image is the same in every run). */
+  cold_tokens?: number[];
 }
 
 const { positionals, values: args } = parseArgs({
@@ -108,12 +110,31 @@ function gpuMemorySampler(): { peakAboveStartMb(): number | null; stop(): void }
 
 type Messages = GenerationRequestInput["messages"];
 
+/**
+ * A 1024×768 PNG of noise around grey (uniform ±69: a standard deviation of 40) from a fixed xorshift seed: the same
+ * image in every run, so the answers of two runs (say, both feature paths) can be compared.
+ */
+function noiseImage(): Promise<Buffer> {
+  const [width, height] = [1024, 768];
+  const data = new Uint8Array(width * height * 3);
+  let x = 0x9e3779b9;
+  for (let i = 0; i < data.length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    data[i] = 128 - 69 + ((x >>> 0) % 139);
+  }
+  return sharp(data, { raw: { width, height, channels: 3 } })
+    .png()
+    .toBuffer();
+}
+
 async function ask(
   pipeline: InferencePipeline,
   tenant: TenantId,
   messages: Messages,
   maxNewTokens: number,
-): Promise<{ ttftMs: number; visionMs: number; text: string }> {
+): Promise<{ ttftMs: number; visionMs: number; text: string; tokenIds: readonly number[] }> {
   const events: GenerationEvent[] = [];
   for await (const event of pipeline.generate({
     messages,
@@ -125,7 +146,7 @@ async function ask(
   const done = events.at(-1);
   if (done?.type !== "done" || done.timings.ttftMs === null) throw new Error("a request ended without a first token");
   const text = events.map((event) => (event.type === "token" ? event.text : "")).join("");
-  return { ttftMs: done.timings.ttftMs, visionMs: done.timings.visionMs, text };
+  return { ttftMs: done.timings.ttftMs, visionMs: done.timings.visionMs, text, tokenIds: done.tokenIds };
 }
 
 async function encoderRuns(): Promise<number> {
@@ -197,17 +218,7 @@ async function measure(): Promise<void> {
     maxImagePixels: 40_000_000,
     seams: caches.seams,
   });
-  const png = await sharp({
-    create: {
-      width: 1024,
-      height: 768,
-      channels: 3,
-      background: "#808080",
-      noise: { type: "gaussian", mean: 128, sigma: 40 },
-    },
-  })
-    .png()
-    .toBuffer();
+  const png = await noiseImage();
   const row: VsHfRow = {
     system,
     vision_ms: null,
@@ -219,6 +230,7 @@ async function measure(): Promise<void> {
     peak_gpu_mb: null,
   };
   let stages: ColdStage[] | undefined;
+  let firstColdTokens: number[] | undefined;
   try {
     const tenantWithImage = async (name: string) => {
       const tenant = name as TenantId;
@@ -245,6 +257,7 @@ async function measure(): Promise<void> {
     }
     const samples = { vision: [] as number[], cold: [] as number[], same: [] as number[], followup: [] as number[] };
     const coldStages: ColdStage[][] = [];
+    const coldTokens: string[] = [];
     let repeatVisionRuns = 0;
     for (let round = 0; round < rounds; round++) {
       const { tenant, imageId } = await tenantWithImage(`round-${round}`);
@@ -252,6 +265,8 @@ async function measure(): Promise<void> {
       const askedAt = performance.now();
       const cold = await ask(pipeline, tenant, [user(imageId, question)], 4);
       coldStages.push(stageBreakdown(recording.stop(), askedAt, cold.ttftMs));
+      coldTokens.push(cold.tokenIds.join(","));
+      firstColdTokens ??= [...cold.tokenIds];
       samples.cold.push(cold.ttftMs);
       samples.vision.push(cold.visionMs);
       const runsBefore = await encoderRuns();
@@ -283,6 +298,17 @@ async function measure(): Promise<void> {
       before_first_token_ms: median(coldStages.map((round) => round[i].before_first_token_ms)),
       after_first_token_ms: median(coldStages.map((round) => round[i].after_first_token_ms)),
     }));
+    // Every round asks the same question about the same image: one answer, whichever path the features took.
+    notes.push(
+      `cold answers' tokens: [${coldTokens[0]}]${
+        coldTokens.every((t) => t === coldTokens[0])
+          ? " in every round"
+          : `; other rounds: ${coldTokens
+              .slice(1)
+              .map((t) => `[${t}]`)
+              .join(" ")}`
+      }`,
+    );
     notes.push(
       `vision-encoder runs on the ${rounds * 2} repeat requests (same image new chat, follow-up): ${repeatVisionRuns}`,
     );
@@ -333,6 +359,7 @@ async function measure(): Promise<void> {
     notes,
     features_on_device: model.engine.imageFeaturesOnDevice,
     ...(stages ? { cold_stages: stages } : {}),
+    ...(firstColdTokens ? { cold_tokens: firstColdTokens } : {}),
   };
   await writeFile(out, JSON.stringify(file, null, 2));
   log(JSON.stringify(file));
@@ -425,6 +452,11 @@ async function report(): Promise<void> {
       ),
       `| time to first token | ${cell(f.row.ttft_cold_ms, 1)} | |`,
     );
+  }
+  const answers = files.filter((f) => f.cold_tokens);
+  if (answers.length > 1) {
+    const same = answers.every((f) => f.cold_tokens!.join(",") === answers[0].cold_tokens!.join(","));
+    md.push("", `Cold answers of the ${answers.length} vlcache rows token-identical: ${same ? "yes" : "**no**"}.`);
   }
   md.push("", "## Notes per run", "");
   for (const f of files) md.push(`- ${name(f)}:`, ...f.notes.map((note) => `  - ${note.split("\n")[0]}`));
