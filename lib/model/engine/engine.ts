@@ -82,7 +82,16 @@ export class Engine {
   }
 
   static async load(dir: string, opts: EngineOptions = {}): Promise<Engine> {
-    return new Engine(await openBundle(dir, opts), opts);
+    const engine = new Engine(await openBundle(dir, opts), opts);
+    if (engine.imageFeaturesOnDevice) {
+      try {
+        await engine.featureOps.prepare();
+      } catch (error) {
+        await engine.release();
+        throw error;
+      }
+    }
+    return engine;
   }
 
   get config(): Qwen3VLConfig {

@@ -82,6 +82,21 @@ export class FeatureOps {
     this.vision = cfg.vision;
   }
 
+  /**
+   * Opens the graphs a cold request on the device path runs (patchify, prefill inputs for one image, download), so
+   * the first request after start-up does not wait for their sessions, and a provider that cannot run them fails at
+   * load.
+   */
+  async prepare(): Promise<void> {
+    const { patchSize, temporalPatchSize } = this.vision;
+    const deepstack = this.deepstackLayers > 0;
+    await Promise.all([
+      this.session("patchify", () => patchifyGraph(patchSize, temporalPatchSize), true),
+      this.session("prefill1", () => prefillInputsGraph(1, deepstack, this.floatType), true),
+      this.session(downloadId(deepstack), () => downloadGraph(deepstack, this.floatType), false),
+    ]);
+  }
+
   /** `pixel_values` [patches, 3·T·P·P] of `image` (sides multiples of P·M), owned by the caller. */
   async patchify(image: PixelImage): Promise<ort.Tensor> {
     const { patchSize: P, spatialMergeSize: M, temporalPatchSize: T } = this.vision;
@@ -164,7 +179,7 @@ export class FeatureOps {
   private async read(outputs: VisionOutputs): Promise<{ features: Float32Array; deepstack: Float32Array | null }> {
     const withDeepstack = outputs.deepstack !== null;
     const session = await this.session(
-      `download${withDeepstack ? "+deepstack" : ""}`,
+      downloadId(withDeepstack),
       () => downloadGraph(withDeepstack, this.floatType),
       false,
     );
@@ -200,6 +215,10 @@ export class FeatureOps {
       await rm(dir, { recursive: true, force: true });
     }
   }
+}
+
+function downloadId(deepstack: boolean): string {
+  return deepstack ? "download+deepstack" : "download";
 }
 
 /**
