@@ -34,6 +34,7 @@ import type { GenerationRequestInput } from "@/lib/inference/request";
 import { createLogger } from "@/lib/log";
 import { visionEncoderRuns } from "@/lib/metrics/cacheMetrics";
 import type { ExecutionProviderChoice } from "@/lib/model/engine/executionProvider";
+import { liveDeviceImageFeatures } from "@/lib/model/engine/imageFeatures";
 import { liveDeviceKvBytes, liveKvBytes } from "@/lib/model/engine/kvCache";
 import { recordStages, STAGES, type StageName, type StageTime } from "@/lib/stageTimes";
 import { storeImage } from "@/lib/server/images";
@@ -345,6 +346,7 @@ async function measure(): Promise<void> {
       `after ${cancelled} requests cancelled at their first token: device KV beyond L2's ${(l2Bytes / 2 ** 20).toFixed(0)} MiB ` +
         `= ${beyondL2} bytes; after flushing L2: device KV ${liveDeviceKvBytes()} bytes, all KV ${liveKvBytes()} bytes`,
     );
+    notes.push(`encoded images' features left on the device after every request: ${liveDeviceImageFeatures()}`);
     row.peak_gpu_mb = memory.peakAboveStartMb();
   } catch (error) {
     notes.push(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);

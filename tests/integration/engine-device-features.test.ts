@@ -11,6 +11,7 @@ import { Engine } from "@/lib/model/engine/engine";
 import { providerSessionFactory } from "@/lib/model/engine/executionProvider";
 import { FeatureOps } from "@/lib/model/engine/featureOps";
 import {
+  liveDeviceImageFeatures,
   patchRowSize,
   releaseDeviceImageFeatures,
   type DeviceImageFeatures,
@@ -117,6 +118,7 @@ describe.each<[string, BundleDtype]>([
     } finally {
       device.forEach(releaseDeviceImageFeatures);
     }
+    expect(liveDeviceImageFeatures()).toBe(0);
   });
 
   it("encodes a normalised image cut into patches on the device to the host path's features", async () => {
@@ -162,6 +164,9 @@ describe.each<[string, BundleDtype]>([
     } finally {
       device.forEach(releaseDeviceImageFeatures);
     }
+    // Released once, also when released again.
+    device.forEach(releaseDeviceImageFeatures);
+    expect(liveDeviceImageFeatures()).toBe(0);
   });
 });
 

@@ -8,6 +8,7 @@ import { imageFeatureIdentity } from "@/lib/inference/modelImage";
 import { InferencePipeline } from "@/lib/inference/pipeline";
 import { storedImages } from "@/lib/inference/imageSource";
 import { createLogger } from "@/lib/log";
+import { liveDeviceImageFeatures } from "@/lib/model/engine/imageFeatures";
 import { collect, MAX_IMAGE_PIXELS, startInferenceHarness, type InferenceHarness } from "./inference-support";
 
 /**
@@ -63,6 +64,7 @@ describe("image features on the device path, through the pipeline", () => {
     const again = await collect(pipeline.generate(request));
     expect(again.meta?.cache.features.map((f) => f.source)).toEqual(["l1", "l1"]);
     expect(again.done.tokenIds).toEqual(hostAnswer.done.tokenIds);
+    expect(liveDeviceImageFeatures()).toBe(0);
   });
 
   it("stores the features when the answer ends at its first token, or is cancelled before it", async () => {
@@ -90,5 +92,6 @@ describe("image features on the device path, through the pipeline", () => {
     expect(after.meta?.cache.features.map((f) => f.source)).toEqual(["l1", "l1"]);
     expect(after.done.tokenIds).toEqual(h.reference.turn1.greedy.slice(0, 4));
     (await records()).forEach((record, k) => expect(record?.equals(hostRecords[k]!)).toBe(true));
+    expect(liveDeviceImageFeatures()).toBe(0);
   });
 });

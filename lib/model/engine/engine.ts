@@ -17,6 +17,7 @@ import { FeatureOps, type PixelImage } from "./featureOps";
 import {
   runVisionEncoder,
   splitImageFeatures,
+  trackDeviceImageFeatures,
   type DeviceImageFeatures,
   type ImageFeatures,
   type PrefillImage,
@@ -142,7 +143,7 @@ export class Engine {
     // One grid: the encoder ran (runVisionEncoder answers null for no images only).
     const { features, deepstack } = outputs!;
     const tokens = imageTokenCount(grid, this.config.vision.spatialMergeSize);
-    return { grid, tokens, hidden: this.config.text.hiddenSize, features, deepstack };
+    return trackDeviceImageFeatures({ grid, tokens, hidden: this.config.text.hiddenSize, features, deepstack });
   }
 
   /** The host copy of device features: the same values `encodeImages` gives for the same image. */

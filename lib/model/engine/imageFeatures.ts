@@ -43,9 +43,28 @@ export function isDeviceImageFeatures(image: PrefillImage): image is DeviceImage
   return !(image.features instanceof Float32Array);
 }
 
+/** Device features given out by `trackDeviceImageFeatures` and not yet released: what must return to zero. */
+const liveDevice = new WeakSet<DeviceImageFeatures>();
+let liveDeviceCount = 0;
+
+/** Counts `image` as live until `releaseDeviceImageFeatures` (Engine.encodeImageOnDevice does this). */
+export function trackDeviceImageFeatures(image: DeviceImageFeatures): DeviceImageFeatures {
+  liveDevice.add(image);
+  liveDeviceCount += 1;
+  return image;
+}
+
+/** Disposes the tensors of `image`, exactly once; releasing it again (or an untracked one) does nothing. */
 export function releaseDeviceImageFeatures(image: DeviceImageFeatures): void {
+  if (!liveDevice.delete(image)) return;
+  liveDeviceCount -= 1;
   image.features.dispose();
   image.deepstack?.dispose();
+}
+
+/** How many encoded images' device features are alive (0 between requests: nothing leaks on the device). */
+export function liveDeviceImageFeatures(): number {
+  return liveDeviceCount;
 }
 
 /** A host tensor's values as fp32 (fp16 widened exactly). */
