@@ -37,6 +37,29 @@ export interface SessionTuning {
   readonly intraOpNumThreads?: number;
   /** Turns on ORT's profiler: each session writes `PREFIX-<model file>_<time>.json` when it is released. */
   readonly profilePrefix?: string;
+  /**
+   * WebGPU only: how ORT reuses freed storage buffers (its `storageBufferCacheMode`; default: ORT's, `bucket`).
+   * `simple` keeps every freed buffer for a later request of the same size, without a limit: decoding with padded KV
+   * (kvPadding.ts) then creates no buffers, but GPU memory only grows, by what each new shape (prompt length) used.
+   * One setting per process: ORT applies the first WebGPU session's to all.
+   */
+  readonly webgpuBufferCache?: WebGpuBufferCache;
+}
+
+export const WEBGPU_BUFFER_CACHES = ["bucket", "simple"] as const;
+export type WebGpuBufferCache = (typeof WEBGPU_BUFFER_CACHES)[number];
+
+function providerConfig(
+  ep: ExecutionProviderName,
+  tuning: SessionTuning,
+): ort.InferenceSession.ExecutionProviderConfig {
+  if (ep !== "webgpu" || tuning.webgpuBufferCache === undefined) return ep;
+  // onnxruntime-node passes it on to the provider (its binding reads the option; onnxruntime-common's types lack it).
+  const option: ort.InferenceSession.ExecutionProviderOption & { storageBufferCacheMode: WebGpuBufferCache } = {
+    name: ep,
+    storageBufferCacheMode: tuning.webgpuBufferCache,
+  };
+  return option;
 }
 
 function sessionOptions(
@@ -48,7 +71,7 @@ function sessionOptions(
   const onDevice = providerRecord(ep).deviceOutputs ? (options.outputsOnDevice ?? []) : [];
   const profileName = typeof model === "string" ? path.basename(model, ".onnx") : "buffer";
   return {
-    executionProviders: [ep],
+    executionProviders: [providerConfig(ep, tuning)],
     graphOptimizationLevel: "all",
     // Warnings about nodes placed on the CPU by GPU providers are expected for the few shape ops; keep errors only.
     logSeverityLevel: 3,
