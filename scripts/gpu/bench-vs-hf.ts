@@ -165,6 +165,7 @@ async function measure(): Promise<void> {
   });
   const model = await loadInferenceModel(path.resolve(bundle), {
     executionProvider: (process.env.EXECUTION_PROVIDER as ExecutionProviderChoice | undefined) ?? "webgpu",
+    webgpuBufferCache: config.webgpuBufferCache,
     logger: selection,
   });
   log(`${system}: ${bundle} on ${model.engine.executionProvider}, KV on the device: ${model.engine.kvOnDevice}`);

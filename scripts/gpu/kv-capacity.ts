@@ -130,8 +130,9 @@ async function measureCache(dir: string, cache: WebGpuBufferCache, steps: number
         // Alternate which path goes first, so neither always runs right after the other's frees.
         const order = r % 2 === 0 ? PATHS : [...PATHS].reverse();
         for (const p of order) {
-          // One more token per round: no round finds the buffer sizes of an earlier one in `simple`'s pool.
-          const result = await sample(engine, context + r, steps, paddings[p]);
+          // Each round's prompt is longer than the last one's prompt + steps: no round finds the exact KV sizes of
+          // an earlier one in `simple`'s pool.
+          const result = await sample(engine, context + r * (steps + 2), steps, paddings[p]);
           process.stderr.write(
             `[kv-capacity] ${cache}, round ${r}${r === 0 ? " (warm-up)" : ""}, ${context} tokens, ${p}: ${result.tokPerS.toFixed(1)} tok/s\n`,
           );
@@ -179,8 +180,8 @@ function report(dir: string, steps: number, rounds: number, results: CacheResult
     `# Capacity-padded KV on WebGPU: ${dir}`,
     "",
     `Decode tok/s, medians of ${rounds} rounds after a warm-up round; ${steps} greedy steps after one untimed step; exact`,
-    "and padded KV alternating on the same sessions; one process per storage buffer cache. Round r's prompts are r tokens",
-    "longer than the context named, so no round meets the buffer sizes of an earlier one.",
+    "and padded KV alternating on the same sessions; one process per storage buffer cache. Round r's prompts are",
+    `r · ${steps + 2} tokens longer than the context named, so no round meets the exact KV sizes of an earlier one.`,
     "",
     "| buffer cache | context tokens | exact KV | padded KV | padded / exact |",
     "|---|---:|---:|---:|---:|",

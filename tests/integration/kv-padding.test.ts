@@ -6,7 +6,11 @@ import type { ImageFeatures } from "@/lib/model/engine/imageFeatures";
 import { kvCacheBytes, kvCapacity, liveKvBytes, releaseKvCache, type KvCache } from "@/lib/model/engine/kvCache";
 import { kvOpsPadding, paddedCapacity, type KvPadding } from "@/lib/model/engine/kvPadding";
 import type { PreparedPrompt } from "@/lib/model/engine/decoderSteps";
+import { loadConfig } from "@/lib/config";
+import { createModelCaches } from "@/lib/inference/modelCaches";
+import { createLogger } from "@/lib/log";
 import { fixtureBundle, fixtureGrids, fixturePixelValues, readReference } from "./engineFixtures";
+import { collect, startInferenceHarness } from "./inference-support";
 
 /**
  * Capacity-padded KV (kvPadding.ts) on real ORT CPU sessions over real bundles: the CPU provider's
@@ -140,5 +144,31 @@ describe("Engine's choice", () => {
     };
     expect(await heldPerPosition(undefined)).toBe(5);
     expect(await heldPerPosition(true)).toBe(256);
+  });
+});
+
+describe("padded KV in the pipeline, with L2", () => {
+  it("gives the fixture's greedy tokens and stores exact KV that later turns resume from", async () => {
+    const h = await startInferenceHarness("tiny-deepstack-tied", { kvPadding: true });
+    try {
+      const caches = createModelCaches(h.model, h.store, loadConfig({}).caches, createLogger("silent"));
+      const pipeline = h.pipeline({ seams: caches.seams });
+      const baseline = liveKvBytes();
+      const ask = (turn: typeof h.reference.turn1) =>
+        collect(pipeline.generate({ messages: h.messages(turn), maxNewTokens: 24, cache: { l3: false } }));
+      const turn1 = await ask(h.reference.turn1);
+      expect(turn1.done.tokenIds).toEqual(h.reference.turn1.greedy);
+      const again = await ask(h.reference.turn1);
+      expect(again.meta?.cache.prefix).toMatchObject({ reused: 73, total: 74 });
+      expect(again.done.tokenIds).toEqual(h.reference.turn1.greedy);
+      const turn2 = await ask(h.reference.turn2);
+      expect(turn2.meta?.cache.prefix.reused).toBeGreaterThanOrEqual(74);
+      expect(turn2.done.tokenIds).toEqual(h.reference.turn2.greedy);
+      // Nothing padded stays behind: what is live is what L2 holds (exact caches, counted at their length).
+      expect(caches.prefix.totalBytes).toBeGreaterThan(0);
+      expect(liveKvBytes() - baseline).toBe(caches.prefix.totalBytes);
+    } finally {
+      await h.teardown();
+    }
   });
 });

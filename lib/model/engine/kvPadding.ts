@@ -2,13 +2,15 @@
  * Capacity-padded KV for a decode loop (decodeLoop.ts), so that every decode step of a turn gets tensors of ONE size
  * back instead of one position longer each time.
  *
- * Why: on WebGPU each step's 2 · layers `present.*` outputs are fresh device buffers, and ORT's buffer cache decides
- * whether the ones the previous step freed are reused. Its default (`bucket`) keeps at most 10–20 free buffers per size
- * bucket (e.g. 16 MiB: 10), far fewer than the 56 a 28-layer step needs, so most are created anew every step, however
- * the sizes are padded. Its `simple` mode keeps every freed buffer by exact size, without a limit: with padded KV the
- * step's presents are then exactly the buffers the step before freed, and with unpadded KV every step would leave 56
- * buffers of a size never asked for again. So padding pays only together with `simple` (executionProvider.ts,
- * `webgpuBufferCache`), and that is when the engine turns it on; bench/results/gpu-kv-capacity-*.md has the figures.
+ * Why: on WebGPU each step's 2 · layers `present.*` outputs are new device buffers, and ORT's buffer cache decides
+ * whether the ones the step before freed serve them. Its default (`bucket`) keeps at most 10–20 free buffers per size
+ * bucket (16 MiB: 10), far fewer than the 56 a 28-layer step needs, so most are created anew every step whatever
+ * their sizes: padding changes nothing there (2b fp32 on an H200: 15.9 → 16.7 tok/s at 4,000 context tokens, within
+ * the noise). Its `simple` mode keeps every freed buffer by exact size, without a limit (executionProvider.ts,
+ * `webgpuBufferCache`): with padded KV a step's presents are then the very buffers the step before freed (34.6 tok/s
+ * at 4,000 tokens, 36.4 at 800), while exact KV would leave each step's 56 freed buffers, of a size never asked for
+ * again, in the pool for good. So the engine pads exactly when device KV meets `simple`
+ * (bench/results/gpu-kv-capacity-2026-12-03.md has the figures, and the memory `simple` costs).
  *
  * The padding never leaves the loop: the loop pads the exact cache prefill returned before its first step, pads again
  * to the next capacity when one is used up, and trims to the exact length before it hands the cache out (takeKv), so
