@@ -169,6 +169,9 @@ async function measure(): Promise<void> {
     logger: selection,
   });
   log(`${system}: ${bundle} on ${model.engine.executionProvider}, KV on the device: ${model.engine.kvOnDevice}`);
+  if (model.engine.executionProvider === "webgpu") {
+    notes.push(`WebGPU buffer cache (WEBGPU_BUFFER_CACHE): ${config.webgpuBufferCache}`);
+  }
   log(notes.join("; "));
   const caches: ModelCaches = createModelCaches(model, opened.store, config.caches, logger);
   const pipeline = new InferencePipeline({

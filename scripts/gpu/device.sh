@@ -34,7 +34,7 @@
 #   vs-hf-report  bench-vs-hf.ts report: the rows there → $OUT/gpu-vs-hf-DATE.json and .md ($VS_HF_ARGS are appended
 #            to the measuring tasks, e.g. --n 5; VS_HF_PRESET: another preset than 2b, to try the tasks elsewhere;
 #            VS_HF_PROVIDER: another provider choice than webgpu, e.g. auto (the row's notes say what its probe chose
-#            and why) or cpu to try the tasks elsewhere)
+#            and why) or cpu to try the tasks elsewhere; the server's settings, e.g. WEBGPU_BUFFER_CACHE=simple, apply)
 #   cache-PROVIDER  scripts/bench-cache.ts (npm run bench:cache) with EXECUTION_PROVIDER=PROVIDER (webgpu, cpu) on the
 #            $CACHE_BENCH_PRESET (default 2b) fp32 bundle, converted first if missing (fp16 is inaccurate on WebGPU),
 #            over the in-process memory store (no redis-server there); results under $OUT/cache-PROVIDER
