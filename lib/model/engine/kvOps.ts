@@ -63,8 +63,8 @@ export class KvOps {
   }
 
   /**
-   * `kv` in tensors of `capacity` positions: its `length` positions, then zeros (in device memory where the provider
-   * keeps outputs there). Zeros rather than leaving the rest unset: whatever fills it is never read as a key or value.
+   * `kv` in tensors of `capacity` positions: its tensors extended with zeros along the sequence axis (in device memory
+   * where the provider keeps outputs there). Nothing past `kv.length` is ever read as a key or value.
    */
   async pad(kv: KvCache, capacity: number): Promise<KvCache> {
     const from = kvCapacity(kv);
