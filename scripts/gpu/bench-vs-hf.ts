@@ -165,9 +165,13 @@ async function measure(): Promise<void> {
   });
   const model = await loadInferenceModel(path.resolve(bundle), {
     executionProvider: (process.env.EXECUTION_PROVIDER as ExecutionProviderChoice | undefined) ?? "webgpu",
+    webgpuBufferCache: config.webgpuBufferCache,
     logger: selection,
   });
   log(`${system}: ${bundle} on ${model.engine.executionProvider}, KV on the device: ${model.engine.kvOnDevice}`);
+  if (model.engine.executionProvider === "webgpu") {
+    notes.push(`WebGPU buffer cache (WEBGPU_BUFFER_CACHE): ${config.webgpuBufferCache}`);
+  }
   log(notes.join("; "));
   const caches: ModelCaches = createModelCaches(model, opened.store, config.caches, logger);
   const pipeline = new InferencePipeline({

@@ -21,7 +21,7 @@ import {
 } from "@/lib/model/positions/mrope";
 import { EngineInputError } from "./errors";
 import type { ImageFeatures } from "./imageFeatures";
-import { kvCacheFromOutputs, type KvCache } from "./kvCache";
+import { kvCacheFromOutputs, kvCapacity, type KvCache } from "./kvCache";
 
 export interface DecoderSessions {
   readonly embedTokens: ort.InferenceSession;
@@ -133,9 +133,18 @@ interface DecoderFeeds {
   visualCount: number;
 }
 
+/**
+ * One decoder run. A padded past (capacity > length, kvPadding.ts) goes in as it is: attention_mask still covers the
+ * T = length + S real positions, from which the graph declares T to GroupQueryAttention (total_sequence_length, and
+ * seqlens_k = T − 1), and the op takes the past tensors' length only as their capacity: it reads positions [0, T − S),
+ * writes the new ones at [T − S, T) and returns presents of max(T, capacity) positions. So a padded past gives the
+ * logits and first T positions of the exact one (tested in tests/integration/kv-padding.test.ts), and a decode loop
+ * keeps getting tensors of one size back until the capacity is used up.
+ */
 async function runDecoder(s: DecoderSessions, f: DecoderFeeds): Promise<StepResult> {
   const seq = f.embeds.dims[1];
   const total = f.past.length + seq;
+  const capacity = Math.max(total, kvCapacity(f.past));
   const feeds: Record<string, ort.Tensor> = {
     inputs_embeds: f.embeds,
     attention_mask: new ort.Tensor("int64", new BigInt64Array(total).fill(1n), [1, total]),
@@ -156,7 +165,10 @@ async function runDecoder(s: DecoderSessions, f: DecoderFeeds): Promise<StepResu
     ]);
   }
   const outputs = await s.decoder.run(feeds);
-  return { logits: lastLogits(outputs), kv: kvCacheFromOutputs(outputs, s.config.text.numHiddenLayers, total) };
+  return {
+    logits: lastLogits(outputs),
+    kv: kvCacheFromOutputs(outputs, s.config.text.numHiddenLayers, total, "present", capacity),
+  };
 }
 
 /**

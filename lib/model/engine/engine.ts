@@ -16,6 +16,7 @@ import { encodeImages, type ImageFeatures } from "./imageFeatures";
 import { DecodeLoop } from "./decodeLoop";
 import { emptyKvCache, type KvCache } from "./kvCache";
 import { KvOps } from "./kvOps";
+import { kvOpsPadding, type KvPadding } from "./kvPadding";
 
 export interface GenerateRequest {
   /**
@@ -31,6 +32,14 @@ export interface GenerateRequest {
   readonly eosTokenIds?: readonly number[];
 }
 
+export interface EngineOptions extends OpenBundleOptions {
+  /**
+   * Whether decode loops pad the KV to a capacity (kvPadding.ts); default: where it pays, i.e. KV in device memory
+   * with the `simple` WebGPU buffer cache.
+   */
+  readonly kvPadding?: boolean;
+}
+
 /**
  * Qwen3-VL inference over a bundle's three ORT sessions. `generate` is greedy decoding end to end; the steps it is made
  * of (`encodeImages`, `prepare`, `prefill`, `decodeStep`, `decodeLoop`) are public so the caches can enter in between:
@@ -41,7 +50,13 @@ export class Engine {
   /** Cuts, joins and downloads KV on the engine's provider (kvOps.ts). */
   readonly kvOps: KvOps;
 
-  private constructor(private readonly bundle: OpenedBundle) {
+  /** Null: decode loops keep exact KV. */
+  private readonly kvPadding: KvPadding | null;
+
+  private constructor(
+    private readonly bundle: OpenedBundle,
+    opts: EngineOptions,
+  ) {
     this.kvOps = new KvOps(
       bundle.sessionFactory,
       bundle.config.text.numHiddenLayers,
@@ -54,10 +69,12 @@ export class Engine {
       floatType: bundle.manifest.dtype === "fp16" ? "float16" : "float32",
       deepstack: bundle.deepstack,
     };
+    const padding = opts.kvPadding ?? (bundle.sessionFactory.deviceOutputs && opts.webgpuBufferCache === "simple");
+    this.kvPadding = padding ? kvOpsPadding(this.kvOps) : null;
   }
 
-  static async load(dir: string, opts: OpenBundleOptions = {}): Promise<Engine> {
-    return new Engine(await openBundle(dir, opts));
+  static async load(dir: string, opts: EngineOptions = {}): Promise<Engine> {
+    return new Engine(await openBundle(dir, opts), opts);
   }
 
   get config(): Qwen3VLConfig {
@@ -131,7 +148,7 @@ export class Engine {
 
   /** The decoding loop after `prefill` returned `first` for `prompt` (decodeLoop.ts); it owns `first`'s KV. */
   decodeLoop(prompt: PreparedPrompt, first: StepResult): DecodeLoop {
-    return new DecodeLoop(this, prompt.positions.ropeDelta, first);
+    return new DecodeLoop(this, prompt.positions.ropeDelta, first, this.kvPadding);
   }
 
   async release(): Promise<void> {
@@ -141,6 +158,6 @@ export class Engine {
 }
 
 /** Opens a bundle folder as an Engine (the three sessions on the chosen execution provider). */
-export function loadBundle(dir: string, opts: OpenBundleOptions = {}): Promise<Engine> {
+export function loadBundle(dir: string, opts: EngineOptions = {}): Promise<Engine> {
   return Engine.load(dir, opts);
 }
