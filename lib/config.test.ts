@@ -20,6 +20,7 @@ describe("loadConfig", () => {
       logLevel: "info",
       modelDir: undefined,
       executionProvider: "auto",
+      webgpuBufferCache: "bucket",
       maxQueuedRequests: 32,
       sessionTtlSeconds: 86_400,
       sessionFirstTurnTtlSeconds: 3600,
@@ -78,6 +79,7 @@ describe("loadConfig", () => {
       {
         MODEL_DIR: "models/qwen3-vl-2b",
         EXECUTION_PROVIDER: "cpu",
+        WEBGPU_BUFFER_CACHE: "simple",
         MAX_QUEUED_REQUESTS: "0",
         RATE_LIMIT_PER_MINUTE: "0",
         RATE_LIMIT_BURST: "2",
@@ -88,6 +90,7 @@ describe("loadConfig", () => {
     expect(config).toMatchObject({
       modelDir: "/srv/app/models/qwen3-vl-2b",
       executionProvider: "cpu",
+      webgpuBufferCache: "simple",
       maxQueuedRequests: 0,
       rateLimit: { perMinute: 0, burst: 2 },
     });

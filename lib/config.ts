@@ -11,7 +11,12 @@ import path from "node:path";
 import { z } from "zod";
 import { DEFAULT_STORE_TIMEOUT_MS } from "@/lib/cache/store/blobStore";
 import { parseTenantId, type TenantId } from "@/lib/ids";
-import { EXECUTION_PROVIDER_CHOICES, type ExecutionProviderChoice } from "@/lib/model/engine/providerRecords";
+import {
+  EXECUTION_PROVIDER_CHOICES,
+  WEBGPU_BUFFER_CACHES,
+  type ExecutionProviderChoice,
+  type WebGpuBufferCache,
+} from "@/lib/model/engine/providerRecords";
 
 const MIB = 1024 * 1024;
 
@@ -141,6 +146,7 @@ export const envSchema = z.object({
   LOG_LEVEL: optional(z.enum(LOG_LEVELS)),
   MODEL_DIR: optional(z.string().min(1)),
   EXECUTION_PROVIDER: optional(z.enum(EXECUTION_PROVIDER_CHOICES)),
+  WEBGPU_BUFFER_CACHE: optional(z.enum(WEBGPU_BUFFER_CACHES)),
   MAX_QUEUED_REQUESTS: optional(nonNegativeInt),
   SESSION_TTL_SECONDS: optional(positiveInt),
   SESSION_FIRST_TURN_TTL_SECONDS: optional(positiveInt),
@@ -221,6 +227,11 @@ export interface AppConfig {
    */
   modelDir: string | undefined;
   executionProvider: ExecutionProviderSetting;
+  /**
+   * WebGPU's reuse of freed device buffers; `simple` also pads decode loops' KV to a capacity (kvPadding.ts): about
+   * twice the decode speed at 4,000 context tokens, but GPU memory grows with every new prompt length.
+   */
+  webgpuBufferCache: WebGpuBufferCache;
   /** Generation requests allowed to wait for the engine; one more is refused with 503 + Retry-After. */
   maxQueuedRequests: number;
   /** How long a chat session is kept after its last turn. */
@@ -306,6 +317,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.LOG_LEVEL ?? "info",
     modelDir: e.MODEL_DIR === undefined ? undefined : path.resolve(cwd, e.MODEL_DIR),
     executionProvider: e.EXECUTION_PROVIDER ?? "auto",
+    webgpuBufferCache: e.WEBGPU_BUFFER_CACHE ?? "bucket",
     maxQueuedRequests: e.MAX_QUEUED_REQUESTS ?? 32,
     sessionTtlSeconds: e.SESSION_TTL_SECONDS ?? 24 * 60 * 60,
     sessionFirstTurnTtlSeconds: e.SESSION_FIRST_TURN_TTL_SECONDS ?? 60 * 60,

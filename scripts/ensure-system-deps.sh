@@ -3,7 +3,9 @@
 #
 #   scripts/ensure-system-deps.sh [--optional] PROGRAM...
 #
-# PROGRAM is one of: redis-server, chromium. Each maps to the Debian package of the same name.
+# PROGRAM is one of: redis-server, chromium (each the Debian package of the same name), fonts (fonts-dejavu-core and
+# fonts-liberation: the faces the demo model's test set and Examples are drawn with through sharp/fontconfig; without
+# them fontconfig substitutes other faces, and the pictures, and so the demo model's answers, change).
 # Exit status: 0 when every PROGRAM is available afterwards. When one is missing and cannot be installed (not root, or
 # no apt-get), a message names the package to install; with --optional that is a warning and the exit status stays 0
 # (the demo runs without redis-server by falling back to the in-process store).
@@ -16,16 +18,17 @@ if [[ "${1:-}" == "--optional" ]]; then
 fi
 
 if [[ $# -eq 0 ]]; then
-  echo "usage: $0 [--optional] redis-server|chromium ..." >&2
+  echo "usage: $0 [--optional] redis-server|chromium|fonts ..." >&2
   exit 2
 fi
 
-# program -> Debian package. Both live in Debian main under the same name as the binary.
+# program -> Debian packages (all in Debian main).
 package_for() {
   case "$1" in
     redis-server) echo "redis-server" ;;
     chromium) echo "chromium" ;;
-    *) echo "ensure-system-deps: unknown program '$1' (known: redis-server, chromium)" >&2; return 2 ;;
+    fonts) echo "fonts-dejavu-core fonts-liberation" ;;
+    *) echo "ensure-system-deps: unknown program '$1' (known: redis-server, chromium, fonts)" >&2; return 2 ;;
   esac
 }
 
@@ -33,6 +36,7 @@ package_for() {
 is_present() {
   case "$1" in
     chromium) [[ -x /usr/bin/chromium ]] ;;
+    fonts) [[ -d /usr/share/fonts/truetype/dejavu && -d /usr/share/fonts/truetype/liberation ]] ;;
     *) command -v "$1" >/dev/null 2>&1 ;;
   esac
 }
@@ -43,7 +47,8 @@ for program in "$@"; do
   if is_present "$program"; then
     echo "system deps: $program present"
   else
-    missing_packages+=("$package")
+    read -ra packages <<<"$package"
+    missing_packages+=("${packages[@]}")
   fi
 done
 
@@ -62,12 +67,7 @@ if [[ "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
     trap 'rm -f /usr/sbin/policy-rc.d' EXIT
   fi
   apt-get update -q
-  # fonts-liberation gives Chromium readable text in screenshots; it is small and only pulled with chromium.
-  extra=()
-  for package in "${missing_packages[@]}"; do
-    if [[ "$package" == "chromium" ]]; then extra+=(fonts-liberation); fi
-  done
-  apt-get install -y -q --no-install-recommends "${missing_packages[@]}" "${extra[@]}"
+  apt-get install -y -q --no-install-recommends "${missing_packages[@]}"
   exit 0
 fi
 

@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 export NEXT_TELEMETRY_DISABLED=1
 
 bash scripts/ensure-npm-deps.sh || exit 1
-bash scripts/ensure-system-deps.sh redis-server chromium || exit 1
+bash scripts/ensure-system-deps.sh redis-server chromium fonts || exit 1
 
 reports="$(mktemp -d)"
 trap 'rm -rf "$reports"' EXIT

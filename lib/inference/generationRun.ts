@@ -120,7 +120,7 @@ export async function runGeneration(input: RunInput): Promise<void> {
     await images.settle();
     if (finishReason !== "cancelled") {
       // The KV covers the prompt and every generated token but the last, which was sampled and never fed back.
-      const kv = loop.takeKv();
+      const kv = await loop.takeKv();
       const key: PrefixKey = [...plan.promptKey, ...generated.slice(0, kv.length - promptTokens)];
       seams.prefix.insert(key, kv, ctx);
       if (plan.responseRequest) {

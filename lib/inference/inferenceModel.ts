@@ -16,7 +16,7 @@ import { loadPreprocessorConfig, type PreprocessorConfig } from "@/lib/images/pr
 import type { Logger } from "@/lib/log";
 import { Engine } from "@/lib/model/engine/engine";
 import { BundleLoadError } from "@/lib/model/engine/errors";
-import type { ExecutionProviderChoice } from "@/lib/model/engine/executionProvider";
+import type { ExecutionProviderChoice, WebGpuBufferCache } from "@/lib/model/engine/executionProvider";
 import { loadChatTemplate } from "@/lib/text/chatTemplate";
 import { PromptBuilder } from "@/lib/text/prompt";
 import { TextTokenizer } from "@/lib/text/tokenizer";
@@ -40,6 +40,10 @@ export interface InferenceModel {
 
 export interface LoadModelOptions {
   readonly executionProvider?: ExecutionProviderChoice;
+  /** WebGPU's buffer cache (executionProvider.ts); `simple` also pads decode loops' KV (kvPadding.ts). */
+  readonly webgpuBufferCache?: WebGpuBufferCache;
+  /** Forces padded decode KV on or off (engine.ts's default: device KV under `simple`); tests pad on the CPU. */
+  readonly kvPadding?: boolean;
   readonly logger?: Logger;
   /** EngineOptions.imageFeaturesOnDevice (tests run the device path over CPU sessions with it). */
   readonly imageFeaturesOnDevice?: boolean;

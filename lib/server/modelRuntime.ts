@@ -66,7 +66,13 @@ export type CacheFactory = (model: InferenceModel, store: BlobStore, logger: Log
 export interface ModelHostDeps {
   readonly config: Pick<
     AppConfig,
-    "modelDir" | "cacheDir" | "executionProvider" | "maxImagePixels" | "maxQueuedRequests" | "requestImages"
+    | "modelDir"
+    | "cacheDir"
+    | "executionProvider"
+    | "webgpuBufferCache"
+    | "maxImagePixels"
+    | "maxQueuedRequests"
+    | "requestImages"
   >;
   /** Where uploaded images are (user data). */
   readonly store: BlobStore;
@@ -147,7 +153,11 @@ export class ModelHost implements ImagePrecompute {
         );
       }
       log.info({ bundleDir, executionProvider: config.executionProvider }, "loading model bundle");
-      const model = await loadInferenceModel(bundleDir, { executionProvider: config.executionProvider, logger: log });
+      const model = await loadInferenceModel(bundleDir, {
+        executionProvider: config.executionProvider,
+        webgpuBufferCache: config.webgpuBufferCache,
+        logger: log,
+      });
       const origin = bundleIdentity(bundleDir, model.engine.manifest);
       const caches = this.deps.createCaches(model, this.deps.cacheStore, logger);
       const pipeline = new InferencePipeline({

@@ -25,8 +25,8 @@ TASKS = json.loads((Path(__file__).resolve().parent / "tasks.json").read_text())
 COLOURS: dict[str, tuple[int, int, int]] = {k: tuple(v) for k, v in TASKS["colours"].items()}
 Q = TASKS["questions"]
 FAMILIES = ["shapes", "charts", "text", "gui", "follow-up"]
-# The families the model gets least right (charts, text, dialogs) are drawn more often than shapes.
-FAMILY_WEIGHTS = [0.14, 0.25, 0.25, 0.24, 0.12]
+# The families the model gets least right (charts, dialogs, then text) are drawn more often than shapes and follow-ups.
+FAMILY_WEIGHTS = [0.10, 0.28, 0.24, 0.28, 0.10]
 
 FONT_DIRS = [Path(os.environ.get("DEMO_FONT_DIR", "")), Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/truetype/liberation")]
 UI_FONTS = ["DejaVuSans", "LiberationSans-Regular", "DejaVuSans-Bold", "LiberationSans-Bold"]

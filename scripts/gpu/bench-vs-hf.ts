@@ -204,6 +204,7 @@ async function measure(): Promise<void> {
     throw new Error("--features-on-device takes auto (the engine's default), on or off");
   const model = await loadInferenceModel(path.resolve(bundle), {
     executionProvider: (process.env.EXECUTION_PROVIDER as ExecutionProviderChoice | undefined) ?? "webgpu",
+    webgpuBufferCache: config.webgpuBufferCache,
     logger: selection,
     ...(featuresOnDevice === "auto" ? {} : { imageFeaturesOnDevice: featuresOnDevice === "on" }),
   });
@@ -211,6 +212,9 @@ async function measure(): Promise<void> {
     `image features to prefill: ${model.engine.imageFeaturesOnDevice ? "from device memory" : "through host memory"}`,
   );
   log(`${system}: ${bundle} on ${model.engine.executionProvider}, KV on the device: ${model.engine.kvOnDevice}`);
+  if (model.engine.executionProvider === "webgpu") {
+    notes.push(`WebGPU buffer cache (WEBGPU_BUFFER_CACHE): ${config.webgpuBufferCache}`);
+  }
   log(notes.join("; "));
   const caches: ModelCaches = createModelCaches(model, opened.store, config.caches, logger);
   const pipeline = new InferencePipeline({

@@ -24,6 +24,9 @@
 #   profile  scripts/gpu/profile.ts: ORT's profiler over the 2b fp32 and fp16 bundles on WebGPU (where the time goes)
 #   embed-placement  scripts/gpu/embed-placement.ts on the 2b fp32 bundle (converted first if missing): decoding on
 #            WebGPU with embed_tokens on WebGPU against on the CPU
+#   kv-capacity  scripts/gpu/kv-capacity.ts on the 2b fp32 bundle (converted first if missing): decoding with exact
+#            against capacity-padded KV, under ORT's `bucket` and `simple` storage buffer caches, and GPU memory after
+#            prompts of distinct lengths ($KV_CAPACITY_ARGS appended)
 #   vs-hf-fp32, vs-hf-fp16  scripts/gpu/bench-vs-hf.ts measure: vlcache on WebGPU over the 2b fp32 / fp16 bundle
 #            (converted first if missing), one row each under $STAGE/vs-hf (kept while the machine stays warm)
 #   vs-hf-torch  scripts/gpu/bench_hf.py: HF transformers eager fp32 and bf16 on the 2b checkpoint those bundles were
@@ -31,7 +34,7 @@
 #   vs-hf-report  bench-vs-hf.ts report: the rows there → $OUT/gpu-vs-hf-DATE.json and .md ($VS_HF_ARGS are appended
 #            to the measuring tasks, e.g. --n 5; VS_HF_PRESET: another preset than 2b, to try the tasks elsewhere;
 #            VS_HF_PROVIDER: another provider choice than webgpu, e.g. auto (the row's notes say what its probe chose
-#            and why) or cpu to try the tasks elsewhere)
+#            and why) or cpu to try the tasks elsewhere; the server's settings, e.g. WEBGPU_BUFFER_CACHE=simple, apply)
 #   coldpath  bench-vs-hf.ts measure twice on the fp32 bundle ($VS_HF_PRESET, default 2b; on $VS_HF_PROVIDER, default
 #            webgpu): image features to prefill through host memory (--features-on-device off), then from device memory
 #            (on, WebGPU's default); report → $OUT/gpu-coldpath-DATE.md/.json, with the cold request's stages per row and,
@@ -44,7 +47,7 @@
 #
 # Environment: CARRY (the carried folder, default .carry), STAGE (default /var/tmp/vlcache-gpu), DEB_ROOT (default /; set another folder to try this
 # elsewhere than on the GPU machine), OUT (default ./gpu-out), BENCH_ARGS, FP16_VARIANTS (default none,norms),
-# PRECISION_ARGS, CACHE_BENCH_PRESET, CACHE_BENCH_ARGS.
+# PRECISION_ARGS, CACHE_BENCH_PRESET, CACHE_BENCH_ARGS, KV_CAPACITY_ARGS.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -145,6 +148,10 @@ run_task() {
     embed-placement)
       convert_fp32 2b
       node "$JS/embed-placement.mjs" --bundle "$bundles/2b-fp32" --out "$OUT/embed-placement-$(date -u +%F)" ;;
+    kv-capacity)
+      convert_fp32 2b
+      # shellcheck disable=SC2086 # KV_CAPACITY_ARGS is a list of options
+      node "$JS/kv-capacity.mjs" --bundle "$bundles/2b-fp32" --out "$OUT/kv-capacity-$(date -u +%F)" ${KV_CAPACITY_ARGS:-} ;;
     vs-hf-fp32 | vs-hf-fp16)
       local dtype=${1#vs-hf-} preset=${VS_HF_PRESET:-2b}
       convert_fp32 "$preset"
@@ -213,5 +220,5 @@ case ${1:-} in
       echo "=== $t exit $rc after $(( SECONDS - start )) s"
     done
     exit $failed ;;
-  *) echo "usage: device.sh stage | run [parity|convert|bench|placement|probe|fp16|precision|profile|embed-placement|vs-hf-fp32|vs-hf-fp16|vs-hf-torch|vs-hf-report|coldpath|cache-webgpu|cache-cpu …]" >&2; exit 2 ;;
+  *) echo "usage: device.sh stage | run [parity|convert|bench|placement|probe|fp16|precision|profile|embed-placement|kv-capacity|vs-hf-fp32|vs-hf-fp16|vs-hf-torch|vs-hf-report|coldpath|cache-webgpu|cache-cpu …]" >&2; exit 2 ;;
 esac

@@ -32,7 +32,7 @@ describe("DecodeLoop", () => {
     expect(tokens).toEqual(expected);
     // The superseded caches were released: what is live is the last one, one position longer per step fed.
     expect(liveKvBytes() - before).toBe((oneCache / ids.length) * (ids.length + 4));
-    const kv = loop.takeKv();
+    const kv = await loop.takeKv();
     expect(() => loop.logits).toThrow(/DecodeLoop/);
     loop.release();
     expect(liveKvBytes() - before).toBe((oneCache / ids.length) * (ids.length + 4));

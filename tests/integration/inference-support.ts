@@ -4,7 +4,7 @@ import { RedisBlobStore, createRedisClient, waitUntilReady } from "@/lib/cache/s
 import type { ImageId } from "@/lib/ids";
 import type { DoneEvent, GenerationEvent, MetaEvent } from "@/lib/inference/events";
 import { storedImages } from "@/lib/inference/imageSource";
-import { loadInferenceModel, type InferenceModel } from "@/lib/inference/inferenceModel";
+import { loadInferenceModel, type InferenceModel, type LoadModelOptions } from "@/lib/inference/inferenceModel";
 import { InferencePipeline, type PipelineOptions } from "@/lib/inference/pipeline";
 import type { GenerationRequestInput } from "@/lib/inference/request";
 import { createLogger } from "@/lib/log";
@@ -46,7 +46,10 @@ export interface InferenceHarness {
   teardown(): Promise<void>;
 }
 
-export async function startInferenceHarness(fixture: string): Promise<InferenceHarness> {
+export async function startInferenceHarness(
+  fixture: string,
+  modelOptions: LoadModelOptions = {},
+): Promise<InferenceHarness> {
   const reference = readReference(fixture) as FixtureReference;
   const redis = await startTestRedis();
   const client = createRedisClient(redis.url);
@@ -65,7 +68,7 @@ export async function startInferenceHarness(fixture: string): Promise<InferenceH
     imageIds[name] = stored.answer.imageId;
   }
   const bundleDir = await fixtureBundle(fixture);
-  const model = await loadInferenceModel(bundleDir, { executionProvider: "cpu" });
+  const model = await loadInferenceModel(bundleDir, { executionProvider: "cpu", ...modelOptions });
   return {
     fixture,
     reference,

@@ -1,5 +1,6 @@
 import type { StepResult } from "./decoderSteps";
-import { releaseKvCache, type KvCache } from "./kvCache";
+import { kvCapacity, releaseKvCache, type KvCache } from "./kvCache";
+import type { KvPadding } from "./kvPadding";
 
 /** What the loop needs of the engine: one decode step. */
 export interface DecodeStepper {
@@ -15,6 +16,10 @@ export interface DecodeStepper {
  * also when the step fails; `takeKv` hands the current cache to the caller (to store as a prefix, say) and ends the
  * loop; `release` drops it. After `takeKv` or `release` the loop holds nothing and refuses further use, so the caller
  * needs only `release()` in a `finally` to leave no KV behind, whatever happened.
+ *
+ * With `padding` (kvPadding.ts) the current cache may be padded: `feed` pads a full cache to the next capacity
+ * before its step (the padded copy is the loop's and released with the step), and `takeKv` trims it, so what leaves
+ * the loop is always exact.
  */
 export class DecodeLoop {
   private step: StepResult | null;
@@ -24,6 +29,7 @@ export class DecodeLoop {
     /** The prompt's M-RoPE delta (decoderSteps.decodeStep). */
     private readonly ropeDelta: number,
     first: StepResult,
+    private readonly padding: KvPadding | null = null,
   ) {
     this.step = first;
   }
@@ -42,18 +48,30 @@ export class DecodeLoop {
   async feed(token: number): Promise<void> {
     const previous = this.current();
     this.step = null;
+    let padded: KvCache | null = null;
     try {
-      this.step = await this.engine.decodeStep(token, previous.kv, this.ropeDelta);
+      const full = kvCapacity(previous.kv) <= previous.kv.length;
+      if (this.padding && full) {
+        padded = await this.padding.pad(previous.kv, this.padding.capacityFor(previous.kv.length));
+      }
+      this.step = await this.engine.decodeStep(token, padded ?? previous.kv, this.ropeDelta);
     } finally {
       releaseKvCache(previous.kv);
+      if (padded) releaseKvCache(padded);
     }
   }
 
-  /** The current KV cache, now the caller's; the loop ends. */
-  takeKv(): KvCache {
+  /** The current KV cache, exact (capacity = length), now the caller's; the loop ends. */
+  async takeKv(): Promise<KvCache> {
     const { kv } = this.current();
     this.step = null;
-    return kv;
+    // Only a loop with padding ever holds a padded cache.
+    if (this.padding === null || kvCapacity(kv) === kv.length) return kv;
+    try {
+      return await this.padding.trim(kv);
+    } finally {
+      releaseKvCache(kv);
+    }
   }
 
   /** Releases the current KV cache, if the loop still holds one (idempotent). */

@@ -28,7 +28,7 @@ import {
   type ImageFeatures,
   type PrefillImage,
 } from "./imageFeatures";
-import { kvCacheFromOutputs, type KvCache } from "./kvCache";
+import { kvCacheFromOutputs, kvCapacity, type KvCache } from "./kvCache";
 
 export interface DecoderSessions {
   readonly embedTokens: ort.InferenceSession;
@@ -141,9 +141,18 @@ interface DecoderFeeds {
   deepstack: ort.Tensor; // [nDeepstack, nVisual, H]
 }
 
+/**
+ * One decoder run. A padded past (capacity > length, kvPadding.ts) goes in as it is: attention_mask still covers the
+ * T = length + S real positions, from which the graph declares T to GroupQueryAttention (total_sequence_length, and
+ * seqlens_k = T − 1), and the op takes the past tensors' length only as their capacity: it reads positions [0, T − S),
+ * writes the new ones at [T − S, T) and returns presents of max(T, capacity) positions. So a padded past gives the
+ * logits and first T positions of the exact one (tested in tests/integration/kv-padding.test.ts), and a decode loop
+ * keeps getting tensors of one size back until the capacity is used up.
+ */
 async function runDecoder(s: DecoderSessions, f: DecoderFeeds): Promise<StepResult> {
   const seq = f.embeds.dims[1];
   const total = f.past.length + seq;
+  const capacity = Math.max(total, kvCapacity(f.past));
   const feeds: Record<string, ort.Tensor> = {
     inputs_embeds: f.embeds,
     attention_mask: new ort.Tensor("int64", new BigInt64Array(total).fill(1n), [1, total]),
@@ -159,7 +168,10 @@ async function runDecoder(s: DecoderSessions, f: DecoderFeeds): Promise<StepResu
     feeds.deepstack_visual_embeds = f.deepstack;
   }
   const outputs = await s.decoder.run(feeds);
-  return { logits: lastLogits(outputs), kv: kvCacheFromOutputs(outputs, s.config.text.numHiddenLayers, total) };
+  return {
+    logits: lastLogits(outputs),
+    kv: kvCacheFromOutputs(outputs, s.config.text.numHiddenLayers, total, "present", capacity),
+  };
 }
 
 /** [nDeepstack, rows, H] of the decoder's float type. */

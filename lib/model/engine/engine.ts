@@ -26,6 +26,7 @@ import {
 import { DecodeLoop } from "./decodeLoop";
 import { emptyKvCache, type KvCache } from "./kvCache";
 import { KvOps } from "./kvOps";
+import { kvOpsPadding, type KvPadding } from "./kvPadding";
 
 export interface GenerateRequest {
   /**
@@ -48,6 +49,11 @@ export interface EngineOptions extends OpenBundleOptions {
    * to run that path over CPU sessions.
    */
   readonly imageFeaturesOnDevice?: boolean;
+  /**
+   * Whether decode loops pad the KV to a capacity (kvPadding.ts); default: where it pays, i.e. KV in device memory
+   * with the `simple` WebGPU buffer cache.
+   */
+  readonly kvPadding?: boolean;
 }
 
 /**
@@ -63,6 +69,9 @@ export class Engine {
   private readonly featureOps: FeatureOps;
   /** See EngineOptions.imageFeaturesOnDevice. */
   readonly imageFeaturesOnDevice: boolean;
+
+  /** Null: decode loops keep exact KV. */
+  private readonly kvPadding: KvPadding | null;
 
   private constructor(
     private readonly bundle: OpenedBundle,
@@ -80,6 +89,8 @@ export class Engine {
       deepstack: bundle.deepstack,
       featureOps: this.featureOps,
     };
+    const padding = opts.kvPadding ?? (bundle.sessionFactory.deviceOutputs && opts.webgpuBufferCache === "simple");
+    this.kvPadding = padding ? kvOpsPadding(this.kvOps) : null;
   }
 
   static async load(dir: string, opts: EngineOptions = {}): Promise<Engine> {
@@ -201,7 +212,7 @@ export class Engine {
 
   /** The decoding loop after `prefill` returned `first` for `prompt` (decodeLoop.ts); it owns `first`'s KV. */
   decodeLoop(prompt: PreparedPrompt, first: StepResult): DecodeLoop {
-    return new DecodeLoop(this, prompt.positions.ropeDelta, first);
+    return new DecodeLoop(this, prompt.positions.ropeDelta, first, this.kvPadding);
   }
 
   async release(): Promise<void> {

@@ -7,6 +7,7 @@ import {
   providerRecord,
   type ExecutionProviderChoice,
   type ExecutionProviderName,
+  type WebGpuBufferCache,
 } from "./providerRecords";
 
 export {
@@ -14,9 +15,11 @@ export {
   EXECUTION_PROVIDER_RECORDS,
   EXECUTION_PROVIDERS,
   providerRecord,
+  WEBGPU_BUFFER_CACHES,
   type ExecutionProviderChoice,
   type ExecutionProviderName,
   type ExecutionProviderRecord,
+  type WebGpuBufferCache,
 } from "./providerRecords";
 
 export interface OpenSessionOptions {
@@ -37,6 +40,27 @@ export interface SessionTuning {
   readonly intraOpNumThreads?: number;
   /** Turns on ORT's profiler: each session writes `PREFIX-<model file>_<time>.json` when it is released. */
   readonly profilePrefix?: string;
+  /**
+   * WebGPU only: how ORT reuses freed storage buffers (its `storageBufferCacheMode`; default: ORT's, `bucket`).
+   * `simple` keeps every freed buffer for a later request of the same size, without a limit: decoding with padded KV
+   * (kvPadding.ts) then creates no buffers, but GPU memory never shrinks and grows with every new shape: on an H200,
+   * 2b fp32, by 1.2–1.4 GiB per new prompt length of about 3,000 tokens. One setting per process: ORT applies the
+   * first WebGPU session's to all.
+   */
+  readonly webgpuBufferCache?: WebGpuBufferCache;
+}
+
+function providerConfig(
+  ep: ExecutionProviderName,
+  tuning: SessionTuning,
+): ort.InferenceSession.ExecutionProviderConfig {
+  if (ep !== "webgpu" || tuning.webgpuBufferCache === undefined) return ep;
+  // onnxruntime-node passes it on to the provider (its binding reads the option; onnxruntime-common's types lack it).
+  const option: ort.InferenceSession.ExecutionProviderOption & { storageBufferCacheMode: WebGpuBufferCache } = {
+    name: ep,
+    storageBufferCacheMode: tuning.webgpuBufferCache,
+  };
+  return option;
 }
 
 function sessionOptions(
@@ -48,7 +72,7 @@ function sessionOptions(
   const onDevice = providerRecord(ep).deviceOutputs ? (options.outputsOnDevice ?? []) : [];
   const profileName = typeof model === "string" ? path.basename(model, ".onnx") : "buffer";
   return {
-    executionProviders: [ep],
+    executionProviders: [providerConfig(ep, tuning)],
     graphOptimizationLevel: "all",
     // Warnings about nodes placed on the CPU by GPU providers are expected for the few shape ops; keep errors only.
     logSeverityLevel: 3,

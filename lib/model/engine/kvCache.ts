@@ -1,8 +1,10 @@
 /**
- * The decoder's key/value cache for one sequence: per layer, keys and values [1, kvHeads, length, headDim] of the
- * first `length` tokens, exactly the `present.{i}.*` tensors a decoder run returned (or empty ones before the first).
- * Invariant: every tensor's third dim equals `length`. Immutable: a run returns a new cache, so a cached prefix (L2)
- * can be resumed any number of times.
+ * The decoder's key/value cache for one sequence: per layer, keys and values [1, kvHeads, capacity, headDim] whose
+ * first `length` positions hold the first `length` tokens, exactly the `present.{i}.*` tensors a decoder run returned
+ * (or empty ones before the first). Invariant: every tensor's third dim is the same capacity ≥ `length`; positions
+ * [length, capacity) are padding whose contents mean nothing (kvPadding.ts: only a decode loop holds padded caches;
+ * everything handed to a cache tier or a caller is exact, capacity = length). Immutable: a run returns a new cache,
+ * so a cached prefix (L2) can be resumed any number of times.
  *
  * Where the tensors live: in host memory on the CPU provider; on a provider whose outputs can stay on the device
  * (WebGPU, see executionProvider.ts) they are device buffers (`tensor.location === "gpu-buffer"`): their data cannot be
@@ -32,20 +34,21 @@ export function emptyKvCache(text: TextConfig, floatType: FloatType): KvCache {
 
 /**
  * Reads `{prefix}.{i}.key|value` outputs of a run (the decoder's `present`, kvOps' `out`) as the cache of `length`
- * tokens.
+ * tokens in tensors of `capacity` positions.
  */
 export function kvCacheFromOutputs(
   outputs: ort.InferenceSession.OnnxValueMapType,
   numLayers: number,
   length: number,
   prefix = "present",
+  capacity = length,
 ): KvCache {
   const layers: KvLayer[] = [];
   for (let i = 0; i < numLayers; i++) {
     const key = outputs[`${prefix}.${i}.key`] as ort.Tensor;
     const value = outputs[`${prefix}.${i}.value`] as ort.Tensor;
-    if (key.dims[2] !== length || value.dims[2] !== length) {
-      throw new Error(`${prefix}.${i} holds ${key.dims[2]} positions, expected ${length}`);
+    if (key.dims[2] !== capacity || value.dims[2] !== capacity) {
+      throw new Error(`${prefix}.${i} holds ${key.dims[2]} positions, expected ${capacity}`);
     }
     layers.push({ key, value });
   }
@@ -97,6 +100,11 @@ export function kvCacheBytes(kv: KvCache): number {
   return kv.layers.reduce((sum, layer) => sum + kvTensorBytes(layer.key) + kvTensorBytes(layer.value), 0);
 }
 
+/** Positions the cache's tensors hold: `length`, or more for a padded cache. */
+export function kvCapacity(kv: KvCache): number {
+  return kv.layers[0]?.key.dims[2] ?? kv.length;
+}
+
 /** Whether the cache's tensors are device buffers (then its data is read only through kvOps). */
 export function isDeviceKvCache(kv: KvCache): boolean {
   return kv.layers[0]?.key.location === "gpu-buffer";
@@ -135,7 +143,8 @@ export function liveDeviceKvBytes(): number {
 
 /**
  * The cache of the first `length` tokens of host-memory `kv` (a prefix to store or resume from). Copies: the result
- * shares no memory with `kv`. Layout per tensor: [1, kvHeads, length, headDim], so each head's first `length` rows.
+ * shares no memory with `kv` and is exact (capacity = length). Layout per tensor: [1, kvHeads, capacity, headDim], so
+ * each head's first `length` rows.
  * Device caches are cut with kvOps.ts instead.
  */
 export function truncateKvCache(kv: KvCache, length: number): KvCache {

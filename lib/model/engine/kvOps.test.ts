@@ -1,7 +1,7 @@
 import * as ort from "onnxruntime-node";
 import { afterAll, describe, expect, it } from "vitest";
 import { providerSessionFactory } from "./executionProvider";
-import { liveKvBytes, releaseKvCache, retainKvCache, type KvCache } from "./kvCache";
+import { kvCapacity, liveKvBytes, releaseKvCache, retainKvCache, type KvCache } from "./kvCache";
 import { KvOps } from "./kvOps";
 
 const HEADS = 2;
@@ -29,7 +29,7 @@ function filled(tag: number, length: number, type: "float32" | "float16" = "floa
 /** Head h's row of position p in layer l's keys or values. */
 function row(kv: KvCache, l: number, kind: "key" | "value", h: number, p: number): number[] {
   const data = kv.layers[l][kind].data as Float32Array | Uint16Array;
-  const from = (h * kv.length + p) * HEAD_DIM;
+  const from = (h * kvCapacity(kv) + p) * HEAD_DIM;
   return Array.from(data.subarray(from, from + HEAD_DIM));
 }
 
@@ -91,6 +91,26 @@ describe("KvOps (real ORT CPU sessions)", () => {
     expect(row(cut, 0, "key", 1, 1)).toEqual(row(source, 0, "key", 1, 2));
     releaseKvCache(cut);
     await half.release();
+  });
+
+  it("pads a cache with zeros to a capacity, and gathers the exact positions back out of it", async () => {
+    const before = liveKvBytes();
+    const source = filled(7, 3);
+    const padded = await ops.pad(source, 8);
+    expect(padded.length).toBe(3);
+    expect(padded.layers[1].key.dims).toEqual([1, HEADS, 8, HEAD_DIM]);
+    expect(liveKvBytes() - before).toBe(LAYERS * 2 * HEADS * 8 * HEAD_DIM * 4);
+    for (let h = 0; h < HEADS; h++) {
+      for (let p = 0; p < 3; p++) expect(row(padded, 1, "value", h, p)).toEqual(row(source, 1, "value", h, p));
+      for (let p = 3; p < 8; p++) expect(row(padded, 0, "key", h, p)).toEqual([0, 0, 0]);
+    }
+    const trimmed = await ops.gather([{ kv: padded, start: 0, end: padded.length }]);
+    expect(kvCapacity(trimmed)).toBe(3);
+    expect(trimmed.layers.map((l) => l.key.data)).toEqual(source.layers.map((l) => l.key.data));
+    await expect(ops.pad(padded, 7)).rejects.toThrow(RangeError);
+    releaseKvCache(padded);
+    releaseKvCache(trimmed);
+    expect(liveKvBytes()).toBe(before);
   });
 
   it("refuses empty or out-of-range ranges before running anything", async () => {

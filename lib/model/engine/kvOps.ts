@@ -1,11 +1,13 @@
 /**
- * Cutting, joining and downloading KV caches with small ONNX graphs on the engine's own provider, so KV that lives in
- * device memory (kvCache.ts) is reshaped there and never crosses host memory; only `download` brings it to the host.
+ * Cutting, joining, padding and downloading KV caches with small ONNX graphs on the engine's own provider, so KV that
+ * lives in device memory (kvCache.ts) is reshaped there and never crosses host memory; only `download` brings it to
+ * the host.
  *
- * One graph per number of parts n: for every layer's key and value, Slice each part [1, kvHeads, T_j, headDim] to its
- * range along the sequence axis and Concat the slices (n = 1: the slice alone). Sessions are opened on first use and
- * kept until `release`. Each result is a new cache the caller owns (kvCache.ts ownership rule); the inputs stay the
- * caller's.
+ * Gathering: one graph per number of parts n: for every layer's key and value, Slice each part [1, kvHeads, C_j,
+ * headDim] to its range along the sequence axis and Concat the slices (n = 1: the slice alone), so the result is
+ * exact whatever the parts' capacities. Padding: one graph that Pads every tensor with zeros along the sequence axis
+ * to a given capacity (kvPadding.ts). Sessions are opened on first use and kept until `release`. Each result is a new
+ * cache the caller owns (kvCache.ts ownership rule); the inputs stay the caller's.
  */
 
 import { mkdtemp, rm } from "node:fs/promises";
@@ -16,7 +18,7 @@ import type { WeightSource } from "@/lib/model/checkpoint/weightSource";
 import { GraphBuilder, type FloatType } from "@/lib/model/onnx/graphBuilder";
 import { writeModel } from "@/lib/model/onnx/writeModel";
 import type { SessionFactory } from "./executionProvider";
-import { kvCacheFromOutputs, type KvCache } from "./kvCache";
+import { kvCacheFromOutputs, kvCapacity, type KvCache } from "./kvCache";
 
 export interface KvRange {
   readonly kv: KvCache;
@@ -26,6 +28,7 @@ export interface KvRange {
 }
 
 type Placement = "device" | "host";
+type GraphKind = { readonly op: "gather"; readonly parts: number } | { readonly op: "pad" };
 
 /** The graphs hold no weights; asked for one, this is a bug. */
 const NO_WEIGHTS: WeightSource = {
@@ -59,6 +62,28 @@ export class KvOps {
     return this.run([{ kv, start: 0, end: kv.length }], "host");
   }
 
+  /**
+   * `kv` in tensors of `capacity` positions: its tensors extended with zeros along the sequence axis (in device memory
+   * where the provider keeps outputs there). Nothing past `kv.length` is ever read as a key or value.
+   */
+  async pad(kv: KvCache, capacity: number): Promise<KvCache> {
+    const from = kvCapacity(kv);
+    if (!Number.isInteger(capacity) || capacity < from) {
+      throw new RangeError(`kvOps: cannot pad a cache of ${from} positions to ${capacity}`);
+    }
+    this.checkLayers(kv);
+    const feeds: Record<string, ort.Tensor> = {
+      // [start of each axis…, end of each axis…]: only the end of the sequence axis grows.
+      pads: new ort.Tensor("int64", BigInt64Array.from([0, 0, 0, 0, 0, 0, capacity - from, 0], BigInt), [8]),
+    };
+    kv.layers.forEach((layer, i) => {
+      feeds[`part0.${i}.key`] = layer.key;
+      feeds[`part0.${i}.value`] = layer.value;
+    });
+    const session = await this.session({ op: "pad" }, "device");
+    return kvCacheFromOutputs(await session.run(feeds), this.numLayers, kv.length, "out", capacity);
+  }
+
   async release(): Promise<void> {
     const opened = [...this.sessions.values()];
     this.sessions.clear();
@@ -73,8 +98,7 @@ export class KvOps {
       if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end <= start || end > kv.length) {
         throw new RangeError(`kvOps: [${start}, ${end}) is empty or outside the ${kv.length} positions`);
       }
-      if (kv.layers.length !== this.numLayers)
-        throw new RangeError(`kvOps: KV of ${kv.layers.length} layers, expected ${this.numLayers}`);
+      this.checkLayers(kv);
       kv.layers.forEach((layer, i) => {
         feeds[`part${j}.${i}.key`] = layer.key;
         feeds[`part${j}.${i}.value`] = layer.value;
@@ -83,16 +107,21 @@ export class KvOps {
       feeds[`end${j}`] = new ort.Tensor("int64", BigInt64Array.of(BigInt(end)), [1]);
       length += end - start;
     });
-    const session = await this.session(ranges.length, placement);
+    const session = await this.session({ op: "gather", parts: ranges.length }, placement);
     const outputs = await session.run(feeds);
     return kvCacheFromOutputs(outputs, this.numLayers, length, "out");
   }
 
-  private session(parts: number, placement: Placement): Promise<ort.InferenceSession> {
-    const id = `${parts}/${placement}`;
+  private checkLayers(kv: KvCache): void {
+    if (kv.layers.length !== this.numLayers)
+      throw new RangeError(`kvOps: KV of ${kv.layers.length} layers, expected ${this.numLayers}`);
+  }
+
+  private session(kind: GraphKind, placement: Placement): Promise<ort.InferenceSession> {
+    const id = `${kind.op === "gather" ? kind.parts : kind.op}/${placement}`;
     let session = this.sessions.get(id);
     if (session === undefined) {
-      session = this.open(parts, placement);
+      session = this.open(kind, placement);
       // A failed open is not cached: the next call tries again.
       session.catch(() => this.sessions.delete(id));
       this.sessions.set(id, session);
@@ -100,11 +129,14 @@ export class KvOps {
     return session;
   }
 
-  private async open(parts: number, placement: Placement): Promise<ort.InferenceSession> {
-    const g = gatherGraph(parts, this.numLayers, this.floatType);
+  private async open(kind: GraphKind, placement: Placement): Promise<ort.InferenceSession> {
+    const g =
+      kind.op === "gather"
+        ? gatherGraph(kind.parts, this.numLayers, this.floatType)
+        : padGraph(this.numLayers, this.floatType);
     const dir = await mkdtemp(path.join(tmpdir(), "vlcache-kvops-"));
     try {
-      const file = path.join(dir, "gather.onnx");
+      const file = path.join(dir, `${kind.op}.onnx`);
       await writeModel(g, file, NO_WEIGHTS);
       const outputsOnDevice = placement === "device" ? g.parts().outputs.map((o) => o.name) : [];
       return await this.factory.open(file, { outputsOnDevice });
@@ -133,6 +165,19 @@ export function gatherGraph(parts: number, numLayers: number, floatType: FloatTy
       });
       const joined = parts === 1 ? slices[0] : g.op1("Concat", slices, { axis: 2 });
       g.output(joined, `out.${i}.${kind}`, floatType, [1, "kv_heads", "length", "head_dim"]);
+    }
+  }
+  return g;
+}
+
+/** Inputs part0.{i}.key|value [1, H, C, D] and pads [8] (ONNX Pad's); outputs out.{i}.key|value, zero-padded. */
+export function padGraph(numLayers: number, floatType: FloatType): GraphBuilder {
+  const g = new GraphBuilder({ name: "kv_pad", floatType });
+  const pads = g.input("pads", "int64", [8]);
+  for (let i = 0; i < numLayers; i++) {
+    for (const kind of ["key", "value"]) {
+      const part = g.input(`part0.${i}.${kind}`, floatType, [1, "kv_heads", "length", "head_dim"]);
+      g.output(g.op1("Pad", [part, pads]), `out.${i}.${kind}`, floatType, [1, "kv_heads", "capacity", "head_dim"]);
     }
   }
   return g;

@@ -38,6 +38,14 @@ export const EXECUTION_PROVIDERS: readonly ExecutionProviderName[] = EXECUTION_P
 /** What EXECUTION_PROVIDER accepts. */
 export const EXECUTION_PROVIDER_CHOICES: readonly ExecutionProviderChoice[] = ["auto", ...EXECUTION_PROVIDERS];
 
+/**
+ * How the WebGPU provider reuses freed device buffers (ORT's `storageBufferCacheMode`): `bucket`, ORT's default, keeps a
+ * bounded number per size bucket; `simple` keeps every one by exact size, without a limit (executionProvider.ts says
+ * what each costs).
+ */
+export const WEBGPU_BUFFER_CACHES = ["bucket", "simple"] as const;
+export type WebGpuBufferCache = (typeof WEBGPU_BUFFER_CACHES)[number];
+
 export function providerRecord(name: ExecutionProviderName): (typeof EXECUTION_PROVIDER_RECORDS)[number] {
   const record = EXECUTION_PROVIDER_RECORDS.find((r) => r.name === name);
   if (record === undefined) throw new RangeError(`unknown execution provider ${name}`);
