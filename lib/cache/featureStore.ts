@@ -31,6 +31,7 @@ import type { Logger } from "@/lib/log";
 import { cacheBytes, cacheCapacityBytes, cacheEvictions, droppedEntries } from "@/lib/metrics/cacheMetrics";
 import type { ImageFeatures } from "@/lib/model/engine/imageFeatures";
 import type { ImageGrid } from "@/lib/model/positions/mrope";
+import { timeStage } from "@/lib/stageTimes";
 
 export interface FeatureStoreOptions {
   readonly store: BlobStore;
@@ -129,13 +130,15 @@ export class FeatureStore {
    * Keeps freshly computed features under `key` — in process memory, and in the store too when `shared` — and returns
    * them as served: through the storage dtype.
    */
-  async keep(key: string, computed: ImageFeatures, shared: boolean): Promise<ImageFeatures> {
-    const { features, record } = this.throughStorage(computed);
-    // Read before the write: a reconnection during it starts a newer generation, and the next hit writes back again.
-    const generation = this.store.generation;
-    this.remember(key, features, shared ? generation : null);
-    if (shared) await this.store.set(key, record, this.ttlSeconds);
-    return features;
+  keep(key: string, computed: ImageFeatures, shared: boolean): Promise<ImageFeatures> {
+    return timeStage("l1_write", async () => {
+      const { features, record } = this.throughStorage(computed);
+      // Read before the write: a reconnection during it starts a newer generation, and the next hit writes back again.
+      const generation = this.store.generation;
+      this.remember(key, features, shared ? generation : null);
+      if (shared) await this.store.set(key, record, this.ttlSeconds);
+      return features;
+    });
   }
 
   /** Encodes features as a record and returns them as that record decodes: what is served (see the invariants). */

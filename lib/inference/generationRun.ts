@@ -1,15 +1,13 @@
-import type { FeatureKey } from "@/lib/cache/featureIdentity";
 import type { PrefixKey } from "@/lib/cache/prefixKey";
-import type { ImageFeatures } from "@/lib/model/engine/imageFeatures";
 import type { DecodeLoop } from "@/lib/model/engine/decodeLoop";
 import { TokenSampler } from "@/lib/model/sampling/tokenSampler";
-import type { CacheSeams, FeatureResult, PrefixHit, SeamContext } from "./cacheSeams";
+import type { CacheSeams, PrefixHit, SeamContext } from "./cacheSeams";
 import { CompletionText } from "./completionText";
-import type { CacheReport, FinishReason, GenerationEvent, ResponseCacheResult } from "./events";
+import type { FinishReason, GenerationEvent, ResponseCacheResult } from "./events";
 import type { GenerationPlan } from "./generationPlan";
-import { encodeImage } from "./imageEncoding";
 import type { InferenceModel } from "./inferenceModel";
 import type { RequestClock } from "./requestClock";
+import { RequestFeatures } from "./requestFeatures";
 
 export interface RunInput {
   readonly plan: GenerationPlan;
@@ -31,6 +29,9 @@ export interface RunInput {
  * after prefill; every KV a decoder run returns belongs to this run's decode loop (decodeLoop.ts), which releases the
  * one a step supersedes; at the end the run hands the last one to `prefix.insert` (normal end) or the loop releases it
  * (cancellation, failure). So when the run returns or throws, it holds no KV.
+ *
+ * Image features this run encodes on the device go to prefill from there and are read back for L1 right after the
+ * first token (requestFeatures.ts); the run ends only once every features look-up has ended (L1 written).
  *
  * Cancellation is checked before each sampled token: once the signal is aborted, at most the decode step already
  * running completes, and no further token is sampled or emitted.
@@ -63,9 +64,10 @@ export async function runGeneration(input: RunInput): Promise<void> {
     unreleasedHit = null;
   };
   let loop: DecodeLoop | null = null;
+  const images = new RequestFeatures(input);
   try {
     if (hit) checkPrefixHit(hit, promptTokens);
-    const features = await imageFeatures(input, imagesNeededFrom(prepared.imageOf, hit?.length ?? 0));
+    const features = await images.fetch(imagesNeededFrom(prepared.imageOf, hit?.length ?? 0));
     if (features === null || ctx.signal.aborted) return done("cancelled", [], sampler.seed);
     emit({
       type: "meta",
@@ -100,6 +102,8 @@ export async function runGeneration(input: RunInput): Promise<void> {
       sequence.push(token);
       const piece = text.push(token);
       if (piece.text) emit({ type: "token", text: piece.text });
+      // Features prefill read from the device are downloaded for L1 now, before the device runs anything else.
+      if (generated.length === 1) await images.afterFirstToken();
       if (piece.stopped) {
         finishReason = "stop";
         break;
@@ -113,6 +117,7 @@ export async function runGeneration(input: RunInput): Promise<void> {
       await loop.feed(token);
     }
 
+    await images.settle();
     if (finishReason !== "cancelled") {
       // The KV covers the prompt and every generated token but the last, which was sampled and never fed back.
       const kv = await loop.takeKv();
@@ -130,49 +135,11 @@ export async function runGeneration(input: RunInput): Promise<void> {
     }
     done(finishReason, generated, sampler.seed);
   } finally {
+    // Already settled unless the run failed or was cancelled early; then its own outcome is what the caller sees.
+    await images.settle().catch(() => {});
     releaseHit();
     loop?.release();
   }
-}
-
-interface RequestFeatures {
-  /** Indexed like the prompt's images; undefined for an image prefill does not read. */
-  readonly perImage: (ImageFeatures | undefined)[];
-  /** One entry per distinct image, in prompt order. */
-  readonly distinct: CacheReport["features"];
-}
-
-/**
- * Features of the images through the features seam, once per distinct image; null when cancelled meanwhile.
- * `neededFrom[k]` false marks image k as lying wholly inside the reused prefix: the seam serves its features only
- * when cached, and an image left without features is not reported (nothing was computed or read for it).
- */
-async function imageFeatures(input: RunInput, needed: readonly boolean[]): Promise<RequestFeatures | null> {
-  const { plan, model, seams, seamContext: ctx, clock } = input;
-  const results = new Map<FeatureKey, FeatureResult | null>();
-  const distinct: CacheReport["features"][number][] = [];
-  for (const image of plan.images) {
-    if (results.has(image.key)) continue;
-    if (ctx.signal.aborted) return null;
-    // The same image twice: required if any of its occurrences is.
-    const required = plan.images.some((other, k) => other.key === image.key && needed[k]);
-    const compute = async () => {
-      const encoded = await encodeImage(model, await image.image.pixels());
-      clock.addPreprocess(encoded.preprocessMs);
-      clock.addVision(encoded.visionMs);
-      return encoded.features;
-    };
-    const result = await seams.features.getFeatures(
-      { identity: image.identity, key: image.key, grid: image.grid, required },
-      compute,
-      ctx,
-    );
-    if (result === null && required)
-      throw new Error(`features seam gave no features for required image ${image.identity.imageId}`);
-    results.set(image.key, result);
-    if (result !== null) distinct.push({ imageId: image.identity.imageId, source: result.source });
-  }
-  return { perImage: plan.images.map((image) => results.get(image.key)?.features), distinct };
 }
 
 /**

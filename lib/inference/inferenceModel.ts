@@ -45,6 +45,8 @@ export interface LoadModelOptions {
   /** Forces padded decode KV on or off (engine.ts's default: device KV under `simple`); tests pad on the CPU. */
   readonly kvPadding?: boolean;
   readonly logger?: Logger;
+  /** EngineOptions.imageFeaturesOnDevice (tests run the device path over CPU sessions with it). */
+  readonly imageFeaturesOnDevice?: boolean;
 }
 
 async function sideFile<T>(file: string, load: () => Promise<T>): Promise<T> {

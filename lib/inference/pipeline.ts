@@ -1,4 +1,5 @@
 import type { Logger } from "@/lib/log";
+import { timeStage } from "@/lib/stageTimes";
 import { observeTtft } from "@/lib/metrics/cacheMetrics";
 import { replayAnswer } from "./answerReplay";
 import { passThroughSeams, type CacheSeams, type ResponseLookup, type SeamContext } from "./cacheSeams";
@@ -97,16 +98,18 @@ export class InferencePipeline {
     try {
       const request = parseGenerationRequest(input);
       const signal = request.signal ? AbortSignal.any([request.signal, consumerGone]) : consumerGone;
-      const plan = await planGeneration(request, {
-        model: this.model,
-        images: this.options.images,
-        featureStorage: this.seams.features.storage,
-        maxImagePixels: this.options.maxImagePixels,
-        contextTokens: this.contextTokens,
-        imageLimits: this.options.imageLimits,
-        decodeBudget: this.options.decodeBudget,
-        signal,
-      });
+      const plan = await timeStage("plan", () =>
+        planGeneration(request, {
+          model: this.model,
+          images: this.options.images,
+          featureStorage: this.seams.features.storage,
+          maxImagePixels: this.options.maxImagePixels,
+          contextTokens: this.contextTokens,
+          imageLimits: this.options.imageLimits,
+          decodeBudget: this.options.decodeBudget,
+          signal,
+        }),
+      );
       const seamContext: SeamContext = {
         tenant: request.tenant,
         model: this.model.fingerprint,

@@ -1,13 +1,14 @@
 /**
  * The GPU comparison of vlcache with HF transformers on the same weights (scripts/gpu/README.md runs it):
  *
- *   node bench-vs-hf.mjs measure --bundle DIR --system NAME --out ROWS.json [--n 5] [--decode 32]
+ *   node bench-vs-hf.mjs measure --bundle DIR --system NAME --out ROWS.json [--n 5] [--decode 32 (0: none)]
  *     vlcache over one bundle through the real pipeline (lib/inference, every cache level on, in-process store) on
  *     $EXECUTION_PROVIDER (default webgpu): per round a fresh tenant asks about a 1024×768 image (cold), asks a new
  *     question about the same image in a new chat, then follows up in the first chat; plus greedy decoding speed at 800
  *     and 4,000 context tokens (engine steps on a text prompt), peak GPU memory (nvidia-smi, above the level before
  *     the bundle was opened), and the GPU-memory check of the issue: after 100 requests cancelled at their first
- *     token, device KV beyond what L2 stores must be zero, and zero once L2 is flushed.
+ *     token, device KV beyond what L2 stores must be zero, and zero once L2 is flushed. The row file also holds where
+ *     the cold request's time went, stage by stage (lib/stageTimes.ts), before and after its first token.
  *   node bench-vs-hf.mjs report --rows A.json --rows B.json … --out PREFIX
  *     joins the rows (bench_hf.py writes the HF ones in the same shape) into PREFIX.json — exactly
  *     {"device", "rows": [{system, vision_ms, ttft_cold_ms, ttft_same_image_ms, ttft_followup_ms, decode_tok_s_800,
@@ -33,7 +34,9 @@ import type { GenerationRequestInput } from "@/lib/inference/request";
 import { createLogger } from "@/lib/log";
 import { visionEncoderRuns } from "@/lib/metrics/cacheMetrics";
 import type { ExecutionProviderChoice } from "@/lib/model/engine/executionProvider";
+import { liveDeviceImageFeatures } from "@/lib/model/engine/imageFeatures";
 import { liveDeviceKvBytes, liveKvBytes } from "@/lib/model/engine/kvCache";
+import { recordStages, STAGES, type StageName, type StageTime } from "@/lib/stageTimes";
 import { storeImage } from "@/lib/server/images";
 import { median } from "../benchSupport";
 
@@ -49,10 +52,23 @@ export interface VsHfRow {
   peak_gpu_mb: number | null;
 }
 
+/** One stage of the cold request (lib/stageTimes.ts), medians over the rounds: before and after its first token. */
+export interface ColdStage {
+  stage: StageName | "outside any stage";
+  before_first_token_ms: number;
+  after_first_token_ms: number;
+}
+
 /** What a measuring run adds beside its row (for the .md only). */
 interface RowFile {
   row: VsHfRow;
   notes: string[];
+  /** Where the cold request's time went (vlcache rows). */
+  cold_stages?: ColdStage[];
+  /** Whether a request's fresh image features went to prefill from device memory (vlcache rows). */
+  features_on_device?: boolean;
+  /** The first round's cold answer (vlcache rows; the image is the same in every run). */
+  cold_tokens?: number[];
 }
 
 const { positionals, values: args } = parseArgs({
@@ -65,6 +81,7 @@ const { positionals, values: args } = parseArgs({
     n: { type: "string", default: "5" },
     decode: { type: "string", default: "32" },
     cancelled: { type: "string", default: "100" },
+    "features-on-device": { type: "string", default: "auto" },
   },
 });
 
@@ -94,12 +111,31 @@ function gpuMemorySampler(): { peakAboveStartMb(): number | null; stop(): void }
 
 type Messages = GenerationRequestInput["messages"];
 
+/**
+ * A 1024×768 PNG of noise around grey (uniform ±69: a standard deviation of 40) from a fixed xorshift seed: the same
+ * image in every run, so the answers of two runs (say, both feature paths) can be compared.
+ */
+function noiseImage(): Promise<Buffer> {
+  const [width, height] = [1024, 768];
+  const data = new Uint8Array(width * height * 3);
+  let x = 0x9e3779b9;
+  for (let i = 0; i < data.length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    data[i] = 128 - 69 + ((x >>> 0) % 139);
+  }
+  return sharp(data, { raw: { width, height, channels: 3 } })
+    .png()
+    .toBuffer();
+}
+
 async function ask(
   pipeline: InferencePipeline,
   tenant: TenantId,
   messages: Messages,
   maxNewTokens: number,
-): Promise<{ ttftMs: number; visionMs: number; text: string }> {
+): Promise<{ ttftMs: number; visionMs: number; text: string; tokenIds: readonly number[] }> {
   const events: GenerationEvent[] = [];
   for await (const event of pipeline.generate({
     messages,
@@ -111,7 +147,7 @@ async function ask(
   const done = events.at(-1);
   if (done?.type !== "done" || done.timings.ttftMs === null) throw new Error("a request ended without a first token");
   const text = events.map((event) => (event.type === "token" ? event.text : "")).join("");
-  return { ttftMs: done.timings.ttftMs, visionMs: done.timings.visionMs, text };
+  return { ttftMs: done.timings.ttftMs, visionMs: done.timings.visionMs, text, tokenIds: done.tokenIds };
 }
 
 async function encoderRuns(): Promise<number> {
@@ -143,9 +179,9 @@ async function measure(): Promise<void> {
   const rounds = Number(args.n);
   const steps = Number(args.decode);
   const cancelled = Number(args.cancelled);
-  if (!bundle || !system || !out || !(rounds >= 1) || !(steps >= 1) || !(cancelled >= 0)) {
+  if (!bundle || !system || !out || !(rounds >= 1) || !(steps >= 0) || !(cancelled >= 0)) {
     throw new Error(
-      "usage: bench-vs-hf measure --bundle DIR --system NAME --out ROWS.json [--n 5] [--decode 32] [--cancelled 100]",
+      "usage: bench-vs-hf measure --bundle DIR --system NAME --out ROWS.json [--n 5] [--decode 32 (0: none)] [--cancelled 100]",
     );
   }
   const memory = gpuMemorySampler();
@@ -163,11 +199,18 @@ async function measure(): Promise<void> {
       }
     },
   });
+  const featuresOnDevice = args["features-on-device"];
+  if (!["auto", "on", "off"].includes(featuresOnDevice))
+    throw new Error("--features-on-device takes auto (the engine's default), on or off");
   const model = await loadInferenceModel(path.resolve(bundle), {
     executionProvider: (process.env.EXECUTION_PROVIDER as ExecutionProviderChoice | undefined) ?? "webgpu",
     webgpuBufferCache: config.webgpuBufferCache,
     logger: selection,
+    ...(featuresOnDevice === "auto" ? {} : { imageFeaturesOnDevice: featuresOnDevice === "on" }),
   });
+  notes.push(
+    `image features to prefill: ${model.engine.imageFeaturesOnDevice ? "from device memory" : "through host memory"}`,
+  );
   log(`${system}: ${bundle} on ${model.engine.executionProvider}, KV on the device: ${model.engine.kvOnDevice}`);
   if (model.engine.executionProvider === "webgpu") {
     notes.push(`WebGPU buffer cache (WEBGPU_BUFFER_CACHE): ${config.webgpuBufferCache}`);
@@ -180,17 +223,7 @@ async function measure(): Promise<void> {
     maxImagePixels: 40_000_000,
     seams: caches.seams,
   });
-  const png = await sharp({
-    create: {
-      width: 1024,
-      height: 768,
-      channels: 3,
-      background: "#808080",
-      noise: { type: "gaussian", mean: 128, sigma: 40 },
-    },
-  })
-    .png()
-    .toBuffer();
+  const png = await noiseImage();
   const row: VsHfRow = {
     system,
     vision_ms: null,
@@ -201,6 +234,8 @@ async function measure(): Promise<void> {
     decode_tok_s_4000: null,
     peak_gpu_mb: null,
   };
+  let stages: ColdStage[] | undefined;
+  let firstColdTokens: number[] | undefined;
   try {
     const tenantWithImage = async (name: string) => {
       const tenant = name as TenantId;
@@ -226,10 +261,17 @@ async function measure(): Promise<void> {
       await decodeTokensPerSecond(model, 64, 2);
     }
     const samples = { vision: [] as number[], cold: [] as number[], same: [] as number[], followup: [] as number[] };
+    const coldStages: ColdStage[][] = [];
+    const coldTokens: string[] = [];
     let repeatVisionRuns = 0;
     for (let round = 0; round < rounds; round++) {
       const { tenant, imageId } = await tenantWithImage(`round-${round}`);
+      const recording = recordStages();
+      const askedAt = performance.now();
       const cold = await ask(pipeline, tenant, [user(imageId, question)], 4);
+      coldStages.push(stageBreakdown(recording.stop(), askedAt, cold.ttftMs));
+      coldTokens.push(cold.tokenIds.join(","));
+      firstColdTokens ??= [...cold.tokenIds];
       samples.cold.push(cold.ttftMs);
       samples.vision.push(cold.visionMs);
       const runsBefore = await encoderRuns();
@@ -256,14 +298,32 @@ async function measure(): Promise<void> {
     row.ttft_cold_ms = median(samples.cold);
     row.ttft_same_image_ms = median(samples.same);
     row.ttft_followup_ms = median(samples.followup);
+    stages = coldStages[0].map(({ stage }, i) => ({
+      stage,
+      before_first_token_ms: median(coldStages.map((round) => round[i].before_first_token_ms)),
+      after_first_token_ms: median(coldStages.map((round) => round[i].after_first_token_ms)),
+    }));
+    // Every round asks the same question about the same image: one answer, whichever path the features took.
+    notes.push(
+      `cold answers' tokens: [${coldTokens[0]}]${
+        coldTokens.every((t) => t === coldTokens[0])
+          ? " in every round"
+          : `; other rounds: ${coldTokens
+              .slice(1)
+              .map((t) => `[${t}]`)
+              .join(" ")}`
+      }`,
+    );
     notes.push(
       `vision-encoder runs on the ${rounds * 2} repeat requests (same image new chat, follow-up): ${repeatVisionRuns}`,
     );
 
-    row.decode_tok_s_800 = await decodeTokensPerSecond(model, 800, steps);
-    log(`decode at 800: ${row.decode_tok_s_800.toFixed(1)} tok/s`);
-    row.decode_tok_s_4000 = await decodeTokensPerSecond(model, 4000, steps);
-    log(`decode at 4000: ${row.decode_tok_s_4000.toFixed(1)} tok/s`);
+    if (steps > 0) {
+      row.decode_tok_s_800 = await decodeTokensPerSecond(model, 800, steps);
+      log(`decode at 800: ${row.decode_tok_s_800.toFixed(1)} tok/s`);
+      row.decode_tok_s_4000 = await decodeTokensPerSecond(model, 4000, steps);
+      log(`decode at 4000: ${row.decode_tok_s_4000.toFixed(1)} tok/s`);
+    }
 
     // GPU memory stays bounded: requests cancelled at their first token leave no KV behind but what L2 stores.
     const { tenant, imageId } = await tenantWithImage("cancelled");
@@ -290,6 +350,7 @@ async function measure(): Promise<void> {
       `after ${cancelled} requests cancelled at their first token: device KV beyond L2's ${(l2Bytes / 2 ** 20).toFixed(0)} MiB ` +
         `= ${beyondL2} bytes; after flushing L2: device KV ${liveDeviceKvBytes()} bytes, all KV ${liveKvBytes()} bytes`,
     );
+    notes.push(`encoded images' features left on the device after every request: ${liveDeviceImageFeatures()}`);
     row.peak_gpu_mb = memory.peakAboveStartMb();
   } catch (error) {
     notes.push(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
@@ -299,9 +360,36 @@ async function measure(): Promise<void> {
     await model.release();
     await opened.close();
   }
-  const file: RowFile = { row, notes };
+  const file: RowFile = {
+    row,
+    notes,
+    features_on_device: model.engine.imageFeaturesOnDevice,
+    ...(stages ? { cold_stages: stages } : {}),
+    ...(firstColdTokens ? { cold_tokens: firstColdTokens } : {}),
+  };
   await writeFile(out, JSON.stringify(file, null, 2));
   log(JSON.stringify(file));
+}
+
+/**
+ * Per stage, the time spent in it before the request's first token (askedAt + ttft) and after it (work the device path
+ * moved behind the first token: the features' download, L1's write); last, the part of the time to first token that
+ * no stage accounts for (queueing, events, sampling, what is not instrumented).
+ */
+function stageBreakdown(stages: readonly StageTime[], askedAt: number, ttftMs: number): ColdStage[] {
+  const firstTokenAt = askedAt + ttftMs;
+  const rows: ColdStage[] = STAGES.map((stage) => {
+    const of = stages.filter((s) => s.stage === stage);
+    const sum = (list: StageTime[]) => list.reduce((total, s) => total + s.ms, 0);
+    return {
+      stage,
+      before_first_token_ms: sum(of.filter((s) => s.startMs < firstTokenAt)),
+      after_first_token_ms: sum(of.filter((s) => s.startMs >= firstTokenAt)),
+    };
+  });
+  const accounted = rows.reduce((total, r) => total + r.before_first_token_ms, 0);
+  rows.push({ stage: "outside any stage", before_first_token_ms: ttftMs - accounted, after_first_token_ms: 0 });
+  return rows;
 }
 
 /** The issue's targets, as ratios to HF eager of the same dtype (fp16 vs bf16) or to vlcache's own cold TTFT. */
@@ -332,6 +420,10 @@ async function report(): Promise<void> {
   }
   const device = process.env.GPU_NAME ?? "unknown GPU";
   const rows = files.map((f) => f.row);
+  const name = (f: RowFile) =>
+    f.features_on_device === undefined
+      ? f.row.system
+      : `${f.row.system} (features ${f.features_on_device ? "on the device" : "through the host"})`;
   await writeFile(`${out}.json`, JSON.stringify({ device, rows }, null, 2) + "\n");
   const cell = (x: number | null, digits = 0) => (x === null ? "—" : x.toFixed(digits));
   const md = [
@@ -342,9 +434,9 @@ async function report(): Promise<void> {
     "",
     "| system | vision ms | TTFT cold ms | TTFT same image, new chat ms | TTFT follow-up ms | decode tok/s @800 | decode tok/s @4000 | peak GPU MB |",
     "|---|---:|---:|---:|---:|---:|---:|---:|",
-    ...rows.map(
-      (r) =>
-        `| ${r.system} | ${cell(r.vision_ms)} | ${cell(r.ttft_cold_ms)} | ${cell(r.ttft_same_image_ms)} | ${cell(r.ttft_followup_ms)} | ${cell(r.decode_tok_s_800, 1)} | ${cell(r.decode_tok_s_4000, 1)} | ${cell(r.peak_gpu_mb)} |`,
+    ...files.map(
+      (f) =>
+        `| ${name(f)} | ${cell(f.row.vision_ms)} | ${cell(f.row.ttft_cold_ms)} | ${cell(f.row.ttft_same_image_ms)} | ${cell(f.row.ttft_followup_ms)} | ${cell(f.row.decode_tok_s_800, 1)} | ${cell(f.row.decode_tok_s_4000, 1)} | ${cell(f.row.peak_gpu_mb)} |`,
     ),
     "",
     "## Targets (issue), as ratios from this run",
@@ -354,8 +446,26 @@ async function report(): Promise<void> {
     const hf = rows.find((r) => r.system === (row.system.endsWith("fp32") ? "hf-eager-fp32" : "hf-eager-bf16"));
     md.push(`- **${row.system}**`, ...ratios(row, hf).map((line) => `  - ${line}`));
   }
+  for (const f of files.filter((file) => file.cold_stages)) {
+    md.push(
+      "",
+      `## Where ${name(f)}'s cold request spends its time (medians of the rounds, lib/stageTimes.ts)`,
+      "",
+      "| stage | before the first token ms | after it ms |",
+      "|---|---:|---:|",
+      ...f.cold_stages!.map(
+        (s) => `| ${s.stage} | ${s.before_first_token_ms.toFixed(1)} | ${s.after_first_token_ms.toFixed(1)} |`,
+      ),
+      `| time to first token | ${cell(f.row.ttft_cold_ms, 1)} | |`,
+    );
+  }
+  const answers = files.filter((f) => f.cold_tokens);
+  if (answers.length > 1) {
+    const same = answers.every((f) => f.cold_tokens!.join(",") === answers[0].cold_tokens!.join(","));
+    md.push("", `Cold answers of the ${answers.length} vlcache rows token-identical: ${same ? "yes" : "**no**"}.`);
+  }
   md.push("", "## Notes per run", "");
-  for (const f of files) md.push(`- ${f.row.system}:`, ...f.notes.map((note) => `  - ${note.split("\n")[0]}`));
+  for (const f of files) md.push(`- ${name(f)}:`, ...f.notes.map((note) => `  - ${note.split("\n")[0]}`));
   await writeFile(`${out}.md`, md.join("\n") + "\n");
   process.stdout.write(md.join("\n") + "\n");
 }

@@ -35,6 +35,11 @@
 #            to the measuring tasks, e.g. --n 5; VS_HF_PRESET: another preset than 2b, to try the tasks elsewhere;
 #            VS_HF_PROVIDER: another provider choice than webgpu, e.g. auto (the row's notes say what its probe chose
 #            and why) or cpu to try the tasks elsewhere; the server's settings, e.g. WEBGPU_BUFFER_CACHE=simple, apply)
+#   coldpath  bench-vs-hf.ts measure twice on the fp32 bundle ($VS_HF_PRESET, default 2b; on $VS_HF_PROVIDER, default
+#            webgpu): image features to prefill through host memory (--features-on-device off), then from device memory
+#            (on, WebGPU's default); report → $OUT/gpu-coldpath-DATE.md/.json, with the cold request's stages per row and,
+#            when vs-hf-torch ran before in this machine's life, HF eager fp32 for the ratio ($COLDPATH_ARGS replace the
+#            default --n 5 --decode 0 --cancelled 0)
 #   cache-PROVIDER  scripts/bench-cache.ts (npm run bench:cache) with EXECUTION_PROVIDER=PROVIDER (webgpu, cpu) on the
 #            $CACHE_BENCH_PRESET (default 2b) fp32 bundle, converted first if missing (fp16 is inaccurate on WebGPU),
 #            over the in-process memory store (no redis-server there); results under $OUT/cache-PROVIDER
@@ -173,6 +178,20 @@ run_task() {
       done
       GPU_NAME="$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)" \
         node "$JS/bench-vs-hf.mjs" report "${rows[@]}" --out "$OUT/gpu-vs-hf-$(date -u +%F)" ;;
+    coldpath)
+      local preset=${VS_HF_PRESET:-2b} rows=()
+      convert_fp32 "$preset"
+      mkdir -p "$STAGE/coldpath"
+      for features in off on; do
+        # shellcheck disable=SC2086 # COLDPATH_ARGS is a list of options
+        EXECUTION_PROVIDER=${VS_HF_PROVIDER:-webgpu} node "$JS/bench-vs-hf.mjs" measure --bundle "$bundles/$preset-fp32" \
+          --system vlcache-webgpu-fp32 --features-on-device "$features" --out "$STAGE/coldpath/features-$features.json" \
+          ${COLDPATH_ARGS:---n 5 --decode 0 --cancelled 0}
+        rows+=(--rows "$STAGE/coldpath/features-$features.json")
+      done
+      [[ -f $STAGE/vs-hf/hf-eager-fp32.json ]] && rows+=(--rows "$STAGE/vs-hf/hf-eager-fp32.json")
+      GPU_NAME="$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)" \
+        node "$JS/bench-vs-hf.mjs" report "${rows[@]}" --out "$OUT/gpu-coldpath-$(date -u +%F)" ;;
     cache-*)
       local preset=${CACHE_BENCH_PRESET:-2b}
       convert_fp32 "$preset"
@@ -201,5 +220,5 @@ case ${1:-} in
       echo "=== $t exit $rc after $(( SECONDS - start )) s"
     done
     exit $failed ;;
-  *) echo "usage: device.sh stage | run [parity|convert|bench|placement|probe|fp16|precision|profile|embed-placement|kv-capacity|vs-hf-fp32|vs-hf-fp16|vs-hf-torch|vs-hf-report|cache-webgpu|cache-cpu …]" >&2; exit 2 ;;
+  *) echo "usage: device.sh stage | run [parity|convert|bench|placement|probe|fp16|precision|profile|embed-placement|kv-capacity|vs-hf-fp32|vs-hf-fp16|vs-hf-torch|vs-hf-report|coldpath|cache-webgpu|cache-cpu …]" >&2; exit 2 ;;
 esac

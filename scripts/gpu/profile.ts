@@ -2,12 +2,13 @@
  * node profile.mjs --bundle DIR [--provider webgpu] [--decode 8] --out PREFIX
  *
  * Where the engine's time goes on one provider, from ORT's own profiler (SessionTuning.profilePrefix): the engine
- * encodes a 1024×768 image (grid 1×48×64), prefills an 800-token prompt holding it, and decodes --decode tokens, once
- * untimed and once profiled. Per session, the profiled runs' wall time (`model_run`) is set against the time ORT
- * spent inside node kernels, per op type and provider. On a GPU provider a kernel's time is what it took to record
- * its work (the GPU runs it later), except for nodes left to the CPU provider and for copies between host and
- * device, which run where they are timed — so the table shows CPU fallbacks and copies at their real cost, and the
- * rest of a run's wall time is time spent waiting for the GPU.
+ * encodes a 1024×768 image (grid 1×48×64), prefills an 800-token prompt holding it (on WebGPU with the features from
+ * the device, read back after prefill, as a cold request does; the small graphs' sessions are profiled as
+ * `features`), and decodes --decode tokens, once untimed and once profiled. Per session, the profiled runs' wall
+ * time (`model_run`) is set against the time ORT spent inside node kernels, per op type and provider. On a GPU
+ * provider a kernel's time is what it took to record its work (the GPU runs it later), except for nodes left to the
+ * CPU provider and for copies between host and device, which run where they are timed — so the table shows CPU
+ * fallbacks and copies at their real cost, and the rest of a run's wall time is time spent waiting for the GPU.
  *
  * Writes PREFIX.json (the aggregates) and PREFIX.md.
  */
@@ -17,7 +18,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { Engine } from "@/lib/model/engine/engine";
 import type { ExecutionProviderName } from "@/lib/model/engine/executionProvider";
-import { patchRowSize } from "@/lib/model/engine/imageFeatures";
+import { patchRowSize, releaseDeviceImageFeatures } from "@/lib/model/engine/imageFeatures";
 
 const GRID = { t: 1, h: 48, w: 64 };
 
@@ -63,13 +64,28 @@ async function pass(engine: Engine, decodeSteps: number): Promise<void> {
     cfg.visionEndTokenId,
     ...text(14, 1),
   ];
-  const images = await engine.encodeImages(pixels, [GRID]);
   const prompt = engine.prepare(ids, [GRID]);
-  const loop = engine.decodeLoop(prompt, await engine.prefill(prompt, images));
+  if (!engine.imageFeaturesOnDevice) {
+    const loop = engine.decodeLoop(prompt, await engine.prefill(prompt, await engine.encodeImages(pixels, [GRID])));
+    try {
+      for (let s = 0; s < decodeSteps; s++) await loop.feed(1000 + s);
+    } finally {
+      loop.release();
+    }
+    return;
+  }
+  // As a cold request runs on a device engine: features to prefill from the device, read back after the first token.
+  const image = await engine.encodeImageOnDevice(pixels, GRID);
   try {
-    for (let s = 0; s < decodeSteps; s++) await loop.feed(1000 + s);
+    const loop = engine.decodeLoop(prompt, await engine.prefill(prompt, [image]));
+    try {
+      await engine.downloadImageFeatures(image);
+      for (let s = 0; s < decodeSteps; s++) await loop.feed(1000 + s);
+    } finally {
+      loop.release();
+    }
   } finally {
-    loop.release();
+    releaseDeviceImageFeatures(image);
   }
 }
 

@@ -20,6 +20,21 @@ export function pixelValueTable(config: PreprocessorConfig): Float32Array {
 }
 
 /**
+ * The image's pixel values before they are cut into patches: [height, width, 3] f32 (HWC, as the RGB bytes), each
+ * sample through `table` — the values `patchify` rearranges, for a patchify that runs elsewhere (on the GPU:
+ * lib/model/engine/featureOps.ts), where the same rearrangement gives bit-identical pixel values.
+ */
+export function pixelValueImage(rgb: Uint8Array, table: Float32Array): Float32Array {
+  const out = new Float32Array(rgb.length);
+  for (let i = 0; i < rgb.length; i += 3) {
+    out[i] = table[rgb[i]];
+    out[i + 1] = table[256 + rgb[i + 1]];
+    out[i + 2] = table[512 + rgb[i + 2]];
+  }
+  return out;
+}
+
+/**
  * Cuts an RGB image (HWC, 8-bit, sides multiples of patch × merge) into the flattened patches the vision tower takes:
  * [t·h·w, C·T·P·P] with h = height / P, w = width / P, t = 1 (a still image repeated temporalPatchSize times).
  *

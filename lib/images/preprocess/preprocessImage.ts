@@ -1,7 +1,7 @@
 import sharp, { type Metadata, type Sharp } from "sharp";
 import { ImagePreprocessError } from "@/lib/images/preprocess/errors";
 import { planImage, type GridThw } from "@/lib/images/preprocess/imageGrid";
-import { patchify } from "@/lib/images/preprocess/patchify";
+import { patchify, pixelValueImage, pixelValueTable } from "@/lib/images/preprocess/patchify";
 import type { PreprocessorConfig } from "@/lib/images/preprocess/preprocessorConfig";
 import { resizeImage, type RgbImage } from "@/lib/images/preprocess/resizeImage";
 
@@ -88,15 +88,21 @@ function checkRgb(image: RgbImage, maxInputPixels: number): void {
   }
 }
 
-/**
- * transformers' Qwen2VLImageProcessor for one image: smart_resize → bicubic resize → rescale → normalise → repeat to
- * temporal_patch_size → patchify. Errors are ImagePreprocessError with a code saying what is wrong.
- */
-export async function preprocessImage(
+/** One image normalised but not cut into patches, for a patchify on the GPU (see `pixelValueImage`). */
+export interface PixelValueImage {
+  /** [height, width, 3] f32. */
+  values: Float32Array;
+  height: number;
+  width: number;
+  grid: GridThw;
+}
+
+/** The input as 8-bit RGB at the size smart_resize plans for it. */
+async function resizedRgb(
   input: ImageInput,
   config: PreprocessorConfig,
-  options: PreprocessOptions = {},
-): Promise<PreprocessedImage> {
+  options: PreprocessOptions,
+): Promise<{ resized: RgbImage; resizedWidth: number; resizedHeight: number }> {
   const maxInputPixels = options.maxInputPixels ?? DEFAULT_MAX_INPUT_PIXELS;
   let image: RgbImage;
   if (input.kind === "rgb") {
@@ -110,13 +116,39 @@ export async function preprocessImage(
     plan.resizedWidth === image.width && plan.resizedHeight === image.height
       ? image
       : await resizeImage(image, plan.resizedWidth, plan.resizedHeight);
+  return { resized, resizedWidth: plan.resizedWidth, resizedHeight: plan.resizedHeight };
+}
+
+/**
+ * transformers' Qwen2VLImageProcessor for one image: smart_resize → bicubic resize → rescale → normalise → repeat to
+ * temporal_patch_size → patchify. Errors are ImagePreprocessError with a code saying what is wrong.
+ */
+export async function preprocessImage(
+  input: ImageInput,
+  config: PreprocessorConfig,
+  options: PreprocessOptions = {},
+): Promise<PreprocessedImage> {
+  const { resized, resizedWidth, resizedHeight } = await resizedRgb(input, config, options);
   const { pixelValues, dims, grid } = patchify(resized.data, resized.height, resized.width, config);
-  return {
-    pixelValues,
-    dims,
-    gridThw: [grid.t, grid.h, grid.w],
-    grid,
-    resizedWidth: plan.resizedWidth,
-    resizedHeight: plan.resizedHeight,
-  };
+  return { pixelValues, dims, gridThw: [grid.t, grid.h, grid.w], grid, resizedWidth, resizedHeight };
+}
+
+/**
+ * The same up to the cut into patches (and the temporal repeat): smart_resize → bicubic resize → rescale → normalise,
+ * with the image's grid. Patchifying `values` the way `patchify` does gives `preprocessImage`'s pixel values exactly.
+ */
+export async function preprocessToPixelImage(
+  input: ImageInput,
+  config: PreprocessorConfig,
+  options: PreprocessOptions = {},
+): Promise<PixelValueImage> {
+  const { resized } = await resizedRgb(input, config, options);
+  const { height, width } = resized;
+  const P = config.patchSize;
+  const M = config.mergeSize;
+  if (height % (P * M) !== 0 || width % (P * M) !== 0) {
+    throw new RangeError(`image ${width}×${height} is not a multiple of patch × merge = ${P * M}`);
+  }
+  const values = pixelValueImage(resized.data, pixelValueTable(config));
+  return { values, height, width, grid: { t: 1, h: height / P, w: width / P } };
 }

@@ -155,7 +155,11 @@ export async function openBundle(dir: string, opts: OpenBundleOptions = {}): Pro
     const { factory, decoder } = chosen;
     opened.push(decoder);
     logProviderChoice(opts.logger, factory.executionProvider, choice, chosen.why, chosen.failures);
-    const visionEncoder = await openWith(factory, ONNX_FILES.visionEncoder);
+    // Its outputs stay in device memory where the provider allows it: a request's prefill reads them there, and the
+    // host copy (L1, `Engine.encodeImages`) is read back through featureOps.ts.
+    const visionEncoder = await openWith(factory, ONNX_FILES.visionEncoder, {
+      outputsOnDevice: ["image_features", "deepstack_features"],
+    });
     checkDecoderInputs(decoderFile, decoder, config, deepstack);
     return {
       dir: root,

@@ -19,8 +19,15 @@ import {
   type ImageGrid,
   type MropePositions,
 } from "@/lib/model/positions/mrope";
+import { timeStage } from "@/lib/stageTimes";
 import { EngineInputError } from "./errors";
-import type { ImageFeatures } from "./imageFeatures";
+import type { FeatureOps } from "./featureOps";
+import {
+  isDeviceImageFeatures,
+  type DeviceImageFeatures,
+  type ImageFeatures,
+  type PrefillImage,
+} from "./imageFeatures";
 import { kvCacheFromOutputs, kvCapacity, type KvCache } from "./kvCache";
 
 export interface DecoderSessions {
@@ -29,6 +36,8 @@ export interface DecoderSessions {
   readonly config: Qwen3VLConfig;
   readonly floatType: FloatType;
   readonly deepstack: boolean;
+  /** Puts device image features into the prefill's inputs; needed only for prefills given DeviceImageFeatures. */
+  readonly featureOps?: FeatureOps;
 }
 
 /**
@@ -129,8 +138,7 @@ interface DecoderFeeds {
   positionIds: BigInt64Array; // [3, S]
   past: KvCache;
   visualMask: Uint8Array; // [S]
-  deepstackRows: Float32Array | Uint16Array; // [nDeepstack, nVisual, H]
-  visualCount: number;
+  deepstack: ort.Tensor; // [nDeepstack, nVisual, H]
 }
 
 /**
@@ -156,13 +164,8 @@ async function runDecoder(s: DecoderSessions, f: DecoderFeeds): Promise<StepResu
     feeds[`past_key_values.${i}.value`] = layer.value;
   });
   if (s.deepstack) {
-    const n = s.config.vision.deepstackVisualIndexes.length;
     feeds.visual_pos_masks = new ort.Tensor("bool", f.visualMask, [1, seq]);
-    feeds.deepstack_visual_embeds = new ort.Tensor(s.floatType, f.deepstackRows, [
-      n,
-      f.visualCount,
-      s.config.text.hiddenSize,
-    ]);
+    feeds.deepstack_visual_embeds = f.deepstack;
   }
   const outputs = await s.decoder.run(feeds);
   return {
@@ -171,15 +174,37 @@ async function runDecoder(s: DecoderSessions, f: DecoderFeeds): Promise<StepResu
   };
 }
 
+/** [nDeepstack, rows, H] of the decoder's float type. */
+function deepstackTensor(s: DecoderSessions, rows: Float32Array | Uint16Array, count: number): ort.Tensor {
+  const n = s.config.vision.deepstackVisualIndexes.length;
+  return new ort.Tensor(s.floatType, rows, [n, count, s.config.text.hiddenSize]);
+}
+
+/** One image token of the prefill range: its position in the range, its image and its row of that image. */
+interface VisualToken {
+  readonly at: number;
+  readonly image: PrefillImage;
+  readonly row: number;
+}
+
+/** The decoder's inputs for a prefill; `dispose` frees what was made for this run only. */
+interface PrefillFeeds {
+  readonly embeds: ort.Tensor;
+  readonly deepstack: ort.Tensor;
+  dispose(): void;
+}
+
 /**
  * Prefill of prompt tokens [past.length, end): embeds them, puts image features at their image tokens (every image
  * with a token in the range must be given in `images`, indexed like the prompt's images) and DeepStack rows at the
- * same tokens, and runs the decoder with the prompt's M-RoPE positions.
+ * same tokens, and runs the decoder with the prompt's M-RoPE positions. Images in host memory are written into the
+ * embeddings here; images left on the device (DeviceImageFeatures) are put in place by a small graph on the device
+ * (featureOps.ts), with the same values.
  */
 export async function prefill(
   s: DecoderSessions,
   prompt: PreparedPrompt,
-  images: readonly (ImageFeatures | undefined)[],
+  images: readonly (PrefillImage | undefined)[],
   past: KvCache,
   end: number = prompt.inputIds.length,
 ): Promise<StepResult> {
@@ -190,11 +215,40 @@ export async function prefill(
       `prefill range [${from}, ${end}) is empty or outside the ${prompt.inputIds.length}-token prompt`,
     );
   }
-  const hidden = s.config.text.hiddenSize;
-  const embeds = await embed(s, prompt.inputIds.slice(from, end));
-  const embedData = embeds.data as Float32Array | Uint16Array;
+  const visual = visualTokens(s, prompt, images, from, end);
+  const embeds = await timeStage("embed", () => embed(s, prompt.inputIds.slice(from, end)));
+  const inputs = await timeStage("prefill_inputs", async () =>
+    visual.some(({ image }) => isDeviceImageFeatures(image))
+      ? deviceFeeds(s, embeds, visual)
+      : hostFeeds(s, embeds, visual),
+  );
   const visualMask = new Uint8Array(end - from);
-  const visualPositions: { image: ImageFeatures; row: number }[] = [];
+  for (const { at } of visual) visualMask[at] = 1;
+  try {
+    return await timeStage("prefill_run", () =>
+      runDecoder(s, {
+        embeds: inputs.embeds,
+        positionIds: slicePositions(prompt.positions, from, end),
+        past,
+        visualMask,
+        deepstack: inputs.deepstack,
+      }),
+    );
+  } finally {
+    inputs.dispose();
+  }
+}
+
+/** The image tokens of [from, end), in order, each checked against its image's features. */
+function visualTokens(
+  s: DecoderSessions,
+  prompt: PreparedPrompt,
+  images: readonly (PrefillImage | undefined)[],
+  from: number,
+  end: number,
+): VisualToken[] {
+  const hidden = s.config.text.hiddenSize;
+  const visual: VisualToken[] = [];
   for (let p = from; p < end; p++) {
     const k = prompt.imageOf[p];
     if (k < 0) continue;
@@ -210,34 +264,114 @@ export async function prefill(
         `features of image ${k} do not fit its grid or the model's width`,
       );
     }
-    const row = prompt.rowOf[p];
-    writeRow(embedData, p - from, image.features.subarray(row * hidden, (row + 1) * hidden), hidden);
-    visualMask[p - from] = 1;
-    visualPositions.push({ image, row });
+    if (s.deepstack && !image.deepstack)
+      throw new EngineInputError("image_tokens_mismatch", "image features lack the DeepStack rows this model needs");
+    visual.push({ at: p - from, image, row: prompt.rowOf[p] });
   }
+  return visual;
+}
+
+/** Host images only: their rows written into the embeddings, DeepStack rows gathered on the host. */
+function hostFeeds(s: DecoderSessions, embeds: ort.Tensor, visual: readonly VisualToken[]): PrefillFeeds {
+  const hidden = s.config.text.hiddenSize;
+  const embedData = embeds.data as Float32Array | Uint16Array;
+  for (const { at, image, row } of visual) {
+    const host = image as ImageFeatures;
+    writeRow(embedData, at, host.features.subarray(row * hidden, (row + 1) * hidden), hidden);
+  }
+  const rows = hostDeepstackRows(s, visual);
+  return { embeds, deepstack: deepstackTensor(s, rows, visual.length), dispose: () => {} };
+}
+
+/** [nDeepstack, visual.length, H]: each token's DeepStack rows from its (host) image, layer by layer. */
+function hostDeepstackRows(s: DecoderSessions, visual: readonly VisualToken[]): Float32Array | Uint16Array {
+  const hidden = s.config.text.hiddenSize;
   const deepstackCount = s.config.vision.deepstackVisualIndexes.length;
-  const deepstackRows = floatArray(s.floatType, s.deepstack ? deepstackCount * visualPositions.length * hidden : 0);
+  const rows = floatArray(s.floatType, s.deepstack ? deepstackCount * visual.length * hidden : 0);
   if (s.deepstack) {
     for (let l = 0; l < deepstackCount; l++) {
-      visualPositions.forEach(({ image, row }, j) => {
-        if (!image.deepstack)
-          throw new EngineInputError(
-            "image_tokens_mismatch",
-            "image features lack the DeepStack rows this model needs",
-          );
-        const from = (l * image.tokens + row) * hidden;
-        writeRow(deepstackRows, l * visualPositions.length + j, image.deepstack.subarray(from, from + hidden), hidden);
+      visual.forEach(({ image, row }, j) => {
+        const host = image as ImageFeatures;
+        const from = (l * host.tokens + row) * hidden;
+        writeRow(rows, l * visual.length + j, host.deepstack!.subarray(from, from + hidden), hidden);
       });
     }
   }
-  return runDecoder(s, {
-    embeds,
-    positionIds: slicePositions(prompt.positions, from, end),
-    past,
-    visualMask,
-    deepstackRows,
-    visualCount: visualPositions.length,
+  return rows;
+}
+
+/**
+ * Some images on the device: the text rows (and host images' rows) go up, the device images' rows are gathered on the
+ * device (featureOps.prefillInputs). Table layout and indices: see DevicePrefillInputs.
+ */
+async function deviceFeeds(
+  s: DecoderSessions,
+  embeds: ort.Tensor,
+  visual: readonly VisualToken[],
+): Promise<PrefillFeeds> {
+  const hidden = s.config.text.hiddenSize;
+  const seq = embeds.dims[1];
+  const embedData = embeds.data as Float32Array | Uint16Array;
+  const hostVisual = visual.filter(({ image }) => !isDeviceImageFeatures(image));
+  for (const { at, image, row } of hostVisual) {
+    const host = image as ImageFeatures;
+    writeRow(embedData, at, host.features.subarray(row * hidden, (row + 1) * hidden), hidden);
+  }
+  const devices: DeviceImageFeatures[] = [];
+  const offsets = new Map<DeviceImageFeatures, number>();
+  for (const { image } of visual) {
+    if (!isDeviceImageFeatures(image) || offsets.has(image)) continue;
+    offsets.set(
+      image,
+      devices.reduce((sum, d) => sum + d.tokens, 0),
+    );
+    devices.push(image);
+  }
+  const onDevice = new Map<number, number>();
+  for (const { at, image, row } of visual)
+    if (isDeviceImageFeatures(image)) onDevice.set(at, offsets.get(image)! + row);
+  // Text rows up (at least one row, so no tensor is empty); device positions index past them.
+  const textAt: number[] = [];
+  for (let p = 0; p < seq; p++) if (!onDevice.has(p)) textAt.push(p);
+  if (textAt.length === 0) textAt.push(0);
+  const textRows = floatArray(s.floatType, textAt.length * hidden);
+  textAt.forEach((p, r) => textRows.set(embedData.subarray(p * hidden, (p + 1) * hidden), r * hidden));
+  const index = new BigInt64Array(seq);
+  let r = 0;
+  for (let p = 0; p < seq; p++) {
+    const device = onDevice.get(p);
+    index[p] = BigInt(device === undefined ? r++ : textAt.length + device);
+  }
+  // DeepStack: host images' rows first (plus one unused zero row, so the table is never empty), device rows after.
+  const deepstackCount = s.config.vision.deepstackVisualIndexes.length;
+  const hostRows = s.deepstack ? hostDeepstackRows(s, hostVisual) : null;
+  const m = hostVisual.length + 1;
+  let deepstackRows: Float32Array | Uint16Array | null = null;
+  if (hostRows) {
+    deepstackRows = floatArray(s.floatType, deepstackCount * m * hidden);
+    for (let l = 0; l < deepstackCount; l++)
+      deepstackRows.set(
+        hostRows.subarray(l * hostVisual.length * hidden, (l + 1) * hostVisual.length * hidden),
+        l * m * hidden,
+      );
+  }
+  const deepstackIndex = new BigInt64Array(visual.length);
+  let h = 0;
+  visual.forEach(({ at }, j) => {
+    const device = onDevice.get(at);
+    deepstackIndex[j] = BigInt(device === undefined ? h++ : m + device);
   });
+  if (s.featureOps === undefined) throw new Error("prefill was given device image features but no featureOps");
+  const made = await s.featureOps.prefillInputs({ textRows, index, images: devices, deepstackRows, deepstackIndex });
+  const deepstack = made.deepstack ?? deepstackTensor(s, floatArray(s.floatType, 0), 0);
+  return {
+    embeds: made.embeds,
+    deepstack,
+    dispose: () => {
+      made.embeds.dispose();
+      made.deepstack?.dispose();
+    },
+  };
 }
 
 /** One generated token at index past.length; its M-RoPE position is that index + the prompt's rope delta. */
@@ -255,8 +389,7 @@ export async function decodeStep(
     positionIds: decodePositions(past.length, ropeDelta),
     past,
     visualMask: new Uint8Array(1),
-    deepstackRows: floatArray(s.floatType, 0),
-    visualCount: 0,
+    deepstack: deepstackTensor(s, floatArray(s.floatType, 0), 0),
   });
 }
 

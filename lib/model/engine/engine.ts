@@ -1,5 +1,6 @@
 import type { Qwen3VLConfig } from "@/lib/model/config";
-import type { ImageGrid } from "@/lib/model/positions/mrope";
+import { imageTokenCount, type ImageGrid } from "@/lib/model/positions/mrope";
+import { timeStage } from "@/lib/stageTimes";
 import { openBundle, type BundleManifest, type OpenBundleOptions, type OpenedBundle } from "./bundle";
 import {
   argmax,
@@ -12,7 +13,16 @@ import {
 } from "./decoderSteps";
 import { EngineInputError } from "./errors";
 import type { ExecutionProviderName } from "./executionProvider";
-import { encodeImages, type ImageFeatures } from "./imageFeatures";
+import { FeatureOps, type PixelImage } from "./featureOps";
+import {
+  runVisionEncoder,
+  splitImageFeatures,
+  trackDeviceImageFeatures,
+  type DeviceImageFeatures,
+  type ImageFeatures,
+  type PrefillImage,
+  type VisionOutputs,
+} from "./imageFeatures";
 import { DecodeLoop } from "./decodeLoop";
 import { emptyKvCache, type KvCache } from "./kvCache";
 import { KvOps } from "./kvOps";
@@ -34,6 +44,12 @@ export interface GenerateRequest {
 
 export interface EngineOptions extends OpenBundleOptions {
   /**
+   * Whether a request's freshly encoded image features stay where the vision encoder left them until prefill has read
+   * them (`encodeImageOnDevice`); default: where the provider keeps outputs in device memory. The CPU tests turn it on
+   * to run that path over CPU sessions.
+   */
+  readonly imageFeaturesOnDevice?: boolean;
+  /**
    * Whether decode loops pad the KV to a capacity (kvPadding.ts); default: where it pays, i.e. KV in device memory
    * with the `simple` WebGPU buffer cache.
    */
@@ -49,6 +65,10 @@ export class Engine {
   private readonly steps: DecoderSessions;
   /** Cuts, joins and downloads KV on the engine's provider (kvOps.ts). */
   readonly kvOps: KvOps;
+  /** Places and downloads image features kept on the device (featureOps.ts). */
+  private readonly featureOps: FeatureOps;
+  /** See EngineOptions.imageFeaturesOnDevice. */
+  readonly imageFeaturesOnDevice: boolean;
 
   /** Null: decode loops keep exact KV. */
   private readonly kvPadding: KvPadding | null;
@@ -57,24 +77,33 @@ export class Engine {
     private readonly bundle: OpenedBundle,
     opts: EngineOptions,
   ) {
-    this.kvOps = new KvOps(
-      bundle.sessionFactory,
-      bundle.config.text.numHiddenLayers,
-      bundle.manifest.dtype === "fp16" ? "float16" : "float32",
-    );
+    const floatType = bundle.manifest.dtype === "fp16" ? "float16" : "float32";
+    this.kvOps = new KvOps(bundle.sessionFactory, bundle.config.text.numHiddenLayers, floatType);
+    this.featureOps = new FeatureOps(bundle.sessionFactory, bundle.config, floatType);
+    this.imageFeaturesOnDevice = opts.imageFeaturesOnDevice ?? bundle.sessionFactory.deviceOutputs;
     this.steps = {
       embedTokens: bundle.sessions.embedTokens,
       decoder: bundle.sessions.decoder,
       config: bundle.config,
-      floatType: bundle.manifest.dtype === "fp16" ? "float16" : "float32",
+      floatType,
       deepstack: bundle.deepstack,
+      featureOps: this.featureOps,
     };
     const padding = opts.kvPadding ?? (bundle.sessionFactory.deviceOutputs && opts.webgpuBufferCache === "simple");
     this.kvPadding = padding ? kvOpsPadding(this.kvOps) : null;
   }
 
   static async load(dir: string, opts: EngineOptions = {}): Promise<Engine> {
-    return new Engine(await openBundle(dir, opts), opts);
+    const engine = new Engine(await openBundle(dir, opts), opts);
+    if (engine.imageFeaturesOnDevice) {
+      try {
+        await engine.featureOps.prepare();
+      } catch (error) {
+        await engine.release();
+        throw error;
+      }
+    }
+    return engine;
   }
 
   get config(): Qwen3VLConfig {
@@ -94,8 +123,43 @@ export class Engine {
     return this.bundle.eosTokenIds;
   }
 
-  encodeImages(pixelValues: Float32Array, grids: readonly ImageGrid[]): Promise<ImageFeatures[]> {
-    return encodeImages(this.bundle.sessions.visionEncoder, this.bundle.config, pixelValues, grids);
+  /** Features of several images (`pixel_values` [Σ t·h·w, C·T·P·P], images in order), in host memory. */
+  async encodeImages(pixelValues: Float32Array, grids: readonly ImageGrid[]): Promise<ImageFeatures[]> {
+    const outputs = await runVisionEncoder(this.bundle.sessions.visionEncoder, this.config, pixelValues, grids);
+    if (outputs === null) return [];
+    return timeStage("vision_outputs", async () => {
+      const host = await this.featureOps.toHost(outputs);
+      return splitImageFeatures(this.config, grids, host.features, host.deepstack);
+    });
+  }
+
+  /**
+   * Features of one image left where the vision encoder put them (device memory on WebGPU), for `prefill`; the caller
+   * owns them (releaseDeviceImageFeatures) and gets their host copy, for L1, with `downloadImageFeatures`. The pixels
+   * come as patches (`pixel_values` [t·h·w, C·T·P·P]) or as the normalised image, cut into patches on the device
+   * (featureOps.ts `patchify`: half the bytes to upload, the same pixel values).
+   */
+  async encodeImageOnDevice(pixels: Float32Array | PixelImage, grid: ImageGrid): Promise<DeviceImageFeatures> {
+    const vision = this.bundle.sessions.visionEncoder;
+    let outputs: VisionOutputs | null;
+    if (pixels instanceof Float32Array) outputs = await runVisionEncoder(vision, this.config, pixels, [grid]);
+    else {
+      const patches = await timeStage("patchify_device", () => this.featureOps.patchify(pixels));
+      try {
+        outputs = await runVisionEncoder(vision, this.config, patches, [grid]);
+      } finally {
+        patches.dispose();
+      }
+    }
+    // One grid: the encoder ran (runVisionEncoder answers null for no images only).
+    const { features, deepstack } = outputs!;
+    const tokens = imageTokenCount(grid, this.config.vision.spatialMergeSize);
+    return trackDeviceImageFeatures({ grid, tokens, hidden: this.config.text.hiddenSize, features, deepstack });
+  }
+
+  /** The host copy of device features: the same values `encodeImages` gives for the same image. */
+  downloadImageFeatures(image: DeviceImageFeatures): Promise<ImageFeatures> {
+    return this.featureOps.download(image);
   }
 
   prepare(inputIds: readonly number[], grids: readonly ImageGrid[] = []): PreparedPrompt {
@@ -109,7 +173,7 @@ export class Engine {
   /** Prompt tokens [past.length, end) on top of `past`; see decoderSteps.prefill. */
   prefill(
     prompt: PreparedPrompt,
-    images: readonly (ImageFeatures | undefined)[],
+    images: readonly (PrefillImage | undefined)[],
     past: KvCache = this.emptyKv(),
     end?: number,
   ): Promise<StepResult> {
@@ -153,6 +217,7 @@ export class Engine {
 
   async release(): Promise<void> {
     await this.kvOps.release();
+    await this.featureOps.release();
     await this.bundle.release();
   }
 }
