@@ -1,12 +1,13 @@
-import { mkdir, mkdtemp, rm, symlink, writeFile, copyFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile, copyFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "@/lib/log";
-import { ONNX_FILES } from "@/lib/model/engine/bundle";
+import { parseQwen3VLConfig } from "@/lib/model/config";
+import { ONNX_FILES, presentOutputNames, visionOutputNames } from "@/lib/model/engine/bundle";
 import { Engine } from "@/lib/model/engine/engine";
 import { BundleLoadError } from "@/lib/model/engine/errors";
-import { EXECUTION_PROVIDERS } from "@/lib/model/engine/executionProvider";
+import { EXECUTION_PROVIDERS, providerSessionFactory } from "@/lib/model/engine/executionProvider";
 import { fixtureBundle } from "./engineFixtures";
 
 /**
@@ -119,5 +120,29 @@ describe("engine bundle loading", () => {
     );
     expect(error.code).toBe("bundle_bad_file");
     expect(error.reason).toMatch(/past_key_values\.2\.key.*visual_pos_masks/);
+  });
+
+  /**
+   * The outputs the engine asks to keep in device memory are outputs of the graphs, for a bundle with DeepStack and one
+   * without: WebGPU refuses a session naming any other (the CPU provider ignores the names, so only this shows it here).
+   */
+  it.each([
+    ["tiny-deepstack-tied", true],
+    ["tiny-plain-untied", false],
+  ] as const)("asks only for device outputs that %s's graphs have", async (fixture, deepstack) => {
+    const dir = await fixtureBundle(fixture);
+    const config = parseQwen3VLConfig(JSON.parse(await readFile(path.join(dir, "config.json"), "utf8")));
+    const numLayers = config.text.numHiddenLayers;
+    const factory = providerSessionFactory("cpu", { intraOpNumThreads: 1 });
+    const vision = await factory.open(path.join(dir, ONNX_FILES.visionEncoder));
+    const decoder = await factory.open(path.join(dir, ONNX_FILES.decoder));
+    try {
+      expect(vision.outputNames).toEqual(expect.arrayContaining(visionOutputNames(deepstack)));
+      expect(visionOutputNames(deepstack).length).toBe(deepstack ? 2 : 1);
+      expect(decoder.outputNames).toEqual(expect.arrayContaining(presentOutputNames(numLayers)));
+    } finally {
+      await vision.release();
+      await decoder.release();
+    }
   });
 });

@@ -158,7 +158,7 @@ export async function openBundle(dir: string, opts: OpenBundleOptions = {}): Pro
     // Its outputs stay in device memory where the provider allows it: a request's prefill reads them there, and the
     // host copy (L1, `Engine.encodeImages`) is read back through featureOps.ts.
     const visionEncoder = await openWith(factory, ONNX_FILES.visionEncoder, {
-      outputsOnDevice: ["image_features", "deepstack_features"],
+      outputsOnDevice: visionOutputNames(deepstack),
     });
     checkDecoderInputs(decoderFile, decoder, config, deepstack);
     return {
@@ -176,6 +176,14 @@ export async function openBundle(dir: string, opts: OpenBundleOptions = {}): Pro
     await releaseAll();
     throw error;
   }
+}
+
+/**
+ * The vision encoder's outputs (graphs/visionEncoder.ts): `deepstack_features` exists only with DeepStack. Naming an
+ * output the graph lacks makes WebGPU refuse the session while the CPU provider ignores the names.
+ */
+export function visionOutputNames(deepstack: boolean): string[] {
+  return deepstack ? ["image_features", "deepstack_features"] : ["image_features"];
 }
 
 export function presentOutputNames(numLayers: number): string[] {
