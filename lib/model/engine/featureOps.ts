@@ -13,19 +13,15 @@
  * Graphs: one prefill-inputs graph per number k of device images (rows of a table Concat(text rows, features_0..k−1)
  * gathered by position; DeepStack rows likewise along axis 1 of Concat(host DeepStack rows, deepstack_0..k−1)), one
  * download graph (Identity, outputs on the host). Gather and Concat copy values, so what the decoder reads is
- * bit-for-bit what the host path writes. Sessions open on first use and stay until `release`.
+ * bit-for-bit what the host path writes. Sessions: smallGraphSessions.ts.
  */
 
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import * as ort from "onnxruntime-node";
 import type { Qwen3VLConfig } from "@/lib/model/config";
-import type { WeightSource } from "@/lib/model/checkpoint/weightSource";
 import { GraphBuilder, type FloatType } from "@/lib/model/onnx/graphBuilder";
-import { writeModel } from "@/lib/model/onnx/writeModel";
 import type { SessionFactory } from "./executionProvider";
 import { hostFloats, type DeviceImageFeatures, type ImageFeatures, type VisionOutputs } from "./imageFeatures";
+import { SmallGraphSessions } from "./smallGraphSessions";
 
 /** The prefill's inputs from host rows and device images; see `prefillInputs`. */
 export interface DevicePrefillInputs {
@@ -55,28 +51,18 @@ export interface PrefillTensors {
   readonly deepstack: ort.Tensor | null;
 }
 
-/** The graphs hold no weights; asked for one, this is a bug. */
-const NO_WEIGHTS: WeightSource = {
-  has: () => false,
-  shape: (name) => {
-    throw new Error(`featureOps graphs have no weights (asked for ${name})`);
-  },
-  read: async (name) => {
-    throw new Error(`featureOps graphs have no weights (asked for ${name})`);
-  },
-};
-
 export class FeatureOps {
-  private readonly sessions = new Map<string, Promise<ort.InferenceSession>>();
+  private readonly sessions: SmallGraphSessions;
   private readonly hidden: number;
   private readonly deepstackLayers: number;
   private readonly vision: Qwen3VLConfig["vision"];
 
   constructor(
-    private readonly factory: SessionFactory,
+    factory: SessionFactory,
     cfg: Qwen3VLConfig,
     private readonly floatType: FloatType,
   ) {
+    this.sessions = new SmallGraphSessions(factory);
     this.hidden = cfg.text.hiddenSize;
     this.deepstackLayers = cfg.vision.deepstackVisualIndexes.length;
     this.vision = cfg.vision;
@@ -170,10 +156,8 @@ export class FeatureOps {
     }
   }
 
-  async release(): Promise<void> {
-    const opened = [...this.sessions.values()];
-    this.sessions.clear();
-    await Promise.all(opened.map(async (session) => (await session).release()));
+  release(): Promise<void> {
+    return this.sessions.release();
   }
 
   private async read(outputs: VisionOutputs): Promise<{ features: Float32Array; deepstack: Float32Array | null }> {
@@ -193,27 +177,7 @@ export class FeatureOps {
   }
 
   private session(id: string, build: () => GraphBuilder, outputsOnDevice: boolean): Promise<ort.InferenceSession> {
-    let session = this.sessions.get(id);
-    if (session === undefined) {
-      session = this.open(build(), outputsOnDevice);
-      // A failed open is not cached: the next call tries again.
-      session.catch(() => this.sessions.delete(id));
-      this.sessions.set(id, session);
-    }
-    return session;
-  }
-
-  private async open(g: GraphBuilder, outputsOnDevice: boolean): Promise<ort.InferenceSession> {
-    const dir = await mkdtemp(path.join(tmpdir(), "vlcache-featureops-"));
-    try {
-      const file = path.join(dir, "features.onnx");
-      await writeModel(g, file, NO_WEIGHTS);
-      return await this.factory.open(file, {
-        outputsOnDevice: outputsOnDevice ? g.parts().outputs.map((o) => o.name) : [],
-      });
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    return this.sessions.get(id, build, outputsOnDevice);
   }
 }
 

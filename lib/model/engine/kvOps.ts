@@ -6,19 +6,15 @@
  * Gathering: one graph per number of parts n: for every layer's key and value, Slice each part [1, kvHeads, C_j,
  * headDim] to its range along the sequence axis and Concat the slices (n = 1: the slice alone), so the result is
  * exact whatever the parts' capacities. Padding: one graph that Pads every tensor with zeros along the sequence axis
- * to a given capacity (kvPadding.ts). Sessions are opened on first use and kept until `release`. Each result is a new
+ * to a given capacity (kvPadding.ts). Sessions: smallGraphSessions.ts. Each result is a new
  * cache the caller owns (kvCache.ts ownership rule); the inputs stay the caller's.
  */
 
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import * as ort from "onnxruntime-node";
-import type { WeightSource } from "@/lib/model/checkpoint/weightSource";
 import { GraphBuilder, type FloatType } from "@/lib/model/onnx/graphBuilder";
-import { writeModel } from "@/lib/model/onnx/writeModel";
 import type { SessionFactory } from "./executionProvider";
 import { kvCacheFromOutputs, kvCapacity, type KvCache } from "./kvCache";
+import { SmallGraphSessions } from "./smallGraphSessions";
 
 export interface KvRange {
   readonly kv: KvCache;
@@ -30,25 +26,16 @@ export interface KvRange {
 type Placement = "device" | "host";
 type GraphKind = { readonly op: "gather"; readonly parts: number } | { readonly op: "pad" };
 
-/** The graphs hold no weights; asked for one, this is a bug. */
-const NO_WEIGHTS: WeightSource = {
-  has: () => false,
-  shape: (name) => {
-    throw new Error(`kvOps graphs have no weights (asked for ${name})`);
-  },
-  read: async (name) => {
-    throw new Error(`kvOps graphs have no weights (asked for ${name})`);
-  },
-};
-
 export class KvOps {
-  private readonly sessions = new Map<string, Promise<ort.InferenceSession>>();
+  private readonly sessions: SmallGraphSessions;
 
   constructor(
-    private readonly factory: SessionFactory,
+    factory: SessionFactory,
     private readonly numLayers: number,
     private readonly floatType: FloatType,
-  ) {}
+  ) {
+    this.sessions = new SmallGraphSessions(factory);
+  }
 
   /**
    * The positions of `ranges`, in order, as one new cache (in device memory where the provider keeps outputs there).
@@ -84,10 +71,8 @@ export class KvOps {
     return kvCacheFromOutputs(await session.run(feeds), this.numLayers, kv.length, "out", capacity);
   }
 
-  async release(): Promise<void> {
-    const opened = [...this.sessions.values()];
-    this.sessions.clear();
-    await Promise.all(opened.map(async (session) => (await session).release()));
+  release(): Promise<void> {
+    return this.sessions.release();
   }
 
   private async run(ranges: readonly KvRange[], placement: Placement): Promise<KvCache> {
@@ -119,30 +104,11 @@ export class KvOps {
 
   private session(kind: GraphKind, placement: Placement): Promise<ort.InferenceSession> {
     const id = `${kind.op === "gather" ? kind.parts : kind.op}/${placement}`;
-    let session = this.sessions.get(id);
-    if (session === undefined) {
-      session = this.open(kind, placement);
-      // A failed open is not cached: the next call tries again.
-      session.catch(() => this.sessions.delete(id));
-      this.sessions.set(id, session);
-    }
-    return session;
-  }
-
-  private async open(kind: GraphKind, placement: Placement): Promise<ort.InferenceSession> {
-    const g =
+    const build = () =>
       kind.op === "gather"
         ? gatherGraph(kind.parts, this.numLayers, this.floatType)
         : padGraph(this.numLayers, this.floatType);
-    const dir = await mkdtemp(path.join(tmpdir(), "vlcache-kvops-"));
-    try {
-      const file = path.join(dir, `${kind.op}.onnx`);
-      await writeModel(g, file, NO_WEIGHTS);
-      const outputsOnDevice = placement === "device" ? g.parts().outputs.map((o) => o.name) : [];
-      return await this.factory.open(file, { outputsOnDevice });
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    return this.sessions.get(id, build, placement === "device");
   }
 }
 
