@@ -66,7 +66,7 @@ describe("PrefixKvStoreTier", () => {
     expect(tier.stats.blocksWritten).toBe(3);
     const fetched = await tier.fetch(ns, range(0, 14), 0);
     expect(fetched.blocks).toHaveLength(3);
-    expect(fetched.bytes).toBe(tier.stats.bytesWritten);
+    expect(tier.stats.bytesRead).toBe(tier.stats.bytesWritten);
     // A later turn sharing the first blocks renews them instead of sending them again.
     tier.offer(ns, [...range(0, 12), 99, 98, 97, 96], kvFor(16));
     await tier.drained();

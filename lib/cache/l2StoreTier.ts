@@ -34,7 +34,6 @@ export interface StoreTierStats {
 export interface FetchedBlocks {
   /** Consecutive blocks from the requested one on, each `blockTokens` positions. */
   readonly blocks: readonly KvArrays[];
-  readonly bytes: number;
 }
 
 interface WriteJob {
@@ -210,7 +209,7 @@ export class PrefixKvStoreTier {
     this.stats.blocksRead += blocks.length;
     this.stats.bytesRead += bytes;
     if (bytes > 0) l2StoreBytes.inc({ direction: "read" }, bytes);
-    return { blocks, bytes };
+    return { blocks };
   }
 
   private reject(namespace: L2Namespace, hash: KvBlockHash, reason: string): void {

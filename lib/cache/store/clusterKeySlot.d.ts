@@ -2,6 +2,4 @@
 declare module "cluster-key-slot" {
   /** The Redis Cluster hash slot (0–16383) of `key`, honouring a `{hash tag}`. */
   export default function calculateSlot(key: string | Buffer): number;
-  /** The slot all `keys` share, or -1 when they do not share one. */
-  export function generateMulti(keys: readonly (string | Buffer)[]): number;
 }
