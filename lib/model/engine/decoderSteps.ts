@@ -273,14 +273,19 @@ function visualTokens(
 
 /** Host images only: their rows written into the embeddings, DeepStack rows gathered on the host. */
 function hostFeeds(s: DecoderSessions, embeds: ort.Tensor, visual: readonly VisualToken[]): PrefillFeeds {
+  writeHostImageRows(s, embeds, visual);
+  const rows = hostDeepstackRows(s, visual);
+  return { embeds, deepstack: deepstackTensor(s, rows, visual.length), dispose: () => {} };
+}
+
+/** Writes each (host) image token's feature row over its text embedding in `embeds` [1, S, H]. */
+function writeHostImageRows(s: DecoderSessions, embeds: ort.Tensor, visual: readonly VisualToken[]): void {
   const hidden = s.config.text.hiddenSize;
   const embedData = embeds.data as Float32Array | Uint16Array;
   for (const { at, image, row } of visual) {
     const host = image as ImageFeatures;
     writeRow(embedData, at, host.features.subarray(row * hidden, (row + 1) * hidden), hidden);
   }
-  const rows = hostDeepstackRows(s, visual);
-  return { embeds, deepstack: deepstackTensor(s, rows, visual.length), dispose: () => {} };
 }
 
 /** [nDeepstack, visual.length, H]: each token's DeepStack rows from its (host) image, layer by layer. */
@@ -313,18 +318,15 @@ async function deviceFeeds(
   const seq = embeds.dims[1];
   const embedData = embeds.data as Float32Array | Uint16Array;
   const hostVisual = visual.filter(({ image }) => !isDeviceImageFeatures(image));
-  for (const { at, image, row } of hostVisual) {
-    const host = image as ImageFeatures;
-    writeRow(embedData, at, host.features.subarray(row * hidden, (row + 1) * hidden), hidden);
-  }
+  writeHostImageRows(s, embeds, hostVisual);
+  // Each device image's first row in the table, past the text rows: the rows of the images before it.
   const devices: DeviceImageFeatures[] = [];
   const offsets = new Map<DeviceImageFeatures, number>();
+  let deviceRows = 0;
   for (const { image } of visual) {
     if (!isDeviceImageFeatures(image) || offsets.has(image)) continue;
-    offsets.set(
-      image,
-      devices.reduce((sum, d) => sum + d.tokens, 0),
-    );
+    offsets.set(image, deviceRows);
+    deviceRows += image.tokens;
     devices.push(image);
   }
   const onDevice = new Map<number, number>();
