@@ -26,7 +26,7 @@ import { timeStage } from "@/lib/stageTimes";
 import type { CacheSeams, FeatureResult, SeamContext } from "./cacheSeams";
 import type { CacheReport } from "./events";
 import type { GenerationPlan } from "./generationPlan";
-import { encodeImage, encodeImageOnDevice } from "./imageEncoding";
+import { encodeImage, encodeImageOnDevice, type EncodedImage } from "./imageEncoding";
 import type { InferenceModel } from "./inferenceModel";
 import type { RequestClock } from "./requestClock";
 
@@ -154,15 +154,12 @@ export class RequestFeatures {
   private async compute(pixels: () => Promise<RgbImage>, handoff: DeviceHandoff | null): Promise<ImageFeatures> {
     const { model, clock } = this.deps;
     const rgb = await timeStage("image_decode", pixels);
-    if (handoff === null) {
-      const encoded = await encodeImage(model, rgb);
+    const timed = <F>(encoded: EncodedImage<F>): F => {
       clock.addPreprocess(encoded.preprocessMs);
       clock.addVision(encoded.visionMs);
       return encoded.features;
-    }
-    const encoded = await encodeImageOnDevice(model, rgb);
-    clock.addPreprocess(encoded.preprocessMs);
-    clock.addVision(encoded.visionMs);
-    return handoff.offer(encoded.features);
+    };
+    if (handoff === null) return timed(await encodeImage(model, rgb));
+    return handoff.offer(timed(await encodeImageOnDevice(model, rgb)));
   }
 }
