@@ -288,17 +288,24 @@ function writeHostImageRows(s: DecoderSessions, embeds: ort.Tensor, visual: read
   }
 }
 
-/** [nDeepstack, visual.length, H]: each token's DeepStack rows from its (host) image, layer by layer. */
-function hostDeepstackRows(s: DecoderSessions, visual: readonly VisualToken[]): Float32Array | Uint16Array {
+/**
+ * [nDeepstack, rowsPerLayer, H]: each token's DeepStack rows from its (host) image, layer by layer; rows past
+ * visual.length in a layer stay zero.
+ */
+function hostDeepstackRows(
+  s: DecoderSessions,
+  visual: readonly VisualToken[],
+  rowsPerLayer = visual.length,
+): Float32Array | Uint16Array {
   const hidden = s.config.text.hiddenSize;
   const deepstackCount = s.config.vision.deepstackVisualIndexes.length;
-  const rows = floatArray(s.floatType, s.deepstack ? deepstackCount * visual.length * hidden : 0);
+  const rows = floatArray(s.floatType, s.deepstack ? deepstackCount * rowsPerLayer * hidden : 0);
   if (s.deepstack) {
     for (let l = 0; l < deepstackCount; l++) {
       visual.forEach(({ image, row }, j) => {
         const host = image as ImageFeatures;
         const from = (l * host.tokens + row) * hidden;
-        writeRow(rows, l * visual.length + j, host.deepstack!.subarray(from, from + hidden), hidden);
+        writeRow(rows, l * rowsPerLayer + j, host.deepstack!.subarray(from, from + hidden), hidden);
       });
     }
   }
@@ -345,18 +352,8 @@ async function deviceFeeds(
     index[p] = BigInt(device === undefined ? r++ : textAt.length + device);
   }
   // DeepStack: host images' rows first (plus one unused zero row, so the table is never empty), device rows after.
-  const deepstackCount = s.config.vision.deepstackVisualIndexes.length;
-  const hostRows = s.deepstack ? hostDeepstackRows(s, hostVisual) : null;
   const m = hostVisual.length + 1;
-  let deepstackRows: Float32Array | Uint16Array | null = null;
-  if (hostRows) {
-    deepstackRows = floatArray(s.floatType, deepstackCount * m * hidden);
-    for (let l = 0; l < deepstackCount; l++)
-      deepstackRows.set(
-        hostRows.subarray(l * hostVisual.length * hidden, (l + 1) * hostVisual.length * hidden),
-        l * m * hidden,
-      );
-  }
+  const deepstackRows = s.deepstack ? hostDeepstackRows(s, hostVisual, m) : null;
   const deepstackIndex = new BigInt64Array(visual.length);
   let h = 0;
   visual.forEach(({ at }, j) => {
