@@ -47,8 +47,9 @@ export interface ImageFeatureSet {
 
 /** One image encoded on the device for this request: prefill reads it, then the seam's compute downloads it. */
 class DeviceHandoff {
-  readonly ready: Promise<DeviceImageFeatures>;
   private offered!: (features: DeviceImageFeatures) => void;
+  /** Resolves with the device features once the seam's compute has encoded them. */
+  readonly ready = new Promise<DeviceImageFeatures>((resolve) => (this.offered = resolve));
   private go!: () => void;
   private readonly started = new Promise<void>((resolve) => (this.go = resolve));
   private downloadedOrFailed!: () => void;
@@ -58,9 +59,7 @@ class DeviceHandoff {
   /** Whether the seam's compute ran here and handed features over (else the seam answered without it). */
   wasOffered = false;
 
-  constructor(private readonly model: InferenceModel) {
-    this.ready = new Promise((resolve) => (this.offered = resolve));
-  }
+  constructor(private readonly model: InferenceModel) {}
 
   /** The seam's compute, after encoding: hands the features over, waits for `start`, returns their host copy. */
   async offer(device: DeviceImageFeatures): Promise<ImageFeatures> {
