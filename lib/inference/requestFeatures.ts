@@ -34,6 +34,7 @@ export interface FeatureDeps {
   readonly plan: GenerationPlan;
   readonly model: InferenceModel;
   readonly seams: CacheSeams;
+  /** Its signal is the request's cancellation. */
   readonly seamContext: SeamContext;
   readonly clock: RequestClock;
 }
