@@ -313,6 +313,30 @@ function hostDeepstackRows(
 }
 
 /**
+ * The device images, in order of first use, and for each position of the range that takes a device image's row, that
+ * row's index in the concatenation of those images' features.
+ */
+function deviceRows(visual: readonly VisualToken[]): {
+  devices: DeviceImageFeatures[];
+  onDevice: Map<number, number>;
+} {
+  const devices: DeviceImageFeatures[] = [];
+  // Each device image's first row: the rows of the images before it.
+  const offsets = new Map<DeviceImageFeatures, number>();
+  let rows = 0;
+  for (const { image } of visual) {
+    if (!isDeviceImageFeatures(image) || offsets.has(image)) continue;
+    offsets.set(image, rows);
+    rows += image.tokens;
+    devices.push(image);
+  }
+  const onDevice = new Map<number, number>();
+  for (const { at, image, row } of visual)
+    if (isDeviceImageFeatures(image)) onDevice.set(at, offsets.get(image)! + row);
+  return { devices, onDevice };
+}
+
+/**
  * Some images on the device: the text rows (and host images' rows) go up, the device images' rows are gathered on the
  * device (featureOps.prefillInputs). Table layout and indices: see DevicePrefillInputs.
  */
@@ -326,19 +350,7 @@ async function deviceFeeds(
   const embedData = embeds.data as Float32Array | Uint16Array;
   const hostVisual = visual.filter(({ image }) => !isDeviceImageFeatures(image));
   writeHostImageRows(s, embeds, hostVisual);
-  // Each device image's first row in the table, past the text rows: the rows of the images before it.
-  const devices: DeviceImageFeatures[] = [];
-  const offsets = new Map<DeviceImageFeatures, number>();
-  let deviceRows = 0;
-  for (const { image } of visual) {
-    if (!isDeviceImageFeatures(image) || offsets.has(image)) continue;
-    offsets.set(image, deviceRows);
-    deviceRows += image.tokens;
-    devices.push(image);
-  }
-  const onDevice = new Map<number, number>();
-  for (const { at, image, row } of visual)
-    if (isDeviceImageFeatures(image)) onDevice.set(at, offsets.get(image)! + row);
+  const { devices, onDevice } = deviceRows(visual);
   // Text rows up (at least one row, so no tensor is empty); device positions index past them.
   const textAt: number[] = [];
   for (let p = 0; p < seq; p++) if (!onDevice.has(p)) textAt.push(p);
