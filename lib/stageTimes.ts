@@ -65,14 +65,3 @@ export async function timeStage<T>(stage: StageName, work: () => Promise<T>): Pr
     into.push({ stage, startMs, ms: performance.now() - startMs });
   }
 }
-
-export function timeStageSync<T>(stage: StageName, work: () => T): T {
-  const into = recording;
-  if (into === null) return work();
-  const startMs = performance.now();
-  try {
-    return work();
-  } finally {
-    into.push({ stage, startMs, ms: performance.now() - startMs });
-  }
-}

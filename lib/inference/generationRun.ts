@@ -1,22 +1,13 @@
 import type { PrefixKey } from "@/lib/cache/prefixKey";
 import type { DecodeLoop } from "@/lib/model/engine/decodeLoop";
 import { TokenSampler } from "@/lib/model/sampling/tokenSampler";
-import type { CacheSeams, PrefixHit, SeamContext } from "./cacheSeams";
+import type { PrefixHit } from "./cacheSeams";
 import { CompletionText } from "./completionText";
 import type { FinishReason, GenerationEvent, ResponseCacheResult } from "./events";
-import type { GenerationPlan } from "./generationPlan";
-import type { InferenceModel } from "./inferenceModel";
-import type { RequestClock } from "./requestClock";
-import { RequestFeatures } from "./requestFeatures";
+import { RequestFeatures, type FeatureDeps } from "./requestFeatures";
 
-export interface RunInput {
-  readonly plan: GenerationPlan;
-  readonly model: InferenceModel;
-  readonly seams: CacheSeams;
-  /** Its signal is the request's cancellation. */
-  readonly seamContext: SeamContext;
+export interface RunInput extends FeatureDeps {
   readonly response: Exclude<ResponseCacheResult, "hit">;
-  readonly clock: RequestClock;
   readonly emit: (event: GenerationEvent) => void;
 }
 

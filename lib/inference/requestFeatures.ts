@@ -26,7 +26,7 @@ import { timeStage } from "@/lib/stageTimes";
 import type { CacheSeams, FeatureResult, SeamContext } from "./cacheSeams";
 import type { CacheReport } from "./events";
 import type { GenerationPlan } from "./generationPlan";
-import { encodeImage, encodeImageOnDevice } from "./imageEncoding";
+import { encodeImage, encodeImageOnDevice, type EncodedImage } from "./imageEncoding";
 import type { InferenceModel } from "./inferenceModel";
 import type { RequestClock } from "./requestClock";
 
@@ -34,6 +34,7 @@ export interface FeatureDeps {
   readonly plan: GenerationPlan;
   readonly model: InferenceModel;
   readonly seams: CacheSeams;
+  /** Its signal is the request's cancellation. */
   readonly seamContext: SeamContext;
   readonly clock: RequestClock;
 }
@@ -47,8 +48,9 @@ export interface ImageFeatureSet {
 
 /** One image encoded on the device for this request: prefill reads it, then the seam's compute downloads it. */
 class DeviceHandoff {
-  readonly ready: Promise<DeviceImageFeatures>;
   private offered!: (features: DeviceImageFeatures) => void;
+  /** Resolves with the device features once the seam's compute has encoded them. */
+  readonly ready = new Promise<DeviceImageFeatures>((resolve) => (this.offered = resolve));
   private go!: () => void;
   private readonly started = new Promise<void>((resolve) => (this.go = resolve));
   private downloadedOrFailed!: () => void;
@@ -58,9 +60,7 @@ class DeviceHandoff {
   /** Whether the seam's compute ran here and handed features over (else the seam answered without it). */
   wasOffered = false;
 
-  constructor(private readonly model: InferenceModel) {
-    this.ready = new Promise((resolve) => (this.offered = resolve));
-  }
+  constructor(private readonly model: InferenceModel) {}
 
   /** The seam's compute, after encoding: hands the features over, waits for `start`, returns their host copy. */
   async offer(device: DeviceImageFeatures): Promise<ImageFeatures> {
@@ -154,15 +154,12 @@ export class RequestFeatures {
   private async compute(pixels: () => Promise<RgbImage>, handoff: DeviceHandoff | null): Promise<ImageFeatures> {
     const { model, clock } = this.deps;
     const rgb = await timeStage("image_decode", pixels);
-    if (handoff === null) {
-      const encoded = await encodeImage(model, rgb);
+    const timed = <F>(encoded: EncodedImage<F>): F => {
       clock.addPreprocess(encoded.preprocessMs);
       clock.addVision(encoded.visionMs);
       return encoded.features;
-    }
-    const encoded = await encodeImageOnDevice(model, rgb);
-    clock.addPreprocess(encoded.preprocessMs);
-    clock.addVision(encoded.visionMs);
-    return handoff.offer(encoded.features);
+    };
+    if (handoff === null) return timed(await encodeImage(model, rgb));
+    return handoff.offer(timed(await encodeImageOnDevice(model, rgb)));
   }
 }

@@ -88,13 +88,7 @@ interface Sample {
   logits: Float32Array[];
 }
 
-async function sample(
-  engine: Engine,
-  context: number,
-  steps: number,
-  padding: KvPadding | null,
-  decodeSteps = steps,
-): Promise<Sample> {
+async function sample(engine: Engine, context: number, steps: number, padding: KvPadding | null): Promise<Sample> {
   const ids = Array.from({ length: context }, (_, i) => 1000 + ((i * 7919) % 50000));
   const prompt = engine.prepare(ids);
   const loop = new DecodeLoop(engine, prompt.positions.ropeDelta, await engine.prefill(prompt, []), padding);
@@ -108,8 +102,8 @@ async function sample(
   try {
     await advance();
     const started = performance.now();
-    for (let i = 0; i < decodeSteps; i++) await advance();
-    return { tokPerS: decodeSteps / ((performance.now() - started) / 1000), tokens, logits };
+    for (let i = 0; i < steps; i++) await advance();
+    return { tokPerS: steps / ((performance.now() - started) / 1000), tokens, logits };
   } finally {
     loop.release();
   }

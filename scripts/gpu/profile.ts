@@ -16,6 +16,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import type { DecodeLoop } from "@/lib/model/engine/decodeLoop";
 import { Engine } from "@/lib/model/engine/engine";
 import type { ExecutionProviderName } from "@/lib/model/engine/executionProvider";
 import { patchRowSize, releaseDeviceImageFeatures } from "@/lib/model/engine/imageFeatures";
@@ -66,26 +67,27 @@ async function pass(engine: Engine, decodeSteps: number): Promise<void> {
   ];
   const prompt = engine.prepare(ids, [GRID]);
   if (!engine.imageFeaturesOnDevice) {
-    const loop = engine.decodeLoop(prompt, await engine.prefill(prompt, await engine.encodeImages(pixels, [GRID])));
-    try {
-      for (let s = 0; s < decodeSteps; s++) await loop.feed(1000 + s);
-    } finally {
-      loop.release();
-    }
+    const images = await engine.encodeImages(pixels, [GRID]);
+    await decode(engine.decodeLoop(prompt, await engine.prefill(prompt, images)), decodeSteps);
     return;
   }
   // As a cold request runs on a device engine: features to prefill from the device, read back after the first token.
   const image = await engine.encodeImageOnDevice(pixels, GRID);
   try {
     const loop = engine.decodeLoop(prompt, await engine.prefill(prompt, [image]));
-    try {
-      await engine.downloadImageFeatures(image);
-      for (let s = 0; s < decodeSteps; s++) await loop.feed(1000 + s);
-    } finally {
-      loop.release();
-    }
+    await decode(loop, decodeSteps, () => engine.downloadImageFeatures(image));
   } finally {
     releaseDeviceImageFeatures(image);
+  }
+}
+
+/** Runs `afterFirstToken`, then feeds `steps` tokens through `loop`; releases the loop whatever happens. */
+async function decode(loop: DecodeLoop, steps: number, afterFirstToken?: () => Promise<unknown>): Promise<void> {
+  try {
+    await afterFirstToken?.();
+    for (let s = 0; s < steps; s++) await loop.feed(1000 + s);
+  } finally {
+    loop.release();
   }
 }
 

@@ -34,6 +34,16 @@ export function pixelValueImage(rgb: Uint8Array, table: Float32Array): Float32Ar
   return out;
 }
 
+/** The patch grid of a still image whose sides are multiples of patch × merge (else a RangeError). */
+export function patchGrid(height: number, width: number, config: PreprocessorConfig): GridThw {
+  const P = config.patchSize;
+  const M = config.mergeSize;
+  if (height % (P * M) !== 0 || width % (P * M) !== 0) {
+    throw new RangeError(`image ${width}×${height} is not a multiple of patch × merge = ${P * M}`);
+  }
+  return { t: 1, h: height / P, w: width / P };
+}
+
 /**
  * Cuts an RGB image (HWC, 8-bit, sides multiples of patch × merge) into the flattened patches the vision tower takes:
  * [t·h·w, C·T·P·P] with h = height / P, w = width / P, t = 1 (a still image repeated temporalPatchSize times).
@@ -53,12 +63,9 @@ export function patchify(
   const P = config.patchSize;
   const M = config.mergeSize;
   const T = config.temporalPatchSize;
-  if (height % (P * M) !== 0 || width % (P * M) !== 0) {
-    throw new RangeError(`image ${width}×${height} is not a multiple of patch × merge = ${P * M}`);
-  }
+  const grid = patchGrid(height, width, config);
   if (rgb.length !== height * width * 3)
     throw new RangeError(`expected ${height * width * 3} RGB bytes, got ${rgb.length}`);
-  const grid: GridThw = { t: 1, h: height / P, w: width / P };
   const patches = grid.t * grid.h * grid.w;
   const rowLength = 3 * T * P * P;
   const out = new Float32Array(patches * rowLength);

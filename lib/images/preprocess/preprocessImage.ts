@@ -1,7 +1,7 @@
 import sharp, { type Metadata, type Sharp } from "sharp";
 import { ImagePreprocessError } from "@/lib/images/preprocess/errors";
 import { planImage, type GridThw } from "@/lib/images/preprocess/imageGrid";
-import { patchify, pixelValueImage, pixelValueTable } from "@/lib/images/preprocess/patchify";
+import { patchGrid, patchify, pixelValueImage, pixelValueTable } from "@/lib/images/preprocess/patchify";
 import type { PreprocessorConfig } from "@/lib/images/preprocess/preprocessorConfig";
 import { resizeImage, type RgbImage } from "@/lib/images/preprocess/resizeImage";
 
@@ -144,11 +144,6 @@ export async function preprocessToPixelImage(
 ): Promise<PixelValueImage> {
   const { resized } = await resizedRgb(input, config, options);
   const { height, width } = resized;
-  const P = config.patchSize;
-  const M = config.mergeSize;
-  if (height % (P * M) !== 0 || width % (P * M) !== 0) {
-    throw new RangeError(`image ${width}×${height} is not a multiple of patch × merge = ${P * M}`);
-  }
-  const values = pixelValueImage(resized.data, pixelValueTable(config));
-  return { values, height, width, grid: { t: 1, h: height / P, w: width / P } };
+  const grid = patchGrid(height, width, config);
+  return { values: pixelValueImage(resized.data, pixelValueTable(config)), height, width, grid };
 }

@@ -49,7 +49,7 @@ export interface OpenedBundle {
   /** Tokens that end generation (generation_config.json's eos_token_id, one or several). */
   readonly eosTokenIds: readonly number[];
   readonly executionProvider: ExecutionProviderName;
-  /** Opens further sessions (kvOps' small graphs) on the same provider. */
+  /** Opens further sessions on the same provider: the small graphs of kvOps.ts and featureOps.ts. */
   readonly sessionFactory: SessionFactory;
   readonly sessions: BundleSessions;
   /** Whether the decoder takes DeepStack inputs (the model has DeepStack layers). */

@@ -18,8 +18,8 @@ export interface DecodeStepper {
  * needs only `release()` in a `finally` to leave no KV behind, whatever happened.
  *
  * With `padding` (kvPadding.ts) the current cache may be padded: `feed` pads a full cache to the next capacity
- * before its step (the padded copy is the loop's and released with the step), and `takeKv` trims it, so what leaves
- * the loop is always exact.
+ * before its step (the padded copy is the loop's, released once the step has run: the step returns new tensors), and
+ * `takeKv` trims it, so what leaves the loop is always exact.
  */
 export class DecodeLoop {
   private step: StepResult | null;

@@ -273,31 +273,67 @@ function visualTokens(
 
 /** Host images only: their rows written into the embeddings, DeepStack rows gathered on the host. */
 function hostFeeds(s: DecoderSessions, embeds: ort.Tensor, visual: readonly VisualToken[]): PrefillFeeds {
+  writeHostImageRows(s, embeds, visual);
+  const rows = hostDeepstackRows(s, visual);
+  return { embeds, deepstack: deepstackTensor(s, rows, visual.length), dispose: () => {} };
+}
+
+/** Writes each (host) image token's feature row over its text embedding in `embeds` [1, S, H]. */
+function writeHostImageRows(s: DecoderSessions, embeds: ort.Tensor, visual: readonly VisualToken[]): void {
   const hidden = s.config.text.hiddenSize;
   const embedData = embeds.data as Float32Array | Uint16Array;
   for (const { at, image, row } of visual) {
     const host = image as ImageFeatures;
     writeRow(embedData, at, host.features.subarray(row * hidden, (row + 1) * hidden), hidden);
   }
-  const rows = hostDeepstackRows(s, visual);
-  return { embeds, deepstack: deepstackTensor(s, rows, visual.length), dispose: () => {} };
 }
 
-/** [nDeepstack, visual.length, H]: each token's DeepStack rows from its (host) image, layer by layer. */
-function hostDeepstackRows(s: DecoderSessions, visual: readonly VisualToken[]): Float32Array | Uint16Array {
+/**
+ * [nDeepstack, rowsPerLayer, H]: each token's DeepStack rows from its (host) image, layer by layer; rows past
+ * visual.length in a layer stay zero.
+ */
+function hostDeepstackRows(
+  s: DecoderSessions,
+  visual: readonly VisualToken[],
+  rowsPerLayer = visual.length,
+): Float32Array | Uint16Array {
   const hidden = s.config.text.hiddenSize;
   const deepstackCount = s.config.vision.deepstackVisualIndexes.length;
-  const rows = floatArray(s.floatType, s.deepstack ? deepstackCount * visual.length * hidden : 0);
+  const rows = floatArray(s.floatType, s.deepstack ? deepstackCount * rowsPerLayer * hidden : 0);
   if (s.deepstack) {
     for (let l = 0; l < deepstackCount; l++) {
       visual.forEach(({ image, row }, j) => {
         const host = image as ImageFeatures;
         const from = (l * host.tokens + row) * hidden;
-        writeRow(rows, l * visual.length + j, host.deepstack!.subarray(from, from + hidden), hidden);
+        writeRow(rows, l * rowsPerLayer + j, host.deepstack!.subarray(from, from + hidden), hidden);
       });
     }
   }
   return rows;
+}
+
+/**
+ * The device images, in order of first use, and for each position of the range that takes a device image's row, that
+ * row's index in the concatenation of those images' features.
+ */
+function deviceRows(visual: readonly VisualToken[]): {
+  devices: DeviceImageFeatures[];
+  onDevice: Map<number, number>;
+} {
+  const devices: DeviceImageFeatures[] = [];
+  // Each device image's first row: the rows of the images before it.
+  const offsets = new Map<DeviceImageFeatures, number>();
+  let rows = 0;
+  for (const { image } of visual) {
+    if (!isDeviceImageFeatures(image) || offsets.has(image)) continue;
+    offsets.set(image, rows);
+    rows += image.tokens;
+    devices.push(image);
+  }
+  const onDevice = new Map<number, number>();
+  for (const { at, image, row } of visual)
+    if (isDeviceImageFeatures(image)) onDevice.set(at, offsets.get(image)! + row);
+  return { devices, onDevice };
 }
 
 /**
@@ -313,23 +349,8 @@ async function deviceFeeds(
   const seq = embeds.dims[1];
   const embedData = embeds.data as Float32Array | Uint16Array;
   const hostVisual = visual.filter(({ image }) => !isDeviceImageFeatures(image));
-  for (const { at, image, row } of hostVisual) {
-    const host = image as ImageFeatures;
-    writeRow(embedData, at, host.features.subarray(row * hidden, (row + 1) * hidden), hidden);
-  }
-  const devices: DeviceImageFeatures[] = [];
-  const offsets = new Map<DeviceImageFeatures, number>();
-  for (const { image } of visual) {
-    if (!isDeviceImageFeatures(image) || offsets.has(image)) continue;
-    offsets.set(
-      image,
-      devices.reduce((sum, d) => sum + d.tokens, 0),
-    );
-    devices.push(image);
-  }
-  const onDevice = new Map<number, number>();
-  for (const { at, image, row } of visual)
-    if (isDeviceImageFeatures(image)) onDevice.set(at, offsets.get(image)! + row);
+  writeHostImageRows(s, embeds, hostVisual);
+  const { devices, onDevice } = deviceRows(visual);
   // Text rows up (at least one row, so no tensor is empty); device positions index past them.
   const textAt: number[] = [];
   for (let p = 0; p < seq; p++) if (!onDevice.has(p)) textAt.push(p);
@@ -343,18 +364,8 @@ async function deviceFeeds(
     index[p] = BigInt(device === undefined ? r++ : textAt.length + device);
   }
   // DeepStack: host images' rows first (plus one unused zero row, so the table is never empty), device rows after.
-  const deepstackCount = s.config.vision.deepstackVisualIndexes.length;
-  const hostRows = s.deepstack ? hostDeepstackRows(s, hostVisual) : null;
   const m = hostVisual.length + 1;
-  let deepstackRows: Float32Array | Uint16Array | null = null;
-  if (hostRows) {
-    deepstackRows = floatArray(s.floatType, deepstackCount * m * hidden);
-    for (let l = 0; l < deepstackCount; l++)
-      deepstackRows.set(
-        hostRows.subarray(l * hostVisual.length * hidden, (l + 1) * hostVisual.length * hidden),
-        l * m * hidden,
-      );
-  }
+  const deepstackRows = s.deepstack ? hostDeepstackRows(s, hostVisual, m) : null;
   const deepstackIndex = new BigInt64Array(visual.length);
   let h = 0;
   visual.forEach(({ at }, j) => {

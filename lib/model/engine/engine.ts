@@ -63,7 +63,7 @@ export interface EngineOptions extends OpenBundleOptions {
  */
 export class Engine {
   private readonly steps: DecoderSessions;
-  /** Cuts, joins and downloads KV on the engine's provider (kvOps.ts). */
+  /** Cuts, joins, pads and downloads KV on the engine's provider (kvOps.ts). */
   readonly kvOps: KvOps;
   /** Places and downloads image features kept on the device (featureOps.ts). */
   private readonly featureOps: FeatureOps;

@@ -74,24 +74,22 @@ export class FeatureOps {
    * load.
    */
   async prepare(): Promise<void> {
-    const { patchSize, temporalPatchSize } = this.vision;
-    const deepstack = this.deepstackLayers > 0;
     await Promise.all([
-      this.session("patchify", () => patchifyGraph(patchSize, temporalPatchSize), true),
-      this.session("prefill1", () => prefillInputsGraph(1, deepstack, this.floatType), true),
-      this.session(downloadId(deepstack), () => downloadGraph(deepstack, this.floatType), false),
+      this.patchifySession(),
+      this.prefillInputsSession(1),
+      this.downloadSession(this.deepstackLayers > 0),
     ]);
   }
 
   /** `pixel_values` [patches, 3·T·P·P] of `image` (sides multiples of P·M), owned by the caller. */
   async patchify(image: PixelImage): Promise<ort.Tensor> {
-    const { patchSize: P, spatialMergeSize: M, temporalPatchSize: T } = this.vision;
+    const { patchSize: P, spatialMergeSize: M } = this.vision;
     const { height, width } = image;
     if (height % (P * M) !== 0 || width % (P * M) !== 0 || image.values.length !== height * width * 3) {
       throw new RangeError(`featureOps: a ${width}×${height} image does not cut into ${P * M}-pixel windows`);
     }
     const windows = [height / (P * M), M, P, width / (P * M), M, P, 3];
-    const session = await this.session("patchify", () => patchifyGraph(P, T), true);
+    const session = await this.patchifySession();
     const outputs = await session.run({
       image: new ort.Tensor("float32", image.values, [height, width, 3]),
       windows: new ort.Tensor("int64", BigInt64Array.from(windows, BigInt), [7]),
@@ -122,11 +120,7 @@ export class FeatureOps {
       ]);
       feeds.deepstack_index = new ort.Tensor("int64", input.deepstackIndex, [input.deepstackIndex.length]);
     }
-    const session = await this.session(
-      `prefill${k}`,
-      () => prefillInputsGraph(k, this.deepstackLayers > 0, this.floatType),
-      true,
-    );
+    const session = await this.prefillInputsSession(k);
     const outputs = await session.run(feeds);
     return {
       embeds: outputs.inputs_embeds as ort.Tensor,
@@ -162,11 +156,7 @@ export class FeatureOps {
 
   private async read(outputs: VisionOutputs): Promise<{ features: Float32Array; deepstack: Float32Array | null }> {
     const withDeepstack = outputs.deepstack !== null;
-    const session = await this.session(
-      downloadId(withDeepstack),
-      () => downloadGraph(withDeepstack, this.floatType),
-      false,
-    );
+    const session = await this.downloadSession(withDeepstack);
     const feeds: Record<string, ort.Tensor> = { features: outputs.features };
     if (outputs.deepstack) feeds.deepstack = outputs.deepstack;
     const host = await session.run(feeds);
@@ -176,13 +166,21 @@ export class FeatureOps {
     };
   }
 
-  private session(id: string, build: () => GraphBuilder, outputsOnDevice: boolean): Promise<ort.InferenceSession> {
-    return this.sessions.get(id, build, outputsOnDevice);
+  private patchifySession(): Promise<ort.InferenceSession> {
+    const { patchSize, temporalPatchSize } = this.vision;
+    return this.sessions.get("patchify", () => patchifyGraph(patchSize, temporalPatchSize), true);
   }
-}
 
-function downloadId(deepstack: boolean): string {
-  return deepstack ? "download+deepstack" : "download";
+  private prefillInputsSession(k: number): Promise<ort.InferenceSession> {
+    const build = () => prefillInputsGraph(k, this.deepstackLayers > 0, this.floatType);
+    return this.sessions.get(`prefill${k}`, build, true);
+  }
+
+  /** Outputs on the host: the graph exists to bring device features there. */
+  private downloadSession(deepstack: boolean): Promise<ort.InferenceSession> {
+    const build = () => downloadGraph(deepstack, this.floatType);
+    return this.sessions.get(deepstack ? "download+deepstack" : "download", build, false);
+  }
 }
 
 /**

@@ -90,8 +90,8 @@ export function patchRowSize(cfg: Qwen3VLConfig): number {
 
 /**
  * Runs the vision encoder on the patches of several images at once (`pixel_values` [Σ t·h·w, C·T·P·P], images in
- * order; host values, or a tensor already where the session runs); null for no images. Attention inside the encoder is per image, so encoding images together or one by one
- * gives the same features.
+ * order; host values, or a tensor already where the session runs); null for no images. Attention inside the encoder
+ * is per image, so encoding images together or one by one gives the same features.
  */
 export async function runVisionEncoder(
   session: ort.InferenceSession,

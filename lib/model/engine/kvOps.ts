@@ -6,8 +6,8 @@
  * Gathering: one graph per number of parts n: for every layer's key and value, Slice each part [1, kvHeads, C_j,
  * headDim] to its range along the sequence axis and Concat the slices (n = 1: the slice alone), so the result is
  * exact whatever the parts' capacities. Padding: one graph that Pads every tensor with zeros along the sequence axis
- * to a given capacity (kvPadding.ts). Sessions: smallGraphSessions.ts. Each result is a new
- * cache the caller owns (kvCache.ts ownership rule); the inputs stay the caller's.
+ * to a given capacity (kvPadding.ts). Sessions: smallGraphSessions.ts. Each result is a new cache the caller owns
+ * (kvCache.ts ownership rule); the inputs stay the caller's.
  */
 
 import * as ort from "onnxruntime-node";
@@ -113,8 +113,8 @@ export class KvOps {
 }
 
 /**
- * Inputs part{j}.{i}.key|value [1, H, T_j, D], start{j}, end{j} [1]; outputs out.{i}.key|value [1, H, Σ (end − start),
- * D].
+ * Inputs part{j}.{i}.key|value [1, H, T_j, D], start{j}, end{j} [1]; outputs out.{i}.key|value
+ * [1, H, Σ (end − start), D].
  */
 export function gatherGraph(parts: number, numLayers: number, floatType: FloatType): GraphBuilder {
   const g = new GraphBuilder({ name: `kv_gather_${parts}`, floatType });

@@ -30,7 +30,7 @@ export interface KvPadding {
 }
 
 /** Smallest capacity handed out, in positions. */
-export const MIN_KV_CAPACITY = 256;
+const MIN_KV_CAPACITY = 256;
 
 /**
  * Capacities are powers of two (at least MIN_KV_CAPACITY): few distinct sizes, since `simple` keeps the freed buffers
