@@ -141,6 +141,8 @@ export class Engine {
    */
   async encodeImageOnDevice(pixels: Float32Array | PixelImage, grid: ImageGrid): Promise<DeviceImageFeatures> {
     const vision = this.bundle.sessions.visionEncoder;
+    // Before the run: a grid it refuses must not leave the encoder's device outputs behind.
+    const tokens = imageTokenCount(grid, this.config.vision.spatialMergeSize);
     let outputs: VisionOutputs | null;
     if (pixels instanceof Float32Array) outputs = await runVisionEncoder(vision, this.config, pixels, [grid]);
     else {
@@ -153,7 +155,6 @@ export class Engine {
     }
     // One grid: the encoder ran (runVisionEncoder answers null for no images only).
     const { features, deepstack } = outputs!;
-    const tokens = imageTokenCount(grid, this.config.vision.spatialMergeSize);
     return trackDeviceImageFeatures({ grid, tokens, hidden: this.config.text.hiddenSize, features, deepstack });
   }
 
