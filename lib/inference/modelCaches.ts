@@ -31,6 +31,7 @@ import type { ImageId, TenantId } from "@/lib/ids";
 import type { CanonicalImage } from "@/lib/images/canonicalize";
 import type { Logger } from "@/lib/log";
 import { recordFeatureLookup } from "@/lib/metrics/cacheMetrics";
+import { floatTypeOf } from "@/lib/model/bundleManifest";
 import { releaseKvCache } from "@/lib/model/engine/kvCache";
 import type { ImageFeatures } from "@/lib/model/engine/imageFeatures";
 import type {
@@ -206,7 +207,7 @@ function prefixStoreTier(
       layers: text.numHiddenLayers,
       kvHeads: text.numKeyValueHeads,
       headDim: text.headDim,
-      dtype: model.engine.manifest.dtype === "fp16" ? "float16" : "float32",
+      dtype: floatTypeOf(model.engine.manifest.dtype),
     },
     blockTokens: DEFAULT_KV_BLOCK_TOKENS,
     ttlSeconds: settings.storeTtlSeconds,

@@ -8,7 +8,7 @@
  */
 
 import { z } from "zod";
-import type { Float32Compute } from "@/lib/model/onnx/graphBuilder";
+import type { Float32Compute, FloatType } from "@/lib/model/onnx/graphBuilder";
 
 export const bundleSourceSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("checkpoint"), path: z.string() }),
@@ -49,6 +49,12 @@ export const bundleManifestSchema = z.object({
     .optional(),
 });
 export type BundleManifest = z.infer<typeof bundleManifestSchema>;
+export type BundleDtype = BundleManifest["dtype"];
+
+/** The ONNX float type a bundle of `dtype` stores its weights, activations and KV in. */
+export function floatTypeOf(dtype: BundleDtype): FloatType {
+  return dtype === "fp16" ? "float16" : "float32";
+}
 
 export type WrittenBundleManifest = BundleManifest &
   Required<Pick<BundleManifest, "createdAt" | "source" | "graphs">> & { converterVersion: string };

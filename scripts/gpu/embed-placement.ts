@@ -14,6 +14,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import type * as ort from "onnxruntime-node";
+import { bundleManifestSchema, floatTypeOf } from "@/lib/model/bundleManifest";
 import { parseQwen3VLConfig } from "@/lib/model/config";
 import { ONNX_FILES, presentOutputNames } from "@/lib/model/engine/bundle";
 import { DecodeLoop } from "@/lib/model/engine/decodeLoop";
@@ -72,7 +73,7 @@ async function main(): Promise<void> {
   const dir = values.bundle;
   const provider = values.provider as ExecutionProviderName;
   const config = parseQwen3VLConfig(JSON.parse(await readFile(path.join(dir, "config.json"), "utf8")));
-  const manifest = JSON.parse(await readFile(path.join(dir, "vlcache.json"), "utf8")) as { dtype: string };
+  const manifest = bundleManifestSchema.parse(JSON.parse(await readFile(path.join(dir, "vlcache.json"), "utf8")));
   const gpu = providerSessionFactory(provider);
   const placements: { name: string; factory: typeof gpu }[] = [
     { name: `embed_tokens on ${provider}`, factory: gpu },
@@ -92,7 +93,7 @@ async function main(): Promise<void> {
         embedTokens,
         decoder,
         config,
-        floatType: manifest.dtype === "fp16" ? "float16" : "float32",
+        floatType: floatTypeOf(manifest.dtype),
         deepstack: config.vision.deepstackVisualIndexes.length > 0,
       });
     }

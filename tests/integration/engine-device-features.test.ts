@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { patchify, pixelValueImage, pixelValueTable } from "@/lib/images/preprocess/patchify";
 import { preprocessImage, preprocessToPixelImage } from "@/lib/images/preprocess/preprocessImage";
 import { loadPreprocessorConfig } from "@/lib/images/preprocess/preprocessorConfig";
-import type { BundleDtype } from "@/lib/model/convert/convert";
+import type { BundleDtype } from "@/lib/model/bundleManifest";
 import { argmax } from "@/lib/model/engine/decoderSteps";
 import { Engine } from "@/lib/model/engine/engine";
 import { providerSessionFactory } from "@/lib/model/engine/executionProvider";

@@ -24,12 +24,17 @@ import { buildVisionEncoderGraph } from "@/lib/model/graphs/visionEncoder";
 import { DEFAULT_FLOAT32_COMPUTE, GraphBuilder, type Float32Compute } from "@/lib/model/onnx/graphBuilder";
 import { writeModel, type WriteModelResult } from "@/lib/model/onnx/writeModel";
 import { createProgress, type Progress } from "@/lib/progress";
-import type { BundleManifest, BundleSource, WrittenBundleManifest } from "@/lib/model/bundleManifest";
+import {
+  floatTypeOf,
+  type BundleDtype,
+  type BundleManifest,
+  type BundleSource,
+  type WrittenBundleManifest,
+} from "@/lib/model/bundleManifest";
 import { closestPreset, getPreset, PRESET_NAMES, type ImageSizeBounds, type Preset } from "./presets";
 
 /** 1.1.0: float16 bundles compute their matmuls in float32 (Float32Compute); float32 bundles are unchanged. */
 export const CONVERTER_VERSION = "1.1.0";
-export type BundleDtype = BundleManifest["dtype"];
 
 /** The files a source checkpoint folder must have besides its weights. */
 export const REQUIRED_SOURCE_FILES = [
@@ -129,7 +134,7 @@ export async function convertCheckpoint(
     await mkdir(path.join(staging, "onnx"), { recursive: true });
 
     const sourceFingerprint = await fingerprintWeights(checkpoint, opts.progress ?? false);
-    const floatType = opts.dtype === "fp16" ? "float16" : "float32";
+    const floatType = floatTypeOf(opts.dtype);
     const float32Compute = opts.float32Compute ?? DEFAULT_FLOAT32_COMPUTE;
     const graphs: WrittenBundleManifest["graphs"] = {};
     for (const plan of GRAPHS) {

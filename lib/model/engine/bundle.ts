@@ -11,7 +11,7 @@ import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import type * as ort from "onnxruntime-node";
 import { z } from "zod";
-import { bundleManifestSchema, type BundleManifest } from "@/lib/model/bundleManifest";
+import { bundleManifestSchema, floatTypeOf, type BundleManifest } from "@/lib/model/bundleManifest";
 import { parseQwen3VLConfig, type Qwen3VLConfig } from "@/lib/model/config";
 import type { Logger } from "@/lib/log";
 import { BundleLoadError } from "./errors";
@@ -134,7 +134,7 @@ export async function openBundle(dir: string, opts: OpenBundleOptions = {}): Pro
     const embedTokens = await openWith(providerSessionFactory("cpu", opts), ONNX_FILES.embedTokens);
     const choice = opts.executionProvider ?? "auto";
     const deepstack = config.vision.deepstackVisualIndexes.length > 0;
-    const floatType = manifest.dtype === "fp16" ? "float16" : "float32";
+    const floatType = floatTypeOf(manifest.dtype);
     // The KV (`present.*`) stays in device memory where the provider allows it; logits always come to the host.
     const presentOnDevice = { outputsOnDevice: presentOutputNames(config.text.numHiddenLayers) };
     const decoderFile = path.join(root, ONNX_FILES.decoder);

@@ -1,3 +1,4 @@
+import { floatTypeOf } from "@/lib/model/bundleManifest";
 import type { Qwen3VLConfig } from "@/lib/model/config";
 import { imageTokenCount, type ImageGrid } from "@/lib/model/positions/mrope";
 import { timeStage } from "@/lib/stageTimes";
@@ -77,7 +78,7 @@ export class Engine {
     private readonly bundle: OpenedBundle,
     opts: EngineOptions,
   ) {
-    const floatType = bundle.manifest.dtype === "fp16" ? "float16" : "float32";
+    const floatType = floatTypeOf(bundle.manifest.dtype);
     this.kvOps = new KvOps(bundle.sessionFactory, bundle.config.text.numHiddenLayers, floatType);
     this.featureOps = new FeatureOps(bundle.sessionFactory, bundle.config, floatType);
     this.imageFeaturesOnDevice = opts.imageFeaturesOnDevice ?? bundle.sessionFactory.deviceOutputs;
