@@ -9,16 +9,18 @@
 import { isIP } from "node:net";
 import path from "node:path";
 import { z } from "zod";
-import { DEFAULT_STORE_TIMEOUT_MS } from "@/lib/cache/store/blobStore";
 import { parseTenantId, type TenantId } from "@/lib/ids";
 import {
   EXECUTION_PROVIDER_CHOICES,
   WEBGPU_BUFFER_CACHES,
   type ExecutionProviderChoice,
   type WebGpuBufferCache,
-} from "@/lib/model/engine/providerRecords";
+} from "@/lib/executionProviders";
 
 const MIB = 1024 * 1024;
+
+/** Default deadline of one store operation (STORE_TIMEOUT_MS): a stalled store costs a request this, not a hang. */
+export const DEFAULT_STORE_TIMEOUT_MS = 500;
 
 /** An unset variable and an empty one mean the same: take the default. */
 const optional = <T extends z.ZodType>(schema: T) =>
@@ -35,7 +37,7 @@ function commaSeparated(text: string): string[] {
 const positiveInt = z.coerce.number().int().positive();
 const nonNegativeInt = z.coerce.number().int().nonnegative();
 
-/** onnxruntime execution providers the app can be told to use (providerRecords.ts); `auto` picks the fastest here. */
+/** onnxruntime execution providers the app can be told to use (lib/executionProviders.ts); `auto` picks the fastest here. */
 export type ExecutionProviderSetting = ExecutionProviderChoice;
 
 /** `API_KEYS=key1=tenant1,key2=tenant2`: each key names the tenant whose caches its requests use. */

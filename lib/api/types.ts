@@ -6,7 +6,7 @@
  * Types only: nothing here runs, so both sides can import it without pulling server code into the client bundle.
  */
 import type { ImageId, SessionId } from "@/lib/ids";
-import type { ExecutionProviderName } from "@/lib/model/engine/providerRecords";
+import type { ExecutionProviderName } from "@/lib/executionProviders";
 
 /** Every non-2xx JSON answer: `{error: {code, message}}`. 429 and 503 also send a `Retry-After` header (seconds). */
 export interface ApiErrorBody {
@@ -139,7 +139,7 @@ export interface ImageInfoResponse {
 
 // ── GET /api/health ───────────────────────────────────────────────────────────────────────────────────────────────
 
-/** onnxruntime execution provider the model's sessions run on (one of lib/model/engine/providerRecords.ts). */
+/** onnxruntime execution provider the model's sessions run on (one of lib/executionProviders.ts). */
 export type ExecutionProvider = ExecutionProviderName;
 
 /** Where cache entries live: a Redis the operator runs, a redis-server vlcache started itself, or process memory. */

@@ -5,7 +5,7 @@
 import * as z from "zod/mini";
 import type { HealthResponse, ImageInfoResponse, MetricsSummary } from "@/lib/api/types";
 import type { ImageId } from "@/lib/ids";
-import { EXECUTION_PROVIDERS } from "@/lib/model/engine/providerRecords";
+import { EXECUTION_PROVIDERS } from "@/lib/executionProviders";
 import { ApiError, apiErrorFromResponse, isAbortError, networkError } from "./apiError";
 
 const count = z.number().check(z.nonnegative());

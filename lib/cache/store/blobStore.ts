@@ -69,9 +69,6 @@ export interface BlobStore {
   close(): Promise<void>;
 }
 
-/** Default deadline of one store operation (STORE_TIMEOUT_MS): a stalled store costs a request this, not a hang. */
-export const DEFAULT_STORE_TIMEOUT_MS = 500;
-
 /** BlobStore's data operations that reject instead of answering soft (same meanings and results otherwise). */
 export type StrictStoreOps = Pick<
   BlobStore,

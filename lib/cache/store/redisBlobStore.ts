@@ -1,9 +1,8 @@
 import { Cluster, Redis } from "ioredis";
-import type { RedisClusterNode } from "@/lib/config";
+import { DEFAULT_STORE_TIMEOUT_MS, type RedisClusterNode } from "@/lib/config";
 import { ProgressDeadline } from "@/lib/cache/store/progressDeadline";
 import {
   assertValidTtl,
-  DEFAULT_STORE_TIMEOUT_MS,
   isStoreUnavailable,
   StoreFullError,
   StoreUnavailableError,

@@ -8,7 +8,7 @@ import {
   type ExecutionProviderChoice,
   type ExecutionProviderName,
   type WebGpuBufferCache,
-} from "./providerRecords";
+} from "@/lib/executionProviders";
 
 export {
   EXECUTION_PROVIDER_CHOICES,
@@ -20,7 +20,7 @@ export {
   type ExecutionProviderName,
   type ExecutionProviderRecord,
   type WebGpuBufferCache,
-} from "./providerRecords";
+} from "@/lib/executionProviders";
 
 export interface OpenSessionOptions {
   /** Outputs to keep in device memory when the provider can (`deviceOutputs`); elsewhere they come back to the host. */

@@ -1,7 +1,7 @@
 /**
  * Which ONNX Runtime execution provider runs the bundle's sessions: one record per provider, the single definition
  * every other list of providers (configuration, API types) derives from. Plain data without imports, so the client
- * bundle can use it too (executionProvider.ts opens the sessions).
+ * bundle can use it too (lib/model/engine/executionProvider.ts opens the sessions and re-exports these for the engine).
  *
  * `auto` opens the bundle's first session on every provider in `autoRank` order (CUDA needs onnxruntime-node's
  * separately installed CUDA 12 provider library; WebGPU needs a GPU adapter, e.g. through Vulkan); when several
