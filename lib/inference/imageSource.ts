@@ -1,5 +1,5 @@
 /**
- * Where images named by id come from: the canonical images stored by uploads (lib/images/imageStore.ts).
+ * Where images named by id come from: the canonical images stored by uploads (lib/cache/imageStore.ts).
  *
  * Size and pixels are separate look-ups because the prompt needs only the size (it fixes the image's grid and token
  * count), while pixels are needed only when the features must be computed; with the features cached, the PNG is
@@ -11,7 +11,7 @@ import { isStoreUnavailable, type BlobStore } from "@/lib/cache/store/blobStore"
 import type { ImageId, TenantId } from "@/lib/ids";
 import type { PixelBudget } from "@/lib/images/pixelBudget";
 import type { RgbImage } from "@/lib/images/preprocess/resizeImage";
-import { loadCanonicalImage, loadImageRecord } from "@/lib/images/imageStore";
+import { loadCanonicalImage, loadImageRecord } from "@/lib/cache/imageStore";
 import { InferenceError } from "./errors";
 
 export interface ImageSource {

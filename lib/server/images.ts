@@ -1,5 +1,5 @@
 /**
- * Image uploads and look-ups behind /api/images, over the image store (lib/images/imageStore.ts: the uploaded file
+ * Image uploads and look-ups behind /api/images, over the image store (lib/cache/imageStore.ts: the uploaded file
  * kept as sent, layout, TTLs, strict store operations). Whether the upload stored a new image decides between 201 and
  * 200 (`deduplicated`, someone stored the same pixels before), also under concurrent uploads. Bad input is refused
  * before the first write; an upload the store could not keep answers 503 store_unavailable (or 507 store_full), never
@@ -16,7 +16,7 @@ import type { PrecomputeState } from "@/lib/cache/precomputeStatus";
 import type { BlobStore } from "@/lib/cache/store/blobStore";
 import { DEFAULT_TENANT, parseImageId, type ImageId, type TenantId } from "@/lib/ids";
 import { canonicalize, encodeCanonicalPng } from "@/lib/images/canonicalize";
-import { loadCanonicalImage, loadImageRecord, putImage } from "@/lib/images/imageStore";
+import { loadCanonicalImage, loadImageRecord, putImage } from "@/lib/cache/imageStore";
 import type { IngestError } from "@/lib/images/ingestErrors";
 import type { PixelBudget } from "@/lib/images/pixelBudget";
 import type { UploadedImage } from "@/lib/inference/modelCaches";

@@ -32,7 +32,7 @@ import type { Logger } from "@/lib/log";
 import { bundleManifestSchema, type BundleManifest } from "@/lib/model/bundleManifest";
 import { CONVERTER_VERSION } from "@/lib/model/convert/convert";
 import { BundleLoadError } from "@/lib/model/engine/errors";
-import { loadCanonicalImage } from "@/lib/images/imageStore";
+import { loadCanonicalImage } from "@/lib/cache/imageStore";
 import type { ImagePrecompute } from "./images";
 import { RequestError } from "./requestError";
 import { UploadPrecompute } from "./uploadPrecompute";

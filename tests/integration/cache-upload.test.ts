@@ -9,7 +9,7 @@ import { createModelCaches, type ModelCaches } from "@/lib/inference/modelCaches
 import type { InferencePipeline } from "@/lib/inference/pipeline";
 import { createLogger } from "@/lib/log";
 import { visionEncoderRuns } from "@/lib/metrics/cacheMetrics";
-import { loadCanonicalImage } from "@/lib/images/imageStore";
+import { loadCanonicalImage } from "@/lib/cache/imageStore";
 import { PixelBudget } from "@/lib/images/pixelBudget";
 import {
   handleImageGet,

@@ -5,7 +5,7 @@ import { DEFAULT_TENANT, type ImageId } from "@/lib/ids";
 import { decodeStoredImage, encodeCanonicalPng, imageIdOf } from "@/lib/images/canonicalize";
 import { PixelBudget } from "@/lib/images/pixelBudget";
 import { createLogger } from "@/lib/log";
-import { loadCanonicalImage } from "@/lib/images/imageStore";
+import { loadCanonicalImage } from "@/lib/cache/imageStore";
 import { handleImageGet, handleImageUpload, type ImageDeps } from "@/lib/server/images";
 import { MULTIPART_ALLOWANCE } from "@/lib/server/readImageUpload";
 import * as img from "@/tests/support/testImages";
