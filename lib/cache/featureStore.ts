@@ -30,7 +30,7 @@ import type { TenantId } from "@/lib/ids";
 import type { Logger } from "@/lib/log";
 import { cacheBytes, cacheCapacityBytes, cacheEvictions, droppedEntries } from "@/lib/metrics/cacheMetrics";
 import type { ImageFeatures } from "@/lib/model/engine/imageFeatures";
-import type { ImageGrid } from "@/lib/model/positions/mrope";
+import type { ImageGrid } from "@/lib/images/preprocess/imageGrid";
 import { timeStage } from "@/lib/stageTimes";
 
 export interface FeatureStoreOptions {

@@ -31,7 +31,7 @@ import { StoreFallback } from "@/lib/cache/storeFallback";
 import type { ModelFingerprint, TenantId } from "@/lib/ids";
 import type { Logger } from "@/lib/log";
 import type { ImageFeatures } from "@/lib/model/engine/imageFeatures";
-import type { ImageGrid } from "@/lib/model/positions/mrope";
+import type { ImageGrid } from "@/lib/images/preprocess/imageGrid";
 
 export const DEFAULT_L1_TTL_SECONDS = 24 * 60 * 60;
 export const DEFAULT_L1_MEMORY_BYTES = 256 * 1024 * 1024;

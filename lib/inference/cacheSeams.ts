@@ -22,7 +22,7 @@ import type { ResponseRecord } from "@/lib/cache/responseRecord";
 import type { ModelFingerprint, TenantId } from "@/lib/ids";
 import type { ImageFeatures } from "@/lib/model/engine/imageFeatures";
 import { releaseKvCache, type KvCache } from "@/lib/model/engine/kvCache";
-import type { ImageGrid } from "@/lib/model/positions/mrope";
+import type { ImageGrid } from "@/lib/images/preprocess/imageGrid";
 import type { FeatureSource, PrefixTier, ResponseCacheResult } from "./events";
 import type { CacheFlags } from "./request";
 

@@ -12,7 +12,7 @@
 import type { FeatureDtype } from "@/lib/cache/featureRecord";
 import { buildPrefixKey, type PrefixKey } from "@/lib/cache/prefixKey";
 import type { PixelBudget } from "@/lib/images/pixelBudget";
-import type { GridThw } from "@/lib/images/preprocess/imageGrid";
+import type { ImageGrid } from "@/lib/images/preprocess/imageGrid";
 import { ImagePreprocessError } from "@/lib/images/preprocess/errors";
 import { isDeterministic } from "@/lib/model/sampling/samplingParams";
 import type { ChatMessage, ContentPart } from "@/lib/text/chatTemplate";
@@ -106,7 +106,7 @@ function gridOf(
   image: { part: ImagePart; width: number; height: number },
   index: number,
   model: InferenceModel,
-): GridThw {
+): ImageGrid {
   try {
     return modelImageGrid(model, image.width, image.height);
   } catch (error) {
@@ -121,7 +121,7 @@ function gridOf(
   }
 }
 
-function buildPrompt(request: GenerationRequest, grids: readonly GridThw[], model: InferenceModel): Prompt {
+function buildPrompt(request: GenerationRequest, grids: readonly ImageGrid[], model: InferenceModel): Prompt {
   const messages: ChatMessage[] = request.messages.map((m) => ({
     role: m.role,
     content:

@@ -8,14 +8,14 @@
 import type { FeatureDtype } from "@/lib/cache/featureRecord";
 import { featureKey, type FeatureIdentity, type FeatureKey } from "@/lib/cache/featureIdentity";
 import type { ImageId } from "@/lib/ids";
-import { planImage, type GridThw } from "@/lib/images/preprocess/imageGrid";
+import { planImage, type ImageGrid } from "@/lib/images/preprocess/imageGrid";
 import type { InferenceModel } from "./inferenceModel";
 
 export interface ModelImage {
   readonly identity: FeatureIdentity;
   /** `featureKey(identity)`. */
   readonly key: FeatureKey;
-  readonly grid: GridThw;
+  readonly grid: ImageGrid;
 }
 
 export function imageFeatureIdentity(
@@ -30,7 +30,7 @@ export function imageFeatureIdentity(
  * The patch grid of an image of this size; throws the preprocessor's ImagePreprocessError for a size this model cannot
  * take (e.g. below its patch grid).
  */
-export function modelImageGrid(model: Pick<InferenceModel, "preprocessor">, width: number, height: number): GridThw {
+export function modelImageGrid(model: Pick<InferenceModel, "preprocessor">, width: number, height: number): ImageGrid {
   return planImage(width, height, model.preprocessor).grid;
 }
 
@@ -39,7 +39,7 @@ export function identifiedModelImage(
   model: Pick<InferenceModel, "preprocessDigest">,
   storage: FeatureDtype,
   imageId: ImageId,
-  grid: GridThw,
+  grid: ImageGrid,
 ): ModelImage {
   const identity = imageFeatureIdentity(model, storage, imageId);
   return { identity, key: featureKey(identity), grid };

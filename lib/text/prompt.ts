@@ -1,4 +1,4 @@
-import { imageTokenCount, type GridThw } from "@/lib/images/preprocess/imageGrid";
+import { imageTokenCount, type ImageGrid } from "@/lib/images/preprocess/imageGrid";
 import { renderSegments, type ChatMessage, type ChatTemplate } from "@/lib/text/chatTemplate";
 import { TextError } from "@/lib/text/textErrors";
 import type { TextTokenizer } from "@/lib/text/tokenizer";
@@ -42,7 +42,7 @@ export class PromptBuilder {
   }
 
   /** `imageGrids[i]` is the grid of the i-th image part across all messages, in order. */
-  build(messages: readonly ChatMessage[], imageGrids: readonly GridThw[], options: PromptOptions = {}): Prompt {
+  build(messages: readonly ChatMessage[], imageGrids: readonly ImageGrid[], options: PromptOptions = {}): Prompt {
     const expectedImages = countImageParts(messages);
     if (expectedImages !== imageGrids.length) {
       throw new TextError(

@@ -10,7 +10,7 @@ import { createLogger, type Logger } from "@/lib/log";
 import { metricsRegistry } from "@/lib/metrics/registry";
 import { Engine } from "@/lib/model/engine/engine";
 import type { ImageFeatures } from "@/lib/model/engine/imageFeatures";
-import type { ImageGrid } from "@/lib/model/positions/mrope";
+import type { ImageGrid } from "@/lib/images/preprocess/imageGrid";
 import { startTestRedis, type TestRedis } from "@/tests/support/redisServer";
 import { fixtureBundle, fixtureDir, maxAbsDiff, readFloatNpy, readReference } from "./engineFixtures";
 

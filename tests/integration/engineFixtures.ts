@@ -6,7 +6,7 @@ import type { BundleDtype } from "@/lib/model/bundleManifest";
 import { convertCheckpoint } from "@/lib/model/convert/convert";
 import { npyAsFloat32, parseNpy } from "@/lib/model/npy";
 import { ensureParityBundle } from "@/lib/model/parity/bundleCache";
-import type { ImageGrid } from "@/lib/model/positions/mrope";
+import type { ImageGrid } from "@/lib/images/preprocess/imageGrid";
 
 /**
  * Helpers for the engine integration tests over the PyTorch parity fixtures (fixtures/parity/<name>, ▶ fixture

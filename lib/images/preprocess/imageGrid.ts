@@ -2,19 +2,19 @@ import type { PreprocessorConfig } from "@/lib/images/preprocess/preprocessorCon
 import { ImagePreprocessError } from "@/lib/images/preprocess/errors";
 import { smartResize } from "@/lib/images/preprocess/smartResize";
 
-/** An image's patch grid as the model sees it: t temporal × h × w patches (t = 1 for a still image). The reference
- *  calls it `image_grid_thw`; each row of that [images, 3] tensor is [t, h, w]. */
-export interface GridThw {
-  t: number;
-  h: number;
-  w: number;
+/** An image's patch grid as the model sees it, before spatial merging: t temporal × h × w patches (t = 1 for a still
+ *  image). The reference calls it `image_grid_thw`; each row of that [images, 3] tensor is [t, h, w]. */
+export interface ImageGrid {
+  readonly t: number;
+  readonly h: number;
+  readonly w: number;
 }
 
 export interface ImagePlan {
   /** Size after smart_resize (equal to the input when do_resize is off). */
   resizedWidth: number;
   resizedHeight: number;
-  grid: GridThw;
+  grid: ImageGrid;
 }
 
 /**
@@ -42,6 +42,6 @@ export function planImage(width: number, height: number, config: PreprocessorCon
 }
 
 /** Number of `<|image_pad|>` tokens an image occupies: its patches after the merge_size × merge_size merger. */
-export function imageTokenCount(grid: GridThw, mergeSize: number): number {
+export function imageTokenCount(grid: ImageGrid, mergeSize: number): number {
   return (grid.t * grid.h * grid.w) / (mergeSize * mergeSize);
 }

@@ -1,4 +1,4 @@
-import type { GridThw } from "@/lib/images/preprocess/imageGrid";
+import type { ImageGrid } from "@/lib/images/preprocess/imageGrid";
 import type { PreprocessorConfig } from "@/lib/images/preprocess/preprocessorConfig";
 
 /**
@@ -35,7 +35,7 @@ export function pixelValueImage(rgb: Uint8Array, table: Float32Array): Float32Ar
 }
 
 /** The patch grid of a still image whose sides are multiples of patch × merge (else a RangeError). */
-export function patchGrid(height: number, width: number, config: PreprocessorConfig): GridThw {
+export function patchGrid(height: number, width: number, config: PreprocessorConfig): ImageGrid {
   const P = config.patchSize;
   const M = config.mergeSize;
   if (height % (P * M) !== 0 || width % (P * M) !== 0) {
@@ -59,7 +59,7 @@ export function patchify(
   width: number,
   config: PreprocessorConfig,
   table: Float32Array = pixelValueTable(config),
-): { pixelValues: Float32Array; dims: [number, number]; grid: GridThw } {
+): { pixelValues: Float32Array; dims: [number, number]; grid: ImageGrid } {
   const P = config.patchSize;
   const M = config.mergeSize;
   const T = config.temporalPatchSize;

@@ -1,6 +1,6 @@
 import sharp, { type Metadata, type Sharp } from "sharp";
 import { ImagePreprocessError } from "@/lib/images/preprocess/errors";
-import { planImage, type GridThw } from "@/lib/images/preprocess/imageGrid";
+import { planImage, type ImageGrid } from "@/lib/images/preprocess/imageGrid";
 import { patchGrid, patchify, pixelValueImage, pixelValueTable } from "@/lib/images/preprocess/patchify";
 import type { PreprocessorConfig } from "@/lib/images/preprocess/preprocessorConfig";
 import { resizeImage, type RgbImage } from "@/lib/images/preprocess/resizeImage";
@@ -24,7 +24,7 @@ export interface PreprocessedImage {
   dims: [patches: number, rowLength: number];
   /** The image's row of `image_grid_thw` [1, 3]. */
   gridThw: [t: number, h: number, w: number];
-  grid: GridThw;
+  grid: ImageGrid;
   resizedWidth: number;
   resizedHeight: number;
 }
@@ -94,7 +94,7 @@ export interface PixelValueImage {
   values: Float32Array;
   height: number;
   width: number;
-  grid: GridThw;
+  grid: ImageGrid;
 }
 
 /** The input as 8-bit RGB at the size smart_resize plans for it. */

@@ -8,15 +8,14 @@
 
 import * as ort from "onnxruntime-node";
 import type { Qwen3VLConfig } from "@/lib/model/config";
+import { imageTokenCount, type ImageGrid } from "@/lib/images/preprocess/imageGrid";
 import type { FloatType } from "@/lib/model/onnx/graphBuilder";
 import { float32ToFloat16Bits } from "@/lib/model/onnx/float16";
 import {
   decodePositions,
   getRopeIndex,
-  imageTokenCount,
   MropeError,
   slicePositions,
-  type ImageGrid,
   type MropePositions,
 } from "@/lib/model/positions/mrope";
 import { timeStage } from "@/lib/stageTimes";

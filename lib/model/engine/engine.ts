@@ -1,6 +1,6 @@
 import { floatTypeOf } from "@/lib/model/bundleManifest";
 import type { Qwen3VLConfig } from "@/lib/model/config";
-import { imageTokenCount, type ImageGrid } from "@/lib/model/positions/mrope";
+import { imageTokenCount, type ImageGrid } from "@/lib/images/preprocess/imageGrid";
 import { timeStage } from "@/lib/stageTimes";
 import { openBundle, type BundleManifest, type OpenBundleOptions, type OpenedBundle } from "./bundle";
 import {

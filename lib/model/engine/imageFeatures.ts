@@ -1,7 +1,7 @@
 import * as ort from "onnxruntime-node";
 import type { Qwen3VLConfig } from "@/lib/model/config";
 import { fromFloat16Array } from "@/lib/model/onnx/float16";
-import { imageTokenCount, type ImageGrid } from "@/lib/model/positions/mrope";
+import { imageTokenCount, type ImageGrid } from "@/lib/images/preprocess/imageGrid";
 import { timeStage } from "@/lib/stageTimes";
 import { EngineInputError } from "./errors";
 

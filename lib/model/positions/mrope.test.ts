@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Qwen3VLForConditionalGeneration, Tensor } from "@huggingface/transformers";
-import { decodePositions, getRopeIndex, imageTokenCount, MropeError, slicePositions } from "./mrope";
+import { imageTokenCount } from "@/lib/images/preprocess/imageGrid";
+import { decodePositions, getRopeIndex, MropeError, slicePositions } from "./mrope";
 
 const ids = { imageTokenId: 9, visionStartTokenId: 7 };
 const VS = 7; // <|vision_start|>

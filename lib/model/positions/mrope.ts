@@ -16,12 +16,7 @@
  * for B = 1).
  */
 
-/** An image's patch grid as the processor reports it (`image_grid_thw`), before spatial merging. */
-export interface ImageGrid {
-  readonly t: number;
-  readonly h: number;
-  readonly w: number;
-}
+import type { ImageGrid } from "@/lib/images/preprocess/imageGrid";
 
 export interface MropeTokenIds {
   readonly imageTokenId: number;
@@ -45,11 +40,6 @@ export class MropeError extends Error {
     this.name = "MropeError";
     this.code = code;
   }
-}
-
-/** Number of `<|image_pad|>` tokens an image of this grid occupies: t·(h/m)·(w/m). */
-export function imageTokenCount(grid: ImageGrid, spatialMergeSize: number): number {
-  return grid.t * Math.floor(grid.h / spatialMergeSize) * Math.floor(grid.w / spatialMergeSize);
 }
 
 function checkGrid(grid: ImageGrid, spatialMergeSize: number): void {

@@ -1,5 +1,5 @@
 import type { ImageFeatures } from "@/lib/model/engine/imageFeatures";
-import type { ImageGrid } from "@/lib/model/positions/mrope";
+import type { ImageGrid } from "@/lib/images/preprocess/imageGrid";
 import type { ParityContext } from "../types";
 import { fixtureImageFeatures } from "./fixtureImages";
 
