@@ -33,8 +33,12 @@ import {
 } from "@/lib/model/bundleManifest";
 import { closestPreset, getPreset, PRESET_NAMES, type ImageSizeBounds, type Preset } from "./presets";
 
-/** 1.1.0: float16 bundles compute their matmuls in float32 (Float32Compute); float32 bundles are unchanged. */
-export const CONVERTER_VERSION = "1.1.0";
+/**
+ * 1.1.0: float16 bundles compute their matmuls in float32 (Float32Compute); float32 bundles are unchanged.
+ * 1.2.0: rotary embeddings are ORT's fused RotaryEmbedding (rotaryEmbedding.ts), which rounds x·cos ± x_j·sin
+ * differently from the plain ops by an fp32 ulp at most, so cached KV of 1.1.0 bundles is not bit-identical.
+ */
+export const CONVERTER_VERSION = "1.2.0";
 
 /** The files a source checkpoint folder must have besides its weights. */
 export const REQUIRED_SOURCE_FILES = [
