@@ -38,7 +38,7 @@ import {
 } from "@/lib/model/onnx/ops";
 import { applyRotary, buildRotaryTables, type RotaryTables } from "./decoderRotary";
 import { EMBED_TOKENS_WEIGHT } from "./embedTokens";
-import type { RotaryKind } from "./rotaryEmbedding";
+import { DEFAULT_ROTARY, type RotaryKind } from "./rotaryEmbedding";
 
 export interface DecoderGraphOptions {
   readonly norm: NormKind;
@@ -52,7 +52,7 @@ export interface DecoderGraphOptions {
  * where attention weighs more; the fused rotary is one kernel per q and k instead of five, which WebGPU's per-kernel
  * dispatch cost rewards. The plain forms stay as the readable reference the tests hold the fused ones to.
  */
-export const DEFAULT_DECODER_OPTIONS: DecoderGraphOptions = { norm: "fused", attention: "gqa", rotary: "fused" };
+export const DEFAULT_DECODER_OPTIONS: DecoderGraphOptions = { norm: "fused", attention: "gqa", rotary: DEFAULT_ROTARY };
 
 export function lmHeadWeightName(cfg: Qwen3VLConfig): string {
   return cfg.tieWordEmbeddings ? EMBED_TOKENS_WEIGHT : "lm_head.weight";

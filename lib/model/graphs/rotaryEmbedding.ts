@@ -12,6 +12,9 @@ import type { GraphBuilder, Value } from "@/lib/model/onnx/graphBuilder";
 
 export type RotaryKind = "plain" | "fused";
 
+/** What bundles use in both graphs; the plain form is the reference the tests hold the fused one to. */
+export const DEFAULT_ROTARY: RotaryKind = "fused";
+
 /**
  * RotaryEmbedding on x [B, S, heads·D] → [B, S, heads·D]. positionIds [B, S] int64 give each token's cache row, or
  * [1] = [o] gives token s of every batch row the row o + s (ORT's two accepted forms, on CPU and WebGPU alike).

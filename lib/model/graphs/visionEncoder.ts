@@ -21,7 +21,7 @@ import { add, cast, concat, unsqueeze, weightAs, weightIn } from "@/lib/model/on
 import { buildVisionPatchLayout } from "./visionPatchLayout";
 import { interpolateVisionPositionEmbedding } from "./visionPositionEmbedding";
 import { buildVisionRotary } from "./visionRotary";
-import type { RotaryKind } from "./rotaryEmbedding";
+import { DEFAULT_ROTARY, type RotaryKind } from "./rotaryEmbedding";
 import { visionAttention } from "./visionAttention";
 import { buildVisionFrameBatch } from "./visionFrameBatch";
 import { visionLayerNorm, visionMlp, visionPatchMerger } from "./visionLayers";
@@ -32,8 +32,7 @@ export interface VisionEncoderGraphOptions {
   readonly rotary: RotaryKind;
 }
 
-/** What bundles use: ORT's fused RotaryEmbedding (rotaryEmbedding.ts); the plain form is the tests' reference. */
-export const DEFAULT_VISION_ENCODER_OPTIONS: VisionEncoderGraphOptions = { rotary: "fused" };
+export const DEFAULT_VISION_ENCODER_OPTIONS: VisionEncoderGraphOptions = { rotary: DEFAULT_ROTARY };
 
 export function buildVisionEncoderGraph(
   g: GraphBuilder,
