@@ -3,7 +3,8 @@
  *                                  [--threads N]
  *
  * Times the decoder graph's variants (lib/model/graphs/decoder.ts: plain ONNX ops vs ORT contrib norms,
- * GroupQueryAttention and RotaryEmbedding) on CPU: one prefill of N tokens from an empty cache, then greedy-style decode steps on top of it.
+ * GroupQueryAttention and RotaryEmbedding) on CPU: one prefill of N tokens from an empty cache, then greedy-style
+ * decode steps on top of it.
  * Also reports each variant's largest logit difference from the plain one, since a fast variant is only useful if it
  * computes the same function. Default checkpoint: the `small` preset with random weights (seed 0), generated into
  * .cache/bench/small-checkpoint on first use. Prints a table and writes bench/results/decoder-variants-<time>.json.

@@ -24,7 +24,7 @@ export type VisionRotary = { readonly heads: number; readonly headDim: number } 
     }
   | {
       readonly kind: "fused";
-      /** [N, head_dim/2] float32: row n holds patch n's cos/sin of [row freqs, col freqs] (RotaryEmbedding's caches). */
+      /** [N, head_dim/2] float32: row n is patch n's cos/sin of [row freqs, col freqs] (RotaryEmbedding's caches). */
       readonly cosCache: Value;
       readonly sinCache: Value;
     }
