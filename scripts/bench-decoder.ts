@@ -2,8 +2,9 @@
  * npx tsx scripts/bench-decoder.ts [--checkpoint DIR] [--prefill 800] [--decode 32] [--reps 5] [--dtype fp32|fp16]
  *                                  [--threads N]
  *
- * Times the decoder graph's variants (lib/model/graphs/decoder.ts: plain ONNX ops vs ORT contrib norms and
- * GroupQueryAttention) on CPU: one prefill of N tokens from an empty cache, then greedy-style decode steps on top of it.
+ * Times the decoder graph's variants (lib/model/graphs/decoder.ts: plain ONNX ops vs ORT contrib norms,
+ * GroupQueryAttention and RotaryEmbedding) on CPU: one prefill of N tokens from an empty cache, then greedy-style
+ * decode steps on top of it.
  * Also reports each variant's largest logit difference from the plain one, since a fast variant is only useful if it
  * computes the same function. Default checkpoint: the `small` preset with random weights (seed 0), generated into
  * .cache/bench/small-checkpoint on first use. Prints a table and writes bench/results/decoder-variants-<time>.json.
@@ -22,10 +23,11 @@ import { writeModel } from "@/lib/model/onnx/writeModel";
 import { ensureSmallCheckpoint, line, median } from "./benchSupport";
 
 const VARIANTS: DecoderGraphOptions[] = [
-  { norm: "plain", attention: "plain" },
-  { norm: "fused", attention: "plain" },
-  { norm: "plain", attention: "gqa" },
-  { norm: "fused", attention: "gqa" },
+  { norm: "plain", attention: "plain", rotary: "plain" },
+  { norm: "fused", attention: "plain", rotary: "plain" },
+  { norm: "plain", attention: "gqa", rotary: "plain" },
+  { norm: "fused", attention: "gqa", rotary: "plain" },
+  { norm: "fused", attention: "gqa", rotary: "fused" },
 ];
 
 const { values } = parseArgs({
@@ -98,7 +100,10 @@ async function main(): Promise<void> {
   // over rounds is the least disturbed measurement.
   const sessions: { label: string; session: ort.InferenceSession }[] = [];
   for (const variant of VARIANTS) {
-    const file = path.join(".cache/bench", `decoder-${variant.norm}-${variant.attention}-${values.dtype}.onnx`);
+    const file = path.join(
+      ".cache/bench",
+      `decoder-${variant.norm}-${variant.attention}-${variant.rotary}-${values.dtype}.onnx`,
+    );
     const g = new GraphBuilder({ name: "decoder_model_merged", floatType });
     buildDecoderGraph(g, cfg, variant);
     await writeModel(g, file, checkpoint);
@@ -108,7 +113,7 @@ async function main(): Promise<void> {
       intraOpNumThreads: threads,
     });
     await session.run(feeds(0, 16, null)); // warm-up
-    sessions.push({ label: `norm=${variant.norm} attention=${variant.attention}`, session });
+    sessions.push({ label: `norm=${variant.norm} attention=${variant.attention} rotary=${variant.rotary}`, session });
   }
   await checkpoint.close();
 
@@ -138,11 +143,11 @@ async function main(): Promise<void> {
     maxLogitDiffFromPlain: lastLogits[v].reduce((m, x, i) => Math.max(m, Math.abs(x - lastLogits[0][i])), 0),
   }));
   line(
-    `\n${"variant".padEnd(30)} | prefill ${prefillTokens} tok min / median | decode ms/token min / median | max |Δlogit| vs plain`,
+    `\n${"variant".padEnd(43)} | prefill ${prefillTokens} tok min / median | decode ms/token min / median | max |Δlogit| vs plain`,
   );
   for (const row of results) {
     line(
-      `${row.variant.padEnd(30)} | ${row.prefillMinMs.toFixed(0).padStart(8)} / ${row.prefillMedianMs.toFixed(0).padStart(6)} ms` +
+      `${row.variant.padEnd(43)} | ${row.prefillMinMs.toFixed(0).padStart(8)} / ${row.prefillMedianMs.toFixed(0).padStart(6)} ms` +
         ` | ${row.decodeMinMs.toFixed(1).padStart(9)} / ${row.decodeMedianMs.toFixed(1).padStart(6)} ms | ${row.maxLogitDiffFromPlain.toExponential(1)}`,
     );
   }

@@ -1,6 +1,6 @@
 /**
  * npm run convert -- --from DIR | --random tiny|small|2b|CONFIG.json [--seed N] [--min-pixels N --max-pixels N]
- *                    --out DIR [--dtype fp32|fp16] [--force] [--checkpoint-out DIR]
+ *                    --out DIR [--dtype fp32|fp16] [--rotary fused|plain] [--force] [--checkpoint-out DIR]
  *
  * Builds a vlcache model bundle (see models/README.md) from a Hugging Face Qwen3-VL checkpoint folder, or from a
  * seeded random checkpoint generated on the fly (kept with --checkpoint-out, e.g. to load it in PyTorch).
@@ -8,10 +8,12 @@
 import { parseArgs } from "node:util";
 import { z } from "zod";
 import { ConvertError, convertCheckpoint, convertRandom } from "@/lib/model/convert/convert";
+import { DEFAULT_ROTARY } from "@/lib/model/graphs/rotaryEmbedding";
 import { formatBytes, formatDuration } from "@/lib/progress";
 
 const USAGE = `usage: npm run convert -- (--from DIR | --random tiny|small|2b|CONFIG.json [--seed N]
-                          [--min-pixels N --max-pixels N]) --out DIR [--dtype fp32|fp16] [--force] [--checkpoint-out DIR]
+                          [--min-pixels N --max-pixels N]) --out DIR [--dtype fp32|fp16] [--rotary fused|plain]
+                          [--force] [--checkpoint-out DIR]
   --from DIR            Hugging Face Qwen3-VL checkpoint folder (config.json, *.safetensors, tokenizer, preprocessor)
   --random PRESET       seeded random weights: tiny (tests), small (CPU benchmarks), 2b (Qwen3-VL-2B sizes),
                         or a path to a Qwen3-VL config.json
@@ -20,6 +22,8 @@ const USAGE = `usage: npm run convert -- (--from DIR | --random tiny|small|2b|CO
   --max-pixels N        default: the preset's, or for a config.json the closest preset's (vlcache.json says which)
   --out DIR             bundle folder to write
   --dtype fp32|fp16     weights and activations (default fp32)
+  --rotary fused|plain  rotary embedding as ORT's fused RotaryEmbedding (default) or plain ops, the same function
+                        (plain: for A/B benchmarks of the graphs)
   --force               replace an existing bundle at --out
   --checkpoint-out DIR  with --random: also keep the generated checkpoint folder there`;
 
@@ -30,6 +34,7 @@ const argsSchema = z
     seed: z.coerce.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).default(0),
     out: z.string({ error: "--out DIR is required" }).min(1),
     dtype: z.enum(["fp32", "fp16"], { error: "--dtype must be fp32 or fp16" }).default("fp32"),
+    rotary: z.enum(["fused", "plain"], { error: "--rotary must be fused or plain" }).default(DEFAULT_ROTARY),
     force: z.boolean().default(false),
     "checkpoint-out": z.string().min(1).optional(),
     "min-pixels": z.coerce.number({ error: "--min-pixels must be a number" }).int().positive().optional(),
@@ -66,6 +71,7 @@ async function main(): Promise<void> {
         seed: { type: "string" },
         out: { type: "string" },
         dtype: { type: "string" },
+        rotary: { type: "string" },
         force: { type: "boolean" },
         "checkpoint-out": { type: "string" },
         "min-pixels": { type: "string" },
@@ -87,7 +93,7 @@ async function main(): Promise<void> {
   const args = parsed.data;
 
   const startedAt = Date.now();
-  const common = { dtype: args.dtype, force: args.force, progress: true };
+  const common = { dtype: args.dtype, rotary: args.rotary, force: args.force, progress: true };
   const manifest =
     args.from !== undefined
       ? await convertCheckpoint(args.from, args.out, common)
@@ -102,7 +108,7 @@ async function main(): Promise<void> {
 
   const bytes = Object.values(manifest.graphs).reduce((sum, g) => sum + g.bytes, 0);
   process.stdout.write(
-    `bundle ${args.out}: ${manifest.dtype}, ${formatBytes(bytes)} of ONNX in ${formatDuration(Date.now() - startedAt)}, ` +
+    `bundle ${args.out}: ${manifest.dtype}, ${manifest.rotary} rotary, ${formatBytes(bytes)} of ONNX in ${formatDuration(Date.now() - startedAt)}, ` +
       `source fingerprint ${manifest.sourceFingerprint.slice(0, 16)}…\n`,
   );
 }

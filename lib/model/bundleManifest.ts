@@ -9,6 +9,7 @@
 
 import { z } from "zod";
 import type { Float32Compute, FloatType } from "@/lib/model/onnx/graphBuilder";
+import type { RotaryKind } from "@/lib/model/graphs/rotaryEmbedding";
 
 export const bundleSourceSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("checkpoint"), path: z.string() }),
@@ -23,6 +24,8 @@ const float32ComputeSchema = z.object({
   matmuls: z.boolean(),
 }) satisfies z.ZodType<Float32Compute>;
 
+const rotaryKindSchema = z.enum(["plain", "fused"]) satisfies z.ZodType<RotaryKind>;
+
 export const bundleManifestSchema = z.object({
   converterVersion: z.union([z.string(), z.number()]),
   /** SHA-256 over the checkpoint's tensors (convert.ts `fingerprintWeights`). */
@@ -30,6 +33,11 @@ export const bundleManifestSchema = z.object({
   dtype: z.enum(["fp32", "fp16"]),
   /** fp16 bundles: which parts compute in float32 (graphBuilder.ts says why). */
   float32Compute: float32ComputeSchema.optional(),
+  /**
+   * The rotary embedding's form in the decoder and vision graphs (graphs/rotaryEmbedding.ts); converters before 1.2.0
+   * wrote none and built the plain form.
+   */
+  rotary: rotaryKindSchema.optional(),
   createdAt: z.string().optional(),
   source: bundleSourceSchema.optional(),
   graphs: z.record(z.string(), z.object({ bytes: z.number(), externalData: z.boolean() })).optional(),
@@ -57,4 +65,4 @@ export function floatTypeOf(dtype: BundleDtype): FloatType {
 }
 
 export type WrittenBundleManifest = BundleManifest &
-  Required<Pick<BundleManifest, "createdAt" | "source" | "graphs">> & { converterVersion: string };
+  Required<Pick<BundleManifest, "createdAt" | "source" | "graphs" | "rotary">> & { converterVersion: string };

@@ -14,6 +14,9 @@
 #   convert  the `2b` preset, random weights seed 0, as fp32 and fp16 bundles under .cache/gpu (the fp16 one from the
 #            fp32 one's checkpoint, so the random weights are drawn once)
 #   bench    scripts/gpu/bench.ts on those bundles, WebGPU against CPU ($BENCH_ARGS are appended)
+#   rotary-ab  the 2b fp32 bundle (seed 0) converted twice by this tree's converter, with ORT's fused RotaryEmbedding
+#            and with plain rotary ops (convert --rotary), under .cache/gpu/2b-fp32-rotary-{fused,plain}; then
+#            scripts/gpu/bench.ts on both on WebGPU ($BENCH_ARGS appended, e.g. --providers webgpu,cpu)
 #   placement  which nodes of each bundle there (the tiny fixture's, the 2b ones) WebGPU leaves to the CPU
 #   probe    parity and a one-round bench on the tiny fixture only (a quick end-to-end check of the setup)
 #   fp16     (after convert) fp16 2b bundles with other parts in float32 ($FP16_VARIANTS, precision.ts variant names;
@@ -117,6 +120,18 @@ run_task() {
       # shellcheck disable=SC2086 # BENCH_ARGS is a list of options
       node "$JS/bench.mjs" --bundle "$bundles/2b-fp32" --bundle "$bundles/2b-fp16" --providers webgpu,cpu \
         --out "$OUT/gpu-webgpu-$(date -u +%F)" ${BENCH_ARGS:-} ;;
+    rotary-ab)
+      # Both converted here, whatever .cache/gpu/2b-fp32 holds: a warm machine may keep one from an older converter.
+      local from=(--from "$bundles/2b-checkpoint")
+      [[ -f $bundles/2b-checkpoint/model.safetensors ]] ||
+        from=(--random 2b --seed 0 --checkpoint-out "$bundles/2b-checkpoint")
+      for rotary in fused plain; do
+        node "$JS/convert.mjs" "${from[@]}" --out "$bundles/2b-fp32-rotary-$rotary" --rotary "$rotary" --force
+        from=(--from "$bundles/2b-checkpoint")
+      done
+      # shellcheck disable=SC2086 # BENCH_ARGS is a list of options
+      node "$JS/bench.mjs" --bundle "$bundles/2b-fp32-rotary-fused" --bundle "$bundles/2b-fp32-rotary-plain" \
+        --providers webgpu --out "$OUT/gpu-rotary-ab-$(date -u +%F)" ${BENCH_ARGS:-} ;;
     placement)
       for dir in .cache/parity/tiny-deepstack-tied-*/ "$bundles"/2b-fp32 "$bundles"/2b-fp16; do
         [[ -f $dir/vlcache.json ]] || continue
@@ -220,5 +235,5 @@ case ${1:-} in
       echo "=== $t exit $rc after $(( SECONDS - start )) s"
     done
     exit $failed ;;
-  *) echo "usage: device.sh stage | run [parity|convert|bench|placement|probe|fp16|precision|profile|embed-placement|kv-capacity|vs-hf-fp32|vs-hf-fp16|vs-hf-torch|vs-hf-report|coldpath|cache-webgpu|cache-cpu …]" >&2; exit 2 ;;
+  *) echo "usage: device.sh stage | run [parity|convert|bench|rotary-ab|placement|probe|fp16|precision|profile|embed-placement|kv-capacity|vs-hf-fp32|vs-hf-fp16|vs-hf-torch|vs-hf-report|coldpath|cache-webgpu|cache-cpu …]" >&2; exit 2 ;;
 esac

@@ -11,8 +11,9 @@ import { getPreset } from "@/lib/model/convert/presets";
 import { loadBundle } from "@/lib/model/engine/engine";
 
 /**
- * The converter end to end on the tiny preset: random checkpoint → bundle (fp32, fp16, external data), bundles open
- * in onnxruntime-node and generate, fingerprints are deterministic, and bad sources fail with a clear ConvertError.
+ * The converter end to end on the tiny preset: random checkpoint → bundle (fp32, fp16, external data, plain rotary),
+ * bundles open in onnxruntime-node and generate, fingerprints are deterministic, and bad sources fail with a clear
+ * ConvertError.
  */
 
 let root: string;
@@ -53,6 +54,7 @@ describe("convertRandom / convertCheckpoint", () => {
     const manifest = JSON.parse(await readFile(path.join(fp32Dir, "vlcache.json"), "utf8"));
     expect(manifest).toEqual(fp32);
     expect(manifest.dtype).toBe("fp32");
+    expect(manifest.rotary).toBe("fused");
     expect(manifest.sourceFingerprint).toMatch(/^[0-9a-f]{64}$/);
     expect(manifest.source).toEqual({ kind: "random", preset: "tiny", seed: 3 });
     expect(manifest.graphs.decoder_model_merged.externalData).toBe(false);
@@ -132,7 +134,7 @@ describe("convertRandom / convertCheckpoint", () => {
     expect(sameSeed.sourceFingerprint).toBe(fp32.sourceFingerprint);
   });
 
-  it("produces a bundle the engine runs: fp32, fp16 and external-data variants agree on greedy tokens", async () => {
+  it("produces a bundle the engine runs: fp32, fp16, external-data and plain-rotary variants agree on greedy tokens", async () => {
     const fp16Dir = path.join(root, "tiny-fp16");
     const fp16 = await convertCheckpoint(checkpointDir, fp16Dir, { dtype: "fp16" });
     expect(fp16.dtype).toBe("fp16");
@@ -146,6 +148,17 @@ describe("convertRandom / convertCheckpoint", () => {
     expect(external.graphs.decoder_model_merged.externalData).toBe(true);
     expect(existsSync(path.join(externalDir, "onnx/decoder_model_merged.onnx_data"))).toBe(true);
 
+    const plainRotaryDir = path.join(root, "tiny-plain-rotary");
+    expect((await convertCheckpoint(checkpointDir, plainRotaryDir, { dtype: "fp32", rotary: "plain" })).rotary).toBe(
+      "plain",
+    );
+    const hasRotaryNode = async (dir: string, graph: string) =>
+      (await readFile(path.join(dir, "onnx", graph))).includes("RotaryEmbedding");
+    for (const graph of ["decoder_model_merged.onnx", "vision_encoder.onnx"]) {
+      expect(await hasRotaryNode(fp32Dir, graph), graph).toBe(true);
+      expect(await hasRotaryNode(plainRotaryDir, graph), graph).toBe(false);
+    }
+
     const generate = async (dir: string) => {
       const engine = await loadBundle(dir, { executionProvider: "cpu" });
       try {
@@ -157,6 +170,7 @@ describe("convertRandom / convertCheckpoint", () => {
     const reference = await generate(fp32Dir);
     expect(reference).toHaveLength(8);
     expect(await generate(externalDir)).toEqual(reference);
+    expect(await generate(plainRotaryDir)).toEqual(reference);
     // fp16 rounding may flip a near-tie late in the sequence; the first tokens must agree.
     expect((await generate(fp16Dir)).slice(0, 2)).toEqual(reference.slice(0, 2));
   });

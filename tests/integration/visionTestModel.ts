@@ -12,7 +12,7 @@ import type { WeightSource } from "@/lib/model/checkpoint/weightSource";
 import { GraphBuilder, type FloatType } from "@/lib/model/onnx/graphBuilder";
 import { writeModel } from "@/lib/model/onnx/writeModel";
 import { createRng } from "@/lib/model/sampling/prng";
-import { buildVisionEncoderGraph } from "@/lib/model/graphs/visionEncoder";
+import { buildVisionEncoderGraph, type VisionEncoderGraphOptions } from "@/lib/model/graphs/visionEncoder";
 
 /** Every vision tensor of a Qwen3-VL checkpoint with its stored shape (Linear [out, in], Conv3d [out, C, T, P, P]). */
 export function visionCheckpointShapes(v: VisionConfig): Map<string, number[]> {
@@ -119,10 +119,14 @@ export interface VisionSession {
 export async function buildVisionSession(
   cfg: Qwen3VLConfig,
   source: WeightSource,
-  opts: { floatType?: FloatType; sessionOptions?: ort.InferenceSession.SessionOptions } = {},
+  opts: {
+    floatType?: FloatType;
+    graph?: VisionEncoderGraphOptions;
+    sessionOptions?: ort.InferenceSession.SessionOptions;
+  } = {},
 ): Promise<VisionSession> {
   const g = new GraphBuilder({ name: "vision_encoder", floatType: opts.floatType ?? "float32" });
-  buildVisionEncoderGraph(g, cfg);
+  buildVisionEncoderGraph(g, cfg, opts.graph);
   const dir = await mkdtemp(path.join(tmpdir(), "vlcache-vision-"));
   const file = path.join(dir, "vision_encoder.onnx");
   await writeModel(g, file, source);

@@ -18,9 +18,10 @@ import { ConfigError, parseQwen3VLConfig, type Qwen3VLConfig } from "@/lib/model
 import { validateCheckpointTensors } from "@/lib/model/checkpoint/qwen3vlTensors";
 import { writeRandomCheckpoint } from "@/lib/model/checkpoint/randomCheckpoint";
 import { SafetensorsCheckpoint } from "@/lib/model/checkpoint/safetensors";
-import { buildDecoderGraph } from "@/lib/model/graphs/decoder";
+import { buildDecoderGraph, DEFAULT_DECODER_OPTIONS } from "@/lib/model/graphs/decoder";
 import { buildEmbedTokensGraph } from "@/lib/model/graphs/embedTokens";
-import { buildVisionEncoderGraph } from "@/lib/model/graphs/visionEncoder";
+import { DEFAULT_ROTARY, type RotaryKind } from "@/lib/model/graphs/rotaryEmbedding";
+import { buildVisionEncoderGraph, DEFAULT_VISION_ENCODER_OPTIONS } from "@/lib/model/graphs/visionEncoder";
 import { DEFAULT_FLOAT32_COMPUTE, GraphBuilder, type Float32Compute } from "@/lib/model/onnx/graphBuilder";
 import { writeModel, type WriteModelResult } from "@/lib/model/onnx/writeModel";
 import { createProgress, type Progress } from "@/lib/progress";
@@ -33,8 +34,12 @@ import {
 } from "@/lib/model/bundleManifest";
 import { closestPreset, getPreset, PRESET_NAMES, type ImageSizeBounds, type Preset } from "./presets";
 
-/** 1.1.0: float16 bundles compute their matmuls in float32 (Float32Compute); float32 bundles are unchanged. */
-export const CONVERTER_VERSION = "1.1.0";
+/**
+ * 1.1.0: float16 bundles compute their matmuls in float32 (Float32Compute); float32 bundles are unchanged.
+ * 1.2.0: rotary embeddings are ORT's fused RotaryEmbedding (rotaryEmbedding.ts), which rounds x·cos ± x_j·sin
+ * differently from the plain ops by an fp32 ulp at most, so cached KV of 1.1.0 bundles is not bit-identical.
+ */
+export const CONVERTER_VERSION = "1.2.0";
 
 /** The files a source checkpoint folder must have besides its weights. */
 export const REQUIRED_SOURCE_FILES = [
@@ -73,18 +78,28 @@ export interface ConvertOptions {
    * fp16 only: parts computed in float32; default DEFAULT_FLOAT32_COMPUTE (scripts/gpu/precision.ts compares others).
    */
   float32Compute?: Float32Compute;
+  /** The rotary embedding's form in the decoder and vision graphs; default fused (plain: for A/B benchmarks). */
+  rotary?: RotaryKind;
 }
 
 interface GraphPlan {
   readonly file: string;
   readonly name: string;
-  readonly build: (g: GraphBuilder, cfg: Qwen3VLConfig) => void;
+  readonly build: (g: GraphBuilder, cfg: Qwen3VLConfig, rotary: RotaryKind) => void;
 }
 
 const GRAPHS: readonly GraphPlan[] = [
   { file: "onnx/embed_tokens.onnx", name: "embed_tokens", build: buildEmbedTokensGraph },
-  { file: "onnx/vision_encoder.onnx", name: "vision_encoder", build: buildVisionEncoderGraph },
-  { file: "onnx/decoder_model_merged.onnx", name: "decoder_model_merged", build: buildDecoderGraph },
+  {
+    file: "onnx/vision_encoder.onnx",
+    name: "vision_encoder",
+    build: (g, cfg, rotary) => buildVisionEncoderGraph(g, cfg, { ...DEFAULT_VISION_ENCODER_OPTIONS, rotary }),
+  },
+  {
+    file: "onnx/decoder_model_merged.onnx",
+    name: "decoder_model_merged",
+    build: (g, cfg, rotary) => buildDecoderGraph(g, cfg, { ...DEFAULT_DECODER_OPTIONS, rotary }),
+  },
 ];
 
 /** Throws a ConvertError naming the first thing a checkpoint folder lacks. */
@@ -136,10 +151,11 @@ export async function convertCheckpoint(
     const sourceFingerprint = await fingerprintWeights(checkpoint, opts.progress ?? false);
     const floatType = floatTypeOf(opts.dtype);
     const float32Compute = opts.float32Compute ?? DEFAULT_FLOAT32_COMPUTE;
+    const rotary = opts.rotary ?? DEFAULT_ROTARY;
     const graphs: WrittenBundleManifest["graphs"] = {};
     for (const plan of GRAPHS) {
       const g = new GraphBuilder({ name: plan.name, floatType, float32Compute });
-      plan.build(g, cfg);
+      plan.build(g, cfg, rotary);
       const progress = startProgress(opts.progress, plan.file);
       let result: WriteModelResult;
       try {
@@ -159,6 +175,7 @@ export async function convertCheckpoint(
       sourceFingerprint,
       dtype: opts.dtype,
       ...(opts.dtype === "fp16" ? { float32Compute } : {}),
+      rotary,
       createdAt: new Date().toISOString(),
       source: opts.source ?? { kind: "checkpoint", path: path.resolve(fromDir) },
       graphs,

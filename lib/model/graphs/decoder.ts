@@ -38,18 +38,21 @@ import {
 } from "@/lib/model/onnx/ops";
 import { applyRotary, buildRotaryTables, type RotaryTables } from "./decoderRotary";
 import { EMBED_TOKENS_WEIGHT } from "./embedTokens";
+import { DEFAULT_ROTARY, type RotaryKind } from "./rotaryEmbedding";
 
 export interface DecoderGraphOptions {
   readonly norm: NormKind;
   readonly attention: AttentionKind;
+  readonly rotary: RotaryKind;
 }
 
 /**
- * What bundles use: ORT's fused RMSNorm and GroupQueryAttention. On CPU (scripts/bench-decoder.ts, `small` preset,
- * one thread) they are on par with plain ops at 800 prompt tokens and ~23% faster at 2,400, where attention weighs
- * more; the plain form stays as the readable reference the tests hold the fused one to.
+ * What bundles use: ORT's fused RMSNorm, GroupQueryAttention and RotaryEmbedding. On CPU (scripts/bench-decoder.ts,
+ * `small` preset, one thread) the first two are on par with plain ops at 800 prompt tokens and ~23% faster at 2,400,
+ * where attention weighs more; the fused rotary is one kernel per q and k instead of five, which WebGPU's per-kernel
+ * dispatch cost rewards. The plain forms stay as the readable reference the tests hold the fused ones to.
  */
-export const DEFAULT_DECODER_OPTIONS: DecoderGraphOptions = { norm: "fused", attention: "gqa" };
+export const DEFAULT_DECODER_OPTIONS: DecoderGraphOptions = { norm: "fused", attention: "gqa", rotary: DEFAULT_ROTARY };
 
 export function lmHeadWeightName(cfg: Qwen3VLConfig): string {
   return cfg.tieWordEmbeddings ? EMBED_TOKENS_WEIGHT : "lm_head.weight";
@@ -83,7 +86,7 @@ export function buildDecoderGraph(
       : null;
 
   g.scope("model", () => {
-    const rotary = buildRotaryTables(g, positionIds, {
+    const rotary = buildRotaryTables(g, opts.rotary, positionIds, {
       headDim,
       theta: t.ropeTheta,
       mropeSection: t.mropeSection,

@@ -1,5 +1,6 @@
 /**
- * Multimodal rotary embedding of the Qwen3-VL text model, as graph ops.
+ * Multimodal rotary embedding of the Qwen3-VL text model, as graph ops: per-token cos/sin tables built once per run,
+ * applied to q and k of every layer in either form of rotaryEmbedding.ts.
  *
  * Each of the headDim/2 rotary frequency slots reads its position from one of the three `position_ids` rows
  * (0 = temporal, 1 = height, 2 = width). Qwen3-VL interleaves them (transformers' `apply_interleaved_mrope`): slot j
@@ -9,7 +10,24 @@
  */
 
 import type { GraphBuilder, Value } from "@/lib/model/onnx/graphBuilder";
-import { add, cast, concat, cos, gather, mul, neg, sin, split, transpose, unsqueeze } from "@/lib/model/onnx/ops";
+import {
+  add,
+  cast,
+  concat,
+  cos,
+  gather,
+  mul,
+  neg,
+  range,
+  reshape,
+  shape,
+  sin,
+  split,
+  squeeze,
+  transpose,
+  unsqueeze,
+} from "@/lib/model/onnx/ops";
+import { fusedRotary, type RotaryKind } from "./rotaryEmbedding";
 
 export function mropeSlotRows(headDim: number, mropeSection: readonly number[], interleaved: boolean): number[] {
   const slots = headDim / 2;
@@ -37,49 +55,76 @@ export function ropeInverseFrequencies(headDim: number, theta: number): Float32A
   return inv;
 }
 
-export interface RotaryTables {
-  /** [B, S, 1, D]: broadcasts over heads in the [B, S, N, D] layout. */
-  readonly cos: Value;
-  /** [B, S, 1, D] with the first half negated, so rotate_half(x)·sin = swap_halves(x)·sinSigned. */
-  readonly sinSigned: Value;
-}
+/**
+ * The per-token rotation, in the form `kind` applies. Slot j's angle drives dims j and j + D/2 (freqs repeated over
+ * both halves, like `torch.cat((freqs, freqs), -1)`).
+ */
+export type RotaryTables =
+  | {
+      readonly kind: "plain";
+      /** [B, S, 1, D]: broadcasts over heads in the [B, S, N, D] layout. */
+      readonly cos: Value;
+      /** [B, S, 1, D] with the first half negated, so rotate_half(x)·sin = swap_halves(x)·sinSigned. */
+      readonly sinSigned: Value;
+    }
+  | {
+      readonly kind: "fused";
+      /** [B·S, D/2]: row b·S + i holds token (b, i)'s cos/sin of the D/2 slots (RotaryEmbedding's caches). */
+      readonly cosCache: Value;
+      readonly sinCache: Value;
+      /** [B, S] int64 = b·S + i, each token's cache row. */
+      readonly cacheRows: Value;
+    };
 
 /**
  * cos/sin tables for `position_ids` [3, B, S] i64, computed once and shared by every layer. The angle of slot j is
- * pos[row(j)]·inv_freq[j] in fp32 (one product, as torch's fp32 matmul with K = 1 gives), duplicated over both halves
- * like `torch.cat((freqs, freqs), -1)`. Tables are cast to the graph's float type, as transformers casts cos/sin to the
- * activations' dtype.
+ * pos[row(j)]·inv_freq[j] in fp32 (one product, as torch's fp32 matmul with K = 1 gives). Tables are cast to the
+ * graph's float type, as transformers casts cos/sin to the activations' dtype.
  */
 export function buildRotaryTables(
   g: GraphBuilder,
+  kind: RotaryKind,
   positionIds: Value,
   opts: { headDim: number; theta: number; mropeSection: readonly number[]; interleaved: boolean },
 ): RotaryTables {
   return g.scope("rotary_emb", () => {
+    const half = opts.headDim / 2;
     const rows = mropeSlotRows(opts.headDim, opts.mropeSection, opts.interleaved);
-    const inv = ropeInverseFrequencies(opts.headDim, opts.theta);
-    const rowPerDim = g.constInt64([...rows, ...rows]); // [D]
     const invFreq = g.tensor(
       "/model/rotary_emb/inv_freq",
       "float32",
-      [opts.headDim],
-      Float32Array.from([...inv, ...inv]),
+      [half],
+      ropeInverseFrequencies(opts.headDim, opts.theta),
     );
 
     const bs3 = transpose(g, positionIds, [1, 2, 0]); // [B, S, 3]
-    const pos = gather(g, bs3, rowPerDim, 2); // [B, S, D] i64
-    const angles = mul(g, cast(g, pos, "float32"), invFreq); // [B, S, D] f32
+    const pos = gather(g, bs3, g.constInt64(rows), 2); // [B, S, D/2] i64
+    const angles = mul(g, cast(g, pos, "float32"), invFreq); // [B, S, D/2] f32
     const toFloatType = (v: Value) => (g.floatType === "float16" ? cast(g, v, "float16") : v);
-    const half = opts.headDim / 2;
-    const [sinFirst, sinSecond] = split(g, sin(g, angles), [half, half], -1);
-    const cosTable = unsqueeze(g, toFloatType(cos(g, angles)), [2]);
-    const sinSigned = unsqueeze(g, toFloatType(concat(g, [neg(g, sinFirst), sinSecond], -1)), [2]);
-    return { cos: cosTable, sinSigned };
+    const cosHalf = cos(g, angles);
+    const sinHalf = sin(g, angles);
+    if (kind === "fused") {
+      const cosCache = toFloatType(reshape(g, cosHalf, [-1, half]));
+      const tokens = squeeze(g, shape(g, cosCache, 0, 1), [0]); // B·S
+      const tokenRows = range(g, g.constInt64([0], []), tokens, g.constInt64([1], []));
+      return {
+        kind,
+        cosCache,
+        sinCache: toFloatType(reshape(g, sinHalf, [-1, half])),
+        cacheRows: reshape(g, tokenRows, shape(g, positionIds, 1, 3)),
+      };
+    }
+    const table = (first: Value, second: Value) => unsqueeze(g, toFloatType(concat(g, [first, second], -1)), [2]);
+    return { kind, cos: table(cosHalf, cosHalf), sinSigned: table(neg(g, sinHalf), sinHalf) };
   });
 }
 
 /** x·cos + rotate_half(x)·sin for x [B, S, N, D], where rotate_half(x) = cat(−x2, x1). */
 export function applyRotary(g: GraphBuilder, x: Value, tables: RotaryTables, headDim: number): Value {
+  if (tables.kind === "fused") {
+    const flat = reshape(g, x, [0, 0, -1]); // [B, S, N·D]: the op's 3-D layout
+    return reshape(g, fusedRotary(g, flat, tables.cacheRows, tables.cosCache, tables.sinCache), [0, 0, -1, headDim]);
+  }
   const half = headDim / 2;
   const [x1, x2] = split(g, x, [half, half], -1);
   return add(g, mul(g, x, tables.cos), mul(g, concat(g, [x2, x1], -1), tables.sinSigned));

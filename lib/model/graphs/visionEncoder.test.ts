@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Qwen3VLConfig, VisionConfig } from "@/lib/model/config";
 import { GraphBuilder } from "@/lib/model/onnx/graphBuilder";
-import { buildVisionEncoderGraph } from "./visionEncoder";
+import { buildVisionEncoderGraph, type VisionEncoderGraphOptions } from "./visionEncoder";
 import { positionGridSide } from "./visionPositionEmbedding";
 
 const VISION: VisionConfig = {
@@ -19,9 +19,9 @@ const VISION: VisionConfig = {
   hiddenAct: "gelu_pytorch_tanh",
 };
 
-function build(vision: VisionConfig) {
+function build(vision: VisionConfig, opts?: VisionEncoderGraphOptions) {
   const g = new GraphBuilder({ name: "vision_encoder", floatType: "float32" });
-  buildVisionEncoderGraph(g, { vision } as Qwen3VLConfig);
+  buildVisionEncoderGraph(g, { vision } as Qwen3VLConfig, opts);
   return g.parts();
 }
 
@@ -46,6 +46,15 @@ describe("buildVisionEncoderGraph", () => {
       expect(node.inputs).toHaveLength(3);
       expect(node.outputs).toHaveLength(1);
     }
+  });
+
+  it("rotates q and k with one fused RotaryEmbedding each per block, or with plain ops (no Neg) when asked", () => {
+    const count = (opts: VisionEncoderGraphOptions | undefined, opType: string) =>
+      build(VISION, opts).nodes.filter((n) => n.opType === opType).length;
+    expect(count(undefined, "RotaryEmbedding")).toBe(2 * VISION.depth);
+    expect(count(undefined, "Neg")).toBe(0);
+    expect(count({ rotary: "plain" }, "RotaryEmbedding")).toBe(0);
+    expect(count({ rotary: "plain" }, "Neg")).toBe(2 * VISION.depth);
   });
 
   it("references the checkpoint's vision tensors by transformers' names", () => {

@@ -21,13 +21,24 @@ import { add, cast, concat, unsqueeze, weightAs, weightIn } from "@/lib/model/on
 import { buildVisionPatchLayout } from "./visionPatchLayout";
 import { interpolateVisionPositionEmbedding } from "./visionPositionEmbedding";
 import { buildVisionRotary } from "./visionRotary";
+import { DEFAULT_ROTARY, type RotaryKind } from "./rotaryEmbedding";
 import { visionAttention } from "./visionAttention";
 import { buildVisionFrameBatch } from "./visionFrameBatch";
 import { visionLayerNorm, visionMlp, visionPatchMerger } from "./visionLayers";
 
 const VISUAL = "model.visual";
 
-export function buildVisionEncoderGraph(g: GraphBuilder, cfg: Qwen3VLConfig): void {
+export interface VisionEncoderGraphOptions {
+  readonly rotary: RotaryKind;
+}
+
+export const DEFAULT_VISION_ENCODER_OPTIONS: VisionEncoderGraphOptions = { rotary: DEFAULT_ROTARY };
+
+export function buildVisionEncoderGraph(
+  g: GraphBuilder,
+  cfg: Qwen3VLConfig,
+  opts: VisionEncoderGraphOptions = DEFAULT_VISION_ENCODER_OPTIONS,
+): void {
   const vision = cfg.vision;
   const headDim = vision.hiddenSize / vision.numHeads;
   const patchFeatures = vision.inChannels * vision.temporalPatchSize * vision.patchSize * vision.patchSize;
@@ -55,7 +66,7 @@ export function buildVisionEncoderGraph(g: GraphBuilder, cfg: Qwen3VLConfig): vo
     });
     let hidden = add(g, embedded, interpolateVisionPositionEmbedding(g, layout, vision), "add_pos_embed");
 
-    const rotary = buildVisionRotary(g, layout, headDim);
+    const rotary = buildVisionRotary(g, opts.rotary, layout, vision.numHeads, headDim);
     const frameBatch = buildVisionFrameBatch(g, layout, vision.numHeads, headDim);
 
     const deepstack: Value[] = [];

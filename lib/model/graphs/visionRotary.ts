@@ -8,17 +8,27 @@
  */
 
 import type { GraphBuilder, Value } from "@/lib/model/onnx/graphBuilder";
-import { add, cast, concat, cos, mul, neg, sin, split, unsqueeze } from "@/lib/model/onnx/ops";
+import { add, cast, concat, cos, mul, neg, reshape, sin, split, unsqueeze } from "@/lib/model/onnx/ops";
+import { fusedRotary, type RotaryKind } from "./rotaryEmbedding";
 import type { VisionPatchLayout } from "./visionPatchLayout";
 
 const ROTARY_THETA = 10000;
 
-export interface VisionRotary {
-  /** [N, 1, head_dim] float32: broadcasts over the heads axis of [N, heads, head_dim]. */
-  readonly cos: Value;
-  readonly sin: Value;
-  readonly headDim: number;
-}
+/** The patches' rotation, in the form `kind` applies; q and k are rotated in fp32 either way. */
+export type VisionRotary = { readonly heads: number; readonly headDim: number } & (
+  | {
+      readonly kind: "plain";
+      /** [N, 1, head_dim] float32: broadcasts over the heads axis of [N, heads, head_dim]. */
+      readonly cos: Value;
+      readonly sin: Value;
+    }
+  | {
+      readonly kind: "fused";
+      /** [N, head_dim/2] float32: row n is patch n's cos/sin of [row freqs, col freqs] (RotaryEmbedding's caches). */
+      readonly cosCache: Value;
+      readonly sinCache: Value;
+    }
+);
 
 /** inv_freq of Qwen3VLVisionRotaryEmbedding(head_dim / 2), rounded step by step to fp32 as torch computes it. */
 export function visionRotaryInverseFrequencies(headDim: number): Float32Array {
@@ -31,7 +41,13 @@ export function visionRotaryInverseFrequencies(headDim: number): Float32Array {
   return out;
 }
 
-export function buildVisionRotary(g: GraphBuilder, layout: VisionPatchLayout, headDim: number): VisionRotary {
+export function buildVisionRotary(
+  g: GraphBuilder,
+  kind: RotaryKind,
+  layout: VisionPatchLayout,
+  heads: number,
+  headDim: number,
+): VisionRotary {
   if (headDim % 4 !== 0) throw new Error(`vision head_dim ${headDim} must be divisible by 4 for the 2-D rotary`);
   return g.scope("rotary", () => {
     // transformers' buffer model.visual.rotary_pos_emb.inv_freq (not persisted in checkpoints, so computed here).
@@ -45,9 +61,13 @@ export function buildVisionRotary(g: GraphBuilder, layout: VisionPatchLayout, he
       mul(g, unsqueeze(g, cast(g, position, "float32"), [1]), invFreq, name);
     const rowFreqs = angles(layout.row, "row_freqs"); // [N, head_dim/4]
     const colFreqs = angles(layout.col, "col_freqs"); // [N, head_dim/4]
+    if (kind === "fused") {
+      const freqs = concat(g, [rowFreqs, colFreqs], 1, "freqs"); // [N, head_dim/2]
+      return { kind, heads, headDim, cosCache: cos(g, freqs), sinCache: sin(g, freqs) };
+    }
     const emb = concat(g, [rowFreqs, colFreqs, rowFreqs, colFreqs], 1, "emb"); // [N, head_dim]
     const perHead = unsqueeze(g, emb, [1]); // [N, 1, head_dim]
-    return { cos: cos(g, perHead), sin: sin(g, perHead), headDim };
+    return { kind, heads, headDim, cos: cos(g, perHead), sin: sin(g, perHead) };
   });
 }
 
@@ -55,10 +75,21 @@ export function buildVisionRotary(g: GraphBuilder, layout: VisionPatchLayout, he
 export function applyVisionRotary(g: GraphBuilder, x: Value, rotary: VisionRotary, name: string): Value {
   return g.scope(name, () => {
     const wide = g.floatType === "float32" ? x : cast(g, x, "float32");
-    const half = rotary.headDim / 2;
-    const [first, second] = split(g, wide, [half, half], -1);
-    const rotated = concat(g, [neg(g, second), first], -1, "rotate_half");
-    const out = add(g, mul(g, wide, rotary.cos), mul(g, rotated, rotary.sin));
+    const out = rotary.kind === "fused" ? fused(g, wide, rotary) : plain(g, wide, rotary);
     return g.floatType === "float32" ? out : cast(g, out, g.floatType);
   });
+}
+
+function plain(g: GraphBuilder, x: Value, rotary: VisionRotary & { kind: "plain" }): Value {
+  const half = rotary.headDim / 2;
+  const [first, second] = split(g, x, [half, half], -1);
+  const rotated = concat(g, [neg(g, second), first], -1, "rotate_half");
+  return add(g, mul(g, x, rotary.cos), mul(g, rotated, rotary.sin));
+}
+
+/** The patches as one sequence [1, N, heads·head_dim]: patch n reads cache row 0 + n. */
+function fused(g: GraphBuilder, x: Value, rotary: VisionRotary & { kind: "fused" }): Value {
+  const sequence = reshape(g, x, [1, -1, rotary.heads * rotary.headDim]);
+  const out = fusedRotary(g, sequence, g.constInt64([0]), rotary.cosCache, rotary.sinCache);
+  return reshape(g, out, [-1, rotary.heads, rotary.headDim]);
 }
