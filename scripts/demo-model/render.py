@@ -25,8 +25,9 @@ TASKS = json.loads((Path(__file__).resolve().parent / "tasks.json").read_text())
 COLOURS: dict[str, tuple[int, int, int]] = {k: tuple(v) for k, v in TASKS["colours"].items()}
 Q = TASKS["questions"]
 FAMILIES = ["shapes", "charts", "text", "gui", "follow-up"]
-# The families the model gets least right (charts, dialogs, then text) are drawn more often than shapes and follow-ups.
-FAMILY_WEIGHTS = [0.10, 0.28, 0.24, 0.28, 0.10]
+# Drawn by how much the model still gets wrong (run 5 on the held-out set: gui 48 %, charts 60 %, follow-up 67 %,
+# shapes 78 %, text 95 %): dialogs most, text (learned) least.
+FAMILY_WEIGHTS = [0.12, 0.26, 0.14, 0.32, 0.16]
 
 FONT_DIRS = [Path(os.environ.get("DEMO_FONT_DIR", "")), Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/truetype/liberation")]
 UI_FONTS = ["DejaVuSans", "LiberationSans-Regular", "DejaVuSans-Bold", "LiberationSans-Bold"]
@@ -158,7 +159,9 @@ def shape_colour_turn(rng: random.Random, shape: tuple[str, str, float]) -> Turn
 
 
 def shapes_sample(rng: random.Random) -> Sample:
-    kind_of_question = rng.choice(["shapeColour", "shapeKind", "shapeCount", "shapeSide", "shapeColour"])
+    # Kind and left/right twice as often as colour and count: run 5 answered all colour and count questions, about half
+    # of the kind and side ones.
+    kind_of_question = rng.choice(["shapeColour", "shapeKind", "shapeKind", "shapeCount", "shapeSide", "shapeSide"])
     img, shapes = shapes_scene(rng, distinct=kind_of_question != "shapeCount" or rng.random() < 0.3)
     if kind_of_question == "shapeSide":
         pairs = [(a, b) for a in shapes for b in shapes if a is not b and abs(a[2] - b[2]) > img.width * 0.15]
@@ -250,16 +253,23 @@ def chart_value_turn(rng: random.Random, label: str, value: int) -> Turn:
 
 
 def charts_sample(rng: random.Random) -> Sample:
+    """One to three questions about one chart, each about another label (or the highest / lowest, asked once): every
+    image drawn teaches several of its small labels, the skill run 5 lacked most."""
     img, kind, labels, values = chart_scene(rng)
-    which = rng.choice(["chartHighest", "chartLowest", "chartValue", "chartValue"])
-    if which == "chartValue":
-        i = rng.randrange(len(labels))
-        turn = chart_value_turn(rng, labels[i], values[i])
-    else:
+    turns: list[Turn] = []
+    asked: set[int] = set()  # label indices already asked about; at most 3 of the chart's 3..6
+    for _ in range(rng.choice([1, 1, 2, 3])):
+        which = rng.choice(["chartHighest", "chartLowest", "chartValue", "chartValue"])
         target = max(values) if which == "chartHighest" else min(values)
-        asks = Q[which]["askLine"] if kind == "line" else Q[which]["ask"]
-        turn = Turn(rng.choice(asks), fill(Q[which]["answer"], label=labels[values.index(target)]), which)
-    return Sample("charts", img, [turn])
+        if which == "chartValue" or values.index(target) in asked:
+            i = rng.choice([k for k in range(len(labels)) if k not in asked])
+            asked.add(i)
+            turns.append(chart_value_turn(rng, labels[i], values[i]))
+        else:
+            asked.add(values.index(target))
+            asks = Q[which]["askLine"] if kind == "line" else Q[which]["ask"]
+            turns.append(Turn(rng.choice(asks), fill(Q[which]["answer"], label=labels[values.index(target)]), which))
+    return Sample("charts", img, turns)
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -315,7 +325,7 @@ def gui_scene(rng: random.Random) -> tuple[Image.Image, str, list[Widget]]:
     """A dialog: title bar, optional fields and checkboxes stacked, a row of buttons (bottom, or top as a toolbar)."""
     n_fields = rng.randint(0, 3)
     n_checks = rng.randint(0, 2)
-    n_buttons = rng.randint(2, 4)
+    n_buttons = rng.choice([2, 3, 3, 4, 4])  # the test's 2..4, more often with neighbours to tell apart
     fsize = rng.randint(11, 14)
     f = font(rng.choice(UI_FONTS), fsize)
     row_h = fsize * 2 + rng.randint(6, 12)
@@ -399,24 +409,45 @@ def ground_turn(rng: random.Random, w: Widget, size: tuple[int, int]) -> Turn:
 
 
 def gui_sample(rng: random.Random) -> Sample:
+    """One question about a dialog, then up to two more on the same image: the grounding of other buttons, or which
+    one is disabled. Run 5 put 33 of its 38 wrong boxes on a neighbouring button and never named the disabled one, so
+    each image drawn now asks for several of its labels."""
     img, title, widgets = gui_scene(rng)
     size = img.size
-    disabled = [w for w in widgets if w.disabled]
+    buttons = [w for w in widgets if w.kind == "button"]
+    disabled = [w for w in buttons if w.disabled]
     checks = [w for w in widgets if w.kind == "checkbox"]
-    options = ["ground", "ground", "ground", "title"] + (["disabled"] * 2 if disabled else []) + (["checked"] * 2 if checks else [])
+    options = ["ground", "ground", "ground", "title"] + (["disabled"] * 3 if disabled else []) + (["checked"] * 2 if checks else [])
     which = rng.choice(options)
+    grounded: list[Widget] = []  # buttons whose box a turn asked for
     if which == "ground":
-        targets = [w for w in widgets if w.kind == "button"] * 3 + [w for w in widgets if w.kind != "button"]
-        turn = ground_turn(rng, rng.choice(targets), size)
+        target = rng.choice(buttons * 3 + [w for w in widgets if w.kind != "button"])
+        grounded.append(target)
+        turn = ground_turn(rng, target, size)
     elif which == "title":
         turn = Turn(rng.choice(Q["guiTitle"]["ask"]), fill(Q["guiTitle"]["answer"], title=title), "guiTitle")
     elif which == "disabled":
-        turn = Turn(rng.choice(Q["guiDisabled"]["ask"]), fill(Q["guiDisabled"]["answer"], label=disabled[0].label), "guiDisabled")
+        turn = disabled_turn(rng, disabled[0])
     else:
         c = rng.choice(checks)
         answer = Q["guiChecked"]["answer"] if c.checked else Q["guiChecked"]["answerNo"]
         turn = Turn(fill(rng.choice(Q["guiChecked"]["ask"]), label=c.label), fill(answer, label=c.label), "guiChecked")
-    return Sample("gui", img, [turn])
+    turns = [turn]
+    asked_disabled = which == "disabled"
+    for _ in range(rng.choice([0, 1, 1, 2])):
+        rest = [w for w in buttons if all(w is not g for g in grounded)]
+        if disabled and not asked_disabled and rng.random() < 0.4:
+            turns.append(disabled_turn(rng, disabled[0]))
+            asked_disabled = True
+        elif rest:
+            target = rng.choice(rest)
+            grounded.append(target)
+            turns.append(ground_turn(rng, target, size))
+    return Sample("gui", img, turns)
+
+
+def disabled_turn(rng: random.Random, button: Widget) -> Turn:
+    return Turn(rng.choice(Q["guiDisabled"]["ask"]), fill(Q["guiDisabled"]["answer"], label=button.label), "guiDisabled")
 
 
 # ------------------------------------------------------------------------------------------------------------------
