@@ -56,7 +56,10 @@ export function noiseImage(): Promise<Buffer> {
 /**
  * Per stage, the time spent in it before the request's first token (askedAt + ttft) and after it (work the device path
  * moved behind the first token: the features' download, L1's write); last, the part of the time to first token that
- * no stage accounts for (queueing, events, sampling, what is not instrumented).
+ * no stage accounts for (queueing, events, sampling, what is not instrumented, and garbage collection: a cold request
+ * allocates tens of MB of ArrayBuffers, and the collections that external memory pressure sets off — several scavenges
+ * of 1-5 ms and one or two mark-compacts of 5-15 ms per request, seen with --trace-gc on a 2b-width bundle — pause
+ * whatever runs next, inside a stage or between two).
  */
 export function stageBreakdown(stages: readonly StageTime[], askedAt: number, ttftMs: number): ColdStage[] {
   const firstTokenAt = askedAt + ttftMs;
