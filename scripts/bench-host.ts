@@ -1,9 +1,10 @@
 /**
  * npx tsx scripts/bench-host.ts --bundle DIR [--n 5] [--steps 32] [--features-on-device on|off] [--out bench/results]
  *
- * The host (CPU/JS) share of serving one request, on this machine's CPU provider, at the bundle's sizes. Give it a
- * bundle of the 2b preset's text width and vocabulary (hidden 2048, 151,936 logits; its depth does not change the
- * host work, so a shallow one converted with --config does):
+ * The host (CPU/JS) share of serving one request, on this machine, at the bundle's sizes: on the CPU provider unless
+ * EXECUTION_PROVIDER names another (on the GPU machine: `device.sh run host`, WebGPU). Give it a bundle of the 2b
+ * preset's text width and vocabulary (hidden 2048, 151,936 logits; on the CPU its depth does not change the host
+ * work, so a shallow one converted from a config with fewer layers does):
  *   cold path    per round a fresh tenant uploads the 1024×768 image of gpu/bench-vs-hf.ts and asks about it (≈ 800
  *                prompt tokens) through the real pipeline (every cache level on, in-process store); the request's
  *                stages before its first token (lib/stageTimes.ts). The host stages are plan, image_decode,
@@ -190,8 +191,10 @@ async function main(): Promise<void> {
   }
   const sessionMs = sessionRunClock();
   log(`loading ${bundle}`);
+  const config = loadConfig(process.env);
   const model = await loadInferenceModel(path.resolve(bundle), {
-    executionProvider: "cpu",
+    executionProvider: process.env.EXECUTION_PROVIDER ? config.executionProvider : "cpu",
+    webgpuBufferCache: config.webgpuBufferCache,
     imageFeaturesOnDevice: onDevice === "on",
   });
   const text = model.engine.config.text;
@@ -200,6 +203,7 @@ async function main(): Promise<void> {
     hidden: text.hiddenSize,
     vocab: text.vocabSize,
     layers: text.numHiddenLayers,
+    provider: model.engine.executionProvider,
     featuresOnDevice: model.engine.imageFeaturesOnDevice,
     rounds,
     steps,
@@ -212,8 +216,8 @@ async function main(): Promise<void> {
     const md = [
       `# Host work of a request (${new Date().toISOString()})`,
       "",
-      `Bundle ${bundle}: hidden ${context.hidden}, vocabulary ${context.vocab}, ${context.layers} decoder layers; CPU ` +
-        `provider; image features to prefill ${context.featuresOnDevice ? "from device memory" : "through host memory"}.`,
+      `Bundle ${bundle}: hidden ${context.hidden}, vocabulary ${context.vocab}, ${context.layers} decoder layers; ` +
+        `${context.provider} provider; image features to prefill ${context.featuresOnDevice ? "from device memory" : "through host memory"}.`,
       "",
       `## Cold request (1024×768 PNG, ≈ 800 prompt tokens): median of ${rounds}, TTFT ${cold.ttftMs.toFixed(1)} ms`,
       "",
