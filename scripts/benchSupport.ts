@@ -1,8 +1,13 @@
-/** Helpers shared by the component benchmarks (bench-decoder, bench-vision): output, the small checkpoint, medians. */
+/**
+ * Helpers shared by the benchmarks (bench-decoder, bench-vision, bench-host, gpu/bench-vs-hf): output, the small
+ * checkpoint, medians, the cold request's image and its stage breakdown.
+ */
 import { existsSync } from "node:fs";
 import path from "node:path";
+import sharp from "sharp";
 import { writeRandomCheckpoint } from "@/lib/model/checkpoint/randomCheckpoint";
 import { getPreset } from "@/lib/model/convert/presets";
+import { STAGES, type StageName, type StageTime } from "@/lib/stageTimes";
 
 export function line(text: string): void {
   process.stdout.write(`${text}\n`);
@@ -20,4 +25,54 @@ export async function ensureSmallCheckpoint(dir: string): Promise<void> {
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[s.length >> 1];
+}
+
+/** One stage of the cold request (lib/stageTimes.ts), medians over the rounds: before and after its first token. */
+export interface ColdStage {
+  stage: StageName | "outside any stage";
+  before_first_token_ms: number;
+  after_first_token_ms: number;
+}
+
+/**
+ * A 1024×768 PNG of noise around grey (uniform ±69: a standard deviation of 40) from a fixed xorshift seed: the same
+ * image in every run, so the answers of two runs (say, both feature paths) can be compared.
+ */
+export function noiseImage(): Promise<Buffer> {
+  const [width, height] = [1024, 768];
+  const data = new Uint8Array(width * height * 3);
+  let x = 0x9e3779b9;
+  for (let i = 0; i < data.length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    data[i] = 128 - 69 + ((x >>> 0) % 139);
+  }
+  return sharp(data, { raw: { width, height, channels: 3 } })
+    .png()
+    .toBuffer();
+}
+
+/**
+ * Per stage, the time spent in it before the request's first token (askedAt + ttft) and after it (work the device path
+ * moved behind the first token: the features' download, L1's write); last, the part of the time to first token that
+ * no stage accounts for (queueing, events, sampling, what is not instrumented, and garbage collection: a cold request
+ * allocates tens of MB of ArrayBuffers, and the collections that external memory pressure sets off — several scavenges
+ * of 1-5 ms and one or two mark-compacts of 5-15 ms per request, seen with --trace-gc on a 2b-width bundle — pause
+ * whatever runs next, inside a stage or between two).
+ */
+export function stageBreakdown(stages: readonly StageTime[], askedAt: number, ttftMs: number): ColdStage[] {
+  const firstTokenAt = askedAt + ttftMs;
+  const rows: ColdStage[] = STAGES.map((stage) => {
+    const of = stages.filter((s) => s.stage === stage);
+    const sum = (list: StageTime[]) => list.reduce((total, s) => total + s.ms, 0);
+    return {
+      stage,
+      before_first_token_ms: sum(of.filter((s) => s.startMs < firstTokenAt)),
+      after_first_token_ms: sum(of.filter((s) => s.startMs >= firstTokenAt)),
+    };
+  });
+  const accounted = rows.reduce((total, r) => total + r.before_first_token_ms, 0);
+  rows.push({ stage: "outside any stage", before_first_token_ms: ttftMs - accounted, after_first_token_ms: 0 });
+  return rows;
 }

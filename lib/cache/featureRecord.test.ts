@@ -9,6 +9,7 @@ import {
   type FeatureDtype,
   type FeatureRecord,
   type FeatureTensors,
+  tensorsShapeMismatch,
 } from "@/lib/cache/featureRecord";
 import { createRng } from "@/lib/model/sampling/prng";
 
@@ -210,6 +211,24 @@ describe("feature record", () => {
     expect(reasonOf(bytes, { ...EXPECTED, tokens: 7 })).toBe("shape-mismatch");
     expect(reasonOf(bytes, { ...EXPECTED, gridThw: [1, 6, 4] })).toBe("shape-mismatch");
     expect(reasonOf(bytes, { hidden: H, deepstackLayers: D })).toBe("ok");
+  });
+
+  it("tells without a record what decoding it would refuse as a shape mismatch, with the same detail", () => {
+    const tensors = sampleTensors();
+    const bytes = encodeFeatureRecord(tensors, "fp32");
+    for (const expected of [
+      { ...EXPECTED, hidden: 32 },
+      { ...EXPECTED, deepstackLayers: 0 },
+      { ...EXPECTED, tokens: 7 },
+      { ...EXPECTED, gridThw: [1, 6, 4] as const },
+    ]) {
+      const decoded = decodeFeatureRecord(bytes, expected);
+      expect(decoded.ok ? null : decoded.detail).toBe(tensorsShapeMismatch(tensors, expected));
+      expect(tensorsShapeMismatch(tensors, expected)).toMatch(/expected/);
+    }
+    expect(tensorsShapeMismatch(tensors, EXPECTED)).toBeNull();
+    expect(tensorsShapeMismatch(sampleTensors(false), { hidden: H, deepstackLayers: 0 })).toBeNull();
+    expect(() => tensorsShapeMismatch({ ...tensors, gridThw: [1, 0, 6] }, EXPECTED)).toThrow(FeatureRecordEncodeError);
   });
 
   it("refuses to encode what a record cannot hold faithfully", () => {

@@ -125,6 +125,15 @@ export function encodeFeatureRecord(tensors: FeatureTensors, dtype: FeatureDtype
   return out;
 }
 
+/**
+ * What decoding `tensors`' record would refuse them for (as `shape-mismatch`) against `expected`, or null; throws the
+ * FeatureRecordEncodeError encoding them would. For a writer that knows its record decodes to the tensors themselves
+ * (fp32) and only needs the check.
+ */
+export function tensorsShapeMismatch(tensors: FeatureTensors, expected: ExpectedFeatureShape): string | null {
+  return shapeMismatch({ ...checkTensors(tensors), gridThw: tensors.gridThw }, expected);
+}
+
 export function decodeFeatureRecord(bytes: Uint8Array, expected: ExpectedFeatureShape): FeatureDecodeResult {
   if (bytes.length < 4) return fail("truncated", `${bytes.length} bytes, shorter than the magic`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);

@@ -8,8 +8,8 @@
  *
  * Invariants:
  * - Whatever is served went through the storage dtype (`throughStorage`): freshly computed features are encoded as a
- *   record and served decoded from it, so an fp16 or int8 store answers a first (computed) request exactly like every
- *   later (cached) one.
+ *   record and served as it decodes (fp32: the features themselves, which it decodes to), so an fp16 or int8 store
+ *   answers a first (computed) request exactly like every later (cached) one.
  * - A stored record that fails any check (checksum, header, version, shape against the model and the image's grid,
  *   dtype) is deleted and reported as a miss, never partly used.
  * - `memoryBytes` ≤ `memoryBudgetBytes`; the `vlcache_cache_bytes{level="l1"}` gauge follows it.
@@ -20,6 +20,7 @@ import { ByteLru } from "@/lib/cache/byteLru";
 import {
   decodeFeatureRecord,
   encodeFeatureRecord,
+  tensorsShapeMismatch,
   type FeatureDtype,
   type FeatureRecord,
   type FeatureTensors,
@@ -143,12 +144,20 @@ export class FeatureStore {
 
   /** Encodes features as a record and returns them as that record decodes: what is served (see the invariants). */
   throughStorage(features: ImageFeatures): { features: ImageFeatures; record: Buffer } {
-    const record = encodeFeatureRecord(toTensors(features), this.storage);
-    const decoded = decodeFeatureRecord(record, {
-      hidden: this.shape.hidden,
-      deepstackLayers: this.shape.deepstackLayers,
-    });
-    if (!decoded.ok) throw new Error(`l1: features do not fit the model (${decoded.reason}: ${decoded.detail})`);
+    const tensors = toTensors(features);
+    const record = encodeFeatureRecord(tensors, this.storage);
+    const expected = { hidden: this.shape.hidden, deepstackLayers: this.shape.deepstackLayers };
+    const unfit = (why: string) => new Error(`l1: features do not fit the model (${why})`);
+    if (this.storage === "fp32") {
+      // An fp32 record holds the values' bytes as they are (encoding refuses non-finite ones): it decodes to `features`
+      // themselves. Decoding it would only run CRC-32 over it again and copy it — 25 MB for a 1024×768 image at the
+      // 2b preset's width, between a cold request's first and second token — and leave one more copy to collect.
+      const mismatch = tensorsShapeMismatch(tensors, expected);
+      if (mismatch !== null) throw unfit(`shape-mismatch: ${mismatch}`);
+      return { features, record };
+    }
+    const decoded = decodeFeatureRecord(record, expected);
+    if (!decoded.ok) throw unfit(`${decoded.reason}: ${decoded.detail}`);
     return { features: fromRecord(decoded.record), record };
   }
 

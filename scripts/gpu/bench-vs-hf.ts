@@ -20,7 +20,6 @@ import { spawn } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import sharp from "sharp";
 import { l2Namespace } from "@/lib/cache/keys";
 import { openStore } from "@/lib/cache/store/openStore";
 import { loadConfig } from "@/lib/config";
@@ -36,9 +35,9 @@ import { visionEncoderRuns } from "@/lib/metrics/cacheMetrics";
 import type { ExecutionProviderChoice } from "@/lib/model/engine/executionProvider";
 import { liveDeviceImageFeatures } from "@/lib/model/engine/imageFeatures";
 import { liveDeviceKvBytes, liveKvBytes } from "@/lib/model/engine/kvCache";
-import { recordStages, STAGES, type StageName, type StageTime } from "@/lib/stageTimes";
+import { recordStages } from "@/lib/stageTimes";
 import { storeImage } from "@/lib/server/images";
-import { median } from "../benchSupport";
+import { median, noiseImage, stageBreakdown, type ColdStage } from "../benchSupport";
 
 /** The contract's row (issue: GPU benchmark). */
 export interface VsHfRow {
@@ -50,13 +49,6 @@ export interface VsHfRow {
   decode_tok_s_800: number | null;
   decode_tok_s_4000: number | null;
   peak_gpu_mb: number | null;
-}
-
-/** One stage of the cold request (lib/stageTimes.ts), medians over the rounds: before and after its first token. */
-export interface ColdStage {
-  stage: StageName | "outside any stage";
-  before_first_token_ms: number;
-  after_first_token_ms: number;
 }
 
 /** What a measuring run adds beside its row (for the .md only). */
@@ -110,25 +102,6 @@ function gpuMemorySampler(): { peakAboveStartMb(): number | null; stop(): void }
 }
 
 type Messages = GenerationRequestInput["messages"];
-
-/**
- * A 1024×768 PNG of noise around grey (uniform ±69: a standard deviation of 40) from a fixed xorshift seed: the same
- * image in every run, so the answers of two runs (say, both feature paths) can be compared.
- */
-function noiseImage(): Promise<Buffer> {
-  const [width, height] = [1024, 768];
-  const data = new Uint8Array(width * height * 3);
-  let x = 0x9e3779b9;
-  for (let i = 0; i < data.length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    data[i] = 128 - 69 + ((x >>> 0) % 139);
-  }
-  return sharp(data, { raw: { width, height, channels: 3 } })
-    .png()
-    .toBuffer();
-}
 
 async function ask(
   pipeline: InferencePipeline,
@@ -369,27 +342,6 @@ async function measure(): Promise<void> {
   };
   await writeFile(out, JSON.stringify(file, null, 2));
   log(JSON.stringify(file));
-}
-
-/**
- * Per stage, the time spent in it before the request's first token (askedAt + ttft) and after it (work the device path
- * moved behind the first token: the features' download, L1's write); last, the part of the time to first token that
- * no stage accounts for (queueing, events, sampling, what is not instrumented).
- */
-function stageBreakdown(stages: readonly StageTime[], askedAt: number, ttftMs: number): ColdStage[] {
-  const firstTokenAt = askedAt + ttftMs;
-  const rows: ColdStage[] = STAGES.map((stage) => {
-    const of = stages.filter((s) => s.stage === stage);
-    const sum = (list: StageTime[]) => list.reduce((total, s) => total + s.ms, 0);
-    return {
-      stage,
-      before_first_token_ms: sum(of.filter((s) => s.startMs < firstTokenAt)),
-      after_first_token_ms: sum(of.filter((s) => s.startMs >= firstTokenAt)),
-    };
-  });
-  const accounted = rows.reduce((total, r) => total + r.before_first_token_ms, 0);
-  rows.push({ stage: "outside any stage", before_first_token_ms: ttftMs - accounted, after_first_token_ms: 0 });
-  return rows;
 }
 
 /** The issue's targets, as ratios to HF eager of the same dtype (fp16 vs bf16) or to vlcache's own cold TTFT. */

@@ -2,8 +2,8 @@
  * npx tsx scripts/gpu/bundle.ts OUT_DIR
  *
  * Bundles the GPU-machine entry points (scripts/convert.ts, scripts/parity.ts, scripts/bench-cache.ts,
- * scripts/gpu/{bench,bench-vs-hf,embed-placement,kv-capacity,placement,precision,profile}.ts) into one
- * ESM file each with esbuild, so the GPU machine needs no node_modules besides the native packages left external
+ * scripts/bench-host.ts, scripts/gpu/{bench,bench-vs-hf,embed-placement,kv-capacity,placement,precision,profile}.ts)
+ * into one ESM file each with esbuild, so the GPU machine needs no node_modules besides the native packages left external
  * (onnxruntime-node, sharp), which prepare-carry.sh carries separately.
  *
  * Modules that find their data next to their source (`new URL("./templates/…", import.meta.url)`, createRequire)
@@ -22,6 +22,7 @@ const ENTRIES = {
   convert: "scripts/convert.ts",
   parity: "scripts/parity.ts",
   "bench-cache": "scripts/bench-cache.ts",
+  "bench-host": "scripts/bench-host.ts",
   "bench-vs-hf": "scripts/gpu/bench-vs-hf.ts",
   bench: "scripts/gpu/bench.ts",
   placement: "scripts/gpu/placement.ts",

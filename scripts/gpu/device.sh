@@ -43,6 +43,9 @@
 #            (on, WebGPU's default); report → $OUT/gpu-coldpath-DATE.md/.json, with the cold request's stages per row and,
 #            when vs-hf-torch ran before in this machine's life, HF eager fp32 for the ratio ($COLDPATH_ARGS replace the
 #            default --n 5 --decode 0 --cancelled 0)
+#   host     scripts/bench-host.ts on the $VS_HF_PRESET (default 2b) fp32 bundle with EXECUTION_PROVIDER=webgpu: the host
+#            (CPU/JS) share of a cold request, stage by stage, and of a decode step → $OUT/host ($HOST_BENCH_ARGS
+#            appended, e.g. --n 5 --steps 32)
 #   cache-PROVIDER  scripts/bench-cache.ts (npm run bench:cache) with EXECUTION_PROVIDER=PROVIDER (webgpu, cpu) on the
 #            $CACHE_BENCH_PRESET (default 2b) fp32 bundle, converted first if missing (fp16 is inaccurate on WebGPU),
 #            over the in-process memory store (no redis-server there); results under $OUT/cache-PROVIDER
@@ -50,7 +53,7 @@
 #
 # Environment: CARRY (the carried folder, default .carry), STAGE (default /var/tmp/vlcache-gpu), DEB_ROOT (default /; set another folder to try this
 # elsewhere than on the GPU machine), OUT (default ./gpu-out), BENCH_ARGS, FP16_VARIANTS (default none,norms),
-# PRECISION_ARGS, CACHE_BENCH_PRESET, CACHE_BENCH_ARGS, KV_CAPACITY_ARGS.
+# PRECISION_ARGS, CACHE_BENCH_PRESET, CACHE_BENCH_ARGS, KV_CAPACITY_ARGS, HOST_BENCH_ARGS.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -207,6 +210,12 @@ run_task() {
       [[ -f $STAGE/vs-hf/hf-eager-fp32.json ]] && rows+=(--rows "$STAGE/vs-hf/hf-eager-fp32.json")
       GPU_NAME="$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)" \
         node "$JS/bench-vs-hf.mjs" report "${rows[@]}" --out "$OUT/gpu-coldpath-$(date -u +%F)" ;;
+    host)
+      local preset=${VS_HF_PRESET:-2b}
+      convert_fp32 "$preset"
+      # shellcheck disable=SC2086 # HOST_BENCH_ARGS is a list of options
+      EXECUTION_PROVIDER=webgpu node "$JS/bench-host.mjs" --bundle "$bundles/$preset-fp32" --out "$OUT/host" \
+        ${HOST_BENCH_ARGS:-} ;;
     cache-*)
       local preset=${CACHE_BENCH_PRESET:-2b}
       convert_fp32 "$preset"
@@ -235,5 +244,5 @@ case ${1:-} in
       echo "=== $t exit $rc after $(( SECONDS - start )) s"
     done
     exit $failed ;;
-  *) echo "usage: device.sh stage | run [parity|convert|bench|rotary-ab|placement|probe|fp16|precision|profile|embed-placement|kv-capacity|vs-hf-fp32|vs-hf-fp16|vs-hf-torch|vs-hf-report|coldpath|cache-webgpu|cache-cpu …]" >&2; exit 2 ;;
+  *) echo "usage: device.sh stage | run [parity|convert|bench|rotary-ab|placement|probe|fp16|precision|profile|embed-placement|kv-capacity|vs-hf-fp32|vs-hf-fp16|vs-hf-torch|vs-hf-report|coldpath|host|cache-webgpu|cache-cpu …]" >&2; exit 2 ;;
 esac

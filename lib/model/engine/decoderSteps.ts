@@ -125,11 +125,15 @@ async function embed(s: DecoderSessions, ids: readonly number[]): Promise<ort.Te
   return out.inputs_embeds as ort.Tensor;
 }
 
+/**
+ * The last position's [V] logits: a view of the output, not a copy (0.6 MB a token for Qwen3-VL). The runs pass
+ * num_logits_to_keep 1, so the view keeps nothing else alive, and no one writes to the output.
+ */
 function lastLogits(outputs: ort.InferenceSession.OnnxValueMapType): Float32Array {
   const logits = outputs.logits as ort.Tensor;
   const vocab = logits.dims[2];
   const data = logits.data as Float32Array;
-  return data.slice(data.length - vocab);
+  return data.subarray(data.length - vocab);
 }
 
 interface DecoderFeeds {
@@ -215,12 +219,10 @@ export async function prefill(
     );
   }
   const visual = visualTokens(s, prompt, images, from, end);
-  const embeds = await timeStage("embed", () => embed(s, prompt.inputIds.slice(from, end)));
-  const inputs = await timeStage("prefill_inputs", async () =>
-    visual.some(({ image }) => isDeviceImageFeatures(image))
-      ? deviceFeeds(s, embeds, visual)
-      : hostFeeds(s, embeds, visual),
-  );
+  const ids = prompt.inputIds.slice(from, end);
+  const inputs = visual.some(({ image }) => isDeviceImageFeatures(image))
+    ? await deviceFeeds(s, ids, visual)
+    : await hostFeeds(s, ids, visual);
   const visualMask = new Uint8Array(end - from);
   for (const { at } of visual) visualMask[at] = 1;
   try {
@@ -270,11 +272,18 @@ function visualTokens(
   return visual;
 }
 
-/** Host images only: their rows written into the embeddings, DeepStack rows gathered on the host. */
-function hostFeeds(s: DecoderSessions, embeds: ort.Tensor, visual: readonly VisualToken[]): PrefillFeeds {
-  writeHostImageRows(s, embeds, visual);
-  const rows = hostDeepstackRows(s, visual);
-  return { embeds, deepstack: deepstackTensor(s, rows, visual.length), dispose: () => {} };
+/** Host images only: every token embedded, image rows written over theirs, DeepStack rows gathered on the host. */
+async function hostFeeds(
+  s: DecoderSessions,
+  ids: readonly number[],
+  visual: readonly VisualToken[],
+): Promise<PrefillFeeds> {
+  const embeds = await timeStage("embed", () => embed(s, ids));
+  return timeStage("prefill_inputs", async () => {
+    writeHostImageRows(s, embeds, visual);
+    const rows = hostDeepstackRows(s, visual);
+    return { embeds, deepstack: deepstackTensor(s, rows, visual.length), dispose: () => {} };
+  });
 }
 
 /** Writes each (host) image token's feature row over its text embedding in `embeds` [1, S, H]. */
@@ -337,51 +346,61 @@ function deviceRows(visual: readonly VisualToken[]): {
 
 /**
  * Some images on the device: the text rows (and host images' rows) go up, the device images' rows are gathered on the
- * device (featureOps.prefillInputs). Table layout and indices: see DevicePrefillInputs.
+ * device (featureOps.prefillInputs). Only the positions whose rows go up are embedded: the device rows replace every
+ * other one (768 of an 800-token prompt about one 1024×768 image), so embed_tokens' output is the table's host part as
+ * it is. Table layout and indices: see DevicePrefillInputs.
  */
 async function deviceFeeds(
   s: DecoderSessions,
-  embeds: ort.Tensor,
+  ids: readonly number[],
   visual: readonly VisualToken[],
 ): Promise<PrefillFeeds> {
-  const hidden = s.config.text.hiddenSize;
-  const seq = embeds.dims[1];
-  const embedData = embeds.data as Float32Array | Uint16Array;
-  const hostVisual = visual.filter(({ image }) => !isDeviceImageFeatures(image));
-  writeHostImageRows(s, embeds, hostVisual);
+  const seq = ids.length;
   const { devices, onDevice } = deviceRows(visual);
-  // Text rows up (at least one row, so no tensor is empty); device positions index past them.
+  // Host rows: every position not on the device (at least one row, so no tensor is empty); device positions index
+  // past them.
   const textAt: number[] = [];
   for (let p = 0; p < seq; p++) if (!onDevice.has(p)) textAt.push(p);
   if (textAt.length === 0) textAt.push(0);
-  const textRows = floatArray(s.floatType, textAt.length * hidden);
-  textAt.forEach((p, r) => textRows.set(embedData.subarray(p * hidden, (p + 1) * hidden), r * hidden));
-  const index = new BigInt64Array(seq);
-  let r = 0;
-  for (let p = 0; p < seq; p++) {
-    const device = onDevice.get(p);
-    index[p] = BigInt(device === undefined ? r++ : textAt.length + device);
-  }
-  // DeepStack: host images' rows first (plus one unused zero row, so the table is never empty), device rows after.
-  const m = hostVisual.length + 1;
-  const deepstackRows = s.deepstack ? hostDeepstackRows(s, hostVisual, m) : null;
-  const deepstackIndex = new BigInt64Array(visual.length);
-  let h = 0;
-  visual.forEach(({ at }, j) => {
-    const device = onDevice.get(at);
-    deepstackIndex[j] = BigInt(device === undefined ? h++ : m + device);
+  const textIds = textAt.map((p) => ids[p]);
+  const embeds = await timeStage("embed", () => embed(s, textIds));
+  return timeStage("prefill_inputs", async () => {
+    // Host images' rows over their tokens' embeddings, at those tokens' rows of the table.
+    const rowAt = new Map(textAt.map((p, r) => [p, r]));
+    const hostVisual = visual.filter(({ image }) => !isDeviceImageFeatures(image));
+    writeHostImageRows(
+      s,
+      embeds,
+      hostVisual.map((token) => ({ ...token, at: rowAt.get(token.at)! })),
+    );
+    const index = new BigInt64Array(seq);
+    let r = 0;
+    for (let p = 0; p < seq; p++) {
+      const device = onDevice.get(p);
+      index[p] = BigInt(device === undefined ? r++ : textAt.length + device);
+    }
+    // DeepStack: host images' rows first (plus one unused zero row, so the table is never empty), device rows after.
+    const m = hostVisual.length + 1;
+    const deepstackRows = s.deepstack ? hostDeepstackRows(s, hostVisual, m) : null;
+    const deepstackIndex = new BigInt64Array(visual.length);
+    let h = 0;
+    visual.forEach(({ at }, j) => {
+      const device = onDevice.get(at);
+      deepstackIndex[j] = BigInt(device === undefined ? h++ : m + device);
+    });
+    if (s.featureOps === undefined) throw new Error("prefill was given device image features but no featureOps");
+    const textRows = embeds.data as Float32Array | Uint16Array;
+    const made = await s.featureOps.prefillInputs({ textRows, index, images: devices, deepstackRows, deepstackIndex });
+    const deepstack = made.deepstack ?? deepstackTensor(s, floatArray(s.floatType, 0), 0);
+    return {
+      embeds: made.embeds,
+      deepstack,
+      dispose: () => {
+        made.embeds.dispose();
+        made.deepstack?.dispose();
+      },
+    };
   });
-  if (s.featureOps === undefined) throw new Error("prefill was given device image features but no featureOps");
-  const made = await s.featureOps.prefillInputs({ textRows, index, images: devices, deepstackRows, deepstackIndex });
-  const deepstack = made.deepstack ?? deepstackTensor(s, floatArray(s.floatType, 0), 0);
-  return {
-    embeds: made.embeds,
-    deepstack,
-    dispose: () => {
-      made.embeds.dispose();
-      made.deepstack?.dispose();
-    },
-  };
 }
 
 /** One generated token at index past.length; its M-RoPE position is that index + the prompt's rope delta. */

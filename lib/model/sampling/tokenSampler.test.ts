@@ -1,4 +1,12 @@
 import { describe, expect, it } from "vitest";
+import {
+  applyRepetitionPenalty,
+  applyTemperature,
+  applyTopK,
+  applyTopP,
+  drawFromLogits,
+} from "@/lib/model/sampling/logitsWarpers";
+import { createRng } from "@/lib/model/sampling/prng";
 import { isDeterministic, samplingParamsSchema, type SamplingParams } from "@/lib/model/sampling/samplingParams";
 import { TokenSampler } from "@/lib/model/sampling/tokenSampler";
 
@@ -67,6 +75,32 @@ describe("TokenSampler", () => {
     };
     expect(run(11)).toEqual(run(11));
     expect(run(11)).not.toEqual(run(12));
+  });
+
+  it("keeps its buffers from step to step without carrying anything over: each token as from fresh arrays", () => {
+    // With top-k, each step's few kept tokens sit elsewhere: a probability left from a step before would change a draw.
+    const sequence = [4, 9, 4, 17];
+    for (const setting of [
+      { temperature: 0.7, topK: 3, topP: 0.8, repetitionPenalty: 1.05 },
+      { temperature: 1.3, topK: 0, topP: 0.95, repetitionPenalty: 1 },
+    ]) {
+      const sampler = new TokenSampler(params({ ...setting, seed: 11 }));
+      const rng = createRng(11);
+      const drawn: number[] = [];
+      for (let step = 0; step < 40; step++) {
+        const logits = randomLogits(64, step + 7);
+        const fresh = Float32Array.from(logits);
+        applyRepetitionPenalty(fresh, sequence, setting.repetitionPenalty);
+        applyTemperature(fresh, setting.temperature);
+        applyTopK(fresh, setting.topK);
+        applyTopP(fresh, setting.topP);
+        const token = sampler.next(logits, sequence);
+        expect(token).toBe(drawFromLogits(fresh, rng.nextFloat()));
+        drawn.push(token);
+      }
+      // Not one token over and over: the comparison saw different draws.
+      expect(new Set(drawn).size).toBeGreaterThan(5);
+    }
   });
 
   it("draws from softmax(logits) at temperature 1", () => {
