@@ -24,16 +24,13 @@ import { openStore } from "@/lib/cache/store/openStore";
 import { loadConfig } from "@/lib/config";
 import type { TenantId } from "@/lib/ids";
 import { CompletionText } from "@/lib/inference/completionText";
-import { storedImages } from "@/lib/inference/imageSource";
 import { loadInferenceModel, type InferenceModel } from "@/lib/inference/inferenceModel";
-import { createModelCaches } from "@/lib/inference/modelCaches";
-import { InferencePipeline } from "@/lib/inference/pipeline";
 import { createLogger } from "@/lib/log";
 import { TokenSampler } from "@/lib/model/sampling/tokenSampler";
 import { createProgress } from "@/lib/progress";
 import { storeImage } from "@/lib/server/images";
 import { recordStages } from "@/lib/stageTimes";
-import { line, median, noiseImage, stageBreakdown, type ColdStage } from "./benchSupport";
+import { benchPipeline, COLD_QUESTION, line, median, noiseImage, stageBreakdown, type ColdStage } from "./benchSupport";
 
 const { values: args } = parseArgs({
   options: {
@@ -71,23 +68,15 @@ async function coldPath(model: InferenceModel, rounds: number): Promise<{ stages
   const config = loadConfig({ ...process.env, EMBEDDED_STORE: "memory", MEMORY_STORE_MAX_BYTES: String(2 ** 32) });
   const opened = await openStore(config, logger);
   try {
-    const caches = createModelCaches(model, opened.store, config.caches, logger);
-    const pipeline = new InferencePipeline({
-      model,
-      images: storedImages(opened.store),
-      maxImagePixels: 40_000_000,
-      seams: caches.seams,
-    });
+    const { pipeline } = benchPipeline(model, opened.store, config.caches, logger);
     const png = await noiseImage();
-    const question =
-      "Describe every panel of this screenshot, the chart, the settings and the text lines, in detail please.";
     const ask = async (name: string) => {
       const tenant = name as TenantId;
       const stored = await storeImage(png, { store: opened.store, logger, config }, tenant);
       if (!stored.ok) throw new Error(stored.error.message);
       const content = [
         { type: "image" as const, imageId: stored.answer.imageId },
-        { type: "text" as const, text: question },
+        { type: "text" as const, text: COLD_QUESTION },
       ];
       const recording = recordStages();
       const askedAt = performance.now();

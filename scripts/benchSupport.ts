@@ -1,10 +1,17 @@
 /**
  * Helpers shared by the benchmarks (bench-decoder, bench-vision, bench-host, gpu/bench-vs-hf): output, the small
- * checkpoint, medians, the cold request's image and its stage breakdown.
+ * checkpoint, medians, the cold request's pipeline, image, question and stage breakdown.
  */
 import { existsSync } from "node:fs";
 import path from "node:path";
 import sharp from "sharp";
+import type { BlobStore } from "@/lib/cache/store/blobStore";
+import { storedImages } from "@/lib/inference/imageSource";
+import type { InferenceModel } from "@/lib/inference/inferenceModel";
+import type { CacheSettings } from "@/lib/config";
+import { createModelCaches, type ModelCaches } from "@/lib/inference/modelCaches";
+import { InferencePipeline } from "@/lib/inference/pipeline";
+import type { Logger } from "@/lib/log";
 import { writeRandomCheckpoint } from "@/lib/model/checkpoint/randomCheckpoint";
 import { getPreset } from "@/lib/model/convert/presets";
 import { STAGES, type StageName, type StageTime } from "@/lib/stageTimes";
@@ -33,6 +40,27 @@ export interface ColdStage {
   before_first_token_ms: number;
   after_first_token_ms: number;
 }
+
+/** The serving pipeline over `store` with every cache level, as the app builds it, for the cold-request benchmarks. */
+export function benchPipeline(
+  model: InferenceModel,
+  store: BlobStore,
+  settings: CacheSettings,
+  logger: Logger,
+): { caches: ModelCaches; pipeline: InferencePipeline } {
+  const caches = createModelCaches(model, store, settings, logger);
+  const pipeline = new InferencePipeline({
+    model,
+    images: storedImages(store),
+    maxImagePixels: 40_000_000,
+    seams: caches.seams,
+  });
+  return { caches, pipeline };
+}
+
+/** The cold request's question in bench-host and gpu/bench-vs-hf: the same words, so their stage tables compare. */
+export const COLD_QUESTION =
+  "Describe every panel of this screenshot, the chart, the settings and the text lines, in detail please.";
 
 /**
  * A 1024×768 PNG of noise around grey (uniform ±69: a standard deviation of 40) from a fixed xorshift seed: the same

@@ -25,9 +25,7 @@ import { openStore } from "@/lib/cache/store/openStore";
 import { loadConfig } from "@/lib/config";
 import type { TenantId } from "@/lib/ids";
 import type { GenerationEvent } from "@/lib/inference/events";
-import { storedImages } from "@/lib/inference/imageSource";
 import { loadInferenceModel, type InferenceModel } from "@/lib/inference/inferenceModel";
-import { createModelCaches, type ModelCaches } from "@/lib/inference/modelCaches";
 import { InferencePipeline } from "@/lib/inference/pipeline";
 import type { GenerationRequestInput } from "@/lib/inference/request";
 import { createLogger } from "@/lib/log";
@@ -37,7 +35,7 @@ import { liveDeviceImageFeatures } from "@/lib/model/engine/imageFeatures";
 import { liveDeviceKvBytes, liveKvBytes } from "@/lib/model/engine/kvCache";
 import { recordStages } from "@/lib/stageTimes";
 import { storeImage } from "@/lib/server/images";
-import { median, noiseImage, stageBreakdown, type ColdStage } from "../benchSupport";
+import { benchPipeline, COLD_QUESTION, median, noiseImage, stageBreakdown, type ColdStage } from "../benchSupport";
 
 /** The contract's row (issue: GPU benchmark). */
 export interface VsHfRow {
@@ -189,13 +187,7 @@ async function measure(): Promise<void> {
     notes.push(`WebGPU buffer cache (WEBGPU_BUFFER_CACHE): ${config.webgpuBufferCache}`);
   }
   log(notes.join("; "));
-  const caches: ModelCaches = createModelCaches(model, opened.store, config.caches, logger);
-  const pipeline = new InferencePipeline({
-    model,
-    images: storedImages(opened.store),
-    maxImagePixels: 40_000_000,
-    seams: caches.seams,
-  });
+  const { caches, pipeline } = benchPipeline(model, opened.store, config.caches, logger);
   const png = await noiseImage();
   const row: VsHfRow = {
     system,
@@ -226,11 +218,9 @@ async function measure(): Promise<void> {
               { type: "text", text },
             ],
     });
-    const question =
-      "Describe every panel of this screenshot, the chart, the settings and the text lines, in detail please.";
     {
       const warm = await tenantWithImage("warm");
-      await ask(pipeline, warm.tenant, [user(warm.imageId, question)], 2);
+      await ask(pipeline, warm.tenant, [user(warm.imageId, COLD_QUESTION)], 2);
       await decodeTokensPerSecond(model, 64, 2);
     }
     const samples = { vision: [] as number[], cold: [] as number[], same: [] as number[], followup: [] as number[] };
@@ -241,7 +231,7 @@ async function measure(): Promise<void> {
       const { tenant, imageId } = await tenantWithImage(`round-${round}`);
       const recording = recordStages();
       const askedAt = performance.now();
-      const cold = await ask(pipeline, tenant, [user(imageId, question)], 4);
+      const cold = await ask(pipeline, tenant, [user(imageId, COLD_QUESTION)], 4);
       coldStages.push(stageBreakdown(recording.stop(), askedAt, cold.ttftMs));
       coldTokens.push(cold.tokenIds.join(","));
       firstColdTokens ??= [...cold.tokenIds];
@@ -259,7 +249,7 @@ async function measure(): Promise<void> {
         ).ttftMs,
       );
       const followup = [
-        user(imageId, question),
+        user(imageId, COLD_QUESTION),
         { role: "assistant", content: cold.text },
         user(null, `Round ${round}: and what does the status bar say?`),
       ] as Messages;
@@ -301,7 +291,7 @@ async function measure(): Promise<void> {
     // GPU memory stays bounded: requests cancelled at their first token leave no KV behind but what L2 stores.
     const { tenant, imageId } = await tenantWithImage("cancelled");
     for (let i = 0; i < cancelled; i++) {
-      const messages = [user(imageId, i % 2 === 0 ? question : `Question ${i % 7}: what is in the sidebar?`)];
+      const messages = [user(imageId, i % 2 === 0 ? COLD_QUESTION : `Question ${i % 7}: what is in the sidebar?`)];
       for await (const event of pipeline.generate({
         messages,
         maxNewTokens: 8,
