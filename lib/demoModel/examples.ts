@@ -14,8 +14,8 @@ export interface DemoExample {
 }
 
 export const DEMO_EXAMPLES: readonly DemoExample[] = [
-  { file: "dialog-close.png", title: "Dialog: where to click", family: "gui", seed: 783019 },
-  { file: "dialog-disabled.png", title: "Dialog: disabled button", family: "gui", seed: 783441 },
+  { file: "dialog-close.png", title: "Dialog: where to click", family: "gui", seed: 783022 },
+  { file: "dialog-disabled.png", title: "Dialog: disabled button", family: "gui", seed: 784437 },
   { file: "dialog-title.png", title: "Dialog: window title", family: "gui", seed: 781033 },
   { file: "shapes.png", title: "Shapes", family: "shapes", seed: 777341 },
   { file: "chart-lowest.png", title: "Chart: lowest value", family: "charts", seed: 781088 },
