@@ -1,8 +1,8 @@
 /**
  * The two forms of applying a rotary embedding, x·cos + rotate_half(x)·sin with rotate_half(x) = cat(−x2, x1):
  * - "plain": standard ONNX ops (Split, Concat, Mul, Mul, Add), the readable reference;
- * - "fused": one ORT com.microsoft RotaryEmbedding node per tensor (CPU and WebGPU kernels, float32 and float16), which
- *   matters on WebGPU where each small kernel costs a dispatch.
+ * - "fused": one ORT com.microsoft RotaryEmbedding node per tensor (CPU and WebGPU kernels, float32 and float16)
+ *   instead of five or six small ones (what that saves, measured: graphs/decoder.ts, DEFAULT_DECODER_OPTIONS).
  * The op indexes `cos_cache`/`sin_cache` [maxPos, D/2] by `position_ids` and repeats the row over both halves of each
  * head (interleaved = 0 is rotate_half). Qwen's angles are per token (M-RoPE, 2-D vision positions), not a function of
  * one position, so the callers pass the per-token tables themselves as the caches, row r for the r-th token.
