@@ -30,7 +30,16 @@ import { TokenSampler } from "@/lib/model/sampling/tokenSampler";
 import { createProgress } from "@/lib/progress";
 import { storeImage } from "@/lib/server/images";
 import { recordStages } from "@/lib/stageTimes";
-import { benchPipeline, COLD_QUESTION, line, median, noiseImage, stageBreakdown, type ColdStage } from "./benchSupport";
+import {
+  benchPipeline,
+  COLD_QUESTION,
+  line,
+  median,
+  medianStages,
+  noiseImage,
+  stageBreakdown,
+  type ColdStage,
+} from "./benchSupport";
 
 const { values: args } = parseArgs({
   options: {
@@ -100,14 +109,7 @@ async function coldPath(model: InferenceModel, rounds: number): Promise<{ stages
       progress.update(round + 1);
     }
     progress.finish();
-    return {
-      ttftMs: median(runs.map((r) => r.ttftMs)),
-      stages: runs[0].stages.map(({ stage }, i) => ({
-        stage,
-        before_first_token_ms: median(runs.map((r) => r.stages[i].before_first_token_ms)),
-        after_first_token_ms: median(runs.map((r) => r.stages[i].after_first_token_ms)),
-      })),
-    };
+    return { ttftMs: median(runs.map((r) => r.ttftMs)), stages: medianStages(runs.map((r) => r.stages)) };
   } finally {
     await opened.close();
   }

@@ -104,3 +104,12 @@ export function stageBreakdown(stages: readonly StageTime[], askedAt: number, tt
   rows.push({ stage: "outside any stage", before_first_token_ms: ttftMs - accounted, after_first_token_ms: 0 });
   return rows;
 }
+
+/** Per stage, the median over rounds of stageBreakdown's rows (every round lists the same stages in the same order). */
+export function medianStages(rounds: readonly (readonly ColdStage[])[]): ColdStage[] {
+  return rounds[0].map(({ stage }, i) => ({
+    stage,
+    before_first_token_ms: median(rounds.map((round) => round[i].before_first_token_ms)),
+    after_first_token_ms: median(rounds.map((round) => round[i].after_first_token_ms)),
+  }));
+}

@@ -35,7 +35,15 @@ import { liveDeviceImageFeatures } from "@/lib/model/engine/imageFeatures";
 import { liveDeviceKvBytes, liveKvBytes } from "@/lib/model/engine/kvCache";
 import { recordStages } from "@/lib/stageTimes";
 import { storeImage } from "@/lib/server/images";
-import { benchPipeline, COLD_QUESTION, median, noiseImage, stageBreakdown, type ColdStage } from "../benchSupport";
+import {
+  benchPipeline,
+  COLD_QUESTION,
+  median,
+  medianStages,
+  noiseImage,
+  stageBreakdown,
+  type ColdStage,
+} from "../benchSupport";
 
 /** The contract's row (issue: GPU benchmark). */
 export interface VsHfRow {
@@ -261,11 +269,7 @@ async function measure(): Promise<void> {
     row.ttft_cold_ms = median(samples.cold);
     row.ttft_same_image_ms = median(samples.same);
     row.ttft_followup_ms = median(samples.followup);
-    stages = coldStages[0].map(({ stage }, i) => ({
-      stage,
-      before_first_token_ms: median(coldStages.map((round) => round[i].before_first_token_ms)),
-      after_first_token_ms: median(coldStages.map((round) => round[i].after_first_token_ms)),
-    }));
+    stages = medianStages(coldStages);
     // Every round asks the same question about the same image: one answer, whichever path the features took.
     notes.push(
       `cold answers' tokens: [${coldTokens[0]}]${
