@@ -4,7 +4,7 @@ import path from "node:path";
 import * as ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { applyRotary, buildRotaryTables } from "@/lib/model/graphs/decoderRotary";
-import type { RotaryKind } from "@/lib/model/graphs/rotaryEmbedding";
+import { ROTARY_KINDS, type RotaryKind } from "@/lib/model/graphs/rotaryEmbedding";
 import { buildVisionPatchLayout } from "@/lib/model/graphs/visionPatchLayout";
 import { applyVisionRotary, buildVisionRotary } from "@/lib/model/graphs/visionRotary";
 import { fromFloat16Array, toFloat16Array } from "@/lib/model/onnx/float16";
@@ -29,7 +29,6 @@ const NO_WEIGHTS: WeightSource = {
   read: (name) => Promise.reject(new Error(`no weight ${name}`)),
 };
 
-const KINDS: readonly RotaryKind[] = ["plain", "fused"];
 const rng = createRng(5);
 const randomValues = (count: number) => Float32Array.from({ length: count }, () => rng.nextFloat() * 4 - 2);
 
@@ -82,7 +81,7 @@ async function runBothKinds(
   feeds: Record<string, ort.Tensor>,
 ): Promise<Record<RotaryKind, Float32Array>> {
   const out = {} as Record<RotaryKind, Float32Array>;
-  for (const kind of KINDS) {
+  for (const kind of ROTARY_KINDS) {
     const g = new GraphBuilder({ name, floatType: type });
     body(g, kind);
     const file = path.join(dir, `${name}-${type}-${kind}.onnx`);

@@ -10,7 +10,9 @@
 
 import type { GraphBuilder, Value } from "@/lib/model/onnx/graphBuilder";
 
-export type RotaryKind = "plain" | "fused";
+/** The forms a bundle can be built with (`convert --rotary`, vlcache.json `rotary`). */
+export const ROTARY_KINDS = ["plain", "fused"] as const;
+export type RotaryKind = (typeof ROTARY_KINDS)[number];
 
 /** What bundles use in both graphs; the plain form is the reference the tests hold the fused one to. */
 export const DEFAULT_ROTARY: RotaryKind = "fused";
