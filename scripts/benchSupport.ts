@@ -41,7 +41,10 @@ export interface ColdStage {
   after_first_token_ms: number;
 }
 
-/** The serving pipeline over `store` with every cache level, as the app builds it, for the cold-request benchmarks. */
+/**
+ * The serving pipeline over `store` with every cache level, as the app builds it, for the cold-request benchmarks
+ * (their requests turn L3 off: a response served from it would skip the work they time).
+ */
 export function benchPipeline(
   model: InferenceModel,
   store: BlobStore,

@@ -2,7 +2,7 @@
  * The GPU comparison of vlcache with HF transformers on the same weights (scripts/gpu/README.md runs it):
  *
  *   node bench-vs-hf.mjs measure --bundle DIR --system NAME --out ROWS.json [--n 5] [--decode 32 (0: none)]
- *     vlcache over one bundle through the real pipeline (lib/inference, every cache level on, in-process store) on
+ *     vlcache over one bundle through the real pipeline (lib/inference, L1 and L2 on, L3 off, in-process store) on
  *     $EXECUTION_PROVIDER (default webgpu): per round a fresh tenant asks about a 1024×768 image (cold), asks a new
  *     question about the same image in a new chat, then follows up in the first chat; plus greedy decoding speed at 800
  *     and 4,000 context tokens (engine steps on a text prompt), peak GPU memory (nvidia-smi, above the level before
