@@ -10,7 +10,7 @@ import { applyVisionRotary, buildVisionRotary } from "@/lib/model/graphs/visionR
 import { fromFloat16Array, toFloat16Array } from "@/lib/model/onnx/float16";
 import { GraphBuilder, type FloatType } from "@/lib/model/onnx/graphBuilder";
 import { writeModel } from "@/lib/model/onnx/writeModel";
-import type { WeightSource } from "@/lib/model/checkpoint/weightSource";
+import { NO_WEIGHTS } from "@/lib/model/checkpoint/weightSource";
 import { createRng } from "@/lib/model/sampling/prng";
 
 /**
@@ -20,14 +20,6 @@ import { createRng } from "@/lib/model/sampling/prng";
  * x·cos ± x_j·sin from the same fp32 tables, so they may differ only by the rounding of that sum: ≤ 1e-6 of the largest
  * |value| in fp32 (measured ≈ 1e-7), one fp16 ulp per element in fp16 (measured: identical).
  */
-
-const NO_WEIGHTS: WeightSource = {
-  has: () => false,
-  shape: (name) => {
-    throw new Error(`no weight ${name}`);
-  },
-  read: (name) => Promise.reject(new Error(`no weight ${name}`)),
-};
 
 const rng = createRng(5);
 const randomValues = (count: number) => Float32Array.from({ length: count }, () => rng.nextFloat() * 4 - 2);
