@@ -39,6 +39,7 @@ import {
   medianStages,
   noiseImage,
   stageBreakdown,
+  textPromptIds,
   type ColdStage,
 } from "./benchSupport";
 
@@ -129,7 +130,7 @@ interface StepRow {
  */
 async function decodeSteps(model: InferenceModel, steps: number, sessionMs: () => number): Promise<StepRow[]> {
   const engine = model.engine;
-  const ids = Array.from({ length: 800 }, (_, i) => 1000 + ((i * 7919) % 50000));
+  const ids = textPromptIds(800);
   const prompt = engine.prepare(ids);
   const loop = engine.decodeLoop(prompt, await engine.prefill(prompt, []));
   const sequence = [...ids];

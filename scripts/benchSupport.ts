@@ -1,6 +1,6 @@
 /**
- * Helpers shared by the benchmarks (bench-decoder, bench-vision, bench-host, gpu/bench-vs-hf): output, the small
- * checkpoint, medians, the cold request's pipeline, image, question and stage breakdown.
+ * Helpers shared by the benchmark scripts: output, the small checkpoint, medians, a text prompt's token ids; and for the
+ * cold-request benchmarks (bench-host, gpu/bench-vs-hf) the pipeline, image, question and stage breakdown.
  */
 import { existsSync } from "node:fs";
 import path from "node:path";
@@ -32,6 +32,14 @@ export async function ensureSmallCheckpoint(dir: string): Promise<void> {
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[s.length >> 1];
+}
+
+/**
+ * `count` fixed token ids in [1000, 51000), clear of the special tokens: a text prompt of that length for timing
+ * (scripts/gpu/bench_hf.py's `text` is the same formula with a salt added to i·7919).
+ */
+export function textPromptIds(count: number): number[] {
+  return Array.from({ length: count }, (_, i) => 1000 + ((i * 7919) % 50000));
 }
 
 /** One stage of the cold request (lib/stageTimes.ts), medians over the rounds: before and after its first token. */

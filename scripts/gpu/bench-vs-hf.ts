@@ -42,6 +42,7 @@ import {
   medianStages,
   noiseImage,
   stageBreakdown,
+  textPromptIds,
   type ColdStage,
 } from "../benchSupport";
 
@@ -136,7 +137,7 @@ async function encoderRuns(): Promise<number> {
 /** Greedy decode speed after a text prompt of `context` tokens (ids away from the special tokens). */
 async function decodeTokensPerSecond(model: InferenceModel, context: number, steps: number): Promise<number> {
   const engine = model.engine;
-  const ids = Array.from({ length: context }, (_, i) => 1000 + ((i * 7919) % 50000));
+  const ids = textPromptIds(context);
   const prompt = engine.prepare(ids);
   const loop = engine.decodeLoop(prompt, await engine.prefill(prompt, []));
   try {
