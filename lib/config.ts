@@ -37,7 +37,10 @@ function commaSeparated(text: string): string[] {
 const positiveInt = z.coerce.number().int().positive();
 const nonNegativeInt = z.coerce.number().int().nonnegative();
 
-/** onnxruntime execution providers the app can be told to use (lib/executionProviders.ts); `auto` picks the fastest here. */
+/**
+ * onnxruntime execution providers the app can be told to use (lib/executionProviders.ts); `auto` picks the fastest
+ * here.
+ */
 export type ExecutionProviderSetting = ExecutionProviderChoice;
 
 /** `API_KEYS=key1=tenant1,key2=tenant2`: each key names the tenant whose caches its requests use. */

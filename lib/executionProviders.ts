@@ -5,8 +5,8 @@
  *
  * `auto` opens the bundle's first session on every provider in `autoRank` order (CUDA needs onnxruntime-node's
  * separately installed CUDA 12 provider library; WebGPU needs a GPU adapter, e.g. through Vulkan); when several
- * initialise, the engine times a short request on each and keeps the fastest (providerProbe.ts). The choice is made
- * once per engine and logged once with the reason; every later session uses it.
+ * initialise, the engine times a short request on each and keeps the fastest (lib/model/engine/providerProbe.ts). The
+ * choice is made once per engine and logged once with the reason; every later session uses it.
  */
 export interface ExecutionProviderRecord {
   readonly name: string;
@@ -40,8 +40,8 @@ export const EXECUTION_PROVIDER_CHOICES: readonly ExecutionProviderChoice[] = ["
 
 /**
  * How the WebGPU provider reuses freed device buffers (ORT's `storageBufferCacheMode`): `bucket`, ORT's default, keeps a
- * bounded number per size bucket; `simple` keeps every one by exact size, without a limit (executionProvider.ts says
- * what each costs).
+ * bounded number per size bucket; `simple` keeps every one by exact size, without a limit
+ * (lib/model/engine/executionProvider.ts says what each costs).
  */
 export const WEBGPU_BUFFER_CACHES = ["bucket", "simple"] as const;
 export type WebGpuBufferCache = (typeof WEBGPU_BUFFER_CACHES)[number];

@@ -1,9 +1,9 @@
 /**
  * Where one request's time goes, stage by stage: code on the request path wraps each stage in `timeStage`, and a
- * benchmark opens a recording around one request to see them (scripts/gpu/bench-vs-hf.ts reports the cold request's).
- * Without an open recording nothing is kept and a stage costs one comparison. The engine serves one generation at a
- * time, so a recording opened around one request holds that request's stages; the benchmark keeps the process otherwise
- * quiet meanwhile.
+ * benchmark opens a recording around one request to see them (scripts/gpu/bench-vs-hf.ts and scripts/bench-host.ts
+ * report the cold request's). Without an open recording nothing is kept and a stage costs one comparison. The engine
+ * serves one generation at a time, so a recording opened around one request holds that request's stages; the benchmark
+ * keeps the process otherwise quiet meanwhile.
  *
  * The stages do not nest: each is host work or one session run, so their sum before the first token, set against the
  * time to first token, says how much time no stage accounts for.
@@ -24,7 +24,10 @@ export const STAGES = [
   "vision_outputs",
   /** L1 keeping fresh features: the record's encode and check, process memory, the store's write. */
   "l1_write",
-  /** embed_tokens of the prefill's tokens (on the CPU). */
+  /**
+   * embed_tokens of the prefill's tokens, on the CPU; with image features on the device, only of the tokens whose rows
+   * go up (the device images' rows replace the others).
+   */
   "embed",
   /** Image rows and DeepStack rows into the decoder's inputs: on the host, or a small graph on the device. */
   "prefill_inputs",

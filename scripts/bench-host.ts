@@ -5,11 +5,12 @@
  * EXECUTION_PROVIDER names another (on the GPU machine: `device.sh run host`, WebGPU). Give it a bundle of the 2b
  * preset's text width and vocabulary (hidden 2048, 151,936 logits; on the CPU its depth does not change the host
  * work, so a shallow one converted from a config with fewer layers does):
- *   cold path    per round a fresh tenant uploads the 1024×768 image of gpu/bench-vs-hf.ts and asks about it (≈ 800
- *                prompt tokens) through the real pipeline (every cache level on, in-process store); the request's
- *                stages before its first token (lib/stageTimes.ts). The host stages are plan, image_decode,
- *                preprocess, embed, prefill_inputs and what no stage accounts for; vision and prefill_run are model
- *                runs, shown for scale. `--features-on-device` picks the feature path (default on: the GPU's).
+ *   cold path    per round a fresh tenant uploads the 1024×768 noise image and asks the question gpu/bench-vs-hf.ts
+ *                asks (benchSupport.ts: noiseImage, COLD_QUESTION; ≈ 800 prompt tokens) through the real pipeline
+ *                (L1 and L2 on, L3 off; in-process store); the request's stages before its first token
+ *                (lib/stageTimes.ts). The host stages are plan, image_decode, preprocess, embed, prefill_inputs
+ *                and what no stage accounts for; vision and prefill_run are model runs, shown for scale.
+ *                `--features-on-device` picks the feature path (default on: the GPU's).
  *   decode step  greedy steps after an 800-token text prompt: the time of `DecodeLoop.feed` against the ORT session
  *                runs inside it (their difference is the engine's host work per step: feeds, logits, KV wrapping),
  *                and the pipeline's per-token work on the step's real logits: choosing the token (greedy; sampled with
@@ -30,7 +31,17 @@ import { TokenSampler } from "@/lib/model/sampling/tokenSampler";
 import { createProgress } from "@/lib/progress";
 import { storeImage } from "@/lib/server/images";
 import { recordStages } from "@/lib/stageTimes";
-import { benchPipeline, COLD_QUESTION, line, median, noiseImage, stageBreakdown, type ColdStage } from "./benchSupport";
+import {
+  benchPipeline,
+  COLD_QUESTION,
+  line,
+  median,
+  medianStages,
+  noiseImage,
+  stageBreakdown,
+  textPromptIds,
+  type ColdStage,
+} from "./benchSupport";
 
 const { values: args } = parseArgs({
   options: {
@@ -44,7 +55,10 @@ const { values: args } = parseArgs({
 
 const log = (text: string) => process.stderr.write(`[bench-host] ${text}\n`);
 
-/** Milliseconds spent inside ORT session runs since the process started (every session: embed, decoder, small graphs). */
+/**
+ * Milliseconds spent inside ORT session runs since this was called (every session: embed, decoder, small graphs), by
+ * wrapping the session prototype's `run`.
+ */
 function sessionRunClock(): () => number {
   // onnxruntime-common exports the session class under a factory type; every session's `run` is its prototype's.
   const proto = (ort.InferenceSession as unknown as { prototype: { run: (...a: unknown[]) => Promise<unknown> } })
@@ -100,14 +114,7 @@ async function coldPath(model: InferenceModel, rounds: number): Promise<{ stages
       progress.update(round + 1);
     }
     progress.finish();
-    return {
-      ttftMs: median(runs.map((r) => r.ttftMs)),
-      stages: runs[0].stages.map(({ stage }, i) => ({
-        stage,
-        before_first_token_ms: median(runs.map((r) => r.stages[i].before_first_token_ms)),
-        after_first_token_ms: median(runs.map((r) => r.stages[i].after_first_token_ms)),
-      })),
-    };
+    return { ttftMs: median(runs.map((r) => r.ttftMs)), stages: medianStages(runs.map((r) => r.stages)) };
   } finally {
     await opened.close();
   }
@@ -118,10 +125,12 @@ interface StepRow {
   readonly medianUs: number;
 }
 
-/** Greedy decode steps after an 800-token text prompt, split into ORT runs, the engine's host work and the pipeline's. */
+/**
+ * Greedy decode steps after an 800-token text prompt, split into ORT runs, the engine's host work and the pipeline's.
+ */
 async function decodeSteps(model: InferenceModel, steps: number, sessionMs: () => number): Promise<StepRow[]> {
   const engine = model.engine;
-  const ids = Array.from({ length: 800 }, (_, i) => 1000 + ((i * 7919) % 50000));
+  const ids = textPromptIds(800);
   const prompt = engine.prepare(ids);
   const loop = engine.decodeLoop(prompt, await engine.prefill(prompt, []));
   const sequence = [...ids];

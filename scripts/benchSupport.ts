@@ -1,6 +1,6 @@
 /**
- * Helpers shared by the benchmarks (bench-decoder, bench-vision, bench-host, gpu/bench-vs-hf): output, the small
- * checkpoint, medians, the cold request's pipeline, image, question and stage breakdown.
+ * Helpers shared by the benchmark scripts: output, the small checkpoint, medians, a text prompt's token ids; and for the
+ * cold-request benchmarks (bench-host, gpu/bench-vs-hf) the pipeline, image, question and stage breakdown.
  */
 import { existsSync } from "node:fs";
 import path from "node:path";
@@ -34,6 +34,14 @@ export function median(xs: number[]): number {
   return s[s.length >> 1];
 }
 
+/**
+ * `count` fixed token ids in [1000, 51000), clear of the special tokens: a text prompt of that length for timing
+ * (scripts/gpu/bench_hf.py's `text` is the same formula with a salt added to i·7919).
+ */
+export function textPromptIds(count: number): number[] {
+  return Array.from({ length: count }, (_, i) => 1000 + ((i * 7919) % 50000));
+}
+
 /** One stage of the cold request (lib/stageTimes.ts), medians over the rounds: before and after its first token. */
 export interface ColdStage {
   stage: StageName | "outside any stage";
@@ -41,7 +49,10 @@ export interface ColdStage {
   after_first_token_ms: number;
 }
 
-/** The serving pipeline over `store` with every cache level, as the app builds it, for the cold-request benchmarks. */
+/**
+ * The serving pipeline over `store` with every cache level, as the app builds it, for the cold-request benchmarks
+ * (their requests turn L3 off: a response served from it would skip the work they time).
+ */
 export function benchPipeline(
   model: InferenceModel,
   store: BlobStore,
@@ -103,4 +114,13 @@ export function stageBreakdown(stages: readonly StageTime[], askedAt: number, tt
   const accounted = rows.reduce((total, r) => total + r.before_first_token_ms, 0);
   rows.push({ stage: "outside any stage", before_first_token_ms: ttftMs - accounted, after_first_token_ms: 0 });
   return rows;
+}
+
+/** Per stage, the median over rounds of stageBreakdown's rows (every round lists the same stages in the same order). */
+export function medianStages(rounds: readonly (readonly ColdStage[])[]): ColdStage[] {
+  return rounds[0].map(({ stage }, i) => ({
+    stage,
+    before_first_token_ms: median(rounds.map((round) => round[i].before_first_token_ms)),
+    after_first_token_ms: median(rounds.map((round) => round[i].after_first_token_ms)),
+  }));
 }

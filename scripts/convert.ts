@@ -8,7 +8,7 @@
 import { parseArgs } from "node:util";
 import { z } from "zod";
 import { ConvertError, convertCheckpoint, convertRandom } from "@/lib/model/convert/convert";
-import { DEFAULT_ROTARY } from "@/lib/model/graphs/rotaryEmbedding";
+import { DEFAULT_ROTARY, ROTARY_KINDS } from "@/lib/model/graphs/rotaryEmbedding";
 import { formatBytes, formatDuration } from "@/lib/progress";
 
 const USAGE = `usage: npm run convert -- (--from DIR | --random tiny|small|2b|CONFIG.json [--seed N]
@@ -34,7 +34,7 @@ const argsSchema = z
     seed: z.coerce.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).default(0),
     out: z.string({ error: "--out DIR is required" }).min(1),
     dtype: z.enum(["fp32", "fp16"], { error: "--dtype must be fp32 or fp16" }).default("fp32"),
-    rotary: z.enum(["fused", "plain"], { error: "--rotary must be fused or plain" }).default(DEFAULT_ROTARY),
+    rotary: z.enum(ROTARY_KINDS, { error: `--rotary must be ${ROTARY_KINDS.join(" or ")}` }).default(DEFAULT_ROTARY),
     force: z.boolean().default(false),
     "checkpoint-out": z.string().min(1).optional(),
     "min-pixels": z.coerce.number({ error: "--min-pixels must be a number" }).int().positive().optional(),

@@ -9,7 +9,7 @@
 
 import { z } from "zod";
 import type { Float32Compute, FloatType } from "@/lib/model/onnx/graphBuilder";
-import type { RotaryKind } from "@/lib/model/graphs/rotaryEmbedding";
+import { ROTARY_KINDS } from "@/lib/model/graphs/rotaryEmbedding";
 
 export const bundleSourceSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("checkpoint"), path: z.string() }),
@@ -24,8 +24,6 @@ const float32ComputeSchema = z.object({
   matmuls: z.boolean(),
 }) satisfies z.ZodType<Float32Compute>;
 
-const rotaryKindSchema = z.enum(["plain", "fused"]) satisfies z.ZodType<RotaryKind>;
-
 export const bundleManifestSchema = z.object({
   converterVersion: z.union([z.string(), z.number()]),
   /** SHA-256 over the checkpoint's tensors (convert.ts `fingerprintWeights`). */
@@ -37,7 +35,7 @@ export const bundleManifestSchema = z.object({
    * The rotary embedding's form in the decoder and vision graphs (graphs/rotaryEmbedding.ts); converters before 1.2.0
    * wrote none and built the plain form.
    */
-  rotary: rotaryKindSchema.optional(),
+  rotary: z.enum(ROTARY_KINDS).optional(),
   createdAt: z.string().optional(),
   source: bundleSourceSchema.optional(),
   graphs: z.record(z.string(), z.object({ bytes: z.number(), externalData: z.boolean() })).optional(),

@@ -2,7 +2,7 @@
  * The GPU comparison of vlcache with HF transformers on the same weights (scripts/gpu/README.md runs it):
  *
  *   node bench-vs-hf.mjs measure --bundle DIR --system NAME --out ROWS.json [--n 5] [--decode 32 (0: none)]
- *     vlcache over one bundle through the real pipeline (lib/inference, every cache level on, in-process store) on
+ *     vlcache over one bundle through the real pipeline (lib/inference, L1 and L2 on, L3 off, in-process store) on
  *     $EXECUTION_PROVIDER (default webgpu): per round a fresh tenant asks about a 1024×768 image (cold), asks a new
  *     question about the same image in a new chat, then follows up in the first chat; plus greedy decoding speed at 800
  *     and 4,000 context tokens (engine steps on a text prompt), peak GPU memory (nvidia-smi, above the level before
@@ -35,7 +35,16 @@ import { liveDeviceImageFeatures } from "@/lib/model/engine/imageFeatures";
 import { liveDeviceKvBytes, liveKvBytes } from "@/lib/model/engine/kvCache";
 import { recordStages } from "@/lib/stageTimes";
 import { storeImage } from "@/lib/server/images";
-import { benchPipeline, COLD_QUESTION, median, noiseImage, stageBreakdown, type ColdStage } from "../benchSupport";
+import {
+  benchPipeline,
+  COLD_QUESTION,
+  median,
+  medianStages,
+  noiseImage,
+  stageBreakdown,
+  textPromptIds,
+  type ColdStage,
+} from "../benchSupport";
 
 /** The contract's row (issue: GPU benchmark). */
 export interface VsHfRow {
@@ -128,7 +137,7 @@ async function encoderRuns(): Promise<number> {
 /** Greedy decode speed after a text prompt of `context` tokens (ids away from the special tokens). */
 async function decodeTokensPerSecond(model: InferenceModel, context: number, steps: number): Promise<number> {
   const engine = model.engine;
-  const ids = Array.from({ length: context }, (_, i) => 1000 + ((i * 7919) % 50000));
+  const ids = textPromptIds(context);
   const prompt = engine.prepare(ids);
   const loop = engine.decodeLoop(prompt, await engine.prefill(prompt, []));
   try {
@@ -261,11 +270,7 @@ async function measure(): Promise<void> {
     row.ttft_cold_ms = median(samples.cold);
     row.ttft_same_image_ms = median(samples.same);
     row.ttft_followup_ms = median(samples.followup);
-    stages = coldStages[0].map(({ stage }, i) => ({
-      stage,
-      before_first_token_ms: median(coldStages.map((round) => round[i].before_first_token_ms)),
-      after_first_token_ms: median(coldStages.map((round) => round[i].after_first_token_ms)),
-    }));
+    stages = medianStages(coldStages);
     // Every round asks the same question about the same image: one answer, whichever path the features took.
     notes.push(
       `cold answers' tokens: [${coldTokens[0]}]${

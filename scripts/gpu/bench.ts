@@ -30,7 +30,7 @@ import {
   type ProviderFailure,
 } from "@/lib/model/engine/executionProvider";
 import { patchRowSize } from "@/lib/model/engine/imageFeatures";
-import { line, median } from "../benchSupport";
+import { line, median, textPromptIds } from "../benchSupport";
 
 /** 1024×768 at patch 16: the image bench-vision.ts times, and the one in the PyTorch reference numbers of gpu.md. */
 const GRID = { t: 1, h: 48, w: 64 };
@@ -125,7 +125,7 @@ function promptIds(engine: Engine): number[] {
   const imageTokens = (GRID.t * GRID.h * GRID.w) / cfg.vision.spatialMergeSize ** 2;
   const text = promptTokens - imageTokens - 2;
   if (text < 2) throw new Error(`--prompt ${promptTokens} leaves no room for text around ${imageTokens} image tokens`);
-  const textIds = Array.from({ length: text }, (_, i) => 1000 + ((i * 7919) % 50000));
+  const textIds = textPromptIds(text);
   const before = Math.floor(text / 4);
   return [
     ...textIds.slice(0, before),

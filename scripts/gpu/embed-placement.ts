@@ -22,7 +22,7 @@ import { decodeStep, prefill, preparePrompt, type DecoderSessions } from "@/lib/
 import { providerSessionFactory, type ExecutionProviderName } from "@/lib/model/engine/executionProvider";
 import { emptyKvCache, type KvCache } from "@/lib/model/engine/kvCache";
 import { maxAbsDiff } from "@/lib/model/parity/compare";
-import { median } from "../benchSupport";
+import { median, textPromptIds } from "../benchSupport";
 
 const CONTEXTS = [800, 4000];
 
@@ -44,7 +44,7 @@ interface Sample {
 }
 
 async function sample(s: DecoderSessions, context: number, steps: number): Promise<Sample> {
-  const ids = Array.from({ length: context }, (_, i) => 1000 + ((i * 7919) % 50000));
+  const ids = textPromptIds(context);
   const prompt = preparePrompt(s.config, ids, []);
   const stepper = { decodeStep: (t: number, past: KvCache, d: number) => decodeStep(s, t, past, d) };
   let started = performance.now();

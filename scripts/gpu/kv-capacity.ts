@@ -28,7 +28,7 @@ import {
 } from "@/lib/model/engine/executionProvider";
 import { kvOpsPadding, type KvPadding } from "@/lib/model/engine/kvPadding";
 import { maxAbsDiff } from "@/lib/model/parity/compare";
-import { median } from "../benchSupport";
+import { median, textPromptIds } from "../benchSupport";
 
 const CONTEXTS = [800, 4000];
 const PATHS = ["exact", "padded"] as const;
@@ -89,7 +89,7 @@ interface Sample {
 }
 
 async function sample(engine: Engine, context: number, steps: number, padding: KvPadding | null): Promise<Sample> {
-  const ids = Array.from({ length: context }, (_, i) => 1000 + ((i * 7919) % 50000));
+  const ids = textPromptIds(context);
   const prompt = engine.prepare(ids);
   const loop = new DecodeLoop(engine, prompt.positions.ropeDelta, await engine.prefill(prompt, []), padding);
   const tokens: number[] = [];

@@ -35,7 +35,7 @@ import { buildVisionEncoderGraph } from "@/lib/model/graphs/visionEncoder";
 import { fromFloat16Array, toFloat16Array } from "@/lib/model/onnx/float16";
 import { GraphBuilder, type Float32Compute, type Float32Part, type FloatType } from "@/lib/model/onnx/graphBuilder";
 import { writeModel } from "@/lib/model/onnx/writeModel";
-import { line } from "../benchSupport";
+import { line, textPromptIds } from "../benchSupport";
 
 const GRID = { t: 1, h: 48, w: 64 };
 const PARTS: readonly Float32Part[] = ["norms", "attention", "matmuls"];
@@ -132,18 +132,13 @@ function toFloat32(t: ort.Tensor): Float32Array {
   return t.type === "float16" ? fromFloat16Array(t.data as Uint16Array) : (t.data as Float32Array);
 }
 
-/** Fixed text ids (no special tokens), as bench.ts uses around its image. */
-function promptIds(): number[] {
-  return Array.from({ length: promptTokens }, (_, i) => 1000 + ((i * 7919) % 50000));
-}
-
 async function embeddings(cfg: Qwen3VLConfig, checkpoint: SafetensorsCheckpoint, dir: string): Promise<Float32Array> {
   const file = path.join(dir, "embed_tokens-fp32.onnx");
   const g = new GraphBuilder({ name: "embed_tokens", floatType: "float32" });
   buildEmbedTokensGraph(g, cfg);
   await writeModel(g, file, checkpoint);
   const session = await ort.InferenceSession.create(file);
-  const ids = BigInt64Array.from(promptIds(), (x) => BigInt(x));
+  const ids = BigInt64Array.from(textPromptIds(promptTokens), (x) => BigInt(x));
   const out = await session.run({ input_ids: new ort.Tensor("int64", ids, [1, ids.length]) });
   await session.release();
   return out.inputs_embeds.data as Float32Array;

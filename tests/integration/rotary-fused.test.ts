@@ -4,13 +4,13 @@ import path from "node:path";
 import * as ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { applyRotary, buildRotaryTables } from "@/lib/model/graphs/decoderRotary";
-import type { RotaryKind } from "@/lib/model/graphs/rotaryEmbedding";
+import { ROTARY_KINDS, type RotaryKind } from "@/lib/model/graphs/rotaryEmbedding";
 import { buildVisionPatchLayout } from "@/lib/model/graphs/visionPatchLayout";
 import { applyVisionRotary, buildVisionRotary } from "@/lib/model/graphs/visionRotary";
 import { fromFloat16Array, toFloat16Array } from "@/lib/model/onnx/float16";
 import { GraphBuilder, type FloatType } from "@/lib/model/onnx/graphBuilder";
 import { writeModel } from "@/lib/model/onnx/writeModel";
-import type { WeightSource } from "@/lib/model/checkpoint/weightSource";
+import { NO_WEIGHTS } from "@/lib/model/checkpoint/weightSource";
 import { createRng } from "@/lib/model/sampling/prng";
 
 /**
@@ -21,15 +21,6 @@ import { createRng } from "@/lib/model/sampling/prng";
  * |value| in fp32 (measured ≈ 1e-7), one fp16 ulp per element in fp16 (measured: identical).
  */
 
-const NO_WEIGHTS: WeightSource = {
-  has: () => false,
-  shape: (name) => {
-    throw new Error(`no weight ${name}`);
-  },
-  read: (name) => Promise.reject(new Error(`no weight ${name}`)),
-};
-
-const KINDS: readonly RotaryKind[] = ["plain", "fused"];
 const rng = createRng(5);
 const randomValues = (count: number) => Float32Array.from({ length: count }, () => rng.nextFloat() * 4 - 2);
 
@@ -82,7 +73,7 @@ async function runBothKinds(
   feeds: Record<string, ort.Tensor>,
 ): Promise<Record<RotaryKind, Float32Array>> {
   const out = {} as Record<RotaryKind, Float32Array>;
-  for (const kind of KINDS) {
+  for (const kind of ROTARY_KINDS) {
     const g = new GraphBuilder({ name, floatType: type });
     body(g, kind);
     const file = path.join(dir, `${name}-${type}-${kind}.onnx`);

@@ -87,6 +87,11 @@ describe("planImage / imageTokenCount", () => {
     expect(imageTokenCount(plan.grid, 2)).toBe(330);
   });
 
+  it("counts an image's tokens after the merge_size × merge_size merger, every frame", () => {
+    expect(imageTokenCount({ t: 1, h: 28, w: 40 }, 2)).toBe(280);
+    expect(imageTokenCount({ t: 2, h: 4, w: 6 }, 2)).toBe(12);
+  });
+
   it("without resizing insists on multiples of patch × merge", () => {
     const config = parsePreprocessorConfig({ do_resize: false, patch_size: 16 });
     expect(planImage(64, 96, config).grid).toEqual({ t: 1, h: 6, w: 4 });

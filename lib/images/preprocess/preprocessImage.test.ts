@@ -35,7 +35,7 @@ describe("preprocessImage", () => {
     );
     const plan = planImage(200, 100, config);
     expect(out.grid).toEqual(plan.grid);
-    expect(out.gridThw).toEqual([1, plan.grid.h, plan.grid.w]);
+    expect(out.grid.t).toBe(1);
     expect(out.dims).toEqual([plan.grid.h * plan.grid.w, 1536]);
     expect(out.pixelValues.length).toBe(out.dims[0] * out.dims[1]);
     expect([out.resizedWidth, out.resizedHeight]).toEqual([plan.resizedWidth, plan.resizedHeight]);

@@ -22,8 +22,7 @@ export interface PreprocessedImage {
   /** [patches, C·T·P·P] f32, rows in merge-window order. */
   pixelValues: Float32Array;
   dims: [patches: number, rowLength: number];
-  /** The image's row of `image_grid_thw` [1, 3]. */
-  gridThw: [t: number, h: number, w: number];
+  /** The image's row of `image_grid_thw` [1, 3], as {t, h, w}. */
   grid: ImageGrid;
   resizedWidth: number;
   resizedHeight: number;
@@ -130,7 +129,7 @@ export async function preprocessImage(
 ): Promise<PreprocessedImage> {
   const { resized, resizedWidth, resizedHeight } = await resizedRgb(input, config, options);
   const { pixelValues, dims, grid } = patchify(resized.data, resized.height, resized.width, config);
-  return { pixelValues, dims, gridThw: [grid.t, grid.h, grid.w], grid, resizedWidth, resizedHeight };
+  return { pixelValues, dims, grid, resizedWidth, resizedHeight };
 }
 
 /**

@@ -25,3 +25,12 @@ export class MissingTensorError extends Error {
     this.name = "MissingTensorError";
   }
 }
+
+/** The weights of a graph that holds none (the engine's small graphs, test graphs): asked for a tensor, it is a bug. */
+export const NO_WEIGHTS: WeightSource = {
+  has: () => false,
+  shape: (name) => {
+    throw new MissingTensorError(name, "a graph built without weights");
+  },
+  read: (name) => Promise.reject(new MissingTensorError(name, "a graph built without weights")),
+};

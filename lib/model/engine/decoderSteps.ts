@@ -286,7 +286,10 @@ async function hostFeeds(
   });
 }
 
-/** Writes each (host) image token's feature row over its text embedding in `embeds` [1, S, H]. */
+/**
+ * Writes each (host) image token's feature row over its text embedding: row `at` of `embeds` [1, rows, H] (every
+ * position of the range on the host path; only the rows that go up on the device path, which passes `at` remapped).
+ */
 function writeHostImageRows(s: DecoderSessions, embeds: ort.Tensor, visual: readonly VisualToken[]): void {
   const hidden = s.config.text.hiddenSize;
   const embedData = embeds.data as Float32Array | Uint16Array;

@@ -8,21 +8,10 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type * as ort from "onnxruntime-node";
-import type { WeightSource } from "@/lib/model/checkpoint/weightSource";
+import { NO_WEIGHTS } from "@/lib/model/checkpoint/weightSource";
 import type { GraphBuilder } from "@/lib/model/onnx/graphBuilder";
 import { writeModel } from "@/lib/model/onnx/writeModel";
 import type { SessionFactory } from "./executionProvider";
-
-/** The graphs hold no weights; asked for one, this is a bug. */
-const NO_WEIGHTS: WeightSource = {
-  has: () => false,
-  shape: (name) => {
-    throw new Error(`small engine graphs have no weights (asked for ${name})`);
-  },
-  read: async (name) => {
-    throw new Error(`small engine graphs have no weights (asked for ${name})`);
-  },
-};
 
 export class SmallGraphSessions {
   private readonly sessions = new Map<string, Promise<ort.InferenceSession>>();

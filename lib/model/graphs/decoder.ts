@@ -49,8 +49,9 @@ export interface DecoderGraphOptions {
 /**
  * What bundles use: ORT's fused RMSNorm, GroupQueryAttention and RotaryEmbedding. On CPU (scripts/bench-decoder.ts,
  * `small` preset, one thread) the first two are on par with plain ops at 800 prompt tokens and ~23% faster at 2,400,
- * where attention weighs more; the fused rotary is one kernel per q and k instead of five, which WebGPU's per-kernel
- * dispatch cost rewards. The plain forms stay as the readable reference the tests hold the fused ones to.
+ * where attention weighs more. The fused rotary is one kernel per q and k instead of five: faster on CPU, no measurable
+ * difference on the H200 under WebGPU (README, Running on a GPU, has the A/B). The plain forms stay as the readable
+ * reference the tests hold the fused ones to.
  */
 export const DEFAULT_DECODER_OPTIONS: DecoderGraphOptions = { norm: "fused", attention: "gqa", rotary: DEFAULT_ROTARY };
 

@@ -75,12 +75,12 @@ export function buildVisionRotary(
 export function applyVisionRotary(g: GraphBuilder, x: Value, rotary: VisionRotary, name: string): Value {
   return g.scope(name, () => {
     const wide = g.floatType === "float32" ? x : cast(g, x, "float32");
-    const out = rotary.kind === "fused" ? fused(g, wide, rotary) : plain(g, wide, rotary);
+    const out = rotary.kind === "fused" ? rotateFused(g, wide, rotary) : rotatePlain(g, wide, rotary);
     return g.floatType === "float32" ? out : cast(g, out, g.floatType);
   });
 }
 
-function plain(g: GraphBuilder, x: Value, rotary: VisionRotary & { kind: "plain" }): Value {
+function rotatePlain(g: GraphBuilder, x: Value, rotary: VisionRotary & { kind: "plain" }): Value {
   const half = rotary.headDim / 2;
   const [first, second] = split(g, x, [half, half], -1);
   const rotated = concat(g, [neg(g, second), first], -1, "rotate_half");
@@ -88,7 +88,7 @@ function plain(g: GraphBuilder, x: Value, rotary: VisionRotary & { kind: "plain"
 }
 
 /** The patches as one sequence [1, N, heads·head_dim]: patch n reads cache row 0 + n. */
-function fused(g: GraphBuilder, x: Value, rotary: VisionRotary & { kind: "fused" }): Value {
+function rotateFused(g: GraphBuilder, x: Value, rotary: VisionRotary & { kind: "fused" }): Value {
   const sequence = reshape(g, x, [1, -1, rotary.heads * rotary.headDim]);
   const out = fusedRotary(g, sequence, g.constInt64([0]), rotary.cosCache, rotary.sinCache);
   return reshape(g, out, [-1, rotary.heads, rotary.headDim]);

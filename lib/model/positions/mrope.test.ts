@@ -94,10 +94,6 @@ describe("getRopeIndex", () => {
 });
 
 describe("position helpers", () => {
-  it("counts merged image tokens", () => {
-    expect(imageTokenCount({ t: 1, h: 28, w: 40 }, 2)).toBe(280);
-  });
-
   it("slices columns of the [3, S] table", () => {
     const p = getRopeIndex([1, VS, I, I, I, I, I, I, VE, 5, 6], [{ t: 1, h: 4, w: 6 }], ids, 2);
     expect(Array.from(slicePositions(p, 4, 6), Number)).toEqual([2, 2, 2, 3, 4, 2]);

@@ -18,9 +18,9 @@ import type { SamplingParams } from "@/lib/model/sampling/samplingParams";
  * The copy and the probabilities are [V] buffers the sampler keeps from step to step: allocating them anew (0.6 and
  * 1.2 MB for Qwen3-VL's 151,936 logits) took several milliseconds a token, more than the warpers' arithmetic.
  *
- * Top-p and the draw see only the tokens still in the running after top-k — a few of the vocabulary — in token order.
- * That is the same computation as over the whole vocabulary: both read scores in token order and give a removed token
- * (-Infinity) probability 0, which adds nothing to a sum, never ranks among the kept and is never drawn.
+ * Top-p and the draw see only the tokens still in the running after top-k (with top-k on, a few of the vocabulary), in
+ * token order. That is the same computation as over the whole vocabulary: both read scores in token order and give a
+ * removed token (-Infinity) probability 0, which adds nothing to a sum, never ranks among the kept and is never drawn.
  */
 export class TokenSampler {
   /** The seed actually used: the requested one, or a fresh random one when sampling without a seed. Null if greedy. */

@@ -69,11 +69,12 @@ export async function comparePreprocessing(fixture: ParityFixture): Promise<Imag
     const out = await preprocessImage({ kind: "encoded", data }, config);
     const sameShape = out.dims.join() === reference.shape.join();
     const stats = sameShape ? absDiffStats(out.pixelValues, npyAsFloat32(reference)) : null;
-    const sameGrid = out.gridThw.join() === expected.grid_thw.join();
+    const actualGrid = [out.grid.t, out.grid.h, out.grid.w];
+    const sameGrid = actualGrid.join() === expected.grid_thw.join();
     comparisons.push({
       image,
       expectedGrid: expected.grid_thw,
-      actualGrid: out.gridThw,
+      actualGrid,
       stats,
       pass: sameGrid && stats !== null && stats.mean <= MEAN_ABS_LIMIT && stats.p99 <= P99_ABS_LIMIT,
     });
