@@ -6,6 +6,7 @@ const base: ModelFingerprintInput = {
   sourceFingerprint: "5".repeat(64),
   dtype: "fp32",
   converterVersion: "1.0.0",
+  graphForm: { rotary: "fused", float32Compute: null },
   preprocessor: { minPixels: 4096, maxPixels: 40000, patchSize: 16, mergeSize: 2 },
   chatTemplate: "{% for m in messages %}{{ m.content }}{% endfor %}",
 };
@@ -19,11 +20,13 @@ describe("modelFingerprint", () => {
     ).toBe(fingerprint);
   });
 
-  it("changes with the weights, the dtype, the converter, the preprocessing and the chat template", () => {
+  it("changes with the weights, the dtype, the converter, the graphs' form, the preprocessing and the chat template", () => {
     const variants: ModelFingerprintInput[] = [
       { ...base, sourceFingerprint: "6".repeat(64) },
       { ...base, dtype: "fp16" },
       { ...base, converterVersion: "1.0.1" },
+      { ...base, graphForm: { rotary: "plain", float32Compute: null } },
+      { ...base, graphForm: { rotary: "fused", float32Compute: { norms: true, attention: false, matmuls: true } } },
       { ...base, preprocessor: { ...(base.preprocessor as object), maxPixels: 40001 } },
       { ...base, chatTemplate: `${base.chatTemplate} ` },
     ];

@@ -79,6 +79,7 @@ export async function loadInferenceModel(dir: string, options: LoadModelOptions 
       sourceFingerprint: manifest.sourceFingerprint,
       dtype: manifest.dtype,
       converterVersion: String(manifest.converterVersion),
+      graphForm: { rotary: manifest.rotary ?? null, float32Compute: manifest.float32Compute ?? null },
       preprocessor: preprocessorJson,
       chatTemplate: template.text,
     });
