@@ -20,8 +20,11 @@ import { DEMO_MODEL_NAME } from "./identity";
  * The demo model's bundle. The repository holds only what training produced (models/vlcache-demo: config.json and the
  * gzip'd bf16 model.safetensors, see scripts/demo-model/README.md); the first start completes it into a Hub-style
  * checkpoint (the Qwen3 tokenizer files, the chat template, the image-size bounds of tasks.json) in a temporary folder
- * and converts that with the project's converter into `<cacheDir>/models/vlcache-demo-<digest>`. The digest of the
- * committed weights names the bundle, so a re-trained model gets a new bundle and an unchanged one is reused.
+ * and converts that with the project's converter into `<cacheDir>/models/vlcache-demo-<digest>`. The digest of what the
+ * bundle is made from in the repository — the committed weights, config.json and tasks.json's image-size bounds (its
+ * preprocessor_config.json) — names the bundle, so a re-trained model or new bounds get a new bundle (and, through the
+ * bundle's preprocessor, a new model fingerprint: no cached features or KV of the old bounds are reused) and an
+ * unchanged one is reused.
  */
 
 export const DEMO_CHECKPOINT_DIR = path.join(process.cwd(), "models", DEMO_MODEL_NAME);
@@ -35,6 +38,8 @@ export interface DemoBundle {
 export async function demoBundleDir(cacheDir: string): Promise<string> {
   const digest = createHash("sha256")
     .update(await readFile(path.join(DEMO_CHECKPOINT_DIR, WEIGHTS_FILE)))
+    .update(await readFile(path.join(DEMO_CHECKPOINT_DIR, "config.json")))
+    .update(JSON.stringify(demoTasks().image))
     .digest("hex");
   return path.join(cacheDir, "models", `${DEMO_MODEL_NAME}-${digest.slice(0, 12)}`);
 }
