@@ -13,7 +13,7 @@ import {
   writeTokenizerFiles,
 } from "@/lib/model/checkpoint/randomCheckpoint";
 import { CONVERTER_VERSION, convertCheckpoint } from "@/lib/model/convert/convert";
-import { demoTasks } from "./tasks";
+import { demoTasks, type DemoTasks } from "./tasks";
 import { DEMO_MODEL_NAME } from "./identity";
 
 /**
@@ -36,12 +36,18 @@ export interface DemoBundle {
 }
 
 export async function demoBundleDir(cacheDir: string): Promise<string> {
-  const digest = createHash("sha256")
-    .update(await readFile(path.join(DEMO_CHECKPOINT_DIR, WEIGHTS_FILE)))
-    .update(await readFile(path.join(DEMO_CHECKPOINT_DIR, "config.json")))
-    .update(JSON.stringify(demoTasks().image))
-    .digest("hex");
-  return path.join(cacheDir, "models", `${DEMO_MODEL_NAME}-${digest.slice(0, 12)}`);
+  const [weights, config] = await Promise.all(
+    [WEIGHTS_FILE, "config.json"].map((file) => readFile(path.join(DEMO_CHECKPOINT_DIR, file))),
+  );
+  return path.join(cacheDir, "models", demoBundleName(weights, config, demoTasks().image));
+}
+
+/** `vlcache-demo-<digest>`: the digest of each input's own digest, so no two inputs can run into each other. */
+export function demoBundleName(weights: Uint8Array, config: Uint8Array, image: DemoTasks["image"]): string {
+  const digest = createHash("sha256");
+  for (const part of [weights, config, Buffer.from(JSON.stringify([image.minPixels, image.maxPixels]))])
+    digest.update(createHash("sha256").update(part).digest());
+  return `${DEMO_MODEL_NAME}-${digest.digest("hex").slice(0, 12)}`;
 }
 
 export async function ensureDemoBundle(cacheDir: string, opts: { progress?: boolean } = {}): Promise<DemoBundle> {
