@@ -26,7 +26,7 @@ import { answerOf, buildOnce, postChat, startApiApp, uploadImage } from "@/tests
 import { startTestRedis } from "@/tests/support/redisServer";
 
 const RESULTS_DIR = path.join(process.cwd(), "bench", "results");
-const DEFAULT_PYTORCH = path.join(RESULTS_DIR, "demo-model-pytorch-eval-2026-12-03-run7.json");
+const DEFAULT_PYTORCH = path.join(RESULTS_DIR, "demo-model-pytorch-eval-2026-12-03-run9.json");
 const CACHES_ON: CacheSwitches = { l1: true, l2: true, l3: true };
 const CACHES_OFF: CacheSwitches = { l1: false, l2: false, l3: false };
 const MAX_NEW_TOKENS = 48;

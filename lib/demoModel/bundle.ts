@@ -13,15 +13,18 @@ import {
   writeTokenizerFiles,
 } from "@/lib/model/checkpoint/randomCheckpoint";
 import { CONVERTER_VERSION, convertCheckpoint } from "@/lib/model/convert/convert";
-import { demoTasks } from "./tasks";
+import { demoTasks, type DemoTasks } from "./tasks";
 import { DEMO_MODEL_NAME } from "./identity";
 
 /**
  * The demo model's bundle. The repository holds only what training produced (models/vlcache-demo: config.json and the
  * gzip'd bf16 model.safetensors, see scripts/demo-model/README.md); the first start completes it into a Hub-style
  * checkpoint (the Qwen3 tokenizer files, the chat template, the image-size bounds of tasks.json) in a temporary folder
- * and converts that with the project's converter into `<cacheDir>/models/vlcache-demo-<digest>`. The digest of the
- * committed weights names the bundle, so a re-trained model gets a new bundle and an unchanged one is reused.
+ * and converts that with the project's converter into `<cacheDir>/models/vlcache-demo-<digest>`. The digest of what the
+ * bundle is made from in the repository — the committed weights, config.json and tasks.json's image-size bounds (its
+ * preprocessor_config.json) — names the bundle, so a re-trained model or new bounds get a new bundle (and, through the
+ * bundle's preprocessor, a new model fingerprint: no cached features or KV of the old bounds are reused) and an
+ * unchanged one is reused.
  */
 
 export const DEMO_CHECKPOINT_DIR = path.join(process.cwd(), "models", DEMO_MODEL_NAME);
@@ -33,10 +36,18 @@ export interface DemoBundle {
 }
 
 export async function demoBundleDir(cacheDir: string): Promise<string> {
-  const digest = createHash("sha256")
-    .update(await readFile(path.join(DEMO_CHECKPOINT_DIR, WEIGHTS_FILE)))
-    .digest("hex");
-  return path.join(cacheDir, "models", `${DEMO_MODEL_NAME}-${digest.slice(0, 12)}`);
+  const [weights, config] = await Promise.all(
+    [WEIGHTS_FILE, "config.json"].map((file) => readFile(path.join(DEMO_CHECKPOINT_DIR, file))),
+  );
+  return path.join(cacheDir, "models", demoBundleName(weights, config, demoTasks().image));
+}
+
+/** `vlcache-demo-<digest>`: the digest of each input's own digest, so no two inputs can run into each other. */
+export function demoBundleName(weights: Uint8Array, config: Uint8Array, image: DemoTasks["image"]): string {
+  const digest = createHash("sha256");
+  for (const part of [weights, config, Buffer.from(JSON.stringify([image.minPixels, image.maxPixels]))])
+    digest.update(createHash("sha256").update(part).digest());
+  return `${DEMO_MODEL_NAME}-${digest.digest("hex").slice(0, 12)}`;
 }
 
 export async function ensureDemoBundle(cacheDir: string, opts: { progress?: boolean } = {}): Promise<DemoBundle> {
