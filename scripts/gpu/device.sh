@@ -33,7 +33,8 @@
 #   vs-hf-fp32, vs-hf-fp16  scripts/gpu/bench-vs-hf.ts measure: vlcache on WebGPU over the 2b fp32 / fp16 bundle
 #            (converted first if missing), one row each under $STAGE/vs-hf (kept while the machine stays warm)
 #   vs-hf-torch  scripts/gpu/bench_hf.py: HF transformers eager fp32 and bf16 on the 2b checkpoint those bundles were
-#            converted from, one row each under $STAGE/vs-hf
+#            converted from, one row each under $STAGE/vs-hf; their requests start from the PNG the vlcache rows sent
+#            ($STAGE/vs-hf/image.png, written by bench-vs-hf.mjs image when no vlcache row ran yet); a failed row fails the task
 #   vs-hf-report  bench-vs-hf.ts report: the rows there → $OUT/gpu-vs-hf-DATE.json and .md ($VS_HF_ARGS are appended
 #            to the measuring tasks, e.g. --n 5; VS_HF_PRESET: another preset than 2b, to try the tasks elsewhere;
 #            VS_HF_PROVIDER: another provider choice than webgpu, e.g. auto (the row's notes say what its probe chose
@@ -178,17 +179,21 @@ run_task() {
       mkdir -p "$STAGE/vs-hf"
       # shellcheck disable=SC2086 # VS_HF_ARGS is a list of options
       EXECUTION_PROVIDER=${VS_HF_PROVIDER:-webgpu} node "$JS/bench-vs-hf.mjs" measure --bundle "$bundles/$preset-$dtype" --system "vlcache-webgpu-$dtype" \
-        --out "$STAGE/vs-hf/vlcache-webgpu-$dtype.json" ${VS_HF_ARGS:-}
+        --out "$STAGE/vs-hf/vlcache-webgpu-$dtype.json" --image-out "$STAGE/vs-hf/image.png" ${VS_HF_ARGS:-}
       cp "$STAGE/vs-hf/vlcache-webgpu-$dtype.json" "$OUT/" ;;
     vs-hf-torch)
-      local preset=${VS_HF_PRESET:-2b}
+      local preset=${VS_HF_PRESET:-2b} image=$STAGE/vs-hf/image.png rc=0
       convert_fp32 "$preset"
       mkdir -p "$STAGE/vs-hf"
+      # The PNG the vlcache rows sent (vs-hf-fp32/fp16 write it); the same bytes from the same code when none ran yet.
+      [[ -f $image ]] || node "$JS/bench-vs-hf.mjs" image --out "$image"
       for dtype in fp32 bf16; do
         # shellcheck disable=SC2086
-        python3 scripts/gpu/bench_hf.py --checkpoint "$bundles/$preset-checkpoint" --dtype "$dtype" --out "$STAGE/vs-hf/hf-eager-$dtype.json" ${VS_HF_ARGS:-}
+        python3 scripts/gpu/bench_hf.py --checkpoint "$bundles/$preset-checkpoint" --dtype "$dtype" --image "$image" \
+          --out "$STAGE/vs-hf/hf-eager-$dtype.json" ${VS_HF_ARGS:-} || rc=1
         cp "$STAGE/vs-hf/hf-eager-$dtype.json" "$OUT/"
-      done ;;
+      done
+      return $rc ;;
     vs-hf-report)
       local rows=()
       for system in vlcache-webgpu-fp32 vlcache-webgpu-fp16 hf-eager-fp32 hf-eager-bf16; do
