@@ -30,6 +30,9 @@
 #   kv-capacity  scripts/gpu/kv-capacity.ts on the 2b fp32 bundle (converted first if missing): decoding with exact
 #            against capacity-padded KV, under ORT's `bucket` and `simple` storage buffer caches, and GPU memory after
 #            prompts of distinct lengths ($KV_CAPACITY_ARGS appended)
+#   gemv     scripts/gpu/gemv.ts on WebGPU: a decode step's 196 matrix-vector products (28 layers of the 2b text shape,
+#            random fp32 weights, no bundle needed) as MatMul, Gemm and split-K in the graph (4, 8, 16), at M = 1 and
+#            at a prefill's M = 800 → $OUT/gemv-DATE.md/.json ($GEMV_ARGS appended, e.g. --reps 5 --runs 10)
 #   vs-hf-fp32, vs-hf-fp16  scripts/gpu/bench-vs-hf.ts measure: vlcache on WebGPU over the 2b fp32 / fp16 bundle
 #            (converted first if missing), one row each under $STAGE/vs-hf (kept while the machine stays warm)
 #   vs-hf-torch  scripts/gpu/bench_hf.py: HF transformers eager fp32 and bf16 on the 2b checkpoint those bundles were
@@ -54,7 +57,7 @@
 #
 # Environment: CARRY (the carried folder, default .carry), STAGE (default /var/tmp/vlcache-gpu), DEB_ROOT (default /; set another folder to try this
 # elsewhere than on the GPU machine), OUT (default ./gpu-out), BENCH_ARGS, FP16_VARIANTS (default none,norms),
-# PRECISION_ARGS, CACHE_BENCH_PRESET, CACHE_BENCH_ARGS, KV_CAPACITY_ARGS, HOST_BENCH_ARGS.
+# PRECISION_ARGS, CACHE_BENCH_PRESET, CACHE_BENCH_ARGS, KV_CAPACITY_ARGS, HOST_BENCH_ARGS, GEMV_ARGS.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -171,6 +174,9 @@ run_task() {
       convert_fp32 2b
       # shellcheck disable=SC2086 # KV_CAPACITY_ARGS is a list of options
       node "$JS/kv-capacity.mjs" --bundle "$bundles/2b-fp32" --out "$OUT/kv-capacity-$(date -u +%F)" ${KV_CAPACITY_ARGS:-} ;;
+    gemv)
+      # shellcheck disable=SC2086 # GEMV_ARGS is a list of options
+      node "$JS/gemv.mjs" --provider webgpu --out "$OUT/gemv-$(date -u +%F)" ${GEMV_ARGS:-} ;;
     vs-hf-fp32 | vs-hf-fp16)
       local dtype=${1#vs-hf-} preset=${VS_HF_PRESET:-2b}
       convert_fp32 "$preset"
@@ -249,5 +255,5 @@ case ${1:-} in
       echo "=== $t exit $rc after $(( SECONDS - start )) s"
     done
     exit $failed ;;
-  *) echo "usage: device.sh stage | run [parity|convert|bench|rotary-ab|placement|probe|fp16|precision|profile|embed-placement|kv-capacity|vs-hf-fp32|vs-hf-fp16|vs-hf-torch|vs-hf-report|coldpath|host|cache-webgpu|cache-cpu …]" >&2; exit 2 ;;
+  *) echo "usage: device.sh stage | run [parity|convert|bench|rotary-ab|placement|probe|fp16|precision|profile|embed-placement|kv-capacity|gemv|vs-hf-fp32|vs-hf-fp16|vs-hf-torch|vs-hf-report|coldpath|host|cache-webgpu|cache-cpu …]" >&2; exit 2 ;;
 esac
