@@ -23,8 +23,8 @@
  * the per-run time is the rep's time / runs;
  * medians of --reps reps, forms taking turns within each rep after two untimed warm-up runs each (WebGPU compiles its
  * shaders then). Each form's output is compared with `plain`'s on the same input (max |Δ| / max |plain|). Last, each
- * M = 1 graph is opened once more with ORT's profiler and run once: its nodes per op type and provider show that the
- * products ran on the provider asked for.
+ * graph is opened once more with ORT's profiler and run once: its nodes per op type and provider show that the products
+ * ran on the provider asked for (and any node left to the CPU, or copy between host and device, by name).
  *
  * Writes PREFIX.md and PREFIX.json (default bench/results/gpu-gemv-<date>).
  */
@@ -148,6 +148,7 @@ function buildGraph(form: Form, m: number): GraphBuilder {
 interface Case {
   form: Form;
   m: number;
+  file: string;
   /** Runs in a row per rep. */
   runs: number;
   session: ort.InferenceSession;
@@ -174,18 +175,19 @@ function relativeDiff(a: Float32Array, b: Float32Array): number {
 
 interface Placement {
   form: Form;
+  m: number;
   /** "op on provider" → nodes. */
   nodes: Record<string, number>;
 }
 
-/** One profiled run of `file`: how many of its nodes ran on which provider, per op type. */
-async function placement(form: Form, file: string, input: ort.Tensor, dir: string): Promise<Placement> {
-  const prefix = path.join(dir, `profile-${form}`);
-  const session = await providerSessionFactory(provider, { profilePrefix: prefix }).open(file);
-  await session.run({ x: input });
+/** One profiled run of the case's graph in a session of its own: how many of its nodes ran on which provider, per op. */
+async function placement(c: Case, dir: string): Promise<Placement> {
+  const profile = `profile-${c.form}-m${c.m}`;
+  const session = await providerSessionFactory(provider, { profilePrefix: path.join(dir, profile) }).open(c.file);
+  await session.run({ x: c.input });
   await session.release();
-  const name = (await readdir(dir)).find((f) => f.startsWith(`profile-${form}-`) && f.endsWith(".json"));
-  if (name === undefined) throw new Error(`gemv: ORT wrote no profile for ${form}`);
+  const name = (await readdir(dir)).find((f) => f.startsWith(`${profile}-`) && f.endsWith(".json"));
+  if (name === undefined) throw new Error(`gemv: ORT wrote no profile for ${c.form} at M = ${c.m}`);
   const events = JSON.parse(await readFile(path.join(dir, name), "utf8")) as {
     cat: string;
     name: string;
@@ -197,7 +199,7 @@ async function placement(form: Form, file: string, input: ort.Tensor, dir: strin
     const key = `${e.args?.op_name ?? "?"} on ${(e.args?.provider ?? "?").replace("ExecutionProvider", "")}`;
     nodes[key] = (nodes[key] ?? 0) + 1;
   }
-  return { form, nodes };
+  return { form: c.form, m: c.m, nodes };
 }
 
 async function main(): Promise<void> {
@@ -206,7 +208,6 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(path.join(tmpdir(), "vlcache-gemv-"));
   const factory = providerSessionFactory(provider);
   const cases: Case[] = [];
-  const files = new Map<Form, string>();
   try {
     const shapes = [
       ...FORMS.map((form) => ({ form, m: 1 })),
@@ -215,12 +216,12 @@ async function main(): Promise<void> {
     for (const { form, m } of shapes) {
       const file = path.join(dir, `${form}-m${m}.onnx`);
       await writeModel(buildGraph(form, m), file, weights);
-      if (m === 1) files.set(form, file);
       const input = new ort.Tensor("float32", uniform(m * HIDDEN, 7, 1), [m, HIDDEN]);
       const session = await factory.open(file);
       cases.push({
         form,
         m,
+        file,
         runs: m === 1 ? runs : prefillRuns,
         session,
         input,
@@ -254,11 +255,13 @@ async function main(): Promise<void> {
         relDiffVsPlain: relativeDiff(c.output, plainAt(c.m).output),
       };
     });
-    for (const c of cases) await c.session.release();
-    cases.length = 0;
+    // Each timing session goes before its graph's profiled one opens: one copy of the weights at a time.
     const placements: Placement[] = [];
-    for (const [form, file] of files)
-      placements.push(await placement(form, file, new ort.Tensor("float32", uniform(HIDDEN, 7, 1), [1, HIDDEN]), dir));
+    while (cases.length > 0) {
+      const c = cases.shift()!;
+      await c.session.release();
+      placements.push(await placement(c, dir));
+    }
 
     const md = [
       `# Matrix-vector products of a decode step on ${provider}: MatMul against split-K in the graph`,
@@ -273,11 +276,11 @@ async function main(): Promise<void> {
           `| ${r.form} | ${r.m} | ${r.timedRuns} | ${r.msPerRun.toFixed(2)} | ${r.usPerProduct.toFixed(1)} | ${r.vsPlain.toFixed(2)}× | ${r.relDiffVsPlain.toExponential(1)} |`,
       ),
       "",
-      `Where the nodes ran (one profiled run per M = 1 graph, ORT's profiler; provider asked for: ${provider}):`,
+      `Where the nodes ran (one profiled run per graph, ORT's profiler; provider asked for: ${provider}):`,
       "",
       ...placements.map(
         (p) =>
-          `- ${p.form}: ${Object.entries(p.nodes)
+          `- ${p.form} at M = ${p.m}: ${Object.entries(p.nodes)
             .map(([key, count]) => `${key} ×${count}`)
             .join(", ")}`,
       ),
