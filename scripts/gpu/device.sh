@@ -34,7 +34,8 @@
 #            random fp32 weights, no bundle needed) as MatMul, Gemm and split-K in the graph (4, 8, 16), at M = 1 and
 #            at a prefill's M = 800 → $OUT/gemv-DATE.md/.json ($GEMV_ARGS appended, e.g. --reps 5 --runs 10)
 #   vs-hf-fp32, vs-hf-fp16  scripts/gpu/bench-vs-hf.ts measure: vlcache on WebGPU over the 2b fp32 / fp16 bundle
-#            (converted first if missing), one row each under $STAGE/vs-hf (kept while the machine stays warm)
+#            (converted first if missing), one row each under $STAGE/vs-hf (kept while the machine stays warm), and the
+#            PNG its requests sent as $STAGE/vs-hf/image.png
 #   vs-hf-torch  scripts/gpu/bench_hf.py: HF transformers eager fp32 and bf16 on the 2b checkpoint those bundles were
 #            converted from, one row each under $STAGE/vs-hf; their requests start from the PNG the vlcache rows sent
 #            ($STAGE/vs-hf/image.png, written by bench-vs-hf.mjs image when no vlcache row ran yet); a failed row fails the task
