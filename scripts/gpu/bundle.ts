@@ -2,7 +2,7 @@
  * npx tsx scripts/gpu/bundle.ts OUT_DIR
  *
  * Bundles the GPU-machine entry points (scripts/convert.ts, scripts/parity.ts, scripts/bench-cache.ts,
- * scripts/bench-host.ts, scripts/gpu/{bench,bench-vs-hf,embed-placement,kv-capacity,placement,precision,profile}.ts)
+ * scripts/bench-host.ts, scripts/gpu/{bench,bench-vs-hf,embed-placement,gemv,kv-capacity,placement,precision,profile}.ts)
  * into one ESM file each with esbuild, so the GPU machine needs no node_modules besides the native packages left external
  * (onnxruntime-node, sharp), which prepare-carry.sh carries separately.
  *
@@ -30,6 +30,7 @@ const ENTRIES = {
   precision: "scripts/gpu/precision.ts",
   "embed-placement": "scripts/gpu/embed-placement.ts",
   "kv-capacity": "scripts/gpu/kv-capacity.ts",
+  gemv: "scripts/gpu/gemv.ts",
 };
 
 /** Native packages: loaded from node_modules at run time (carried as tarballs), never inlined. */

@@ -30,10 +30,15 @@
 #   kv-capacity  scripts/gpu/kv-capacity.ts on the 2b fp32 bundle (converted first if missing): decoding with exact
 #            against capacity-padded KV, under ORT's `bucket` and `simple` storage buffer caches, and GPU memory after
 #            prompts of distinct lengths ($KV_CAPACITY_ARGS appended)
+#   gemv     scripts/gpu/gemv.ts on WebGPU: a decode step's 196 matrix-vector products (28 layers of the 2b text shape,
+#            random fp32 weights, no bundle needed) as MatMul, Gemm and split-K in the graph (4, 8, 16), at M = 1 and
+#            at a prefill's M = 800 → $OUT/gemv-DATE.md/.json ($GEMV_ARGS appended, e.g. --reps 5 --runs 10)
 #   vs-hf-fp32, vs-hf-fp16  scripts/gpu/bench-vs-hf.ts measure: vlcache on WebGPU over the 2b fp32 / fp16 bundle
-#            (converted first if missing), one row each under $STAGE/vs-hf (kept while the machine stays warm)
+#            (converted first if missing), one row each under $STAGE/vs-hf (kept while the machine stays warm), and the
+#            PNG its requests sent as $STAGE/vs-hf/image.png
 #   vs-hf-torch  scripts/gpu/bench_hf.py: HF transformers eager fp32 and bf16 on the 2b checkpoint those bundles were
-#            converted from, one row each under $STAGE/vs-hf
+#            converted from, one row each under $STAGE/vs-hf; their requests start from the PNG the vlcache rows sent
+#            ($STAGE/vs-hf/image.png, written by bench-vs-hf.mjs image when no vlcache row ran yet); a failed row fails the task
 #   vs-hf-report  bench-vs-hf.ts report: the rows there → $OUT/gpu-vs-hf-DATE.json and .md ($VS_HF_ARGS are appended
 #            to the measuring tasks, e.g. --n 5; VS_HF_PRESET: another preset than 2b, to try the tasks elsewhere;
 #            VS_HF_PROVIDER: another provider choice than webgpu, e.g. auto (the row's notes say what its probe chose
@@ -53,7 +58,7 @@
 #
 # Environment: CARRY (the carried folder, default .carry), STAGE (default /var/tmp/vlcache-gpu), DEB_ROOT (default /; set another folder to try this
 # elsewhere than on the GPU machine), OUT (default ./gpu-out), BENCH_ARGS, FP16_VARIANTS (default none,norms),
-# PRECISION_ARGS, CACHE_BENCH_PRESET, CACHE_BENCH_ARGS, KV_CAPACITY_ARGS, HOST_BENCH_ARGS.
+# PRECISION_ARGS, CACHE_BENCH_PRESET, CACHE_BENCH_ARGS, KV_CAPACITY_ARGS, HOST_BENCH_ARGS, GEMV_ARGS.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -170,6 +175,9 @@ run_task() {
       convert_fp32 2b
       # shellcheck disable=SC2086 # KV_CAPACITY_ARGS is a list of options
       node "$JS/kv-capacity.mjs" --bundle "$bundles/2b-fp32" --out "$OUT/kv-capacity-$(date -u +%F)" ${KV_CAPACITY_ARGS:-} ;;
+    gemv)
+      # shellcheck disable=SC2086 # GEMV_ARGS is a list of options
+      node "$JS/gemv.mjs" --provider webgpu --out "$OUT/gemv-$(date -u +%F)" ${GEMV_ARGS:-} ;;
     vs-hf-fp32 | vs-hf-fp16)
       local dtype=${1#vs-hf-} preset=${VS_HF_PRESET:-2b}
       convert_fp32 "$preset"
@@ -178,17 +186,21 @@ run_task() {
       mkdir -p "$STAGE/vs-hf"
       # shellcheck disable=SC2086 # VS_HF_ARGS is a list of options
       EXECUTION_PROVIDER=${VS_HF_PROVIDER:-webgpu} node "$JS/bench-vs-hf.mjs" measure --bundle "$bundles/$preset-$dtype" --system "vlcache-webgpu-$dtype" \
-        --out "$STAGE/vs-hf/vlcache-webgpu-$dtype.json" ${VS_HF_ARGS:-}
+        --out "$STAGE/vs-hf/vlcache-webgpu-$dtype.json" --image-out "$STAGE/vs-hf/image.png" ${VS_HF_ARGS:-}
       cp "$STAGE/vs-hf/vlcache-webgpu-$dtype.json" "$OUT/" ;;
     vs-hf-torch)
-      local preset=${VS_HF_PRESET:-2b}
+      local preset=${VS_HF_PRESET:-2b} image=$STAGE/vs-hf/image.png rc=0
       convert_fp32 "$preset"
       mkdir -p "$STAGE/vs-hf"
+      # The PNG the vlcache rows sent (vs-hf-fp32/fp16 write it); the same bytes from the same code when none ran yet.
+      [[ -f $image ]] || node "$JS/bench-vs-hf.mjs" image --out "$image"
       for dtype in fp32 bf16; do
         # shellcheck disable=SC2086
-        python3 scripts/gpu/bench_hf.py --checkpoint "$bundles/$preset-checkpoint" --dtype "$dtype" --out "$STAGE/vs-hf/hf-eager-$dtype.json" ${VS_HF_ARGS:-}
+        python3 scripts/gpu/bench_hf.py --checkpoint "$bundles/$preset-checkpoint" --dtype "$dtype" --image "$image" \
+          --out "$STAGE/vs-hf/hf-eager-$dtype.json" ${VS_HF_ARGS:-} || rc=1
         cp "$STAGE/vs-hf/hf-eager-$dtype.json" "$OUT/"
-      done ;;
+      done
+      return $rc ;;
     vs-hf-report)
       local rows=()
       for system in vlcache-webgpu-fp32 vlcache-webgpu-fp16 hf-eager-fp32 hf-eager-bf16; do
@@ -244,5 +256,5 @@ case ${1:-} in
       echo "=== $t exit $rc after $(( SECONDS - start )) s"
     done
     exit $failed ;;
-  *) echo "usage: device.sh stage | run [parity|convert|bench|rotary-ab|placement|probe|fp16|precision|profile|embed-placement|kv-capacity|vs-hf-fp32|vs-hf-fp16|vs-hf-torch|vs-hf-report|coldpath|host|cache-webgpu|cache-cpu …]" >&2; exit 2 ;;
+  *) echo "usage: device.sh stage | run [parity|convert|bench|rotary-ab|placement|probe|fp16|precision|profile|embed-placement|kv-capacity|gemv|vs-hf-fp32|vs-hf-fp16|vs-hf-torch|vs-hf-report|coldpath|host|cache-webgpu|cache-cpu …]" >&2; exit 2 ;;
 esac
